@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the Debian packages awqc builds against. Idempotent: installs only
+# what is missing, and stops with a clear message when something can't be found.
+set -euo pipefail
+
+PACKAGES=(
+  cmake ninja-build lld g++ pkg-config python3
+  libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
+  nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libopenblas-dev libboost-context-dev ccache
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+    echo "bootstrap: error: apt-get could not install: ${missing[*]}" >&2
+    echo "bootstrap: LLVM/MLIR 22 come from Debian's security suite; check /etc/apt/sources.list(.d)." >&2
+    exit 1
+  fi
+fi
+
+# Things apt does not provide here: the CUDA toolkit (NVRTC and headers).
+CUDA_ROOT="${CUDAToolkit_ROOT:-/usr/local/cuda}"
+for f in "$CUDA_ROOT/include/nvrtc.h" "$CUDA_ROOT/include/cuda_fp16.h"; do
+  if [ ! -f "$f" ]; then
+    echo "bootstrap: error: $f not found; install the CUDA toolkit or set CUDAToolkit_ROOT" >&2
+    exit 1
+  fi
+done
+for tool in /usr/lib/llvm-22/bin/mlir-tblgen /usr/lib/llvm-22/bin/FileCheck /usr/lib/llvm-22/bin/lit; do
+  if [ ! -x "$tool" ]; then
+    echo "bootstrap: error: $tool missing after install" >&2
+    exit 1
+  fi
+done
+echo "bootstrap: all dependencies present"

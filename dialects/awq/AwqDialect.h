@@ -1,0 +1,24 @@
+//===- AwqDialect.h - The awq dialect: dialect, enums, types, attrs, ops --===//
+#ifndef AWQ_DIALECTS_AWQ_AWQDIALECT_H
+#define AWQ_DIALECTS_AWQ_AWQDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dialects/awq/AwqDialect.h.inc"
+#include "dialects/awq/AwqEnums.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialects/awq/AwqTypes.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/awq/AwqAttrs.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/awq/AwqOps.h.inc"
+
+#endif // AWQ_DIALECTS_AWQ_AWQDIALECT_H

@@ -1,0 +1,82 @@
+//===- AwqDialect.td - The awq dialect and its shared definitions --------===//
+//
+// The `awq` dialect represents AWQ-scaled, grouped, quantized linear layers
+// and the ops around them in LLaMA-style blocks.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_DIALECT_TD
+#define AWQ_DIALECT_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+def Awq_Dialect : Dialect {
+  let name = "awq";
+  let cppNamespace = "::mlir::awq";
+  let summary = "Activation-aware weight-quantized (AWQ) linear layers";
+  let description = [{
+    The `awq` dialect models grouped, weight-only quantized linear layers
+    (3, 4 or 8-bit weights, fp16 activations) at three levels:
+
+    * graph level: `awq.linear` with its optional activation-aware scale,
+      bias and residual, the norms that feed linears, and `awq.external`
+      references to weights held in a checkpoint (never weight bytes);
+    * explicit level: activation scaling, dequantization and the weight
+      transforms (scale folding, zero-point folding, concatenation, repacking)
+      that the bundle writer evaluates on the CPU;
+    * kernel level: linears annotated with the kernel family, tiles and
+      pipeline chosen for one GPU architecture, ready for CUDA emission.
+  }];
+  let useDefaultTypePrinterParser = 1;
+  let useDefaultAttributePrinterParser = 1;
+}
+
+class Awq_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Awq_Dialect, mnemonic, traits>;
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def Awq_ZeroMode : I32EnumAttr<"ZeroMode", "how a quantized weight encodes its zero point", [
+    I32EnumAttrCase<"symmetric", 0>,
+    I32EnumAttrCase<"zero_point", 1>,
+    I32EnumAttrCase<"scaled_zero", 2>
+  ]> {
+  let cppNamespace = "::mlir::awq";
+  let genSpecializedAttr = 0;
+  let description = [{
+    `symmetric`: W = (q - 2^(bits-1)) * s. `zero_point`: W = (q - z) * s with
+    a stored zero z per group. `scaled_zero`: W = q * s - zs with zs = z * s
+    precomputed per group, one FMA per weight.
+  }];
+}
+
+def Awq_Layout : I32EnumAttr<"Layout", "how quantized values are packed", [
+    I32EnumAttrCase<"autoawq_gemm", 0>,
+    I32EnumAttrCase<"gemv_interleaved", 1>,
+    I32EnumAttrCase<"mma_fragment", 2>
+  ]> {
+  let cppNamespace = "::mlir::awq";
+  let genSpecializedAttr = 0;
+}
+
+def Awq_Epilogue : I32EnumAttr<"Epilogue", "what a linear applies to its output", [
+    I32EnumAttrCase<"none", 0>,
+    I32EnumAttrCase<"silu_mul", 1>
+  ]> {
+  let cppNamespace = "::mlir::awq";
+}
+
+def Awq_KernelFamily : I32EnumAttr<"KernelFamily", "a family of generated kernels", [
+    I32EnumAttrCase<"gemv", 0>,
+    I32EnumAttrCase<"gemm", 1>
+  ]> {
+  let cppNamespace = "::mlir::awq";
+  let genSpecializedAttr = 0;
+}
+
+def Awq_KernelFamilyAttr : EnumAttr<Awq_Dialect, Awq_KernelFamily, "family">;
+
+#endif // AWQ_DIALECT_TD

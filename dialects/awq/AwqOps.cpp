@@ -1,0 +1,316 @@
+//===- AwqOps.cpp - Verifiers and helpers of the awq operations -----------===//
+#include "dialects/awq/AwqDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace mlir::awq;
+
+//===----------------------------------------------------------------------===//
+// Shared checks
+//===----------------------------------------------------------------------===//
+
+/// Checks that `value` is an activation [M x cols] with a static column count
+/// (and equal to `expectedCols` when that is not dynamic).
+static LogicalResult verifyActivation(Operation *op, Value value,
+                                      StringRef what,
+                                      int64_t expectedCols = ShapedType::kDynamic) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getRank() != 2)
+    return op->emitOpError() << what << " must be a 2-D [M x K] tensor, got "
+                             << type;
+  if (type.isDynamicDim(1))
+    return op->emitOpError() << what
+                             << " must have a static number of columns, got "
+                             << type;
+  if (!ShapedType::isDynamic(expectedCols) && type.getDimSize(1) != expectedCols)
+    return op->emitOpError() << what << " must have " << expectedCols
+                             << " columns, got " << type.getDimSize(1);
+  return success();
+}
+
+/// Checks that `value` is a vector of `expectedLength` elements.
+static LogicalResult verifyVector(Operation *op, Value value, StringRef what,
+                                  int64_t expectedLength) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getRank() != 1)
+    return op->emitOpError() << what << " must be a 1-D tensor, got " << type;
+  if (type.getDimSize(0) != expectedLength)
+    return op->emitOpError() << what << " must have " << expectedLength
+                             << " elements, got " << type.getDimSize(0);
+  return success();
+}
+
+static bool rowsCompatible(int64_t lhs, int64_t rhs) {
+  return ShapedType::isDynamic(lhs) || ShapedType::isDynamic(rhs) ||
+         lhs == rhs;
+}
+
+static int64_t rowsOf(Value value) {
+  return cast<RankedTensorType>(value.getType()).getDimSize(0);
+}
+
+static int64_t colsOf(Value value) {
+  return cast<RankedTensorType>(value.getType()).getDimSize(1);
+}
+
+//===----------------------------------------------------------------------===//
+// ExternalOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ExternalOp::verify() {
+  if (getTensor().empty())
+    return emitOpError("tensor name must not be empty");
+  if (getFile() && getFile()->empty())
+    return emitOpError("file name, when given, must not be empty");
+  if (auto tensor = dyn_cast<RankedTensorType>(getType()))
+    if (!tensor.hasStaticShape())
+      return emitOpError() << "parameter tensors must have a static shape, got "
+                           << tensor;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+int64_t LinearOp::getOutputColumns() {
+  int64_t n = getWeight().getType().getN();
+  return getEpilogue() == Epilogue::silu_mul ? n / 2 : n;
+}
+
+LogicalResult LinearOp::verify() {
+  QWeightType weight = getWeight().getType();
+  if (failed(verifyActivation(*this, getInput(), "input", weight.getK())))
+    return failure();
+  if (getBias() &&
+      failed(verifyVector(*this, getBias(), "bias", weight.getN())))
+    return failure();
+  if (getActScale() &&
+      failed(verifyVector(*this, getActScale(), "act_scale", weight.getK())))
+    return failure();
+  if (getEpilogue() == Epilogue::silu_mul && weight.getN() % 2 != 0)
+    return emitOpError() << "silu_mul epilogue needs interleaved gate/up "
+                            "columns, but the weight has an odd n = "
+                         << weight.getN();
+  int64_t outputCols = getOutputColumns();
+  if (failed(verifyActivation(*this, getResult(), "result", outputCols)))
+    return failure();
+  if (!rowsCompatible(rowsOf(getInput()), rowsOf(getResult())))
+    return emitOpError() << "result rows (" << rowsOf(getResult())
+                         << ") differ from input rows (" << rowsOf(getInput())
+                         << ")";
+  if (getResidual()) {
+    if (failed(verifyActivation(*this, getResidual(), "residual", outputCols)))
+      return failure();
+    if (!rowsCompatible(rowsOf(getResidual()), rowsOf(getResult())))
+      return emitOpError() << "residual rows (" << rowsOf(getResidual())
+                           << ") differ from result rows ("
+                           << rowsOf(getResult()) << ")";
+  }
+  if (auto minM = getGemmMinM()) {
+    if (*minM < 1)
+      return emitOpError() << "gemm_min_m must be at least 1, got " << *minM;
+    if (!getGemm())
+      return emitOpError("gemm_min_m needs a gemm kernel configuration");
+    if (*minM > 1 && !getGemv())
+      return emitOpError() << "gemm_min_m = " << *minM
+                           << " sends small batches to a gemv kernel, but "
+                              "no gemv configuration is attached";
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Norms and elementwise ops
+//===----------------------------------------------------------------------===//
+
+template <typename NormOp>
+static LogicalResult verifyNorm(NormOp op) {
+  if (failed(verifyActivation(op, op.getInput(), "input")))
+    return failure();
+  int64_t cols = colsOf(op.getInput());
+  if (failed(verifyVector(op, op.getWeight(), "weight", cols)))
+    return failure();
+  if (!(op.getEpsilon().convertToFloat() > 0.0f))
+    return op.emitOpError() << "epsilon must be positive, got "
+                            << op.getEpsilon().convertToFloat();
+  return success();
+}
+
+LogicalResult RMSNormOp::verify() { return verifyNorm(*this); }
+
+LogicalResult LayerNormOp::verify() {
+  if (failed(verifyNorm(*this)))
+    return failure();
+  if (getBias() &&
+      failed(verifyVector(*this, getBias(), "bias", colsOf(getInput()))))
+    return failure();
+  return success();
+}
+
+LogicalResult SiluMulOp::verify() {
+  return verifyActivation(*this, getGate(), "gate");
+}
+
+LogicalResult AddOp::verify() {
+  return verifyActivation(*this, getLhs(), "operand");
+}
+
+LogicalResult SplitOp::verify() {
+  if (failed(verifyActivation(*this, getInput(), "input")))
+    return failure();
+  if (getResults().empty())
+    return emitOpError("must have at least one result");
+  int64_t total = 0;
+  for (Value result : getResults()) {
+    if (failed(verifyActivation(*this, result, "each result")))
+      return failure();
+    if (!rowsCompatible(rowsOf(result), rowsOf(getInput())))
+      return emitOpError() << "result rows (" << rowsOf(result)
+                           << ") differ from input rows ("
+                           << rowsOf(getInput()) << ")";
+    total += colsOf(result);
+  }
+  if (total != colsOf(getInput()))
+    return emitOpError() << "result columns add up to " << total
+                         << " but the input has " << colsOf(getInput());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Explicit scaling and dequantization
+//===----------------------------------------------------------------------===//
+
+LogicalResult ScaleActivationOp::verify() {
+  if (failed(verifyActivation(*this, getInput(), "input")))
+    return failure();
+  return verifyVector(*this, getScale(), "scale", colsOf(getInput()));
+}
+
+LogicalResult DequantizeOp::verify() {
+  QWeightType weight = getWeight().getType();
+  auto result = cast<RankedTensorType>(getResult().getType());
+  if (result.getRank() != 2 || result.getDimSize(0) != weight.getK() ||
+      result.getDimSize(1) != weight.getN())
+    return emitOpError() << "result must be a " << weight.getK() << "x"
+                         << weight.getN() << " tensor, got " << result;
+  return success();
+}
+
+LogicalResult MatmulOp::verify() {
+  if (failed(verifyActivation(*this, getInput(), "input")))
+    return failure();
+  auto weight = cast<RankedTensorType>(getWeight().getType());
+  if (weight.getRank() != 2 || !weight.hasStaticShape())
+    return emitOpError() << "weight must be a static 2-D [K x N] tensor, got "
+                         << weight;
+  if (weight.getDimSize(0) != colsOf(getInput()))
+    return emitOpError() << "weight has " << weight.getDimSize(0)
+                         << " rows but the input has " << colsOf(getInput())
+                         << " columns";
+  if (failed(verifyActivation(*this, getResult(), "result",
+                              weight.getDimSize(1))))
+    return failure();
+  if (!rowsCompatible(rowsOf(getInput()), rowsOf(getResult())))
+    return emitOpError() << "result rows (" << rowsOf(getResult())
+                         << ") differ from input rows (" << rowsOf(getInput())
+                         << ")";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Weight transforms
+//===----------------------------------------------------------------------===//
+
+LogicalResult VectorMulOp::verify() {
+  auto type = cast<RankedTensorType>(getType());
+  if (type.getRank() != 1)
+    return emitOpError() << "operands must be 1-D tensors, got " << type;
+  return success();
+}
+
+LogicalResult ScaleOutputChannelsOp::verify() {
+  QWeightType weight = getWeight().getType();
+  return verifyVector(*this, getScale(), "scale", weight.getN());
+}
+
+LogicalResult FoldZeroPointsOp::verify() {
+  QWeightType weight = getWeight().getType();
+  if (weight.getZeroMode() != ZeroMode::zero_point)
+    return emitOpError() << "expects a weight with stored zero points "
+                            "(zero_point), got "
+                         << stringifyZeroMode(weight.getZeroMode());
+  if (getResult().getType() != weight.withZeroMode(ZeroMode::scaled_zero))
+    return emitOpError() << "result must be "
+                         << weight.withZeroMode(ZeroMode::scaled_zero);
+  return success();
+}
+
+LogicalResult ConcatWeightsOp::verify() {
+  if (getInputs().size() < 2)
+    return emitOpError("needs at least two weights to concatenate");
+  auto first = cast<QWeightType>(getInputs().front().getType());
+  int64_t totalN = 0;
+  for (auto [index, input] : llvm::enumerate(getInputs())) {
+    auto type = cast<QWeightType>(input.getType());
+    if (type.getK() != first.getK() || type.getBits() != first.getBits() ||
+        type.getGroup() != first.getGroup() ||
+        type.getZeroMode() != first.getZeroMode() ||
+        type.getLayout() != first.getLayout())
+      return emitOpError() << "weight #" << index
+                           << " differs from weight #0 in k, bits, group, "
+                              "zero mode or layout: "
+                           << type << " vs " << first;
+    totalN += type.getN();
+  }
+  if (getInterleave() &&
+      (getInputs().size() != 2 ||
+       getInputs()[0].getType() != getInputs()[1].getType()))
+    return emitOpError("interleave needs exactly two weights of the same type");
+  if (getResult().getType() != first.withN(totalN))
+    return emitOpError() << "result must be " << first.withN(totalN);
+  return success();
+}
+
+LogicalResult ConcatVectorsOp::verify() {
+  if (getInputs().size() < 2)
+    return emitOpError("needs at least two vectors to concatenate");
+  int64_t total = 0;
+  Type elementType =
+      cast<RankedTensorType>(getInputs().front().getType()).getElementType();
+  for (Value input : getInputs()) {
+    auto type = cast<RankedTensorType>(input.getType());
+    if (type.getRank() != 1 || type.getElementType() != elementType)
+      return emitOpError() << "operands must be 1-D tensors of one element "
+                              "type, got "
+                           << type;
+    total += type.getDimSize(0);
+  }
+  if (getInterleave() && (getInputs().size() != 2 ||
+                          getInputs()[0].getType() != getInputs()[1].getType()))
+    return emitOpError("interleave needs exactly two vectors of the same type");
+  auto result = cast<RankedTensorType>(getType());
+  if (result.getRank() != 1 || result.getDimSize(0) != total ||
+      result.getElementType() != elementType)
+    return emitOpError() << "result must be a 1-D tensor of " << total
+                         << " elements of " << elementType << ", got "
+                         << result;
+  return success();
+}
+
+LogicalResult RepackOp::verify() {
+  QWeightType source = getWeight().getType();
+  QWeightType result = getResult().getType();
+  if (result.getLayout() == Layout::autoawq_gemm)
+    return emitOpError("result layout must be a kernel layout "
+                       "(gemv_interleaved or mma_fragment)");
+  if (result != source.withLayout(result.getLayout()))
+    return emitOpError() << "repacking changes only the layout; expected "
+                         << source.withLayout(result.getLayout());
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "dialects/awq/AwqOps.cpp.inc"

@@ -1,0 +1,2 @@
+//===- Registration.cpp - Anchor of the awq pass library ------------------===//
+#include "passes/Passes.h"

@@ -1,0 +1,124 @@
+//===- DialectTest.cpp - Building awq IR through the C++ API --------------===//
+#include "dialects/awq/AwqDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+using namespace mlir;
+using namespace mlir::awq;
+
+namespace {
+
+class AwqDialectTest : public ::testing::Test {
+protected:
+  AwqDialectTest() {
+    context.loadDialect<AwqDialect, func::FuncDialect>();
+  }
+
+  /// Builds `func @f(%x: tensor<?xKxf16>) -> tensor<?xNxf16>` holding one
+  /// external weight and one linear; returns the linear.
+  LinearOp buildLinear(ModuleOp module, QWeightType weightType,
+                       Epilogue epilogue, int64_t resultCols) {
+    OpBuilder builder(module.getBodyRegion());
+    Location loc = builder.getUnknownLoc();
+    auto f16 = builder.getF16Type();
+    auto inputType = RankedTensorType::get({ShapedType::kDynamic, weightType.getK()}, f16);
+    auto resultType = RankedTensorType::get({ShapedType::kDynamic, resultCols}, f16);
+    auto func = func::FuncOp::create(builder, loc, "f",
+                                     builder.getFunctionType({inputType}, {resultType}));
+    Block *entry = func.addEntryBlock();
+    builder.setInsertionPointToStart(entry);
+    auto weight = ExternalOp::create(builder, loc, weightType,
+                                     builder.getStringAttr("layer.weight"),
+                                     builder.getStringAttr("model.safetensors"));
+    auto linear = LinearOp::create(builder, loc, resultType, entry->getArgument(0),
+                                   weight, /*bias=*/Value(), /*act_scale=*/Value(),
+                                   /*residual=*/Value(), epilogue,
+                                   /*gemv=*/nullptr, /*gemm=*/nullptr,
+                                   /*gemm_min_m=*/nullptr);
+    func::ReturnOp::create(builder, loc, linear.getResult());
+    return linear;
+  }
+
+  MLIRContext context;
+};
+
+TEST_F(AwqDialectTest, TypeAccessorsAndDerivedTypes) {
+  auto type = QWeightType::get(&context, 4096, 11008, 4, 128, ZeroMode::zero_point,
+                               Layout::autoawq_gemm);
+  EXPECT_EQ(type.getNumGroups(), 32);
+  EXPECT_EQ(type.withN(22016).getN(), 22016);
+  EXPECT_EQ(type.withZeroMode(ZeroMode::scaled_zero).getZeroMode(),
+            ZeroMode::scaled_zero);
+  EXPECT_EQ(type.withLayout(Layout::mma_fragment).getLayout(), Layout::mma_fragment);
+  EXPECT_NE(type, type.withN(22016));
+}
+
+TEST_F(AwqDialectTest, InvalidTypeIsRejectedWithMessage) {
+  std::string message;
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
+    message = diag.str();
+    return success();
+  });
+  auto type = QWeightType::getChecked(
+      [&] { return emitError(UnknownLoc::get(&context)); }, &context, int64_t(320), int64_t(128), 4u,
+      int64_t(128), ZeroMode::zero_point, Layout::autoawq_gemm);
+  EXPECT_FALSE(type);
+  EXPECT_EQ(message, "group size 128 does not divide k = 320");
+}
+
+TEST_F(AwqDialectTest, BuiltLinearVerifiesAndPrints) {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  auto type = QWeightType::get(&context, 256, 128, 4, 64, ZeroMode::zero_point,
+                               Layout::autoawq_gemm);
+  LinearOp linear = buildLinear(*module, type, Epilogue::none, 128);
+  ASSERT_TRUE(succeeded(verify(*module)));
+  EXPECT_EQ(linear.getOutputColumns(), 128);
+
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  EXPECT_NE(text.find("awq.linear"), std::string::npos);
+
+  // What is printed parses back into an equivalent module.
+  OwningOpRef<ModuleOp> reparsed = parseSourceString<ModuleOp>(text, &context);
+  ASSERT_TRUE(reparsed);
+  std::string again;
+  llvm::raw_string_ostream os2(again);
+  reparsed->print(os2);
+  EXPECT_EQ(text, again);
+}
+
+TEST_F(AwqDialectTest, SiluMulHalvesTheOutput) {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  auto type = QWeightType::get(&context, 256, 128, 4, 128, ZeroMode::symmetric,
+                               Layout::autoawq_gemm);
+  LinearOp linear = buildLinear(*module, type, Epilogue::silu_mul, 64);
+  ASSERT_TRUE(succeeded(verify(*module)));
+  EXPECT_EQ(linear.getOutputColumns(), 64);
+}
+
+TEST_F(AwqDialectTest, VerifierRejectsWrongResultWidth) {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  auto type = QWeightType::get(&context, 256, 128, 4, 128, ZeroMode::symmetric,
+                               Layout::autoawq_gemm);
+  buildLinear(*module, type, Epilogue::silu_mul, 128);
+  std::string message;
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
+    message = diag.str();
+    return success();
+  });
+  EXPECT_TRUE(failed(verify(*module)));
+  EXPECT_EQ(message, "'awq.linear' op result must have 64 columns, got 128");
+}
+
+} // namespace

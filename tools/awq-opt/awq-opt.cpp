@@ -1,0 +1,20 @@
+//===- awq-opt.cpp - mlir-opt with the awq dialect and passes -------------===//
+#include "dialects/awq/AwqDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
+
+int main(int argc, char **argv) {
+  mlir::registerTransformsPasses();
+  mlir::awq::registerAwqPasses();
+
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::awq::AwqDialect, mlir::func::FuncDialect,
+                  mlir::tensor::TensorDialect>();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "awq optimizer driver\n", registry));
+}
