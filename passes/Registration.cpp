@@ -1,2 +1,0 @@
-//===- Registration.cpp - Anchor of the awq pass library ------------------===//
-#include "passes/Passes.h"
