@@ -110,7 +110,7 @@ bool foldInto(Value activation, Value scale, DominanceInfo &dominance) {
 }
 
 struct FoldActivationScalesPass
-    : public awq::impl::FoldActivationScalesPassBase<FoldActivationScalesPass> {
+    : public mlir::awq::impl::FoldActivationScalesPassBase<FoldActivationScalesPass> {
   void runOnOperation() override {
     llvm::SetVector<Value> activations;
     getOperation().walk([&](LinearOp linear) {

@@ -19,7 +19,7 @@ using namespace mlir::awq;
 namespace {
 
 struct FoldZeroPointsPass
-    : public awq::impl::FoldZeroPointsPassBase<FoldZeroPointsPass> {
+    : public mlir::awq::impl::FoldZeroPointsPassBase<FoldZeroPointsPass> {
   void runOnOperation() override {
     // One fold per weight value, however many linears read it.
     llvm::DenseMap<Value, Value> folded;

@@ -85,7 +85,7 @@ bool fuseResidual(AddOp add, DominanceInfo &dominance) {
 }
 
 struct FuseEpiloguesPass
-    : public awq::impl::FuseEpiloguesPassBase<FuseEpiloguesPass> {
+    : public mlir::awq::impl::FuseEpiloguesPassBase<FuseEpiloguesPass> {
   void runOnOperation() override {
     SmallVector<SiluMulOp> siluMuls;
     getOperation().walk([&](SiluMulOp op) { siluMuls.push_back(op); });

@@ -84,7 +84,7 @@ void mergeGroup(ArrayRef<LinearOp> group, DominanceInfo &dominance) {
 }
 
 struct MergeSharedInputLinearsPass
-    : public awq::impl::MergeSharedInputLinearsPassBase<
+    : public mlir::awq::impl::MergeSharedInputLinearsPassBase<
           MergeSharedInputLinearsPass> {
   void runOnOperation() override {
     SmallVector<SmallVector<LinearOp>> groups;

@@ -112,4 +112,82 @@ def FoldZeroPointsPass : Pass<"awq-fold-zero-points", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::awq::AwqDialect"];
 }
 
+def SelectKernelsPass : Pass<"awq-select-kernels", "::mlir::ModuleOp"> {
+  let summary = "Choose the kernels, tiles and pipeline of every linear for a GPU";
+  let description = [{
+    Attaches to each `awq.linear` the kernel configurations derived from its
+    shape and the target architecture (the module's `awq.target` attribute
+    unless `target` is given):
+
+    * `gemv`: the CUDA-core kernel for M < `gemm_min_m`. 128 threads, 8
+      columns per warp, up to 4 rows per block; K is split across blocks
+      until the grid covers twice the SM count.
+    * `gemm`: the tensor-core kernel. A 64 x 128 tile (64 x 64 when N is
+      small) on 2 x 2 warps, a 64-deep K tile (32 with 32-wide groups when
+      that is all that fits), as many cp.async stages (up to 4) as the
+      architecture's shared memory allows, and split-K when the column tiles
+      alone cannot occupy the SMs at small M.
+    * `gemm_min_m`: the row count from which the GEMM kernel runs.
+
+    `families` restricts the choice to one kernel family (`gemv` or `gemm`).
+
+    ```mlir
+    %y = awq.linear %x, %w : tensor<?x4096xf16>, !awq.qweight<...> -> tensor<?x4096xf16>
+    ```
+
+    becomes, for sm_80,
+
+    ```mlir
+    %y = awq.linear %x, %w {gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>,
+                            gemm_min_m = 5 : i64,
+                            gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4>} : ...
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"\"",
+           "GPU architecture (sm_80, sm_86, sm_89, sm_90); default: the module's awq.target">,
+    Option<"smCount", "sm-count", "int64_t", /*default=*/"0",
+           "SMs to fill (default: the representative part of the architecture)">,
+    Option<"families", "families", "std::string", /*default=*/"\"both\"",
+           "Kernel families to build: both, gemv or gemm">,
+    Option<"gemmMinM", "gemm-min-m", "int64_t", /*default=*/"5",
+           "Rows from which the tensor-core kernel runs when both exist">
+  ];
+  let dependentDialects = ["::mlir::awq::AwqDialect"];
+}
+
+def LowerToKernelsPass : Pass<"awq-lower-to-kernels", "::mlir::ModuleOp"> {
+  let summary = "Turn each configured linear into kernel instances over repacked weights";
+  let description = [{
+    Every `awq.linear` carrying kernel configurations becomes:
+
+    * an `awq.gemv_kernel` over `awq.repack` of its weight into the
+      `gemv_interleaved` layout (with the stored zero points: the GEMV kernel
+      subtracts z * sum(x) exactly in fp32, so a folded `awq.fold_zero_points`
+      is looked through);
+    * an `awq.gemm_kernel` over the weight repacked into `mma_fragment`
+      order, with zs = z * s (zero points folded here if no earlier pass did);
+    * when both exist, `awq.select_by_rows` picking one by M.
+
+    Each kernel op records its K loop (tiles, split-K, where quantization
+    groups change, i.e. where the kernel reloads scales while the weight tile
+    is dequantized in registers), its dequantization and its shared memory.
+    Kernel names come from the linear's `awq.name` (or its position) and are
+    unique in the module.
+
+    ```mlir
+    %y = awq.linear %x, %w {gemv = #awq.gemv<...>} : ...
+    ```
+
+    becomes
+
+    ```mlir
+    %wr = awq.repack %w : !awq.qweight<..., autoawq_gemm> -> !awq.qweight<..., gemv_interleaved>
+    %y = awq.gemv_kernel "layer_gemv" %x, %wr config #awq.gemv<...> k_loop #awq.k_loop<...>
+        dequant fp32_subnormal shared_bytes 16912 : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::awq::AwqDialect"];
+}
+
 #endif // AWQ_PASSES_TD

@@ -69,6 +69,24 @@ def Awq_Epilogue : I32EnumAttr<"Epilogue", "what a linear applies to its output"
   let cppNamespace = "::mlir::awq";
 }
 
+def Awq_DequantKind : I32EnumAttr<"DequantKind", "how a kernel turns packed integers into arithmetic values", [
+    I32EnumAttrCase<"fp16_magic_lop3", 0>,
+    I32EnumAttrCase<"fp16_magic_prmt", 1>,
+    I32EnumAttrCase<"fp16_magic_planes", 2>,
+    I32EnumAttrCase<"fp32_subnormal", 3>
+  ]> {
+  let cppNamespace = "::mlir::awq";
+  let description = [{
+    `fp16_magic_lop3`: 4-bit nibbles OR-ed into the mantissa of fp16 1024 with
+    lop3, then one hsub2/hfma2 (the tensor-core kernel). `fp16_magic_prmt`:
+    8-bit bytes placed with prmt under the same magic exponent.
+    `fp16_magic_planes`: 3-bit values from 2-bit and 1-bit planes.
+    `fp32_subnormal`: a field masked in place is an fp32 subnormal q * 2^-p
+    multiplied by a pre-scaled activation: one integer op and one FMA per
+    weight (the GEMV kernel).
+  }];
+}
+
 def Awq_KernelFamily : I32EnumAttr<"KernelFamily", "a family of generated kernels", [
     I32EnumAttrCase<"gemv", 0>,
     I32EnumAttrCase<"gemm", 1>

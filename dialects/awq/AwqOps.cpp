@@ -1,8 +1,11 @@
 //===- AwqOps.cpp - Verifiers and helpers of the awq operations -----------===//
 #include "dialects/awq/AwqDialect.h"
+#include "dialects/awq/KernelSchedules.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+
+#include <cctype>
 
 using namespace mlir;
 using namespace mlir::awq;
@@ -80,35 +83,43 @@ int64_t LinearOp::getOutputColumns() {
   return getEpilogue() == Epilogue::silu_mul ? n / 2 : n;
 }
 
-LogicalResult LinearOp::verify() {
-  QWeightType weight = getWeight().getType();
-  if (failed(verifyActivation(*this, getInput(), "input", weight.getK())))
+/// The shape checks shared by awq.linear and the kernel ops.
+template <typename LinearLikeOp>
+static LogicalResult verifyLinearLike(LinearLikeOp op) {
+  QWeightType weight = op.getWeight().getType();
+  if (failed(verifyActivation(op, op.getInput(), "input", weight.getK())))
     return failure();
-  if (getBias() &&
-      failed(verifyVector(*this, getBias(), "bias", weight.getN())))
+  if (op.getBias() &&
+      failed(verifyVector(op, op.getBias(), "bias", weight.getN())))
     return failure();
-  if (getActScale() &&
-      failed(verifyVector(*this, getActScale(), "act_scale", weight.getK())))
+  if (op.getActScale() &&
+      failed(verifyVector(op, op.getActScale(), "act_scale", weight.getK())))
     return failure();
-  if (getEpilogue() == Epilogue::silu_mul && weight.getN() % 2 != 0)
-    return emitOpError() << "silu_mul epilogue needs interleaved gate/up "
-                            "columns, but the weight has an odd n = "
-                         << weight.getN();
-  int64_t outputCols = getOutputColumns();
-  if (failed(verifyActivation(*this, getResult(), "result", outputCols)))
+  if (op.getEpilogue() == Epilogue::silu_mul && weight.getN() % 2 != 0)
+    return op.emitOpError() << "silu_mul epilogue needs interleaved gate/up "
+                               "columns, but the weight has an odd n = "
+                            << weight.getN();
+  int64_t outputCols = op.getOutputColumns();
+  if (failed(verifyActivation(op, op.getResult(), "result", outputCols)))
     return failure();
-  if (!rowsCompatible(rowsOf(getInput()), rowsOf(getResult())))
-    return emitOpError() << "result rows (" << rowsOf(getResult())
-                         << ") differ from input rows (" << rowsOf(getInput())
-                         << ")";
-  if (getResidual()) {
-    if (failed(verifyActivation(*this, getResidual(), "residual", outputCols)))
+  if (!rowsCompatible(rowsOf(op.getInput()), rowsOf(op.getResult())))
+    return op.emitOpError() << "result rows (" << rowsOf(op.getResult())
+                            << ") differ from input rows ("
+                            << rowsOf(op.getInput()) << ")";
+  if (op.getResidual()) {
+    if (failed(verifyActivation(op, op.getResidual(), "residual", outputCols)))
       return failure();
-    if (!rowsCompatible(rowsOf(getResidual()), rowsOf(getResult())))
-      return emitOpError() << "residual rows (" << rowsOf(getResidual())
-                           << ") differ from result rows ("
-                           << rowsOf(getResult()) << ")";
+    if (!rowsCompatible(rowsOf(op.getResidual()), rowsOf(op.getResult())))
+      return op.emitOpError() << "residual rows (" << rowsOf(op.getResidual())
+                              << ") differ from result rows ("
+                              << rowsOf(op.getResult()) << ")";
   }
+  return success();
+}
+
+LogicalResult LinearOp::verify() {
+  if (failed(verifyLinearLike(*this)))
+    return failure();
   if (auto minM = getGemmMinM()) {
     if (*minM < 1)
       return emitOpError() << "gemm_min_m must be at least 1, got " << *minM;
@@ -309,6 +320,181 @@ LogicalResult RepackOp::verify() {
   if (result != source.withLayout(result.getLayout()))
     return emitOpError() << "repacking changes only the layout; expected "
                          << source.withLayout(result.getLayout());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel level
+//===----------------------------------------------------------------------===//
+
+namespace mlir::awq {
+
+::awq::LinearShape linearShapeOf(QWeightType weight, bool actScale, bool bias,
+                               bool residual, Epilogue epilogue) {
+  ::awq::LinearShape shape;
+  shape.k = weight.getK();
+  shape.n = weight.getN();
+  shape.bits = static_cast<int>(weight.getBits());
+  shape.group = weight.getGroup();
+  shape.zeroPoint = weight.getZeroMode() != ZeroMode::symmetric;
+  shape.actScale = actScale;
+  shape.bias = bias;
+  shape.residual = residual;
+  shape.siluMul = epilogue == Epilogue::silu_mul;
+  return shape;
+}
+
+::awq::GemvParams gemvParamsOf(GemvConfigAttr config) {
+  ::awq::GemvParams params;
+  params.threads = config.getThreads();
+  params.colsPerWarp = config.getColsPerWarp();
+  params.kSplit = config.getKSplit();
+  params.maxRows = config.getMaxRows();
+  return params;
+}
+
+::awq::GemmParams gemmParamsOf(GemmConfigAttr config) {
+  ::awq::GemmParams params;
+  params.tileM = config.getTileM();
+  params.tileN = config.getTileN();
+  params.tileK = config.getTileK();
+  params.warpsM = config.getWarpsM();
+  params.warpsN = config.getWarpsN();
+  params.stages = config.getStages();
+  params.splitK = config.getSplitK();
+  return params;
+}
+
+/// Where group boundaries fall in a loop of `tiles` steps of `tileK`.
+static KLoopAttr makeKLoop(MLIRContext *context, int64_t tileK, int64_t tiles,
+                           int64_t splits, int64_t group, int64_t groupEff) {
+  int64_t tilesPerSplit = ::awq::ceilDiv(tiles, splits);
+  int64_t tilesPerGroup = groupEff >= tileK ? groupEff / tileK : 1;
+  int64_t groupsPerTile = groupEff >= tileK ? 1 : tileK / groupEff;
+  return KLoopAttr::get(context, tileK, tiles, splits, tilesPerSplit, group,
+                        tilesPerGroup, groupsPerTile);
+}
+
+KLoopAttr gemvKLoop(MLIRContext *context, const ::awq::LinearShape &shape,
+                    const ::awq::GemvParams &params) {
+  ::awq::GemvGeometry geometry = ::awq::gemvGeometry(shape, params);
+  int64_t groupEff = shape.group == shape.k
+                         ? geometry.tiles * ::awq::kGemvTileValues
+                         : shape.group;
+  return makeKLoop(context, ::awq::kGemvTileValues, geometry.tiles,
+                   params.kSplit, shape.group, groupEff);
+}
+
+KLoopAttr gemmKLoop(MLIRContext *context, const ::awq::LinearShape &shape,
+                    const ::awq::GemmParams &params) {
+  ::awq::GemmGeometry geometry = ::awq::gemmGeometry(shape, params);
+  return makeKLoop(context, params.tileK, geometry.kTiles, params.splitK,
+                   shape.group, geometry.groupEff);
+}
+
+DequantKind gemmDequantKind(unsigned bits) {
+  switch (bits) {
+  case 3:
+    return DequantKind::fp16_magic_planes;
+  case 8:
+    return DequantKind::fp16_magic_prmt;
+  default:
+    return DequantKind::fp16_magic_lop3;
+  }
+}
+
+} // namespace mlir::awq
+
+static bool isCIdentifier(StringRef name) {
+  if (name.empty() || !(std::isalpha(name[0]) || name[0] == '_'))
+    return false;
+  return llvm::all_of(name, [](char c) { return std::isalnum(c) || c == '_'; });
+}
+
+/// Checks shared by both kernel ops once the family-specific layout and zero
+/// mode are known to be right.
+template <typename KernelOp>
+static LogicalResult verifyKernelAttributes(KernelOp op, StringRef constraint,
+                                            KLoopAttr expectedLoop,
+                                            DequantKind expectedDequant,
+                                            int64_t expectedSharedBytes) {
+  if (!isCIdentifier(op.getKernelName()))
+    return op.emitOpError() << "kernel_name must be a C identifier, got '"
+                            << op.getKernelName() << "'";
+  if (!constraint.empty())
+    return op.emitOpError() << "configuration does not fit the layer: "
+                            << constraint;
+  if (op.getKLoop() != expectedLoop)
+    return op.emitOpError() << "k_loop must be " << expectedLoop
+                            << " for this shape and configuration";
+  if (op.getDequant() != expectedDequant)
+    return op.emitOpError() << "dequant must be "
+                            << stringifyDequantKind(expectedDequant)
+                            << " for this kernel and bit width";
+  if (op.getSharedBytes() != expectedSharedBytes)
+    return op.emitOpError() << "shared_bytes must be " << expectedSharedBytes
+                            << " for this shape and configuration, got "
+                            << op.getSharedBytes();
+  return success();
+}
+
+LogicalResult GemvKernelOp::verify() {
+  if (failed(verifyLinearLike(*this)))
+    return failure();
+  QWeightType weight = getWeight().getType();
+  if (weight.getLayout() != Layout::gemv_interleaved)
+    return emitOpError() << "weight must be in the gemv_interleaved layout, got "
+                         << stringifyLayout(weight.getLayout());
+  if (weight.getZeroMode() == ZeroMode::scaled_zero)
+    return emitOpError("the gemv kernel reads stored zero points (zero_point) "
+                       "or none (symmetric), not scaled_zero");
+  ::awq::LinearShape shape =
+      linearShapeOf(weight, static_cast<bool>(getActScale()),
+                    static_cast<bool>(getBias()),
+                    static_cast<bool>(getResidual()), getEpilogue());
+  ::awq::GemvParams params = gemvParamsOf(getConfig());
+  std::string constraint = ::awq::checkGemv(shape, params);
+  if (!constraint.empty())
+    return verifyKernelAttributes(*this, constraint, {}, {}, 0);
+  return verifyKernelAttributes(*this, "", gemvKLoop(getContext(), shape, params),
+                                DequantKind::fp32_subnormal,
+                                ::awq::gemvGeometry(shape, params).sharedBytes);
+}
+
+LogicalResult GemmKernelOp::verify() {
+  if (failed(verifyLinearLike(*this)))
+    return failure();
+  QWeightType weight = getWeight().getType();
+  if (weight.getLayout() != Layout::mma_fragment)
+    return emitOpError() << "weight must be in the mma_fragment layout, got "
+                         << stringifyLayout(weight.getLayout());
+  if (weight.getZeroMode() == ZeroMode::zero_point)
+    return emitOpError("the gemm kernel reads zs = z * s (scaled_zero) or no "
+                       "zero point (symmetric), not zero_point");
+  ::awq::LinearShape shape =
+      linearShapeOf(weight, static_cast<bool>(getActScale()),
+                    static_cast<bool>(getBias()),
+                    static_cast<bool>(getResidual()), getEpilogue());
+  ::awq::GemmParams params = gemmParamsOf(getConfig());
+  std::string constraint = ::awq::checkGemm(shape, params);
+  if (!constraint.empty())
+    return verifyKernelAttributes(*this, constraint, {}, {}, 0);
+  return verifyKernelAttributes(*this, "", gemmKLoop(getContext(), shape, params),
+                                gemmDequantKind(weight.getBits()),
+                                ::awq::gemmGeometry(shape, params).sharedBytes);
+}
+
+LogicalResult SelectByRowsOp::verify() {
+  if (failed(verifyActivation(*this, getInput(), "input")))
+    return failure();
+  if (getGemmMinM() < 2)
+    return emitOpError() << "gemm_min_m must be at least 2 for a choice to "
+                            "exist, got "
+                         << getGemmMinM();
+  if (!rowsCompatible(rowsOf(getInput()), rowsOf(getResult())))
+    return emitOpError() << "result rows (" << rowsOf(getResult())
+                         << ") differ from input rows (" << rowsOf(getInput())
+                         << ")";
   return success();
 }
 

@@ -310,4 +310,98 @@ def Awq_RepackOp : Awq_Op<"repack", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Kernel level
+//===----------------------------------------------------------------------===//
+
+class Awq_KernelOp<string mnemonic, Attr configAttr, string description_>
+    : Awq_Op<mnemonic, [Pure, AttrSizedOperandSegments]> {
+  let description = description_;
+  let arguments = (ins
+    Awq_F16Tensor:$input,
+    Awq_QWeightType:$weight,
+    Optional<Awq_F16Tensor>:$bias,
+    Optional<Awq_F16Tensor>:$act_scale,
+    Optional<Awq_F16Tensor>:$residual,
+    StrAttr:$kernel_name,
+    configAttr:$config,
+    DefaultValuedAttr<Awq_Epilogue, "::mlir::awq::Epilogue::none">:$epilogue,
+    Awq_KLoopAttr:$k_loop,
+    Awq_DequantKind:$dequant,
+    I64Attr:$shared_bytes
+  );
+  let results = (outs Awq_F16Tensor:$result);
+  let assemblyFormat = [{
+    $kernel_name $input `,` $weight
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`act_scale` `(` $act_scale^ `:` type($act_scale) `)`)?
+    (`residual` `(` $residual^ `:` type($residual) `)`)?
+    (`epilogue` $epilogue^)?
+    `config` qualified($config) `k_loop` qualified($k_loop) `dequant` $dequant
+    `shared_bytes` $shared_bytes
+    attr-dict `:` type($input) `,` qualified(type($weight)) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getOutputColumns() {
+      int64_t n = getWeight().getType().getN();
+      return getEpilogue() == ::mlir::awq::Epilogue::silu_mul ? n / 2 : n;
+    }
+  }];
+}
+
+def Awq_GemvKernelOp : Awq_KernelOp<"gemv_kernel", Awq_GemvConfigAttr, [{
+    One instance of the CUDA-core GEMV kernel (awq/gemv.cuh) computing the
+    same function as `awq.linear`, for small row counts. Its weight is in the
+    `gemv_interleaved` layout with stored zero points (the kernel subtracts
+    z * sum(x) exactly in fp32) or symmetric. Every attribute is a
+    compile-time constant of the emitted kernel.
+
+    ```mlir
+    %y = awq.gemv_kernel "l0_gemv" %x, %w config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4>
+        k_loop #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8>
+        dequant fp32_subnormal shared_bytes 16912
+        : tensor<?x256xf16>, !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved> -> tensor<?x128xf16>
+    ```
+  }]> {
+  let summary = "a CUDA-core GEMV kernel instance for small batches";
+}
+
+def Awq_GemmKernelOp : Awq_KernelOp<"gemm_kernel", Awq_GemmConfigAttr, [{
+    One instance of the tensor-core GEMM kernel (awq/gemm.cuh): cp.async
+    pipeline of activation and weight tiles, weights in `mma_fragment` order
+    dequantized in registers (w = q * s - zs, or symmetric), mma.sync
+    m16n8k16 with fp32 accumulation, then the epilogue.
+
+    ```mlir
+    %y = awq.gemm_kernel "l0_gemm" %x, %w config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 3, split_k = 1>
+        k_loop #awq.k_loop<tile_k = 64, tiles = 4, splits = 1, tiles_per_split = 4, group = 128, tiles_per_group = 2, groups_per_tile = 1>
+        dequant fp16_magic_lop3 shared_bytes 65296
+        : tensor<?x256xf16>, !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, mma_fragment> -> tensor<?x128xf16>
+    ```
+  }]> {
+  let summary = "a tensor-core GEMM kernel instance for larger batches";
+}
+
+def Awq_SelectByRowsOp : Awq_Op<"select_by_rows",
+    [Pure, AllTypesMatch<["small", "large", "result"]>]> {
+  let summary = "picks the small-batch or the large-batch kernel's result by M";
+  let description = [{
+    Both operands compute the same function; at run time only the kernel the
+    row count of `input` selects is launched: `small` when M < `gemm_min_m`,
+    else `large`.
+
+    ```mlir
+    %y = awq.select_by_rows %x, %small, %large {gemm_min_m = 5 : i64} : tensor<?x256xf16>, tensor<?x128xf16>
+    ```
+  }];
+  let arguments = (ins Awq_F16Tensor:$input, Awq_F16Tensor:$small,
+                       Awq_F16Tensor:$large, I64Attr:$gemm_min_m);
+  let results = (outs Awq_F16Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $small `,` $large attr-dict `:` type($input) `,` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // AWQ_OPS_TD

@@ -54,18 +54,24 @@ static bool isPowerOfTwo(int64_t value) {
 
 LogicalResult
 GemvConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                       int64_t threads, int64_t cols, int64_t kSplit,
+                       int64_t threads, int64_t colsPerWarp, int64_t kSplit,
                        int64_t maxRows) {
   if (threads < 32 || threads > 1024 || threads % 32 != 0)
     return emitError() << "gemv threads must be a multiple of 32 in [32, "
                           "1024], got "
                        << threads;
-  if (!isPowerOfTwo(cols))
-    return emitError() << "gemv cols must be a power of two, got " << cols;
+  if (!isPowerOfTwo(colsPerWarp))
+    return emitError() << "gemv cols_per_warp must be a power of two, got "
+                       << colsPerWarp;
   if (kSplit < 1)
     return emitError() << "gemv k_split must be at least 1, got " << kSplit;
-  if (maxRows < 1 || maxRows > 16)
-    return emitError() << "gemv max_rows must be in [1, 16], got " << maxRows;
+  if (maxRows != 1 && maxRows != 2 && maxRows != 4 && maxRows != 8)
+    return emitError() << "gemv max_rows must be 1, 2, 4 or 8, got "
+                       << maxRows;
+  if (colsPerWarp * maxRows > 32)
+    return emitError() << "gemv cols_per_warp x max_rows must be at most 32 "
+                          "(one warp reduction holds every sum), got "
+                       << colsPerWarp << " x " << maxRows;
   return success();
 }
 
@@ -74,27 +80,22 @@ GemmConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        int64_t tileM, int64_t tileN, int64_t tileK,
                        int64_t warpsM, int64_t warpsN, int64_t stages,
                        int64_t splitK) {
-  if (tileM <= 0 || tileM % 16 != 0)
-    return emitError() << "gemm tile_m must be a positive multiple of 16 (the "
-                          "mma M), got "
-                       << tileM;
-  if (tileN <= 0 || tileN % 8 != 0)
-    return emitError() << "gemm tile_n must be a positive multiple of 8 (the "
-                          "mma N), got "
-                       << tileN;
-  if (tileK <= 0 || tileK % 16 != 0)
-    return emitError() << "gemm tile_k must be a positive multiple of 16 (the "
-                          "mma K), got "
-                       << tileK;
-  if (warpsM < 1 || warpsN < 1 || warpsM * warpsN > 32)
-    return emitError() << "gemm warps_m x warps_n must be in [1, 32], got "
+  if (warpsM < 1 || warpsN < 1 || warpsM * warpsN > 16)
+    return emitError() << "gemm warps_m x warps_n must be 1 to 16 warps, got "
                        << warpsM << " x " << warpsN;
-  if (tileM % (16 * warpsM) != 0 || tileN % (8 * warpsN) != 0)
-    return emitError() << "gemm tile " << tileM << "x" << tileN
-                       << " does not split into " << warpsM << "x" << warpsN
-                       << " warps of whole mma tiles";
-  if (stages < 2 || stages > 8)
-    return emitError() << "gemm stages must be in [2, 8], got " << stages;
+  if (tileM <= 0 || tileM % (16 * warpsM) != 0)
+    return emitError() << "gemm tile_m must be a positive multiple of 16 x "
+                          "warps_m (whole m16 mma tiles per warp), got "
+                       << tileM;
+  if (tileN <= 0 || tileN % (64 * warpsN) != 0)
+    return emitError() << "gemm tile_n must be a positive multiple of 64 x "
+                          "warps_n (whole 64-column weight packets per "
+                          "warp), got "
+                       << tileN;
+  if (tileK != 32 && tileK != 64 && tileK != 128)
+    return emitError() << "gemm tile_k must be 32, 64 or 128, got " << tileK;
+  if (stages < 2 || stages > 4)
+    return emitError() << "gemm stages must be 2, 3 or 4, got " << stages;
   if (splitK < 1)
     return emitError() << "gemm split_k must be at least 1, got " << splitK;
   return success();

@@ -31,52 +31,52 @@ func.func private @pack3(!awq.qweight<k = 256, n = 48, bits = 3, group = 128, ze
 // -----
 
 // expected-error @+1 {{gemv threads must be a multiple of 32 in [32, 1024], got 48}}
-func.func private @gemv_threads() attributes {c = #awq.gemv<threads = 48, cols = 4, k_split = 1, max_rows = 4>}
+func.func private @gemv_threads() attributes {c = #awq.gemv<threads = 48, cols_per_warp = 4, k_split = 1, max_rows = 4>}
 
 // -----
 
-// expected-error @+1 {{gemv cols must be a power of two, got 3}}
-func.func private @gemv_cols() attributes {c = #awq.gemv<threads = 128, cols = 3, k_split = 1, max_rows = 4>}
+// expected-error @+1 {{gemv cols_per_warp must be a power of two, got 3}}
+func.func private @gemv_cols() attributes {c = #awq.gemv<threads = 128, cols_per_warp = 3, k_split = 1, max_rows = 4>}
 
 // -----
 
 // expected-error @+1 {{gemv k_split must be at least 1, got 0}}
-func.func private @gemv_ksplit() attributes {c = #awq.gemv<threads = 128, cols = 4, k_split = 0, max_rows = 4>}
+func.func private @gemv_ksplit() attributes {c = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 0, max_rows = 4>}
 
 // -----
 
-// expected-error @+1 {{gemv max_rows must be in [1, 16], got 17}}
-func.func private @gemv_rows() attributes {c = #awq.gemv<threads = 128, cols = 4, k_split = 1, max_rows = 17>}
+// expected-error @+1 {{gemv max_rows must be 1, 2, 4 or 8, got 3}}
+func.func private @gemv_rows() attributes {c = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 1, max_rows = 3>}
 
 // -----
 
-// expected-error @+1 {{gemm tile_m must be a positive multiple of 16 (the mma M), got 24}}
-func.func private @gemm_m() attributes {c = #awq.gemm<tile_m = 24, tile_n = 128, tile_k = 64, warps_m = 1, warps_n = 2, stages = 4, split_k = 1>}
+// expected-error @+1 {{gemv cols_per_warp x max_rows must be at most 32 (one warp reduction holds every sum), got 8 x 8}}
+func.func private @gemv_sums() attributes {c = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 8>}
 
 // -----
 
-// expected-error @+1 {{gemm tile_n must be a positive multiple of 8 (the mma N), got 12}}
-func.func private @gemm_n() attributes {c = #awq.gemm<tile_m = 64, tile_n = 12, tile_k = 64, warps_m = 1, warps_n = 1, stages = 4, split_k = 1>}
+// expected-error @+1 {{gemm warps_m x warps_n must be 1 to 16 warps, got 8 x 4}}
+func.func private @gemm_warps() attributes {c = #awq.gemm<tile_m = 128, tile_n = 256, tile_k = 64, warps_m = 8, warps_n = 4, stages = 4, split_k = 1>}
 
 // -----
 
-// expected-error @+1 {{gemm tile_k must be a positive multiple of 16 (the mma K), got 40}}
-func.func private @gemm_k() attributes {c = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 40, warps_m = 1, warps_n = 2, stages = 4, split_k = 1>}
+// expected-error @+1 {{gemm tile_m must be a positive multiple of 16 x warps_m (whole m16 mma tiles per warp), got 48}}
+func.func private @gemm_m() attributes {c = #awq.gemm<tile_m = 48, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>}
 
 // -----
 
-// expected-error @+1 {{gemm warps_m x warps_n must be in [1, 32], got 8 x 8}}
-func.func private @gemm_warps() attributes {c = #awq.gemm<tile_m = 128, tile_n = 128, tile_k = 64, warps_m = 8, warps_n = 8, stages = 4, split_k = 1>}
+// expected-error @+1 {{gemm tile_n must be a positive multiple of 64 x warps_n (whole 64-column weight packets per warp), got 64}}
+func.func private @gemm_n() attributes {c = #awq.gemm<tile_m = 64, tile_n = 64, tile_k = 64, warps_m = 1, warps_n = 2, stages = 4, split_k = 1>}
 
 // -----
 
-// expected-error @+1 {{gemm tile 64x128 does not split into 8x2 warps of whole mma tiles}}
-func.func private @gemm_split() attributes {c = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 8, warps_n = 2, stages = 4, split_k = 1>}
+// expected-error @+1 {{gemm tile_k must be 32, 64 or 128, got 48}}
+func.func private @gemm_k() attributes {c = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 48, warps_m = 1, warps_n = 2, stages = 4, split_k = 1>}
 
 // -----
 
-// expected-error @+1 {{gemm stages must be in [2, 8], got 1}}
-func.func private @gemm_stages() attributes {c = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 1, split_k = 1>}
+// expected-error @+1 {{gemm stages must be 2, 3 or 4, got 5}}
+func.func private @gemm_stages() attributes {c = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 5, split_k = 1>}
 
 // -----
 
