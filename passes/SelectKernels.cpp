@@ -101,7 +101,8 @@ struct SelectKernelsPass
       return signalPassFailure();
     }
     if (gemmMinM < 2) {
-      module.emitError() << "gemm-min-m must be at least 2, got " << gemmMinM;
+      module.emitError() << "gemm-min-m must be at least 2, got "
+                         << static_cast<int64_t>(gemmMinM);
       return signalPassFailure();
     }
     int64_t sms = smCount > 0 ? static_cast<int64_t>(smCount) : arch->smCount;
@@ -140,7 +141,7 @@ struct SelectKernelsPass
             context, gemm->tileM, gemm->tileN, gemm->tileK, gemm->warpsM,
             gemm->warpsN, gemm->stages, gemm->splitK));
         linear.setGemmMinMAttr(IntegerAttr::get(IntegerType::get(context, 64),
-                                                gemv ? gemmMinM : 1));
+                                                gemv ? static_cast<int64_t>(gemmMinM) : 1));
       }
       return WalkResult::advance();
     });

@@ -11,6 +11,7 @@
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   mlir::awq::registerAwqPasses();
+  mlir::awq::registerAwqPipelines();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::awq::AwqDialect, mlir::func::FuncDialect,

@@ -1,0 +1,29 @@
+// RUN: split-file %s %t
+// RUN: not awq-opt %t/unknown.mlir --awq-select-kernels 2>&1 | FileCheck %s --check-prefix=UNKNOWN
+// RUN: not awq-opt %t/none.mlir --awq-select-kernels 2>&1 | FileCheck %s --check-prefix=NONE
+// RUN: not awq-opt %t/none.mlir --awq-select-kernels="target=sm_80 families=tiles" 2>&1 | FileCheck %s --check-prefix=FAMILIES
+// RUN: not awq-opt %t/none.mlir --awq-select-kernels="target=sm_80 gemm-min-m=1" 2>&1 | FileCheck %s --check-prefix=MINM
+// RUN: not awq-opt %t/odd.mlir --awq-select-kernels="families=gemm" 2>&1 | FileCheck %s --check-prefix=ODD
+
+// UNKNOWN: error: unknown target 'sm_75'; expected sm_80, sm_86, sm_89 or sm_90
+// NONE: error: no target architecture: pass target=sm_XX or set the module's awq.target attribute
+// FAMILIES: error: families must be both, gemv or gemm, got 'tiles'
+// MINM: error: gemm-min-m must be at least 2, got 1
+// ODD: error: 'awq.linear' op no gemm kernel fits this layer: the GEMM kernel needs K to be a multiple of 8 (activation rows are copied in 16-byte chunks), got K = 100
+
+//--- unknown.mlir
+module attributes {awq.target = "sm_75"} {
+}
+
+//--- none.mlir
+module {
+}
+
+//--- odd.mlir
+!w = !awq.qweight<k = 100, n = 64, bits = 4, group = 100, zero_point, autoawq_gemm>
+module attributes {awq.target = "sm_89"} {
+func.func @odd(%x: tensor<?x100xf16>, %w: !w) -> tensor<?x64xf16> {
+  %0 = awq.linear %x, %w : tensor<?x100xf16>, !w -> tensor<?x64xf16>
+  return %0 : tensor<?x64xf16>
+}
+}
