@@ -120,7 +120,7 @@ def SelectKernelsPass : Pass<"awq-select-kernels", "::mlir::ModuleOp"> {
     unless `target` is given):
 
     * `gemv`: the CUDA-core kernel for M < `gemm_min_m`. 128 threads, 8
-      columns per warp, up to 4 rows per block; K is split across blocks
+      columns per warp (4 for 8-bit weights), up to 4 rows per block; K is split across blocks
       until the grid covers twice the SM count.
     * `gemm`: the tensor-core kernel. A 64 x 128 tile (64 x 64 when N is
       small) on 2 x 2 warps, a 64-deep K tile (32 with 32-wide groups when

@@ -27,7 +27,9 @@ std::optional<::awq::GemvParams> chooseGemv(const ::awq::LinearShape &shape,
                                             int64_t smCount) {
   ::awq::GemvParams params;
   params.threads = 128;
-  params.colsPerWarp = 8;
+  // An 8-bit unit is twice the words of a 4-bit one: half the columns per
+  // warp keeps the register-double-buffered tile from spilling.
+  params.colsPerWarp = shape.bits == 8 ? 4 : 8;
   params.maxRows = 4;
   params.kSplit = 1;
   ::awq::GemvGeometry geometry = ::awq::gemvGeometry(shape, params);
