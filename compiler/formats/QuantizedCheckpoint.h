@@ -1,0 +1,120 @@
+//===- QuantizedCheckpoint.h - AutoAWQ/GPTQ checkpoints <-> QuantizedLinear
+//===//
+//
+// Import and export of whole quantized checkpoints: a set of named quantized
+// linears (AutoAWQ "gemm" tensors, awqc's 3/8-bit extension, or GPTQ on
+// import), named unquantized tensors (norms, embeddings, lm_head), and
+// config.json. Export followed by import returns exactly the same integers,
+// zeros and scales.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_COMPILER_FORMATS_QUANTIZEDCHECKPOINT_H
+#define AWQ_COMPILER_FORMATS_QUANTIZEDCHECKPOINT_H
+
+#include "compiler/formats/QuantizationConfig.h"
+#include "runtime/formats/SafeTensors.h"
+#include "runtime/formats/SafeTensorsWriter.h"
+#include "runtime/support/QuantizedLinear.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace awq {
+
+/// An owned tensor (any dtype), e.g. an fp16 norm weight.
+struct HostTensor {
+  DType dtype = DType::F16;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> data; ///< Little-endian, row-major.
+
+  /// Copies a view's bytes.
+  static HostTensor fromView(const TensorView &view);
+};
+
+/// One layer packed in the AutoAWQ gemm tensor naming:
+/// qweight I32 [K, W], qzeros I32 [K/G, W], scales F16 [K/G, N] and
+/// optional bias F16 [N], where W = awqPackedWords(N, bits).
+struct AwqLayerTensors {
+  int64_t k = 0;
+  int64_t n = 0;
+  int64_t groups = 0;
+  int64_t words = 0;
+  std::vector<int32_t> qweight;
+  std::vector<int32_t> qzeros;
+  std::vector<uint16_t> scales;
+  std::vector<uint16_t> bias;
+
+  /// Appends `<prefix>.qweight`, `.qzeros`, `.scales` (and `.bias`) views of
+  /// this object's buffers, which must outlive `out`.
+  void appendRefs(const std::string &prefix, std::vector<TensorRef> &out) const;
+};
+
+/// Packs `layer` (validated first; errors name `name`). A symmetric layer
+/// stores the implicit zero 2^(bits-1) explicitly, as AutoAWQ always stores
+/// zeros.
+AwqLayerTensors packAwqLayer(const QuantizedLinear &layer,
+                             const std::string &name);
+
+/// Reads the AWQ layer `<prefix>.qweight/.qzeros/.scales[/.bias]` from
+/// `checkpoint` with the bits, group size and zero_point of `config`. With
+/// zero_point false the stored zeros must all be 2^(bits-1). Throws
+/// awq::Error naming the file and tensor on a missing tensor, wrong dtype or
+/// shape, or a group size that does not divide K.
+QuantizedLinear unpackAwqLayer(const SafeTensorsCheckpoint &checkpoint,
+                               const std::string &prefix,
+                               const QuantizationConfig &config);
+
+/// Reads the GPTQ layer `<prefix>.qweight/.qzeros/.scales[/.g_idx][/.bias]`
+/// (desc_act false: g_idx must map row k to group k / G). Zeros are stored
+/// minus one (checkpoint_format "gptq", read modulo 2^bits) or as is
+/// ("gptq_v2"). With sym true the zeros must all be 2^(bits-1).
+QuantizedLinear unpackGptqLayer(const SafeTensorsCheckpoint &checkpoint,
+                                const std::string &prefix,
+                                const QuantizationConfig &config);
+
+/// A whole quantized checkpoint.
+struct QuantizedCheckpoint {
+  /// Settings as read on import. On export, bits, group size, zero point and
+  /// version are derived from the layers; only modulesToNotConvert is used.
+  QuantizationConfig quantization;
+  /// config.json without `quantization_config` (architecture, sizes...).
+  nlohmann::json config = nlohmann::json::object();
+  /// Quantized linears by module name (tensor prefix), e.g.
+  /// "model.layers.0.self_attn.q_proj".
+  std::map<std::string, QuantizedLinear> linears;
+  /// Every other tensor by full name.
+  std::map<std::string, HostTensor> tensors;
+};
+
+/// Imports an AutoAWQ (or awqc 3/8-bit) checkpoint directory, single-file or
+/// sharded. Every `*.qweight` tensor starts a quantized linear.
+QuantizedCheckpoint importAwqCheckpoint(const std::string &dir);
+
+/// Imports a GPTQ checkpoint directory (4 or 8 bits, desc_act false).
+QuantizedCheckpoint importGptqCheckpoint(const std::string &dir);
+
+/// Imports either, as the directory's quant_method says.
+QuantizedCheckpoint importQuantizedCheckpoint(const std::string &dir);
+
+struct AwqExportOptions {
+  /// 0: one model.safetensors; else shards of at most this many data bytes.
+  uint64_t maxShardBytes = 0;
+};
+
+/// Writes `checkpoint` into `dir` (created if missing) as safetensors plus
+/// config.json with an AWQ quantization_config: version "gemm" for 4 bits
+/// (loadable by AutoAWQ, vLLM, transformers), "awqc-gemm" for 3 and 8 bits.
+/// All layers must share bits and zero point, and either one group size or
+/// all one group per column (written as -1). Every file is written to a
+/// temporary name and renamed; config.json is written last.
+void exportAwqCheckpoint(const QuantizedCheckpoint &checkpoint,
+                         const std::string &dir,
+                         const AwqExportOptions &options = {});
+
+} // namespace awq
+
+#endif // AWQ_COMPILER_FORMATS_QUANTIZEDCHECKPOINT_H

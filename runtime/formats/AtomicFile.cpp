@@ -1,0 +1,110 @@
+//===- AtomicFile.cpp - Write a file under a temporary name, then rename --===//
+
+#include "runtime/formats/AtomicFile.h"
+
+#include "runtime/support/Error.h"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+
+namespace awq {
+
+namespace {
+
+std::string errnoText() { return std::strerror(errno); }
+
+/// A name that no concurrent writer (thread or process) picks at the same
+/// time; O_EXCL catches the remaining collisions.
+std::string temporaryName(const std::string &path, unsigned attempt) {
+  static std::atomic<unsigned> counter{0};
+  auto ticks = static_cast<unsigned long long>(
+      std::chrono::steady_clock::now().time_since_epoch().count());
+  char suffix[96];
+  std::snprintf(suffix, sizeof(suffix), ".tmp.%d.%u.%u.%llx",
+                static_cast<int>(::getpid()), counter.fetch_add(1), attempt,
+                ticks & 0xffffffull);
+  return path + suffix;
+}
+
+} // namespace
+
+AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
+  if (path_.empty())
+    throw Error("cannot write a file with an empty path");
+  for (unsigned attempt = 0;; ++attempt) {
+    tempPath_ = temporaryName(path_, attempt);
+    // 0666 lets the process umask decide the final permissions, as for any
+    // file the user creates.
+    fd_ = ::open(tempPath_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                 0666);
+    if (fd_ >= 0)
+      return;
+    if (errno == EEXIST && attempt < 100)
+      continue;
+    if (errno == EINTR)
+      continue;
+    throw Error(path_ + ": cannot create a temporary file next to it (" +
+                tempPath_ + "): " + errnoText());
+  }
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0)
+    ::close(fd_);
+  if (!committed_)
+    ::unlink(tempPath_.c_str());
+}
+
+void AtomicFileWriter::write(const void *data, size_t size) {
+  if (fd_ < 0)
+    throw Error(path_ + ": write after the file was finished");
+  const char *bytes = static_cast<const char *>(data);
+  while (size > 0) {
+    // Linux writes at most ~2 GiB per call; loop for larger tensors.
+    ssize_t written = ::write(fd_, bytes, size);
+    if (written < 0) {
+      if (errno == EINTR)
+        continue;
+      throw Error(path_ + ": write failed: " + errnoText());
+    }
+    bytes += written;
+    size -= static_cast<size_t>(written);
+  }
+}
+
+void AtomicFileWriter::finish() {
+  if (fd_ < 0)
+    return;
+  // Without fsync a crash after rename can leave an empty destination.
+  if (::fsync(fd_) != 0)
+    throw Error(path_ + ": fsync failed: " + errnoText());
+  int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0)
+    throw Error(path_ + ": close failed: " + errnoText());
+}
+
+void AtomicFileWriter::commit() {
+  if (committed_)
+    return;
+  finish();
+  if (::rename(tempPath_.c_str(), path_.c_str()) != 0)
+    throw Error(path_ + ": cannot rename " + tempPath_ +
+                " into place: " + errnoText());
+  committed_ = true;
+}
+
+void writeFileAtomically(const std::string &path, std::string_view contents) {
+  AtomicFileWriter writer(path);
+  writer.write(contents);
+  writer.commit();
+}
+
+} // namespace awq

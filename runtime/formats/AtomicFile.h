@@ -1,0 +1,56 @@
+//===- AtomicFile.h - Write a file under a temporary name, then rename ----===//
+//
+// Readers must never see a half-written checkpoint or description: output
+// goes to a temporary file in the destination directory (same filesystem, so
+// rename is atomic) and replaces the destination only once it is complete.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_RUNTIME_FORMATS_ATOMICFILE_H
+#define AWQ_RUNTIME_FORMATS_ATOMICFILE_H
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace awq {
+
+/// A file being written under a temporary name next to its destination.
+/// Unless commit() succeeds, the destructor removes the temporary file, so an
+/// exception anywhere in between leaves the destination untouched.
+class AtomicFileWriter {
+public:
+  /// Creates the temporary file. Throws awq::Error naming `path` when the
+  /// directory does not exist or is not writable.
+  explicit AtomicFileWriter(std::string path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter &) = delete;
+  AtomicFileWriter &operator=(const AtomicFileWriter &) = delete;
+
+  /// Appends bytes. Throws awq::Error naming the destination on failure.
+  void write(const void *data, size_t size);
+  void write(std::string_view text) { write(text.data(), text.size()); }
+
+  /// Flushes the data to disk and closes the temporary file, without making
+  /// it visible yet. Lets a caller finish several files before renaming any.
+  void finish();
+
+  /// finish() if needed, then renames the temporary file over the
+  /// destination.
+  void commit();
+
+  const std::string &path() const { return path_; }
+  const std::string &tempPath() const { return tempPath_; }
+
+private:
+  std::string path_;
+  std::string tempPath_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+/// Writes `contents` to `path` through an AtomicFileWriter.
+void writeFileAtomically(const std::string &path, std::string_view contents);
+
+} // namespace awq
+
+#endif // AWQ_RUNTIME_FORMATS_ATOMICFILE_H

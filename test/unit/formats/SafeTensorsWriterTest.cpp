@@ -1,0 +1,273 @@
+//===- SafeTensorsWriterTest.cpp - Layout, atomicity and sharding ---------===//
+
+#include "TestUtil.h"
+
+#include "runtime/formats/AtomicFile.h"
+#include "runtime/formats/SafeTensors.h"
+#include "runtime/formats/SafeTensorsWriter.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <sys/resource.h>
+
+namespace awq::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<uint8_t> randomBytes(size_t count) {
+  std::vector<uint8_t> bytes(count);
+  for (uint8_t &b : bytes)
+    b = static_cast<uint8_t>(rng()());
+  return bytes;
+}
+
+TEST(SafeTensorsWriter, WritesTheStandardLayoutByteForByte) {
+  TempDir dir;
+  const uint16_t a[2] = {0x3c00, 0xc000}; // 1.0, -2.0
+  const uint8_t b[3] = {7, 8, 9};
+  writeSafeTensors(dir.file("x.safetensors"),
+                   {{"a", DType::F16, {2}, a, 4}, {"b", DType::U8, {3}, b, 3}},
+                   {{"format", "pt"}});
+
+  // Built by hand: header in the given order, padded with spaces to a
+  // multiple of 8, then the data in the given order.
+  std::string header =
+      R"({"__metadata__":{"format":"pt"},)"
+      R"("a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},)"
+      R"("b":{"dtype":"U8","shape":[3],"data_offsets":[4,7]}})";
+  while (header.size() % 8 != 0)
+    header += ' ';
+  const std::string expected =
+      rawSafeTensors(header, std::string("\x00\x3c\x00\xc0\x07\x08\x09", 7));
+  EXPECT_EQ(readBytes(dir.file("x.safetensors")), expected);
+}
+
+TEST(SafeTensorsWriter, RoundTripsRandomTensorsOfEveryWidth) {
+  TempDir dir;
+  struct Source {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> shape;
+  };
+  const std::vector<Source> sources = {
+      {"f16", DType::F16, {3, 5}},    {"bf16", DType::BF16, {7}},
+      {"i32", DType::I32, {2, 2, 3}}, {"f64", DType::F64, {3}},
+      {"u8", DType::U8, {13}},        {"empty", DType::F32, {0}},
+      {"scalar", DType::I64, {}},     {"fp8", DType::F8E4M3, {9}},
+  };
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<TensorRef> refs;
+  for (const Source &s : sources) {
+    data.push_back(randomBytes(*checkedNumel(s.shape) * dtypeSize(s.dtype)));
+    refs.push_back(
+        {s.name, s.dtype, s.shape, data.back().data(), data.back().size()});
+  }
+  const std::string path = dir.file("all.safetensors");
+  writeSafeTensors(path, refs, {{"k", "v"}});
+
+  const std::string bytes = readBytes(path);
+  uint64_t headerLength;
+  std::memcpy(&headerLength, bytes.data(), 8);
+  EXPECT_EQ(headerLength % 8, 0u);
+  EXPECT_EQ(bytes[8], '{');
+
+  SafeTensorsFile file(path);
+  EXPECT_EQ(file.metadata().at("k"), "v");
+  ASSERT_EQ(file.tensors().size(), sources.size());
+  for (size_t i = 0; i < sources.size(); ++i) {
+    // Data order is the given order.
+    const TensorView &view = file.tensors()[i];
+    EXPECT_EQ(view.name, sources[i].name);
+    EXPECT_EQ(view.dtype, sources[i].dtype);
+    EXPECT_EQ(view.shape, sources[i].shape);
+    std::vector<uint8_t> read(view.size + 1, 0xAB);
+    view.copyTo(read.data());
+    read.pop_back();
+    EXPECT_EQ(read, data[i]) << view.name;
+  }
+}
+
+TEST(SafeTensorsWriter, RejectsInconsistentTensors) {
+  TempDir dir;
+  const std::string path = dir.file("bad.safetensors");
+  const uint8_t bytes[8] = {};
+  expectError(
+      [&] {
+        writeSafeTensors(path, {{"a", DType::F32, {3}, bytes, 8}});
+      },
+      {path, "tensor 'a'", "needs 12 bytes", "8 were given"});
+  expectError(
+      [&] {
+        writeSafeTensors(path, {{"a", DType::U8, {1}, bytes, 1},
+                                {"a", DType::U8, {1}, bytes, 1}});
+      },
+      {"tensor 'a' is given twice"});
+  expectError(
+      [&] {
+        writeSafeTensors(path, {{"__metadata__", DType::U8, {1}, bytes, 1}});
+      },
+      {"'__metadata__' is reserved"});
+  expectError(
+      [&] {
+        writeSafeTensors(path, {{"", DType::U8, {1}, bytes, 1}});
+      },
+      {"empty name"});
+  expectError(
+      [&] {
+        writeSafeTensors(path, {{"a", DType::U8, {-1}, bytes, 1}});
+      },
+      {"tensor 'a'", "negative extent"});
+  expectError(
+      [&] {
+        writeSafeTensors(path, {{"a", DType::U8, {1}, nullptr, 1}});
+      },
+      {"tensor 'a' has no data"});
+  EXPECT_TRUE(dir.entries().empty());
+}
+
+TEST(SafeTensorsWriter, MissingDirectoryThrowsAndLeavesNothing) {
+  TempDir dir;
+  const uint8_t bytes[1] = {1};
+  const std::string path = dir.file("absent/model.safetensors");
+  expectError(
+      [&] {
+        writeSafeTensors(path, {{"a", DType::U8, {1}, bytes, 1}});
+      },
+      {path, "cannot create a temporary file"});
+  EXPECT_TRUE(dir.entries().empty());
+  EXPECT_FALSE(fs::exists(dir.file("absent")));
+}
+
+TEST(SafeTensorsWriter, ReplacesAnExistingFileAtomically) {
+  TempDir dir;
+  const std::string path = dir.file("model.safetensors");
+  writeBytes(path, "old contents");
+  std::vector<uint8_t> bytes = randomBytes(16);
+  writeSafeTensors(path, {{"a", DType::U8, {16}, bytes.data(), 16}});
+  SafeTensorsFile file(path);
+  EXPECT_EQ(0, std::memcmp(file.get("a").data, bytes.data(), 16));
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"model.safetensors"});
+}
+
+/// Lowers the file size limit so that a write fails part-way with EFBIG.
+class FileSizeLimit {
+public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &saved_);
+    previousHandler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, previousHandler_);
+  }
+
+private:
+  rlimit saved_;
+  void (*previousHandler_)(int);
+};
+
+TEST(SafeTensorsWriter, FailureMidWriteKeepsOldFileAndRemovesTemporary) {
+  TempDir dir;
+  const std::string path = dir.file("model.safetensors");
+  writeBytes(path, "previous version");
+  std::vector<uint8_t> big = randomBytes(1 << 20);
+  {
+    FileSizeLimit limit(64 * 1024);
+    expectError(
+        [&] {
+          writeSafeTensors(
+              path, {{"big", DType::U8, {1 << 20}, big.data(), big.size()}});
+        },
+        {path, "write failed"});
+  }
+  EXPECT_EQ(readBytes(path), "previous version");
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"model.safetensors"});
+}
+
+TEST(AtomicFileWriter, UncommittedWriterLeavesNothing) {
+  TempDir dir;
+  {
+    AtomicFileWriter writer(dir.file("out.json"));
+    writer.write("partial");
+    EXPECT_TRUE(fs::exists(writer.tempPath()));
+  }
+  EXPECT_TRUE(dir.entries().empty());
+  writeFileAtomically(dir.file("out.json"), "complete");
+  EXPECT_EQ(readBytes(dir.file("out.json")), "complete");
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"out.json"});
+}
+
+TEST(SafeTensorsCheckpointWriter, ShardsGreedilyAndWritesIndex) {
+  TempDir dir;
+  // Sizes 40, 40, 100 (alone: larger than the limit), 30, 30 with a
+  // 64-byte limit: shards {a}, {b}, {c}, {d, e}.
+  const std::vector<std::pair<std::string, size_t>> sizes = {
+      {"a", 40}, {"b", 40}, {"c", 100}, {"d", 30}, {"e", 30}};
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<TensorRef> refs;
+  for (const auto &[name, size] : sizes) {
+    data.push_back(randomBytes(size));
+    refs.push_back({name,
+                    DType::U8,
+                    {static_cast<int64_t>(size)},
+                    data.back().data(),
+                    size});
+  }
+  writeBytes(dir.file("model.safetensors"), "stale single file");
+  WrittenCheckpoint written =
+      writeSafeTensorsCheckpoint(dir.path(), refs, {{"format", "pt"}}, 64);
+  EXPECT_EQ(written.files,
+            (std::vector<std::string>{"model-00001-of-00004.safetensors",
+                                      "model-00002-of-00004.safetensors",
+                                      "model-00003-of-00004.safetensors",
+                                      "model-00004-of-00004.safetensors"}));
+  EXPECT_EQ(written.index, "model.safetensors.index.json");
+  EXPECT_FALSE(fs::exists(dir.file("model.safetensors")));
+
+  nlohmann::json index = nlohmann::json::parse(
+      readBytes(dir.file("model.safetensors.index.json")));
+  EXPECT_EQ(index["metadata"]["total_size"], 240);
+  EXPECT_EQ(index["weight_map"]["a"], "model-00001-of-00004.safetensors");
+  EXPECT_EQ(index["weight_map"]["c"], "model-00003-of-00004.safetensors");
+  EXPECT_EQ(index["weight_map"]["d"], "model-00004-of-00004.safetensors");
+  EXPECT_EQ(index["weight_map"]["e"], "model-00004-of-00004.safetensors");
+
+  SafeTensorsCheckpoint checkpoint = SafeTensorsCheckpoint::open(dir.path());
+  EXPECT_EQ(checkpoint.shards().size(), 4u);
+  EXPECT_EQ(checkpoint.metadata().at("format"), "pt");
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const TensorView &view = checkpoint.get(sizes[i].first);
+    ASSERT_EQ(view.size, data[i].size());
+    EXPECT_EQ(0, std::memcmp(view.data, data[i].data(), view.size));
+  }
+
+  // Everything fits under a large limit: one file, and the index goes.
+  written = writeSafeTensorsCheckpoint(dir.path(), refs, {}, 1 << 20);
+  EXPECT_EQ(written.files, std::vector<std::string>{"model.safetensors"});
+  EXPECT_TRUE(written.index.empty());
+  EXPECT_FALSE(fs::exists(dir.file("model.safetensors.index.json")));
+  EXPECT_EQ(SafeTensorsCheckpoint::open(dir.path()).size(), 5u);
+}
+
+TEST(SafeTensorsCheckpointWriter, MissingDirectoryThrows) {
+  TempDir dir;
+  const uint8_t bytes[1] = {1};
+  expectError(
+      [&] {
+        writeSafeTensorsCheckpoint(dir.file("absent"),
+                                   {{"a", DType::U8, {1}, bytes, 1}}, {});
+      },
+      {"absent", "not an existing directory"});
+  EXPECT_TRUE(dir.entries().empty());
+}
+
+} // namespace
+} // namespace awq::test
