@@ -1,0 +1,247 @@
+//===- HostKernelRunner.cpp - Run emitted kernels on the CPU and check them ===//
+#include "compiler/execute/HostKernelRunner.h"
+
+#include "awq/linear_args.cuh"
+#include "compiler/reference/Reference.h"
+#include "compiler/repack/RepackGemm.h"
+#include "compiler/repack/RepackGemv.h"
+#include "runtime/host/HostModule.h"
+#include "runtime/support/Error.h"
+#include "runtime/support/Half.h"
+
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <sstream>
+
+namespace awq {
+namespace {
+
+constexpr uint16_t kHalfNaN = 0x7e00;
+
+double silu(double g) { return g / (1.0 + std::exp(-g)); }
+
+/// |d silu / dg| <= 1.1 everywhere.
+constexpr double kSiluSlope = 1.1;
+
+std::vector<uint16_t> randomHalfs(std::mt19937_64 &rng, size_t count,
+                                  float low, float high) {
+  std::uniform_real_distribution<float> dist(low, high);
+  std::vector<uint16_t> result(count);
+  for (uint16_t &v : result)
+    v = floatToHalf(dist(rng));
+  return result;
+}
+
+/// S[m, n] = sum_k |x a| (|W| + |z s|): the magnitude the kernels' fp16
+/// roundings act on.
+std::vector<double> errorScale(const std::vector<uint16_t> &x, int64_t m,
+                               const QuantizedLinear &layer,
+                               const std::vector<uint16_t> &actScale) {
+  const int64_t k = layer.k, n = layer.n, g = layer.params.groupSize;
+  std::vector<double> weightMagnitude(static_cast<size_t>(k * n));
+  for (int64_t kk = 0; kk < k; ++kk)
+    for (int64_t nn = 0; nn < n; ++nn) {
+      const int64_t group = kk / g;
+      const double s = halfToFloat(layer.scales[group * n + nn]);
+      const int z = layer.zeroAt(group, nn);
+      const double w = (layer.q[kk * n + nn] - z) * s;
+      weightMagnitude[kk * n + nn] = std::fabs(w) + std::fabs(z * s);
+    }
+  std::vector<double> result(static_cast<size_t>(m * n), 0.0);
+  for (int64_t row = 0; row < m; ++row)
+    for (int64_t kk = 0; kk < k; ++kk) {
+      double xa = halfToFloat(x[row * k + kk]);
+      if (!actScale.empty())
+        xa *= halfToFloat(actScale[kk]);
+      xa = std::fabs(xa);
+      if (xa == 0)
+        continue;
+      const double *w = &weightMagnitude[kk * n];
+      double *out = &result[row * n];
+      for (int64_t nn = 0; nn < n; ++nn)
+        out[nn] += xa * w[nn];
+    }
+  return result;
+}
+
+std::string describeElement(const std::string &kernel, int64_t row, int64_t col,
+                            double got, double ref, double bound) {
+  std::ostringstream os;
+  os << kernel << " (" << row << ", " << col << "): got " << got << ", want "
+     << ref << ", |error| " << std::fabs(got - ref) << " > bound " << bound;
+  return os.str();
+}
+
+} // namespace
+
+HostKernelRunner::HostKernelRunner(std::vector<KernelSpec> kernels,
+                                   std::vector<std::string> defines)
+    : specs(std::move(kernels)) {
+  std::string source;
+  std::vector<std::string> names;
+  for (const KernelSpec &spec : specs) {
+    source += "// ===== kernel " + spec.name + " =====\n" + spec.source + "\n";
+    names.push_back(spec.name);
+  }
+  host::HostCompileOptions options;
+  options.defines = std::move(defines);
+  options.sourceName = specs.empty() ? "kernels.cu" : specs.front().name + ".cu";
+  module = host::HostModule::load(source, names, options);
+}
+
+HostKernelRunner::~HostKernelRunner() = default;
+
+const KernelSpec &HostKernelRunner::kernel(const std::string &name) const {
+  for (const KernelSpec &spec : specs)
+    if (spec.name == name)
+      return spec;
+  throw Error("no kernel named '" + name + "' was compiled");
+}
+
+KernelRunResult HostKernelRunner::run(const std::string &name,
+                                      const KernelData &data, int64_t m,
+                                      uint64_t seed,
+                                      const ErrorBound &bound) const {
+  const KernelSpec &spec = kernel(name);
+  const LinearShape &shape = spec.shape;
+  const QuantizedLinear &layer = *data.layer;
+  if (layer.k != shape.k || layer.n != shape.n || layer.params.bits != shape.bits ||
+      layer.params.groupSize != shape.group ||
+      layer.params.zeroPoint != shape.zeroPoint)
+    throw Error(name + ": the weights do not match the kernel's shape");
+  if (shape.bias != !layer.bias.empty() || shape.actScale != !data.actScale.empty())
+    throw Error(name + ": bias or activation scale presence differs from the "
+                       "kernel's");
+  if (m < 1)
+    throw Error(name + ": M must be at least 1");
+  const int64_t nOut = shape.nOut();
+
+  std::mt19937_64 rng(seed);
+  std::vector<uint16_t> x = randomHalfs(rng, static_cast<size_t>(m * shape.k), -1, 1);
+  std::vector<uint16_t> residual;
+  if (shape.residual)
+    residual = randomHalfs(rng, static_cast<size_t>(m * nOut), -1, 1);
+
+  // Reference: the product (with bias) in fp64, then the epilogue.
+  std::vector<double> t = referenceLinear(x, m, layer, data.actScale);
+  std::vector<double> scale = errorScale(x, m, layer, data.actScale);
+  std::vector<double> ref(static_cast<size_t>(m * nOut));
+  std::vector<double> tolerance(ref.size());
+  for (int64_t row = 0; row < m; ++row)
+    for (int64_t col = 0; col < nOut; ++col) {
+      auto productBound = [&](int64_t n) {
+        return bound.relative * std::fabs(t[row * shape.n + n]) +
+               bound.sumFactor * scale[row * shape.n + n];
+      };
+      double value, propagated;
+      if (shape.siluMul) {
+        const double g = t[row * shape.n + 2 * col];
+        const double u = t[row * shape.n + 2 * col + 1];
+        value = silu(g) * u;
+        propagated = kSiluSlope * std::fabs(u) * productBound(2 * col) +
+                     std::fabs(silu(g)) * productBound(2 * col + 1);
+      } else {
+        value = t[row * shape.n + col];
+        propagated = productBound(col);
+      }
+      if (shape.residual)
+        value += halfToFloat(residual[row * nOut + col]);
+      ref[row * nOut + col] = value;
+      tolerance[row * nOut + col] =
+          propagated + bound.relative * std::fabs(value) + bound.absolute;
+    }
+
+  // The kernel's buffers in its family's layout.
+  std::vector<uint16_t> y(static_cast<size_t>(m * nOut), kHalfNaN);
+  std::vector<float> workspace;
+  std::vector<unsigned> counters;
+  LinearArgs args{};
+  host::Dim3 grid, block;
+  size_t sharedBytes = 0;
+  GemvWeights gemv;
+  GemmWeights gemm;
+  if (spec.family == "gemv") {
+    gemv = repackGemv(layer, name);
+    GemvGeometry g = gemvGeometry(shape, spec.gemv);
+    args.qweight = gemv.qweight.data();
+    args.scales = reinterpret_cast<const half *>(gemv.scales.data());
+    args.zeros = shape.zeroPoint ? reinterpret_cast<const half *>(gemv.zeros.data())
+                                 : nullptr;
+    grid = host::Dim3(g.gridX, g.gridY, g.gridZ(m));
+    block = host::Dim3(spec.gemv.threads);
+    sharedBytes = g.sharedBytes;
+    workspace.assign(g.workspaceFloats(m), 0.0f);
+    counters.assign(g.counterCount(m), 0u);
+  } else if (spec.family == "gemm") {
+    gemm = repackGemm(layer, name);
+    GemmGeometry g = gemmGeometry(shape, spec.gemm);
+    args.qweight = reinterpret_cast<const uint32_t *>(gemm.qweight.data());
+    args.scales = reinterpret_cast<const half *>(gemm.scales.data());
+    args.zeros = shape.zeroPoint
+                     ? reinterpret_cast<const half *>(gemm.zeroScales.data())
+                     : nullptr;
+    grid = host::Dim3(g.gridX, g.gridY(m), g.gridZ);
+    block = host::Dim3(g.threads);
+    sharedBytes = g.sharedBytes;
+    workspace.assign(g.workspaceFloats(m), 0.0f);
+    counters.assign(g.counterCount(m), 0u);
+  } else {
+    throw Error(name + ": unknown kernel family '" + spec.family + "'");
+  }
+  args.x = reinterpret_cast<const half *>(x.data());
+  args.actScale = shape.actScale
+                      ? reinterpret_cast<const half *>(data.actScale.data())
+                      : nullptr;
+  args.bias = shape.bias ? reinterpret_cast<const half *>(layer.bias.data()) : nullptr;
+  args.residual =
+      shape.residual ? reinterpret_cast<const half *>(residual.data()) : nullptr;
+  args.y = reinterpret_cast<half *>(y.data());
+  args.workspace = workspace.empty() ? nullptr : workspace.data();
+  args.counters = counters.empty() ? nullptr : counters.data();
+  args.M = static_cast<int>(m);
+
+  auto start = std::chrono::steady_clock::now();
+  module->launch(name, grid, block, sharedBytes, &args);
+  KernelRunResult result;
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+
+  for (float w : workspace)
+    if (w != 0.0f)
+      throw Error(name + ": the split-K workspace was not cleared after the "
+                         "launch");
+  for (unsigned c : counters)
+    if (c != 0)
+      throw Error(name + ": a split-K counter was not reset after the launch");
+
+  result.m = m;
+  result.count = static_cast<int64_t>(y.size());
+  for (int64_t row = 0; row < m; ++row)
+    for (int64_t col = 0; col < nOut; ++col) {
+      const size_t i = static_cast<size_t>(row * nOut + col);
+      const double got = halfToFloat(y[i]);
+      const double error = std::fabs(got - ref[i]);
+      if (!std::isfinite(got)) {
+        if (result.nonFinite++ == 0 && result.worst.empty())
+          result.worst = describeElement(name, row, col, got, ref[i], tolerance[i]);
+        ++result.failures;
+        result.worstBoundRatio = INFINITY;
+        continue;
+      }
+      result.maxAbsError = std::max(result.maxAbsError, error);
+      if (ref[i] != 0)
+        result.maxRelError = std::max(result.maxRelError, error / std::fabs(ref[i]));
+      const double ratio = error / tolerance[i];
+      if (ratio > 1)
+        ++result.failures;
+      if (ratio > result.worstBoundRatio) {
+        result.worstBoundRatio = ratio;
+        result.worst = describeElement(name, row, col, got, ref[i], tolerance[i]);
+      }
+    }
+  return result;
+}
+
+} // namespace awq

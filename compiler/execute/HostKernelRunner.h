@@ -1,0 +1,96 @@
+//===- HostKernelRunner.h - Run emitted kernels on the CPU and check them -===//
+//
+// Compiles a set of emitted kernels into one host module (the exact CUDA the
+// compiler emits, against the emulation layer), repacks a layer's logical
+// weights into the layout each kernel family reads, runs a kernel on random
+// fp16 activations, and compares the output with the fp64 CPU reference
+// under a documented error bound (docs/numerics.md).
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_COMPILER_EXECUTE_HOSTKERNELRUNNER_H
+#define AWQ_COMPILER_EXECUTE_HOSTKERNELRUNNER_H
+
+#include "runtime/support/KernelGeometry.h"
+#include "runtime/support/QuantizedLinear.h"
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace awq {
+namespace host {
+class HostModule;
+}
+
+/// What the host runner needs of one emitted kernel (mirrors
+/// mlir::awq::EmittedKernel without depending on MLIR).
+struct KernelSpec {
+  std::string name;
+  std::string family; ///< "gemv" or "gemm".
+  std::string source;
+  LinearShape shape;
+  GemvParams gemv;
+  GemmParams gemm;
+};
+
+/// The data one kernel computes with: the logical layer (with its bias, if
+/// the kernel takes one) and the activation scale (empty when none).
+struct KernelData {
+  const QuantizedLinear *layer = nullptr;
+  std::vector<uint16_t> actScale;
+};
+
+/// The outcome of one run.
+struct KernelRunResult {
+  int64_t m = 0;
+  int64_t count = 0;          ///< Output elements.
+  int64_t failures = 0;       ///< Elements outside the bound (NaN included).
+  int64_t nonFinite = 0;
+  double maxAbsError = 0;     ///< max |got - ref|.
+  double maxRelError = 0;     ///< max |got - ref| / |ref| (ref != 0).
+  double worstBoundRatio = 0; ///< max |got - ref| / bound.
+  std::string worst;          ///< The worst element, for messages.
+  double seconds = 0;         ///< Host execution time of the launch.
+  bool ok() const { return failures == 0; }
+};
+
+/// The per-element error bound of a kernel output against the fp64
+/// reference, documented in docs/numerics.md:
+///   |got - ref| <= 2^-10 |ref| + 2^-9 S + 2^-24,
+/// S = sum_k |x a| (|W| + |z s|) (the magnitude the fp16 rounding of weights,
+/// zero terms and scaled activations acts on), propagated through SiLU.
+struct ErrorBound {
+  double relative = std::ldexp(1.0, -10);
+  double sumFactor = std::ldexp(1.0, -9);
+  double absolute = std::ldexp(1.0, -24);
+};
+
+class HostKernelRunner {
+public:
+  /// Compiles every kernel of `kernels` into one host module (cached on disk
+  /// by the executor). `defines` are passed to the host compiler (e.g. the
+  /// fault-injection macros).
+  HostKernelRunner(std::vector<KernelSpec> kernels,
+                   std::vector<std::string> defines = {});
+  ~HostKernelRunner();
+
+  const std::vector<KernelSpec> &kernels() const { return specs; }
+  const KernelSpec &kernel(const std::string &name) const;
+
+  /// Runs `name` on M = `m` rows of random activations (and a random
+  /// residual when the kernel has one), seeded by `seed`, with the output
+  /// poisoned first, and compares it with the reference.
+  KernelRunResult run(const std::string &name, const KernelData &data,
+                      int64_t m, uint64_t seed,
+                      const ErrorBound &bound = ErrorBound()) const;
+
+private:
+  std::vector<KernelSpec> specs;
+  std::shared_ptr<const host::HostModule> module;
+};
+
+} // namespace awq
+
+#endif // AWQ_COMPILER_EXECUTE_HOSTKERNELRUNNER_H

@@ -1,0 +1,68 @@
+//===- WeightEvaluator.h - Evaluate awq weight transforms on the CPU ------===//
+//
+// The weight-transform ops of the awq dialect (awq.external, vector_mul,
+// scale_output_channels, fold_zero_points, concat_weights, concat_vectors,
+// repack) describe computations on checkpoint data. This evaluates them into
+// logical awq::QuantizedLinear values and fp16 vectors, reading the external
+// tensors through a WeightSource: a checkpoint, or seeded random data for
+// testing IR without weights.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_COMPILER_EXECUTE_WEIGHTEVALUATOR_H
+#define AWQ_COMPILER_EXECUTE_WEIGHTEVALUATOR_H
+
+#include "runtime/support/QuantizedLinear.h"
+
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace awq {
+
+/// Where the tensors named by awq.external come from.
+class WeightSource {
+public:
+  virtual ~WeightSource() = default;
+  /// The quantized layer stored under `tensor` (a name prefix) with the
+  /// given shape and parameters.
+  virtual QuantizedLinear quantized(const std::string &tensor, int64_t k,
+                                    int64_t n, const QuantParams &params) = 0;
+  /// The fp16 vector `tensor` of `length` elements.
+  virtual std::vector<uint16_t> vector(const std::string &tensor,
+                                       int64_t length) = 0;
+};
+
+/// Reproducible random tensors: integers uniform in range, scales in
+/// [0.5, 1.5] / 2^(bits+2), zeros uniform, vectors in [0.5, 1.5] (scales) or
+/// [-1, 1] (names ending in "bias"); each tensor seeded by (seed, name).
+std::unique_ptr<WeightSource> makeRandomWeightSource(uint64_t seed);
+
+/// The tensors of an AutoAWQ / GPTQ / awqc checkpoint directory (or a model
+/// description's checkpoint), read through the formats library.
+std::unique_ptr<WeightSource> makeCheckpointWeightSource(const std::string &path);
+
+/// Evaluates weight values, memoising shared subexpressions.
+class WeightEvaluator {
+public:
+  explicit WeightEvaluator(WeightSource &source) : source(source) {}
+
+  /// The logical layer a value of type !awq.qweight stands for (layouts are
+  /// a kernel concern: repack is the identity here; so is fold_zero_points,
+  /// since the repackers compute z * s themselves).
+  const QuantizedLinear &quantized(mlir::Value weight);
+  /// The fp16 bits of a 1-D parameter tensor value.
+  const std::vector<uint16_t> &vector(mlir::Value value);
+
+private:
+  WeightSource &source;
+  llvm::DenseMap<mlir::Value, std::shared_ptr<QuantizedLinear>> layers;
+  llvm::DenseMap<mlir::Value, std::shared_ptr<std::vector<uint16_t>>> vectors;
+};
+
+} // namespace awq
+
+#endif // AWQ_COMPILER_EXECUTE_WEIGHTEVALUATOR_H
