@@ -52,6 +52,7 @@ private:
   std::map<std::string, Value> arguments;
   std::map<std::string, Value> groupInputs;
   std::map<std::string, Value> layerOutputs;
+  std::map<std::string, Value> externals;
 };
 
 Value Builder::argument(const std::string &name, int64_t cols) {
@@ -73,7 +74,17 @@ Value Builder::argument(const std::string &name, int64_t cols) {
 }
 
 Value Builder::external(const std::string &tensor, Type type) {
-  return ir::ExternalOp::create(builder, loc, type,
+  // One value per tensor, so ops that share a tensor share its value.
+  Value &value = externals[tensor];
+  if (value) {
+    if (value.getType() != type)
+      throw Error(description.name + ": tensor '" + tensor +
+                  "' is used with two different types");
+    return value;
+  }
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(&forward.getBody().front());
+  return value = ir::ExternalOp::create(builder, loc, type,
                                  builder.getStringAttr(tensor),
                                  options.checkpointPath.empty()
                                      ? StringAttr()

@@ -99,6 +99,85 @@ const KernelSpec &HostKernelRunner::kernel(const std::string &name) const {
   throw Error("no kernel named '" + name + "' was compiled");
 }
 
+std::vector<uint16_t> HostKernelRunner::execute(
+    const std::string &name, const KernelData &data,
+    const std::vector<uint16_t> &x, const std::vector<uint16_t> &residual,
+    int64_t m, double *seconds) const {
+  const KernelSpec &spec = kernel(name);
+  const LinearShape &shape = spec.shape;
+  const QuantizedLinear &layer = *data.layer;
+  const int64_t nOut = shape.nOut();
+  if (static_cast<int64_t>(x.size()) != m * shape.k ||
+      (shape.residual && static_cast<int64_t>(residual.size()) != m * nOut))
+    throw Error(name + ": activation or residual size does not match M = " +
+                std::to_string(m));
+  // The kernel's buffers in its family's layout.
+  std::vector<uint16_t> y(static_cast<size_t>(m * nOut), kHalfNaN);
+  std::vector<float> workspace;
+  std::vector<unsigned> counters;
+  LinearArgs args{};
+  host::Dim3 grid, block;
+  size_t sharedBytes = 0;
+  GemvWeights gemv;
+  GemmWeights gemm;
+  if (spec.family == "gemv") {
+    gemv = repackGemv(layer, name);
+    GemvGeometry g = gemvGeometry(shape, spec.gemv);
+    args.qweight = gemv.qweight.data();
+    args.scales = reinterpret_cast<const half *>(gemv.scales.data());
+    args.zeros = shape.zeroPoint ? reinterpret_cast<const half *>(gemv.zeros.data())
+                                 : nullptr;
+    grid = host::Dim3(g.gridX, g.gridY, g.gridZ(m));
+    block = host::Dim3(spec.gemv.threads);
+    sharedBytes = g.sharedBytes;
+    workspace.assign(g.workspaceFloats(m), 0.0f);
+    counters.assign(g.counterCount(m), 0u);
+  } else if (spec.family == "gemm") {
+    gemm = repackGemm(layer, name);
+    GemmGeometry g = gemmGeometry(shape, spec.gemm);
+    args.qweight = reinterpret_cast<const uint32_t *>(gemm.qweight.data());
+    args.scales = reinterpret_cast<const half *>(gemm.scales.data());
+    args.zeros = shape.zeroPoint
+                     ? reinterpret_cast<const half *>(gemm.zeroScales.data())
+                     : nullptr;
+    grid = host::Dim3(g.gridX, g.gridY(m), g.gridZ);
+    block = host::Dim3(g.threads);
+    sharedBytes = g.sharedBytes;
+    workspace.assign(g.workspaceFloats(m), 0.0f);
+    counters.assign(g.counterCount(m), 0u);
+  } else {
+    throw Error(name + ": unknown kernel family '" + spec.family + "'");
+  }
+  args.x = reinterpret_cast<const half *>(x.data());
+  args.actScale = shape.actScale
+                      ? reinterpret_cast<const half *>(data.actScale.data())
+                      : nullptr;
+  args.bias = shape.bias ? reinterpret_cast<const half *>(layer.bias.data()) : nullptr;
+  args.residual =
+      shape.residual ? reinterpret_cast<const half *>(residual.data()) : nullptr;
+  args.y = reinterpret_cast<half *>(y.data());
+  args.workspace = workspace.empty() ? nullptr : workspace.data();
+  args.counters = counters.empty() ? nullptr : counters.data();
+  args.M = static_cast<int>(m);
+
+  auto start = std::chrono::steady_clock::now();
+  module->launch(name, grid, block, sharedBytes, &args);
+  if (seconds)
+    *seconds = std::chrono::duration<double>(
+                   std::chrono::steady_clock::now() - start)
+                   .count();
+
+  for (float w : workspace)
+    if (w != 0.0f)
+      throw Error(name + ": the split-K workspace was not cleared after the "
+                         "launch");
+  for (unsigned c : counters)
+    if (c != 0)
+      throw Error(name + ": a split-K counter was not reset after the launch");
+
+  return y;
+}
+
 KernelRunResult HostKernelRunner::run(const std::string &name,
                                       const KernelData &data, int64_t m,
                                       uint64_t seed,
@@ -152,69 +231,8 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
           propagated + bound.relative * std::fabs(value) + bound.absolute;
     }
 
-  // The kernel's buffers in its family's layout.
-  std::vector<uint16_t> y(static_cast<size_t>(m * nOut), kHalfNaN);
-  std::vector<float> workspace;
-  std::vector<unsigned> counters;
-  LinearArgs args{};
-  host::Dim3 grid, block;
-  size_t sharedBytes = 0;
-  GemvWeights gemv;
-  GemmWeights gemm;
-  if (spec.family == "gemv") {
-    gemv = repackGemv(layer, name);
-    GemvGeometry g = gemvGeometry(shape, spec.gemv);
-    args.qweight = gemv.qweight.data();
-    args.scales = reinterpret_cast<const half *>(gemv.scales.data());
-    args.zeros = shape.zeroPoint ? reinterpret_cast<const half *>(gemv.zeros.data())
-                                 : nullptr;
-    grid = host::Dim3(g.gridX, g.gridY, g.gridZ(m));
-    block = host::Dim3(spec.gemv.threads);
-    sharedBytes = g.sharedBytes;
-    workspace.assign(g.workspaceFloats(m), 0.0f);
-    counters.assign(g.counterCount(m), 0u);
-  } else if (spec.family == "gemm") {
-    gemm = repackGemm(layer, name);
-    GemmGeometry g = gemmGeometry(shape, spec.gemm);
-    args.qweight = reinterpret_cast<const uint32_t *>(gemm.qweight.data());
-    args.scales = reinterpret_cast<const half *>(gemm.scales.data());
-    args.zeros = shape.zeroPoint
-                     ? reinterpret_cast<const half *>(gemm.zeroScales.data())
-                     : nullptr;
-    grid = host::Dim3(g.gridX, g.gridY(m), g.gridZ);
-    block = host::Dim3(g.threads);
-    sharedBytes = g.sharedBytes;
-    workspace.assign(g.workspaceFloats(m), 0.0f);
-    counters.assign(g.counterCount(m), 0u);
-  } else {
-    throw Error(name + ": unknown kernel family '" + spec.family + "'");
-  }
-  args.x = reinterpret_cast<const half *>(x.data());
-  args.actScale = shape.actScale
-                      ? reinterpret_cast<const half *>(data.actScale.data())
-                      : nullptr;
-  args.bias = shape.bias ? reinterpret_cast<const half *>(layer.bias.data()) : nullptr;
-  args.residual =
-      shape.residual ? reinterpret_cast<const half *>(residual.data()) : nullptr;
-  args.y = reinterpret_cast<half *>(y.data());
-  args.workspace = workspace.empty() ? nullptr : workspace.data();
-  args.counters = counters.empty() ? nullptr : counters.data();
-  args.M = static_cast<int>(m);
-
-  auto start = std::chrono::steady_clock::now();
-  module->launch(name, grid, block, sharedBytes, &args);
   KernelRunResult result;
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-
-  for (float w : workspace)
-    if (w != 0.0f)
-      throw Error(name + ": the split-K workspace was not cleared after the "
-                         "launch");
-  for (unsigned c : counters)
-    if (c != 0)
-      throw Error(name + ": a split-K counter was not reset after the launch");
+  std::vector<uint16_t> y = execute(name, data, x, residual, m, &result.seconds);
 
   result.m = m;
   result.count = static_cast<int64_t>(y.size());

@@ -86,6 +86,14 @@ public:
                       int64_t m, uint64_t seed,
                       const ErrorBound &bound = ErrorBound()) const;
 
+  /// Runs `name` on the given fp16 activations x [m, K] (and residual
+  /// [m, Nout] when the kernel takes one) and returns its fp16 output
+  /// [m, Nout] (poisoned with NaN before the launch).
+  std::vector<uint16_t> execute(const std::string &name, const KernelData &data,
+                                const std::vector<uint16_t> &x,
+                                const std::vector<uint16_t> &residual,
+                                int64_t m, double *seconds = nullptr) const;
+
 private:
   std::vector<KernelSpec> specs;
   std::shared_ptr<const host::HostModule> module;

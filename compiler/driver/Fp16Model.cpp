@@ -1,0 +1,344 @@
+//===- Fp16Model.cpp - The unquantized model awqc quantize starts from ----===//
+
+#include "compiler/driver/Fp16Model.h"
+
+#include "compiler/formats/AwqPacking.h"
+#include "compiler/formats/JsonFields.h"
+#include "runtime/support/Error.h"
+
+#include <filesystem>
+#include <set>
+
+namespace awq {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char *kSupportedArchitectures[] = {
+    "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"};
+
+/// The sizes of a LLaMA-style model, from config.json.
+struct LlamaShape {
+  std::string architecture;
+  int64_t hidden = 0, intermediate = 0, heads = 0, kvHeads = 0, headDim = 0;
+  int64_t blocks = 0;
+  double epsilon = 0;
+};
+
+LlamaShape readLlamaShape(const json &config, const std::string &file) {
+  const JsonField root(config, file, "");
+  root.requireObject();
+  LlamaShape shape;
+  const JsonField architectures = root.field("architectures");
+  const size_t count = architectures.requireArray();
+  for (size_t i = 0; i < count && shape.architecture.empty(); ++i) {
+    const std::string name = architectures.element(i).asString();
+    for (const char *supported : kSupportedArchitectures)
+      if (name == supported)
+        shape.architecture = name;
+  }
+  if (shape.architecture.empty())
+    architectures.fail("a list containing LlamaForCausalLM, "
+                       "MistralForCausalLM or Qwen2ForCausalLM");
+  constexpr int64_t kMax = (int64_t(1) << 31) - 1;
+  const JsonField hidden = root.field("hidden_size");
+  shape.hidden = hidden.asInt(1, kMax);
+  shape.intermediate = root.field("intermediate_size").asInt(1, kMax);
+  shape.heads = root.field("num_attention_heads").asInt(1, kMax);
+  shape.kvHeads = shape.heads;
+  if (std::optional<JsonField> kv = root.optionalField("num_key_value_heads")) {
+    shape.kvHeads = kv->asInt(1, shape.heads);
+    if (shape.heads % shape.kvHeads != 0)
+      kv->fail("a divisor of num_attention_heads = " +
+               std::to_string(shape.heads));
+  }
+  shape.blocks = root.field("num_hidden_layers").asInt(1, 1 << 20);
+  const JsonField epsilon = root.field("rms_norm_eps");
+  shape.epsilon = epsilon.asNumber();
+  if (!(shape.epsilon > 0))
+    epsilon.fail("a positive number");
+  if (std::optional<JsonField> headDim = root.optionalField("head_dim")) {
+    shape.headDim = headDim->asInt(1, kMax);
+  } else {
+    if (shape.hidden % shape.heads != 0)
+      hidden.failWith("not divisible by num_attention_heads = " +
+                      std::to_string(shape.heads) +
+                      " and there is no head_dim");
+    shape.headDim = shape.hidden / shape.heads;
+  }
+  return shape;
+}
+
+LayerDescription makeLayer(const std::string &name, int64_t k, int64_t n,
+                           const std::string &group) {
+  LayerDescription layer;
+  layer.name = name;
+  layer.k = k;
+  layer.n = n;
+  layer.inputGroup = group;
+  layer.weights = name;
+  return layer;
+}
+
+InputGroup normGroup(const std::string &group, const std::string &norm,
+                     double epsilon) {
+  InputGroup result;
+  result.name = group;
+  result.producer.kind = ProducerKind::RmsNorm;
+  result.producer.name = norm;
+  result.producer.weight = norm + ".weight";
+  result.producer.epsilon = epsilon;
+  return result;
+}
+
+InputGroup activationGroup(const std::string &group, const std::string &op,
+                           std::vector<std::string> inputs) {
+  InputGroup result;
+  result.name = group;
+  result.producer.kind = ProducerKind::Activation;
+  result.producer.name = op;
+  result.producer.inputs = std::move(inputs);
+  return result;
+}
+
+/// The structure of a LLaMA-style block, named exactly as describeCheckpoint
+/// names it, so the description written next to the quantized checkpoint
+/// matches what the compiler derives from it.
+ModelDescription describeLlama(const LlamaShape &shape,
+                               const std::string &name) {
+  ModelDescription description;
+  description.name = name;
+  const int64_t qWidth = shape.heads * shape.headDim;
+  const int64_t kvWidth = shape.kvHeads * shape.headDim;
+  for (int64_t block = 0; block < shape.blocks; ++block) {
+    const std::string p = "model.layers." + std::to_string(block);
+    const std::string attn = p + ".self_attn.", mlp = p + ".mlp.";
+    const std::string attnIn = p + ".attn_input", attnOut = p + ".attn_output";
+    const std::string mlpIn = p + ".mlp_input", mlpHidden = p + ".mlp_hidden";
+    description.inputGroups.push_back(
+        normGroup(attnIn, p + ".input_layernorm", shape.epsilon));
+    description.inputGroups.push_back(
+        activationGroup(attnOut, "attention",
+                        {attn + "q_proj", attn + "k_proj", attn + "v_proj"}));
+    description.inputGroups.push_back(
+        normGroup(mlpIn, p + ".post_attention_layernorm", shape.epsilon));
+    description.inputGroups.push_back(activationGroup(
+        mlpHidden, "silu_mul", {mlp + "gate_proj", mlp + "up_proj"}));
+
+    auto &layers = description.layers;
+    layers.push_back(makeLayer(attn + "q_proj", shape.hidden, qWidth, attnIn));
+    layers.push_back(makeLayer(attn + "k_proj", shape.hidden, kvWidth, attnIn));
+    layers.push_back(makeLayer(attn + "v_proj", shape.hidden, kvWidth, attnIn));
+    layers.push_back(makeLayer(attn + "o_proj", qWidth, shape.hidden, attnOut));
+    layers.back().epilogue.kind = EpilogueKind::ResidualAdd;
+    layers.back().epilogue.residual = p + ".residual_input";
+    layers.push_back(
+        makeLayer(mlp + "gate_proj", shape.hidden, shape.intermediate, mlpIn));
+    layers.back().epilogue = {EpilogueKind::SiluMul, SiluMulRole::Gate,
+                              mlp + "up_proj", ""};
+    layers.push_back(
+        makeLayer(mlp + "up_proj", shape.hidden, shape.intermediate, mlpIn));
+    layers.back().epilogue = {EpilogueKind::SiluMul, SiluMulRole::Up,
+                              mlp + "gate_proj", ""};
+    layers.push_back(makeLayer(mlp + "down_proj", shape.intermediate,
+                               shape.hidden, mlpHidden));
+    layers.back().epilogue.kind = EpilogueKind::ResidualAdd;
+    layers.back().epilogue.residual = p + ".residual_attention";
+  }
+  return description;
+}
+
+bool isFloatType(DType dtype) {
+  return dtype == DType::F16 || dtype == DType::BF16 || dtype == DType::F32;
+}
+
+std::string tensorWhere(const TensorView &view) {
+  return std::string(view.file) + ": tensor '" + view.name + "'";
+}
+
+/// Checks the layer's FP16 tensors; returns whether it has a bias.
+bool checkLayerTensors(const SafeTensorsCheckpoint &weights,
+                       const LayerDescription &layer,
+                       const std::string &shapeSource) {
+  const std::string name = layer.weights + ".weight";
+  const TensorView *weight = weights.find(name);
+  if (!weight) {
+    if (weights.find(layer.weights + ".qweight"))
+      throw Error(weights.source() + ": layer '" + layer.name +
+                  "' is already quantized ('" + layer.weights +
+                  ".qweight'); awqc quantize needs FP16, BF16 or F32 "
+                  "'.weight' tensors");
+    throw Error(weights.source() + ": missing tensor '" + name +
+                "' of layer '" + layer.name + "' (expected [N, K] = [" +
+                std::to_string(layer.n) + ", " + std::to_string(layer.k) +
+                "] from " + shapeSource + ")");
+  }
+  if (!isFloatType(weight->dtype))
+    throw Error(tensorWhere(*weight) + ": expected dtype F16, BF16 or F32, got " +
+                dtypeName(weight->dtype));
+  const std::vector<int64_t> expected = {layer.n, layer.k};
+  if (weight->shape != expected)
+    throw Error(tensorWhere(*weight) + ": expected shape [N, K] = " +
+                formatShape(expected) + " (from " + shapeSource + "), got " +
+                dtypeName(weight->dtype) + " " + formatShape(weight->shape));
+  const TensorView *bias = weights.find(layer.weights + ".bias");
+  if (bias) {
+    if (!isFloatType(bias->dtype))
+      throw Error(tensorWhere(*bias) + ": expected dtype F16, BF16 or F32, got " +
+                  dtypeName(bias->dtype));
+    if (bias->shape != std::vector<int64_t>{layer.n})
+      throw Error(tensorWhere(*bias) + ": expected shape [N] = [" +
+                  std::to_string(layer.n) + "], got " +
+                  formatShape(bias->shape));
+  }
+  return bias != nullptr;
+}
+
+/// Applies the overrides and checks that one quantization_config can
+/// describe every layer.
+UniformQuantSettings applySettings(ModelDescription &description,
+                                   const QuantSettingsOverride &overrides,
+                                   bool fromDescription,
+                                   const std::string &source) {
+  if (overrides.bits && *overrides.bits != 3 && *overrides.bits != 4 &&
+      *overrides.bits != 8)
+    throw Error("--bits must be 3, 4 or 8, got " +
+                std::to_string(*overrides.bits));
+  if (overrides.groupSize && *overrides.groupSize != -1 &&
+      *overrides.groupSize <= 0)
+    throw Error("--group must be -1 or positive, got " +
+                std::to_string(*overrides.groupSize));
+  UniformQuantSettings settings;
+  if (fromDescription && !description.layers.empty()) {
+    const LayerDescription &first = description.layers.front();
+    settings = {first.bits, first.groupSize, first.zeroPoint};
+  }
+  if (overrides.bits)
+    settings.bits = *overrides.bits;
+  if (overrides.groupSize)
+    settings.groupSize = *overrides.groupSize;
+  if (overrides.zeroPoint)
+    settings.zeroPoint = *overrides.zeroPoint;
+
+  for (LayerDescription &layer : description.layers) {
+    // A description may mix settings per layer; an AWQ checkpoint cannot.
+    if (fromDescription) {
+      const char *field = nullptr;
+      if (!overrides.bits && layer.bits != settings.bits)
+        field = "bits (pass --bits)";
+      else if (!overrides.groupSize && layer.groupSize != settings.groupSize)
+        field = "group_size (pass --group)";
+      else if (!overrides.zeroPoint && layer.zeroPoint != settings.zeroPoint)
+        field = "zero_point (pass --symmetric or not)";
+      if (field)
+        throw Error(source + ": layer '" + layer.name + "' and layer '" +
+                    description.layers.front().name + "' differ in " + field +
+                    "; one AWQ checkpoint holds one setting for all layers");
+    }
+    layer.bits = settings.bits;
+    layer.groupSize = settings.groupSize;
+    layer.zeroPoint = settings.zeroPoint;
+    const std::string what = source + ": layer '" + layer.name + "'";
+    if (settings.groupSize != -1 && layer.k % settings.groupSize != 0)
+      throw Error(what + ": group size " + std::to_string(settings.groupSize) +
+                  " does not divide K = " + std::to_string(layer.k) +
+                  " (use --group 32, 64, 128 dividing every K, or -1)");
+    // Fails here, before any work, rather than when packing the result.
+    awqPackedWords(layer.n, settings.bits,
+                   what + " (N = " + std::to_string(layer.n) + ")");
+  }
+  return settings;
+}
+
+std::string directoryName(const fs::path &dir) {
+  fs::path named = dir.lexically_normal();
+  if (named.filename().empty())
+    named = named.parent_path();
+  std::string name = named.filename().string();
+  if (name.empty() || name == "." || name == "..")
+    name = fs::absolute(dir).lexically_normal().filename().string();
+  return name.empty() ? "model" : name;
+}
+
+} // namespace
+
+const TensorView &Fp16Model::weightOf(const LayerDescription &layer) const {
+  return weights->get(layer.weights + ".weight");
+}
+
+const TensorView *Fp16Model::biasOf(const LayerDescription &layer) const {
+  return layer.bias ? weights->find(layer.weights + ".bias") : nullptr;
+}
+
+Fp16Model openFp16Model(const std::string &path,
+                        const QuantSettingsOverride &overrides) {
+  Fp16Model model;
+  model.source = path;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    model.huggingFace = true;
+    const fs::path dir(path);
+    model.configFile = (dir / "config.json").string();
+    if (!fs::exists(model.configFile, ec))
+      throw Error(path + ": no config.json; expected a Hugging Face "
+                         "checkpoint directory or a model description file");
+    model.config = readJsonFile(model.configFile);
+    if (model.config.is_object() && model.config.contains("quantization_config"))
+      throw Error(model.configFile + ": quantization_config: the model is "
+                                     "already quantized; awqc quantize needs "
+                                     "an FP16, BF16 or F32 checkpoint");
+    const LlamaShape shape = readLlamaShape(model.config, model.configFile);
+    model.description = describeLlama(shape, directoryName(dir));
+    model.weights = std::make_unique<SafeTensorsCheckpoint>(
+        SafeTensorsCheckpoint::open(path));
+  } else if (fs::is_regular_file(path, ec)) {
+    model.description = parseModelDescription(path);
+    const std::string checkpoint =
+        resolveCheckpointPath(model.description, path);
+    model.weights = std::make_unique<SafeTensorsCheckpoint>(
+        SafeTensorsCheckpoint::open(checkpoint));
+    // The model config travels with the weights when there is one.
+    const fs::path checkpointDir = fs::is_directory(checkpoint, ec)
+                                       ? fs::path(checkpoint)
+                                       : fs::path(checkpoint).parent_path();
+    const fs::path config = checkpointDir / "config.json";
+    if (fs::is_regular_file(config, ec)) {
+      model.configFile = config.string();
+      model.config = readJsonFile(model.configFile);
+      if (!model.config.is_object())
+        throw Error(model.configFile + ": expected a JSON object");
+      if (model.config.contains("quantization_config"))
+        throw Error(model.configFile + ": quantization_config: the model is "
+                                       "already quantized; awqc quantize "
+                                       "needs FP16, BF16 or F32 weights");
+    }
+  } else {
+    throw Error(path + ": no such file or directory (expected a Hugging Face "
+                       "checkpoint directory or a model description file)");
+  }
+
+  const std::string shapeSource =
+      model.huggingFace ? model.configFile : model.source;
+  model.settings = applySettings(model.description, overrides,
+                                 !model.huggingFace, shapeSource);
+  for (LayerDescription &layer : model.description.layers) {
+    const bool hasBias = checkLayerTensors(*model.weights, layer, shapeSource);
+    if (model.huggingFace) {
+      layer.bias = hasBias;
+    } else if (layer.bias != hasBias) {
+      throw Error(model.source + ": layer '" + layer.name + "' has bias: " +
+                  (layer.bias ? "true" : "false") + " but the checkpoint " +
+                  (hasBias ? "has" : "has no") + " tensor '" + layer.weights +
+                  ".bias'");
+    }
+  }
+  // The output description must pass the compiler's own checks.
+  model.description.checkpoint = {".", "awq"};
+  parseModelDescriptionJson(modelDescriptionToJson(model.description),
+                            shapeSource + " (derived description)");
+  return model;
+}
+
+} // namespace awq

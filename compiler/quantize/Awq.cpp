@@ -1,0 +1,854 @@
+//===- Awq.cpp - Activation-aware weight quantization of one input group --===//
+
+#include "compiler/quantize/Awq.h"
+
+#include "compiler/quantize/OutputLoss.h"
+#include "compiler/quantize/Quantizer.h"
+#include "compiler/reference/Parallel.h"
+#include "runtime/support/Error.h"
+#include "runtime/support/Half.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace awq {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+/// Scratch bound of the clip search's candidate matrix (2 MiB of fp32): big
+/// enough for efficient BLAS calls, small enough to stay in the caches.
+constexpr int64_t kClipBufferFloats = int64_t(512) << 10;
+
+/// Rows per block when measuring the final error of a quantized layer.
+constexpr int64_t kFinalizeBlockRows = 512;
+
+const char *typeName(ElementType type) {
+  switch (type) {
+  case ElementType::F16:
+    return "F16";
+  case ElementType::BF16:
+    return "BF16";
+  case ElementType::F32:
+    return "F32";
+  }
+  return "?";
+}
+
+/// All 65536 fp16 values as floats: converting a 7B model's weights through
+/// the compiler's software fp16 conversion would take seconds.
+const float *halfTable() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t h = 0; h < 65536; ++h)
+      t[h] = halfToFloat(static_cast<uint16_t>(h));
+    return t;
+  }();
+  return table.data();
+}
+
+float elementAt(const void *data, ElementType type, int64_t i) {
+  switch (type) {
+  case ElementType::F16:
+    return halfTable()[static_cast<const uint16_t *>(data)[i]];
+  case ElementType::BF16: {
+    const uint32_t bits = uint32_t(static_cast<const uint16_t *>(data)[i])
+                          << 16;
+    float f;
+    std::memcpy(&f, &bits, sizeof(f));
+    return f;
+  }
+  case ElementType::F32:
+    return static_cast<const float *>(data)[i];
+  }
+  return std::numeric_limits<float>::quiet_NaN();
+}
+
+void checkType(ElementType type, const std::string &what) {
+  if (type != ElementType::F16 && type != ElementType::BF16 &&
+      type != ElementType::F32)
+    throw Error(what + ": unsupported element type " +
+                std::to_string(static_cast<int>(type)) +
+                " (expected F16, BF16 or F32)");
+}
+
+/// Converts `m` to fp32 into out[rows * cols], rejecting NaN and Inf.
+void readMatrix(const MatrixView &m, const std::string &what, float *out,
+                int numThreads) {
+  parallelFor(m.rows, numThreads, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      for (int64_t c = 0; c < m.cols; ++c) {
+        const float v = elementAt(m.data, m.type, r * m.cols + c);
+        if (!std::isfinite(v))
+          throw Error(what + ": element [" + std::to_string(r) + ", " +
+                      std::to_string(c) + "] is not finite (" +
+                      typeName(m.type) + ")");
+        out[r * m.cols + c] = v;
+      }
+    }
+  });
+}
+
+/// Rejects NaN and Inf in an fp32 matrix used in place.
+void checkFinite(const float *x, int64_t rows, int64_t cols,
+                 const std::string &what, int numThreads) {
+  parallelFor(rows, numThreads, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        if (!std::isfinite(x[r * cols + c]))
+          throw Error(what + ": element [" + std::to_string(r) + ", " +
+                      std::to_string(c) + "] is not finite (F32)");
+  });
+}
+
+void checkMatrix(const MatrixView &m, const std::string &what,
+                 const std::string &shape) {
+  checkType(m.type, what);
+  if (m.data == nullptr)
+    throw Error(what + ": data is missing (expected " + shape + ")");
+  if (m.rows <= 0 || m.cols <= 0 || m.rows > INT_MAX || m.cols > INT_MAX)
+    throw Error(what + ": expected " + shape +
+                " with positive dimensions below 2^31, got [" +
+                std::to_string(m.rows) + ", " + std::to_string(m.cols) + "]");
+}
+
+/// err[r, :] = Q(w[r, :] * s) / s - w[r, :] for rows of w [rows, k]; s may be
+/// null (s = 1). Returns false when some group's scale overflows fp16.
+bool scaledQuantizationError(const float *w, int64_t rows, int64_t k,
+                             const float *s, const QuantParams &params,
+                             float *err, int numThreads) {
+  // Multiplying by 1/s instead of dividing is off by an fp32 ulp at most,
+  // which is immaterial for ranking candidates and twice as fast.
+  std::vector<float> invS(s != nullptr ? static_cast<size_t>(k) : 0);
+  for (size_t c = 0; c < invS.size(); ++c)
+    invS[c] = 1.0f / s[c];
+  std::atomic<bool> ok{true};
+  parallelFor(rows, numThreads, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end && ok.load(std::memory_order_relaxed);
+         ++r) {
+      const float *wr = w + r * k;
+      float *er = err + r * k;
+      if (s != nullptr)
+        for (int64_t c = 0; c < k; ++c)
+          er[c] = wr[c] * s[c];
+      if (!fakeQuantizeRow(s != nullptr ? er : wr, k, params, er)) {
+        ok.store(false, std::memory_order_relaxed);
+        return;
+      }
+      if (s != nullptr)
+        for (int64_t c = 0; c < k; ++c)
+          er[c] = er[c] * invS[c] - wr[c];
+      else
+        for (int64_t c = 0; c < k; ++c)
+          er[c] -= wr[c];
+    }
+  });
+  return ok.load();
+}
+
+/// Reports progress and polls cancellation after each unit of work.
+class ProgressTracker {
+public:
+  ProgressTracker(const QuantizeOptions &options, const std::string &group,
+                  int64_t total)
+      : options_(options) {
+    state_.group = group;
+    state_.total = total;
+    where_ = "quantizing input group '" + group + "'";
+  }
+
+  void start() {
+    throwIfCancelled(options_.cancel, where_);
+    if (options_.onProgress)
+      options_.onProgress(state_);
+  }
+
+  void step(QuantizeStage stage, const std::string &layer) {
+    state_.done = std::min(state_.done + 1, state_.total);
+    state_.stage = stage;
+    state_.layer = layer;
+    if (options_.onProgress)
+      options_.onProgress(state_);
+    throwIfCancelled(options_.cancel, where_);
+  }
+
+  const std::string &where() const { return where_; }
+
+private:
+  const QuantizeOptions &options_;
+  QuantizeProgress state_;
+  std::string where_;
+};
+
+void checkOptions(const QuantizeOptions &o, const std::string &what) {
+  if (o.scaleGridSize < 1)
+    throw Error(what + ": scaleGridSize must be >= 1, got " +
+                std::to_string(o.scaleGridSize));
+  if (o.clipGridSize < 1 || o.clipSteps < 1 || o.clipSteps > o.clipGridSize)
+    throw Error(what +
+                ": clip search needs 1 <= clipSteps <= clipGridSize, got " +
+                std::to_string(o.clipSteps) + " steps of 1/" +
+                std::to_string(o.clipGridSize));
+  if (o.clipMaxTokens < 1)
+    throw Error(what + ": clipMaxTokens must be >= 1, got " +
+                std::to_string(o.clipMaxTokens));
+}
+
+/// Factors a symmetric positive semi-definite g x g matrix as h = L L^T and
+/// returns L (lower triangular, row-major, fp32). Gram matrices of
+/// activations can be singular (dead channels, fewer tokens than channels):
+/// a pivot below a relative tolerance marks a direction h does not see, and
+/// its column of L is left zero, so e^T h e = |L^T e|^2 still holds up to
+/// that tolerance.
+std::vector<float> psdCholesky(const std::vector<double> &h, int64_t g) {
+  double maxDiag = 0.0;
+  for (int64_t i = 0; i < g; ++i)
+    maxDiag = std::max(maxDiag, h[i * g + i]);
+  const double tol = maxDiag * 1e-12 * static_cast<double>(g);
+  std::vector<double> l(static_cast<size_t>(g * g), 0.0);
+  for (int64_t j = 0; j < g; ++j) {
+    double d = h[j * g + j];
+    for (int64_t p = 0; p < j; ++p)
+      d -= l[j * g + p] * l[j * g + p];
+    if (!(d > tol))
+      continue;
+    const double pivot = std::sqrt(d);
+    l[j * g + j] = pivot;
+    for (int64_t i = j + 1; i < g; ++i) {
+      double v = h[i * g + j];
+      for (int64_t p = 0; p < j; ++p)
+        v -= l[i * g + p] * l[j * g + p];
+      l[i * g + j] = v / pivot;
+    }
+  }
+  return std::vector<float>(l.begin(), l.end());
+}
+
+} // namespace
+
+const char *stageName(QuantizeStage stage) {
+  switch (stage) {
+  case QuantizeStage::Statistics:
+    return "statistics";
+  case QuantizeStage::Baseline:
+    return "baseline";
+  case QuantizeStage::ScaleSearch:
+    return "scale search";
+  case QuantizeStage::ClipSearch:
+    return "clip search";
+  case QuantizeStage::Finalize:
+    return "finalize";
+  }
+  return "?";
+}
+
+std::vector<uint16_t> activationScaleFromScales(const std::vector<float> &s) {
+  std::vector<uint16_t> a(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (!(s[i] > 0.0f) || !std::isfinite(s[i]))
+      throw Error("activationScaleFromScales: scale [" + std::to_string(i) +
+                  "] must be positive and finite, got " + std::to_string(s[i]));
+    const float inv = 1.0f / s[i];
+    a[i] = floatToHalf(inv);
+    if (!std::isfinite(halfToFloat(a[i])) || halfToFloat(a[i]) == 0.0f)
+      throw Error("activationScaleFromScales: 1 / scale [" + std::to_string(i) +
+                  "] = " + std::to_string(inv) +
+                  " is not representable in fp16");
+  }
+  return a;
+}
+
+std::vector<float> meanAbsActivation(const float *x, int64_t t, int64_t k) {
+  std::vector<float> mean(static_cast<size_t>(k));
+  // Column blocks per thread: every thread walks all tokens once.
+  parallelFor(k, 0, [&](int64_t begin, int64_t end) {
+    std::vector<double> acc(static_cast<size_t>(end - begin), 0.0);
+    for (int64_t r = 0; r < t; ++r)
+      for (int64_t c = begin; c < end; ++c)
+        acc[c - begin] += std::fabs(x[r * k + c]);
+    for (int64_t c = begin; c < end; ++c)
+      mean[c] = static_cast<float>(acc[c - begin] / static_cast<double>(t));
+  });
+  return mean;
+}
+
+std::vector<float> normalizedWeightMean(const float *w, int64_t rows, int64_t k,
+                                        int64_t groupSize) {
+  // A fixed number of partial sums, so the result does not depend on the
+  // thread count.
+  const int64_t parts = std::min<int64_t>(rows, 16);
+  std::vector<std::vector<double>> partial(static_cast<size_t>(parts));
+  parallelFor(parts, 0, [&](int64_t pb, int64_t pe) {
+    for (int64_t p = pb; p < pe; ++p) {
+      std::vector<double> acc(static_cast<size_t>(k), 0.0);
+      for (int64_t r = rows * p / parts; r < rows * (p + 1) / parts; ++r) {
+        const float *wr = w + r * k;
+        for (int64_t g0 = 0; g0 < k; g0 += groupSize) {
+          float absMax = 0.0f;
+          for (int64_t c = g0; c < g0 + groupSize; ++c)
+            absMax = std::max(absMax, std::fabs(wr[c]));
+          const double denom = static_cast<double>(absMax) + 1e-6;
+          for (int64_t c = g0; c < g0 + groupSize; ++c)
+            acc[c] += std::fabs(wr[c]) / denom;
+        }
+      }
+      partial[p] = std::move(acc);
+    }
+  });
+  std::vector<float> mean(static_cast<size_t>(k));
+  for (int64_t c = 0; c < k; ++c) {
+    double sum = 0.0;
+    for (const std::vector<double> &acc : partial)
+      sum += acc[c];
+    mean[c] = static_cast<float>(sum / static_cast<double>(rows));
+  }
+  return mean;
+}
+
+std::vector<float> candidateScales(const std::vector<float> &xMean,
+                                   const std::vector<float> &wMean,
+                                   double ratio, ScaleFormula formula) {
+  if (formula == ScaleFormula::Duo && wMean.size() != xMean.size())
+    throw Error("candidateScales: w_mean has " + std::to_string(wMean.size()) +
+                " channels, x_mean has " + std::to_string(xMean.size()));
+  if (xMean.empty())
+    throw Error("candidateScales: x_mean is empty");
+  std::vector<double> s(xMean.size());
+  double hi = 0.0, lo = kInf;
+  for (size_t c = 0; c < xMean.size(); ++c) {
+    double v = std::pow(static_cast<double>(xMean[c]), ratio);
+    if (formula == ScaleFormula::Duo)
+      v /= std::pow(static_cast<double>(wMean[c]), 1.0 - ratio) + 1e-4;
+    v = std::max(v, 1e-4);
+    s[c] = v;
+    hi = std::max(hi, v);
+    lo = std::min(lo, v);
+  }
+  // Centre the scales around 1 geometrically so neither weights nor
+  // activations drift far from their original range.
+  const double norm = std::sqrt(hi * lo);
+  std::vector<float> out(s.size());
+  for (size_t c = 0; c < s.size(); ++c)
+    out[c] = static_cast<float>(s[c] / norm);
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
+// Clip search
+//===----------------------------------------------------------------------===//
+
+ClipSearcher::ClipSearcher(const float *x, int64_t t, int64_t k,
+                           const std::vector<float> &scales,
+                           const QuantizeOptions &options)
+    : k_(k), options_(options) {
+  options_.onProgress = nullptr; // Never called from here.
+  checkQuantParams(options.params, k, "clip search");
+  checkOptions(options, "clip search");
+  if (x == nullptr || t <= 0)
+    throw Error("clip search: calibration activations must be a non-empty "
+                "[T, K] matrix, got T = " +
+                std::to_string(t));
+  if (!scales.empty() && scales.size() != static_cast<size_t>(k))
+    throw Error("clip search: expected " + std::to_string(k) + " scales, got " +
+                std::to_string(scales.size()));
+  tokens_ = std::min(t, options.clipMaxTokens);
+  x_.resize(static_cast<size_t>(tokens_ * k));
+  // Evenly spaced tokens, like llm-awq's x[0::stride], but never more than
+  // clipMaxTokens of them.
+  for (int64_t j = 0; j < tokens_; ++j) {
+    const float *src = x + (j * t / tokens_) * k;
+    float *dst = x_.data() + j * k;
+    for (int64_t c = 0; c < k; ++c)
+      dst[c] = scales.empty() ? src[c] : src[c] / scales[c];
+  }
+  const int64_t g = options.params.groupSize, groups = k / g;
+  // Per candidate, a G x G factor costs G*G flops against T*G for X_g e.
+  useGram_ = g < tokens_;
+  if (useGram_) {
+    // The Gram matrices in fp64 (so that they are PSD to rounding), then
+    // their Cholesky factors: e^T X_g^T X_g e = |L_g^T e|^2.
+    std::vector<double> xd(x_.begin(), x_.end());
+    std::vector<double> h(static_cast<size_t>(groups * g * g));
+    // BLAS is only ever called from the calling thread (it has its own
+    // threads); the small factorizations are split over ours.
+    for (int64_t grp = 0; grp < groups; ++grp)
+      cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, static_cast<int>(g),
+                  static_cast<int>(tokens_), 1.0, xd.data() + grp * g,
+                  static_cast<int>(k), 0.0, h.data() + grp * g * g,
+                  static_cast<int>(g));
+    gram_.assign(static_cast<size_t>(groups * g * g), 0.0f);
+    parallelFor(groups, options.numThreads, [&](int64_t gb, int64_t ge) {
+      std::vector<double> hg(static_cast<size_t>(g * g));
+      for (int64_t grp = gb; grp < ge; ++grp) {
+        const double *src = h.data() + grp * g * g;
+        for (int64_t i = 0; i < g; ++i)
+          for (int64_t j = 0; j <= i; ++j)
+            hg[i * g + j] = hg[j * g + i] = src[i * g + j];
+        const std::vector<float> l = psdCholesky(hg, g);
+        std::copy(l.begin(), l.end(), gram_.begin() + grp * g * g);
+      }
+    });
+  }
+}
+
+ClipResult ClipSearcher::search(const float *w, int64_t rows,
+                                const std::string &what,
+                                const std::function<void()> &onGroup) const {
+  if (w == nullptr || rows <= 0)
+    throw Error(what + ": clip search needs a non-empty weight matrix");
+  const QuantParams &params = options_.params;
+  const int64_t k = k_, g = params.groupSize, groups = k / g;
+  const int64_t steps = options_.clipSteps;
+  const float grid = static_cast<float>(options_.clipGridSize);
+  const int threads = options_.numThreads;
+
+  ClipResult result;
+  result.rows = rows;
+  result.groups = groups;
+  const size_t cells = static_cast<size_t>(rows * groups);
+  result.maxVal.assign(cells, 0.0f);
+  result.shrinkStep.assign(cells, 0);
+  result.lossBefore.assign(cells, 0.0);
+  result.lossAfter.assign(cells, 0.0);
+
+  const int64_t chunk =
+      std::max<int64_t>(1, std::min(rows, kClipBufferFloats / (steps * g)));
+  const int64_t maxCands = chunk * steps;
+  std::vector<float> err(static_cast<size_t>(maxCands * g));
+  std::vector<float> prod(
+      static_cast<size_t>(useGram_ ? 0 : tokens_ * maxCands));
+  std::vector<double> loss(static_cast<size_t>(maxCands));
+  std::vector<char> valid(static_cast<size_t>(maxCands));
+  std::vector<float> absMax(static_cast<size_t>(chunk));
+  const double invTokens = 1.0 / static_cast<double>(tokens_);
+
+  for (int64_t grp = 0; grp < groups; ++grp) {
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+      throwIfCancelled(options_.cancel, what);
+      const int64_t rc = std::min(chunk, rows - r0);
+      const int64_t cands = rc * steps;
+
+      // Quantization error of every candidate clip of every row's group.
+      parallelFor(rc, threads, [&](int64_t begin, int64_t end) {
+        for (int64_t row = begin; row < end; ++row) {
+          const float *wg = w + (r0 + row) * k + grp * g;
+          float lo, hi;
+          groupMinMax(wg, g, lo, hi);
+          const float amax = std::max(std::fabs(lo), std::fabs(hi));
+          absMax[row] = amax;
+          for (int64_t step = 0; step < steps; ++step) {
+            const float mv = amax * (1.0f - static_cast<float>(step) / grid);
+            float *e = err.data() + (row * steps + step) * g;
+            const GroupGrid gg =
+                makeGroupGrid(std::max(lo, -mv), std::min(hi, mv), params);
+            valid[row * steps + step] = gg.valid();
+            if (!gg.valid()) {
+              std::fill(e, e + g, 0.0f);
+              continue;
+            }
+            for (int64_t i = 0; i < g; ++i) {
+              const float v = wg[i] < -mv ? -mv : wg[i];
+              e[i] = v > mv ? mv : v;
+            }
+            fakeQuantizeSpan(e, g, gg, e);
+            for (int64_t i = 0; i < g; ++i)
+              e[i] -= wg[i];
+          }
+        }
+      });
+
+      // Token-mean squared partial output error of each candidate.
+      if (useGram_) {
+        // err := err L_g in place (half the flops of err H_g), then the
+        // squared norm of each row.
+        cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans,
+                    CblasNonUnit, static_cast<int>(cands), static_cast<int>(g),
+                    1.0f, gram_.data() + grp * g * g, static_cast<int>(g),
+                    err.data(), static_cast<int>(g));
+        parallelFor(cands, threads, [&](int64_t begin, int64_t end) {
+          for (int64_t j = begin; j < end; ++j) {
+            const float *z = err.data() + j * g;
+            double acc = 0.0;
+            for (int64_t i = 0; i < g; ++i)
+              acc += static_cast<double>(z[i]) * z[i];
+            loss[j] = acc * invTokens;
+          }
+        });
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                    static_cast<int>(tokens_), static_cast<int>(cands),
+                    static_cast<int>(g), 1.0f, x_.data() + grp * g,
+                    static_cast<int>(k), err.data(), static_cast<int>(g), 0.0f,
+                    prod.data(), static_cast<int>(cands));
+        parallelFor(cands, threads, [&](int64_t begin, int64_t end) {
+          std::vector<double> acc(static_cast<size_t>(end - begin), 0.0);
+          for (int64_t tok = 0; tok < tokens_; ++tok) {
+            const float *y = prod.data() + tok * cands;
+            for (int64_t j = begin; j < end; ++j)
+              acc[j - begin] += static_cast<double>(y[j]) * y[j];
+          }
+          for (int64_t j = begin; j < end; ++j)
+            loss[j] = acc[j - begin] * invTokens;
+        });
+      }
+
+      // Strictly lowest loss wins; step 0 (no clip) is the starting point.
+      for (int64_t row = 0; row < rc; ++row) {
+        const double *l = loss.data() + row * steps;
+        const char *ok = valid.data() + row * steps;
+        int64_t best = 0;
+        double bestLoss = ok[0] ? l[0] : kInf;
+        for (int64_t step = 1; step < steps; ++step)
+          if (ok[step] && l[step] < bestLoss) {
+            best = step;
+            bestLoss = l[step];
+          }
+        const size_t cell = static_cast<size_t>((r0 + row) * groups + grp);
+        result.shrinkStep[cell] = static_cast<int>(best);
+        result.maxVal[cell] =
+            absMax[row] * (1.0f - static_cast<float>(best) / grid);
+        result.lossBefore[cell] = ok[0] ? l[0] : kInf;
+        result.lossAfter[cell] = bestLoss;
+      }
+    }
+    if (onGroup)
+      onGroup();
+  }
+  return result;
+}
+
+void applyClip(float *w, int64_t rows, int64_t k, int64_t groupSize,
+               const ClipResult &clip) {
+  const int64_t groups = k / groupSize;
+  if (clip.rows != rows || clip.groups != groups ||
+      clip.maxVal.size() != static_cast<size_t>(rows * groups))
+    throw Error("applyClip: clip result is for " + std::to_string(clip.rows) +
+                "x" + std::to_string(clip.groups) + " groups, weights have " +
+                std::to_string(rows) + "x" + std::to_string(groups));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      const float mv = clip.maxVal[r * groups + grp];
+      float *wg = w + r * k + grp * groupSize;
+      for (int64_t i = 0; i < groupSize; ++i)
+        wg[i] = std::min(std::max(wg[i], -mv), mv);
+    }
+}
+
+//===----------------------------------------------------------------------===//
+// The driver
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// An input group checked and converted to fp32: the weights of all its
+/// linears concatenated into w [rows, k], and the activations x [t, k].
+struct PreparedGroup {
+  std::string where; ///< "input group 'name'", the prefix of messages.
+  int64_t t = 0, k = 0, rows = 0;
+  std::vector<std::string> names, whats;
+  std::vector<int64_t> offset; ///< Row offset of each linear, plus the total.
+  std::vector<float> w;
+  std::vector<std::vector<uint16_t>> biases; ///< fp16, per linear.
+  std::vector<float> xStorage;
+  const float *x = nullptr; ///< xStorage or the caller's F32 data.
+
+  int64_t layerRows(size_t i) const { return offset[i + 1] - offset[i]; }
+};
+
+/// Checks shapes and options; no data is touched.
+PreparedGroup checkGroup(const InputGroup &group,
+                         const QuantizeOptions &options) {
+  PreparedGroup p;
+  p.where = "input group '" + group.name + "'";
+  if (group.layers.empty())
+    throw Error(p.where + ": has no linear layers");
+  checkMatrix(group.activations, p.where + ": activations", "[tokens, K]");
+  p.t = group.activations.rows;
+  p.k = group.activations.cols;
+  checkQuantParams(options.params, p.k, p.where);
+  checkOptions(options, p.where);
+  if (!options.fixedScales.empty()) {
+    if (options.fixedScales.size() != static_cast<size_t>(p.k))
+      throw Error(p.where + ": fixedScales must have K = " +
+                  std::to_string(p.k) + " elements, got " +
+                  std::to_string(options.fixedScales.size()));
+    for (size_t c = 0; c < options.fixedScales.size(); ++c)
+      if (!(options.fixedScales[c] > 0.0f) ||
+          !std::isfinite(options.fixedScales[c]))
+        throw Error(p.where + ": fixedScales [" + std::to_string(c) +
+                    "] must be positive and finite, got " +
+                    std::to_string(options.fixedScales[c]));
+  }
+
+  const size_t numLayers = group.layers.size();
+  p.names.resize(numLayers);
+  p.whats.resize(numLayers);
+  p.offset.assign(numLayers + 1, 0);
+  for (size_t i = 0; i < numLayers; ++i) {
+    const LinearLayerInput &l = group.layers[i];
+    p.names[i] = l.name.empty() ? "layer #" + std::to_string(i) : l.name;
+    p.whats[i] = p.where + ", layer '" + p.names[i] + "'";
+    checkMatrix(l.weight, p.whats[i] + ": weight",
+                "[N, K = " + std::to_string(p.k) + "]");
+    if (l.weight.cols != p.k)
+      throw Error(p.whats[i] +
+                  ": weight has K = " + std::to_string(l.weight.cols) +
+                  " input features but the group's activations have K = " +
+                  std::to_string(p.k));
+    if (l.bias.data != nullptr) {
+      checkType(l.bias.type, p.whats[i] + ": bias");
+      if (l.bias.size != l.weight.rows)
+        throw Error(p.whats[i] +
+                    ": bias must have N = " + std::to_string(l.weight.rows) +
+                    " elements, got " + std::to_string(l.bias.size));
+    }
+    p.offset[i + 1] = p.offset[i] + l.weight.rows;
+  }
+  p.rows = p.offset[numLayers];
+  return p;
+}
+
+/// Converts the group's tensors to fp32 (and biases to fp16), rejecting
+/// NaN and Inf.
+void readGroup(const InputGroup &group, PreparedGroup &p, int threads) {
+  p.w.resize(static_cast<size_t>(p.rows * p.k));
+  p.biases.resize(group.layers.size());
+  for (size_t i = 0; i < group.layers.size(); ++i) {
+    const LinearLayerInput &l = group.layers[i];
+    readMatrix(l.weight, p.whats[i] + ": weight", p.w.data() + p.offset[i] * p.k,
+               threads);
+    if (l.bias.data == nullptr)
+      continue;
+    p.biases[i].resize(static_cast<size_t>(l.bias.size));
+    for (int64_t j = 0; j < l.bias.size; ++j) {
+      const float b = elementAt(l.bias.data, l.bias.type, j);
+      p.biases[i][j] = floatToHalf(b);
+      if (!std::isfinite(halfToFloat(p.biases[i][j])))
+        throw Error(p.whats[i] + ": bias [" + std::to_string(j) +
+                    "] = " + std::to_string(b) + " is not finite in fp16");
+    }
+  }
+  if (group.activations.type == ElementType::F32) {
+    p.x = static_cast<const float *>(group.activations.data);
+    checkFinite(p.x, p.t, p.k, p.where + ": activations", threads);
+  } else {
+    p.xStorage.resize(static_cast<size_t>(p.t * p.k));
+    readMatrix(group.activations, p.where + ": activations",
+               p.xStorage.data(), threads);
+    p.x = p.xStorage.data();
+  }
+}
+
+/// x_mean and, for the duo formula, w_mean of a prepared group.
+struct GroupStatistics {
+  std::vector<float> xMean, wMean;
+};
+
+GroupStatistics groupStatistics(const PreparedGroup &p,
+                                const QuantizeOptions &options) {
+  GroupStatistics stats;
+  stats.xMean = meanAbsActivation(p.x, p.t, p.k);
+  if (options.formula == ScaleFormula::Duo)
+    stats.wMean = normalizedWeightMean(p.w.data(), p.rows, p.k,
+                                       options.params.groupSize);
+  return stats;
+}
+
+/// The scale search over the concatenated outputs of the group; `err` is
+/// scratch of rows * k floats.
+ScaleSearchResult runScaleSearch(const PreparedGroup &p,
+                                 const QuantizeOptions &options,
+                                 const GroupStatistics &stats,
+                                 const OutputLoss &loss, float *err,
+                                 ProgressTracker &progress) {
+  const std::vector<float> &xMean = stats.xMean, &wMean = stats.wMean;
+  ScaleSearchResult result;
+  double bestLoss = kInf;
+  for (int i = 0; i < options.scaleGridSize; ++i) {
+    const double ratio = static_cast<double>(i) / options.scaleGridSize;
+    std::vector<float> s =
+        candidateScales(xMean, wMean, ratio, options.formula);
+    double l = kInf;
+    if (scaledQuantizationError(p.w.data(), p.rows, p.k, s.data(),
+                                options.params, err, options.numThreads))
+      l = loss.sumSquares(err, p.rows) /
+          (static_cast<double>(p.t) * static_cast<double>(p.rows));
+    result.ratioLosses.push_back(l);
+    if (l < bestLoss) {
+      bestLoss = l;
+      result.ratio = ratio;
+      result.scales = std::move(s);
+    }
+    progress.step(QuantizeStage::ScaleSearch, "");
+  }
+  if (!(bestLoss < kInf))
+    throw Error(p.where + ": every candidate scale makes some weight group's "
+                          "range too large for an fp16 quantization scale");
+  return result;
+}
+
+} // namespace
+
+ScaleSearchResult searchGroupScales(const InputGroup &group,
+                                    const QuantizeOptions &options) {
+  PreparedGroup p = checkGroup(group, options);
+  ProgressTracker progress(options, group.name, 1 + options.scaleGridSize);
+  progress.start();
+  readGroup(group, p, options.numThreads);
+  const GroupStatistics stats = groupStatistics(p, options);
+  progress.step(QuantizeStage::Statistics, "");
+  OutputLoss loss(p.x, p.t, p.k, p.rows * options.scaleGridSize,
+                  OutputLoss::Method::Auto, options.numThreads, options.cancel);
+  std::vector<float> err(static_cast<size_t>(p.rows * p.k));
+  return runScaleSearch(p, options, stats, loss, err.data(), progress);
+}
+
+GroupResult quantizeInputGroup(const InputGroup &group,
+                               const QuantizeOptions &options) {
+  PreparedGroup p = checkGroup(group, options);
+  const int threads = options.numThreads;
+  const int64_t t = p.t, k = p.k, rows = p.rows;
+  const size_t numLayers = group.layers.size();
+  const bool search = options.searchScales && options.fixedScales.empty();
+
+  int64_t clipLayers = 0;
+  if (options.searchClip)
+    for (const LinearLayerInput &l : group.layers)
+      clipLayers += l.skipClip ? 0 : 1;
+  const int64_t groupsPerRow = k / options.params.groupSize;
+  ProgressTracker progress(options, group.name,
+                           2 + (search ? options.scaleGridSize : 0) +
+                               clipLayers * groupsPerRow +
+                               static_cast<int64_t>(numLayers));
+  progress.start();
+  readGroup(group, p, threads);
+  GroupStatistics stats;
+  if (search)
+    stats = groupStatistics(p, options);
+  progress.step(QuantizeStage::Statistics, "");
+
+  GroupResult result;
+  result.name = group.name;
+  result.reports.resize(numLayers);
+  for (size_t i = 0; i < numLayers; ++i) {
+    result.reports[i].name = p.names[i];
+    result.reports[i].n = p.layerRows(i);
+    result.reports[i].k = k;
+  }
+
+  // Loss evaluations: output magnitude, RTN, every ratio and the result.
+  const int64_t evaluations = 3 + (search ? options.scaleGridSize : 0);
+  OutputLoss loss(p.x, t, k, rows * evaluations, OutputLoss::Method::Auto,
+                  threads, options.cancel);
+  const double tokens = static_cast<double>(t);
+
+  // Baseline: output magnitude and RTN error per layer.
+  std::vector<float> err(static_cast<size_t>(rows * k));
+  if (!scaledQuantizationError(p.w.data(), rows, k, nullptr, options.params,
+                               err.data(), threads))
+    throw Error(p.where + ": a weight group's range needs a quantization "
+                          "scale larger than fp16 can hold");
+  for (size_t i = 0; i < numLayers; ++i) {
+    const int64_t n = p.layerRows(i);
+    const double denom = tokens * static_cast<double>(n);
+    result.reports[i].outputMeanSquare =
+        loss.sumSquares(p.w.data() + p.offset[i] * k, n) / denom;
+    result.reports[i].rtnError =
+        loss.sumSquares(err.data() + p.offset[i] * k, n) / denom;
+  }
+  progress.step(QuantizeStage::Baseline, "");
+
+  std::vector<float> scales(static_cast<size_t>(k), 1.0f);
+  if (!options.fixedScales.empty()) {
+    scales = options.fixedScales;
+  } else if (search) {
+    ScaleSearchResult found =
+        runScaleSearch(p, options, stats, loss, err.data(), progress);
+    scales = std::move(found.scales);
+    result.ratio = found.ratio;
+    result.ratioLosses = std::move(found.ratioLosses);
+    result.scaleSearched = true;
+  }
+
+  // From here on `err` holds the scaled weights W * s.
+  std::vector<float> &scaled = err;
+  parallelFor(rows, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      for (int64_t c = 0; c < k; ++c)
+        scaled[r * k + c] = p.w[r * k + c] * scales[c];
+  });
+
+  if (clipLayers > 0) {
+    ClipSearcher searcher(p.x, t, k, scales, options);
+    for (size_t i = 0; i < numLayers; ++i) {
+      if (group.layers[i].skipClip)
+        continue;
+      const int64_t n = p.layerRows(i);
+      float *wl = scaled.data() + p.offset[i] * k;
+      ClipResult clip = searcher.search(wl, n, p.whats[i], [&] {
+        progress.step(QuantizeStage::ClipSearch, p.names[i]);
+      });
+      applyClip(wl, n, k, options.params.groupSize, clip);
+      ClipStats &stats = result.reports[i].clip;
+      stats.searched = true;
+      stats.groups = n * groupsPerRow;
+      double shrinkSum = 0.0;
+      for (size_t c = 0; c < clip.shrinkStep.size(); ++c) {
+        const double shrink = 1.0 - static_cast<double>(clip.shrinkStep[c]) /
+                                        options.clipGridSize;
+        shrinkSum += shrink;
+        stats.minShrink = std::min(stats.minShrink, shrink);
+        stats.clippedGroups += clip.shrinkStep[c] > 0 ? 1 : 0;
+        stats.lossBefore += clip.lossBefore[c];
+        stats.lossAfter += clip.lossAfter[c];
+      }
+      stats.meanShrink = shrinkSum / static_cast<double>(stats.groups);
+    }
+  }
+
+  // Quantize, and measure each layer's real output error from its codes.
+  std::vector<float> block(
+      static_cast<size_t>(std::min(rows, kFinalizeBlockRows) * k));
+  for (size_t i = 0; i < numLayers; ++i) {
+    const int64_t n = p.layerRows(i);
+    QuantizedLinear ql =
+        quantizeLinear(scaled.data() + p.offset[i] * k, n, k, options.params,
+                       p.biases[i], p.whats[i], threads);
+    const int64_t gs = options.params.groupSize;
+    double sum = 0.0;
+    for (int64_t n0 = 0; n0 < n; n0 += kFinalizeBlockRows) {
+      const int64_t nb = std::min(kFinalizeBlockRows, n - n0);
+      // Transposing [k, n] codes into [n, k] rows, k-outer so the code reads
+      // are contiguous.
+      parallelFor(nb, threads, [&](int64_t begin, int64_t end) {
+        for (int64_t c = 0; c < k; ++c) {
+          const int64_t grp = c / gs;
+          for (int64_t j = begin; j < end; ++j) {
+            const int64_t col = n0 + j;
+            const float deq = static_cast<float>(int(ql.q[c * n + col]) -
+                                                 ql.zeroAt(grp, col)) *
+                              halfToFloat(ql.scales[grp * n + col]);
+            block[j * k + c] =
+                deq / scales[c] - p.w[(p.offset[i] + col) * k + c];
+          }
+        }
+      });
+      sum += loss.sumSquares(block.data(), nb);
+    }
+    result.reports[i].awqError = sum / (tokens * static_cast<double>(n));
+    result.reports[i].ratio = result.ratio;
+    result.layers.push_back(std::move(ql));
+    progress.step(QuantizeStage::Finalize, p.names[i]);
+  }
+  result.scales = std::move(scales);
+  return result;
+}
+
+} // namespace awq

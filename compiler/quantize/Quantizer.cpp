@@ -1,0 +1,227 @@
+//===- Quantizer.cpp - Grouped integer quantizer (RTN) for linear weights -===//
+
+#include "compiler/quantize/Quantizer.h"
+
+#include "compiler/reference/Parallel.h"
+#include "runtime/support/Error.h"
+#include "runtime/support/Half.h"
+
+#include <cstring>
+#include <limits>
+
+namespace awq {
+
+namespace {
+
+constexpr float kMaxHalf = 65504.0f;
+constexpr float kMinNormalHalf = 6.103515625e-05f; // 2^-14
+constexpr float kHalfSubnormalStep = 5.9604644775390625e-08f; // 2^-24
+constexpr uint32_t kDroppedBits = (1u << 13) - 1; // fp32 vs fp16 mantissa
+
+/// The next fp16 value above v, which must be fp16-representable and > 0.
+float nextHalfUp(float v) {
+  if (v < kMinNormalHalf)
+    return v + kHalfSubnormalStep;
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  bits += kDroppedBits + 1;
+  float r;
+  std::memcpy(&r, &bits, sizeof(r));
+  return r > kMaxHalf ? std::numeric_limits<float>::infinity() : r;
+}
+
+} // namespace
+
+float roundUpToHalf(float v) {
+  if (!(v <= kMaxHalf))
+    return std::numeric_limits<float>::infinity();
+  if (v < kMinNormalHalf) // Subnormal halfs: multiples of 2^-24, exact here.
+    return std::ceil(v / kHalfSubnormalStep) * kHalfSubnormalStep;
+  // Normal halfs keep 10 of fp32's 23 mantissa bits; rounding the dropped
+  // bits up (the carry may bump the exponent) gives the next half >= v.
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  if (bits & kDroppedBits)
+    bits = (bits | kDroppedBits) + 1;
+  float r;
+  std::memcpy(&r, &bits, sizeof(r));
+  return r;
+}
+
+void checkQuantParams(const QuantParams &params, int64_t k,
+                      const std::string &what) {
+  if (params.bits != 3 && params.bits != 4 && params.bits != 8)
+    throw Error(what + ": bits must be 3, 4 or 8, got " +
+                std::to_string(params.bits));
+  if (k <= 0)
+    throw Error(what + ": input features K must be positive, got " +
+                std::to_string(k));
+  if (params.groupSize <= 0 || k % params.groupSize != 0)
+    throw Error(what + ": group size " + std::to_string(params.groupSize) +
+                " must be positive and divide K = " + std::to_string(k));
+}
+
+GroupGrid makeGroupGrid(float minVal, float maxVal, const QuantParams &params) {
+  GroupGrid grid;
+  grid.qmax = (1 << params.bits) - 1;
+  // The range is formed in fp64 (max - min of two floats may round down in
+  // fp32), and the fp16 scale is bumped up when the quotient rounded down,
+  // so that scale * steps >= range always holds.
+  const int steps = params.zeroPoint ? grid.qmax : (1 << (params.bits - 1)) - 1;
+  const double range =
+      params.zeroPoint
+          ? std::max(static_cast<double>(maxVal) - minVal, 1e-5)
+          : std::max<double>(std::max(std::fabs(minVal), std::fabs(maxVal)),
+                             1e-5);
+  float scale = roundUpToHalf(static_cast<float>(range / steps));
+  if (std::isfinite(scale) && static_cast<double>(scale) * steps < range)
+    scale = nextHalfUp(scale);
+  grid.scale = scale;
+  if (params.zeroPoint) {
+    if (!grid.valid())
+      return grid;
+    const float v =
+        std::min(std::max(-minVal / scale, -kMaxRoundInput), kMaxRoundInput);
+    grid.zero =
+        std::min(std::max(static_cast<int>(roundHalfEven(v)), 0), grid.qmax);
+  } else {
+    grid.zero = 1 << (params.bits - 1);
+  }
+  return grid;
+}
+
+void fakeQuantizeSpan(const float *w, int64_t count, const GroupGrid &grid,
+                      float *out) {
+  const float scale = grid.scale;
+  const float zero = static_cast<float>(grid.zero);
+  const float qmax = static_cast<float>(grid.qmax);
+  const float magic = 12582912.0f; // See roundHalfEven.
+  // Same operations as quantizeCode, in float: every intermediate is an
+  // integer below 2^23, so the float and int paths agree bit for bit. The
+  // value-form ternaries (not std::min/max, which return references) let
+  // the compiler use packed min/max without -ffast-math.
+  for (int64_t i = 0; i < count; ++i) {
+    float v = w[i] / scale;
+    v = v < -kMaxRoundInput ? -kMaxRoundInput : v;
+    v = v > kMaxRoundInput ? kMaxRoundInput : v;
+    float q = ((v + magic) - magic) + zero;
+    q = q < 0.0f ? 0.0f : q;
+    q = q > qmax ? qmax : q;
+    out[i] = (q - zero) * scale;
+  }
+}
+
+void groupMinMax(const float *w, int64_t count, float &minVal, float &maxVal) {
+  // Float min/max reductions are not vectorised without -ffast-math, so use
+  // GCC/Clang vector extensions: two 4-lane accumulators per bound.
+  typedef float Vec4 __attribute__((vector_size(16)));
+  float lo = w[0], hi = w[0];
+  int64_t i = 0;
+  if (count >= 8) {
+    Vec4 lo0 = {lo, lo, lo, lo}, hi0 = lo0, lo1 = lo0, hi1 = lo0;
+    for (; i + 8 <= count; i += 8) {
+      Vec4 a, b;
+      std::memcpy(&a, w + i, sizeof(a));
+      std::memcpy(&b, w + i + 4, sizeof(b));
+      lo0 = a < lo0 ? a : lo0;
+      hi0 = a > hi0 ? a : hi0;
+      lo1 = b < lo1 ? b : lo1;
+      hi1 = b > hi1 ? b : hi1;
+    }
+    lo0 = lo1 < lo0 ? lo1 : lo0;
+    hi0 = hi1 > hi0 ? hi1 : hi0;
+    for (int j = 0; j < 4; ++j) {
+      lo = lo0[j] < lo ? lo0[j] : lo;
+      hi = hi0[j] > hi ? hi0[j] : hi;
+    }
+  }
+  for (; i < count; ++i) {
+    lo = w[i] < lo ? w[i] : lo;
+    hi = w[i] > hi ? w[i] : hi;
+  }
+  minVal = lo;
+  maxVal = hi;
+}
+
+bool fakeQuantizeRow(const float *w, int64_t k, const QuantParams &params,
+                     float *out) {
+  const int64_t g = params.groupSize;
+  for (int64_t begin = 0; begin < k; begin += g) {
+    float lo, hi;
+    groupMinMax(w + begin, g, lo, hi);
+    const GroupGrid grid = makeGroupGrid(lo, hi, params);
+    if (!grid.valid())
+      return false;
+    fakeQuantizeSpan(w + begin, g, grid, out + begin);
+  }
+  return true;
+}
+
+QuantizedLinear quantizeLinear(const float *weight, int64_t n, int64_t k,
+                               const QuantParams &params,
+                               const std::vector<uint16_t> &bias,
+                               const std::string &what, int numThreads) {
+  checkQuantParams(params, k, what);
+  if (n <= 0)
+    throw Error(what + ": output features N must be positive, got " +
+                std::to_string(n));
+  if (weight == nullptr)
+    throw Error(what + ": weight data is null");
+  if (!bias.empty() && bias.size() != static_cast<size_t>(n))
+    throw Error(what + ": bias must have N = " + std::to_string(n) +
+                " elements, got " + std::to_string(bias.size()));
+
+  QuantizedLinear layer;
+  layer.k = k;
+  layer.n = n;
+  layer.params = params;
+  const int64_t g = params.groupSize, groups = k / g;
+  layer.q.assign(static_cast<size_t>(k * n), 0);
+  layer.scales.assign(static_cast<size_t>(groups * n), 0);
+  if (params.zeroPoint)
+    layer.zeros.assign(static_cast<size_t>(groups * n), 0);
+  layer.bias = bias;
+
+  // Rows are processed in blocks so that the transposed code writes
+  // q[k][row..row+block) stay contiguous.
+  constexpr int64_t kBlock = 64;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  parallelFor(blocks, numThreads, [&](int64_t blockBegin, int64_t blockEnd) {
+    std::vector<GroupGrid> grids(static_cast<size_t>(kBlock * groups));
+    for (int64_t b = blockBegin; b < blockEnd; ++b) {
+      const int64_t row0 = b * kBlock, rows = std::min(kBlock, n - row0);
+      for (int64_t j = 0; j < rows; ++j) {
+        const int64_t row = row0 + j;
+        for (int64_t grp = 0; grp < groups; ++grp) {
+          const float *wg = weight + row * k + grp * g;
+          for (int64_t i = 0; i < g; ++i)
+            if (!std::isfinite(wg[i]))
+              throw Error(what + ": weight [" + std::to_string(row) + ", " +
+                          std::to_string(grp * g + i) + "] is not finite");
+          float lo, hi;
+          groupMinMax(wg, g, lo, hi);
+          const GroupGrid grid = makeGroupGrid(lo, hi, params);
+          if (!grid.valid())
+            throw Error(what + ": output channel " + std::to_string(row) +
+                        ", group " + std::to_string(grp) + ": weight range [" +
+                        std::to_string(lo) + ", " + std::to_string(hi) +
+                        "] needs a scale larger than fp16 can hold");
+          grids[j * groups + grp] = grid;
+          layer.scales[grp * n + row] = floatToHalf(grid.scale);
+          if (params.zeroPoint)
+            layer.zeros[grp * n + row] = static_cast<uint8_t>(grid.zero);
+        }
+      }
+      for (int64_t c = 0; c < k; ++c) {
+        const int64_t grp = c / g;
+        uint8_t *out = layer.q.data() + c * n + row0;
+        for (int64_t j = 0; j < rows; ++j)
+          out[j] = static_cast<uint8_t>(quantizeCode(weight[(row0 + j) * k + c],
+                                                     grids[j * groups + grp]));
+      }
+    }
+  });
+  return layer;
+}
+
+} // namespace awq

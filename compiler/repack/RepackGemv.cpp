@@ -1,0 +1,205 @@
+//===- RepackGemv.cpp - Quantized weights in the CUDA-core GEMV layout ----===//
+
+#include "compiler/repack/RepackGemv.h"
+
+#include "runtime/support/Error.h"
+#include "runtime/support/Half.h"
+
+#include <algorithm>
+#include <sstream>
+#include <thread>
+
+namespace awq {
+
+namespace {
+
+/// AutoAWQ's nibble interleave: nibble i holds value kAwqOrder[i] of 8.
+constexpr int kAwqOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+/// Columns gathered per pass: keeps the strided reads of the row-major q
+/// within a few cache lines per row.
+constexpr int64_t kColumnBlock = 64;
+
+bool isFiniteHalf(uint16_t bits) { return (bits & 0x7c00u) != 0x7c00u; }
+
+/// Packs the 32 values of one unit (k order) into `bits` words.
+void packUnit(const uint8_t *values, int bits, uint32_t *words) {
+  switch (bits) {
+  case 4:
+    for (int j = 0; j < 4; ++j) {
+      uint32_t w = 0;
+      for (int i = 0; i < 8; ++i)
+        w |= static_cast<uint32_t>(values[8 * j + kAwqOrder[i]]) << (4 * i);
+      words[j] = w;
+    }
+    return;
+  case 8:
+    for (int j = 0; j < 8; ++j) {
+      uint32_t w = 0;
+      for (int i = 0; i < 4; ++i)
+        w |= static_cast<uint32_t>(values[4 * j + i]) << (8 * i);
+      words[j] = w;
+    }
+    return;
+  case 3:
+    for (int j = 0; j < 3; ++j) {
+      uint32_t w = 0;
+      for (int i = 0; i < 5; ++i) {
+        w |= static_cast<uint32_t>(values[10 * j + 2 * i]) << (3 * i);
+        w |= static_cast<uint32_t>(values[10 * j + 2 * i + 1]) << (16 + 3 * i);
+      }
+      w |= static_cast<uint32_t>((values[30] >> j) & 1u) << 15;
+      w |= static_cast<uint32_t>((values[31] >> j) & 1u) << 31;
+      words[j] = w;
+    }
+    return;
+  default:
+    throw Error("packUnit: unsupported bit width " + std::to_string(bits));
+  }
+}
+
+} // namespace
+
+GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
+  validate(layer, what);
+  const QuantParams &p = layer.params;
+  const int64_t k = layer.k;
+  const int64_t n = layer.n;
+  if (p.groupSize != k && p.groupSize % kGemvUnitK != 0)
+    throw Error(what +
+                ": the GEMV layout needs a group size that is a "
+                "multiple of 32 or equal to K = " +
+                std::to_string(k) + ", got " + std::to_string(p.groupSize));
+  const int maxValue = (1 << p.bits) - 1;
+  for (size_t i = 0; i < layer.q.size(); ++i)
+    if (layer.q[i] > maxValue)
+      throw Error(what + ": q[" + std::to_string(static_cast<int64_t>(i) / n) +
+                  ", " + std::to_string(static_cast<int64_t>(i) % n) +
+                  "] = " + std::to_string(layer.q[i]) + " does not fit in " +
+                  std::to_string(p.bits) + " bits");
+  for (size_t i = 0; i < layer.zeros.size(); ++i)
+    if (layer.zeros[i] > maxValue)
+      throw Error(what + ": zero point [" +
+                  std::to_string(static_cast<int64_t>(i) / n) + ", " +
+                  std::to_string(static_cast<int64_t>(i) % n) +
+                  "] = " + std::to_string(layer.zeros[i]) +
+                  " does not fit in " + std::to_string(p.bits) + " bits");
+  for (size_t i = 0; i < layer.scales.size(); ++i)
+    if (!isFiniteHalf(layer.scales[i]))
+      throw Error(what + ": scale [" +
+                  std::to_string(static_cast<int64_t>(i) / n) + ", " +
+                  std::to_string(static_cast<int64_t>(i) % n) +
+                  "] is not finite");
+
+  GemvWeights out;
+  out.k = k;
+  out.n = n;
+  out.params = p;
+  out.units = (k + kGemvUnitK - 1) / kGemvUnitK;
+  out.numGroups = layer.numGroups();
+  const int bits = p.bits;
+  const int64_t kPadded = out.units * kGemvUnitK;
+  const int64_t columnWords = out.units * bits;
+  out.qweight.assign(static_cast<size_t>(n * columnWords), 0u);
+
+  const int chunkWords = bits == 3 ? 1 : 4;
+  const int chunks = bits / chunkWords;
+  const int64_t units = out.units;
+  // Gathers a block of columns contiguous along K (padded with zeros), then
+  // packs each column unit by unit. Blocks are independent.
+  auto packBlocks = [&](int64_t firstBlock, int64_t blockStep) {
+    std::vector<uint8_t> columns(static_cast<size_t>(kColumnBlock * kPadded));
+    uint32_t unitWords[8];
+    for (int64_t n0 = firstBlock * kColumnBlock; n0 < n;
+         n0 += blockStep * kColumnBlock) {
+      const int64_t width = std::min(kColumnBlock, n - n0);
+      std::fill(columns.begin(), columns.end(), 0);
+      for (int64_t kk = 0; kk < k; ++kk) {
+        const uint8_t *row = layer.q.data() + kk * n + n0;
+        for (int64_t c = 0; c < width; ++c)
+          columns[static_cast<size_t>(c * kPadded + kk)] = row[c];
+      }
+      for (int64_t c = 0; c < width; ++c) {
+        uint32_t *column = out.qweight.data() + (n0 + c) * columnWords;
+        const uint8_t *values = columns.data() + c * kPadded;
+        for (int64_t unit = 0; unit < units; ++unit) {
+          packUnit(values + unit * kGemvUnitK, bits, unitWords);
+          const int64_t tile = unit / kGemvTileUnits;
+          const int64_t lane = unit % kGemvTileUnits;
+          const int64_t tileUnits =
+              std::min(kGemvTileUnits, units - tile * kGemvTileUnits);
+          uint32_t *tileBase = column + tile * kGemvTileUnits * bits;
+          for (int h = 0; h < chunks; ++h)
+            for (int i = 0; i < chunkWords; ++i)
+              tileBase[(h * tileUnits + lane) * chunkWords + i] =
+                  unitWords[h * chunkWords + i];
+        }
+      }
+    }
+  };
+  // Large layers (a model load repacks billions of weights) use every core;
+  // small ones are not worth a thread start.
+  const int64_t blocks = (n + kColumnBlock - 1) / kColumnBlock;
+  const int64_t threads = std::min<int64_t>(
+      {blocks, std::max(1u, std::thread::hardware_concurrency()),
+       std::max<int64_t>(1, k * n / (1 << 22))});
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < threads; ++t)
+    pool.emplace_back(packBlocks, t, threads);
+  packBlocks(0, threads);
+  for (std::thread &t : pool)
+    t.join();
+
+  // Scales and zeros: [K/G, N] row-major -> [N, K/G].
+  const int64_t groups = out.numGroups;
+  out.scales.resize(static_cast<size_t>(n * groups));
+  if (p.zeroPoint)
+    out.zeros.resize(static_cast<size_t>(n * groups));
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t c = 0; c < n; ++c) {
+      const size_t from = static_cast<size_t>(g * n + c);
+      const size_t to = static_cast<size_t>(c * groups + g);
+      out.scales[to] = layer.scales[from];
+      if (p.zeroPoint) // z < 256 is exact in fp16.
+        out.zeros[to] = floatToHalf(static_cast<float>(layer.zeros[from]));
+    }
+  out.bias = layer.bias;
+  return out;
+}
+
+std::string describeGemvLayout(int bits) {
+  if (bits != 3 && bits != 4 && bits != 8)
+    throw Error("describeGemvLayout: bits must be 3, 4 or 8, got " +
+                std::to_string(bits));
+  std::ostringstream s;
+  const int chunkWords = bits == 3 ? 1 : 4;
+  s << "GEMV layout, " << bits << "-bit weights\n"
+    << "  unit  = 32 consecutive k of one column = " << bits
+    << " words (K padded with q = 0 to a multiple of 32)\n"
+    << "  tile  = 32 units (lane l of a warp reads unit l)\n"
+    << "  chunk = " << chunkWords << " word(s) = " << 4 * chunkWords
+    << " bytes, one load; " << bits / chunkWords << " chunk(s) per unit\n"
+    << "  word (column n, unit 32t+l, chunk h, word i) at\n"
+    << "    n*Ku*" << bits << " + 32t*" << bits << " + (h*Ut + l)*"
+    << chunkWords << " + i   (Ku = ceil(K/32), Ut = min(32, Ku - 32t))\n";
+  switch (bits) {
+  case 4:
+    s << "  word j of a unit: nibble i holds k = 8j + {0,2,4,6,1,3,5,7}[i]\n";
+    break;
+  case 8:
+    s << "  word j of a unit: byte i holds k = 4j + i\n";
+    break;
+  default:
+    s << "  word j of a unit (j = 0..2): bits 3i..3i+2 hold k = 10j+2i,\n"
+      << "    bits 16+3i..18+3i hold k = 10j+2i+1 (i = 0..4); bit 15 is bit "
+         "j of k = 30,\n"
+      << "    bit 31 is bit j of k = 31\n";
+    break;
+  }
+  s << "  scales, zeros: fp16 [N, groups], index n*groups + g; zeros hold z "
+       "(absent if symmetric)\n"
+    << "  bias: fp16 [N]\n";
+  return s.str();
+}
+
+} // namespace awq

@@ -1,0 +1,77 @@
+//===- RepackGemv.h - Quantized weights in the CUDA-core GEMV layout ------===//
+//
+// The offline repacking for the GEMV kernel family (awq/gemv.cuh): each
+// column's weights packed along K so that lane L of a warp reads unit L of a
+// tile with one 16-byte load (4 and 8 bits: one / two; 3 bits: three 4-byte
+// loads) and a warp reads 512 contiguous bytes per load.
+//
+// Layout (bits b in {3, 4, 8}; K_u = ceil(K / 32) units per column):
+//  - A unit is 32 consecutive k of one column: b 32-bit words. K is padded
+//    with q = 0 up to 32 K_u (the kernel stages x = 0 there).
+//  - Word format inside a unit (awq/dequant.cuh):
+//      4 bits: word j holds k = 8j + o in nibble i, o = {0,2,4,6,1,3,5,7}[i]
+//              (AutoAWQ's interleave);
+//      8 bits: word j holds k = 4j + i in byte i;
+//      3 bits: word j (0..2) holds k = 10j + 2i at bits 3i..3i+2 and
+//              k = 10j + 2i + 1 at bits 16+3i..18+3i (i = 0..4); bit 15 of
+//              word j is bit j of k = 30, bit 31 of word j is bit j of k = 31.
+//  - Column n's words start at word n * K_u * b. Its units form tiles of 32
+//    (the last tile of a column holds U_t = K_u - 32 t <= 32 units). Within
+//    tile t a unit is cut into chunks of c words (c = 4 for 4 and 8 bits,
+//    c = 1 for 3 bits) and the chunks are stored chunk-major, unit-minor:
+//    word i of chunk h of unit 32 t + l sits at
+//      n * K_u * b + 32 t * b + (h * U_t + l) * c + i.
+//    (4 bits: one chunk, so units are simply consecutive 16-byte vectors.)
+//  - scales: fp16 [N, G_n] (G_n = K / G, or 1 when G == K), column-major by
+//    group: scale of (group g, column n) at n * G_n + g.
+//  - zeros: fp16 [N, G_n] holding the zero point z itself (exact), same
+//    indexing; empty for a symmetric layer (the kernel uses 2^(b-1)).
+//  - bias: fp16 [N], unchanged.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_COMPILER_REPACK_REPACKGEMV_H
+#define AWQ_COMPILER_REPACK_REPACKGEMV_H
+
+#include "runtime/support/QuantizedLinear.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace awq {
+
+/// K values per GEMV unit (one lane's share of a column in one tile).
+constexpr int64_t kGemvUnitK = 32;
+/// Units per GEMV tile (the 32 lanes of a warp).
+constexpr int64_t kGemvTileUnits = 32;
+
+/// The buffers the GEMV kernel reads for one linear layer.
+struct GemvWeights {
+  int64_t k = 0;         ///< Logical input features.
+  int64_t n = 0;         ///< Output features (merged columns).
+  QuantParams params;    ///< As in the source layer.
+  int64_t units = 0;     ///< ceil(k / 32): units per column.
+  int64_t numGroups = 0; ///< Groups per column (1 when groupSize == k).
+  /// Packed weights, n * units * bits words, in the layout above.
+  std::vector<uint32_t> qweight;
+  /// fp16 bits, [n, numGroups].
+  std::vector<uint16_t> scales;
+  /// fp16 bits of z, [n, numGroups]; empty when the layer is symmetric.
+  std::vector<uint16_t> zeros;
+  /// fp16 bits, [n] or empty.
+  std::vector<uint16_t> bias;
+};
+
+/// Repacks `layer` into the GEMV layout. `what` names the layer in errors.
+/// Throws awq::Error when the layer is inconsistent (awq::validate), when
+/// the group size is neither a multiple of 32 nor K, when a q or zero value
+/// does not fit in `bits` bits, or when a scale is not finite.
+GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what);
+
+/// A human-readable description of the GEMV layout for `bits` (3, 4 or 8),
+/// for documentation and debug dumps.
+std::string describeGemvLayout(int bits);
+
+} // namespace awq
+
+#endif // AWQ_COMPILER_REPACK_REPACKGEMV_H

@@ -1,0 +1,285 @@
+//===- dequant.cuh - 3/4/8-bit weight words to fp16 pairs or scaled fp32 --===//
+//
+// Two decoders for the packed weight words:
+//
+//  1. fp16 "magic number" decode (for half2 / tensor-core paths): OR a field
+//     into the mantissa of fp16 1024 (0x6400), so the half reads 1024 + q
+//     (or 1024 + q * 2^o for a field o bits up), then one hsub2 / hfma2 turns
+//     it into q exactly. Pairs come out in natural k order as half2.
+//  2. scaled-integer decode for fp32 accumulation (the GEMV kernel): isolate
+//     a field in place with one AND; with a zero exponent the 32-bit word *is*
+//     the fp32 subnormal q * 2^(p - 149), p being the field's bit offset. An
+//     fp32 FMA with an activation pre-multiplied by 2^(85 - p) then adds
+//     x * q * 2^-64 exactly as x * q would round, with no int->float
+//     conversion and no magic-offset subtraction: one integer op and one FMA
+//     per weight. This needs subnormals to be honoured (no flush-to-zero),
+//     which is the NVRTC/nvcc default; compiling with --ftz=true is rejected.
+//
+// Word formats (the same for both decoders; the GEMV and GEMM repackers
+// place words, these fix what is inside one word):
+//   4 bits: nibble i (bits 4i..4i+3) of a word holds value kAwqOrder[i] of the
+//           word's 8 consecutive values, kAwqOrder = {0,2,4,6,1,3,5,7}
+//           (AutoAWQ's order: masks 0x000f000f / 0x00f000f0 and a shift by 8
+//           give the pairs (0,1) (2,3) (4,5) (6,7)).
+//   8 bits: byte i of a word holds value i of its 4 consecutive values.
+//   3 bits: three words hold 32 consecutive values. Word j (0..2): the low
+//           half's slot i (bits 3i..3i+2, i = 0..4) holds value 10j + 2i, the
+//           high half's slot i (bits 16+3i..18+3i) holds value 10j + 2i + 1;
+//           bit 15 of word j is bit j of value 30 and bit 31 of word j is bit
+//           j of value 31. Masks at offsets 0, 3, 6 (plus a shift by 6 for 9,
+//           12) give pairs (10j+2i, 10j+2i+1) as half2; the six spare bits
+//           gather into the pair (30, 31) with three shifts.
+//
+// Fault injection (tests prove the suite catches it): with
+// AWQ_FAULT_WRONG_NIBBLE_ORDER defined, the 4-bit decoders assume sequential
+// nibble order instead of kAwqOrder.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_DEVICE_DEQUANT_CUH
+#define AWQ_DEVICE_DEQUANT_CUH
+
+#include "awq/platform.cuh"
+#include "awq/primitives.cuh"
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_FTZ) && __CUDA_FTZ
+// The scaled-integer decode needs fp32 subnormals.
+#error "awq/dequant.cuh: do not compile with --ftz=true (or fast math)"
+#endif
+
+namespace awq {
+
+/// fp16 1024.0 in both halves: the magic exponent of the fp16 decode.
+constexpr uint32_t kHalf2Magic1024 = 0x64006400u;
+
+/// The position (0..7) among a 4-bit word's 8 consecutive values of the value
+/// held in nibble `nibble`: AutoAWQ's order {0,2,4,6,1,3,5,7}.
+__device__ __forceinline__ constexpr int awqNibbleValue(int nibble) {
+#if defined(AWQ_FAULT_WRONG_NIBBLE_ORDER)
+  return nibble; // Fault: sequential order.
+#else
+  return ((nibble & 3) << 1) | (nibble >> 2);
+#endif
+}
+
+/// The nibble (0..7) that holds value `value` of a 4-bit word (the inverse of
+/// awqNibbleValue: {0,4,1,5,2,6,3,7}).
+__device__ __forceinline__ constexpr int awqValueNibble(int value) {
+#if defined(AWQ_FAULT_WRONG_NIBBLE_ORDER)
+  return value; // Fault: sequential order.
+#else
+  return (value >> 1) | ((value & 1) << 2);
+#endif
+}
+
+//===----------------------------------------------------------------------===//
+// fp16 magic-number decode
+//===----------------------------------------------------------------------===//
+
+namespace detail {
+
+#if defined(AWQ_FAULT_WRONG_NIBBLE_ORDER)
+/// Fault injection only: moves the nibbles so that the correct decoder reads
+/// nibble i as value i, i.e. it behaves like a sequential-order decoder.
+__device__ __forceinline__ uint32_t sequentialToAwqNibbles(uint32_t word) {
+  constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+  uint32_t out = 0;
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    out |= ((word >> (4 * kOrder[i])) & 0xFu) << (4 * i);
+  return out;
+}
+#endif
+
+/// half2 {lo, hi} from two fp16 bit patterns.
+__device__ __forceinline__ half2 half2FromBits(uint16_t lo, uint16_t hi) {
+  return bitsAsHalf2(static_cast<uint32_t>(lo) |
+                     (static_cast<uint32_t>(hi) << 16));
+}
+
+} // namespace detail
+
+/// One 4-bit word to its 8 values q (exact small integers in fp16) as pairs
+/// q[p] = {value 2p, value 2p+1}. 5 integer ops and 4 half2 ops:
+/// low nibbles: (w & 0x000f000f) | 0x6400 -> 1024 + q, minus 1024;
+/// high nibbles: (w & 0x00f000f0) | 0x6400 -> 1024 + 16 q, times 1/16 minus 64.
+/// Every step is exact (integers < 2^11 are exact in fp16).
+__device__ __forceinline__ void decode4ToHalf2(uint32_t word, half2 (&q)[4]) {
+#if defined(AWQ_FAULT_WRONG_NIBBLE_ORDER)
+  word = detail::sequentialToAwqNibbles(word);
+#endif
+  const uint32_t shifted = word >> 8;
+  const half2 magic = bitsAsHalf2(kHalf2Magic1024);
+  const half2 sixteenth = bitsAsHalf2(0x2c002c00u); // 1/16
+  const half2 minus64 = bitsAsHalf2(0xd400d400u);   // -64
+  q[0] = __hsub2(
+      bitsAsHalf2(lop3<kLutAndOr>(word, 0x000f000fu, kHalf2Magic1024)), magic);
+  q[1] =
+      __hfma2(bitsAsHalf2(lop3<kLutAndOr>(word, 0x00f000f0u, kHalf2Magic1024)),
+              sixteenth, minus64);
+  q[2] = __hsub2(
+      bitsAsHalf2(lop3<kLutAndOr>(shifted, 0x000f000fu, kHalf2Magic1024)),
+      magic);
+  q[3] = __hfma2(
+      bitsAsHalf2(lop3<kLutAndOr>(shifted, 0x00f000f0u, kHalf2Magic1024)),
+      sixteenth, minus64);
+}
+
+/// One 8-bit word to its 4 values q as pairs {0,1}, {2,3}: prmt places each
+/// byte under the fp16 exponent byte 0x64 (1024 + q), then minus 1024.
+__device__ __forceinline__ void decode8ToHalf2(uint32_t word, half2 (&q)[2]) {
+  const half2 magic = bitsAsHalf2(kHalf2Magic1024);
+  q[0] = __hsub2(bitsAsHalf2(prmt(word, 0x64646464u, 0x4140u)), magic);
+  q[1] = __hsub2(bitsAsHalf2(prmt(word, 0x64646464u, 0x4342u)), magic);
+}
+
+/// Three 3-bit words to their 32 values q as pairs q[p] = {2p, 2p+1}.
+/// A field at bit offset o (0, 3, 6 within a half) reads 1024 + q 2^o after
+/// the magic OR; one hfma2 by (2^-o, -1024 2^-o) gives q exactly.
+__device__ __forceinline__ void decode3ToHalf2(const uint32_t (&words)[3],
+                                               half2 (&q)[16]) {
+  const half2 magic = bitsAsHalf2(kHalf2Magic1024);
+  const half2 eighth = bitsAsHalf2(0x30003000u);      // 1/8
+  const half2 minus128 = bitsAsHalf2(0xd800d800u);    // -128
+  const half2 sixtyFourth = bitsAsHalf2(0x24002400u); // 1/64
+  const half2 minus16 = bitsAsHalf2(0xcc00cc00u);     // -16
+#pragma unroll
+  for (int j = 0; j < 3; ++j) {
+    const uint32_t w = words[j];
+    const uint32_t s = w >> 6;
+    q[5 * j + 0] = __hsub2(
+        bitsAsHalf2(lop3<kLutAndOr>(w, 0x00070007u, kHalf2Magic1024)), magic);
+    q[5 * j + 1] =
+        __hfma2(bitsAsHalf2(lop3<kLutAndOr>(w, 0x00380038u, kHalf2Magic1024)),
+                eighth, minus128);
+    q[5 * j + 2] =
+        __hfma2(bitsAsHalf2(lop3<kLutAndOr>(w, 0x01c001c0u, kHalf2Magic1024)),
+                sixtyFourth, minus16);
+    q[5 * j + 3] =
+        __hfma2(bitsAsHalf2(lop3<kLutAndOr>(s, 0x00380038u, kHalf2Magic1024)),
+                eighth, minus128);
+    q[5 * j + 4] =
+        __hfma2(bitsAsHalf2(lop3<kLutAndOr>(s, 0x01c001c0u, kHalf2Magic1024)),
+                sixtyFourth, minus16);
+  }
+  // Spare bits: bit 15 / bit 31 of word j are bit j of values 30 / 31.
+  uint32_t spare =
+      lop3<kLutAndOr>(words[0] >> 15, 0x00010001u, kHalf2Magic1024);
+  spare = lop3<kLutAndOr>(words[1] >> 14, 0x00020002u, spare);
+  spare = lop3<kLutAndOr>(words[2] >> 13, 0x00040004u, spare);
+  q[15] = __hsub2(bitsAsHalf2(spare), magic);
+}
+
+/// w = q * s - zs for one pair, given minusZeroScale = -zs (negated once per
+/// group): one hfma2, a single rounding of q * s - zs with q exact.
+/// zs = fp16(z * s) is itself rounded (z * s needs up to 19 significant bits),
+/// so w may differ from the true (q - z) * s by that rounding as well. That is
+/// why the magic 1024 is removed *before* this step: folding it into
+/// zs' = (z + 1024) * s would round a much larger number and lose ~10 bits.
+__device__ __forceinline__ half2 scaleMinusZs(half2 q, half2 scale,
+                                              half2 minusZeroScale) {
+  return __hfma2(q, scale, minusZeroScale);
+}
+
+/// w = (q - z) * s with a single rounding of the exact value: d = q - z is
+/// an exact small integer in fp16, then one multiply. Same cost as
+/// scaleMinusZs; needs z (exact in fp16) instead of z * s.
+__device__ __forceinline__ half2 scaleMinusZero(half2 q, half2 scale,
+                                                half2 zero) {
+  return __hmul2(__hsub2(q, zero), scale);
+}
+
+//===----------------------------------------------------------------------===//
+// Scaled-integer decode for fp32 accumulation (GEMV)
+//===----------------------------------------------------------------------===//
+
+/// Values per GEMV unit: one lane's share of one column per step.
+constexpr int kGemvUnitValues = 32;
+
+/// Activations are pre-multiplied by 2^(kGemvPrescaleExponent - p) so that
+/// (x 2^(85-p)) * (q 2^(p-149)) = x q 2^-64: far inside the fp32 normal range
+/// for every fp16 x * a (2^-48 .. 2^32) and 4-bit q, and x 2^(85-p) <= 2^117.
+constexpr int kGemvPrescaleExponent = 85;
+/// The fp32 accumulators hold sums scaled by 2^-kGemvAccumulatorExponent.
+constexpr int kGemvAccumulatorExponent = 64;
+
+/// The bit offset p of value `value` (0..31 within a unit) after the
+/// scaled-integer decode of `Bits`-bit words; the decoded word is the fp32
+/// subnormal q * 2^(p - 149).
+template <int Bits>
+__device__ __forceinline__ constexpr int gemvFieldShift(int value) {
+  static_assert(Bits == 3 || Bits == 4 || Bits == 8,
+                "gemvFieldShift: Bits must be 3, 4 or 8");
+  if (Bits == 4) {
+    const int nibble = awqValueNibble(value & 7);
+    return nibble < 5 ? 4 * nibble : 4 * (nibble - 5);
+  }
+  if (Bits == 8)
+    return (value & 1) * 8;
+  if (value == 30)
+    return 0;
+  if (value == 31)
+    return 16;
+  const int r = value % 10;
+  const int slot = r >> 1;
+  return ((r & 1) != 0 && slot < 2) ? 16 + 3 * slot : 3 * slot;
+}
+
+/// Value `value` (0..31) of one 32-value unit given the unit's `Bits` words
+/// (in the word format above): the field q << p in place, whose bits read as
+/// the fp32 subnormal q * 2^(p - 149), p = gemvFieldShift<Bits>(value). With
+/// a compile-time `value` this is one AND (or one prmt), plus one shift per
+/// word shared by its fields at offsets >= 20 (4 bits) or >= 22 (3 bits):
+/// fields must stay below bit 23, the exponent. Calling it per value where
+/// the value is consumed keeps only a few decoded fields live at a time.
+template <int Bits>
+__device__ __forceinline__ uint32_t
+decodeFieldScaled(const uint32_t (&words)[Bits], int value) {
+  static_assert(Bits == 3 || Bits == 4 || Bits == 8,
+                "decodeFieldScaled: Bits must be 3, 4 or 8");
+  if constexpr (Bits == 4) {
+    const uint32_t w = words[value >> 3];
+    const int nibble = awqValueNibble(value & 7);
+    return nibble < 5 ? (w & (0xFu << (4 * nibble)))
+                      : ((w >> 20) & (0xFu << (4 * (nibble - 5))));
+  } else if constexpr (Bits == 8) {
+    const uint32_t w = words[value >> 2];
+    switch (value & 3) {
+    case 0:
+      return w & 0xFFu;
+    case 1:
+      return w & 0xFF00u;
+    case 2:
+      return prmt(w, 0u, 0x4442u); // byte 2 -> bits 0-7
+    default:
+      return prmt(w, 0u, 0x4434u); // byte 3 -> bits 8-15
+    }
+  } else {
+    if (value >= 30) {
+      // Bits 15 and 31 of word j are bit j of values 30 and 31.
+      uint32_t spare = (words[1] >> 14) & 0x00020002u;
+      spare = lop3<kLutAndOr>(words[0] >> 15, 0x00010001u, spare);
+      spare = lop3<kLutAndOr>(words[2] >> 13, 0x00040004u, spare);
+      return value == 30 ? (spare & 0x7u) : (spare & 0x70000u);
+    }
+    const uint32_t w = words[value / 10];
+    const int r = value % 10;
+    const int slot = r >> 1;
+    if ((r & 1) == 0)
+      return w & (0x7u << (3 * slot));
+    return slot < 2 ? (w & (0x7u << (16 + 3 * slot)))
+                    : ((w >> 16) & (0x7u << (3 * slot)));
+  }
+}
+
+/// All 32 fields of a unit: fields[v] = decodeFieldScaled<Bits>(words, v).
+template <int Bits>
+__device__ __forceinline__ void decodeUnitScaled(const uint32_t (&words)[Bits],
+                                                 uint32_t (&fields)[32]) {
+#pragma unroll
+  for (int v = 0; v < 32; ++v)
+    fields[v] = decodeFieldScaled<Bits>(words, v);
+}
+
+} // namespace awq
+
+#endif // AWQ_DEVICE_DEQUANT_CUH

@@ -1,0 +1,732 @@
+//===- gemm.cuh - Tensor-core GEMM for AWQ-quantized linear layers --------===//
+//
+// y = epilogue(x * W) for larger M (about 8 rows and up), with W dequantized
+// in registers right before mma.sync.m16n8k16 (f16 in, f32 accumulate).
+//
+// One thread block computes a TileM x TileN output tile over a range of K
+// tiles (all of them, or 1/SplitK of them). Its WarpsM x WarpsN warps each own
+// a (TileM / WarpsM) x (TileN / WarpsN) sub-tile. Per K tile of TileK rows:
+//
+//   global --cp.async--> shared (Stages-deep ring, one commit group per tile)
+//     x       [TileM x TileK] fp16, XOR-swizzled rows (SwizzledRows), rows
+//             >= M and columns >= K zero-filled;
+//     weights TileN / 64 runs of TileK / 32 fragment packets (RepackGemm.h),
+//             copied verbatim (16-byte chunks; L2 evict-first when the grid
+//             has one M tile, so each weight byte is read exactly once);
+//     a       [TileK] activation scale (HasActScale);
+//     s, zs   the group rows of the tile, once per group, into a separate
+//             ring indexed by group "chunk" (see ScaleChunk below).
+//   shared --> registers
+//     A fragments by ldmatrix.x4, multiplied by a[k] when HasActScale;
+//     B fragments by one 16-byte ld.shared per lane per (16 K rows, 64
+//     columns) for 4 bits (two for 8 bits, 16 + 8 bytes per 32 rows for 3
+//     bits), decoded with lop3/prmt magic numbers and one fp16 FMA each:
+//     w = q * s - zs (zero point) or w = (q - 2^(b-1)) * s (symmetric).
+//
+// Why the weights go through shared memory rather than straight from global
+// into registers: the cp.async ring hides DRAM latency Stages-1 tiles deep
+// without holding those tiles in registers (the kernel must not spill), the
+// WarpsM warps of a block that share an N range read each weight byte from
+// DRAM once, and the fragment-ordered packets make every warp's shared read
+// 512 contiguous bytes (conflict free).
+//
+// Epilogue (fp32 accumulators; c0, c1 of a C fragment are adjacent columns of
+// one row, so SiLU(gate) * up needs no data exchange):
+//   v = acc + bias[n];  SiluMul: o[j] = silu(v[2j]) * v[2j+1];  else o = v;
+//   o += residual;      y = fp16(o).
+// With SplitK > 1 every block adds its partial tile into the fp32 workspace
+// with atomics, then the last block to arrive at the tile's counter (the
+// threadfence-reduction pattern; no block ever waits for another) reads the
+// sums back, clears them and the counter, and runs the epilogue.
+//
+// Constraints (static_asserts below name each): K % 8 == 0, group size a
+// multiple of 32 dividing K or equal to K (one group per column), TileK in
+// {32, 64, 128} and compatible with the group size, TileM a multiple of
+// 16 * WarpsM, TileN a multiple of 64 * WarpsN, 2 <= Stages <= 4, 1 <= SplitK
+// <= number of K tiles, even N for SiluMul. N and K tails need no constraint:
+// the repacker pads the weights (zeros) to 64 columns and 128 rows and the
+// kernel predicates the activation loads (zero fill) and output stores.
+//
+// Launch: grid (kGridX, gridY(M), kGridZ), block (kThreads), kSharedBytes of
+// dynamic shared memory (opt in above 48 KB). A split-K kernel needs an fp32
+// workspace of workspaceFloats(M) and counterCount(M) counters, both zero.
+// LinearArgs: x, qweight, scales, zeros (= fp16 z * s, nullptr when
+// symmetric) and actScale 16-byte aligned (cp.async), y and residual 4-byte
+// aligned; all buffers in the layouts of compiler/repack/RepackGemm.h.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_DEVICE_GEMM_CUH
+#define AWQ_DEVICE_GEMM_CUH
+
+#include "awq/platform.cuh"
+
+#include "awq/dequant.cuh"
+#include "awq/linear_args.cuh"
+#include "awq/mma.cuh"
+#include "awq/primitives.cuh"
+
+#if !defined(__CUDACC_RTC__)
+#include <cmath>
+#endif
+
+namespace awq {
+namespace gemm_detail {
+
+__host__ __device__ constexpr int roundUp(int value, int multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+__host__ __device__ constexpr int ceilDiv(int value, int divisor) {
+  return (value + divisor - 1) / divisor;
+}
+
+/// fp16 bit pattern of a small integer (|value| < 2048, exact in fp16).
+__host__ __device__ constexpr uint32_t halfBitsOfInt(int value) {
+  const uint32_t sign = value < 0 ? 0x8000u : 0u;
+  const int magnitude = value < 0 ? -value : value;
+  if (magnitude == 0)
+    return sign;
+  int exponent = 0;
+  while ((2 << exponent) <= magnitude)
+    ++exponent;
+  const uint32_t mantissa = static_cast<uint32_t>(magnitude - (1 << exponent))
+                            << (10 - exponent);
+  return sign | static_cast<uint32_t>(exponent + 15) << 10 | mantissa;
+}
+
+/// The same fp16 value in both halves of a 32-bit word.
+__host__ __device__ constexpr uint32_t splat(uint32_t halfBits) {
+  return halfBits | halfBits << 16;
+}
+
+__device__ __forceinline__ float silu(float g) { return g / (1.0f + expf(-g)); }
+
+} // namespace gemm_detail
+
+/// Compile-time description of one GEMM kernel instance. Every shape, group
+/// and tiling parameter is a template constant; the static_asserts name the
+/// constraint each violates.
+///
+///   K, N          logical input features / weight columns (N counts gate
+///                 and up columns when SiluMul)
+///   Bits          3, 4 or 8
+///   GroupSize     32, 64, 128, ... (a multiple of 32 dividing K) or K
+///   HasZeroPoint  w = q*s - zs (zeros buffer = z*s) vs (q - 2^(Bits-1))*s
+///   TileM/N/K     block tile; WarpsM x WarpsN warps split it
+///   Stages        cp.async ring depth (2..4)
+///   SplitK        K-tile ranges per output tile (grid z)
+///   HasActScale, HasBias, HasResidual, SiluMul: the optional inputs and the
+///                 SiLU-and-multiply epilogue
+///   MinBlocksPerSm second __launch_bounds__ argument (register budget)
+template <int K_, int N_, int Bits_, int GroupSize_, bool HasZeroPoint_,
+          int TileM_, int TileN_, int TileK_, int WarpsM_, int WarpsN_,
+          int Stages_, int SplitK_, bool HasActScale_, bool HasBias_,
+          bool HasResidual_, bool SiluMul_, int MinBlocksPerSm_ = 1>
+struct GemmConfig {
+  static constexpr int kK = K_;
+  static constexpr int kN = N_;
+  static constexpr int kBits = Bits_;
+  static constexpr int kGroupSize = GroupSize_;
+  static constexpr bool kHasZeroPoint = HasZeroPoint_;
+  static constexpr int kTileM = TileM_;
+  static constexpr int kTileN = TileN_;
+  static constexpr int kTileK = TileK_;
+  static constexpr int kWarpsM = WarpsM_;
+  static constexpr int kWarpsN = WarpsN_;
+  static constexpr int kStages = Stages_;
+  static constexpr int kSplitK = SplitK_;
+  static constexpr bool kHasActScale = HasActScale_;
+  static constexpr bool kHasBias = HasBias_;
+  static constexpr bool kHasResidual = HasResidual_;
+  static constexpr bool kSiluMul = SiluMul_;
+  static constexpr int kMinBlocksPerSm = MinBlocksPerSm_;
+
+  static_assert(K_ > 0 && N_ > 0, "GemmConfig: K and N must be positive");
+  static_assert(K_ % 8 == 0, "GemmConfig: K must be a multiple of 8 (the "
+                             "activation rows are copied in 16-byte chunks)");
+  static_assert(Bits_ == 3 || Bits_ == 4 || Bits_ == 8,
+                "GemmConfig: Bits must be 3, 4 or 8");
+  static_assert(GroupSize_ == K_ || (GroupSize_ > 0 && GroupSize_ % 32 == 0 &&
+                                     K_ % GroupSize_ == 0),
+                "GemmConfig: GroupSize must be K (one group per column) or a "
+                "multiple of 32 that divides K");
+  static_assert(TileK_ == 32 || TileK_ == 64 || TileK_ == 128,
+                "GemmConfig: TileK must be 32, 64 or 128 (the weight format "
+                "pads K to 128)");
+  static_assert(GroupSize_ == K_ || GroupSize_ % TileK_ == 0 ||
+                    TileK_ % GroupSize_ == 0,
+                "GemmConfig: TileK and GroupSize must divide one another");
+  static_assert(WarpsM_ >= 1 && WarpsN_ >= 1 && WarpsM_ * WarpsN_ <= 16,
+                "GemmConfig: WarpsM * WarpsN must be 1 to 16 warps");
+  static_assert(TileM_ > 0 && TileM_ % (16 * WarpsM_) == 0,
+                "GemmConfig: TileM must be a multiple of 16 * WarpsM (m16 "
+                "MMA tiles per warp)");
+  static_assert(
+      TileN_ > 0 && TileN_ % (64 * WarpsN_) == 0,
+      "GemmConfig: TileN must be a multiple of 64 * WarpsN (64-column "
+      "weight packets per warp)");
+  static_assert(Stages_ >= 2 && Stages_ <= 4,
+                "GemmConfig: Stages must be 2, 3 or 4");
+  static_assert(!SiluMul_ || N_ % 2 == 0,
+                "GemmConfig: SiluMul needs an even N (gate and up columns "
+                "interleaved)");
+
+  /// Output columns.
+  static constexpr int kNOut = SiluMul_ ? N_ / 2 : N_;
+  static constexpr int kThreads = 32 * WarpsM_ * WarpsN_;
+  static constexpr int kWarpTileM = TileM_ / WarpsM_;
+  static constexpr int kWarpTileN = TileN_ / WarpsN_;
+  /// m16 MMA tiles per warp and 64-column packets per warp.
+  static constexpr int kMFrags = kWarpTileM / 16;
+  static constexpr int kNBlocks = kWarpTileN / 64;
+
+  /// K as the kernel iterates it, and its tiles.
+  static constexpr int kKPadded = gemm_detail::roundUp(K_, TileK_);
+  static constexpr int kKTiles = kKPadded / TileK_;
+  static_assert(SplitK_ >= 1 && SplitK_ <= kKTiles,
+                "GemmConfig: SplitK must be between 1 and the number of K "
+                "tiles (ceil(K / TileK))");
+
+  /// The weight format (RepackGemm.h): K padded to 128, N to 64.
+  static constexpr int kPackedK = gemm_detail::roundUp(K_, 128);
+  static constexpr int kPackedN = gemm_detail::roundUp(N_, 64);
+  static constexpr int kPackedKPackets = kPackedK / 32;
+  static constexpr int kPackedNBlocks = kPackedN / 64;
+  static constexpr int kPacketBytes = 256 * Bits_;
+  static constexpr int kScaleRows =
+      GroupSize_ == K_ ? 1 : gemm_detail::ceilDiv(kPackedK, GroupSize_);
+
+  /// Group geometry as the pipeline sees it. A "scale chunk" is what one
+  /// ring slot holds: kChunkRows group rows, used by kTilesPerChunk
+  /// consecutive K tiles (per column: one chunk for all of K).
+  static constexpr int kGroupEff = GroupSize_ == K_ ? kKPadded : GroupSize_;
+  static constexpr int kTilesPerChunk =
+      kGroupEff >= TileK_ ? kGroupEff / TileK_ : 1;
+  static constexpr int kChunkRows =
+      kGroupEff >= TileK_ ? 1 : TileK_ / kGroupEff;
+
+  /// Shared memory per pipeline stage and in all.
+  static constexpr int kABytes = TileM_ * TileK_ * 2;
+  static constexpr int kBBytesPerNBlock = (TileK_ / 32) * kPacketBytes;
+  static constexpr int kBBytes = (TileN_ / 64) * kBBytesPerNBlock;
+  static constexpr int kActBytes = HasActScale_ ? TileK_ * 2 : 0;
+  static constexpr int kStageBytes = kABytes + kBBytes + kActBytes;
+  static constexpr int kScaleSlotHalves = kChunkRows * TileN_;
+  static constexpr int kScaleSlotBytes =
+      kScaleSlotHalves * 2 * (HasZeroPoint_ ? 2 : 1);
+  static constexpr int kFlagOffset = Stages_ * (kStageBytes + kScaleSlotBytes);
+  /// Dynamic shared memory per block (the last 16 bytes hold the split-K
+  /// "last block" flag).
+  static constexpr int kSharedBytes = kFlagOffset + 16;
+  static_assert(kSharedBytes <= 227 * 1024,
+                "GemmConfig: the tiles need more shared memory than any "
+                "supported GPU has (227 KB on sm_90)");
+
+  /// Launch geometry.
+  static constexpr int kGridX = gemm_detail::ceilDiv(N_, TileN_);
+  static constexpr int kGridZ = SplitK_;
+  static __host__ __device__ constexpr int gridY(int m) {
+    return (m + TileM_ - 1) / TileM_;
+  }
+  /// Split-K scratch: an [M, N] fp32 workspace and one counter per output
+  /// tile, both zero before a launch and zero again after it.
+  static __host__ __device__ constexpr long long workspaceFloats(int m) {
+    return SplitK_ > 1 ? static_cast<long long>(m) * N_ : 0;
+  }
+  static __host__ __device__ constexpr int counterCount(int m) {
+    return SplitK_ > 1 ? gridY(m) * kGridX : 0;
+  }
+};
+
+namespace gemm_detail {
+
+/// The block-wide state of one GEMM launch: tile origin, K range and the
+/// shared memory map.
+template <class Cfg> struct GemmBlock {
+  using Swizzle = SwizzledRows<Cfg::kTileK * 2>;
+
+  const LinearArgs &args;
+  unsigned char *shared;
+  int tid, lane, warpM, warpN;
+  int m0, n0;
+  int kBegin, kEnd; ///< K tiles [kBegin, kEnd) of this block.
+  /// L2 evict-first for the weights when this launch reads each of them
+  /// once (a single M tile); other M tiles' blocks would re-read them.
+  bool streamWeights;
+  uint64_t weightPolicy;
+
+  __device__ __forceinline__ half *aTile(int stage) const {
+    return reinterpret_cast<half *>(shared + stage * Cfg::kStageBytes);
+  }
+  __device__ __forceinline__ unsigned char *bTile(int stage) const {
+    return shared + stage * Cfg::kStageBytes + Cfg::kABytes;
+  }
+  __device__ __forceinline__ half *actTile(int stage) const {
+    return reinterpret_cast<half *>(shared + stage * Cfg::kStageBytes +
+                                    Cfg::kABytes + Cfg::kBBytes);
+  }
+  __device__ __forceinline__ half *scaleSlot(int slot) const {
+    return reinterpret_cast<half *>(shared + Cfg::kStages * Cfg::kStageBytes +
+                                    slot * Cfg::kScaleSlotBytes);
+  }
+  __device__ __forceinline__ half *zeroSlot(int slot) const {
+    return scaleSlot(slot) + Cfg::kScaleSlotHalves;
+  }
+  __device__ __forceinline__ unsigned *lastBlockFlag() const {
+    return reinterpret_cast<unsigned *>(shared + Cfg::kFlagOffset);
+  }
+
+  /// Issues the cp.async copies of K tile `kt` into `stage` (and its scale
+  /// chunk when it starts one). The caller commits.
+  __device__ __forceinline__ void loadTile(int kt, int stage) const {
+    const int kBase = kt * Cfg::kTileK;
+
+    // Activations: rows >= M and columns >= K become zeros.
+    constexpr int kChunksPerRow = Cfg::kTileK / 8;
+    constexpr int kAChunks = Cfg::kTileM * kChunksPerRow;
+    half *a = aTile(stage);
+#pragma unroll
+    for (int i = 0; i < ceilDiv(kAChunks, Cfg::kThreads); ++i) {
+      const int c = tid + i * Cfg::kThreads;
+      if (kAChunks % Cfg::kThreads == 0 || c < kAChunks) {
+        const int row = c / kChunksPerRow, chunk = c % kChunksPerRow;
+        const int gRow = m0 + row, gK = kBase + chunk * 8;
+        const bool valid = gRow < args.M && gK < Cfg::kK;
+        const half *src =
+            valid ? args.x + static_cast<long long>(gRow) * Cfg::kK + gK
+                  : args.x;
+        cpAsync16(a + Swizzle::elementOffset(row, chunk), src, valid);
+      }
+    }
+
+    // Weights: per 64-column block a contiguous run of TileK / 32 packets.
+    constexpr int kChunksPerNBlock = Cfg::kBBytesPerNBlock / 16;
+    constexpr int kBChunks = (Cfg::kTileN / 64) * kChunksPerNBlock;
+    const unsigned char *q =
+        reinterpret_cast<const unsigned char *>(args.qweight);
+    unsigned char *b = bTile(stage);
+#pragma unroll
+    for (int i = 0; i < ceilDiv(kBChunks, Cfg::kThreads); ++i) {
+      const int c = tid + i * Cfg::kThreads;
+      if (kBChunks % Cfg::kThreads == 0 || c < kBChunks) {
+        const int block = c / kChunksPerNBlock, offset = c % kChunksPerNBlock;
+        const int gBlock = n0 / 64 + block;
+        const bool valid = gBlock < Cfg::kPackedNBlocks;
+        const unsigned char *src =
+            valid ? q +
+                        (static_cast<long long>(gBlock) * Cfg::kPackedKPackets +
+                         kBase / 32) *
+                            Cfg::kPacketBytes +
+                        offset * 16
+                  : q;
+        unsigned char *dst = b + block * Cfg::kBBytesPerNBlock + offset * 16;
+        if (streamWeights)
+          cpAsync16Policy(dst, src, valid, weightPolicy);
+        else
+          cpAsync16(dst, src, valid);
+      }
+    }
+
+    if constexpr (Cfg::kHasActScale) {
+      constexpr int kActChunks = Cfg::kTileK / 8;
+      if (tid < kActChunks) {
+        const int gK = kBase + tid * 8;
+        const bool valid = gK < Cfg::kK;
+        cpAsync16(actTile(stage) + tid * 8,
+                  valid ? args.actScale + gK : args.actScale, valid);
+      }
+    }
+
+    // Scales (and z*s) once per group: only the first tile of a chunk, or
+    // the first tile of this block's K range, loads the chunk.
+    if (kt == kBegin || kt % Cfg::kTilesPerChunk == 0) {
+      const int chunk = kt / Cfg::kTilesPerChunk;
+      const int slot = chunk % Cfg::kStages;
+      constexpr int kChunksPerRowS = Cfg::kTileN / 8;
+      constexpr int kSChunks = Cfg::kChunkRows * kChunksPerRowS;
+      constexpr int kAll = Cfg::kHasZeroPoint ? 2 * kSChunks : kSChunks;
+#pragma unroll
+      for (int i = 0; i < ceilDiv(kAll, Cfg::kThreads); ++i) {
+        const int c = tid + i * Cfg::kThreads;
+        if (kAll % Cfg::kThreads == 0 || c < kAll) {
+          const bool zeros = c >= kSChunks;
+          const int cc = zeros ? c - kSChunks : c;
+          const int row = cc / kChunksPerRowS, col8 = cc % kChunksPerRowS;
+          const int group = chunk * Cfg::kChunkRows + row;
+          const int gCol = n0 + col8 * 8;
+          const bool valid = group < Cfg::kScaleRows && gCol < Cfg::kPackedN;
+          const half *base = zeros ? args.zeros : args.scales;
+          const half *src =
+              valid
+                  ? base + static_cast<long long>(group) * Cfg::kPackedN + gCol
+                  : base;
+          half *dst = (zeros ? zeroSlot(slot) : scaleSlot(slot)) +
+                      row * Cfg::kTileN + col8 * 8;
+          cpAsync16(dst, src, valid);
+        }
+      }
+    }
+  }
+};
+
+/// Dequantizes one lane's B fragments for one 16-row half of a packet
+/// (RepackGemm.h) with the shared decoders of awq/dequant.cuh: b[j] = the
+/// m16n8k16 B registers of N tile j, w = q * s - zs in one rounding.
+/// `words` are the half's packed words (4, 8 or 3 of them); `scale` and
+/// `minusZero` hold this lane's eight columns' s and -zs (half j of the
+/// 16-byte vector is column 8 j + g).
+template <int Bits>
+__device__ __forceinline__ void
+dequantHalf(const uint32_t *words, const uint32_t (&scale)[4],
+            const uint32_t (&minusZero)[4], uint32_t (&b)[8][2]) {
+  // q[p] = {q(k = 2t (+8 r)), q(k + 1)} for register p = 2 j + r.
+  half2 q[16];
+  if constexpr (Bits == 4) {
+#pragma unroll
+    for (int w = 0; w < 4; ++w)
+      decode4ToHalf2(words[w], *reinterpret_cast<half2(*)[4]>(q + 4 * w));
+  } else if constexpr (Bits == 8) {
+#pragma unroll
+    for (int w = 0; w < 8; ++w)
+      decode8ToHalf2(words[w], *reinterpret_cast<half2(*)[2]>(q + 2 * w));
+  } else {
+    const uint32_t three[3] = {words[0], words[1], words[2]};
+    decode3ToHalf2(three, q);
+  }
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    const half2 s2 = bitsAsHalf2(scale[j / 2]);
+    const half2 z2 = bitsAsHalf2(minusZero[j / 2]);
+    const half sj = j % 2 ? __high2half(s2) : __low2half(s2);
+    const half zj = j % 2 ? __high2half(z2) : __low2half(z2);
+    const half2 s = __halves2half2(sj, sj);
+    const half2 z = __halves2half2(zj, zj);
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+      b[j][r] = half2AsBits(scaleMinusZs(q[2 * j + r], s, z));
+  }
+}
+
+/// One 16-byte shared-memory load as four words.
+__device__ __forceinline__ void loadVector4(const void *p, uint32_t *out) {
+  const uint4 v = *reinterpret_cast<const uint4 *>(p);
+  out[0] = v.x;
+  out[1] = v.y;
+  out[2] = v.z;
+  out[3] = v.w;
+}
+
+/// Writes the final values of columns (col, col + 1) of row `row`, given the
+/// fp32 sums v0, v1 (bias not yet added). Handles SiLU-and-multiply,
+/// residual and the N tail.
+template <class Cfg>
+__device__ __forceinline__ void storePair(const LinearArgs &args, int row,
+                                          int col, float v0, float v1) {
+  if (row >= args.M || col >= Cfg::kN)
+    return;
+  const bool second = col + 1 < Cfg::kN;
+  if constexpr (Cfg::kHasBias) {
+    v0 += __half2float(args.bias[col]);
+    if (second)
+      v1 += __half2float(args.bias[col + 1]);
+  }
+  const long long rowBase = static_cast<long long>(row) * Cfg::kNOut;
+  if constexpr (Cfg::kSiluMul) {
+    // Column 2j is gate j, 2j + 1 is up j (N is even, so both exist).
+    const int out = col / 2;
+    float o = silu(v0) * v1;
+    if constexpr (Cfg::kHasResidual)
+      o += __half2float(args.residual[rowBase + out]);
+    args.y[rowBase + out] = __float2half_rn(o);
+  } else {
+    if constexpr (Cfg::kHasResidual) {
+      v0 += __half2float(args.residual[rowBase + col]);
+      if (second)
+        v1 += __half2float(args.residual[rowBase + col + 1]);
+    }
+    if (Cfg::kNOut % 2 == 0) {
+      // col is even and the row stride is even: a 4-byte aligned pair.
+      *reinterpret_cast<half2 *>(args.y + rowBase + col) =
+          __floats2half2_rn(v0, v1);
+    } else {
+      args.y[rowBase + col] = __float2half_rn(v0);
+      if (second)
+        args.y[rowBase + col + 1] = __float2half_rn(v1);
+    }
+  }
+}
+
+} // namespace gemm_detail
+
+/// The kernel body; instantiate it through AWQ_GEMM_KERNEL.
+template <class Cfg>
+__device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
+  using namespace gemm_detail;
+  using Swizzle = SwizzledRows<Cfg::kTileK * 2>;
+#if defined(__CUDA_ARCH__)
+#if __CUDA_ARCH__ == 860 || __CUDA_ARCH__ == 870 || __CUDA_ARCH__ == 890
+  static_assert(
+      Cfg::kSharedBytes <= 99 * 1024,
+      "GemmConfig: sm_86/sm_89 allow 99 KB of shared memory per block");
+#elif __CUDA_ARCH__ == 800
+  static_assert(Cfg::kSharedBytes <= 163 * 1024,
+                "GemmConfig: sm_80 allows 163 KB of shared memory per block");
+#endif
+#endif
+  AWQ_DYNAMIC_SHARED(unsigned char, awqGemmShared);
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int warp = tid >> 5;
+  const int split = static_cast<int>(blockIdx.z);
+  const GemmBlock<Cfg> blk{args,
+                           awqGemmShared,
+                           tid,
+                           tid & 31,
+                           warp / Cfg::kWarpsN,
+                           warp % Cfg::kWarpsN,
+                           static_cast<int>(blockIdx.y) * Cfg::kTileM,
+                           static_cast<int>(blockIdx.x) * Cfg::kTileN,
+                           split * Cfg::kKTiles / Cfg::kSplitK,
+                           (split + 1) * Cfg::kKTiles / Cfg::kSplitK,
+                           gridDim.y == 1,
+                           makeEvictFirstPolicy()};
+  const int numTiles = blk.kEnd - blk.kBegin;
+
+  const int lane = blk.lane;
+  const int g = lane >> 2, t = lane & 3;
+
+  float acc[Cfg::kMFrags][Cfg::kNBlocks * 8][4];
+#pragma unroll
+  for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+#pragma unroll
+    for (int nf = 0; nf < Cfg::kNBlocks * 8; ++nf) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        acc[mf][nf][i] = 0.0f;
+    }
+  }
+
+  // Prologue: Stages - 1 tiles in flight, one commit group each (possibly
+  // empty, so the group count per iteration stays fixed).
+#pragma unroll
+  for (int s = 0; s < Cfg::kStages - 1; ++s) {
+    if (s < numTiles)
+      blk.loadTile(blk.kBegin + s, s);
+    cpAsyncCommit();
+  }
+
+  for (int i = 0; i < numTiles; ++i) {
+    // Tile i has landed for this thread; the barrier makes every thread's
+    // copies visible and guarantees nobody still reads the stage refilled
+    // next (it was consumed in iteration i - 1).
+    cpAsyncWait<Cfg::kStages - 2>();
+#if !defined(AWQ_FAULT_SKIP_BARRIER)
+    __syncthreads();
+#endif
+    const int next = i + Cfg::kStages - 1;
+    if (next < numTiles)
+      blk.loadTile(blk.kBegin + next, next % Cfg::kStages);
+    cpAsyncCommit();
+
+    const int kt = blk.kBegin + i;
+    const int stage = i % Cfg::kStages;
+    const int slot = (kt / Cfg::kTilesPerChunk) % Cfg::kStages;
+    const half *aS = blk.aTile(stage);
+    const unsigned char *bS =
+        blk.bTile(stage) + blk.warpN * Cfg::kNBlocks * Cfg::kBBytesPerNBlock;
+    const half *sS =
+        blk.scaleSlot(slot) + blk.warpN * Cfg::kNBlocks * 64 + g * 8;
+    const half *zS =
+        blk.zeroSlot(slot) + blk.warpN * Cfg::kNBlocks * 64 + g * 8;
+
+    uint32_t scale[Cfg::kNBlocks][4], minusZero[Cfg::kNBlocks][4];
+#pragma unroll
+    for (int kp = 0; kp < Cfg::kTileK / 32; ++kp) {
+      // A new group starts at this packet: refresh s and -z*s (8 columns of
+      // each 64-column block per lane, one 16-byte shared load each).
+      if (kp == 0 ||
+          (Cfg::kGroupEff < Cfg::kTileK && (kp * 32) % Cfg::kGroupEff == 0)) {
+        const int row =
+            Cfg::kGroupEff >= Cfg::kTileK ? 0 : kp * 32 / Cfg::kGroupEff;
+#pragma unroll
+        for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
+          loadVector4(sS + row * Cfg::kTileN + nb * 64, scale[nb]);
+          if constexpr (Cfg::kHasZeroPoint) {
+            loadVector4(zS + row * Cfg::kTileN + nb * 64, minusZero[nb]);
+#pragma unroll
+            for (int w = 0; w < 4; ++w)
+              minusZero[nb][w] ^= 0x80008000u; // -zs: flip both signs.
+          } else {
+            // Symmetric: -z * s with z = 2^(bits-1) is exact in fp16.
+            constexpr uint32_t kMinusZero =
+                splat(halfBitsOfInt(-(1 << (Cfg::kBits - 1))));
+#pragma unroll
+            for (int w = 0; w < 4; ++w)
+              minusZero[nb][w] = half2AsBits(
+                  __hmul2(bitsAsHalf2(scale[nb][w]), bitsAsHalf2(kMinusZero)));
+          }
+        }
+      }
+
+      // This lane's packed words of packet kp for each 64-column block;
+      // words [kWords / 2 * h, kWords / 2 * (h + 1)) belong to half h.
+      constexpr int kWords = Cfg::kBits == 3 ? 6 : 2 * Cfg::kBits;
+      uint32_t words[Cfg::kNBlocks][kWords];
+#pragma unroll
+      for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
+        const unsigned char *packet =
+            bS + nb * Cfg::kBBytesPerNBlock + kp * Cfg::kPacketBytes;
+        if constexpr (Cfg::kBits == 3) {
+          loadVector4(packet + 16 * lane, words[nb]);
+          const uint2 high =
+              *reinterpret_cast<const uint2 *>(packet + 512 + 8 * lane);
+          words[nb][4] = high.x;
+          words[nb][5] = high.y;
+        } else {
+#pragma unroll
+          for (int x = 0; x < kWords / 4; ++x)
+            loadVector4(packet + 512 * x + 16 * lane, words[nb] + 4 * x);
+        }
+      }
+
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int kk = kp * 32 + h * 16;
+        uint32_t a[Cfg::kMFrags][4];
+#pragma unroll
+        for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+          const int row = blk.warpM * Cfg::kWarpTileM + mf * 16 + (lane & 15);
+          ldmatrix<4>(a[mf],
+                      aS + Swizzle::elementOffset(row, kk / 8 + (lane >> 4)));
+        }
+        if constexpr (Cfg::kHasActScale) {
+          // a0/a1 hold k = kk + 2t, +1; a2/a3 hold k = kk + 8 + 2t, +1.
+          const half *act = blk.actTile(stage) + kk + 2 * t;
+          const half2 low = *reinterpret_cast<const half2 *>(act);
+          const half2 high = *reinterpret_cast<const half2 *>(act + 8);
+#pragma unroll
+          for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+            a[mf][0] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][0]), low));
+            a[mf][1] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][1]), low));
+            a[mf][2] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][2]), high));
+            a[mf][3] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][3]), high));
+          }
+        }
+#if defined(AWQ_FAULT_WRONG_FRAGMENT_INDEX)
+        // Fault injection: rows g + 8 and columns 2t + 8 trade places.
+#pragma unroll
+        for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+          const uint32_t swap = a[mf][1];
+          a[mf][1] = a[mf][2];
+          a[mf][2] = swap;
+        }
+#endif
+#pragma unroll
+        for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
+          uint32_t b[8][2];
+          dequantHalf<Cfg::kBits>(words[nb] + h * (kWords / 2), scale[nb],
+                                  minusZero[nb], b);
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+#pragma unroll
+            for (int mf = 0; mf < Cfg::kMFrags; ++mf)
+              mmaM16N8K16(acc[mf][nb * 8 + j], a[mf], b[j]);
+          }
+        }
+      }
+    }
+  }
+  // Drain the (empty) trailing groups before the block may exit.
+  cpAsyncWait<0>();
+
+  const int rowBase = blk.m0 + blk.warpM * Cfg::kWarpTileM + g;
+  const int colBase = blk.n0 + blk.warpN * Cfg::kWarpTileN + 2 * t;
+
+  if constexpr (Cfg::kSplitK > 1) {
+    // Partial sums into the workspace; the last of the SplitK blocks of this
+    // tile finishes it.
+#pragma unroll
+    for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+#pragma unroll
+      for (int nf = 0; nf < Cfg::kNBlocks * 8; ++nf) {
+#pragma unroll
+        for (int half8 = 0; half8 < 2; ++half8) {
+          const int row = rowBase + mf * 16 + half8 * 8;
+          const int col = colBase + nf * 8;
+          if (row < args.M) {
+            float *ws = args.workspace + static_cast<long long>(row) * Cfg::kN;
+            if (col < Cfg::kN)
+              atomicAdd(ws + col, acc[mf][nf][2 * half8]);
+            if (col + 1 < Cfg::kN)
+              atomicAdd(ws + col + 1, acc[mf][nf][2 * half8 + 1]);
+          }
+        }
+      }
+    }
+    __threadfence();
+    __syncthreads();
+    unsigned *flag = blk.lastBlockFlag();
+    if (blk.tid == 0) {
+      const unsigned tile = blockIdx.y * gridDim.x + blockIdx.x;
+      const unsigned arrived = atomicAdd(args.counters + tile, 1u);
+      const bool last = arrived == Cfg::kSplitK - 1;
+      if (last)
+        args.counters[tile] = 0; // Ready for the next launch.
+      *flag = last ? 1u : 0u;
+    }
+    __syncthreads();
+    if (*flag == 0u)
+      return;
+    __threadfence();
+#pragma unroll
+    for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+#pragma unroll
+      for (int nf = 0; nf < Cfg::kNBlocks * 8; ++nf) {
+#pragma unroll
+        for (int half8 = 0; half8 < 2; ++half8) {
+          const int row = rowBase + mf * 16 + half8 * 8;
+          const int col = colBase + nf * 8;
+          float v[2] = {0.0f, 0.0f};
+          if (row < args.M) {
+            // volatile: the other blocks' atomics live in L2, not in this
+            // SM's L1.
+            volatile float *ws =
+                args.workspace + static_cast<long long>(row) * Cfg::kN;
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              if (col + e < Cfg::kN) {
+                v[e] = ws[col + e];
+                ws[col + e] = 0.0f;
+              }
+            }
+          }
+          acc[mf][nf][2 * half8] = v[0];
+          acc[mf][nf][2 * half8 + 1] = v[1];
+        }
+      }
+    }
+  }
+
+#pragma unroll
+  for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+#pragma unroll
+    for (int nf = 0; nf < Cfg::kNBlocks * 8; ++nf) {
+      const int row = rowBase + mf * 16;
+      const int col = colBase + nf * 8;
+      storePair<Cfg>(args, row, col, acc[mf][nf][0], acc[mf][nf][1]);
+      storePair<Cfg>(args, row + 8, col, acc[mf][nf][2], acc[mf][nf][3]);
+    }
+  }
+}
+
+} // namespace awq
+
+/// Defines the extern "C" kernel `name` for the GemmConfig type `Cfg` (a
+/// type alias: template arguments contain commas) and its host entry.
+#define AWQ_GEMM_KERNEL(name, Cfg)                                             \
+  extern "C" __global__ void __launch_bounds__(                                \
+      Cfg::kThreads, Cfg::kMinBlocksPerSm) name(awq::LinearArgs args) {        \
+    awq::gemmKernel<Cfg>(args);                                                \
+  }                                                                            \
+  AWQ_HOST_ENTRY(name, awq::LinearArgs)
+
+#endif // AWQ_DEVICE_GEMM_CUH

@@ -1,0 +1,607 @@
+//===- gemv.cuh - CUDA-core quantized GEMV for small batches (M = 1..~8) --===//
+//
+// y[m, :] = epilogue(x[m, :] * a . W + bias) for a 3/4/8-bit grouped weight
+// in the GEMV layout of compiler/repack/RepackGemv.h. At small M the layer
+// is memory-bound: the kernel's job is to stream the packed weights once at
+// close to DRAM bandwidth and keep the arithmetic per weight below the issue
+// budget. See docs/kernels.md ("GEMV") for the full design discussion.
+//
+// Work decomposition
+//   K is cut into units of 32 values; 32 consecutive units (1024 values) form
+//   a tile. A block has kWarps warps; warp w owns kColsPerWarp consecutive
+//   columns, and in each tile lane L reads unit L of each of its columns:
+//   16-byte loads (4 bits: one, 8 bits: two; 3 bits: three 4-byte loads), all
+//   lanes of a warp together reading 512 contiguous bytes per load. A block
+//   covers kColsPerBlock columns and a range of tiles; blockIdx.y splits the
+//   tiles (split-K) and blockIdx.z takes rows in chunks of MaxRows.
+//
+// Per tile
+//   1. The block stages x[m, tile] * a into dynamic shared memory as fp32,
+//      each value pre-multiplied by 2^(85 - p) for its field offset p (see
+//      awq/dequant.cuh), plus the per-unit sums of x * a. Quads of a unit
+//      are XOR-swizzled so the 32 lanes (32 different units) read shared
+//      memory without bank conflicts.
+//   2. Each lane decodes its unit with one integer op per weight into fp32
+//      subnormals q * 2^(p-149) and accumulates sum x a q (scaled by 2^-64)
+//      with one FMA per weight and row; the zero point and the group scale
+//      come once per unit: out += (acc - z * sum(x a)) * s.
+//   The next tile's weights are loaded into registers before the current
+//   tile is computed (register double buffering), and the loads carry an
+//   L2 evict-first hint: weights are read exactly once.
+//
+// Finish
+//   A warp reduce-scatter (31 shuffles for 32 sums) leaves each (row, column)
+//   total in one lane. Without split-K that lane applies bias, SiLU-and-
+//   multiply (gate/up columns are interleaved 2j, 2j+1) and the residual and
+//   writes fp16. With split-K lanes atomically add into the fp32 workspace;
+//   the block that arrives last at the tile's counter (threadfence reduction)
+//   runs the epilogue, and clears the workspace and the counter so the next
+//   launch starts from zero.
+//
+// Expected bandwidth fraction
+//   About 2.7 instructions per 4-bit weight at M = 1 (one AND per field and
+//   one shift per word, one FMA, one 16-byte x load per 4 weights shared by
+//   the warp's columns, per-unit scale work, x staging), +1.1 per extra row.
+//   At H100 peak bandwidth that is ~59% of the issue budget at M = 1, ~83%
+//   at M = 2, so the kernel is memory-bound there and should reach the
+//   achievable streaming bandwidth (~90% of peak) on large layers, less on
+//   small ones where launch latency and wave tails dominate (4096 x 4096 is
+//   2.6 us of transfer). From M = 4 it is issue-bound (~75-80% of the
+//   bandwidth limit). Estimates, not yet measured on a GPU.
+//
+// Launch: grid (kGridX, kGridY, gridZ(M)), block kThreads, dynamic shared
+// memory kSharedBytes (< 48 KB, no attribute needed). x and actScale must be
+// 16-byte aligned when K % 8 == 0 (vector loads of activations).
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_DEVICE_GEMV_CUH
+#define AWQ_DEVICE_GEMV_CUH
+
+#include "awq/dequant.cuh"
+#include "awq/linear_args.cuh"
+#include "awq/platform.cuh"
+#include "awq/primitives.cuh"
+
+#if !defined(__CUDACC_RTC__)
+#include <cmath>
+#include <cstddef>
+#endif
+
+namespace awq {
+
+/// Compile-time description of one GEMV kernel. Every shape, group and tile
+/// parameter is a template constant so the compiler can fold all indexing.
+///   K, N            input features and (merged) weight columns
+///   Bits            3, 4 or 8
+///   GroupSize       a multiple of 32, or K for one group per column
+///   HasZeroPoint    false: symmetric, z = 2^(Bits-1) and args.zeros unused
+///   ThreadsPerBlock a multiple of 32, at most 1024
+///   ColsPerWarp     columns per warp (power of two; even with SiluMul)
+///   KSplit          blocks along K per column tile (1: no workspace)
+///   MaxRows         rows per block (1, 2, 4 or 8); ColsPerWarp * MaxRows <= 32
+///   HasActScale     multiply x by args.actScale[k]
+///   HasBias         add args.bias[n]
+///   HasResidual     add args.residual[m, j] after the activation
+///   SiluMul         y[m, j] = silu(v[m, 2j]) * v[m, 2j+1], Nout = N / 2
+template <int K, int N, int Bits, int GroupSize, bool HasZeroPoint,
+          int ThreadsPerBlock, int ColsPerWarp, int KSplit, int MaxRows,
+          bool HasActScale, bool HasBias, bool HasResidual, bool SiluMul>
+struct GemvConfig {
+  static_assert(K > 0 && N > 0, "GemvConfig: K and N must be positive");
+  static_assert(Bits == 3 || Bits == 4 || Bits == 8,
+                "GemvConfig: Bits must be 3, 4 or 8");
+  static_assert(GroupSize == K || (GroupSize > 0 && GroupSize % 32 == 0 &&
+                                   K % GroupSize == 0),
+                "GemvConfig: GroupSize must be K (per column) or a multiple "
+                "of 32 that divides K");
+  static_assert(ThreadsPerBlock >= 32 && ThreadsPerBlock <= 1024 &&
+                    ThreadsPerBlock % 32 == 0,
+                "GemvConfig: ThreadsPerBlock must be a multiple of 32 <= 1024");
+  static_assert(ColsPerWarp >= 1 && (ColsPerWarp & (ColsPerWarp - 1)) == 0,
+                "GemvConfig: ColsPerWarp must be a power of two");
+  static_assert(MaxRows == 1 || MaxRows == 2 || MaxRows == 4 || MaxRows == 8,
+                "GemvConfig: MaxRows must be 1, 2, 4 or 8");
+  static_assert(ColsPerWarp * MaxRows <= 32,
+                "GemvConfig: ColsPerWarp * MaxRows must be <= 32 (one warp "
+                "reduce-scatter holds every sum)");
+  static_assert(!SiluMul || (N % 2 == 0 && ColsPerWarp % 2 == 0),
+                "GemvConfig: SiluMul needs an even N and an even ColsPerWarp "
+                "(gate and up columns of a pair stay in one warp)");
+  static_assert(KSplit >= 1, "GemvConfig: KSplit must be >= 1");
+
+  static constexpr int kK = K;
+  static constexpr int kN = N;
+  static constexpr int kBits = Bits;
+  static constexpr int kGroupSize = GroupSize;
+  static constexpr bool kHasZeroPoint = HasZeroPoint;
+  static constexpr int kThreads = ThreadsPerBlock;
+  static constexpr int kColsPerWarp = ColsPerWarp;
+  static constexpr int kKSplit = KSplit;
+  static constexpr int kMaxRows = MaxRows;
+  static constexpr bool kHasActScale = HasActScale;
+  static constexpr bool kHasBias = HasBias;
+  static constexpr bool kHasResidual = HasResidual;
+  static constexpr bool kSiluMul = SiluMul;
+
+  /// Output columns.
+  static constexpr int kNout = SiluMul ? N / 2 : N;
+  /// 32-value units per column (K padded up to a multiple of 32).
+  static constexpr int kUnits = (K + kGemvUnitValues - 1) / kGemvUnitValues;
+  /// Tiles of 32 units per column.
+  static constexpr int kTiles = (kUnits + 31) / 32;
+  static constexpr int kTilesPerSplit = (kTiles + KSplit - 1) / KSplit;
+  static_assert(KSplit <= kTiles && (KSplit - 1) * kTilesPerSplit < kTiles,
+                "GemvConfig: KSplit leaves a split without tiles; K / 1024 "
+                "rounded up must allow every split at least one tile");
+  /// Groups per column and units per group.
+  static constexpr int kGroups = GroupSize == K ? 1 : K / GroupSize;
+  static constexpr int kUnitsPerGroup =
+      GroupSize == K ? kUnits : GroupSize / kGemvUnitValues;
+  /// 32-bit words per unit and per column of the packed weights.
+  static constexpr int kUnitWords = Bits;
+  static constexpr long long kColumnWords =
+      static_cast<long long>(kUnits) * kUnitWords;
+  /// Words per load: 16-byte loads for 4 and 8 bits, 4-byte for 3 bits.
+  static constexpr int kChunkWords = Bits == 3 ? 1 : 4;
+  static constexpr int kChunksPerUnit = kUnitWords / kChunkWords;
+
+  /// Registers one thread needs, estimated from what stays live: the weight
+  /// words (twice with the register prefetch of multi-tile blocks), the
+  /// per-unit and running sums, one quad of decoded fields per column, a
+  /// staged x quad per row, and ~32 for addresses, indices and constants.
+  /// It bounds what ptxas used without spills on sm_80..sm_90 for the
+  /// configs in test/unit/device/GemvCompileTest.cpp.
+  static constexpr int kRegisterBudget =
+      32 +
+      ColsPerWarp * (Bits * (kTilesPerSplit > 1 ? 2 : 1) + 2 * MaxRows + 4) +
+      4 * MaxRows;
+  /// Second __launch_bounds__ argument: as many blocks per SM as the budget
+  /// allows (65536 registers per SM), between 1 and 16 (sm_86/89's block
+  /// limit). Without it ptxas guesses a target from the block size alone and
+  /// spills some configs at 56-64 registers; with it ptxas may use registers
+  /// up to 65536 / (threads * blocks).
+  static constexpr int kBlocksForBudget =
+      65536 / (ThreadsPerBlock * ((kRegisterBudget + 7) / 8 * 8));
+  static constexpr int kMinBlocksPerSM =
+      kBlocksForBudget < 1 ? 1
+                           : (kBlocksForBudget > 16 ? 16 : kBlocksForBudget);
+  static constexpr int kWarps = ThreadsPerBlock / 32;
+  static constexpr int kColsPerBlock = kWarps * ColsPerWarp;
+  static constexpr int kGridX = (N + kColsPerBlock - 1) / kColsPerBlock;
+  static constexpr int kGridY = KSplit;
+
+  /// fp32 values staged per row and tile, plus one sum per unit.
+  static constexpr int kTileValues = 32 * kGemvUnitValues;
+  /// Dynamic shared memory: staged x and unit sums for MaxRows rows, and the
+  /// split-K "last block" flag.
+  static constexpr size_t kSharedBytes =
+      (static_cast<size_t>(MaxRows) * (kTileValues + 32) + 4) * sizeof(float);
+  static_assert(kSharedBytes <= 48 * 1024,
+                "GemvConfig: staged activations exceed 48 KB of shared memory");
+
+  /// Blocks along z for M rows.
+  __host__ __device__ static constexpr int gridZ(int m) {
+    return (m + MaxRows - 1) / MaxRows;
+  }
+  /// fp32 workspace elements a launch with M rows needs (zero-initialised).
+  __host__ __device__ static constexpr size_t workspaceFloats(int m) {
+    return KSplit > 1 ? static_cast<size_t>(m) * N : 0;
+  }
+  /// Arrival counters a launch with M rows needs (zero-initialised).
+  __host__ __device__ static constexpr size_t counterCount(int m) {
+    return KSplit > 1 ? static_cast<size_t>(kGridX) * gridZ(m) : 0;
+  }
+  /// Bytes of packed weights, scales and zeros one launch streams.
+  static constexpr long long kWeightBytes =
+      static_cast<long long>(N) * kColumnWords * 4 +
+      static_cast<long long>(N) * kGroups * 2 * (HasZeroPoint ? 2 : 1);
+};
+
+namespace detail {
+
+/// One lane's weights, scale and zero point for each of its columns in one
+/// tile (registers; double-buffered across tiles).
+template <class Cfg> struct GemvLaneTile {
+  uint32_t words[Cfg::kColsPerWarp][Cfg::kUnitWords];
+  half scale[Cfg::kColsPerWarp];
+  half zero[Cfg::kColsPerWarp];
+};
+
+__device__ __forceinline__ int minInt(int a, int b) { return a < b ? a : b; }
+
+/// Units of tile `tile` (the last tile of a column may be short).
+template <class Cfg> __device__ __forceinline__ int tileUnits(int tile) {
+  return minInt(32, Cfg::kUnits - 32 * tile);
+}
+
+/// Loads this lane's unit of tile `tile` for each of the warp's columns.
+/// Lanes past the column's last unit and columns past N get zero weights and
+/// a zero scale, so they contribute exactly nothing and need no branch later.
+template <class Cfg>
+__device__ __forceinline__ void
+loadLaneTile(const LinearArgs &args, GemvLaneTile<Cfg> &out, int firstColumn,
+             int tile, int lane, uint64_t policy) {
+  const int units = tileUnits<Cfg>(tile);
+  const int unit = 32 * tile + lane;
+  const int group = Cfg::kGroupSize == Cfg::kK ? 0 : unit / Cfg::kUnitsPerGroup;
+#pragma unroll
+  for (int c = 0; c < Cfg::kColsPerWarp; ++c) {
+    const int n = firstColumn + c;
+    if (n < Cfg::kN && lane < units) {
+      // Column stream, then the tile, then chunk-major / lane-minor words.
+      const uint32_t *tileWords =
+          args.qweight + static_cast<long long>(n) * Cfg::kColumnWords +
+          static_cast<long long>(tile) * 32 * Cfg::kUnitWords;
+#pragma unroll
+      for (int chunk = 0; chunk < Cfg::kChunksPerUnit; ++chunk) {
+        const uint32_t *p =
+            tileWords + (chunk * units + lane) * Cfg::kChunkWords;
+        if constexpr (Cfg::kChunkWords == 4) {
+          const uint4 v = loadStreaming16(p, policy);
+          out.words[c][4 * chunk + 0] = v.x;
+          out.words[c][4 * chunk + 1] = v.y;
+          out.words[c][4 * chunk + 2] = v.z;
+          out.words[c][4 * chunk + 3] = v.w;
+        } else {
+          out.words[c][chunk] = loadStreaming4(p, policy);
+        }
+      }
+      const long long g = static_cast<long long>(n) * Cfg::kGroups + group;
+      out.scale[c] = __ldg(args.scales + g);
+      if constexpr (Cfg::kHasZeroPoint)
+        out.zero[c] = __ldg(args.zeros + g);
+    } else {
+#pragma unroll
+      for (int w = 0; w < Cfg::kUnitWords; ++w)
+        out.words[c][w] = 0;
+      out.scale[c] = __float2half_rn(0.0f);
+      if constexpr (Cfg::kHasZeroPoint)
+        out.zero[c] = __float2half_rn(0.0f);
+    }
+  }
+}
+
+/// Index of quad `quad` (4 floats) of unit `unit` in a staged row: XOR
+/// swizzle so that 8 lanes reading quad q of 8 consecutive units hit 8
+/// different 16-byte bank groups.
+__device__ __forceinline__ int stagedQuad(int unit, int quad) {
+  return unit * 8 + (quad ^ (unit & 7));
+}
+
+/// Stages x[m0 + m, tile] * a for Rows rows into shared memory (see the
+/// file comment). Each thread handles 8 consecutive k of one unit; four
+/// consecutive lanes cover a unit and sum it with two shuffles.
+template <class Cfg, int Rows>
+__device__ __forceinline__ void
+stageTile(const LinearArgs &args, float *staged, float *unitSums, int tile,
+          int m0, int rows, const float (&prescale)[8]) {
+  constexpr int kTasks = Rows * 32 * 4;
+  constexpr int kK = Cfg::kK;
+  const float sumScale = exp2Int(-kGemvAccumulatorExponent);
+  for (int task = threadIdx.x; task < kTasks; task += Cfg::kThreads) {
+    const int m = task >> 7;
+    const int unit = (task >> 2) & 31;
+    const int octet = task & 3;
+    const int k0 = (32 * tile + unit) * kGemvUnitValues + 8 * octet;
+    float v[8];
+    if (m < rows && k0 < kK) {
+      const half *xRow = args.x + static_cast<long long>(m0 + m) * kK;
+      if constexpr (kK % 8 == 0) {
+        const uint4 raw = __ldg(reinterpret_cast<const uint4 *>(xRow + k0));
+        const uint32_t parts[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const float2 f = __half22float2(bitsAsHalf2(parts[i]));
+          v[2 * i] = f.x;
+          v[2 * i + 1] = f.y;
+        }
+        if constexpr (Cfg::kHasActScale) {
+          const uint4 rawA =
+              __ldg(reinterpret_cast<const uint4 *>(args.actScale + k0));
+          const uint32_t partsA[4] = {rawA.x, rawA.y, rawA.z, rawA.w};
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const float2 f = __half22float2(bitsAsHalf2(partsA[i]));
+            v[2 * i] *= f.x;
+            v[2 * i + 1] *= f.y;
+          }
+        }
+      } else {
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          const int k = k0 + i;
+          float value = 0.0f;
+          if (k < kK) {
+            value = __half2float(xRow[k]);
+            if constexpr (Cfg::kHasActScale)
+              value *= __half2float(args.actScale[k]);
+          }
+          v[i] = value;
+        }
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < 8; ++i)
+        v[i] = 0.0f;
+    }
+    // x * a is exact in fp32 (11 x 11 significant bits); so is the scaling.
+    float sum = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      sum += v[i];
+    float4 low, high;
+    low.x = v[0] * prescale[0];
+    low.y = v[1] * prescale[1];
+    low.z = v[2] * prescale[2];
+    low.w = v[3] * prescale[3];
+    high.x = v[4] * prescale[4];
+    high.y = v[5] * prescale[5];
+    high.z = v[6] * prescale[6];
+    high.w = v[7] * prescale[7];
+    float4 *row = reinterpret_cast<float4 *>(staged + m * Cfg::kTileValues);
+    row[stagedQuad(unit, 2 * octet)] = low;
+    row[stagedQuad(unit, 2 * octet + 1)] = high;
+    // A warp's 32 tasks are 8 whole units, so the shuffles are warp-uniform.
+    sum = warpReduceSum<4>(sum);
+    if (octet == 0)
+      unitSums[m * 32 + unit] = sum * sumScale;
+  }
+}
+
+/// Accumulates one tile: out[c][m] += sum over the lane's unit of
+/// x a (q - z) s, for each column c of the warp and row m < Rows.
+/// Loop order: quads of x outermost, then rows, then columns, so one staged
+/// quad serves all columns and each decoded field is live across the rows
+/// only (a whole decoded unit per column would not fit in registers).
+template <class Cfg, int Rows>
+__device__ __forceinline__ void
+computeTile(const GemvLaneTile<Cfg> &in, const float *staged,
+            const float *unitSums, int lane,
+            float (&out)[Cfg::kColsPerWarp][Rows]) {
+  constexpr int C = Cfg::kColsPerWarp;
+  float acc[C][Rows];
+#pragma unroll
+  for (int c = 0; c < C; ++c)
+#pragma unroll
+    for (int m = 0; m < Rows; ++m)
+      acc[c][m] = 0.0f;
+#pragma unroll
+  for (int q = 0; q < 8; ++q) {
+    float field[C][4];
+#pragma unroll
+    for (int c = 0; c < C; ++c)
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        field[c][i] =
+            bitsAsFloat(decodeFieldScaled<Cfg::kBits>(in.words[c], 4 * q + i));
+#pragma unroll
+    for (int m = 0; m < Rows; ++m) {
+      const float4 xq = reinterpret_cast<const float4 *>(
+          staged + m * Cfg::kTileValues)[stagedQuad(lane, q)];
+#pragma unroll
+      for (int c = 0; c < C; ++c) {
+        acc[c][m] = fmaf(xq.x, field[c][0], acc[c][m]);
+        acc[c][m] = fmaf(xq.y, field[c][1], acc[c][m]);
+        acc[c][m] = fmaf(xq.z, field[c][2], acc[c][m]);
+        acc[c][m] = fmaf(xq.w, field[c][3], acc[c][m]);
+      }
+    }
+  }
+  const float accumulatorScale = exp2Int(kGemvAccumulatorExponent);
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    const float scale = __half2float(in.scale[c]) * accumulatorScale;
+    float zero;
+    if constexpr (Cfg::kHasZeroPoint)
+      zero = __half2float(in.zero[c]);
+    else
+      zero = static_cast<float>(1 << (Cfg::kBits - 1));
+#pragma unroll
+    for (int m = 0; m < Rows; ++m) {
+      // acc and the unit sum carry the same 2^-64 scale.
+      const float centered = fmaf(-zero, unitSums[m * 32 + lane], acc[c][m]);
+      out[c][m] = fmaf(centered, scale, out[c][m]);
+    }
+  }
+}
+
+/// silu(g) * u in fp32.
+__device__ __forceinline__ float siluMul(float gate, float up) {
+  return gate / (1.0f + expf(-gate)) * up;
+}
+
+/// Applies bias, SiLU-and-multiply and residual to the fp32 sums of output
+/// (row, outColumn) and stores fp16. `first`/`second` are the sums of weight
+/// columns n (and n + 1 with SiluMul).
+template <class Cfg>
+__device__ __forceinline__ void storeOutput(const LinearArgs &args, int row,
+                                            int n, float first, float second) {
+  if constexpr (Cfg::kHasBias) {
+    first += __half2float(args.bias[n]);
+    if constexpr (Cfg::kSiluMul)
+      second += __half2float(args.bias[n + 1]);
+  }
+  float value;
+  int column;
+  if constexpr (Cfg::kSiluMul) {
+    value = siluMul(first, second);
+    column = n / 2;
+  } else {
+    (void)second;
+    value = first;
+    column = n;
+  }
+  const long long index = static_cast<long long>(row) * Cfg::kNout + column;
+  if constexpr (Cfg::kHasResidual)
+    value += __half2float(args.residual[index]);
+  args.y[index] = __float2half_rn(value);
+}
+
+/// The whole kernel for a chunk of `rows` <= Rows rows starting at m0.
+template <class Cfg, int Rows>
+__device__ __forceinline__ void gemvRows(const LinearArgs &args, float *smem,
+                                         int m0, int rows) {
+  constexpr int C = Cfg::kColsPerWarp;
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int firstColumn = blockIdx.x * Cfg::kColsPerBlock + warp * C;
+  const int tileBegin = blockIdx.y * Cfg::kTilesPerSplit;
+  const int tileEnd = minInt(tileBegin + Cfg::kTilesPerSplit, Cfg::kTiles);
+
+  float *staged = smem;
+  float *unitSums = smem + Rows * Cfg::kTileValues;
+  int *lastFlag =
+      reinterpret_cast<int *>(smem + Cfg::kMaxRows * (Cfg::kTileValues + 32));
+
+  const uint64_t policy = makeEvictFirstPolicy();
+  // The 8 staged values of this thread always sit at the same offsets of a
+  // unit (octet = thread % 4), so their prescales are computed once.
+  float prescale[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    prescale[i] =
+        exp2Int(kGemvPrescaleExponent -
+                gemvFieldShift<Cfg::kBits>(8 * (threadIdx.x & 3) + i));
+
+  float out[C][Rows];
+#pragma unroll
+  for (int c = 0; c < C; ++c)
+#pragma unroll
+    for (int m = 0; m < Rows; ++m)
+      out[c][m] = 0.0f;
+
+  GemvLaneTile<Cfg> bufferA;
+  loadLaneTile<Cfg>(args, bufferA, firstColumn, tileBegin, lane, policy);
+  if constexpr (Cfg::kTilesPerSplit == 1) {
+    // One tile per block (the common split-K shape): no prefetch needed,
+    // other resident blocks keep the memory system busy.
+    stageTile<Cfg, Rows>(args, staged, unitSums, tileBegin, m0, rows, prescale);
+    __syncthreads();
+    computeTile<Cfg, Rows>(bufferA, staged, unitSums, lane, out);
+  } else {
+    // Software pipeline: the next tile's weights are loaded into registers
+    // while the current tile is computed. (The copy at the end of the loop
+    // costs a few moves per tile; duplicating the body to swap buffers
+    // instead doubled ptxas time and register pressure.)
+    for (int tile = tileBegin; tile < tileEnd; ++tile) {
+      if (tile != tileBegin)
+        __syncthreads(); // Everyone is done reading the previous tile's x.
+      stageTile<Cfg, Rows>(args, staged, unitSums, tile, m0, rows, prescale);
+      __syncthreads();
+      GemvLaneTile<Cfg> next;
+      if (tile + 1 < tileEnd)
+        loadLaneTile<Cfg>(args, next, firstColumn, tile + 1, lane, policy);
+      computeTile<Cfg, Rows>(bufferA, staged, unitSums, lane, out);
+      if (tile + 1 < tileEnd)
+        bufferA = next;
+    }
+  }
+
+  // Reduce over the 32 lanes: value index m * C + c ends in lanes
+  // [index * 32 / (C * Rows), ...).
+  constexpr int kCount = C * Rows;
+  constexpr int kLanesPerValue = 32 / kCount;
+  float values[kCount];
+#pragma unroll
+  for (int m = 0; m < Rows; ++m)
+#pragma unroll
+    for (int c = 0; c < C; ++c)
+      values[m * C + c] = out[c][m];
+  warpReduceScatter<kCount>(values);
+  const float total = values[0];
+  const int index = lane / kLanesPerValue;
+  const int m = index / C;
+  const int c = index % C;
+  const int n = firstColumn + c;
+  const bool owner = lane % kLanesPerValue == 0 && m < rows && n < Cfg::kN;
+
+  if constexpr (Cfg::kKSplit == 1) {
+    if constexpr (Cfg::kSiluMul) {
+      // The up column (c + 1) sits kLanesPerValue lanes above the gate.
+      const float up = __shfl_xor_sync(0xffffffffu, total, kLanesPerValue);
+      if (owner && (c & 1) == 0)
+        storeOutput<Cfg>(args, m0 + m, n, total, up);
+    } else {
+      if (owner)
+        storeOutput<Cfg>(args, m0 + m, n, total, 0.0f);
+    }
+  } else {
+    if (owner)
+      atomicAdd(args.workspace + static_cast<long long>(m0 + m) * Cfg::kN + n,
+                total);
+    // Threadfence reduction: publish the partial sums, then count arrivals.
+    __threadfence();
+    __syncthreads();
+    unsigned int *counter = args.counters + blockIdx.z * gridDim.x + blockIdx.x;
+    if (threadIdx.x == 0)
+      *lastFlag = atomicAdd(counter, 1u) == Cfg::kKSplit - 1u ? 1 : 0;
+    __syncthreads();
+    if (*lastFlag) {
+      __threadfence();
+      constexpr int kPerRow =
+          Cfg::kSiluMul ? Cfg::kColsPerBlock / 2 : Cfg::kColsPerBlock;
+      constexpr int kStride = Cfg::kSiluMul ? 2 : 1;
+      const int blockColumn = blockIdx.x * Cfg::kColsPerBlock;
+      for (int e = threadIdx.x; e < Rows * kPerRow; e += Cfg::kThreads) {
+        const int row = e / kPerRow;
+        const int col = blockColumn + (e % kPerRow) * kStride;
+        if (row >= rows || col >= Cfg::kN)
+          continue;
+        // Volatile: the sums were made at L2 by other blocks' atomics.
+        volatile float *sums =
+            args.workspace + static_cast<long long>(m0 + row) * Cfg::kN + col;
+        const float first = sums[0];
+        sums[0] = 0.0f;
+        float second = 0.0f;
+        if constexpr (Cfg::kSiluMul) {
+          second = sums[1];
+          sums[1] = 0.0f;
+        }
+        storeOutput<Cfg>(args, m0 + row, col, first, second);
+      }
+      if (threadIdx.x == 0)
+        *counter = 0u;
+    }
+  }
+}
+
+} // namespace detail
+
+/// The GEMV kernel body for config `Cfg`; launch as described in the file
+/// comment. Chooses the smallest power-of-two row count >= the rows of this
+/// block's chunk, so M = 1 pays for one row only.
+template <class Cfg>
+__device__ __forceinline__ void gemv(const LinearArgs &args) {
+  AWQ_DYNAMIC_SHARED(float, smem);
+  const int m0 = static_cast<int>(blockIdx.z) * Cfg::kMaxRows;
+  const int rows = detail::minInt(args.M - m0, Cfg::kMaxRows);
+  if (rows <= 0)
+    return; // Uniform for the whole block.
+  if (rows == 1) {
+    detail::gemvRows<Cfg, 1>(args, smem, m0, rows);
+  } else if (rows == 2 || Cfg::kMaxRows == 2) {
+    if constexpr (Cfg::kMaxRows >= 2)
+      detail::gemvRows<Cfg, 2>(args, smem, m0, rows);
+  } else if (rows <= 4 || Cfg::kMaxRows == 4) {
+    if constexpr (Cfg::kMaxRows >= 4)
+      detail::gemvRows<Cfg, 4>(args, smem, m0, rows);
+  } else {
+    if constexpr (Cfg::kMaxRows >= 8)
+      detail::gemvRows<Cfg, 8>(args, smem, m0, rows);
+  }
+}
+
+} // namespace awq
+
+/// Defines the extern "C" GEMV kernel `name` for the config type given as
+/// the remaining arguments (variadic, so the template's commas need no
+/// parentheses) and its host entry: what the compiler emits per layer.
+#define AWQ_GEMV_KERNEL(name, ...)                                             \
+  extern "C" __global__ void __launch_bounds__(__VA_ARGS__::kThreads,          \
+                                               __VA_ARGS__::kMinBlocksPerSM)   \
+      name(awq::LinearArgs args) {                                             \
+    awq::gemv<__VA_ARGS__>(args);                                              \
+  }                                                                            \
+  AWQ_HOST_ENTRY(name, awq::LinearArgs)
+
+#endif // AWQ_DEVICE_GEMV_CUH

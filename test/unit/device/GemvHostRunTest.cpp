@@ -1,0 +1,398 @@
+//===- GemvHostRunTest.cpp - The GEMV kernel on the host vs the fp64 oracle
+//===//
+//
+// Emits the GEMV kernel source for a layer exactly as the compiler would
+// (GemvKernelConfig::kernelSource), builds it with the host executor, runs it
+// on fresh random data with NaN-poisoned outputs and compares with
+// referenceLinear. Each case launches twice (blocks in shuffled order the
+// second time) to prove the split-K workspace and counters are left zero.
+//
+//===----------------------------------------------------------------------===//
+
+#include "awq/linear_args.cuh"
+
+#include "compiler/reference/Compare.h"
+#include "compiler/reference/Reference.h"
+#include "compiler/repack/GemvKernelConfig.h"
+#include "compiler/repack/MergeLayers.h"
+#include "compiler/repack/RepackGemv.h"
+#include "runtime/host/HostModule.h"
+#include "runtime/support/Half.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#ifndef AWQ_DEVICE_TEST_CACHE_DIR
+#error "AWQ_DEVICE_TEST_CACHE_DIR must be defined by the build"
+#endif
+
+namespace {
+
+using awq::GemvKernelConfig;
+using awq::QuantizedLinear;
+
+struct HostRunCase {
+  std::string name;
+  int64_t k, n; ///< n: output columns before any gate/up merge.
+  int bits;
+  int64_t groupSize; ///< 0 means per column (G = K).
+  bool zeroPoint, actScale, bias, residual, siluMul;
+  int threads, colsPerWarp, kSplit, maxRows;
+  std::vector<int> rowCounts;
+};
+
+std::ostream &operator<<(std::ostream &os, const HostRunCase &c) {
+  return os << c.name;
+}
+
+QuantizedLinear randomLayer(int64_t k, int64_t n, int bits, int64_t groupSize,
+                            bool zeroPoint, bool bias, std::mt19937 &rng) {
+  QuantizedLinear layer;
+  layer.k = k;
+  layer.n = n;
+  layer.params.bits = bits;
+  layer.params.groupSize = groupSize;
+  layer.params.zeroPoint = zeroPoint;
+  std::uniform_int_distribution<int> q(0, (1 << bits) - 1);
+  std::uniform_real_distribution<float> scale(0.002f, 0.03f);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  layer.q.resize(static_cast<size_t>(k * n));
+  for (uint8_t &v : layer.q)
+    v = static_cast<uint8_t>(q(rng));
+  const size_t groups = static_cast<size_t>(layer.numGroups() * n);
+  layer.scales.resize(groups);
+  for (uint16_t &s : layer.scales)
+    s = awq::floatToHalf(scale(rng));
+  if (zeroPoint) {
+    layer.zeros.resize(groups);
+    for (uint8_t &z : layer.zeros)
+      z = static_cast<uint8_t>(q(rng));
+  }
+  if (bias) {
+    layer.bias.resize(static_cast<size_t>(n));
+    for (uint16_t &b : layer.bias)
+      b = awq::floatToHalf(unit(rng));
+  }
+  return layer;
+}
+
+std::vector<uint16_t> randomHalfs(size_t count, float lo, float hi,
+                                  std::mt19937 &rng) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<uint16_t> out(count);
+  for (uint16_t &h : out) {
+    do
+      h = awq::floatToHalf(dist(rng));
+    while ((h & 0x7fffu) == 0); // Never zero: zeros hide missing terms.
+  }
+  return out;
+}
+
+/// sum_k |x[m, k] a[k] W[k, n]| for every (m, n): the scale of the fp32
+/// rounding error of any summation order.
+std::vector<double> absoluteMass(const std::vector<uint16_t> &x, int64_t m,
+                                 const QuantizedLinear &layer,
+                                 const std::vector<uint16_t> &act) {
+  const std::vector<float> w = awq::dequantize(layer);
+  std::vector<double> mass(static_cast<size_t>(m * layer.n), 0.0);
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t kk = 0; kk < layer.k; ++kk) {
+      double xa = awq::halfToFloat(x[static_cast<size_t>(r * layer.k + kk)]);
+      if (!act.empty())
+        xa *= awq::halfToFloat(act[static_cast<size_t>(kk)]);
+      const float *row = w.data() + kk * layer.n;
+      double *out = mass.data() + r * layer.n;
+      for (int64_t c = 0; c < layer.n; ++c)
+        out[c] += std::fabs(xa * row[c]);
+    }
+  return mass;
+}
+
+class GemvHostRun : public ::testing::TestWithParam<HostRunCase> {};
+
+TEST_P(GemvHostRun, MatchesReference) {
+  const HostRunCase &tc = GetParam();
+  std::mt19937 rng(std::hash<std::string>()(tc.name) & 0xffffffffu);
+  const int64_t groupSize = tc.groupSize == 0 ? tc.k : tc.groupSize;
+
+  // The logical layer(s) and the merged layer the kernel runs.
+  QuantizedLinear gate, up, merged;
+  if (tc.siluMul) {
+    gate =
+        randomLayer(tc.k, tc.n, tc.bits, groupSize, tc.zeroPoint, tc.bias, rng);
+    up =
+        randomLayer(tc.k, tc.n, tc.bits, groupSize, tc.zeroPoint, tc.bias, rng);
+    merged = awq::interleaveGateUp(gate, up, tc.name);
+  } else {
+    merged =
+        randomLayer(tc.k, tc.n, tc.bits, groupSize, tc.zeroPoint, tc.bias, rng);
+  }
+  const awq::GemvWeights packed = awq::repackGemv(merged, tc.name);
+
+  GemvKernelConfig config;
+  config.k = tc.k;
+  config.n = merged.n;
+  config.bits = tc.bits;
+  config.groupSize = groupSize;
+  config.zeroPoint = tc.zeroPoint;
+  config.actScale = tc.actScale;
+  config.bias = tc.bias;
+  config.residual = tc.residual;
+  config.siluMul = tc.siluMul;
+  config.threadsPerBlock = tc.threads;
+  config.colsPerWarp = tc.colsPerWarp;
+  config.kSplit = tc.kSplit;
+  config.maxRows = tc.maxRows;
+  const std::string kernel = "awq_gemv_" + tc.name;
+  const std::string source = config.kernelSource(kernel);
+
+  awq::host::HostCompileOptions options;
+  options.cacheDir = AWQ_DEVICE_TEST_CACHE_DIR;
+  options.sourceName = kernel + ".cu";
+#if defined(AWQ_FAULT_WRONG_NIBBLE_ORDER)
+  options.defines.push_back("AWQ_FAULT_WRONG_NIBBLE_ORDER");
+#endif
+  std::shared_ptr<const awq::host::HostModule> module;
+  ASSERT_NO_THROW(module =
+                      awq::host::HostModule::load(source, {kernel}, options))
+      << source;
+
+  for (int m : tc.rowCounts) {
+    SCOPED_TRACE("M = " + std::to_string(m));
+    const int64_t nOut = config.nOut();
+    const std::vector<uint16_t> x =
+        randomHalfs(static_cast<size_t>(m * tc.k), -1.0f, 1.0f, rng);
+    const std::vector<uint16_t> act =
+        tc.actScale ? randomHalfs(static_cast<size_t>(tc.k), 0.25f, 2.0f, rng)
+                    : std::vector<uint16_t>();
+    const std::vector<uint16_t> residual =
+        tc.residual
+            ? randomHalfs(static_cast<size_t>(m * nOut), -2.0f, 2.0f, rng)
+            : std::vector<uint16_t>();
+
+    // Reference and the error scale of an fp32 kernel.
+    std::vector<double> ref(static_cast<size_t>(m * nOut));
+    double errorScale = 0.0;
+    if (tc.siluMul) {
+      const std::vector<double> g = awq::referenceLinear(x, m, gate, act);
+      const std::vector<double> u = awq::referenceLinear(x, m, up, act);
+      const std::vector<double> gMass = absoluteMass(x, m, gate, act);
+      const std::vector<double> uMass = absoluteMass(x, m, up, act);
+      for (size_t i = 0; i < ref.size(); ++i) {
+        const double silu = g[i] / (1.0 + std::exp(-g[i]));
+        ref[i] =
+            silu * u[i] + (tc.residual ? awq::halfToFloat(residual[i]) : 0.0);
+        // d(silu(g) u) <= 1.1 |u| dg + |silu(g)| du.
+        errorScale = std::max(errorScale, 1.1 * std::fabs(u[i]) * gMass[i] +
+                                              std::fabs(silu) * uMass[i]);
+      }
+    } else {
+      ref = awq::referenceLinear(x, m, merged, act, residual);
+      for (double v : absoluteMass(x, m, merged, act))
+        errorScale = std::max(errorScale, v);
+    }
+    // fp32 accumulation: far below 2^-14 of the absolute mass; the fp16
+    // output rounding: half an ulp, below 2^-10 relative.
+    const awq::Tolerance tolerance{std::ldexp(errorScale, -14) + 1e-6,
+                                   std::ldexp(1.0, -10)};
+
+    std::vector<uint16_t> y(static_cast<size_t>(m * nOut));
+    std::vector<float> workspace(static_cast<size_t>(config.workspaceFloats(m)),
+                                 0.0f);
+    std::vector<unsigned> counters(static_cast<size_t>(config.counterCount(m)),
+                                   0u);
+    awq::LinearArgs args{};
+    args.x = reinterpret_cast<const half *>(x.data());
+    args.qweight = packed.qweight.data();
+    args.scales = reinterpret_cast<const half *>(packed.scales.data());
+    args.zeros = tc.zeroPoint
+                     ? reinterpret_cast<const half *>(packed.zeros.data())
+                     : nullptr;
+    args.actScale =
+        tc.actScale ? reinterpret_cast<const half *>(act.data()) : nullptr;
+    args.bias =
+        tc.bias ? reinterpret_cast<const half *>(merged.bias.data()) : nullptr;
+    args.residual =
+        tc.residual ? reinterpret_cast<const half *>(residual.data()) : nullptr;
+    args.y = reinterpret_cast<half *>(y.data());
+    args.workspace = workspace.empty() ? nullptr : workspace.data();
+    args.counters = counters.empty() ? nullptr : counters.data();
+    args.M = m;
+
+    const awq::host::Dim3 grid(static_cast<unsigned>(config.gridX()),
+                               static_cast<unsigned>(config.gridY()),
+                               static_cast<unsigned>(config.gridZ(m)));
+    std::vector<uint16_t> first;
+    for (int launch = 0; launch < 2; ++launch) {
+      SCOPED_TRACE("launch " + std::to_string(launch));
+      std::fill(y.begin(), y.end(), uint16_t{0x7e00}); // NaN
+      awq::host::HostLaunchOptions launchOptions;
+      launchOptions.shuffleBlocks = launch == 1;
+      launchOptions.shuffleSeed = 7;
+      ASSERT_NO_THROW(module->launch(
+          kernel, grid, awq::host::Dim3(static_cast<unsigned>(tc.threads)),
+          static_cast<size_t>(config.sharedBytes()), &args, launchOptions));
+      const awq::Comparison cmp =
+          awq::compareHalfToReference(y, ref, tolerance, nOut);
+      ASSERT_TRUE(cmp.ok()) << cmp.describe(kernel);
+      for (float w : workspace)
+        ASSERT_EQ(w, 0.0f) << "split-K workspace not cleared";
+      for (unsigned c : counters)
+        ASSERT_EQ(c, 0u) << "split-K counter not reset";
+      if (launch == 0) {
+        first = y;
+      } else if (config.kSplit == 1) {
+        ASSERT_EQ(y, first) << "relaunch changed the output";
+      }
+    }
+  }
+}
+
+// name, k, n, bits, group (0 = K), zp, act, bias, res, silu, threads, cols,
+// kSplit, maxRows, M values.
+const HostRunCase kCases[] = {
+    {"Bits4HostRun_SplitK",
+     2048,
+     72,
+     4,
+     128,
+     true,
+     true,
+     true,
+     false,
+     false,
+     256,
+     4,
+     2,
+     4,
+     {3, 5}},
+    {"Bits4HostRun_MultiTile",
+     3072,
+     40,
+     4,
+     64,
+     false,
+     false,
+     false,
+     true,
+     false,
+     128,
+     4,
+     1,
+     1,
+     {1, 2}},
+    {"Bits4HostRun_SiluMul",
+     1024,
+     48,
+     4,
+     128,
+     true,
+     false,
+     true,
+     false,
+     true,
+     256,
+     4,
+     1,
+     2,
+     {2}},
+    {"Bits4HostRun_SiluMulSplitK",
+     2048,
+     24,
+     4,
+     32,
+     true,
+     true,
+     false,
+     true,
+     true,
+     128,
+     4,
+     2,
+     1,
+     {1}},
+    {"Bits4HostRun_PartialTile",
+     1056,
+     16,
+     4,
+     32,
+     true,
+     false,
+     false,
+     false,
+     false,
+     64,
+     4,
+     2,
+     1,
+     {1}},
+    {"Bits3HostRun_Rows8",
+     2048,
+     40,
+     3,
+     32,
+     true,
+     true,
+     false,
+     false,
+     false,
+     256,
+     2,
+     2,
+     8,
+     {8, 6}},
+    {"Bits3HostRun_OddK",
+     100,
+     37,
+     3,
+     0,
+     true,
+     false,
+     true,
+     true,
+     false,
+     64,
+     4,
+     1,
+     1,
+     {1}},
+    {"Bits8HostRun_PerColumn",
+     1536,
+     33,
+     8,
+     0,
+     true,
+     false,
+     false,
+     false,
+     false,
+     128,
+     4,
+     2,
+     2,
+     {2}},
+    {"Bits8HostRun_SiluResidual",
+     96,
+     5,
+     8,
+     32,
+     false,
+     false,
+     false,
+     true,
+     true,
+     64,
+     2,
+     1,
+     4,
+     {4}},
+};
+
+INSTANTIATE_TEST_SUITE_P(Cases, GemvHostRun, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<HostRunCase> &info) {
+                           return info.param.name;
+                         });
+
+} // namespace

@@ -1,0 +1,182 @@
+//===- RepackGemvTest.cpp - GEMV layout round trips and input checks ------===//
+//
+// Unpacks repackGemv's buffers with a decoder written here, straight from
+// the layout documented in RepackGemv.h (element by element, no shared
+// code), and compares with the logical layer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/repack/RepackGemv.h"
+
+#include "runtime/support/Error.h"
+#include "runtime/support/Half.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace {
+
+using awq::GemvWeights;
+using awq::QuantizedLinear;
+
+QuantizedLinear makeLayer(int64_t k, int64_t n, int bits, int64_t groupSize,
+                          bool zeroPoint, bool bias, uint32_t seed) {
+  std::mt19937 rng(seed);
+  QuantizedLinear layer;
+  layer.k = k;
+  layer.n = n;
+  layer.params.bits = bits;
+  layer.params.groupSize = groupSize;
+  layer.params.zeroPoint = zeroPoint;
+  std::uniform_int_distribution<int> q(0, (1 << bits) - 1);
+  std::uniform_real_distribution<float> s(0.001f, 0.1f);
+  layer.q.resize(static_cast<size_t>(k * n));
+  for (uint8_t &v : layer.q)
+    v = static_cast<uint8_t>(q(rng));
+  const size_t groups = static_cast<size_t>(layer.numGroups() * n);
+  for (size_t i = 0; i < groups; ++i)
+    layer.scales.push_back(awq::floatToHalf(s(rng)));
+  if (zeroPoint)
+    for (size_t i = 0; i < groups; ++i)
+      layer.zeros.push_back(static_cast<uint8_t>(q(rng)));
+  if (bias)
+    for (int64_t i = 0; i < n; ++i)
+      layer.bias.push_back(awq::floatToHalf(s(rng)));
+  return layer;
+}
+
+/// The value of (k, column) read back from the packed words, following the
+/// documented address formula and word formats.
+int unpackValue(const GemvWeights &w, int64_t k, int64_t column) {
+  const int bits = w.params.bits;
+  const int64_t unit = k / 32, inUnit = k % 32;
+  const int64_t tile = unit / 32, lane = unit % 32;
+  const int64_t tileUnits = std::min<int64_t>(32, w.units - 32 * tile);
+  const int chunkWords = bits == 3 ? 1 : 4;
+  // Word `word` of the unit.
+  auto unitWord = [&](int word) {
+    const int chunk = word / chunkWords, i = word % chunkWords;
+    const int64_t index = column * w.units * bits + 32 * tile * bits +
+                          (chunk * tileUnits + lane) * chunkWords + i;
+    return w.qweight.at(static_cast<size_t>(index));
+  };
+  if (bits == 4) {
+    const int order[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+    const uint32_t word = unitWord(static_cast<int>(inUnit / 8));
+    for (int nibble = 0; nibble < 8; ++nibble)
+      if (order[nibble] == inUnit % 8)
+        return static_cast<int>((word >> (4 * nibble)) & 15u);
+  }
+  if (bits == 8)
+    return static_cast<int>(
+        (unitWord(static_cast<int>(inUnit / 4)) >> (8 * (inUnit % 4))) & 255u);
+  if (inUnit >= 30) {
+    const int bit = inUnit == 30 ? 15 : 31;
+    int value = 0;
+    for (int j = 0; j < 3; ++j)
+      value |= static_cast<int>((unitWord(j) >> bit) & 1u) << j;
+    return value;
+  }
+  const int j = static_cast<int>(inUnit / 10),
+            r = static_cast<int>(inUnit % 10);
+  const int offset = (r % 2 == 0 ? 0 : 16) + 3 * (r / 2);
+  return static_cast<int>((unitWord(j) >> offset) & 7u);
+}
+
+void expectRoundTrip(const QuantizedLinear &layer) {
+  const GemvWeights w = awq::repackGemv(layer, "layer");
+  const int64_t units = (layer.k + 31) / 32;
+  ASSERT_EQ(w.units, units);
+  ASSERT_EQ(w.qweight.size(),
+            static_cast<size_t>(layer.n * units * layer.params.bits));
+  for (int64_t c = 0; c < layer.n; ++c) {
+    for (int64_t kk = 0; kk < units * 32; ++kk) {
+      const int expected =
+          kk < layer.k ? layer.q[static_cast<size_t>(kk * layer.n + c)] : 0;
+      ASSERT_EQ(unpackValue(w, kk, c), expected)
+          << "k " << kk << " column " << c << " bits " << layer.params.bits;
+    }
+  }
+  const int64_t groups = layer.numGroups();
+  ASSERT_EQ(w.numGroups, groups);
+  for (int64_t c = 0; c < layer.n; ++c)
+    for (int64_t g = 0; g < groups; ++g) {
+      const size_t logical = static_cast<size_t>(g * layer.n + c);
+      const size_t packed = static_cast<size_t>(c * groups + g);
+      ASSERT_EQ(w.scales.at(packed), layer.scales[logical]);
+      if (layer.params.zeroPoint) {
+        ASSERT_EQ(awq::halfToFloat(w.zeros.at(packed)),
+                  static_cast<float>(layer.zeros[logical]));
+      }
+    }
+  if (!layer.params.zeroPoint) {
+    EXPECT_TRUE(w.zeros.empty());
+  }
+  EXPECT_EQ(w.bias, layer.bias);
+}
+
+TEST(RepackGemv, RoundTripAllWidthsAndGroups) {
+  uint32_t seed = 500;
+  for (int bits : {3, 4, 8})
+    for (int64_t group : {32, 64, 128})
+      for (bool zp : {true, false}) {
+        SCOPED_TRACE("bits " + std::to_string(bits) + " group " +
+                     std::to_string(group) + (zp ? " zp" : " sym"));
+        expectRoundTrip(makeLayer(1024, 7, bits, group, zp, zp, ++seed));
+      }
+}
+
+TEST(RepackGemv, RoundTripPartialTilesAndPaddedK) {
+  uint32_t seed = 600;
+  for (int bits : {3, 4, 8}) {
+    // 33 units: a full tile and a one-unit tile.
+    expectRoundTrip(makeLayer(1056, 5, bits, 32, true, false, ++seed));
+    // 48 units: the second tile holds 16 units.
+    expectRoundTrip(makeLayer(1536, 3, bits, 1536, false, true, ++seed));
+    // K not a multiple of 32: per-column group, padded with q = 0.
+    expectRoundTrip(makeLayer(100, 9, bits, 100, true, true, ++seed));
+    expectRoundTrip(makeLayer(3000, 2, bits, 3000, true, false, ++seed));
+  }
+}
+
+TEST(RepackGemv, RejectsUnsupportedGroupSize) {
+  const QuantizedLinear layer = makeLayer(128, 4, 4, 16, true, false, 1);
+  try {
+    awq::repackGemv(layer, "model.layers.0.q_proj");
+    FAIL() << "group size 16 accepted";
+  } catch (const awq::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers.0.q_proj"),
+              std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("group size"), std::string::npos);
+  }
+}
+
+TEST(RepackGemv, RejectsOutOfRangeValuesAndBadScales) {
+  QuantizedLinear layer = makeLayer(64, 4, 4, 32, true, false, 2);
+  layer.q[5] = 16;
+  EXPECT_THROW(awq::repackGemv(layer, "q out of range"), awq::Error);
+  layer = makeLayer(64, 4, 3, 32, true, false, 3);
+  layer.zeros[1] = 8;
+  EXPECT_THROW(awq::repackGemv(layer, "zero out of range"), awq::Error);
+  layer = makeLayer(64, 4, 8, 32, true, false, 4);
+  layer.scales[2] = 0x7e00; // NaN
+  EXPECT_THROW(awq::repackGemv(layer, "nan scale"), awq::Error);
+  layer = makeLayer(64, 4, 8, 32, true, false, 5);
+  layer.scales[3] = 0x7c00; // +inf
+  EXPECT_THROW(awq::repackGemv(layer, "inf scale"), awq::Error);
+  layer = makeLayer(64, 4, 4, 32, true, false, 6);
+  layer.q.pop_back();
+  EXPECT_THROW(awq::repackGemv(layer, "short q"), awq::Error);
+}
+
+TEST(RepackGemv, DescribeLayout) {
+  for (int bits : {3, 4, 8}) {
+    const std::string text = awq::describeGemvLayout(bits);
+    EXPECT_NE(text.find(std::to_string(bits) + "-bit"), std::string::npos);
+    EXPECT_NE(text.find("scales"), std::string::npos);
+  }
+  EXPECT_THROW(awq::describeGemvLayout(5), awq::Error);
+}
+
+} // namespace

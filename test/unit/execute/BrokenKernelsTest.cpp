@@ -1,0 +1,105 @@
+//===- BrokenKernelsTest.cpp - The numerics suite catches real bugs -------===//
+//
+// Builds the emitted kernels of a few layers with deliberately broken device
+// primitives (fault-injection macros of the device library) and shows that
+// the same comparison the numerics matrix uses fails for each: a wrong
+// nibble order in the 4-bit dequantization, a missing barrier in the GEMM's
+// cp.async pipeline, and a wrong mma fragment index. A fault is detected
+// when some output leaves the bound or the emulator reports misuse.
+//
+//===----------------------------------------------------------------------===//
+#include "ExecuteTestSupport.h"
+
+#include "compiler/execute/WeightEvaluator.h"
+#include "dialects/awq/AwqDialect.h"
+#include "runtime/support/Error.h"
+
+#include <gtest/gtest.h>
+
+namespace ir = mlir::awq;
+
+namespace awq {
+namespace {
+
+const char *kLayers = R"mlir(
+module attributes {awq.target = "sm_80"} {
+func.func @wide(%x: tensor<?x384xf16>) -> tensor<?x136xf16> {
+  %w = awq.external "broken.wide" : !awq.qweight<k = 384, n = 136, bits = 4, group = 128, zero_point, autoawq_gemm>
+  %y = awq.linear %x, %w : tensor<?x384xf16>, !awq.qweight<k = 384, n = 136, bits = 4, group = 128, zero_point, autoawq_gemm> -> tensor<?x136xf16>
+  return %y : tensor<?x136xf16>
+}
+}
+)mlir";
+
+struct Fault {
+  const char *macro;
+  const char *family; // the family whose code the macro breaks
+};
+
+class BrokenKernels : public ::testing::TestWithParam<Fault> {};
+
+TEST_P(BrokenKernels, AreCaught) {
+  const Fault fault = GetParam();
+  auto context = test::makeContext();
+  auto module = test::parse(*context, kLayers);
+  ASSERT_TRUE(module);
+  ASSERT_TRUE(test::lower(*module));
+  std::vector<KernelSpec> specs;
+  for (const KernelSpec &spec : test::kernelSpecs(*module))
+    if (spec.family == fault.family)
+      specs.push_back(spec);
+  ASSERT_EQ(specs.size(), 1u);
+
+  const uint64_t seed = test::testSeed();
+  std::unique_ptr<WeightSource> source = makeRandomWeightSource(seed);
+  WeightEvaluator evaluator(*source);
+  QuantizedLinear layer;
+  module->walk([&](mlir::Operation *op) {
+    if (auto name = op->getAttrOfType<mlir::StringAttr>("kernel_name"))
+      if (name.str() == specs[0].name)
+        layer = evaluator.quantized(op->getOperand(1));
+  });
+  KernelData data;
+  data.layer = &layer;
+
+  // The healthy build passes at every M the faulty one is tried at.
+  const std::vector<int64_t> rows = {1, 9, 33};
+  HostKernelRunner healthy(specs);
+  for (int64_t m : rows)
+    ASSERT_TRUE(healthy.run(specs[0].name, data, m, seed + m).ok())
+        << "M = " << m;
+
+  bool detected = false;
+  std::string how;
+  try {
+    HostKernelRunner broken(specs, {fault.macro});
+    for (int64_t m : rows) {
+      KernelRunResult result = broken.run(specs[0].name, data, m, seed + m);
+      if (!result.ok()) {
+        detected = true;
+        how = result.worst;
+        break;
+      }
+    }
+  } catch (const Error &error) {
+    detected = true; // The emulator reported misuse (e.g. a race on shared memory).
+    how = error.what();
+  }
+  EXPECT_TRUE(detected) << fault.macro << " went unnoticed";
+  if (detected)
+    std::printf("%s caught: %s\n", fault.macro, how.substr(0, 200).c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, BrokenKernels,
+    ::testing::Values(Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv"},
+                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm"},
+                      Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm"},
+                      Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm"}),
+    [](const auto &info) {
+      std::string name = std::string(info.param.macro).substr(10);
+      return name + "_" + info.param.family;
+    });
+
+} // namespace
+} // namespace awq

@@ -1,0 +1,702 @@
+//===- AwqTest.cpp - Tests of the AWQ scale and clip search ---------------===//
+
+#include "compiler/quantize/Awq.h"
+#include "TestUtil.h"
+#include "compiler/quantize/OutputLoss.h"
+#include "compiler/quantize/Quantizer.h"
+#include "compiler/reference/Reference.h"
+
+#include "runtime/support/Error.h"
+#include "runtime/support/Half.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace awq;
+using namespace awq::test;
+using ::testing::HasSubstr;
+
+namespace {
+
+/// Calibration activations shaped like a real LLM's: most channels O(1), a
+/// few outlier channels 20-100x larger.
+std::vector<float> outlierActivations(std::mt19937_64 &rng, int64_t t,
+                                      int64_t k, int outliers) {
+  std::vector<float> channel = uniformVector(rng, k, 0.5f, 1.5f);
+  std::uniform_int_distribution<int64_t> pick(0, k - 1);
+  std::uniform_real_distribution<float> big(20.0f, 100.0f);
+  for (int i = 0; i < outliers; ++i)
+    channel[pick(rng)] = big(rng);
+  std::vector<float> x = normalVector(rng, t * k);
+  for (int64_t r = 0; r < t; ++r)
+    for (int64_t c = 0; c < k; ++c)
+      x[r * k + c] *= channel[c];
+  return roundedToHalf(x);
+}
+
+/// Weights with a heavy tail (a few 4-8x larger entries), as trained
+/// weights have; rounded to fp16 like a checkpoint.
+std::vector<float> heavyTailedWeights(std::mt19937_64 &rng, int64_t n,
+                                      int64_t k) {
+  std::vector<float> w = normalVector(rng, n * k, 0.02f);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (float &v : w)
+    if (u(rng) < 0.01f)
+      v *= 4.0f + 4.0f * u(rng);
+  return roundedToHalf(w);
+}
+
+MatrixView f32View(const std::vector<float> &v, int64_t rows, int64_t cols) {
+  return {v.data(), ElementType::F32, rows, cols};
+}
+
+/// mean_{t,n} (x . (w'[n] - w[n]))^2 in fp64, with w' given as a dense
+/// [K, N] matrix divided row-wise by s (s empty = 1). Plain loops.
+double plainOutputMse(const std::vector<float> &x, int64_t t, int64_t k,
+                      const std::vector<float> &w, int64_t n,
+                      const std::vector<float> &wqKN,
+                      const std::vector<float> &s) {
+  std::vector<double> d(n * k);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t c = 0; c < k; ++c)
+      d[j * k + c] =
+          double(wqKN[c * n + j]) / (s.empty() ? 1.0 : double(s[c])) -
+          double(w[j * k + c]);
+  double sum = 0.0;
+  for (int64_t r = 0; r < t; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      double y = 0.0;
+      for (int64_t c = 0; c < k; ++c)
+        y += double(x[r * k + c]) * d[j * k + c];
+      sum += y * y;
+    }
+  return sum / double(t * n);
+}
+
+TEST(AwqStatistics, MeansMatchPlainLoops) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 37, k = 64, rows = 21, g = 32;
+  const std::vector<float> x = normalVector(rng, t * k, 2.0f);
+  const std::vector<float> w = normalVector(rng, rows * k);
+  const std::vector<float> xm = meanAbsActivation(x.data(), t, k);
+  const std::vector<float> wm = normalizedWeightMean(w.data(), rows, k, g);
+  for (int64_t c = 0; c < k; ++c) {
+    double sx = 0, sw = 0;
+    for (int64_t r = 0; r < t; ++r)
+      sx += std::fabs(x[r * k + c]);
+    for (int64_t r = 0; r < rows; ++r) {
+      double amax = 0;
+      for (int64_t i = c / g * g; i < c / g * g + g; ++i)
+        amax = std::max(amax, double(std::fabs(w[r * k + i])));
+      sw += std::fabs(w[r * k + c]) / (amax + 1e-6);
+    }
+    EXPECT_NEAR(xm[c], sx / t, 1e-6 * sx / t);
+    EXPECT_NEAR(wm[c], sw / rows, 1e-6);
+  }
+}
+
+TEST(AwqStatistics, CandidateScalesFollowBothFormulas) {
+  const std::vector<float> xMean = {1.0f, 4.0f, 0.25f, 0.0f, 9.0f};
+  const std::vector<float> wMean = {0.5f, 0.1f, 0.9f, 0.3f, 0.0f};
+  for (double r : {0.0, 0.35, 0.95}) {
+    for (ScaleFormula f : {ScaleFormula::ActivationOnly, ScaleFormula::Duo}) {
+      const std::vector<float> s = candidateScales(xMean, wMean, r, f);
+      std::vector<double> want(5);
+      double hi = 0, lo = 1e300;
+      for (int c = 0; c < 5; ++c) {
+        double v = std::pow(double(xMean[c]), r);
+        if (f == ScaleFormula::Duo)
+          v = v / (std::pow(double(wMean[c]), 1 - r) + 1e-4);
+        want[c] = std::max(v, 1e-4);
+        hi = std::max(hi, want[c]);
+        lo = std::min(lo, want[c]);
+      }
+      for (int c = 0; c < 5; ++c)
+        EXPECT_NEAR(s[c], want[c] / std::sqrt(hi * lo),
+                    1e-6 * want[c] / std::sqrt(hi * lo))
+            << "ratio " << r << " channel " << c;
+    }
+  }
+  // Ratio 0 of the activation-only formula is exactly RTN.
+  for (float v : candidateScales(xMean, {}, 0.0, ScaleFormula::ActivationOnly))
+    EXPECT_EQ(v, 1.0f);
+}
+
+TEST(OutputLossTest, DirectAndGramMatchPlainLoops) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 150, k = 48, rows = 33;
+  const std::vector<float> x = normalVector(rng, t * k);
+  const std::vector<float> d = normalVector(rng, rows * k, 0.01f);
+  double want = 0;
+  for (int64_t r = 0; r < t; ++r)
+    for (int64_t j = 0; j < rows; ++j) {
+      double y = 0;
+      for (int64_t c = 0; c < k; ++c)
+        y += double(x[r * k + c]) * d[j * k + c];
+      want += y * y;
+    }
+  for (OutputLoss::Method m :
+       {OutputLoss::Method::Direct, OutputLoss::Method::Gram}) {
+    OutputLoss loss(x.data(), t, k, rows, m, 2);
+    EXPECT_EQ(loss.method(), m);
+    EXPECT_NEAR(loss.sumSquares(d.data(), rows), want, 1e-4 * want);
+  }
+  // Auto: Gram when there are more tokens than channels.
+  EXPECT_EQ(
+      OutputLoss(x.data(), t, k, 1000, OutputLoss::Method::Auto, 1).method(),
+      OutputLoss::Method::Gram);
+  EXPECT_EQ(
+      OutputLoss(x.data(), 16, k, 1000, OutputLoss::Method::Auto, 1).method(),
+      OutputLoss::Method::Direct);
+}
+
+struct PropertyCase {
+  int bits;
+  ScaleFormula formula;
+};
+
+class AwqBeatsRtn : public ::testing::TestWithParam<PropertyCase> {};
+
+/// The point of AWQ: with outlier activation channels, protecting their
+/// weights lowers the output error below RTN's. Errors are recomputed here
+/// with plain loops from the returned layers, not taken from the report.
+TEST_P(AwqBeatsRtn, OnOutlierActivations) {
+  const PropertyCase pc = GetParam();
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 256, k = 512, n = 96;
+  const std::vector<float> x = outlierActivations(rng, t, k, 6);
+  const std::vector<float> gate = heavyTailedWeights(rng, n, k);
+  const std::vector<float> up = heavyTailedWeights(rng, n, k);
+
+  InputGroup group;
+  group.name = "mlp";
+  group.activations = f32View(x, t, k);
+  group.layers.push_back({"gate_proj", f32View(gate, n, k), {}, false});
+  group.layers.push_back({"up_proj", f32View(up, n, k), {}, false});
+  const std::vector<float> *weights[2] = {&gate, &up};
+  QuantizeOptions options;
+  options.params = {pc.bits, 128, true};
+  options.formula = pc.formula;
+
+  double rtnErr[2];
+  for (int i = 0; i < 2; ++i) {
+    const QuantizedLinear rtn =
+        quantizeLinear(weights[i]->data(), n, k, options.params, {}, "rtn");
+    rtnErr[i] = plainOutputMse(x, t, k, *weights[i], n, dequantize(rtn), {});
+  }
+  // The scale search alone, then with the clip search.
+  for (bool clip : {false, true}) {
+    SCOPED_TRACE(clip ? "scale and clip search" : "scale search only");
+    options.searchClip = clip;
+    const GroupResult result = quantizeInputGroup(group, options);
+    ASSERT_EQ(result.layers.size(), 2u);
+    ASSERT_EQ(result.scales.size(), size_t(k));
+    ASSERT_TRUE(result.scaleSearched);
+    ASSERT_EQ(result.ratioLosses.size(), 20u);
+    EXPECT_GT(result.ratio, 0.0) << "outliers must call for non-trivial scales";
+    double awqTotal = 0, rtnTotal = 0;
+    for (int i = 0; i < 2; ++i) {
+      validate(result.layers[i], "layer");
+      const double awqErr = plainOutputMse(
+          x, t, k, *weights[i], n, dequantize(result.layers[i]), result.scales);
+      const LayerReport &rep = result.reports[i];
+      EXPECT_NEAR(rep.awqError, awqErr, 1e-3 * awqErr) << rep.name;
+      EXPECT_NEAR(rep.rtnError, rtnErr[i], 1e-3 * rtnErr[i]) << rep.name;
+      EXPECT_LT(awqErr, rtnErr[i])
+          << rep.name << ": AWQ " << awqErr << " vs RTN " << rtnErr[i];
+      awqTotal += awqErr;
+      rtnTotal += rtnErr[i];
+    }
+    RecordProperty(clip ? "awq_over_rtn" : "scale_only_over_rtn",
+                   std::to_string(awqTotal / rtnTotal));
+    EXPECT_LT(awqTotal, 0.9 * rtnTotal) << "ratio " << result.ratio;
+  }
+}
+
+/// Every candidate's loss is the MSE over the concatenated outputs of the
+/// group, and the search keeps the lowest; checked with plain loops.
+TEST(AwqScales, SearchLossesMatchPlainComputation) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 48, k = 128, n1 = 24, n2 = 40;
+  const std::vector<float> x = outlierActivations(rng, t, k, 3);
+  const std::vector<float> w1 = heavyTailedWeights(rng, n1, k);
+  const std::vector<float> w2 = heavyTailedWeights(rng, n2, k);
+  InputGroup group;
+  group.name = "qkv";
+  group.activations = f32View(x, t, k);
+  group.layers.push_back({"k_proj", f32View(w1, n1, k), {}, true});
+  group.layers.push_back({"v_proj", f32View(w2, n2, k), {}, false});
+  for (ScaleFormula f : {ScaleFormula::ActivationOnly, ScaleFormula::Duo}) {
+    QuantizeOptions options;
+    options.params = {3, 32, true};
+    options.formula = f;
+    options.searchClip = false;
+    const GroupResult result = quantizeInputGroup(group, options);
+    ASSERT_EQ(result.ratioLosses.size(), 20u);
+    std::vector<float> both = w1;
+    both.insert(both.end(), w2.begin(), w2.end());
+    const std::vector<float> xMean = meanAbsActivation(x.data(), t, k);
+    const std::vector<float> wMean =
+        normalizedWeightMean(both.data(), n1 + n2, k, 32);
+    int best = 0;
+    std::vector<double> want(20);
+    for (int i = 0; i < 20; ++i) {
+      const std::vector<float> s = candidateScales(xMean, wMean, i / 20.0, f);
+      // Q(W * s) / s for the concatenated weights, as a dense [K, N] matrix.
+      std::vector<float> ws(both.size());
+      for (int64_t j = 0; j < n1 + n2; ++j)
+        for (int64_t c = 0; c < k; ++c)
+          ws[j * k + c] = both[j * k + c] * s[c];
+      const QuantizedLinear q =
+          quantizeLinear(ws.data(), n1 + n2, k, options.params, {}, "w");
+      want[i] = plainOutputMse(x, t, k, both, n1 + n2, dequantize(q), s);
+      EXPECT_NEAR(result.ratioLosses[i], want[i], 1e-3 * want[i])
+          << "ratio " << i;
+      if (want[i] < want[best])
+        best = i;
+    }
+    EXPECT_LE(want[int(std::lround(result.ratio * 20))],
+              want[best] * (1 + 1e-3));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BitsAndFormulas, AwqBeatsRtn,
+    ::testing::Values(PropertyCase{3, ScaleFormula::ActivationOnly},
+                      PropertyCase{3, ScaleFormula::Duo},
+                      PropertyCase{4, ScaleFormula::ActivationOnly},
+                      PropertyCase{4, ScaleFormula::Duo}),
+    [](const ::testing::TestParamInfo<PropertyCase> &info) {
+      return std::string(info.param.bits == 3 ? "Int3" : "Int4") +
+             (info.param.formula == ScaleFormula::Duo ? "Duo"
+                                                      : "ActivationOnly");
+    });
+
+/// (x / s) (W * s)^T equals x W^T up to the fp16 rounding of x / s and W * s.
+TEST(AwqScales, ScalingWithoutQuantizationKeepsTheOutput) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 64, k = 256, n = 32;
+  const std::vector<float> x = outlierActivations(rng, t, k, 4);
+  const std::vector<float> w = heavyTailedWeights(rng, n, k);
+  // Strong scales from the outliers: ratio 0.75 of the duo formula.
+  const std::vector<float> s = candidateScales(
+      meanAbsActivation(x.data(), t, k),
+      normalizedWeightMean(w.data(), n, k, 64), 0.75, ScaleFormula::Duo);
+  float smin = s[0], smax = s[0];
+  for (float v : s) {
+    smin = std::min(smin, v);
+    smax = std::max(smax, v);
+  }
+  ASSERT_GT(smax / smin, 4.0f) << "the test needs non-trivial scales";
+
+  std::vector<float> xs(t * k), ws(n * k);
+  for (int64_t r = 0; r < t; ++r)
+    for (int64_t c = 0; c < k; ++c)
+      xs[r * k + c] = roundToHalf(x[r * k + c] / s[c]);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t c = 0; c < k; ++c)
+      ws[j * k + c] = roundToHalf(w[j * k + c] * s[c]);
+  const std::vector<double> ref = referenceDenseLinear(x, t, w, n);
+  const std::vector<double> got = referenceDenseLinear(xs, t, ws, n);
+  // Each factor is off by at most u = 2^-11 relative (fp32 then fp16
+  // rounding) plus 2^-25 absolute for fp16 subnormals.
+  const double u = std::ldexp(1.0, -11) * (1 + std::ldexp(1.0, -12));
+  const double sub = std::ldexp(1.0, -25);
+  for (int64_t r = 0; r < t; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      double bound = 0;
+      for (int64_t c = 0; c < k; ++c) {
+        const double a = std::fabs(x[r * k + c] / s[c]),
+                     b = std::fabs(w[j * k + c] * s[c]);
+        const double ea = a * u + sub, eb = b * u + sub;
+        bound += ea * b + a * eb + ea * eb;
+      }
+      ASSERT_LE(std::fabs(got[r * n + j] - ref[r * n + j]),
+                bound * 1.001 + 1e-12)
+          << "row " << r << " col " << j;
+    }
+}
+
+class ClipSearchTest : public ::testing::TestWithParam<int64_t> {};
+
+/// The chosen clip never increases a group's loss and is the best candidate,
+/// by an independent computation on the same sub-sampled tokens.
+TEST_P(ClipSearchTest, NeverIncreasesTheGroupLoss) {
+  const int64_t clipTokens = GetParam();
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 300, k = 128, rows = 24;
+  QuantizeOptions options;
+  options.params = {4, clipTokens > 64 ? 32 : 128, true};
+  options.clipMaxTokens = clipTokens;
+  const int64_t g = options.params.groupSize, groups = k / g;
+  std::vector<float> x = outlierActivations(rng, t, k, 3);
+  // Dead channels make the per-group Gram matrices singular.
+  for (int64_t c : {int64_t(5), int64_t(6), k - 1})
+    for (int64_t r = 0; r < t; ++r)
+      x[r * k + c] = 0.0f;
+  const std::vector<float> s = uniformVector(rng, k, 0.5f, 2.0f);
+  const std::vector<float> w = heavyTailedWeights(rng, rows, k);
+
+  ClipSearcher searcher(x.data(), t, k, s, options);
+  ASSERT_EQ(searcher.tokens(), std::min(t, clipTokens));
+  const ClipResult clip = searcher.search(w.data(), rows, "layer");
+  ASSERT_EQ(clip.maxVal.size(), size_t(rows * groups));
+
+  const int64_t tc = searcher.tokens();
+  int64_t clipped = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      const float *wg = &w[r * k + grp * g];
+      float amax = 0;
+      for (int64_t i = 0; i < g; ++i)
+        amax = std::max(amax, std::fabs(wg[i]));
+      std::vector<double> lossOf(10);
+      for (int step = 0; step < 10; ++step) {
+        const float mv = amax * (1.0f - step / 20.0f);
+        std::vector<float> cw(g);
+        float lo = 1e30f, hi = -1e30f;
+        for (int64_t i = 0; i < g; ++i) {
+          cw[i] = std::clamp(wg[i], -mv, mv);
+          lo = std::min(lo, cw[i]);
+          hi = std::max(hi, cw[i]);
+        }
+        const GroupGrid grid = makeGroupGrid(lo, hi, options.params);
+        std::vector<double> e(g);
+        for (int64_t i = 0; i < g; ++i) {
+          const double q = std::clamp<double>(
+              std::nearbyint(cw[i] / grid.scale) + grid.zero, 0, grid.qmax);
+          e[i] = (q - grid.zero) * grid.scale - wg[i];
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < tc; ++j) {
+          const int64_t tok = j * t / tc;
+          double y = 0;
+          for (int64_t i = 0; i < g; ++i)
+            y += double(x[tok * k + grp * g + i]) / s[grp * g + i] * e[i];
+          sum += y * y;
+        }
+        lossOf[step] = sum / tc;
+      }
+      const size_t cell = r * groups + grp;
+      const int chosen = clip.shrinkStep[cell];
+      ASSERT_GE(chosen, 0);
+      ASSERT_LT(chosen, 10);
+      EXPECT_EQ(clip.maxVal[cell], amax * (1.0f - chosen / 20.0f));
+      const double best = *std::min_element(lossOf.begin(), lossOf.end());
+      EXPECT_LE(lossOf[chosen], lossOf[0] * (1 + 1e-4) + 1e-15)
+          << r << "," << grp;
+      EXPECT_LE(lossOf[chosen], best * (1 + 1e-3) + 1e-15) << r << "," << grp;
+      EXPECT_NEAR(clip.lossBefore[cell], lossOf[0], 1e-3 * lossOf[0] + 1e-15);
+      EXPECT_NEAR(clip.lossAfter[cell], lossOf[chosen],
+                  1e-3 * lossOf[chosen] + 1e-15);
+      clipped += chosen > 0;
+    }
+  EXPECT_GT(clipped, 0)
+      << "heavy-tailed weights should get some groups clipped";
+
+  // applyClip clamps exactly to the chosen thresholds.
+  std::vector<float> applied = w;
+  applyClip(applied.data(), rows, k, g, clip);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < k; ++c)
+      EXPECT_EQ(applied[r * k + c],
+                std::clamp(w[r * k + c], -clip.maxVal[r * groups + c / g],
+                           clip.maxVal[r * groups + c / g]));
+}
+
+// 128 tokens with G = 32 uses the Gram formulation, 64 tokens with G = 128
+// the direct one.
+INSTANTIATE_TEST_SUITE_P(GramAndDirect, ClipSearchTest,
+                         ::testing::Values(128, 64));
+
+TEST(AwqClip, QkFlagSkipsTheClipSearch) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 128, k = 256, n = 48;
+  const std::vector<float> x = outlierActivations(rng, t, k, 4);
+  const std::vector<float> q = heavyTailedWeights(rng, n, k);
+  const std::vector<float> v = heavyTailedWeights(rng, n, k);
+  InputGroup group;
+  group.name = "attn";
+  group.activations = f32View(x, t, k);
+  group.layers.push_back({"q_proj", f32View(q, n, k), {}, true});
+  group.layers.push_back({"v_proj", f32View(v, n, k), {}, false});
+  QuantizeOptions options;
+  options.params = {4, 64, true};
+  const GroupResult result = quantizeInputGroup(group, options);
+
+  EXPECT_FALSE(result.reports[0].clip.searched);
+  EXPECT_EQ(result.reports[0].clip.clippedGroups, 0);
+  // q is exactly Q(W * s), unclipped.
+  std::vector<float> qs(n * k);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t c = 0; c < k; ++c)
+      qs[j * k + c] = q[j * k + c] * result.scales[c];
+  const QuantizedLinear want =
+      quantizeLinear(qs.data(), n, k, options.params, {}, "q");
+  EXPECT_EQ(result.layers[0].q, want.q);
+  EXPECT_EQ(result.layers[0].scales, want.scales);
+  EXPECT_EQ(result.layers[0].zeros, want.zeros);
+
+  // v is Q(clip(W * s)) with the clip search's own choice (it is
+  // deterministic, so searching again gives the same thresholds).
+  std::vector<float> vs(n * k);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t c = 0; c < k; ++c)
+      vs[j * k + c] = v[j * k + c] * result.scales[c];
+  const ClipResult clip = ClipSearcher(x.data(), t, k, result.scales, options)
+                              .search(vs.data(), n, "v");
+  applyClip(vs.data(), n, k, 64, clip);
+  const QuantizedLinear wantV =
+      quantizeLinear(vs.data(), n, k, options.params, {}, "v");
+  EXPECT_EQ(result.layers[1].q, wantV.q);
+  EXPECT_EQ(result.layers[1].scales, wantV.scales);
+
+  const ClipStats &vc = result.reports[1].clip;
+  EXPECT_TRUE(vc.searched);
+  EXPECT_EQ(vc.groups, n * (k / 64));
+  EXPECT_GT(vc.clippedGroups, 0);
+  EXPECT_LE(vc.lossAfter, vc.lossBefore);
+  EXPECT_LT(vc.meanShrink, 1.0);
+  EXPECT_GE(vc.minShrink, 0.55 - 1e-12);
+}
+
+TEST(AwqRtn, RtnModeIsThePlainQuantizer) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 40, k = 128, n = 16;
+  const std::vector<float> x = outlierActivations(rng, t, k, 2);
+  const std::vector<float> w = heavyTailedWeights(rng, n, k);
+  const std::vector<uint16_t> bias = toHalfs(normalVector(rng, n));
+  // Weights and activations as fp16, bias as fp16: the usual checkpoint types.
+  const std::vector<uint16_t> wh = toHalfs(w), xh = toHalfs(x);
+  InputGroup group;
+  group.name = "g";
+  group.activations = {xh.data(), ElementType::F16, t, k};
+  group.layers.push_back({"l",
+                          {wh.data(), ElementType::F16, n, k},
+                          {bias.data(), ElementType::F16, n},
+                          false});
+  const QuantParams p{3, 32, false};
+  const GroupResult result = quantizeInputGroup(group, QuantizeOptions::rtn(p));
+  EXPECT_FALSE(result.scaleSearched);
+  EXPECT_TRUE(result.ratioLosses.empty());
+  for (float s : result.scales)
+    EXPECT_EQ(s, 1.0f);
+  const QuantizedLinear want = quantizeLinear(w.data(), n, k, p, bias, "l");
+  EXPECT_EQ(result.layers[0].q, want.q);
+  EXPECT_EQ(result.layers[0].scales, want.scales);
+  EXPECT_EQ(result.layers[0].bias, bias);
+  EXPECT_FALSE(result.reports[0].clip.searched);
+  EXPECT_NEAR(result.reports[0].awqError, result.reports[0].rtnError,
+              1e-6 * result.reports[0].rtnError);
+  const double outMs = result.reports[0].outputMeanSquare;
+  const std::vector<double> y = referenceDenseLinear(x, t, w, n);
+  double want2 = 0;
+  for (double v : y)
+    want2 += v * v / double(t * n);
+  EXPECT_NEAR(outMs, want2, 1e-4 * want2);
+}
+
+TEST(AwqDriver, BF16InputsAndActivationScale) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 32, k = 64, n = 8;
+  const std::vector<float> x = outlierActivations(rng, t, k, 2);
+  std::vector<uint16_t> wb(n * k);
+  std::vector<float> w(n * k);
+  for (int64_t i = 0; i < n * k; ++i) {
+    float v = normalVector(rng, 1)[0];
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    wb[i] = static_cast<uint16_t>(bits >> 16); // Truncation: exact bf16 value.
+    bits = uint32_t(wb[i]) << 16;
+    std::memcpy(&w[i], &bits, 4);
+  }
+  InputGroup group;
+  group.name = "g";
+  group.activations = f32View(x, t, k);
+  group.layers.push_back(
+      {"l", {wb.data(), ElementType::BF16, n, k}, {}, false});
+  QuantizeOptions options;
+  options.params = {4, 32, true};
+  const GroupResult result = quantizeInputGroup(group, options);
+  const double err = plainOutputMse(x, t, k, w, n, dequantize(result.layers[0]),
+                                    result.scales);
+  EXPECT_NEAR(result.reports[0].awqError, err, 1e-3 * err);
+
+  // The explicit activation scale is fp16(1 / s), in referenceLinear's terms.
+  const std::vector<uint16_t> a = activationScaleFromScales(result.scales);
+  for (int64_t c = 0; c < k; ++c)
+    EXPECT_EQ(a[c], floatToHalf(1.0f / result.scales[c]));
+  EXPECT_THROW(activationScaleFromScales({1.0f, 0.0f}), Error);
+}
+
+TEST(AwqDriver, ProgressIsMonotoneAndCancellationStops) {
+  std::mt19937_64 rng(testSeed());
+  const int64_t t = 32, k = 128, n = 16;
+  const std::vector<float> x = normalVector(rng, t * k);
+  const std::vector<float> w = normalVector(rng, n * k);
+  InputGroup group;
+  group.name = "g";
+  group.activations = f32View(x, t, k);
+  group.layers.push_back({"a", f32View(w, n, k), {}, false});
+  group.layers.push_back({"b", f32View(w, n, k), {}, true});
+  QuantizeOptions options;
+  options.params = {4, 32, true};
+  std::vector<QuantizeProgress> seen;
+  options.onProgress = [&](const QuantizeProgress &p) { seen.push_back(p); };
+  quantizeInputGroup(group, options);
+  // Start, statistics, baseline, 20 ratios, 4 clip groups of "a", 2 layers.
+  ASSERT_EQ(seen.size(), 1u + 1 + 1 + 20 + 4 + 2);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].done, int64_t(i));
+    EXPECT_EQ(seen[i].total, seen.back().total);
+    EXPECT_EQ(seen[i].group, "g");
+  }
+  EXPECT_EQ(seen.back().fraction(), 1.0);
+  EXPECT_EQ(seen[25].stage, QuantizeStage::ClipSearch);
+  EXPECT_EQ(seen[25].layer, "a");
+  EXPECT_STREQ(stageName(seen.back().stage), "finalize");
+
+  std::atomic<bool> cancel{false};
+  options.cancel = &cancel;
+  int calls = 0;
+  options.onProgress = [&](const QuantizeProgress &) {
+    if (++calls == 5)
+      cancel = true;
+  };
+  EXPECT_THAT(
+      [&] { quantizeInputGroup(group, options); },
+      ::testing::ThrowsMessage<Cancelled>(HasSubstr("input group 'g'")));
+  EXPECT_EQ(calls, 5);
+}
+
+TEST(AwqDriver, SameResultForAnyThreadCount) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 96, k = 256, n = 40;
+  const std::vector<float> x = outlierActivations(rng, t, k, 3);
+  const std::vector<float> w = heavyTailedWeights(rng, n, k);
+  InputGroup group;
+  group.name = "g";
+  group.activations = f32View(x, t, k);
+  group.layers.push_back({"l", f32View(w, n, k), {}, false});
+  QuantizeOptions options;
+  options.params = {4, 64, true};
+  options.numThreads = 1;
+  const GroupResult one = quantizeInputGroup(group, options);
+  options.numThreads = 3;
+  const GroupResult three = quantizeInputGroup(group, options);
+  EXPECT_EQ(one.scales, three.scales);
+  EXPECT_EQ(one.ratioLosses, three.ratioLosses);
+  EXPECT_EQ(one.layers[0].q, three.layers[0].q);
+  EXPECT_EQ(one.layers[0].scales, three.layers[0].scales);
+  EXPECT_EQ(one.layers[0].zeros, three.layers[0].zeros);
+  EXPECT_EQ(one.reports[0].awqError, three.reports[0].awqError);
+}
+
+TEST(AwqDriver, SearchOnlyAndFixedScalesReproduceTheFullRun) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 64, k = 128, n = 24;
+  const std::vector<float> x = outlierActivations(rng, t, k, 3);
+  const std::vector<float> w = heavyTailedWeights(rng, n, k);
+  InputGroup group;
+  group.name = "down";
+  group.activations = f32View(x, t, k);
+  group.layers.push_back({"down_proj", f32View(w, n, k), {}, false});
+  QuantizeOptions options;
+  options.params = {4, 32, true};
+  const GroupResult full = quantizeInputGroup(group, options);
+  const ScaleSearchResult found = searchGroupScales(group, options);
+  EXPECT_EQ(found.scales, full.scales);
+  EXPECT_EQ(found.ratio, full.ratio);
+  EXPECT_EQ(found.ratioLosses, full.ratioLosses);
+
+  options.fixedScales = found.scales;
+  const GroupResult fixed = quantizeInputGroup(group, options);
+  EXPECT_FALSE(fixed.scaleSearched);
+  EXPECT_TRUE(fixed.ratioLosses.empty());
+  EXPECT_EQ(fixed.scales, full.scales);
+  EXPECT_EQ(fixed.layers[0].q, full.layers[0].q);
+  EXPECT_EQ(fixed.layers[0].scales, full.layers[0].scales);
+
+  options.fixedScales.pop_back();
+  EXPECT_THAT([&] { quantizeInputGroup(group, options); },
+              ::testing::ThrowsMessage<Error>(
+                  HasSubstr("fixedScales must have K = 128 elements, got 127")));
+  options.fixedScales.push_back(-1.0f);
+  EXPECT_THAT([&] { quantizeInputGroup(group, options); },
+              ::testing::ThrowsMessage<Error>(
+                  HasSubstr("fixedScales [127] must be positive")));
+}
+
+TEST(AwqDriver, RejectsBadInput) {
+  std::vector<float> x(16 * 64, 1.0f), w(8 * 64, 0.5f), w2(8 * 32, 0.5f);
+  QuantizeOptions options;
+  options.params = {4, 32, true};
+  auto make = [&] {
+    InputGroup g;
+    g.name = "model.layers.3.mlp";
+    g.activations = f32View(x, 16, 64);
+    g.layers.push_back({"gate_proj", f32View(w, 8, 64), {}, false});
+    return g;
+  };
+  auto throwsWith = [&](const InputGroup &g, const QuantizeOptions &o,
+                        const std::string &text) {
+    EXPECT_THAT([&] { quantizeInputGroup(g, o); },
+                ::testing::ThrowsMessage<Error>(HasSubstr(text)))
+        << text;
+  };
+  InputGroup g = make();
+  g.layers.clear();
+  throwsWith(g, options,
+             "input group 'model.layers.3.mlp': has no linear layers");
+  g = make();
+  g.layers.push_back({"up_proj", f32View(w2, 8, 32), {}, false});
+  throwsWith(g, options, "layer 'up_proj': weight has K = 32");
+  g = make();
+  g.activations.data = nullptr;
+  throwsWith(g, options, "activations: data is missing");
+  g = make();
+  g.layers[0].bias = {w.data(), ElementType::F32, 7};
+  throwsWith(g, options, "layer 'gate_proj': bias must have N = 8");
+  g = make();
+  QuantizeOptions bad = options;
+  bad.params.groupSize = 48;
+  throwsWith(g, bad, "group size 48");
+  bad = options;
+  bad.params.bits = 2;
+  throwsWith(g, bad, "bits must be 3, 4 or 8");
+  bad = options;
+  bad.clipSteps = 30;
+  throwsWith(g, bad, "clipSteps");
+  x[5 * 64 + 7] = std::nanf("");
+  throwsWith(make(), options, "activations: element [5, 7] is not finite");
+  x[5 * 64 + 7] = 1.0f;
+  w[3 * 64 + 1] = INFINITY;
+  throwsWith(make(), options,
+             "layer 'gate_proj': weight: element [3, 1] is not finite");
+}
+
+} // namespace
