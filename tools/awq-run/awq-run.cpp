@@ -109,6 +109,8 @@ int run() {
   registry.insert<ir::AwqDialect, mlir::func::FuncDialect>();
   mlir::MLIRContext context(registry);
   context.loadAllAvailableDialects();
+  // Diagnostics name the op and its location; the whole module is noise.
+  context.printOpOnDiagnostic(false);
   llvm::SourceMgr sourceMgr;
   mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
 

@@ -1,11 +1,13 @@
 # The GEMM kernel family's tests, included by test/unit/device/CMakeLists.txt:
-# repack round trip and tiling checks, NVRTC builds for sm_80/86/89/90 with
-# zero spills, and host-emulated runs against the fp64 reference.
+# repack round trip and tiling checks, the awq/mma.cuh wrappers, NVRTC builds
+# for sm_80/86/89/90 with zero spills, and host-emulated runs against the
+# fp64 reference.
 awqc_add_unittest(gemm_device_tests
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/GemmRepackTest.cpp
     ${CMAKE_CURRENT_LIST_DIR}/GemmLayoutTest.cpp
     ${CMAKE_CURRENT_LIST_DIR}/GemmNvrtcTest.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/GemmPrimitivesTest.cpp
     ${CMAKE_CURRENT_LIST_DIR}/GemmHostTest.cpp
   LIBS awq_repack awq_nvrtc awq_host_executor awq_reference Boost::context)
 # GemmLayoutTest and GemmHostTest include the device library on the host,
