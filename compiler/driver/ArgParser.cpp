@@ -131,20 +131,20 @@ std::string ArgParser::required(const std::string &name) const {
   return *text;
 }
 
-std::optional<int64_t> ArgParser::intValue(const std::string &name,
-                                           int64_t min, int64_t max) const {
+std::optional<int64_t> ArgParser::intValue(const std::string &name, int64_t min,
+                                           int64_t max) const {
   std::optional<std::string> text = value(name);
   if (!text)
     return std::nullopt;
   std::optional<int64_t> parsed = parseInteger(*text, min, max);
   if (!parsed)
-    fail("option '" + name + "' expects an integer in [" +
-         std::to_string(min) + ", " + std::to_string(max) + "], got '" +
-         *text + "'");
+    fail("option '" + name + "' expects an integer in [" + std::to_string(min) +
+         ", " + std::to_string(max) + "], got '" + *text + "'");
   return parsed;
 }
 
-std::optional<uint64_t> ArgParser::byteSizeValue(const std::string &name) const {
+std::optional<uint64_t>
+ArgParser::byteSizeValue(const std::string &name) const {
   std::optional<std::string> text = value(name);
   if (!text)
     return std::nullopt;

@@ -54,9 +54,8 @@ const TensorView &CalibrationSet::tensorFor(
     throw Error(file_.path() + ": no calibration tensor for input group '" +
                 group.name + "': expected a tensor named '" + first +
                 "' (its first linear) " + expected);
-  const std::string where =
-      file_.path() + ": tensor '" + view->name + "' (input group '" +
-      group.name + "')";
+  const std::string where = file_.path() + ": tensor '" + view->name +
+                            "' (input group '" + group.name + "')";
   if (view->dtype != DType::F16 && view->dtype != DType::BF16 &&
       view->dtype != DType::F32)
     throw Error(where + ": expected dtype F16, BF16 or F32, got " +
@@ -78,9 +77,13 @@ const TensorView &CalibrationSet::tensorFor(
           text += (text.empty() ? "" : ", ") + name;
         return text;
       };
-      throw Error(where + ": the file's groups metadata says this tensor "
-                          "feeds [" + join(have) + "] but the model's group "
-                          "has [" + join(want) + "]");
+      throw Error(where +
+                  ": the file's groups metadata says this tensor "
+                  "feeds [" +
+                  join(have) +
+                  "] but the model's group "
+                  "has [" +
+                  join(want) + "]");
     }
   }
   return *view;

@@ -32,9 +32,9 @@ public:
   /// or F32, shape [tokens >= 1, K]. When the file's `groups` metadata lists
   /// that tensor, its layers must be the group's. Throws awq::Error naming
   /// the file, the tensor and what was expected.
-  const TensorView &tensorFor(const InputGroup &group,
-                              const std::vector<const LayerDescription *>
-                                  &layers) const;
+  const TensorView &
+  tensorFor(const InputGroup &group,
+            const std::vector<const LayerDescription *> &layers) const;
 
   const std::string &path() const { return file_.path(); }
 

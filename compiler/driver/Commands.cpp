@@ -133,8 +133,8 @@ int runQuantizeCommand(const std::vector<std::string> &argv, std::ostream &out,
           *method == "awq" ? QuantizeMethod::Awq : QuantizeMethod::Rtn;
     if (std::optional<std::string> formula =
             args.choiceValue("--scale-formula", {"duo", "activation"}))
-      options.formula = *formula == "duo" ? ScaleFormula::Duo
-                                          : ScaleFormula::ActivationOnly;
+      options.formula =
+          *formula == "duo" ? ScaleFormula::Duo : ScaleFormula::ActivationOnly;
     options.clip = !args.flag("--no-clip");
     options.foldOnly = args.flag("--fold-only");
     if (std::optional<int64_t> threads = args.intValue("--threads", 1, 4096))
@@ -228,8 +228,7 @@ int runSynthCommand(const std::vector<std::string> &argv, std::ostream &out,
     args.addOption({"--output", "-o"}, "DIR",
                    "Model directory to create; required");
     args.addOption({"--hidden"}, "N", "hidden_size (default 256)");
-    args.addOption({"--intermediate"}, "N",
-                   "intermediate_size (default 512)");
+    args.addOption({"--intermediate"}, "N", "intermediate_size (default 512)");
     args.addOption({"--layers"}, "N", "num_hidden_layers (default 2)");
     args.addOption({"--heads"}, "N", "num_attention_heads (default 4)");
     args.addOption({"--kv-heads"}, "N",
@@ -259,17 +258,20 @@ int runSynthCommand(const std::vector<std::string> &argv, std::ostream &out,
     SynthOptions options;
     options.output = args.required("--output");
     constexpr int64_t kBig = int64_t(1) << 40; // Range checks come later.
-    options.hidden = args.intValue("--hidden", 1, kBig).value_or(options.hidden);
+    options.hidden =
+        args.intValue("--hidden", 1, kBig).value_or(options.hidden);
     options.intermediate =
         args.intValue("--intermediate", 1, kBig).value_or(options.intermediate);
-    options.layers = args.intValue("--layers", 1, kBig).value_or(options.layers);
+    options.layers =
+        args.intValue("--layers", 1, kBig).value_or(options.layers);
     options.heads = args.intValue("--heads", 1, kBig).value_or(options.heads);
     options.kvHeads =
         args.intValue("--kv-heads", 1, kBig).value_or(options.kvHeads);
     options.vocab = args.intValue("--vocab", 1, kBig).value_or(options.vocab);
     options.seed = static_cast<uint64_t>(
         args.intValue("--seed", 0, INT64_MAX).value_or(0));
-    options.tokens = args.intValue("--tokens", 1, kBig).value_or(options.tokens);
+    options.tokens =
+        args.intValue("--tokens", 1, kBig).value_or(options.tokens);
     options.outliers =
         args.intValue("--outliers", 0, kBig).value_or(options.outliers);
     if (std::optional<std::string> dtype =
@@ -284,10 +286,10 @@ int runSynthCommand(const std::vector<std::string> &argv, std::ostream &out,
     if (!args.flag("--quiet"))
       out << "wrote " << options.output << ": LlamaForCausalLM, "
           << result.parameters << " parameters, hidden " << options.hidden
-          << ", intermediate " << options.intermediate << ", "
-          << options.layers << " layers; calibration " << result.calibration
-          << " (" << result.inputGroups << " input groups x "
-          << options.tokens << " tokens)\n";
+          << ", intermediate " << options.intermediate << ", " << options.layers
+          << " layers; calibration " << result.calibration << " ("
+          << result.inputGroups << " input groups x " << options.tokens
+          << " tokens)\n";
     return 0;
   });
 }

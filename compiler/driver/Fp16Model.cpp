@@ -176,7 +176,8 @@ bool checkLayerTensors(const SafeTensorsCheckpoint &weights,
                 "] from " + shapeSource + ")");
   }
   if (!isFloatType(weight->dtype))
-    throw Error(tensorWhere(*weight) + ": expected dtype F16, BF16 or F32, got " +
+    throw Error(tensorWhere(*weight) +
+                ": expected dtype F16, BF16 or F32, got " +
                 dtypeName(weight->dtype));
   const std::vector<int64_t> expected = {layer.n, layer.k};
   if (weight->shape != expected)
@@ -186,7 +187,8 @@ bool checkLayerTensors(const SafeTensorsCheckpoint &weights,
   const TensorView *bias = weights.find(layer.weights + ".bias");
   if (bias) {
     if (!isFloatType(bias->dtype))
-      throw Error(tensorWhere(*bias) + ": expected dtype F16, BF16 or F32, got " +
+      throw Error(tensorWhere(*bias) +
+                  ": expected dtype F16, BF16 or F32, got " +
                   dtypeName(bias->dtype));
     if (bias->shape != std::vector<int64_t>{layer.n})
       throw Error(tensorWhere(*bias) + ": expected shape [N] = [" +
@@ -285,7 +287,8 @@ Fp16Model openFp16Model(const std::string &path,
       throw Error(path + ": no config.json; expected a Hugging Face "
                          "checkpoint directory or a model description file");
     model.config = readJsonFile(model.configFile);
-    if (model.config.is_object() && model.config.contains("quantization_config"))
+    if (model.config.is_object() &&
+        model.config.contains("quantization_config"))
       throw Error(model.configFile + ": quantization_config: the model is "
                                      "already quantized; awqc quantize needs "
                                      "an FP16, BF16 or F32 checkpoint");
@@ -328,10 +331,10 @@ Fp16Model openFp16Model(const std::string &path,
     if (model.huggingFace) {
       layer.bias = hasBias;
     } else if (layer.bias != hasBias) {
-      throw Error(model.source + ": layer '" + layer.name + "' has bias: " +
-                  (layer.bias ? "true" : "false") + " but the checkpoint " +
-                  (hasBias ? "has" : "has no") + " tensor '" + layer.weights +
-                  ".bias'");
+      throw Error(model.source + ": layer '" + layer.name +
+                  "' has bias: " + (layer.bias ? "true" : "false") +
+                  " but the checkpoint " + (hasBias ? "has" : "has no") +
+                  " tensor '" + layer.weights + ".bias'");
     }
   }
   // The output description must pass the compiler's own checks.

@@ -120,9 +120,8 @@ json inspectDirectory(const std::string &path) {
   json files = json::array();
   for (const auto &shard : checkpoint.shards())
     files.push_back(fs::path(shard->path()).filename().string());
-  json summary = {{"path", path},
-                  {"files", files},
-                  {"config", configSummary(config)}};
+  json summary = {
+      {"path", path}, {"files", files}, {"config", configSummary(config)}};
 
   if (!quantized) {
     summary["kind"] = "checkpoint";
@@ -254,7 +253,8 @@ std::string shapeText(const json &shape) {
 }
 
 std::string pad(const std::string &text, size_t width) {
-  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+  return text.size() >= width ? text
+                              : text + std::string(width - text.size(), ' ');
 }
 
 void writeTensorTable(std::ostringstream &out, const json &tensors) {
@@ -273,8 +273,8 @@ void writeTensorTable(std::ostringstream &out, const json &tensors) {
 std::string elementsText(const json &elements) {
   std::string text;
   for (auto it = elements.begin(); it != elements.end(); ++it)
-    text += (text.empty() ? "" : ", ") + std::to_string(it.value().get<uint64_t>()) +
-            " " + it.key();
+    text += (text.empty() ? "" : ", ") +
+            std::to_string(it.value().get<uint64_t>()) + " " + it.key();
   return text.empty() ? "no elements" : text;
 }
 
@@ -360,8 +360,7 @@ std::string formatInspection(const json &summary) {
     const std::string config = configText(summary["config"]);
     const int64_t group = q["group_size"];
     out << path << ": " << (q["method"] == "awq" ? "AWQ" : "GPTQ")
-        << " checkpoint" << (config.empty() ? "" : " (" + config + ")")
-        << "\n";
+        << " checkpoint" << (config.empty() ? "" : " (" + config + ")") << "\n";
     out << "quantization: " << q["bits"].get<int>() << "-bit, "
         << (group == -1 ? std::string("one group per column")
                         : "group " + std::to_string(group))
@@ -434,8 +433,8 @@ std::string formatInspection(const json &summary) {
     for (const json &layer : summary["layers"])
       width = std::max(width, layer["name"].get<std::string>().size());
     out << "layers:\n  " << pad("name", width) << "  " << pad("K x N", 13)
-        << pad("bits", 6) << pad("group", 7) << pad("zero", 6)
-        << pad("bias", 6) << "epilogue\n";
+        << pad("bits", 6) << pad("group", 7) << pad("zero", 6) << pad("bias", 6)
+        << "epilogue\n";
     for (const json &layer : summary["layers"]) {
       std::string epilogue = "-";
       if (layer.contains("epilogue")) {

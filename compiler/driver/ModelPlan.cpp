@@ -42,9 +42,8 @@ const LayerDescription *valueProjection(const ModelDescription &description,
   for (const std::string &name : producer.inputs)
     if (endsWith(name, "v_proj"))
       return description.findLayer(name);
-  return producer.inputs.size() == 3
-             ? description.findLayer(producer.inputs[2])
-             : nullptr;
+  return producer.inputs.size() == 3 ? description.findLayer(producer.inputs[2])
+                                     : nullptr;
 }
 
 /// The `up` operand of SiLU(gate) * up: the input whose epilogue role is up,
@@ -57,9 +56,8 @@ const LayerDescription *upProjection(const ModelDescription &description,
         layer->epilogue.role == SiluMulRole::Up)
       return layer;
   }
-  return producer.inputs.size() == 2
-             ? description.findLayer(producer.inputs[1])
-             : nullptr;
+  return producer.inputs.size() == 2 ? description.findLayer(producer.inputs[1])
+                                     : nullptr;
 }
 
 /// Whether 1/s of `consumer` may be divided into the output rows of
@@ -105,8 +103,8 @@ void requireNormTensor(const SafeTensorsCheckpoint &weights,
   throw Error(weights.source() + ": input group '" + group.name +
               "' is produced by norm '" + group.producer.name + "' whose " +
               role + " '" + tensor +
-              "' must be an F16, BF16 or F32 tensor [K = " +
-              std::to_string(k) + "]" +
+              "' must be an F16, BF16 or F32 tensor [K = " + std::to_string(k) +
+              "]" +
               (view ? ", got " + std::string(dtypeName(view->dtype)) + " " +
                           formatShape(view->shape)
                     : std::string(", but the checkpoint has no such tensor")));
@@ -130,8 +128,7 @@ void planDestinations(std::vector<PlannedGroup> &plans, const Fp16Model &model,
       requireNormTensor(*model.weights, group, producer.weight, "weight",
                         plan.k);
       if (!producer.bias.empty())
-        requireNormTensor(*model.weights, group, producer.bias, "bias",
-                          plan.k);
+        requireNormTensor(*model.weights, group, producer.bias, "bias", plan.k);
       if (!claimed.count(producer.weight)) {
         plan.destination = ScaleDestination::NormWeight;
         plan.target = producer.weight;

@@ -77,13 +77,16 @@ void ProgressDisplay::update(const ModelProgress &progress) {
     return;
   lastDraw_ = now;
   std::ostringstream line;
-  line << "[" << (percent < 10 ? "  " : percent < 100 ? " " : "") << percent
-       << "%] ";
+  line << "["
+       << (percent < 10    ? "  "
+           : percent < 100 ? " "
+                           : "")
+       << percent << "%] ";
   if (progress.phase == ModelProgress::Phase::Writing) {
     line << "writing the checkpoint";
   } else {
-    line << "group " << std::min(progress.group + 1, progress.groupCount)
-         << "/" << progress.groupCount << " " << progress.groupName << ": "
+    line << "group " << std::min(progress.group + 1, progress.groupCount) << "/"
+         << progress.groupCount << " " << progress.groupName << ": "
          << (progress.phase == ModelProgress::Phase::GroupDone
                  ? "done"
                  : stageName(progress.stage));

@@ -97,8 +97,8 @@ std::vector<uint16_t> toHalfsChecked(const std::vector<float> &values,
   for (size_t i = 0; i < values.size(); ++i) {
     out[i] = floatToHalf(values[i]);
     if (!std::isfinite(halfToFloat(out[i])))
-      throw Error(what + ": element [" + std::to_string(i) + "] = " +
-                  std::to_string(values[i]) +
+      throw Error(what + ": element [" + std::to_string(i) +
+                  "] = " + std::to_string(values[i]) +
                   " does not fit in fp16 (the checkpoint stores floating "
                   "tensors as F16)");
   }
@@ -152,9 +152,10 @@ public:
 
 private:
   // The member-wise destructor above must cover every member.
-  static_assert(sizeof(InputGroup) == sizeof(std::string) +
-                                          sizeof(std::vector<LinearLayerInput>) +
-                                          sizeof(MatrixView),
+  static_assert(sizeof(InputGroup) ==
+                    sizeof(std::string) +
+                        sizeof(std::vector<LinearLayerInput>) +
+                        sizeof(MatrixView),
                 "awq::InputGroup changed: update QuantizerGroup");
   static_assert(std::is_trivially_destructible_v<MatrixView>,
                 "awq::InputGroup changed: update QuantizerGroup");
@@ -454,10 +455,9 @@ void ModelQuantizer::writeCheckpoint(const std::string &dir) {
     refs.push_back(tensor.ref());
   for (const OutputTensor &tensor : activationScales_)
     refs.push_back(tensor.ref());
-  std::sort(refs.begin(), refs.end(),
-            [](const TensorRef &a, const TensorRef &b) {
-              return a.name < b.name;
-            });
+  std::sort(
+      refs.begin(), refs.end(),
+      [](const TensorRef &a, const TensorRef &b) { return a.name < b.name; });
   for (const TensorRef &ref : refs)
     result_.checkpointBytes += ref.size;
 

@@ -29,10 +29,10 @@ namespace awq {
 struct ModelProgress {
   enum class Phase { Quantizing, GroupDone, Writing };
   Phase phase = Phase::Quantizing;
-  size_t group = 0;      ///< 0-based index in processing order.
+  size_t group = 0; ///< 0-based index in processing order.
   size_t groupCount = 0;
   std::string groupName;
-  std::string layer;     ///< Current layer, when the stage has one.
+  std::string layer; ///< Current layer, when the stage has one.
   QuantizeStage stage = QuantizeStage::Statistics;
   double groupFraction = 0.0;
   /// Fraction of all groups' work (weighted by their weight count).

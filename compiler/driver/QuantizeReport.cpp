@@ -2,8 +2,10 @@
 
 #include "compiler/driver/QuantizeReport.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <sstream>
 
 namespace awq {
@@ -37,11 +39,13 @@ const char *formulaName(ScaleFormula formula) {
 }
 
 std::string padRight(const std::string &text, size_t width) {
-  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+  return text.size() >= width ? text
+                              : text + std::string(width - text.size(), ' ');
 }
 
 std::string padLeft(const std::string &text, size_t width) {
-  return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
+  return text.size() >= width ? text
+                              : std::string(width - text.size(), ' ') + text;
 }
 
 } // namespace
@@ -51,10 +55,8 @@ QuantizeSummary summarize(const ModelQuantizeResult &result) {
   summary.layers = result.layers.size();
   for (const LayerQuantReport &layer : result.layers) {
     summary.awqBelowRtn += layer.awqError < layer.rtnError ? 1 : 0;
-    summary.meanRelativeRtn +=
-        relative(layer.rtnError, layer.outputMeanSquare);
-    summary.meanRelativeAwq +=
-        relative(layer.awqError, layer.outputMeanSquare);
+    summary.meanRelativeRtn += relative(layer.rtnError, layer.outputMeanSquare);
+    summary.meanRelativeAwq += relative(layer.awqError, layer.outputMeanSquare);
     summary.totalRtn += layer.rtnError;
     summary.totalAwq += layer.awqError;
   }
@@ -95,7 +97,8 @@ std::string formatReportTable(const ModelQuantizeResult &result) {
   out << padRight("layer", nameWidth) << "  " << padLeft("K x N", 11) << "  "
       << padLeft("RTN mse", 10) << "  " << padLeft("AWQ mse", 10) << "  "
       << padLeft("AWQ/RTN", 7) << "  " << padLeft("ratio", 5) << "  "
-      << padLeft("clipped", 7) << "  " << "1/s folded into\n";
+      << padLeft("clipped", 7) << "  "
+      << "1/s folded into\n";
   for (const LayerQuantReport &layer : result.layers) {
     const GroupQuantReport *group = groups.at(layer.group);
     std::string fold;
@@ -137,8 +140,8 @@ std::string formatReportTable(const ModelQuantizeResult &result) {
       << format("%.3e", summary.meanRelativeRtn) << ", AWQ "
       << format("%.3e", summary.meanRelativeAwq);
   if (summary.meanRelativeRtn > 0)
-    out << " (" << format("%.3f", summary.meanRelativeAwq /
-                                     summary.meanRelativeRtn)
+    out << " ("
+        << format("%.3f", summary.meanRelativeAwq / summary.meanRelativeRtn)
         << "x)";
   out << "\n";
   return out.str();
@@ -150,55 +153,53 @@ json reportToJson(const ModelQuantizeResult &result) {
   report["model"] = result.model;
   report["calibration"] = result.calibration;
   report["output"] = result.output;
-  report["settings"] = {
-      {"bits", result.settings.bits},
-      {"group_size", result.settings.groupSize},
-      {"zero_point", result.settings.zeroPoint},
-      {"method", methodName(result.method)},
-      {"scale_formula", formulaName(result.formula)},
-      {"clip", result.clip},
-      {"fold_only", result.foldOnly}};
+  report["settings"] = {{"bits", result.settings.bits},
+                        {"group_size", result.settings.groupSize},
+                        {"zero_point", result.settings.zeroPoint},
+                        {"method", methodName(result.method)},
+                        {"scale_formula", formulaName(result.formula)},
+                        {"clip", result.clip},
+                        {"fold_only", result.foldOnly}};
   json groups = json::array();
   for (const GroupQuantReport &group : result.groups) {
     json losses = json::array();
     for (double loss : group.ratioLosses)
       losses.push_back(number(loss));
-    groups.push_back({{"name", group.name},
-                      {"layers", group.layers},
-                      {"k", group.k},
-                      {"tokens", group.tokens},
-                      {"scale_searched", group.scaleSearched},
-                      {"ratio", group.ratio},
-                      {"ratio_losses", losses},
-                      {"scale_destination",
-                       scaleDestinationName(group.destination)},
-                      {"scale_target", group.target},
-                      {"seconds", group.seconds}});
+    groups.push_back(
+        {{"name", group.name},
+         {"layers", group.layers},
+         {"k", group.k},
+         {"tokens", group.tokens},
+         {"scale_searched", group.scaleSearched},
+         {"ratio", group.ratio},
+         {"ratio_losses", losses},
+         {"scale_destination", scaleDestinationName(group.destination)},
+         {"scale_target", group.target},
+         {"seconds", group.seconds}});
   }
   report["groups"] = groups;
   json layers = json::array();
   for (const LayerQuantReport &layer : result.layers) {
-    json entry = {
-        {"name", layer.name},
-        {"group", layer.group},
-        {"n", layer.n},
-        {"k", layer.k},
-        {"output_mean_square", number(layer.outputMeanSquare)},
-        {"rtn_error", number(layer.rtnError)},
-        {"awq_error", number(layer.awqError)},
-        {"relative_rtn_error",
-         number(relative(layer.rtnError, layer.outputMeanSquare))},
-        {"relative_awq_error",
-         number(relative(layer.awqError, layer.outputMeanSquare))},
-        {"ratio", layer.ratio},
-        {"clip",
-         {{"searched", layer.clip.searched},
-          {"groups", layer.clip.groups},
-          {"clipped_groups", layer.clip.clippedGroups},
-          {"mean_shrink", number(layer.clip.meanShrink)},
-          {"min_shrink", number(layer.clip.minShrink)},
-          {"loss_before", number(layer.clip.lossBefore)},
-          {"loss_after", number(layer.clip.lossAfter)}}}};
+    json entry = {{"name", layer.name},
+                  {"group", layer.group},
+                  {"n", layer.n},
+                  {"k", layer.k},
+                  {"output_mean_square", number(layer.outputMeanSquare)},
+                  {"rtn_error", number(layer.rtnError)},
+                  {"awq_error", number(layer.awqError)},
+                  {"relative_rtn_error",
+                   number(relative(layer.rtnError, layer.outputMeanSquare))},
+                  {"relative_awq_error",
+                   number(relative(layer.awqError, layer.outputMeanSquare))},
+                  {"ratio", layer.ratio},
+                  {"clip",
+                   {{"searched", layer.clip.searched},
+                    {"groups", layer.clip.groups},
+                    {"clipped_groups", layer.clip.clippedGroups},
+                    {"mean_shrink", number(layer.clip.meanShrink)},
+                    {"min_shrink", number(layer.clip.minShrink)},
+                    {"loss_before", number(layer.clip.lossBefore)},
+                    {"loss_after", number(layer.clip.lossAfter)}}}};
     if (!layer.rowsScaledBy.empty())
       entry["rows_scaled_by"] = layer.rowsScaledBy;
     layers.push_back(entry);

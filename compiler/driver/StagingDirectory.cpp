@@ -29,10 +29,9 @@ fs::path parentOf(const fs::path &destination) {
 
 std::string siblingName(const fs::path &destination, const char *kind) {
   fs::path name = destination.filename();
-  return (parentOf(destination) /
-          ("." + name.string() + ".awqc-" + kind + "-" +
-           std::to_string(::getpid()) + "-" +
-           std::to_string(stagingCounter.fetch_add(1))))
+  return (parentOf(destination) / ("." + name.string() + ".awqc-" + kind + "-" +
+                                   std::to_string(::getpid()) + "-" +
+                                   std::to_string(stagingCounter.fetch_add(1))))
       .string();
 }
 
@@ -107,7 +106,8 @@ void StagingDirectory::commit() {
                                  "replace it");
     aside = siblingName(dest, "old");
     if (std::rename(dest.c_str(), aside.c_str()) != 0)
-      throw Error(destination_ + ": cannot move the existing directory aside: " +
+      throw Error(destination_ +
+                  ": cannot move the existing directory aside: " +
                   std::strerror(errno));
   }
   if (std::rename(temp_.c_str(), dest.c_str()) != 0) {

@@ -1,4 +1,5 @@
-//===- SyntheticModel.cpp - A random LLaMA-shaped model for tests and demos ===//
+//===- SyntheticModel.cpp - A random LLaMA-shaped model for tests and demos
+//===//
 
 #include "compiler/driver/SyntheticModel.h"
 
@@ -156,8 +157,16 @@ std::vector<float> activations(std::mt19937_64 &rng, int64_t tokens,
 void checkRange(const char *option, int64_t value, int64_t min, int64_t max) {
   if (value < min || value > max)
     throw Error(std::string(option) + " must be in [" + std::to_string(min) +
-                ", " + std::to_string(max) + "], got " +
-                std::to_string(value));
+                ", " + std::to_string(max) + "], got " + std::to_string(value));
+}
+
+/// The model's name for the calibration metadata: the directory's name
+/// ("out/" names "out").
+std::string modelName(const std::string &output) {
+  fs::path path = fs::path(output).lexically_normal();
+  if (path.filename().empty())
+    path = path.parent_path();
+  return path.filename().string();
 }
 
 std::vector<TensorRef> refsOf(const std::vector<OwnedTensor> &tensors) {
@@ -170,7 +179,8 @@ std::vector<TensorRef> refsOf(const std::vector<OwnedTensor> &tensors) {
 } // namespace
 
 SynthResult writeSyntheticModel(const SynthOptions &options) {
-  const int64_t kvHeads = options.kvHeads == 0 ? options.heads : options.kvHeads;
+  const int64_t kvHeads =
+      options.kvHeads == 0 ? options.heads : options.kvHeads;
   checkRange("--hidden", options.hidden, 1, kMaxDimension);
   checkRange("--intermediate", options.intermediate, 1, 4 * kMaxDimension);
   checkRange("--layers", options.layers, 1, 1024);
@@ -201,9 +211,7 @@ SynthResult writeSyntheticModel(const SynthOptions &options) {
 
   StagingDirectory staging(options.output, options.overwrite);
   const fs::path dir(staging.path());
-  const std::string name = fs::path(options.output).lexically_normal().filename().empty()
-                               ? fs::path(options.output).lexically_normal().parent_path().filename().string()
-                               : fs::path(options.output).lexically_normal().filename().string();
+  const std::string name = modelName(options.output);
 
   SynthResult result;
   result.parameters = parameters;
@@ -247,12 +255,12 @@ SynthResult writeSyntheticModel(const SynthOptions &options) {
         gaussian(head, size_t(options.vocab * h),
                  1.0f / std::sqrt(static_cast<float>(h))));
   }
-  const WrittenCheckpoint written = writeSafeTensorsCheckpoint(
-      dir.string(), refsOf(tensors),
-      {{"format", "pt"},
-       {"generator", "awqc synth"},
-       {"seed", std::to_string(options.seed)}},
-      options.maxShardBytes);
+  const WrittenCheckpoint written =
+      writeSafeTensorsCheckpoint(dir.string(), refsOf(tensors),
+                                 {{"format", "pt"},
+                                  {"generator", "awqc synth"},
+                                  {"seed", std::to_string(options.seed)}},
+                                 options.maxShardBytes);
   result.files = written.files;
   if (!written.index.empty())
     result.files.push_back(written.index);
@@ -296,9 +304,9 @@ SynthResult writeSyntheticModel(const SynthOptions &options) {
                       const ChannelProfile &profile) {
     std::mt19937_64 rng = streamFor(options.seed, "calibration." + tensor);
     const int64_t k = static_cast<int64_t>(profile.scale.size());
-    calibration.push_back(encode(tensor, {options.tokens, k},
-                                 activations(rng, options.tokens, profile.scale),
-                                 DType::F16));
+    calibration.push_back(
+        encode(tensor, {options.tokens, k},
+               activations(rng, options.tokens, profile.scale), DType::F16));
     groups[tensor] = layers;
     result.outlierChannels.push_back(profile.outliers);
   };

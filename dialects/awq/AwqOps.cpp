@@ -379,9 +379,9 @@ KLoopAttr gemvKLoop(MLIRContext *context, const ::awq::LinearShape &shape,
                     const ::awq::GemvParams &params) {
   ::awq::GemvGeometry geometry = ::awq::gemvGeometry(shape, params);
   int64_t groupEff = shape.group == shape.k
-                         ? geometry.tiles * ::awq::kGemvTileValues
+                         ? geometry.tiles * ::awq::kGemvValuesPerTile
                          : shape.group;
-  return makeKLoop(context, ::awq::kGemvTileValues, geometry.tiles,
+  return makeKLoop(context, ::awq::kGemvValuesPerTile, geometry.tiles,
                    params.kSplit, shape.group, groupEff);
 }
 

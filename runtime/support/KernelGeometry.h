@@ -42,8 +42,8 @@ struct GemmParams {
 };
 
 /// Values per GEMV unit and units per GEMV tile (awq/dequant.cuh, gemv.cuh).
-constexpr int64_t kGemvUnitValues = 32;
-constexpr int64_t kGemvTileValues = 32 * kGemvUnitValues;
+constexpr int64_t kGemvValuesPerUnit = 32;
+constexpr int64_t kGemvValuesPerTile = 32 * kGemvValuesPerUnit;
 
 struct GemvGeometry {
   int64_t units, tiles, tilesPerSplit, groups, unitsPerGroup;
@@ -80,7 +80,7 @@ inline std::string checkGemv(const LinearShape &shape, const GemvParams &p) {
     return "silu_mul needs an even N and an even cols_per_warp";
   if (p.kSplit < 1)
     return "k_split must be at least 1";
-  int64_t tiles = ceilDiv(ceilDiv(shape.k, kGemvUnitValues), 32);
+  int64_t tiles = ceilDiv(ceilDiv(shape.k, kGemvValuesPerUnit), 32);
   int64_t perSplit = ceilDiv(tiles, p.kSplit);
   if (p.kSplit > tiles || (p.kSplit - 1) * perSplit >= tiles)
     return "k_split " + std::to_string(p.kSplit) +
@@ -91,17 +91,17 @@ inline std::string checkGemv(const LinearShape &shape, const GemvParams &p) {
 
 inline GemvGeometry gemvGeometry(const LinearShape &shape, const GemvParams &p) {
   GemvGeometry g{};
-  g.units = ceilDiv(shape.k, kGemvUnitValues);
+  g.units = ceilDiv(shape.k, kGemvValuesPerUnit);
   g.tiles = ceilDiv(g.units, 32);
   g.tilesPerSplit = ceilDiv(g.tiles, p.kSplit);
   g.groups = shape.group == shape.k ? 1 : shape.k / shape.group;
   g.unitsPerGroup =
-      shape.group == shape.k ? g.units : shape.group / kGemvUnitValues;
+      shape.group == shape.k ? g.units : shape.group / kGemvValuesPerUnit;
   g.warps = p.threads / 32;
   g.colsPerBlock = g.warps * p.colsPerWarp;
   g.gridX = ceilDiv(shape.n, g.colsPerBlock);
   g.gridY = p.kSplit;
-  g.sharedBytes = (p.maxRows * (kGemvTileValues + 32) + 4) * 4;
+  g.sharedBytes = (p.maxRows * (kGemvValuesPerTile + 32) + 4) * 4;
   g.maxRows = p.maxRows;
   g.kSplit = p.kSplit;
   g.n = shape.n;

@@ -69,8 +69,8 @@ TEST(ArgParser, ReportsMistakes) {
 
 TEST(ArgParser, ConvertsValuesWithChecks) {
   ArgParser parser = makeParser();
-  parser.parse({"m", "--bits", "4x", "--method", "gptq", "--shard-size",
-                "5GB", "--group", "99999999999999999999"});
+  parser.parse({"m", "--bits", "4x", "--method", "gptq", "--shard-size", "5GB",
+                "--group", "99999999999999999999"});
   EXPECT_THROW(parser.intValue("--bits", 1, 8), UsageError);
   EXPECT_THROW(parser.intValue("--group", -1, 1 << 20), UsageError);
   try {
@@ -84,9 +84,13 @@ TEST(ArgParser, ConvertsValuesWithChecks) {
 }
 
 TEST(ArgParser, ByteSizesAcceptUnits) {
-  const std::pair<std::string, uint64_t> cases[] = {
-      {"123", 123}, {"2KiB", 2048}, {"3MiB", 3ull << 20}, {"1GiB", 1ull << 30},
-      {"7KB", 7000}, {"500MB", 500000000ull}, {"9B", 9}};
+  const std::pair<std::string, uint64_t> cases[] = {{"123", 123},
+                                                    {"2KiB", 2048},
+                                                    {"3MiB", 3ull << 20},
+                                                    {"1GiB", 1ull << 30},
+                                                    {"7KB", 7000},
+                                                    {"500MB", 500000000ull},
+                                                    {"9B", 9}};
   for (const auto &[text, bytes] : cases) {
     ArgParser parser = makeParser();
     parser.parse({"m", "--shard-size", text});

@@ -23,13 +23,18 @@ class QuantizeCommandTest : public testing::Test {
 protected:
   void SetUp() override {
     seed_ = test::testSeed();
-    test::synthesize(dir_ / "fp16", seed_, {"--tokens", "64", "--kv-heads", "2"});
+    test::synthesize(dir_ / "fp16", seed_,
+                     {"--tokens", "64", "--kv-heads", "2"});
   }
 
   CommandRun quantize(std::vector<std::string> extra) {
-    std::vector<std::string> args = {
-        dir_ / "fp16", "--calibration", dir_ / "fp16/calibration.safetensors",
-        "-o", dir_ / "awq", "--threads", "1"};
+    std::vector<std::string> args = {dir_ / "fp16",
+                                     "--calibration",
+                                     dir_ / "fp16/calibration.safetensors",
+                                     "-o",
+                                     dir_ / "awq",
+                                     "--threads",
+                                     "1"};
     args.insert(args.end(), extra.begin(), extra.end());
     return test::runCommand(&runQuantizeCommand, args);
   }
@@ -68,12 +73,12 @@ TEST_F(QuantizeCommandTest, PrintsTheReportAndWritesItAsJson) {
     SCOPED_TRACE(layer["name"].get<std::string>());
     const std::string name = layer["name"];
     // Every layer appears in the table with its K x N.
-    EXPECT_PRED2(contains, run.out,
-                 name + " ");
+    EXPECT_PRED2(contains, run.out, name + " ");
     EXPECT_PRED2(contains, run.out,
                  std::to_string(layer["k"].get<int>()) + "x" +
                      std::to_string(layer["n"].get<int>()));
-    EXPECT_LT(layer["awq_error"].get<double>(), layer["rtn_error"].get<double>());
+    EXPECT_LT(layer["awq_error"].get<double>(),
+              layer["rtn_error"].get<double>());
     EXPECT_NEAR(layer["relative_awq_error"].get<double>(),
                 layer["awq_error"].get<double>() /
                     layer["output_mean_square"].get<double>(),
@@ -89,8 +94,9 @@ TEST_F(QuantizeCommandTest, PrintsTheReportAndWritesItAsJson) {
       {"model.layers.0.mlp_hidden", "linear_rows"}};
   for (const nlohmann::json &group : report["groups"]) {
     auto it = destinations.find(group["name"]);
-    if (it != destinations.end())
+    if (it != destinations.end()) {
       EXPECT_EQ(group["scale_destination"], it->second) << it->first;
+    }
     EXPECT_EQ(group["ratio_losses"].size(), 20u);
     EXPECT_EQ(group["tokens"], 64);
   }
@@ -100,9 +106,9 @@ TEST_F(QuantizeCommandTest, PrintsTheReportAndWritesItAsJson) {
 
 TEST_F(QuantizeCommandTest, OptionsReachTheQuantizer) {
   SCOPED_TRACE(test::seedMessage(seed_));
-  CommandRun run = quantize({"--method", "rtn", "--symmetric", "--bits", "8",
-                             "--group", "-1", "--report", dir_ / "r.json",
-                             "--quiet"});
+  CommandRun run =
+      quantize({"--method", "rtn", "--symmetric", "--bits", "8", "--group",
+                "-1", "--report", dir_ / "r.json", "--quiet"});
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_EQ(run.out, "");
   EXPECT_EQ(run.err, "");
@@ -214,10 +220,10 @@ TEST_P(InterruptTest, ASignalLeavesNoCheckpoint) {
   std::ostringstream out;
   struct sigaction before = {};
   sigaction(signo, nullptr, &before);
-  const int code = runQuantizeCommand(
-      {dir_ / "fp16", "--calibration", dir_ / "fp16/calibration.safetensors",
-       "-o", dir_ / "awq", "--threads", "1"},
-      out, err);
+  const int code = runQuantizeCommand({dir_ / "fp16", "--calibration",
+                                       dir_ / "fp16/calibration.safetensors",
+                                       "-o", dir_ / "awq", "--threads", "1"},
+                                      out, err);
   EXPECT_EQ(code, 128 + signo);
   EXPECT_PRED2(contains, buffer.text,
                "interrupted; no checkpoint was written to " + dir_ / "awq");

@@ -60,13 +60,16 @@ TEST_P(DescriptionOutputTest, MatchesDescribeCheckpointPlusScales) {
   test::synthesize(dir / "fp16", seed, {"--kv-heads", "2", "--tokens", "32"});
   std::vector<std::string> args = {
       dir / "fp16", "--calibration", dir / "fp16/calibration.safetensors",
-      "-o", dir / "awq", "--bits", "8", "--threads", "1", "-q"};
+      "-o",         dir / "awq",     "--bits",
+      "8",          "--threads",     "1",
+      "-q"};
   if (foldOnly)
     args.push_back("--fold-only");
   const CommandRun run = test::runCommand(&runQuantizeCommand, args);
   ASSERT_EQ(run.code, 0) << run.err;
 
-  const ModelDescription written = parseModelDescription(dir / "awq/model.json");
+  const ModelDescription written =
+      parseModelDescription(dir / "awq/model.json");
   EXPECT_EQ(written.name, "fp16");
   EXPECT_TRUE(std::filesystem::equivalent(
       resolveCheckpointPath(written, dir / "awq/model.json"), dir / "awq"));
@@ -114,9 +117,9 @@ TEST(DescriptionOutput, DescriptionInputEqualsHuggingFaceInput) {
   const uint64_t seed = test::testSeed();
   SCOPED_TRACE(test::seedMessage(seed));
   test::synthesize(dir / "fp16", seed, {"--tokens", "32"});
-  const std::vector<std::string> common = {
-      "--calibration", dir / "fp16/calibration.safetensors", "--threads", "1",
-      "-q"};
+  const std::vector<std::string> common = {"--calibration",
+                                           dir / "fp16/calibration.safetensors",
+                                           "--threads", "1", "-q"};
   auto quantize = [&](const std::string &model, const std::string &out,
                       std::vector<std::string> extra) {
     std::vector<std::string> args = {model, "-o", out};

@@ -27,8 +27,8 @@ protected:
     const CommandRun run = test::runCommand(
         &runQuantizeCommand,
         {*dir_ / "fp16", "--calibration",
-         *dir_ / "fp16/calibration.safetensors", "-o", *dir_ / "awq",
-         "--group", "64", "--threads", "1", "-q"});
+         *dir_ / "fp16/calibration.safetensors", "-o", *dir_ / "awq", "--group",
+         "64", "--threads", "1", "-q"});
     ASSERT_EQ(run.code, 0) << run.err;
   }
   static void TearDownTestSuite() {
@@ -72,7 +72,8 @@ TEST_F(InspectTest, UnquantizedCheckpoint) {
   EXPECT_EQ(summary["kind"], "checkpoint");
   EXPECT_EQ(summary["config"]["hidden_size"], 256);
   EXPECT_EQ(summary["tensors"].size(), 21u);
-  const SafeTensorsCheckpoint weights = SafeTensorsCheckpoint::open(*dir_ / "fp16");
+  const SafeTensorsCheckpoint weights =
+      SafeTensorsCheckpoint::open(*dir_ / "fp16");
   uint64_t parameters = 0;
   for (const std::string &name : weights.names())
     parameters += weights.get(name).numel();
@@ -98,8 +99,9 @@ TEST_F(InspectTest, QuantizedCheckpoint) {
     // qweight K*N/2 + qzeros (K/G)*N/2 + scales (K/G)*N*2 bytes.
     EXPECT_EQ(layer["bytes"], k * n / 2 + (k / 64) * n / 2 + (k / 64) * n * 2);
     const std::string name = layer["name"];
-    if (contains(name, "down_proj"))
+    if (contains(name, "down_proj")) {
       EXPECT_EQ(k, 512);
+    }
     weights += uint64_t(k * n);
   }
   EXPECT_EQ(summary["totals"]["quantized_weights"], weights);

@@ -92,7 +92,8 @@ std::vector<float> plainRtn(const std::vector<float> &w, int64_t n, int64_t k,
         scale = std::max(hi - lo, 1e-5f) / float(qmax);
         zero = std::min(std::max(int(-std::nearbyint(lo / scale)), 0), qmax);
       } else {
-        scale = std::max(std::max(-lo, hi), 1e-5f) / float((1 << (bits - 1)) - 1);
+        scale =
+            std::max(std::max(-lo, hi), 1e-5f) / float((1 << (bits - 1)) - 1);
         zero = 1 << (bits - 1);
       }
       for (int64_t i = 0; i < groupSize; ++i) {
@@ -144,9 +145,9 @@ std::string settingsName(const testing::TestParamInfo<Settings> &info) {
 class QuantizeModelTest : public testing::TestWithParam<Settings> {};
 
 /// Writes the synthetic model and quantizes it with the given settings.
-ModelQuantizeResult quantizeSynthetic(const TempDir &dir, uint64_t seed,
-                                      const Settings &s, int64_t tokens,
-                                      QuantizeMethod method = QuantizeMethod::Awq) {
+ModelQuantizeResult
+quantizeSynthetic(const TempDir &dir, uint64_t seed, const Settings &s,
+                  int64_t tokens, QuantizeMethod method = QuantizeMethod::Awq) {
   SynthOptions synth;
   synth.output = dir / "fp16";
   synth.hidden = 256;
@@ -180,8 +181,7 @@ TEST_P(QuantizeModelTest, ReimportsBitExactlyAndBeatsRtn) {
   EXPECT_EQ(imported.quantization.bits, s.bits);
   EXPECT_EQ(imported.quantization.groupSize, s.group);
   EXPECT_EQ(imported.quantization.zeroPoint, s.zeroPoint);
-  EXPECT_EQ(imported.quantization.version,
-            s.bits == 4 ? "gemm" : "awqc-gemm");
+  EXPECT_EQ(imported.quantization.version, s.bits == 4 ? "gemm" : "awqc-gemm");
   ASSERT_EQ(imported.linears.size(), result.quantized.size());
   for (const auto &[name, layer] : result.quantized) {
     auto it = imported.linears.find(name);
@@ -199,21 +199,24 @@ TEST_P(QuantizeModelTest, ReimportsBitExactlyAndBeatsRtn) {
     EXPECT_TRUE(std::isfinite(layer.rtnError)) << layer.name;
     EXPECT_GT(layer.awqError, 0.0) << layer.name;
     EXPECT_GT(layer.outputMeanSquare, 0.0) << layer.name;
-    if (s.bits <= 4)
+    if (s.bits <= 4) {
       EXPECT_LT(layer.awqError, layer.rtnError) << layer.name;
+    }
   }
   EXPECT_LT(summary.totalAwq, summary.totalRtn);
-  if (s.bits <= 4)
+  if (s.bits <= 4) {
     EXPECT_EQ(summary.awqBelowRtn, summary.layers);
+  }
   EXPECT_TRUE(dir.leftovers().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Settings, QuantizeModelTest,
-    testing::Values(Settings{4, 128, true, 4}, Settings{3, 128, true, 2},
-                    Settings{4, 64, false, 2}, Settings{8, -1, false, 4},
-                    Settings{3, 32, true, 4}),
-    settingsName);
+INSTANTIATE_TEST_SUITE_P(Settings, QuantizeModelTest,
+                         testing::Values(Settings{4, 128, true, 4},
+                                         Settings{3, 128, true, 2},
+                                         Settings{4, 64, false, 2},
+                                         Settings{8, -1, false, 4},
+                                         Settings{3, 32, true, 4}),
+                         settingsName);
 
 /// What one quantized layer reads and produces in the quantized model,
 /// relative to the FP16 layer.
@@ -254,8 +257,8 @@ checkLayerFunction(const std::vector<float> &x, int64_t tokens,
   const double awq = meanSquaredDifference(yq, y);
   const std::vector<float> rtnW =
       plainRtn(w, n, k, params.bits, params.groupSize, params.zeroPoint);
-  const double rtn = meanSquaredDifference(
-      referenceDenseLinear(x, tokens, rtnW, n, {}, 2), y);
+  const double rtn =
+      meanSquaredDifference(referenceDenseLinear(x, tokens, rtnW, n, {}, 2), y);
   double power = 0;
   for (double v : y)
     power += v * v / double(y.size());
@@ -375,7 +378,8 @@ TEST(QuantizeModel, FoldsNormsAndCopiesOtherTensors) {
     const std::vector<uint16_t> copied = halfsOf(q.tensors.at(name));
     ASSERT_EQ(copied.size(), original.size()) << name;
     for (size_t i = 0; i < original.size(); ++i)
-      ASSERT_EQ(copied[i], floatToHalf(original[i])) << name << " [" << i << "]";
+      ASSERT_EQ(copied[i], floatToHalf(original[i]))
+          << name << " [" << i << "]";
   }
   const nlohmann::json config = readJsonFile(dir / "awq/config.json");
   EXPECT_EQ(config["torch_dtype"], "float16");
@@ -404,7 +408,8 @@ TEST(QuantizeModel, RtnMethodSearchesNothing) {
   const SafeTensorsCheckpoint fp16 = SafeTensorsCheckpoint::open(dir / "fp16");
   const QuantizedCheckpoint q = importQuantizedCheckpoint(dir / "awq");
   const TensorView &norm = fp16.get("model.layers.1.input_layernorm.weight");
-  const HostTensor &copied = q.tensors.at("model.layers.1.input_layernorm.weight");
+  const HostTensor &copied =
+      q.tensors.at("model.layers.1.input_layernorm.weight");
   ASSERT_EQ(copied.data.size(), norm.size);
   EXPECT_EQ(std::memcmp(copied.data.data(), norm.data, norm.size), 0);
   // Every layer equals a plain RTN of its FP16 weight up to the fp16
@@ -533,8 +538,11 @@ TEST(QuantizeModel, DescriptionInputWithLinearAndInputProducers) {
       {"down", outlierActivations(rng, tokens, 512)}};
   std::vector<TensorRef> refs;
   for (const auto &[name, x] : activations)
-    refs.push_back({name, DType::F32, {tokens, int64_t(x.size()) / tokens},
-                    x.data(), x.size() * sizeof(float)});
+    refs.push_back({name,
+                    DType::F32,
+                    {tokens, int64_t(x.size()) / tokens},
+                    x.data(),
+                    x.size() * sizeof(float)});
   writeSafeTensors(dir / "chain-calibration.safetensors", refs);
 
   ModelQuantizeOptions options;
@@ -747,8 +755,11 @@ TEST_F(BadInputTest, ModelProblems) {
                "missing tensor 'model.layers.1.mlp.up_proj.weight'");
   EXPECT_PRED2(contains, message, "expected [N, K] = [512, 256]");
 
-  refs.push_back({"model.layers.1.mlp.up_proj.weight", DType::F32, {100, 256},
-                  wrong.data(), wrong.size() * 4});
+  refs.push_back({"model.layers.1.mlp.up_proj.weight",
+                  DType::F32,
+                  {100, 256},
+                  wrong.data(),
+                  wrong.size() * 4});
   writeSafeTensors(dir_ / "broken/model.safetensors", refs);
   message = errorOf(options);
   EXPECT_PRED2(contains, message, "tensor 'model.layers.1.mlp.up_proj.weight'");

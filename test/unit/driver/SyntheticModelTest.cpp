@@ -159,8 +159,10 @@ TEST(SyntheticModel, SameSeedSameBytesOtherSeedOtherBytes) {
   TempDir dir;
   const uint64_t seed = test::testSeed();
   SCOPED_TRACE(test::seedMessage(seed));
-  test::synthesize(dir / "a", seed, {"--hidden", "64", "--intermediate", "128"});
-  test::synthesize(dir / "b", seed, {"--hidden", "64", "--intermediate", "128"});
+  test::synthesize(dir / "a", seed,
+                   {"--hidden", "64", "--intermediate", "128"});
+  test::synthesize(dir / "b", seed,
+                   {"--hidden", "64", "--intermediate", "128"});
   test::synthesize(dir / "c", seed + 1,
                    {"--hidden", "64", "--intermediate", "128"});
   const std::string a = test::readText(dir / "a/model.safetensors");
@@ -184,14 +186,15 @@ TEST(SyntheticModel, OtherDtypesAndShards) {
   const uint64_t seed = test::testSeed();
   SCOPED_TRACE(test::seedMessage(seed));
   test::synthesize(dir / "bf16", seed,
-                   {"--dtype", "bf16", "--shard-size", "400KB",
-                    "--calibration", dir / "calib.safetensors"});
+                   {"--dtype", "bf16", "--shard-size", "400KB", "--calibration",
+                    dir / "calib.safetensors"});
   EXPECT_TRUE(std::filesystem::exists(dir / "calib.safetensors"));
   EXPECT_FALSE(std::filesystem::exists(dir / "bf16/calibration.safetensors"));
   EXPECT_TRUE(
       std::filesystem::exists(dir / "bf16/model.safetensors.index.json"));
   EXPECT_FALSE(std::filesystem::exists(dir / "bf16/model.safetensors"));
-  const SafeTensorsCheckpoint weights = SafeTensorsCheckpoint::open(dir / "bf16");
+  const SafeTensorsCheckpoint weights =
+      SafeTensorsCheckpoint::open(dir / "bf16");
   EXPECT_GT(weights.shards().size(), 2u);
   EXPECT_EQ(weights.get("model.norm.weight").dtype, DType::BF16);
   EXPECT_EQ(readJsonFile(dir / "bf16/config.json")["torch_dtype"], "bfloat16");
@@ -208,7 +211,8 @@ TEST(SyntheticModel, RejectsBadOptionsWithoutLeavingFiles) {
   const auto run = [&](std::vector<std::string> args) {
     return test::runCommand(&runSynthCommand, args);
   };
-  test::CommandRun r = run({"-o", dir / "m", "--hidden", "250", "--heads", "4"});
+  test::CommandRun r =
+      run({"-o", dir / "m", "--hidden", "250", "--heads", "4"});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("--hidden 250 must be divisible by --heads 4"),
             std::string::npos)
