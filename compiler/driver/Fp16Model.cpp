@@ -4,6 +4,7 @@
 
 #include "compiler/formats/AwqPacking.h"
 #include "compiler/formats/JsonFields.h"
+#include "compiler/formats/LlamaConfig.h"
 #include "runtime/support/Error.h"
 
 #include <filesystem>
@@ -15,61 +16,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-constexpr const char *kSupportedArchitectures[] = {
-    "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"};
-
-/// The sizes of a LLaMA-style model, from config.json.
-struct LlamaShape {
-  std::string architecture;
-  int64_t hidden = 0, intermediate = 0, heads = 0, kvHeads = 0, headDim = 0;
-  int64_t blocks = 0;
-  double epsilon = 0;
-};
-
-LlamaShape readLlamaShape(const json &config, const std::string &file) {
-  const JsonField root(config, file, "");
-  root.requireObject();
-  LlamaShape shape;
-  const JsonField architectures = root.field("architectures");
-  const size_t count = architectures.requireArray();
-  for (size_t i = 0; i < count && shape.architecture.empty(); ++i) {
-    const std::string name = architectures.element(i).asString();
-    for (const char *supported : kSupportedArchitectures)
-      if (name == supported)
-        shape.architecture = name;
-  }
-  if (shape.architecture.empty())
-    architectures.fail("a list containing LlamaForCausalLM, "
-                       "MistralForCausalLM or Qwen2ForCausalLM");
-  constexpr int64_t kMax = (int64_t(1) << 31) - 1;
-  const JsonField hidden = root.field("hidden_size");
-  shape.hidden = hidden.asInt(1, kMax);
-  shape.intermediate = root.field("intermediate_size").asInt(1, kMax);
-  shape.heads = root.field("num_attention_heads").asInt(1, kMax);
-  shape.kvHeads = shape.heads;
-  if (std::optional<JsonField> kv = root.optionalField("num_key_value_heads")) {
-    shape.kvHeads = kv->asInt(1, shape.heads);
-    if (shape.heads % shape.kvHeads != 0)
-      kv->fail("a divisor of num_attention_heads = " +
-               std::to_string(shape.heads));
-  }
-  shape.blocks = root.field("num_hidden_layers").asInt(1, 1 << 20);
-  const JsonField epsilon = root.field("rms_norm_eps");
-  shape.epsilon = epsilon.asNumber();
-  if (!(shape.epsilon > 0))
-    epsilon.fail("a positive number");
-  if (std::optional<JsonField> headDim = root.optionalField("head_dim")) {
-    shape.headDim = headDim->asInt(1, kMax);
-  } else {
-    if (shape.hidden % shape.heads != 0)
-      hidden.failWith("not divisible by num_attention_heads = " +
-                      std::to_string(shape.heads) +
-                      " and there is no head_dim");
-    shape.headDim = shape.hidden / shape.heads;
-  }
-  return shape;
-}
 
 LayerDescription makeLayer(const std::string &name, int64_t k, int64_t n,
                            const std::string &group) {
@@ -106,7 +52,7 @@ InputGroup activationGroup(const std::string &group, const std::string &op,
 /// The structure of a LLaMA-style block, named exactly as describeCheckpoint
 /// names it, so the description written next to the quantized checkpoint
 /// matches what the compiler derives from it.
-ModelDescription describeLlama(const LlamaShape &shape,
+ModelDescription describeLlama(const LlamaConfig &shape,
                                const std::string &name) {
   ModelDescription description;
   description.name = name;
@@ -292,7 +238,7 @@ Fp16Model openFp16Model(const std::string &path,
       throw Error(model.configFile + ": quantization_config: the model is "
                                      "already quantized; awqc quantize needs "
                                      "an FP16, BF16 or F32 checkpoint");
-    const LlamaShape shape = readLlamaShape(model.config, model.configFile);
+    const LlamaConfig shape = readLlamaConfig(model.config, model.configFile);
     model.description = describeLlama(shape, directoryName(dir));
     model.weights = std::make_unique<SafeTensorsCheckpoint>(
         SafeTensorsCheckpoint::open(path));

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/formats/JsonFields.h"
+#include "compiler/formats/LlamaConfig.h"
 #include "compiler/formats/ModelDescription.h"
 #include "compiler/formats/QuantizationConfig.h"
 #include "runtime/formats/SafeTensors.h"
@@ -21,80 +22,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr const char *kSupportedArchitectures[] = {
-    "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"};
-
-/// The sizes of one LLaMA-style block, from config.json.
-struct BlockShape {
-  std::string architecture;
-  int64_t hidden = 0;
-  int64_t intermediate = 0;
-  int64_t heads = 0;
-  int64_t kvHeads = 0;
-  int64_t headDim = 0;
-  int64_t blocks = 0;
-  double epsilon = 0;
-  bool attentionBias = false; ///< q, k, v (and o unless Qwen2).
-  bool outputBias = false;    ///< o_proj.
-  bool mlpBias = false;
-};
-
-BlockShape readBlockShape(const json &config, const std::string &file) {
-  const JsonField root(config, file, "");
-  root.requireObject();
-  BlockShape shape;
-  const JsonField architectures = root.field("architectures");
-  const size_t count = architectures.requireArray();
-  for (size_t i = 0; i < count && shape.architecture.empty(); ++i) {
-    const std::string name = architectures.element(i).asString();
-    for (const char *supported : kSupportedArchitectures)
-      if (name == supported)
-        shape.architecture = name;
-  }
-  if (shape.architecture.empty())
-    architectures.fail("a list containing LlamaForCausalLM, "
-                       "MistralForCausalLM or Qwen2ForCausalLM");
-
-  constexpr int64_t kMax = (int64_t(1) << 31) - 1;
-  const JsonField hidden = root.field("hidden_size");
-  shape.hidden = hidden.asInt(1, kMax);
-  shape.intermediate = root.field("intermediate_size").asInt(1, kMax);
-  shape.heads = root.field("num_attention_heads").asInt(1, kMax);
-  shape.kvHeads = shape.heads;
-  if (std::optional<JsonField> kv = root.optionalField("num_key_value_heads")) {
-    shape.kvHeads = kv->asInt(1, shape.heads);
-    if (shape.heads % shape.kvHeads != 0)
-      kv->fail("a divisor of num_attention_heads = " +
-               std::to_string(shape.heads));
-  }
-  shape.blocks = root.field("num_hidden_layers").asInt(1, 1 << 20);
-  const JsonField epsilon = root.field("rms_norm_eps");
-  shape.epsilon = epsilon.asNumber();
-  if (!(shape.epsilon > 0))
-    epsilon.fail("a positive number");
-  if (std::optional<JsonField> headDim = root.optionalField("head_dim")) {
-    shape.headDim = headDim->asInt(1, kMax);
-  } else {
-    if (shape.hidden % shape.heads != 0)
-      hidden.failWith("not divisible by num_attention_heads = " +
-                      std::to_string(shape.heads) +
-                      " and there is no head_dim");
-    shape.headDim = shape.hidden / shape.heads;
-  }
-
-  if (shape.architecture == "Qwen2ForCausalLM") {
-    // Qwen2 always has q/k/v biases and none on o_proj.
-    shape.attentionBias = true;
-  } else {
-    if (std::optional<JsonField> bias = root.optionalField("attention_bias"))
-      shape.attentionBias = bias->asBool();
-    shape.outputBias = shape.attentionBias;
-  }
-  if (std::optional<JsonField> bias = root.optionalField("mlp_bias"))
-    shape.mlpBias = bias->asBool();
-  return shape;
-}
 
 bool hasWeights(const fs::path &dir) {
   if (fs::exists(dir / "model.safetensors") ||
@@ -176,7 +103,7 @@ ModelDescription describeCheckpoint(const std::string &dir) {
   if (!fs::exists(configFile))
     throw Error(dir + ": no config.json; describeCheckpoint needs a Hugging "
                       "Face checkpoint directory");
-  const BlockShape shape = readBlockShape(readJsonFile(configFile), configFile);
+  const LlamaConfig shape = readLlamaConfig(readJsonFile(configFile), configFile);
   const QuantizationConfig quantization = readQuantizationConfig(dir);
 
   ModelDescription description;

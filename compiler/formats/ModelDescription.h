@@ -56,7 +56,7 @@ struct Producer {
 struct InputGroup {
   std::string name;
   Producer producer;
-  /// Optional per-input-channel tensor [K] the input is divided by (AWQ
+  /// Optional per-input-channel tensor [K], a = 1/s, the input is multiplied by (AWQ
   /// scales that could not be folded into the producer); empty when none.
   std::string activationScale;
 };

@@ -1,0 +1,41 @@
+//===- LlamaConfig.h - The block structure of a LLaMA-style config.json ---===//
+//
+// Hugging Face config.json fields of LLaMA, Mistral and Qwen2 models that
+// fix the shapes of one decoder block, validated with errors naming the
+// file and field. Shared by describeCheckpoint (quantized checkpoints) and
+// awqc quantize (FP16 models).
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_COMPILER_FORMATS_LLAMACONFIG_H
+#define AWQ_COMPILER_FORMATS_LLAMACONFIG_H
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace awq {
+
+/// The sizes and bias flags of one LLaMA-style block.
+struct LlamaConfig {
+  std::string architecture;
+  int64_t hidden = 0;
+  int64_t intermediate = 0;
+  int64_t heads = 0;
+  int64_t kvHeads = 0;
+  int64_t headDim = 0;
+  int64_t blocks = 0;
+  double epsilon = 0;
+  bool attentionBias = false; ///< q, k, v (and o unless Qwen2).
+  bool outputBias = false;    ///< o_proj.
+  bool mlpBias = false;
+};
+
+/// Reads `config` (the parsed config.json at `file`). Throws awq::Error on a
+/// missing or ill-typed field, an unsupported architecture, heads that do
+/// not divide, or a non-positive epsilon.
+LlamaConfig readLlamaConfig(const nlohmann::json &config, const std::string &file);
+
+} // namespace awq
+
+#endif // AWQ_COMPILER_FORMATS_LLAMACONFIG_H
