@@ -431,7 +431,7 @@ static LogicalResult verifyKernelAttributes(KernelOp op, StringRef constraint,
     return op.emitOpError() << "dequant must be "
                             << stringifyDequantKind(expectedDequant)
                             << " for this kernel and bit width";
-  if (op.getSharedBytes() != expectedSharedBytes)
+  if (static_cast<int64_t>(op.getSharedBytes()) != expectedSharedBytes)
     return op.emitOpError() << "shared_bytes must be " << expectedSharedBytes
                             << " for this shape and configuration, got "
                             << op.getSharedBytes();
