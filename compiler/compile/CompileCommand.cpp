@@ -143,6 +143,10 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
   fs::path input(options.input);
   if (!fs::exists(input))
     throw Error(options.input + ": no such file or directory");
+  // awqc quantize writes model.json next to the weights when it kept
+  // activation scales the checkpoint format cannot express: prefer it.
+  if (fs::is_directory(input) && fs::exists(input / "model.json"))
+    input /= "model.json";
   if (fs::is_directory(input) || input.extension() == ".json") {
     ModelDescription description = fs::is_directory(input)
                                        ? describeCheckpoint(input.string())

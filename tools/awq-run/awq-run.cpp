@@ -64,6 +64,10 @@ mlir::OwningOpRef<mlir::ModuleOp> loadInput(mlir::MLIRContext &context,
                                             llvm::SourceMgr &sourceMgr,
                                             std::string &checkpointPath) {
   fs::path path(inputPath.getValue());
+  // awqc quantize writes model.json next to the weights when it kept
+  // activation scales the checkpoint format cannot express: prefer it.
+  if (fs::is_directory(path) && fs::exists(path / "model.json"))
+    path /= "model.json";
   if (fs::is_directory(path) || path.extension() == ".json") {
     awq::ModelDescription description =
         fs::is_directory(path) ? awq::describeCheckpoint(path.string())
