@@ -8,8 +8,7 @@
 // goes into a linear's rows runs before that linear's own group).
 //
 // The plan exposes only plain types: the model description stays inside
-// ModelPlan.cpp, apart from the quantizer (see compiler/quantize/REQUESTS.md:
-// the two libraries both define awq::InputGroup).
+// ModelPlan.cpp.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_COMPILER_DRIVER_MODELPLAN_H

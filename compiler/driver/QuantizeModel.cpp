@@ -126,42 +126,6 @@ struct MatrixInput {
   }
 };
 
-/// The quantizer's InputGroup, torn down member by member.
-///
-/// compiler/quantize/Awq.h and compiler/formats/ModelDescription.h both
-/// define a struct awq::InputGroup. Their implicit destructors share one
-/// mangled name, so a binary linking both libraries keeps a single one for
-/// both types (an ODR violation that crashed describeCheckpoint in tests).
-/// No code of either library emits the quantizer's destructor; this holder
-/// keeps it that way here, until the quantizer's type is renamed (see
-/// compiler/quantize/REQUESTS.md).
-class QuantizerGroup {
-public:
-  QuantizerGroup() { ::new (storage_) InputGroup{}; }
-  ~QuantizerGroup() {
-    using String = std::string;
-    using Layers = std::vector<LinearLayerInput>;
-    get().name.~String();
-    get().layers.~Layers();
-  }
-  QuantizerGroup(const QuantizerGroup &) = delete;
-  QuantizerGroup &operator=(const QuantizerGroup &) = delete;
-  InputGroup &get() {
-    return *std::launder(reinterpret_cast<InputGroup *>(storage_));
-  }
-
-private:
-  // The member-wise destructor above must cover every member.
-  static_assert(sizeof(InputGroup) ==
-                    sizeof(std::string) +
-                        sizeof(std::vector<LinearLayerInput>) +
-                        sizeof(MatrixView),
-                "awq::InputGroup changed: update QuantizerGroup");
-  static_assert(std::is_trivially_destructible_v<MatrixView>,
-                "awq::InputGroup changed: update QuantizerGroup");
-  alignas(InputGroup) unsigned char storage_[sizeof(InputGroup)];
-};
-
 /// Errors of a layer whose rows were divided by `rowDivisor`, measured on
 /// its original output: W_eff[n, c] = rowDivisor[n] * deq[c, n] / s[c]
 /// against the original W, and RTN of the original W.
@@ -266,8 +230,7 @@ void ModelQuantizer::quantizeGroup(size_t step) {
   std::vector<MatrixInput> mapped;
   mapped.reserve(2 * plan.layers.size() + 1);
   std::map<std::string, std::vector<float>> original, divided, dividedBias;
-  QuantizerGroup holder;
-  InputGroup &group = holder.get();
+  LinearGroupInput group;
   group.name = plan.name;
   for (const PlannedLayer &layer : plan.layers) {
     LinearLayerInput input;

@@ -563,7 +563,7 @@ struct PreparedGroup {
 };
 
 /// Checks shapes and options; no data is touched.
-PreparedGroup checkGroup(const InputGroup &group,
+PreparedGroup checkGroup(const LinearGroupInput &group,
                          const QuantizeOptions &options) {
   PreparedGroup p;
   p.where = "input group '" + group.name + "'";
@@ -617,7 +617,7 @@ PreparedGroup checkGroup(const InputGroup &group,
 
 /// Converts the group's tensors to fp32 (and biases to fp16), rejecting
 /// NaN and Inf.
-void readGroup(const InputGroup &group, PreparedGroup &p, int threads) {
+void readGroup(const LinearGroupInput &group, PreparedGroup &p, int threads) {
   p.w.resize(static_cast<size_t>(p.rows * p.k));
   p.biases.resize(group.layers.size());
   for (size_t i = 0; i < group.layers.size(); ++i) {
@@ -696,7 +696,7 @@ ScaleSearchResult runScaleSearch(const PreparedGroup &p,
 
 } // namespace
 
-ScaleSearchResult searchGroupScales(const InputGroup &group,
+ScaleSearchResult searchGroupScales(const LinearGroupInput &group,
                                     const QuantizeOptions &options) {
   PreparedGroup p = checkGroup(group, options);
   ProgressTracker progress(options, group.name, 1 + options.scaleGridSize);
@@ -710,7 +710,7 @@ ScaleSearchResult searchGroupScales(const InputGroup &group,
   return runScaleSearch(p, options, stats, loss, err.data(), progress);
 }
 
-GroupResult quantizeInputGroup(const InputGroup &group,
+GroupResult quantizeInputGroup(const LinearGroupInput &group,
                                const QuantizeOptions &options) {
   PreparedGroup p = checkGroup(group, options);
   const int threads = options.numThreads;

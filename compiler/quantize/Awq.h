@@ -58,7 +58,7 @@ struct LinearLayerInput {
 };
 
 /// Linears that share one input, and calibration samples of that input.
-struct InputGroup {
+struct LinearGroupInput {
   std::string name;                     ///< Used in messages and reports.
   std::vector<LinearLayerInput> layers; ///< All with the same K.
   MatrixView activations;               ///< [T, K] calibration tokens.
@@ -88,7 +88,7 @@ const char *stageName(QuantizeStage stage);
 /// Reported after every unit of work (one scale candidate, one clip group of
 /// one layer, ...), always from the calling thread.
 struct QuantizeProgress {
-  std::string group; ///< InputGroup::name.
+  std::string group; ///< LinearGroupInput::name.
   std::string layer; ///< Current layer, empty for group-wide stages.
   QuantizeStage stage = QuantizeStage::Statistics;
   int64_t done = 0;  ///< Units finished over the whole group.
@@ -169,7 +169,7 @@ struct LayerReport {
 /// The result for one input group.
 struct GroupResult {
   std::string name;
-  /// In InputGroup::layers order; weights are Q(clip(W * s)).
+  /// In LinearGroupInput::layers order; weights are Q(clip(W * s)).
   std::vector<QuantizedLinear> layers;
   /// s [K]: the weights were multiplied by s, so the input must be divided
   /// by s. options.fixedScales when given; all ones when the search is off.
@@ -188,7 +188,7 @@ struct GroupResult {
 /// awq::Error naming the group, layer or tensor on bad input (shapes, K
 /// mismatch, non-finite values, group size not dividing K, unsupported bits)
 /// and awq::Cancelled on cancellation.
-GroupResult quantizeInputGroup(const InputGroup &group,
+GroupResult quantizeInputGroup(const LinearGroupInput &group,
                                const QuantizeOptions &options);
 
 /// The outcome of a scale search alone.
@@ -201,7 +201,7 @@ struct ScaleSearchResult {
 /// Only the scale search of quantizeInputGroup (same loss, same choice),
 /// for callers that search every group of a block on the original weights
 /// before folding 1/s into producers and quantizing with fixedScales.
-ScaleSearchResult searchGroupScales(const InputGroup &group,
+ScaleSearchResult searchGroupScales(const LinearGroupInput &group,
                                     const QuantizeOptions &options);
 
 /// fp16(1 / s): the per-input-channel activation scale `a` of a layer that

@@ -67,7 +67,7 @@ const Inputs &cachedInputs(int64_t t, int64_t k, int64_t n) {
 void BM_CalibrateLinear(benchmark::State &state) {
   const Inputs &in =
       cachedInputs(state.range(0), state.range(1), state.range(2));
-  awq::InputGroup group;
+  awq::LinearGroupInput group;
   group.name = "bench";
   group.activations = {in.x.data(), awq::ElementType::F16, in.t, in.k};
   group.layers.push_back(

@@ -176,7 +176,7 @@ TEST_P(AwqBeatsRtn, OnOutlierActivations) {
   const std::vector<float> gate = heavyTailedWeights(rng, n, k);
   const std::vector<float> up = heavyTailedWeights(rng, n, k);
 
-  InputGroup group;
+  LinearGroupInput group;
   group.name = "mlp";
   group.activations = f32View(x, t, k);
   group.layers.push_back({"gate_proj", f32View(gate, n, k), {}, false});
@@ -231,7 +231,7 @@ TEST(AwqScales, SearchLossesMatchPlainComputation) {
   const std::vector<float> x = outlierActivations(rng, t, k, 3);
   const std::vector<float> w1 = heavyTailedWeights(rng, n1, k);
   const std::vector<float> w2 = heavyTailedWeights(rng, n2, k);
-  InputGroup group;
+  LinearGroupInput group;
   group.name = "qkv";
   group.activations = f32View(x, t, k);
   group.layers.push_back({"k_proj", f32View(w1, n1, k), {}, true});
@@ -431,7 +431,7 @@ TEST(AwqClip, QkFlagSkipsTheClipSearch) {
   const std::vector<float> x = outlierActivations(rng, t, k, 4);
   const std::vector<float> q = heavyTailedWeights(rng, n, k);
   const std::vector<float> v = heavyTailedWeights(rng, n, k);
-  InputGroup group;
+  LinearGroupInput group;
   group.name = "attn";
   group.activations = f32View(x, t, k);
   group.layers.push_back({"q_proj", f32View(q, n, k), {}, true});
@@ -486,7 +486,7 @@ TEST(AwqRtn, RtnModeIsThePlainQuantizer) {
   const std::vector<uint16_t> bias = toHalfs(normalVector(rng, n));
   // Weights and activations as fp16, bias as fp16: the usual checkpoint types.
   const std::vector<uint16_t> wh = toHalfs(w), xh = toHalfs(x);
-  InputGroup group;
+  LinearGroupInput group;
   group.name = "g";
   group.activations = {xh.data(), ElementType::F16, t, k};
   group.layers.push_back({"l",
@@ -530,7 +530,7 @@ TEST(AwqDriver, BF16InputsAndActivationScale) {
     bits = uint32_t(wb[i]) << 16;
     std::memcpy(&w[i], &bits, 4);
   }
-  InputGroup group;
+  LinearGroupInput group;
   group.name = "g";
   group.activations = f32View(x, t, k);
   group.layers.push_back(
@@ -554,7 +554,7 @@ TEST(AwqDriver, ProgressIsMonotoneAndCancellationStops) {
   const int64_t t = 32, k = 128, n = 16;
   const std::vector<float> x = normalVector(rng, t * k);
   const std::vector<float> w = normalVector(rng, n * k);
-  InputGroup group;
+  LinearGroupInput group;
   group.name = "g";
   group.activations = f32View(x, t, k);
   group.layers.push_back({"a", f32View(w, n, k), {}, false});
@@ -596,7 +596,7 @@ TEST(AwqDriver, SameResultForAnyThreadCount) {
   const int64_t t = 96, k = 256, n = 40;
   const std::vector<float> x = outlierActivations(rng, t, k, 3);
   const std::vector<float> w = heavyTailedWeights(rng, n, k);
-  InputGroup group;
+  LinearGroupInput group;
   group.name = "g";
   group.activations = f32View(x, t, k);
   group.layers.push_back({"l", f32View(w, n, k), {}, false});
@@ -621,7 +621,7 @@ TEST(AwqDriver, SearchOnlyAndFixedScalesReproduceTheFullRun) {
   const int64_t t = 64, k = 128, n = 24;
   const std::vector<float> x = outlierActivations(rng, t, k, 3);
   const std::vector<float> w = heavyTailedWeights(rng, n, k);
-  InputGroup group;
+  LinearGroupInput group;
   group.name = "down";
   group.activations = f32View(x, t, k);
   group.layers.push_back({"down_proj", f32View(w, n, k), {}, false});
@@ -656,19 +656,19 @@ TEST(AwqDriver, RejectsBadInput) {
   QuantizeOptions options;
   options.params = {4, 32, true};
   auto make = [&] {
-    InputGroup g;
+    LinearGroupInput g;
     g.name = "model.layers.3.mlp";
     g.activations = f32View(x, 16, 64);
     g.layers.push_back({"gate_proj", f32View(w, 8, 64), {}, false});
     return g;
   };
-  auto throwsWith = [&](const InputGroup &g, const QuantizeOptions &o,
+  auto throwsWith = [&](const LinearGroupInput &g, const QuantizeOptions &o,
                         const std::string &text) {
     EXPECT_THAT([&] { quantizeInputGroup(g, o); },
                 ::testing::ThrowsMessage<Error>(HasSubstr(text)))
         << text;
   };
-  InputGroup g = make();
+  LinearGroupInput g = make();
   g.layers.clear();
   throwsWith(g, options,
              "input group 'model.layers.3.mlp': has no linear layers");
