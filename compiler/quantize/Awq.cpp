@@ -576,9 +576,9 @@ PreparedGroup checkGroup(const LinearGroupInput &group,
   checkOptions(options, p.where);
   if (!options.fixedScales.empty()) {
     if (options.fixedScales.size() != static_cast<size_t>(p.k))
-      throw Error(p.where + ": fixedScales must have K = " +
-                  std::to_string(p.k) + " elements, got " +
-                  std::to_string(options.fixedScales.size()));
+      throw Error(
+          p.where + ": fixedScales must have K = " + std::to_string(p.k) +
+          " elements, got " + std::to_string(options.fixedScales.size()));
     for (size_t c = 0; c < options.fixedScales.size(); ++c)
       if (!(options.fixedScales[c] > 0.0f) ||
           !std::isfinite(options.fixedScales[c]))
@@ -622,8 +622,8 @@ void readGroup(const LinearGroupInput &group, PreparedGroup &p, int threads) {
   p.biases.resize(group.layers.size());
   for (size_t i = 0; i < group.layers.size(); ++i) {
     const LinearLayerInput &l = group.layers[i];
-    readMatrix(l.weight, p.whats[i] + ": weight", p.w.data() + p.offset[i] * p.k,
-               threads);
+    readMatrix(l.weight, p.whats[i] + ": weight",
+               p.w.data() + p.offset[i] * p.k, threads);
     if (l.bias.data == nullptr)
       continue;
     p.biases[i].resize(static_cast<size_t>(l.bias.size));
@@ -640,8 +640,8 @@ void readGroup(const LinearGroupInput &group, PreparedGroup &p, int threads) {
     checkFinite(p.x, p.t, p.k, p.where + ": activations", threads);
   } else {
     p.xStorage.resize(static_cast<size_t>(p.t * p.k));
-    readMatrix(group.activations, p.where + ": activations",
-               p.xStorage.data(), threads);
+    readMatrix(group.activations, p.where + ": activations", p.xStorage.data(),
+               threads);
     p.x = p.xStorage.data();
   }
 }
@@ -656,8 +656,8 @@ GroupStatistics groupStatistics(const PreparedGroup &p,
   GroupStatistics stats;
   stats.xMean = meanAbsActivation(p.x, p.t, p.k);
   if (options.formula == ScaleFormula::Duo)
-    stats.wMean = normalizedWeightMean(p.w.data(), p.rows, p.k,
-                                       options.params.groupSize);
+    stats.wMean =
+        normalizedWeightMean(p.w.data(), p.rows, p.k, options.params.groupSize);
   return stats;
 }
 

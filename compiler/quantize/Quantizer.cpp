@@ -14,7 +14,7 @@ namespace awq {
 namespace {
 
 constexpr float kMaxHalf = 65504.0f;
-constexpr float kMinNormalHalf = 6.103515625e-05f; // 2^-14
+constexpr float kMinNormalHalf = 6.103515625e-05f;            // 2^-14
 constexpr float kHalfSubnormalStep = 5.9604644775390625e-08f; // 2^-24
 constexpr uint32_t kDroppedBits = (1u << 13) - 1; // fp32 vs fp16 mantissa
 

@@ -643,8 +643,8 @@ TEST(AwqDriver, SearchOnlyAndFixedScalesReproduceTheFullRun) {
 
   options.fixedScales.pop_back();
   EXPECT_THAT([&] { quantizeInputGroup(group, options); },
-              ::testing::ThrowsMessage<Error>(
-                  HasSubstr("fixedScales must have K = 128 elements, got 127")));
+              ::testing::ThrowsMessage<Error>(HasSubstr(
+                  "fixedScales must have K = 128 elements, got 127")));
   options.fixedScales.push_back(-1.0f);
   EXPECT_THAT([&] { quantizeInputGroup(group, options); },
               ::testing::ThrowsMessage<Error>(
