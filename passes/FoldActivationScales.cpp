@@ -55,12 +55,13 @@ bool foldIntoLinear(LinearOp producer, Value scale, DominanceInfo &dominance) {
     return false;
   OpBuilder builder(producer);
   Location loc = producer.getLoc();
-  Value weight =
-      ScaleOutputChannelsOp::create(builder, loc, producer.getWeight().getType(),
-                                    producer.getWeight(), scale);
+  Value weight = ScaleOutputChannelsOp::create(builder, loc,
+                                               producer.getWeight().getType(),
+                                               producer.getWeight(), scale);
   producer.getWeightMutable().assign(weight);
   if (Value bias = producer.getBias())
-    producer.getBiasMutable().assign(multiplyVectors(builder, loc, bias, scale));
+    producer.getBiasMutable().assign(
+        multiplyVectors(builder, loc, bias, scale));
   return true;
 }
 
@@ -92,9 +93,9 @@ bool foldInto(Value activation, Value scale, DominanceInfo &dominance) {
   }
   if (auto linear = dyn_cast<LinearOp>(producer))
     return scale.getType() ==
-               RankedTensorType::get({linear.getOutputColumns()},
-                                     cast<RankedTensorType>(scale.getType())
-                                         .getElementType()) &&
+               RankedTensorType::get(
+                   {linear.getOutputColumns()},
+                   cast<RankedTensorType>(scale.getType()).getElementType()) &&
            foldIntoLinear(linear, scale, dominance);
   if (auto siluMul = dyn_cast<SiluMulOp>(producer)) {
     // silu(g) * (u .* a) == (silu(g) * u) .* a: the up projection absorbs it.
@@ -110,7 +111,8 @@ bool foldInto(Value activation, Value scale, DominanceInfo &dominance) {
 }
 
 struct FoldActivationScalesPass
-    : public mlir::awq::impl::FoldActivationScalesPassBase<FoldActivationScalesPass> {
+    : public mlir::awq::impl::FoldActivationScalesPassBase<
+          FoldActivationScalesPass> {
   void runOnOperation() override {
     llvm::SetVector<Value> activations;
     getOperation().walk([&](LinearOp linear) {

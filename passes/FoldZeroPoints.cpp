@@ -1,6 +1,7 @@
 //===- FoldZeroPoints.cpp - Precompute z * s for one-FMA dequantization ---===//
 //
-// Implements --awq-fold-zero-points; tested by test/lit/passes/awq-fold-zero-points.mlir.
+// Implements --awq-fold-zero-points; tested by
+// test/lit/passes/awq-fold-zero-points.mlir.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"

@@ -1,6 +1,7 @@
 //===- FuseEpilogues.cpp - Fuse SiLU-and-multiply and residual adds -------===//
 //
-// Implements --awq-fuse-epilogues; tested by test/lit/passes/awq-fuse-epilogues.mlir.
+// Implements --awq-fuse-epilogues; tested by
+// test/lit/passes/awq-fuse-epilogues.mlir.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/PassUtils.h"
@@ -68,8 +69,8 @@ bool fuseSiluMul(SiluMulOp siluMul) {
 
 /// add(linear(x), r) -> linear(x) residual(r).
 bool fuseResidual(AddOp add, DominanceInfo &dominance) {
-  for (auto [candidate, other] :
-       {std::pair(add.getLhs(), add.getRhs()), std::pair(add.getRhs(), add.getLhs())}) {
+  for (auto [candidate, other] : {std::pair(add.getLhs(), add.getRhs()),
+                                  std::pair(add.getRhs(), add.getLhs())}) {
     auto linear = candidate.getDefiningOp<LinearOp>();
     // Any epilogue is fine: the residual is added after it.
     if (!linear || !linear->hasOneUse() || linear.getResidual())

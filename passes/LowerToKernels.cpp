@@ -1,6 +1,7 @@
 //===- LowerToKernels.cpp - Linears become kernel instances ---------------===//
 //
-// Implements --awq-lower-to-kernels; tested by test/lit/passes/awq-lower-to-kernels.mlir.
+// Implements --awq-lower-to-kernels; tested by
+// test/lit/passes/awq-lower-to-kernels.mlir.
 //
 //===----------------------------------------------------------------------===//
 #include "dialects/awq/KernelSchedules.h"
@@ -21,7 +22,8 @@ using namespace mlir::awq;
 
 namespace {
 
-/// A C identifier from a layer name: "model.layers.0.mlp" -> "model_layers_0_mlp".
+/// A C identifier from a layer name: "model.layers.0.mlp" ->
+/// "model_layers_0_mlp".
 std::string identifierFrom(StringRef name) {
   std::string result;
   for (char c : name)
@@ -113,14 +115,16 @@ struct LowerToKernelsPass
             "the gemv kernel needs the stored zero points, but the weight "
             "only provides z * s");
       Value packed = RepackOp::create(
-          builder, loc, sourceType.withLayout(Layout::gemv_interleaved), source);
+          builder, loc, sourceType.withLayout(Layout::gemv_interleaved),
+          source);
       ::awq::GemvParams params = gemvParamsOf(config);
       small = GemvKernelOp::create(
           builder, loc, linear.getType(), linear.getInput(), packed,
           linear.getBias(), linear.getActScale(), linear.getResidual(),
           name + "_gemv", config, linear.getEpilogue(),
           gemvKLoop(context, shape, params), DequantKind::fp32_subnormal,
-          static_cast<uint64_t>(::awq::gemvGeometry(shape, params).sharedBytes));
+          static_cast<uint64_t>(
+              ::awq::gemvGeometry(shape, params).sharedBytes));
     }
     if (GemmConfigAttr config = linear.getGemmAttr()) {
       Value source = weight;
@@ -136,13 +140,15 @@ struct LowerToKernelsPass
           linear.getBias(), linear.getActScale(), linear.getResidual(),
           name + "_gemm", config, linear.getEpilogue(),
           gemmKLoop(context, shape, params), gemmDequantKind(type.getBits()),
-          static_cast<uint64_t>(::awq::gemmGeometry(shape, params).sharedBytes));
+          static_cast<uint64_t>(
+              ::awq::gemmGeometry(shape, params).sharedBytes));
     }
     Value result = small ? small : large;
     if (small && large) {
       int64_t minM = linear.getGemmMinM().value_or(2);
-      result = SelectByRowsOp::create(builder, loc, linear.getType(),
-                                      linear.getInput(), small, large, i64(minM));
+      result =
+          SelectByRowsOp::create(builder, loc, linear.getType(),
+                                 linear.getInput(), small, large, i64(minM));
     }
     if (auto name = linear->getAttrOfType<StringAttr>("awq.name"))
       result.getDefiningOp()->setAttr("awq.name", name);

@@ -26,10 +26,9 @@ bool canMerge(LinearOp a, LinearOp b) {
   return a.getInput() == b.getInput() && a->getBlock() == b->getBlock() &&
          ta.withN(1) == tb.withN(1) && a.getActScale() == b.getActScale() &&
          static_cast<bool>(a.getBias()) == static_cast<bool>(b.getBias()) &&
-         (!a.getBias() || cast<RankedTensorType>(a.getBias().getType())
-                                  .getElementType() ==
-                              cast<RankedTensorType>(b.getBias().getType())
-                                  .getElementType());
+         (!a.getBias() ||
+          cast<RankedTensorType>(a.getBias().getType()).getElementType() ==
+              cast<RankedTensorType>(b.getBias().getType()).getElementType());
 }
 
 bool isMergeable(LinearOp linear) {
@@ -62,7 +61,8 @@ void mergeGroup(ArrayRef<LinearOp> group, DominanceInfo &dominance) {
                                          /*interleave=*/false);
   Value bias;
   if (!biases.empty()) {
-    Type element = cast<RankedTensorType>(biases.front().getType()).getElementType();
+    Type element =
+        cast<RankedTensorType>(biases.front().getType()).getElementType();
     bias = ConcatVectorsOp::create(builder, loc,
                                    RankedTensorType::get({totalN}, element),
                                    biases, /*interleave=*/false);

@@ -5,12 +5,13 @@
 
 namespace mlir::awq {
 
-bool makeAvailableBefore(Value value, Operation *point, DominanceInfo &dominance) {
+bool makeAvailableBefore(Value value, Operation *point,
+                         DominanceInfo &dominance) {
   if (dominance.properlyDominates(value, point))
     return true;
   Operation *def = value.getDefiningOp();
-  if (!def || def->getBlock() != point->getBlock() || def->getNumRegions() != 0 ||
-      !isPure(def))
+  if (!def || def->getBlock() != point->getBlock() ||
+      def->getNumRegions() != 0 || !isPure(def))
     return false;
   for (Value operand : def->getOperands())
     if (!makeAvailableBefore(operand, point, dominance))

@@ -13,7 +13,8 @@ namespace mlir::awq {
 /// to just before `point`, recursively. Returns false, changing nothing that
 /// matters, when that is impossible (a block argument of another block, an
 /// op with side effects or regions, another block).
-bool makeAvailableBefore(Value value, Operation *point, DominanceInfo &dominance);
+bool makeAvailableBefore(Value value, Operation *point,
+                         DominanceInfo &dominance);
 
 } // namespace mlir::awq
 

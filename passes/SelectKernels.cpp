@@ -1,6 +1,7 @@
 //===- SelectKernels.cpp - Kernel family, tiles and pipeline per linear ---===//
 //
-// Implements --awq-select-kernels; tested by test/lit/passes/awq-select-kernels.mlir.
+// Implements --awq-select-kernels; tested by
+// test/lit/passes/awq-select-kernels.mlir.
 //
 //===----------------------------------------------------------------------===//
 #include "dialects/awq/KernelSchedules.h"
@@ -68,8 +69,8 @@ std::optional<::awq::GemmParams> chooseGemm(const ::awq::LinearShape &shape,
         continue;
       ::awq::GemmGeometry geometry = ::awq::gemmGeometry(shape, params);
       if (geometry.gridX < smCount)
-        params.splitK = std::clamp<int64_t>(smCount / geometry.gridX, 1,
-                                            std::min<int64_t>(4, geometry.kTiles));
+        params.splitK = std::clamp<int64_t>(
+            smCount / geometry.gridX, 1, std::min<int64_t>(4, geometry.kTiles));
       return params;
     }
   }
@@ -129,8 +130,9 @@ struct SelectKernelsPass
         std::string why = families == "gemm"
                               ? ::awq::checkGemm(shape, defaultGemm)
                               : ::awq::checkGemv(shape, defaultGemv);
-        linear.emitOpError() << "no " << (families == "both" ? "" : families + " ")
-                             << "kernel fits this layer: " << why;
+        linear.emitOpError()
+            << "no " << (families == "both" ? "" : families + " ")
+            << "kernel fits this layer: " << why;
         return WalkResult::interrupt();
       }
       MLIRContext *context = &getContext();
@@ -142,8 +144,9 @@ struct SelectKernelsPass
         linear.setGemmAttr(GemmConfigAttr::get(
             context, gemm->tileM, gemm->tileN, gemm->tileK, gemm->warpsM,
             gemm->warpsN, gemm->stages, gemm->splitK));
-        linear.setGemmMinMAttr(IntegerAttr::get(IntegerType::get(context, 64),
-                                                gemv ? static_cast<int64_t>(gemmMinM) : 1));
+        linear.setGemmMinMAttr(
+            IntegerAttr::get(IntegerType::get(context, 64),
+                             gemv ? static_cast<int64_t>(gemmMinM) : 1));
       }
       return WalkResult::advance();
     });

@@ -59,11 +59,11 @@ Value Builder::argument(const std::string &name, int64_t cols) {
   auto it = arguments.find(name);
   if (it != arguments.end()) {
     if (cast<RankedTensorType>(it->second.getType()).getDimSize(1) != cols)
-      throw Error(description.name + ": activation '" + name +
-                  "' is used with " + std::to_string(cols) +
-                  " columns and with " +
-                  std::to_string(cast<RankedTensorType>(it->second.getType())
-                                     .getDimSize(1)));
+      throw Error(
+          description.name + ": activation '" + name + "' is used with " +
+          std::to_string(cols) + " columns and with " +
+          std::to_string(
+              cast<RankedTensorType>(it->second.getType()).getDimSize(1)));
     return it->second;
   }
   Block &entry = forward.getBody().front();
@@ -84,11 +84,11 @@ Value Builder::external(const std::string &tensor, Type type) {
   }
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(&forward.getBody().front());
-  return value = ir::ExternalOp::create(builder, loc, type,
-                                 builder.getStringAttr(tensor),
-                                 options.checkpointPath.empty()
-                                     ? StringAttr()
-                                     : builder.getStringAttr(options.checkpointPath));
+  return value = ir::ExternalOp::create(
+             builder, loc, type, builder.getStringAttr(tensor),
+             options.checkpointPath.empty()
+                 ? StringAttr()
+                 : builder.getStringAttr(options.checkpointPath));
 }
 
 ir::QWeightType Builder::weightType(const LayerDescription &layer) {
@@ -119,20 +119,23 @@ Value Builder::inputOfGroup(const InputGroup &group, int64_t k) {
   case ProducerKind::LayerNorm: {
     Value normInput = argument(group.name + ".norm_input", k);
     Value weight = external(producer.weight, vectorType(k));
-    auto epsilon = builder.getF32FloatAttr(static_cast<float>(producer.epsilon));
+    auto epsilon =
+        builder.getF32FloatAttr(static_cast<float>(producer.epsilon));
     if (producer.kind == ProducerKind::RmsNorm) {
       input = ir::RMSNormOp::create(builder, loc, normInput.getType(),
-                                     normInput, weight, epsilon);
+                                    normInput, weight, epsilon);
     } else {
-      Value bias = producer.bias.empty() ? Value()
-                                         : external(producer.bias, vectorType(k));
+      Value bias = producer.bias.empty()
+                       ? Value()
+                       : external(producer.bias, vectorType(k));
       input = ir::LayerNormOp::create(builder, loc, normInput.getType(),
-                                       normInput, weight, bias, epsilon);
+                                      normInput, weight, bias, epsilon);
     }
     break;
   }
   case ProducerKind::Linear: {
-    const LayerDescription *producerLayer = description.findLayer(producer.name);
+    const LayerDescription *producerLayer =
+        description.findLayer(producer.name);
     if (!producerLayer)
       throw Error(description.name + ": input group '" + group.name +
                   "' is produced by unknown layer '" + producer.name + "'");
@@ -174,8 +177,9 @@ Value Builder::linear(const LayerDescription &layer) {
                 "' reads unknown input group '" + layer.inputGroup + "'");
   Value input = inputOfGroup(*group, layer.k);
   Value weight = external(layer.weights, weightType(layer));
-  Value bias = layer.bias ? external(layer.weights + ".bias", vectorType(layer.n))
-                          : Value();
+  Value bias = layer.bias
+                   ? external(layer.weights + ".bias", vectorType(layer.n))
+                   : Value();
   Value actScale = group->activationScale.empty()
                        ? Value()
                        : external(group->activationScale, vectorType(layer.k));
@@ -183,10 +187,12 @@ Value Builder::linear(const LayerDescription &layer) {
       builder, loc, activationType(layer.n), input, weight, bias, actScale,
       /*residual=*/Value(), ir::Epilogue::none, /*gemv=*/nullptr,
       /*gemm=*/nullptr, /*gemm_min_m=*/nullptr);
-  output.getDefiningOp()->setAttr("awq.name", builder.getStringAttr(layer.name));
+  output.getDefiningOp()->setAttr("awq.name",
+                                  builder.getStringAttr(layer.name));
   if (layer.epilogue.kind == EpilogueKind::ResidualAdd) {
     Value residual = argument(layer.epilogue.residual, layer.n);
-    output = ir::AddOp::create(builder, loc, output.getType(), output, residual);
+    output =
+        ir::AddOp::create(builder, loc, output.getType(), output, residual);
   }
   layerOutputs[layer.name] = output;
   return output;

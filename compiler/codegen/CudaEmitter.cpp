@@ -46,8 +46,7 @@ std::string headerComment(const EmittedKernel &kernel, StringRef layerNames,
   return text;
 }
 
-template <typename KernelOp>
-::awq::LinearShape shapeOf(KernelOp op) {
+template <typename KernelOp>::awq::LinearShape shapeOf(KernelOp op) {
   return linearShapeOf(op.getWeight().getType(),
                        static_cast<bool>(op.getActScale()),
                        static_cast<bool>(op.getBias()),
@@ -159,7 +158,8 @@ EmittedKernel emitGemm(GemmKernelOp op) {
 
 namespace mlir::awq {
 
-LogicalResult emitKernels(ModuleOp module, std::vector<EmittedKernel> &kernels) {
+LogicalResult emitKernels(ModuleOp module,
+                          std::vector<EmittedKernel> &kernels) {
   WalkResult result = module.walk([&](Operation *op) {
     if (auto linear = dyn_cast<LinearOp>(op)) {
       linear.emitOpError("has no kernel yet: run the kernel pipeline "

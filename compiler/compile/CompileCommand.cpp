@@ -36,7 +36,8 @@ const char *kUsage =
     "usage: awqc compile INPUT -o DIR [--target sm_80|sm_86|sm_89|sm_90]\n"
     "                    [--families both|gemv|gemm] [--gemm-min-m N]\n"
     "  INPUT: an awq IR file (.mlir), a model description (.json) or a\n"
-    "  quantized checkpoint directory. DIR receives kernels.mlir, kernels/*.cu\n"
+    "  quantized checkpoint directory. DIR receives kernels.mlir, "
+    "kernels/*.cu\n"
     "  and manifest.json.\n";
 
 Options parseArguments(const std::vector<std::string> &args) {
@@ -62,7 +63,8 @@ Options parseArguments(const std::vector<std::string> &args) {
         if (used != text.size())
           throw std::invalid_argument(text);
       } catch (const std::exception &) {
-        throw Error("awqc compile: --gemm-min-m expects an integer, got '" + text + "'");
+        throw Error("awqc compile: --gemm-min-m expects an integer, got '" +
+                    text + "'");
       }
     } else if (!arg.empty() && arg[0] == '-')
       throw Error("awqc compile: unknown option '" + arg + "'\n" + kUsage);
@@ -73,7 +75,9 @@ Options parseArguments(const std::vector<std::string> &args) {
                   "' and '" + arg + "')");
   }
   if (options.input.empty() || options.output.empty())
-    throw Error(std::string("awqc compile: an input and -o DIR are required\n") + kUsage);
+    throw Error(
+        std::string("awqc compile: an input and -o DIR are required\n") +
+        kUsage);
   return options;
 }
 
@@ -99,18 +103,20 @@ nlohmann::json describeKernel(const ir::EmittedKernel &kernel) {
   };
   if (kernel.family == "gemv") {
     GemvGeometry g = gemvGeometry(s, kernel.gemv);
-    entry["launch"] = {{"grid_x", g.gridX},
-                       {"grid_y", g.gridY},
-                       {"grid_z", "ceil(M / " + std::to_string(kernel.gemv.maxRows) + ")"},
-                       {"rows_per_block", kernel.gemv.maxRows},
-                       {"split_k", kernel.gemv.kSplit}};
+    entry["launch"] = {
+        {"grid_x", g.gridX},
+        {"grid_y", g.gridY},
+        {"grid_z", "ceil(M / " + std::to_string(kernel.gemv.maxRows) + ")"},
+        {"rows_per_block", kernel.gemv.maxRows},
+        {"split_k", kernel.gemv.kSplit}};
   } else {
     GemmGeometry g = gemmGeometry(s, kernel.gemm);
-    entry["launch"] = {{"grid_x", g.gridX},
-                       {"grid_y", "ceil(M / " + std::to_string(kernel.gemm.tileM) + ")"},
-                       {"grid_z", g.gridZ},
-                       {"tile_m", kernel.gemm.tileM},
-                       {"split_k", kernel.gemm.splitK}};
+    entry["launch"] = {
+        {"grid_x", g.gridX},
+        {"grid_y", "ceil(M / " + std::to_string(kernel.gemm.tileM) + ")"},
+        {"grid_z", g.gridZ},
+        {"tile_m", kernel.gemm.tileM},
+        {"split_k", kernel.gemm.splitK}};
   }
   return entry;
 }
@@ -137,7 +143,8 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
   std::string diagnostics;
   llvm::raw_string_ostream diagnosticStream(diagnostics);
   llvm::SourceMgr sourceMgr;
-  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context, diagnosticStream);
+  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context,
+                                           diagnosticStream);
 
   mlir::OwningOpRef<mlir::ModuleOp> module;
   fs::path input(options.input);
@@ -152,15 +159,18 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
                                        ? describeCheckpoint(input.string())
                                        : parseModelDescription(input.string());
     BuildOptions build;
-    build.checkpointPath = fs::is_directory(input)
-                               ? input.string()
-                               : resolveCheckpointPath(description, input.string());
+    build.checkpointPath =
+        fs::is_directory(input)
+            ? input.string()
+            : resolveCheckpointPath(description, input.string());
     build.target = options.target.empty() ? "sm_80" : options.target;
     module = buildModule(context, description, build);
   } else {
-    module = mlir::parseSourceFile<mlir::ModuleOp>(input.string(), sourceMgr, &context);
+    module = mlir::parseSourceFile<mlir::ModuleOp>(input.string(), sourceMgr,
+                                                   &context);
     if (!module)
-      throw Error(diagnostics.empty() ? options.input + ": cannot parse" : diagnostics);
+      throw Error(diagnostics.empty() ? options.input + ": cannot parse"
+                                      : diagnostics);
   }
 
   mlir::PassManager pm(&context);
@@ -196,8 +206,10 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
     writeFile(staging / "kernels.mlir", irText);
     nlohmann::json manifest = {
         {"awqc_kernels", 1},
-        {"target", (*module)->getAttrOfType<mlir::StringAttr>("awq.target").str()},
-        {"device_library", "runtime/device/include (awq/gemv.cuh, awq/gemm.cuh)"},
+        {"target",
+         (*module)->getAttrOfType<mlir::StringAttr>("awq.target").str()},
+        {"device_library",
+         "runtime/device/include (awq/gemv.cuh, awq/gemm.cuh)"},
         {"kernels", nlohmann::json::array()}};
     for (const ir::EmittedKernel &kernel : kernels) {
       writeFile(staging / "kernels" / (kernel.name + ".cu"), kernel.source);
@@ -215,8 +227,8 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
   if (!diagnostics.empty())
     err << diagnostics;
   out << "awqc compile: " << kernels.size() << " kernel(s) for "
-      << (*module)->getAttrOfType<mlir::StringAttr>("awq.target").str() << " in "
-      << target.string() << "\n";
+      << (*module)->getAttrOfType<mlir::StringAttr>("awq.target").str()
+      << " in " << target.string() << "\n";
   return 0;
 }
 

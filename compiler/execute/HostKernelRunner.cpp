@@ -1,4 +1,5 @@
-//===- HostKernelRunner.cpp - Run emitted kernels on the CPU and check them ===//
+//===- HostKernelRunner.cpp - Run emitted kernels on the CPU and check them
+//===//
 #include "compiler/execute/HostKernelRunner.h"
 
 #include "awq/linear_args.cuh"
@@ -24,8 +25,8 @@ double silu(double g) { return g / (1.0 + std::exp(-g)); }
 /// |d silu / dg| <= 1.1 everywhere.
 constexpr double kSiluSlope = 1.1;
 
-std::vector<uint16_t> randomHalfs(std::mt19937_64 &rng, size_t count,
-                                  float low, float high) {
+std::vector<uint16_t> randomHalfs(std::mt19937_64 &rng, size_t count, float low,
+                                  float high) {
   std::uniform_real_distribution<float> dist(low, high);
   std::vector<uint16_t> result(count);
   for (uint16_t &v : result)
@@ -86,7 +87,8 @@ HostKernelRunner::HostKernelRunner(std::vector<KernelSpec> kernels,
   }
   host::HostCompileOptions options;
   options.defines = std::move(defines);
-  options.sourceName = specs.empty() ? "kernels.cu" : specs.front().name + ".cu";
+  options.sourceName =
+      specs.empty() ? "kernels.cu" : specs.front().name + ".cu";
   module = host::HostModule::load(source, names, options);
 }
 
@@ -99,10 +101,11 @@ const KernelSpec &HostKernelRunner::kernel(const std::string &name) const {
   throw Error("no kernel named '" + name + "' was compiled");
 }
 
-std::vector<uint16_t> HostKernelRunner::execute(
-    const std::string &name, const KernelData &data,
-    const std::vector<uint16_t> &x, const std::vector<uint16_t> &residual,
-    int64_t m, double *seconds) const {
+std::vector<uint16_t>
+HostKernelRunner::execute(const std::string &name, const KernelData &data,
+                          const std::vector<uint16_t> &x,
+                          const std::vector<uint16_t> &residual, int64_t m,
+                          double *seconds) const {
   const KernelSpec &spec = kernel(name);
   const LinearShape &shape = spec.shape;
   const QuantizedLinear &layer = *data.layer;
@@ -125,8 +128,9 @@ std::vector<uint16_t> HostKernelRunner::execute(
     GemvGeometry g = gemvGeometry(shape, spec.gemv);
     args.qweight = gemv.qweight.data();
     args.scales = reinterpret_cast<const half *>(gemv.scales.data());
-    args.zeros = shape.zeroPoint ? reinterpret_cast<const half *>(gemv.zeros.data())
-                                 : nullptr;
+    args.zeros = shape.zeroPoint
+                     ? reinterpret_cast<const half *>(gemv.zeros.data())
+                     : nullptr;
     grid = host::Dim3(g.gridX, g.gridY, g.gridZ(m));
     block = host::Dim3(spec.gemv.threads);
     sharedBytes = g.sharedBytes;
@@ -152,9 +156,11 @@ std::vector<uint16_t> HostKernelRunner::execute(
   args.actScale = shape.actScale
                       ? reinterpret_cast<const half *>(data.actScale.data())
                       : nullptr;
-  args.bias = shape.bias ? reinterpret_cast<const half *>(layer.bias.data()) : nullptr;
-  args.residual =
-      shape.residual ? reinterpret_cast<const half *>(residual.data()) : nullptr;
+  args.bias =
+      shape.bias ? reinterpret_cast<const half *>(layer.bias.data()) : nullptr;
+  args.residual = shape.residual
+                      ? reinterpret_cast<const half *>(residual.data())
+                      : nullptr;
   args.y = reinterpret_cast<half *>(y.data());
   args.workspace = workspace.empty() ? nullptr : workspace.data();
   args.counters = counters.empty() ? nullptr : counters.data();
@@ -163,9 +169,9 @@ std::vector<uint16_t> HostKernelRunner::execute(
   auto start = std::chrono::steady_clock::now();
   module->launch(name, grid, block, sharedBytes, &args);
   if (seconds)
-    *seconds = std::chrono::duration<double>(
-                   std::chrono::steady_clock::now() - start)
-                   .count();
+    *seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
 
   for (float w : workspace)
     if (w != 0.0f)
@@ -185,11 +191,13 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
   const KernelSpec &spec = kernel(name);
   const LinearShape &shape = spec.shape;
   const QuantizedLinear &layer = *data.layer;
-  if (layer.k != shape.k || layer.n != shape.n || layer.params.bits != shape.bits ||
+  if (layer.k != shape.k || layer.n != shape.n ||
+      layer.params.bits != shape.bits ||
       layer.params.groupSize != shape.group ||
       layer.params.zeroPoint != shape.zeroPoint)
     throw Error(name + ": the weights do not match the kernel's shape");
-  if (shape.bias != !layer.bias.empty() || shape.actScale != !data.actScale.empty())
+  if (shape.bias != !layer.bias.empty() ||
+      shape.actScale != !data.actScale.empty())
     throw Error(name + ": bias or activation scale presence differs from the "
                        "kernel's");
   if (m < 1)
@@ -197,7 +205,8 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
   const int64_t nOut = shape.nOut();
 
   std::mt19937_64 rng(seed);
-  std::vector<uint16_t> x = randomHalfs(rng, static_cast<size_t>(m * shape.k), -1, 1);
+  std::vector<uint16_t> x =
+      randomHalfs(rng, static_cast<size_t>(m * shape.k), -1, 1);
   std::vector<uint16_t> residual;
   if (shape.residual)
     residual = randomHalfs(rng, static_cast<size_t>(m * nOut), -1, 1);
@@ -232,7 +241,8 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
     }
 
   KernelRunResult result;
-  std::vector<uint16_t> y = execute(name, data, x, residual, m, &result.seconds);
+  std::vector<uint16_t> y =
+      execute(name, data, x, residual, m, &result.seconds);
 
   result.m = m;
   result.count = static_cast<int64_t>(y.size());
@@ -243,20 +253,23 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
       const double error = std::fabs(got - ref[i]);
       if (!std::isfinite(got)) {
         if (result.nonFinite++ == 0 && result.worst.empty())
-          result.worst = describeElement(name, row, col, got, ref[i], tolerance[i]);
+          result.worst =
+              describeElement(name, row, col, got, ref[i], tolerance[i]);
         ++result.failures;
         result.worstBoundRatio = INFINITY;
         continue;
       }
       result.maxAbsError = std::max(result.maxAbsError, error);
       if (ref[i] != 0)
-        result.maxRelError = std::max(result.maxRelError, error / std::fabs(ref[i]));
+        result.maxRelError =
+            std::max(result.maxRelError, error / std::fabs(ref[i]));
       const double ratio = error / tolerance[i];
       if (ratio > 1)
         ++result.failures;
       if (ratio > result.worstBoundRatio) {
         result.worstBoundRatio = ratio;
-        result.worst = describeElement(name, row, col, got, ref[i], tolerance[i]);
+        result.worst =
+            describeElement(name, row, col, got, ref[i], tolerance[i]);
       }
     }
   return result;

@@ -45,8 +45,8 @@ struct KernelData {
 /// The outcome of one run.
 struct KernelRunResult {
   int64_t m = 0;
-  int64_t count = 0;          ///< Output elements.
-  int64_t failures = 0;       ///< Elements outside the bound (NaN included).
+  int64_t count = 0;    ///< Output elements.
+  int64_t failures = 0; ///< Elements outside the bound (NaN included).
   int64_t nonFinite = 0;
   double maxAbsError = 0;     ///< max |got - ref|.
   double maxRelError = 0;     ///< max |got - ref| / |ref| (ref != 0).

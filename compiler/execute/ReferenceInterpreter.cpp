@@ -54,13 +54,15 @@ std::string opName(mlir::Operation *op) {
 Activation linearReference(const Activation &x, const QuantizedLinear &layer,
                            const std::vector<uint16_t> &actScale,
                            const Activation *residual, bool siluMul) {
-  std::vector<double> t = referenceLinear(toHalfBits(x), x.rows, layer, actScale);
+  std::vector<double> t =
+      referenceLinear(toHalfBits(x), x.rows, layer, actScale);
   const int64_t nOut = siluMul ? layer.n / 2 : layer.n;
   Activation y = makeActivation(x.rows, nOut);
   for (int64_t m = 0; m < x.rows; ++m)
     for (int64_t j = 0; j < nOut; ++j) {
-      double value = siluMul ? silu(t[m * layer.n + 2 * j]) * t[m * layer.n + 2 * j + 1]
-                             : t[m * layer.n + j];
+      double value =
+          siluMul ? silu(t[m * layer.n + 2 * j]) * t[m * layer.n + 2 * j + 1]
+                  : t[m * layer.n + j];
       if (residual)
         value += residual->data[m * nOut + j];
       y.data[m * nOut + j] = value;
@@ -76,8 +78,8 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
                           const std::vector<Activation> &arguments) {
   if (function.getNumArguments() != arguments.size())
     throw Error("@" + function.getName().str() + " takes " +
-                std::to_string(function.getNumArguments()) + " arguments, got " +
-                std::to_string(arguments.size()));
+                std::to_string(function.getNumArguments()) +
+                " arguments, got " + std::to_string(arguments.size()));
   llvm::DenseMap<mlir::Value, Activation> values;
   for (auto [argument, value] : llvm::zip(function.getArguments(), arguments)) {
     auto type = mlir::dyn_cast<mlir::RankedTensorType>(argument.getType());
@@ -113,8 +115,8 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
     // Weight and parameter transforms are evaluated lazily by the
     // WeightEvaluator when an activation op needs them.
     if (mlir::isa<ir::ExternalOp, ir::VectorMulOp, ir::ScaleOutputChannelsOp,
-                  ir::FoldZeroPointsOp, ir::ConcatWeightsOp, ir::ConcatVectorsOp,
-                  ir::RepackOp, ir::DequantizeOp>(op))
+                  ir::FoldZeroPointsOp, ir::ConcatWeightsOp,
+                  ir::ConcatVectorsOp, ir::RepackOp, ir::DequantizeOp>(op))
       continue;
     if (auto norm = mlir::dyn_cast<ir::RMSNormOp>(op)) {
       const Activation &x = get(norm.getInput());
@@ -124,9 +126,11 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
         double sum = 0;
         for (int64_t k = 0; k < x.cols; ++k)
           sum += x.data[m * x.cols + k] * x.data[m * x.cols + k];
-        double inv = 1.0 / std::sqrt(sum / x.cols + norm.getEpsilon().convertToDouble());
+        double inv =
+            1.0 / std::sqrt(sum / x.cols + norm.getEpsilon().convertToDouble());
         for (int64_t k = 0; k < x.cols; ++k)
-          y.data[m * x.cols + k] = x.data[m * x.cols + k] * inv * halfToFloat(w[k]);
+          y.data[m * x.cols + k] =
+              x.data[m * x.cols + k] * inv * halfToFloat(w[k]);
       }
       roundAll(y);
       values[norm.getResult()] = std::move(y);
@@ -141,11 +145,14 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
           mean += x.data[m * x.cols + k];
         mean /= x.cols;
         for (int64_t k = 0; k < x.cols; ++k)
-          var += (x.data[m * x.cols + k] - mean) * (x.data[m * x.cols + k] - mean);
-        double inv = 1.0 / std::sqrt(var / x.cols + norm.getEpsilon().convertToDouble());
+          var +=
+              (x.data[m * x.cols + k] - mean) * (x.data[m * x.cols + k] - mean);
+        double inv =
+            1.0 / std::sqrt(var / x.cols + norm.getEpsilon().convertToDouble());
         for (int64_t k = 0; k < x.cols; ++k)
-          y.data[m * x.cols + k] = (x.data[m * x.cols + k] - mean) * inv * halfToFloat(w[k]) +
-                                   (b.empty() ? 0.0 : halfToFloat(b[k]));
+          y.data[m * x.cols + k] =
+              (x.data[m * x.cols + k] - mean) * inv * halfToFloat(w[k]) +
+              (b.empty() ? 0.0 : halfToFloat(b[k]));
       }
       roundAll(y);
       values[norm.getResult()] = std::move(y);
@@ -157,7 +164,8 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
           getOptional(linear.getResidual()),
           linear.getEpilogue() == ir::Epilogue::silu_mul);
     } else if (mlir::isa<ir::GemvKernelOp, ir::GemmKernelOp>(op)) {
-      auto kernelName = op->getAttrOfType<mlir::StringAttr>("kernel_name").str();
+      auto kernelName =
+          op->getAttrOfType<mlir::StringAttr>("kernel_name").str();
       mlir::Value input = op->getOperand(0), weight = op->getOperand(1);
       mlir::Value bias, actScale, residual;
       bool siluMul;
@@ -182,7 +190,8 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
         data.actScale = vectorOf(actScale);
         std::vector<uint16_t> y = runner->execute(
             kernelName, data, toHalfBits(x),
-            residual ? toHalfBits(get(residual)) : std::vector<uint16_t>(), x.rows);
+            residual ? toHalfBits(get(residual)) : std::vector<uint16_t>(),
+            x.rows);
         Activation out;
         out.rows = x.rows;
         out.cols = siluMul ? layer.n / 2 : layer.n;
@@ -195,7 +204,9 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
     } else if (auto select = mlir::dyn_cast<ir::SelectByRowsOp>(op)) {
       const Activation &x = get(select.getInput());
       values[select.getResult()] =
-          get(x.rows < select.getGemmMinM() ? select.getSmall() : select.getLarge());
+          get(x.rows < static_cast<int64_t>(select.getGemmMinM())
+                  ? select.getSmall()
+                  : select.getLarge());
     } else if (auto siluMul = mlir::dyn_cast<ir::SiluMulOp>(op)) {
       const Activation &g = get(siluMul.getGate()), &u = get(siluMul.getUp());
       Activation y = makeActivation(g.rows, g.cols);
@@ -214,7 +225,8 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
       const Activation &x = get(split.getInput());
       int64_t offset = 0;
       for (mlir::Value part : split.getResults()) {
-        int64_t cols = mlir::cast<mlir::RankedTensorType>(part.getType()).getDimSize(1);
+        int64_t cols =
+            mlir::cast<mlir::RankedTensorType>(part.getType()).getDimSize(1);
         Activation y = makeActivation(x.rows, cols);
         for (int64_t m = 0; m < x.rows; ++m)
           for (int64_t c = 0; c < cols; ++c)

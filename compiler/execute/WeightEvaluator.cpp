@@ -57,8 +57,10 @@ public:
   std::vector<uint16_t> vector(const std::string &tensor,
                                int64_t length) override {
     std::mt19937_64 rng(nameSeed(seed, tensor));
-    bool bias = tensor.size() >= 4 && tensor.compare(tensor.size() - 4, 4, "bias") == 0;
-    std::uniform_real_distribution<float> dist(bias ? -1.0f : 0.5f, bias ? 1.0f : 1.5f);
+    bool bias =
+        tensor.size() >= 4 && tensor.compare(tensor.size() - 4, 4, "bias") == 0;
+    std::uniform_real_distribution<float> dist(bias ? -1.0f : 0.5f,
+                                               bias ? 1.0f : 1.5f);
     std::vector<uint16_t> result(static_cast<size_t>(length));
     for (uint16_t &v : result)
       v = floatToHalf(dist(rng));
@@ -100,9 +102,8 @@ public:
     const TensorView &view = checkpoint.get(tensor);
     if (view.dtype != DType::F16 || view.shape.size() != 1 ||
         view.shape[0] != length)
-      throw Error(path + ": tensor '" + tensor +
-                  "' must be an F16 vector of " + std::to_string(length) +
-                  " elements");
+      throw Error(path + ": tensor '" + tensor + "' must be an F16 vector of " +
+                  std::to_string(length) + " elements");
     std::vector<uint16_t> result(static_cast<size_t>(length));
     std::memcpy(result.data(), view.data, result.size() * 2);
     return result;

@@ -43,7 +43,8 @@ std::unique_ptr<WeightSource> makeRandomWeightSource(uint64_t seed);
 
 /// The tensors of an AutoAWQ / GPTQ / awqc checkpoint directory (or a model
 /// description's checkpoint), read through the formats library.
-std::unique_ptr<WeightSource> makeCheckpointWeightSource(const std::string &path);
+std::unique_ptr<WeightSource>
+makeCheckpointWeightSource(const std::string &path);
 
 /// Evaluates weight values, memoising shared subexpressions.
 class WeightEvaluator {

@@ -16,18 +16,18 @@ using namespace mlir::awq;
 
 /// Checks that `value` is an activation [M x cols] with a static column count
 /// (and equal to `expectedCols` when that is not dynamic).
-static LogicalResult verifyActivation(Operation *op, Value value,
-                                      StringRef what,
-                                      int64_t expectedCols = ShapedType::kDynamic) {
+static LogicalResult
+verifyActivation(Operation *op, Value value, StringRef what,
+                 int64_t expectedCols = ShapedType::kDynamic) {
   auto type = cast<RankedTensorType>(value.getType());
   if (type.getRank() != 2)
-    return op->emitOpError() << what << " must be a 2-D [M x K] tensor, got "
-                             << type;
+    return op->emitOpError()
+           << what << " must be a 2-D [M x K] tensor, got " << type;
   if (type.isDynamicDim(1))
-    return op->emitOpError() << what
-                             << " must have a static number of columns, got "
-                             << type;
-  if (!ShapedType::isDynamic(expectedCols) && type.getDimSize(1) != expectedCols)
+    return op->emitOpError()
+           << what << " must have a static number of columns, got " << type;
+  if (!ShapedType::isDynamic(expectedCols) &&
+      type.getDimSize(1) != expectedCols)
     return op->emitOpError() << what << " must have " << expectedCols
                              << " columns, got " << type.getDimSize(1);
   return success();
@@ -46,8 +46,7 @@ static LogicalResult verifyVector(Operation *op, Value value, StringRef what,
 }
 
 static bool rowsCompatible(int64_t lhs, int64_t rhs) {
-  return ShapedType::isDynamic(lhs) || ShapedType::isDynamic(rhs) ||
-         lhs == rhs;
+  return ShapedType::isDynamic(lhs) || ShapedType::isDynamic(rhs) || lhs == rhs;
 }
 
 static int64_t rowsOf(Value value) {
@@ -103,16 +102,16 @@ static LogicalResult verifyLinearLike(LinearLikeOp op) {
   if (failed(verifyActivation(op, op.getResult(), "result", outputCols)))
     return failure();
   if (!rowsCompatible(rowsOf(op.getInput()), rowsOf(op.getResult())))
-    return op.emitOpError() << "result rows (" << rowsOf(op.getResult())
-                            << ") differ from input rows ("
-                            << rowsOf(op.getInput()) << ")";
+    return op.emitOpError()
+           << "result rows (" << rowsOf(op.getResult())
+           << ") differ from input rows (" << rowsOf(op.getInput()) << ")";
   if (op.getResidual()) {
     if (failed(verifyActivation(op, op.getResidual(), "residual", outputCols)))
       return failure();
     if (!rowsCompatible(rowsOf(op.getResidual()), rowsOf(op.getResult())))
-      return op.emitOpError() << "residual rows (" << rowsOf(op.getResidual())
-                              << ") differ from result rows ("
-                              << rowsOf(op.getResult()) << ")";
+      return op.emitOpError()
+             << "residual rows (" << rowsOf(op.getResidual())
+             << ") differ from result rows (" << rowsOf(op.getResult()) << ")";
   }
   return success();
 }
@@ -137,8 +136,7 @@ LogicalResult LinearOp::verify() {
 // Norms and elementwise ops
 //===----------------------------------------------------------------------===//
 
-template <typename NormOp>
-static LogicalResult verifyNorm(NormOp op) {
+template <typename NormOp> static LogicalResult verifyNorm(NormOp op) {
   if (failed(verifyActivation(op, op.getInput(), "input")))
     return failure();
   int64_t cols = colsOf(op.getInput());
@@ -180,8 +178,8 @@ LogicalResult SplitOp::verify() {
       return failure();
     if (!rowsCompatible(rowsOf(result), rowsOf(getInput())))
       return emitOpError() << "result rows (" << rowsOf(result)
-                           << ") differ from input rows ("
-                           << rowsOf(getInput()) << ")";
+                           << ") differ from input rows (" << rowsOf(getInput())
+                           << ")";
     total += colsOf(result);
   }
   if (total != colsOf(getInput()))
@@ -221,8 +219,8 @@ LogicalResult MatmulOp::verify() {
     return emitOpError() << "weight has " << weight.getDimSize(0)
                          << " rows but the input has " << colsOf(getInput())
                          << " columns";
-  if (failed(verifyActivation(*this, getResult(), "result",
-                              weight.getDimSize(1))))
+  if (failed(
+          verifyActivation(*this, getResult(), "result", weight.getDimSize(1))))
     return failure();
   if (!rowsCompatible(rowsOf(getInput()), rowsOf(getResult())))
     return emitOpError() << "result rows (" << rowsOf(getResult())
@@ -276,9 +274,8 @@ LogicalResult ConcatWeightsOp::verify() {
                            << type << " vs " << first;
     totalN += type.getN();
   }
-  if (getInterleave() &&
-      (getInputs().size() != 2 ||
-       getInputs()[0].getType() != getInputs()[1].getType()))
+  if (getInterleave() && (getInputs().size() != 2 ||
+                          getInputs()[0].getType() != getInputs()[1].getType()))
     return emitOpError("interleave needs exactly two weights of the same type");
   if (getResult().getType() != first.withN(totalN))
     return emitOpError() << "result must be " << first.withN(totalN);
@@ -330,7 +327,7 @@ LogicalResult RepackOp::verify() {
 namespace mlir::awq {
 
 ::awq::LinearShape linearShapeOf(QWeightType weight, bool actScale, bool bias,
-                               bool residual, Epilogue epilogue) {
+                                 bool residual, Epilogue epilogue) {
   ::awq::LinearShape shape;
   shape.k = weight.getK();
   shape.n = weight.getN();
@@ -422,19 +419,19 @@ static LogicalResult verifyKernelAttributes(KernelOp op, StringRef constraint,
     return op.emitOpError() << "kernel_name must be a C identifier, got '"
                             << op.getKernelName() << "'";
   if (!constraint.empty())
-    return op.emitOpError() << "configuration does not fit the layer: "
-                            << constraint;
+    return op.emitOpError()
+           << "configuration does not fit the layer: " << constraint;
   if (op.getKLoop() != expectedLoop)
     return op.emitOpError() << "k_loop must be " << expectedLoop
                             << " for this shape and configuration";
   if (op.getDequant() != expectedDequant)
-    return op.emitOpError() << "dequant must be "
-                            << stringifyDequantKind(expectedDequant)
-                            << " for this kernel and bit width";
+    return op.emitOpError()
+           << "dequant must be " << stringifyDequantKind(expectedDequant)
+           << " for this kernel and bit width";
   if (static_cast<int64_t>(op.getSharedBytes()) != expectedSharedBytes)
-    return op.emitOpError() << "shared_bytes must be " << expectedSharedBytes
-                            << " for this shape and configuration, got "
-                            << op.getSharedBytes();
+    return op.emitOpError()
+           << "shared_bytes must be " << expectedSharedBytes
+           << " for this shape and configuration, got " << op.getSharedBytes();
   return success();
 }
 
@@ -443,20 +440,21 @@ LogicalResult GemvKernelOp::verify() {
     return failure();
   QWeightType weight = getWeight().getType();
   if (weight.getLayout() != Layout::gemv_interleaved)
-    return emitOpError() << "weight must be in the gemv_interleaved layout, got "
-                         << stringifyLayout(weight.getLayout());
+    return emitOpError()
+           << "weight must be in the gemv_interleaved layout, got "
+           << stringifyLayout(weight.getLayout());
   if (weight.getZeroMode() == ZeroMode::scaled_zero)
     return emitOpError("the gemv kernel reads stored zero points (zero_point) "
                        "or none (symmetric), not scaled_zero");
-  ::awq::LinearShape shape =
-      linearShapeOf(weight, static_cast<bool>(getActScale()),
-                    static_cast<bool>(getBias()),
-                    static_cast<bool>(getResidual()), getEpilogue());
+  ::awq::LinearShape shape = linearShapeOf(
+      weight, static_cast<bool>(getActScale()), static_cast<bool>(getBias()),
+      static_cast<bool>(getResidual()), getEpilogue());
   ::awq::GemvParams params = gemvParamsOf(getConfig());
   std::string constraint = ::awq::checkGemv(shape, params);
   if (!constraint.empty())
     return verifyKernelAttributes(*this, constraint, {}, {}, 0);
-  return verifyKernelAttributes(*this, "", gemvKLoop(getContext(), shape, params),
+  return verifyKernelAttributes(*this, "",
+                                gemvKLoop(getContext(), shape, params),
                                 DequantKind::fp32_subnormal,
                                 ::awq::gemvGeometry(shape, params).sharedBytes);
 }
@@ -471,15 +469,15 @@ LogicalResult GemmKernelOp::verify() {
   if (weight.getZeroMode() == ZeroMode::zero_point)
     return emitOpError("the gemm kernel reads zs = z * s (scaled_zero) or no "
                        "zero point (symmetric), not zero_point");
-  ::awq::LinearShape shape =
-      linearShapeOf(weight, static_cast<bool>(getActScale()),
-                    static_cast<bool>(getBias()),
-                    static_cast<bool>(getResidual()), getEpilogue());
+  ::awq::LinearShape shape = linearShapeOf(
+      weight, static_cast<bool>(getActScale()), static_cast<bool>(getBias()),
+      static_cast<bool>(getResidual()), getEpilogue());
   ::awq::GemmParams params = gemmParamsOf(getConfig());
   std::string constraint = ::awq::checkGemm(shape, params);
   if (!constraint.empty())
     return verifyKernelAttributes(*this, constraint, {}, {}, 0);
-  return verifyKernelAttributes(*this, "", gemmKLoop(getContext(), shape, params),
+  return verifyKernelAttributes(*this, "",
+                                gemmKLoop(getContext(), shape, params),
                                 gemmDequantKind(weight.getBits()),
                                 ::awq::gemmGeometry(shape, params).sharedBytes);
 }

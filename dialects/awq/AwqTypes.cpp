@@ -18,8 +18,8 @@ LogicalResult QWeightType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "group size must be 32, 64, 128 or k (" << k
                        << ") for one group per column, got " << group;
   if (k % group != 0)
-    return emitError() << "group size " << group << " does not divide k = "
-                       << k;
+    return emitError() << "group size " << group
+                       << " does not divide k = " << k;
   if (layout == Layout::autoawq_gemm) {
     // AutoAWQ packs 32 / bits values of one row into an int32 along N; our
     // 3-bit variant packs 32 values into three words.
@@ -66,8 +66,7 @@ GemvConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (kSplit < 1)
     return emitError() << "gemv k_split must be at least 1, got " << kSplit;
   if (maxRows != 1 && maxRows != 2 && maxRows != 4 && maxRows != 8)
-    return emitError() << "gemv max_rows must be 1, 2, 4 or 8, got "
-                       << maxRows;
+    return emitError() << "gemv max_rows must be 1, 2, 4 or 8, got " << maxRows;
   if (colsPerWarp * maxRows > 32)
     return emitError() << "gemv cols_per_warp x max_rows must be at most 32 "
                           "(one warp reduction holds every sum), got "

@@ -9,7 +9,7 @@ namespace mlir::awq {
 
 /// The problem a linear-like op solves, for the kernel geometry helpers.
 ::awq::LinearShape linearShapeOf(QWeightType weight, bool actScale, bool bias,
-                               bool residual, Epilogue epilogue);
+                                 bool residual, Epilogue epilogue);
 
 ::awq::GemvParams gemvParamsOf(GemvConfigAttr config);
 ::awq::GemmParams gemmParamsOf(GemmConfigAttr config);

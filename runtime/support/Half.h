@@ -27,7 +27,9 @@ inline uint16_t floatToHalf(float value) {
 }
 
 /// Rounds a float to the nearest fp16 value and returns it as a float.
-inline float roundToHalf(float value) { return halfToFloat(floatToHalf(value)); }
+inline float roundToHalf(float value) {
+  return halfToFloat(floatToHalf(value));
+}
 
 } // namespace awq
 

@@ -63,8 +63,8 @@ inline std::string checkGemv(const LinearShape &shape, const GemvParams &p) {
     return "K and N must be positive";
   if (shape.bits != 3 && shape.bits != 4 && shape.bits != 8)
     return "bits must be 3, 4 or 8";
-  if (!(shape.group == shape.k ||
-        (shape.group > 0 && shape.group % 32 == 0 && shape.k % shape.group == 0)))
+  if (!(shape.group == shape.k || (shape.group > 0 && shape.group % 32 == 0 &&
+                                   shape.k % shape.group == 0)))
     return "the GEMV kernel needs a group size that is K (one per column) or "
            "a multiple of 32 dividing K, got " +
            std::to_string(shape.group);
@@ -89,7 +89,8 @@ inline std::string checkGemv(const LinearShape &shape, const GemvParams &p) {
   return {};
 }
 
-inline GemvGeometry gemvGeometry(const LinearShape &shape, const GemvParams &p) {
+inline GemvGeometry gemvGeometry(const LinearShape &shape,
+                                 const GemvParams &p) {
   GemvGeometry g{};
   g.units = ceilDiv(shape.k, kGemvValuesPerUnit);
   g.tiles = ceilDiv(g.units, 32);
@@ -124,7 +125,8 @@ struct GemmGeometry {
   }
 };
 
-inline GemmGeometry gemmGeometry(const LinearShape &shape, const GemmParams &p) {
+inline GemmGeometry gemmGeometry(const LinearShape &shape,
+                                 const GemmParams &p) {
   GemmGeometry g{};
   g.kPadded = roundUp(shape.k, p.tileK);
   g.kTiles = g.kPadded / p.tileK;
@@ -137,7 +139,8 @@ inline GemmGeometry gemmGeometry(const LinearShape &shape, const GemmParams &p) 
   int64_t bBytes = (p.tileN / 64) * (p.tileK / 32) * packetBytes;
   int64_t actBytes = shape.actScale ? p.tileK * 2 : 0;
   int64_t stageBytes = aBytes + bBytes + actBytes;
-  int64_t scaleSlotBytes = g.chunkRows * p.tileN * 2 * (shape.zeroPoint ? 2 : 1);
+  int64_t scaleSlotBytes =
+      g.chunkRows * p.tileN * 2 * (shape.zeroPoint ? 2 : 1);
   g.sharedBytes = p.stages * (stageBytes + scaleSlotBytes) + 16;
   g.gridX = ceilDiv(shape.n, p.tileN);
   g.gridZ = p.splitK;
@@ -157,8 +160,8 @@ inline std::string checkGemm(const LinearShape &shape, const GemmParams &p) {
            std::to_string(shape.k);
   if (shape.bits != 3 && shape.bits != 4 && shape.bits != 8)
     return "bits must be 3, 4 or 8";
-  if (!(shape.group == shape.k ||
-        (shape.group > 0 && shape.group % 32 == 0 && shape.k % shape.group == 0)))
+  if (!(shape.group == shape.k || (shape.group > 0 && shape.group % 32 == 0 &&
+                                   shape.k % shape.group == 0)))
     return "the GEMM kernel needs a group size that is K (one per column) or "
            "a multiple of 32 dividing K, got " +
            std::to_string(shape.group);
@@ -180,8 +183,9 @@ inline std::string checkGemm(const LinearShape &shape, const GemmParams &p) {
     return "silu_mul needs an even N";
   GemmGeometry g = gemmGeometry(shape, p);
   if (p.splitK < 1 || p.splitK > g.kTiles)
-    return "split_k " + std::to_string(p.splitK) + " must be between 1 and the " +
-           std::to_string(g.kTiles) + " K tiles";
+    return "split_k " + std::to_string(p.splitK) +
+           " must be between 1 and the " + std::to_string(g.kTiles) +
+           " K tiles";
   if (g.sharedBytes > 227 * 1024)
     return "the tiles need " + std::to_string(g.sharedBytes) +
            " bytes of shared memory, more than any supported GPU has";
@@ -190,10 +194,10 @@ inline std::string checkGemm(const LinearShape &shape, const GemmParams &p) {
 
 /// What the compiler knows of a GPU architecture.
 struct ArchInfo {
-  int smVersion;           ///< 80, 86, 89, 90.
-  int64_t smCount;         ///< SMs of the representative part.
-  int64_t maxSharedBytes;  ///< Dynamic shared memory one block may opt in to.
-  const char *part;        ///< The part the numbers come from.
+  int smVersion;          ///< 80, 86, 89, 90.
+  int64_t smCount;        ///< SMs of the representative part.
+  int64_t maxSharedBytes; ///< Dynamic shared memory one block may opt in to.
+  const char *part;       ///< The part the numbers come from.
 };
 
 /// Known targets; nullptr for an unknown name. Names are "sm_80" etc.

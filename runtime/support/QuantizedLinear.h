@@ -21,7 +21,7 @@
 namespace awq {
 
 struct QuantParams {
-  int bits = 4;         ///< 3, 4 or 8.
+  int bits = 4;            ///< 3, 4 or 8.
   int64_t groupSize = 128; ///< 32, 64, 128, or k for one group per column.
   bool zeroPoint = true;   ///< false: symmetric, implicit zero 2^(bits-1).
 };
@@ -46,21 +46,22 @@ struct QuantizedLinear {
 inline void validate(const QuantizedLinear &layer, const std::string &what) {
   const QuantParams &p = layer.params;
   if (p.bits != 3 && p.bits != 4 && p.bits != 8)
-    throw Error(what + ": bits must be 3, 4 or 8, got " + std::to_string(p.bits));
+    throw Error(what + ": bits must be 3, 4 or 8, got " +
+                std::to_string(p.bits));
   if (layer.k <= 0 || layer.n <= 0)
-    throw Error(what + ": shape must be positive, got " + std::to_string(layer.k) +
-                "x" + std::to_string(layer.n));
+    throw Error(what + ": shape must be positive, got " +
+                std::to_string(layer.k) + "x" + std::to_string(layer.n));
   if (p.groupSize <= 0 || layer.k % p.groupSize != 0)
     throw Error(what + ": group size " + std::to_string(p.groupSize) +
                 " does not divide K = " + std::to_string(layer.k));
   const size_t weights = static_cast<size_t>(layer.k * layer.n);
   const size_t groups = static_cast<size_t>(layer.numGroups() * layer.n);
   if (layer.q.size() != weights)
-    throw Error(what + ": expected " + std::to_string(weights) + " weights, got " +
-                std::to_string(layer.q.size()));
+    throw Error(what + ": expected " + std::to_string(weights) +
+                " weights, got " + std::to_string(layer.q.size()));
   if (layer.scales.size() != groups)
-    throw Error(what + ": expected " + std::to_string(groups) + " scales, got " +
-                std::to_string(layer.scales.size()));
+    throw Error(what + ": expected " + std::to_string(groups) +
+                " scales, got " + std::to_string(layer.scales.size()));
   if (p.zeroPoint && layer.zeros.size() != groups)
     throw Error(what + ": expected " + std::to_string(groups) + " zeros, got " +
                 std::to_string(layer.zeros.size()));

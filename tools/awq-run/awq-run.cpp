@@ -35,20 +35,32 @@ namespace cl = llvm::cl;
 namespace ir = mlir::awq;
 namespace fs = std::filesystem;
 
-static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
-                                      cl::desc("<awq IR file | model description | checkpoint directory>"));
-static cl::opt<std::string> target("target", cl::desc("GPU architecture the kernels are built for (default: the module's awq.target, else sm_80)"),
-                                   cl::init(""));
-static cl::list<int64_t> batches("batch", cl::desc("Row counts M to run (default 1,4,8,33)"),
-                                 cl::CommaSeparated);
-static cl::opt<std::string> checkpoint("checkpoint", cl::desc("Read weights from this checkpoint instead of random ones"),
-                                       cl::init(""));
-static cl::opt<uint64_t> seed("seed", cl::desc("Seed of the random weights and activations"),
-                              cl::init(1));
-static cl::opt<bool> both("both-families", cl::desc("Run both kernel families at every M, not just the one M selects"),
-                          cl::init(false));
-static cl::opt<std::string> families("families", cl::desc("Kernel families to build: both, gemv or gemm"),
-                                     cl::init("both"));
+static cl::opt<std::string> inputPath(
+    cl::Positional, cl::Required,
+    cl::desc("<awq IR file | model description | checkpoint directory>"));
+static cl::opt<std::string>
+    target("target",
+           cl::desc("GPU architecture the kernels are built for (default: the "
+                    "module's awq.target, else sm_80)"),
+           cl::init(""));
+static cl::list<int64_t>
+    batches("batch", cl::desc("Row counts M to run (default 1,4,8,33)"),
+            cl::CommaSeparated);
+static cl::opt<std::string> checkpoint(
+    "checkpoint",
+    cl::desc("Read weights from this checkpoint instead of random ones"),
+    cl::init(""));
+static cl::opt<uint64_t>
+    seed("seed", cl::desc("Seed of the random weights and activations"),
+         cl::init(1));
+static cl::opt<bool> both(
+    "both-families",
+    cl::desc("Run both kernel families at every M, not just the one M selects"),
+    cl::init(false));
+static cl::opt<std::string>
+    families("families",
+             cl::desc("Kernel families to build: both, gemv or gemm"),
+             cl::init("both"));
 
 namespace {
 
@@ -72,10 +84,12 @@ mlir::OwningOpRef<mlir::ModuleOp> loadInput(mlir::MLIRContext &context,
     awq::ModelDescription description =
         fs::is_directory(path) ? awq::describeCheckpoint(path.string())
                                : awq::parseModelDescription(path.string());
-    std::string resolved = fs::is_directory(path)
-                               ? path.string()
-                               : awq::resolveCheckpointPath(description, path.string());
-    if (checkpointPath.empty() && fs::exists(fs::path(resolved) / "config.json"))
+    std::string resolved =
+        fs::is_directory(path)
+            ? path.string()
+            : awq::resolveCheckpointPath(description, path.string());
+    if (checkpointPath.empty() &&
+        fs::exists(fs::path(resolved) / "config.json"))
       checkpointPath = resolved;
     awq::BuildOptions options;
     options.checkpointPath = resolved;
@@ -119,7 +133,8 @@ int run() {
   mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
 
   std::string checkpointPath = checkpoint;
-  mlir::OwningOpRef<mlir::ModuleOp> module = loadInput(context, sourceMgr, checkpointPath);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      loadInput(context, sourceMgr, checkpointPath);
   if (!module)
     return 1;
 
@@ -182,9 +197,10 @@ int run() {
   if (rows.empty())
     rows = {1, 4, 8, 33};
 
-  std::printf("weights: %s\n", checkpointPath.empty()
-                                   ? ("random (seed " + std::to_string(seed) + ")").c_str()
-                                   : checkpointPath.c_str());
+  std::printf("weights: %s\n",
+              checkpointPath.empty()
+                  ? ("random (seed " + std::to_string(seed) + ")").c_str()
+                  : checkpointPath.c_str());
   std::printf("%-48s %-5s %5s %12s %12s %8s %10s  %s\n", "layer", "kernel", "M",
               "max |err|", "max rel", "err/bound", "host ms", "status");
   int failures = 0;
@@ -204,7 +220,8 @@ int run() {
         ops.push_back(large ? layer.gemmOp : layer.gemvOp);
       }
       for (mlir::Operation *op : ops) {
-        std::string kernel = op->getAttrOfType<mlir::StringAttr>("kernel_name").str();
+        std::string kernel =
+            op->getAttrOfType<mlir::StringAttr>("kernel_name").str();
         awq::QuantizedLinear weights = evaluator.quantized(op->getOperand(1));
         awq::KernelData data;
         auto getOptional = [&](llvm::StringRef which) -> mlir::Value {
@@ -233,9 +250,10 @@ int run() {
       }
     }
   }
-  std::printf("%s: %d failed; worst error/bound ratio %.3f (bound: docs/numerics.md)\n",
-              failures ? "FAILED" : "all layers match the reference", failures,
-              worstRatio);
+  std::printf(
+      "%s: %d failed; worst error/bound ratio %.3f (bound: docs/numerics.md)\n",
+      failures ? "FAILED" : "all layers match the reference", failures,
+      worstRatio);
   return failures ? 1 : 0;
 }
 

@@ -14,15 +14,18 @@ const char *kUsage =
     "usage: awqc <command> [options]\n"
     "commands:\n"
     "  quantize  FP16 model + calibration activations -> AWQ checkpoint\n"
-    "  compile   model (IR, description or checkpoint) -> CUDA kernels + manifest\n"
+    "  compile   model (IR, description or checkpoint) -> CUDA kernels + "
+    "manifest\n"
     "  inspect   summarise a safetensors file, checkpoint or description\n"
-    "  synth     write a synthetic LLaMA-shaped FP16 model and calibration set\n"
+    "  synth     write a synthetic LLaMA-shaped FP16 model and calibration "
+    "set\n"
     "Run `awqc <command> --help` for a command's options.\n";
 
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") ||
+      !std::strcmp(argv[1], "-h")) {
     (argc < 2 ? std::cerr : std::cout) << kUsage;
     return argc < 2 ? 2 : 0;
   }

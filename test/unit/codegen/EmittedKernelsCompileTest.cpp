@@ -37,7 +37,8 @@ struct Layer {
 };
 
 /// A function with one linear per layer, named after its index.
-std::string moduleText(const std::vector<Layer> &layers, const std::string &target) {
+std::string moduleText(const std::vector<Layer> &layers,
+                       const std::string &target) {
   std::ostringstream os;
   os << "module attributes {awq.target = \"" << target << "\"} {\n";
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -45,14 +46,15 @@ std::string moduleText(const std::vector<Layer> &layers, const std::string &targ
     int64_t group = l.group ? l.group : l.k;
     bool silu = l.extras.find("silu") != std::string::npos;
     int64_t nOut = silu ? l.n / 2 : l.n;
-    std::string w = "!awq.qweight<k = " + std::to_string(l.k) + ", n = " +
-                    std::to_string(l.n) + ", bits = " + std::to_string(l.bits) +
-                    ", group = " + std::to_string(group) + ", " +
-                    (l.zeroPoint ? "zero_point" : "symmetric") + ", autoawq_gemm>";
+    std::string w =
+        "!awq.qweight<k = " + std::to_string(l.k) +
+        ", n = " + std::to_string(l.n) + ", bits = " + std::to_string(l.bits) +
+        ", group = " + std::to_string(group) + ", " +
+        (l.zeroPoint ? "zero_point" : "symmetric") + ", autoawq_gemm>";
     std::string x = "tensor<?x" + std::to_string(l.k) + "xf16>";
     std::string y = "tensor<?x" + std::to_string(nOut) + "xf16>";
-    os << "func.func @layer" << i << "(%x: " << x << ", %r: " << y << ") -> " << y
-       << " {\n  %w = awq.external \"layers." << i << "\" : " << w << "\n";
+    os << "func.func @layer" << i << "(%x: " << x << ", %r: " << y << ") -> "
+       << y << " {\n  %w = awq.external \"layers." << i << "\" : " << w << "\n";
     std::string operands;
     if (l.extras.find("bias") != std::string::npos) {
       os << "  %b = awq.external \"layers." << i << ".bias\" : tensor<" << l.n
@@ -92,8 +94,9 @@ std::vector<mlir::awq::EmittedKernel> emit(const std::string &text) {
 }
 
 /// Compiles every kernel on every core; returns "name@arch: problem" lines.
-std::vector<std::string> compileAll(const std::vector<mlir::awq::EmittedKernel> &kernels,
-                                    const std::string &arch) {
+std::vector<std::string>
+compileAll(const std::vector<mlir::awq::EmittedKernel> &kernels,
+           const std::string &arch) {
   std::vector<std::string> problems;
   std::mutex mutex;
   std::atomic<size_t> next{0};
@@ -109,10 +112,12 @@ std::vector<std::string> compileAll(const std::vector<mlir::awq::EmittedKernel> 
         const ::awq::KernelResources *resources = result.find(kernel.name);
         if (!resources)
           problem = "no ptxas report for the entry point";
-        else if (resources->spillStoreBytes != 0 || resources->spillLoadBytes != 0)
+        else if (resources->spillStoreBytes != 0 ||
+                 resources->spillLoadBytes != 0)
           problem = "spills " + std::to_string(resources->spillStoreBytes) +
-                    " bytes stored, " + std::to_string(resources->spillLoadBytes) +
-                    " loaded (" + std::to_string(resources->registers) + " registers)";
+                    " bytes stored, " +
+                    std::to_string(resources->spillLoadBytes) + " loaded (" +
+                    std::to_string(resources->registers) + " registers)";
         else if (result.cubin.empty())
           problem = "empty CUBIN";
       } catch (const std::exception &error) {
@@ -124,7 +129,8 @@ std::vector<std::string> compileAll(const std::vector<mlir::awq::EmittedKernel> 
       }
     }
   };
-  unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  unsigned threads =
+      std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t)
     pool.emplace_back(worker);

@@ -7,9 +7,9 @@
 // agree, so the two cannot drift apart.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/support/KernelGeometry.h"
 #include "awq/gemm.cuh"
 #include "awq/gemv.cuh"
-#include "runtime/support/KernelGeometry.h"
 
 #include <gtest/gtest.h>
 
@@ -22,8 +22,8 @@ void checkGemv() {
                               Rows, Act, Bias, Res, Silu>;
   awq::LinearShape shape{K, N, Bits, Group, Zp, Act, Bias, Res, Silu};
   awq::GemvParams params{Threads, Cols, KSplit, Rows};
-  SCOPED_TRACE(::testing::Message() << "gemv K=" << K << " N=" << N << " bits="
-                                    << Bits << " group=" << Group);
+  SCOPED_TRACE(::testing::Message() << "gemv K=" << K << " N=" << N
+                                    << " bits=" << Bits << " group=" << Group);
   EXPECT_EQ(awq::checkGemv(shape, params), "");
   awq::GemvGeometry g = awq::gemvGeometry(shape, params);
   EXPECT_EQ(g.units, Cfg::kUnits);
@@ -38,7 +38,8 @@ void checkGemv() {
   for (int m : {1, 3, 4, 5, 33})
     EXPECT_EQ(g.gridZ(m), Cfg::gridZ(m)) << "M = " << m;
   for (int m : {1, 7, 64}) {
-    EXPECT_EQ(g.workspaceFloats(m), static_cast<int64_t>(Cfg::workspaceFloats(m)));
+    EXPECT_EQ(g.workspaceFloats(m),
+              static_cast<int64_t>(Cfg::workspaceFloats(m)));
     EXPECT_EQ(g.counterCount(m), static_cast<int64_t>(Cfg::counterCount(m)));
   }
 }
@@ -51,8 +52,8 @@ void checkGemm() {
                               SplitK, Act, Bias, Res, Silu>;
   awq::LinearShape shape{K, N, Bits, Group, Zp, Act, Bias, Res, Silu};
   awq::GemmParams params{TM, TN, TK, WM, WN, Stages, SplitK};
-  SCOPED_TRACE(::testing::Message() << "gemm K=" << K << " N=" << N << " bits="
-                                    << Bits << " group=" << Group);
+  SCOPED_TRACE(::testing::Message() << "gemm K=" << K << " N=" << N
+                                    << " bits=" << Bits << " group=" << Group);
   EXPECT_EQ(awq::checkGemm(shape, params), "");
   awq::GemmGeometry g = awq::gemmGeometry(shape, params);
   EXPECT_EQ(g.kPadded, Cfg::kKPadded);
@@ -66,28 +67,39 @@ void checkGemm() {
   EXPECT_EQ(g.sharedBytes, static_cast<int64_t>(Cfg::kSharedBytes));
   for (int m : {1, 7, 64, 65, 300}) {
     EXPECT_EQ(g.gridY(m), Cfg::gridY(m)) << "M = " << m;
-    EXPECT_EQ(g.workspaceFloats(m), static_cast<int64_t>(Cfg::workspaceFloats(m)));
+    EXPECT_EQ(g.workspaceFloats(m),
+              static_cast<int64_t>(Cfg::workspaceFloats(m)));
     EXPECT_EQ(g.counterCount(m), static_cast<int64_t>(Cfg::counterCount(m)));
   }
 }
 
 TEST(KernelGeometry, GemvMatchesTheDeviceTemplate) {
-  checkGemv<4096, 4096, 4, 128, true, 128, 8, 2, 4, false, false, false, false>();
-  checkGemv<11008, 4096, 3, 64, false, 128, 8, 3, 4, true, false, true, false>();
-  checkGemv<4096, 22016, 4, 128, true, 128, 8, 1, 4, false, true, false, true>();
+  checkGemv<4096, 4096, 4, 128, true, 128, 8, 2, 4, false, false, false,
+            false>();
+  checkGemv<11008, 4096, 3, 64, false, 128, 8, 3, 4, true, false, true,
+            false>();
+  checkGemv<4096, 22016, 4, 128, true, 128, 8, 1, 4, false, true, false,
+            true>();
   checkGemv<200, 72, 8, 200, true, 128, 4, 1, 4, true, true, true, false>();
   checkGemv<3072, 40, 4, 32, false, 256, 4, 3, 8, false, false, false, false>();
   checkGemv<160, 96, 3, 32, true, 64, 2, 1, 1, false, true, false, true>();
 }
 
 TEST(KernelGeometry, GemmMatchesTheDeviceTemplate) {
-  checkGemm<4096, 4096, 4, 128, true, 64, 128, 64, 2, 2, 4, 3, false, false, false, false>();
-  checkGemm<11008, 4096, 3, 64, false, 64, 128, 64, 2, 2, 4, 4, true, false, true, false>();
-  checkGemm<4096, 22016, 4, 128, true, 64, 128, 64, 2, 2, 3, 1, false, true, false, true>();
-  checkGemm<200, 72, 8, 200, true, 64, 64, 64, 2, 1, 4, 4, true, true, true, false>();
-  checkGemm<160, 96, 3, 32, true, 64, 128, 64, 2, 2, 2, 1, false, false, false, true>();
-  checkGemm<384, 136, 4, 32, false, 32, 128, 32, 2, 2, 3, 2, true, false, false, false>();
-  checkGemm<8192, 28672, 8, 128, false, 128, 256, 128, 4, 4, 2, 1, false, false, false, false>();
+  checkGemm<4096, 4096, 4, 128, true, 64, 128, 64, 2, 2, 4, 3, false, false,
+            false, false>();
+  checkGemm<11008, 4096, 3, 64, false, 64, 128, 64, 2, 2, 4, 4, true, false,
+            true, false>();
+  checkGemm<4096, 22016, 4, 128, true, 64, 128, 64, 2, 2, 3, 1, false, true,
+            false, true>();
+  checkGemm<200, 72, 8, 200, true, 64, 64, 64, 2, 1, 4, 4, true, true, true,
+            false>();
+  checkGemm<160, 96, 3, 32, true, 64, 128, 64, 2, 2, 2, 1, false, false, false,
+            true>();
+  checkGemm<384, 136, 4, 32, false, 32, 128, 32, 2, 2, 3, 2, true, false, false,
+            false>();
+  checkGemm<8192, 28672, 8, 128, false, 128, 256, 128, 4, 4, 2, 1, false, false,
+            false, false>();
 }
 
 TEST(KernelGeometry, ChecksRejectWhatTheTemplatesReject) {
@@ -96,10 +108,12 @@ TEST(KernelGeometry, ChecksRejectWhatTheTemplatesReject) {
             std::string::npos);
   awq::LinearShape silu{256, 64, 4, 128, true, false, false, false, true};
   awq::GemvParams odd{128, 1, 1, 4};
-  EXPECT_NE(awq::checkGemv(silu, odd).find("even cols_per_warp"), std::string::npos);
+  EXPECT_NE(awq::checkGemv(silu, odd).find("even cols_per_warp"),
+            std::string::npos);
   awq::LinearShape small{1024, 64, 4, 128, true, false, false, false, false};
   awq::GemvParams split{128, 8, 2, 4};
-  EXPECT_NE(awq::checkGemv(small, split).find("leaves a split"), std::string::npos);
+  EXPECT_NE(awq::checkGemv(small, split).find("leaves a split"),
+            std::string::npos);
   awq::GemmParams tooDeep{64, 128, 64, 2, 2, 4, 9};
   awq::LinearShape k256{256, 128, 4, 128, true, false, false, false, false};
   EXPECT_NE(awq::checkGemm(k256, tooDeep).find("split_k 9"), std::string::npos);

@@ -20,9 +20,7 @@ namespace {
 
 class AwqDialectTest : public ::testing::Test {
 protected:
-  AwqDialectTest() {
-    context.loadDialect<AwqDialect, func::FuncDialect>();
-  }
+  AwqDialectTest() { context.loadDialect<AwqDialect, func::FuncDialect>(); }
 
   /// Builds `func @f(%x: tensor<?xKxf16>) -> tensor<?xNxf16>` holding one
   /// external weight and one linear; returns the linear.
@@ -31,20 +29,23 @@ protected:
     OpBuilder builder(module.getBodyRegion());
     Location loc = builder.getUnknownLoc();
     auto f16 = builder.getF16Type();
-    auto inputType = RankedTensorType::get({ShapedType::kDynamic, weightType.getK()}, f16);
-    auto resultType = RankedTensorType::get({ShapedType::kDynamic, resultCols}, f16);
-    auto func = func::FuncOp::create(builder, loc, "f",
-                                     builder.getFunctionType({inputType}, {resultType}));
+    auto inputType =
+        RankedTensorType::get({ShapedType::kDynamic, weightType.getK()}, f16);
+    auto resultType =
+        RankedTensorType::get({ShapedType::kDynamic, resultCols}, f16);
+    auto func = func::FuncOp::create(
+        builder, loc, "f", builder.getFunctionType({inputType}, {resultType}));
     Block *entry = func.addEntryBlock();
     builder.setInsertionPointToStart(entry);
-    auto weight = ExternalOp::create(builder, loc, weightType,
-                                     builder.getStringAttr("layer.weight"),
-                                     builder.getStringAttr("model.safetensors"));
-    auto linear = LinearOp::create(builder, loc, resultType, entry->getArgument(0),
-                                   weight, /*bias=*/Value(), /*act_scale=*/Value(),
-                                   /*residual=*/Value(), epilogue,
-                                   /*gemv=*/nullptr, /*gemm=*/nullptr,
-                                   /*gemm_min_m=*/nullptr);
+    auto weight = ExternalOp::create(
+        builder, loc, weightType, builder.getStringAttr("layer.weight"),
+        builder.getStringAttr("model.safetensors"));
+    auto linear =
+        LinearOp::create(builder, loc, resultType, entry->getArgument(0),
+                         weight, /*bias=*/Value(), /*act_scale=*/Value(),
+                         /*residual=*/Value(), epilogue,
+                         /*gemv=*/nullptr, /*gemm=*/nullptr,
+                         /*gemm_min_m=*/nullptr);
     func::ReturnOp::create(builder, loc, linear.getResult());
     return linear;
   }
@@ -53,13 +54,14 @@ protected:
 };
 
 TEST_F(AwqDialectTest, TypeAccessorsAndDerivedTypes) {
-  auto type = QWeightType::get(&context, 4096, 11008, 4, 128, ZeroMode::zero_point,
-                               Layout::autoawq_gemm);
+  auto type = QWeightType::get(&context, 4096, 11008, 4, 128,
+                               ZeroMode::zero_point, Layout::autoawq_gemm);
   EXPECT_EQ(type.getNumGroups(), 32);
   EXPECT_EQ(type.withN(22016).getN(), 22016);
   EXPECT_EQ(type.withZeroMode(ZeroMode::scaled_zero).getZeroMode(),
             ZeroMode::scaled_zero);
-  EXPECT_EQ(type.withLayout(Layout::mma_fragment).getLayout(), Layout::mma_fragment);
+  EXPECT_EQ(type.withLayout(Layout::mma_fragment).getLayout(),
+            Layout::mma_fragment);
   EXPECT_NE(type, type.withN(22016));
 }
 
@@ -70,8 +72,9 @@ TEST_F(AwqDialectTest, InvalidTypeIsRejectedWithMessage) {
     return success();
   });
   auto type = QWeightType::getChecked(
-      [&] { return emitError(UnknownLoc::get(&context)); }, &context, int64_t(320), int64_t(128), 4u,
-      int64_t(128), ZeroMode::zero_point, Layout::autoawq_gemm);
+      [&] { return emitError(UnknownLoc::get(&context)); }, &context,
+      int64_t(320), int64_t(128), 4u, int64_t(128), ZeroMode::zero_point,
+      Layout::autoawq_gemm);
   EXPECT_FALSE(type);
   EXPECT_EQ(message, "group size 128 does not divide k = 320");
 }

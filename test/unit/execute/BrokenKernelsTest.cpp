@@ -82,7 +82,8 @@ TEST_P(BrokenKernels, AreCaught) {
       }
     }
   } catch (const Error &error) {
-    detected = true; // The emulator reported misuse (e.g. a race on shared memory).
+    detected =
+        true; // The emulator reported misuse (e.g. a race on shared memory).
     how = error.what();
   }
   EXPECT_TRUE(detected) << fault.macro << " went unnoticed";

@@ -54,27 +54,30 @@ std::string moduleFor(int bits, const std::vector<MatrixLayer> &layers) {
   os << "module attributes {awq.target = \"sm_80\"} {\n";
   for (size_t i = 0; i < layers.size(); ++i) {
     const MatrixLayer &l = layers[i];
-    std::string w = "!awq.qweight<k = " + std::to_string(l.k) + ", n = " +
-                    std::to_string(l.n) + ", bits = " + std::to_string(bits) +
-                    ", group = " + std::to_string(l.group) + ", " +
-                    (l.zeroPoint ? "zero_point" : "symmetric") + ", autoawq_gemm>";
+    std::string w =
+        "!awq.qweight<k = " + std::to_string(l.k) +
+        ", n = " + std::to_string(l.n) + ", bits = " + std::to_string(bits) +
+        ", group = " + std::to_string(l.group) + ", " +
+        (l.zeroPoint ? "zero_point" : "symmetric") + ", autoawq_gemm>";
     std::string x = "tensor<?x" + std::to_string(l.k) + "xf16>";
     std::string y = "tensor<?x" + std::to_string(l.n) + "xf16>";
-    os << "func.func @layer" << i << "(%x: " << x << ", %r: " << y << ") -> " << y
-       << " {\n  %w = awq.external \"matrix." << i << "\" : " << w << "\n";
+    os << "func.func @layer" << i << "(%x: " << x << ", %r: " << y << ") -> "
+       << y << " {\n  %w = awq.external \"matrix." << i << "\" : " << w << "\n";
     std::string operands;
     if (l.bias) {
-      os << "  %b = awq.external \"matrix." << i << ".bias\" : tensor<" << l.n << "xf16>\n";
+      os << "  %b = awq.external \"matrix." << i << ".bias\" : tensor<" << l.n
+         << "xf16>\n";
       operands += " bias(%b : tensor<" + std::to_string(l.n) + "xf16>)";
     }
     if (l.actScale) {
-      os << "  %s = awq.external \"matrix." << i << ".scale\" : tensor<" << l.k << "xf16>\n";
+      os << "  %s = awq.external \"matrix." << i << ".scale\" : tensor<" << l.k
+         << "xf16>\n";
       operands += " act_scale(%s : tensor<" + std::to_string(l.k) + "xf16>)";
     }
     if (l.residual)
       operands += " residual(%r : " + y + ")";
-    os << "  %y = awq.linear %x, %w" << operands << " : " << x << ", " << w << " -> "
-       << y << "\n  return %y : " << y << "\n}\n";
+    os << "  %y = awq.linear %x, %w" << operands << " : " << x << ", " << w
+       << " -> " << y << "\n  return %y : " << y << "\n}\n";
   }
   os << "}\n";
   return os.str();

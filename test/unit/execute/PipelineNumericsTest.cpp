@@ -87,7 +87,8 @@ protected:
     WeightEvaluator evaluator(*source);
     ReferenceInterpreter interpreter(evaluator, runner);
     mlir::func::FuncOp function = forward(module);
-    return interpreter.run(function, randomArguments(function, rows, seed + rows));
+    return interpreter.run(function,
+                           randomArguments(function, rows, seed + rows));
   }
 
   std::unique_ptr<mlir::MLIRContext> context;
@@ -117,7 +118,8 @@ TEST_F(PipelineNumerics, GraphPassesKeepTheFunction) {
 
   for (int64_t rows : {1, 7, 33}) {
     SCOPED_TRACE("M = " + std::to_string(rows));
-    double error = relativeError(interpret(*folded, rows), interpret(*graph, rows));
+    double error =
+        relativeError(interpret(*folded, rows), interpret(*graph, rows));
     std::printf("graph passes, M = %lld: relative error %.2e\n",
                 static_cast<long long>(rows), error);
     EXPECT_LT(error, kTolerance);
@@ -144,7 +146,8 @@ TEST_F(PipelineNumerics, KernelsComputeTheModel) {
     double executed = relativeError(interpret(*lowered, rows, &runner), want);
     std::printf("M = %lld: kernel level %.2e, host-executed kernels %.2e\n",
                 static_cast<long long>(rows), semantic, executed);
-    EXPECT_LT(semantic, kTolerance) << "kernel ops by their reference semantics";
+    EXPECT_LT(semantic, kTolerance)
+        << "kernel ops by their reference semantics";
     EXPECT_LT(executed, kTolerance) << "kernels run on the host emulation";
   }
 }
