@@ -17,82 +17,16 @@ using nlohmann::json;
 
 namespace {
 
-LayerDescription makeLayer(const std::string &name, int64_t k, int64_t n,
-                           const std::string &group) {
-  LayerDescription layer;
-  layer.name = name;
-  layer.k = k;
-  layer.n = n;
-  layer.inputGroup = group;
-  layer.weights = name;
-  return layer;
-}
-
-InputGroup normGroup(const std::string &group, const std::string &norm,
-                     double epsilon) {
-  InputGroup result;
-  result.name = group;
-  result.producer.kind = ProducerKind::RmsNorm;
-  result.producer.name = norm;
-  result.producer.weight = norm + ".weight";
-  result.producer.epsilon = epsilon;
-  return result;
-}
-
-InputGroup activationGroup(const std::string &group, const std::string &op,
-                           std::vector<std::string> inputs) {
-  InputGroup result;
-  result.name = group;
-  result.producer.kind = ProducerKind::Activation;
-  result.producer.name = op;
-  result.producer.inputs = std::move(inputs);
-  return result;
-}
-
-/// The structure of a LLaMA-style block, named exactly as describeCheckpoint
-/// names it, so the description written next to the quantized checkpoint
-/// matches what the compiler derives from it.
+/// The structure of a LLaMA-style model, named exactly as describeCheckpoint
+/// names it (both use appendLlamaBlocks), so the description written next to
+/// the quantized checkpoint matches what the compiler derives from it.
+/// Quantization settings and biases are filled in later from the options and
+/// the tensors.
 ModelDescription describeLlama(const LlamaConfig &shape,
                                const std::string &name) {
   ModelDescription description;
   description.name = name;
-  const int64_t qWidth = shape.heads * shape.headDim;
-  const int64_t kvWidth = shape.kvHeads * shape.headDim;
-  for (int64_t block = 0; block < shape.blocks; ++block) {
-    const std::string p = "model.layers." + std::to_string(block);
-    const std::string attn = p + ".self_attn.", mlp = p + ".mlp.";
-    const std::string attnIn = p + ".attn_input", attnOut = p + ".attn_output";
-    const std::string mlpIn = p + ".mlp_input", mlpHidden = p + ".mlp_hidden";
-    description.inputGroups.push_back(
-        normGroup(attnIn, p + ".input_layernorm", shape.epsilon));
-    description.inputGroups.push_back(
-        activationGroup(attnOut, "attention",
-                        {attn + "q_proj", attn + "k_proj", attn + "v_proj"}));
-    description.inputGroups.push_back(
-        normGroup(mlpIn, p + ".post_attention_layernorm", shape.epsilon));
-    description.inputGroups.push_back(activationGroup(
-        mlpHidden, "silu_mul", {mlp + "gate_proj", mlp + "up_proj"}));
-
-    auto &layers = description.layers;
-    layers.push_back(makeLayer(attn + "q_proj", shape.hidden, qWidth, attnIn));
-    layers.push_back(makeLayer(attn + "k_proj", shape.hidden, kvWidth, attnIn));
-    layers.push_back(makeLayer(attn + "v_proj", shape.hidden, kvWidth, attnIn));
-    layers.push_back(makeLayer(attn + "o_proj", qWidth, shape.hidden, attnOut));
-    layers.back().epilogue.kind = EpilogueKind::ResidualAdd;
-    layers.back().epilogue.residual = p + ".residual_input";
-    layers.push_back(
-        makeLayer(mlp + "gate_proj", shape.hidden, shape.intermediate, mlpIn));
-    layers.back().epilogue = {EpilogueKind::SiluMul, SiluMulRole::Gate,
-                              mlp + "up_proj", ""};
-    layers.push_back(
-        makeLayer(mlp + "up_proj", shape.hidden, shape.intermediate, mlpIn));
-    layers.back().epilogue = {EpilogueKind::SiluMul, SiluMulRole::Up,
-                              mlp + "gate_proj", ""};
-    layers.push_back(makeLayer(mlp + "down_proj", shape.intermediate,
-                               shape.hidden, mlpHidden));
-    layers.back().epilogue.kind = EpilogueKind::ResidualAdd;
-    layers.back().epilogue.residual = p + ".residual_attention";
-  }
+  appendLlamaBlocks(shape, LayerDescription(), description);
   return description;
 }
 

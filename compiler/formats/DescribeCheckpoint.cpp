@@ -58,43 +58,6 @@ bool checkLayerWeights(const SafeTensorsCheckpoint &weights,
   return weights.find(layer.weights + ".bias") != nullptr;
 }
 
-LayerDescription makeLayer(const std::string &name, int64_t k, int64_t n,
-                           const std::string &group,
-                           const QuantizationConfig &quantization, bool bias) {
-  LayerDescription layer;
-  layer.name = name;
-  layer.k = k;
-  layer.n = n;
-  layer.bits = quantization.bits;
-  layer.groupSize = quantization.groupSize;
-  layer.zeroPoint = quantization.zeroPoint;
-  layer.bias = bias;
-  layer.inputGroup = group;
-  layer.weights = name;
-  return layer;
-}
-
-InputGroup normGroup(const std::string &group, const std::string &norm,
-                     double epsilon) {
-  InputGroup result;
-  result.name = group;
-  result.producer.kind = ProducerKind::RmsNorm;
-  result.producer.name = norm;
-  result.producer.weight = norm + ".weight";
-  result.producer.epsilon = epsilon;
-  return result;
-}
-
-InputGroup activationGroup(const std::string &group, const std::string &op,
-                           std::vector<std::string> inputs) {
-  InputGroup result;
-  result.name = group;
-  result.producer.kind = ProducerKind::Activation;
-  result.producer.name = op;
-  result.producer.inputs = std::move(inputs);
-  return result;
-}
-
 } // namespace
 
 ModelDescription describeCheckpoint(const std::string &dir) {
@@ -103,7 +66,8 @@ ModelDescription describeCheckpoint(const std::string &dir) {
   if (!fs::exists(configFile))
     throw Error(dir + ": no config.json; describeCheckpoint needs a Hugging "
                       "Face checkpoint directory");
-  const LlamaConfig shape = readLlamaConfig(readJsonFile(configFile), configFile);
+  const LlamaConfig shape =
+      readLlamaConfig(readJsonFile(configFile), configFile);
   const QuantizationConfig quantization = readQuantizationConfig(dir);
 
   ModelDescription description;
@@ -115,52 +79,11 @@ ModelDescription describeCheckpoint(const std::string &dir) {
   description.checkpoint.format =
       quantization.method == QuantMethod::Awq ? "awq" : "gptq";
 
-  const int64_t qWidth = shape.heads * shape.headDim;
-  const int64_t kvWidth = shape.kvHeads * shape.headDim;
-  for (int64_t block = 0; block < shape.blocks; ++block) {
-    const std::string p = "model.layers." + std::to_string(block);
-    const std::string attn = p + ".self_attn.", mlp = p + ".mlp.";
-    const std::string attnIn = p + ".attn_input", attnOut = p + ".attn_output";
-    const std::string mlpIn = p + ".mlp_input", mlpHidden = p + ".mlp_hidden";
-
-    description.inputGroups.push_back(
-        normGroup(attnIn, p + ".input_layernorm", shape.epsilon));
-    description.inputGroups.push_back(
-        activationGroup(attnOut, "attention",
-                        {attn + "q_proj", attn + "k_proj", attn + "v_proj"}));
-    description.inputGroups.push_back(
-        normGroup(mlpIn, p + ".post_attention_layernorm", shape.epsilon));
-    description.inputGroups.push_back(activationGroup(
-        mlpHidden, "silu_mul", {mlp + "gate_proj", mlp + "up_proj"}));
-
-    auto &layers = description.layers;
-    layers.push_back(makeLayer(attn + "q_proj", shape.hidden, qWidth, attnIn,
-                               quantization, shape.attentionBias));
-    layers.push_back(makeLayer(attn + "k_proj", shape.hidden, kvWidth, attnIn,
-                               quantization, shape.attentionBias));
-    layers.push_back(makeLayer(attn + "v_proj", shape.hidden, kvWidth, attnIn,
-                               quantization, shape.attentionBias));
-    layers.push_back(makeLayer(attn + "o_proj", qWidth, shape.hidden, attnOut,
-                               quantization, shape.outputBias));
-    layers.back().epilogue.kind = EpilogueKind::ResidualAdd;
-    layers.back().epilogue.residual = p + ".residual_input";
-
-    layers.push_back(makeLayer(mlp + "gate_proj", shape.hidden,
-                               shape.intermediate, mlpIn, quantization,
-                               shape.mlpBias));
-    layers.back().epilogue = {EpilogueKind::SiluMul, SiluMulRole::Gate,
-                              mlp + "up_proj", ""};
-    layers.push_back(makeLayer(mlp + "up_proj", shape.hidden,
-                               shape.intermediate, mlpIn, quantization,
-                               shape.mlpBias));
-    layers.back().epilogue = {EpilogueKind::SiluMul, SiluMulRole::Up,
-                              mlp + "gate_proj", ""};
-    layers.push_back(makeLayer(mlp + "down_proj", shape.intermediate,
-                               shape.hidden, mlpHidden, quantization,
-                               shape.mlpBias));
-    layers.back().epilogue.kind = EpilogueKind::ResidualAdd;
-    layers.back().epilogue.residual = p + ".residual_attention";
-  }
+  LayerDescription layerQuantization;
+  layerQuantization.bits = quantization.bits;
+  layerQuantization.groupSize = quantization.groupSize;
+  layerQuantization.zeroPoint = quantization.zeroPoint;
+  appendLlamaBlocks(shape, layerQuantization, description);
 
   // AutoAWQ skips a module when any entry is a substring of its name.
   for (const LayerDescription &layer : description.layers)

@@ -14,6 +14,43 @@ namespace {
 constexpr const char *kSupportedArchitectures[] = {
     "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"};
 
+LayerDescription makeLayer(const std::string &name, int64_t k, int64_t n,
+                           const std::string &group,
+                           const LayerDescription &quantization, bool bias) {
+  LayerDescription layer;
+  layer.name = name;
+  layer.k = k;
+  layer.n = n;
+  layer.bits = quantization.bits;
+  layer.groupSize = quantization.groupSize;
+  layer.zeroPoint = quantization.zeroPoint;
+  layer.bias = bias;
+  layer.inputGroup = group;
+  layer.weights = name;
+  return layer;
+}
+
+InputGroup normGroup(const std::string &group, const std::string &norm,
+                     double epsilon) {
+  InputGroup result;
+  result.name = group;
+  result.producer.kind = ProducerKind::RmsNorm;
+  result.producer.name = norm;
+  result.producer.weight = norm + ".weight";
+  result.producer.epsilon = epsilon;
+  return result;
+}
+
+InputGroup activationGroup(const std::string &group, const std::string &op,
+                           std::vector<std::string> inputs) {
+  InputGroup result;
+  result.name = group;
+  result.producer.kind = ProducerKind::Activation;
+  result.producer.name = op;
+  result.producer.inputs = std::move(inputs);
+  return result;
+}
+
 } // namespace
 
 LlamaConfig readLlamaConfig(const json &config, const std::string &file) {
@@ -70,6 +107,57 @@ LlamaConfig readLlamaConfig(const json &config, const std::string &file) {
   if (std::optional<JsonField> bias = root.optionalField("mlp_bias"))
     shape.mlpBias = bias->asBool();
   return shape;
+}
+
+void appendLlamaBlocks(const LlamaConfig &shape,
+                       const LayerDescription &quantization,
+                       ModelDescription &description) {
+  const int64_t qWidth = shape.heads * shape.headDim;
+  const int64_t kvWidth = shape.kvHeads * shape.headDim;
+  for (int64_t block = 0; block < shape.blocks; ++block) {
+    const std::string p = "model.layers." + std::to_string(block);
+    const std::string attn = p + ".self_attn.", mlp = p + ".mlp.";
+    const std::string attnIn = p + ".attn_input", attnOut = p + ".attn_output";
+    const std::string mlpIn = p + ".mlp_input", mlpHidden = p + ".mlp_hidden";
+
+    description.inputGroups.push_back(
+        normGroup(attnIn, p + ".input_layernorm", shape.epsilon));
+    description.inputGroups.push_back(
+        activationGroup(attnOut, "attention",
+                        {attn + "q_proj", attn + "k_proj", attn + "v_proj"}));
+    description.inputGroups.push_back(
+        normGroup(mlpIn, p + ".post_attention_layernorm", shape.epsilon));
+    description.inputGroups.push_back(activationGroup(
+        mlpHidden, "silu_mul", {mlp + "gate_proj", mlp + "up_proj"}));
+
+    auto &layers = description.layers;
+    layers.push_back(makeLayer(attn + "q_proj", shape.hidden, qWidth, attnIn,
+                               quantization, shape.attentionBias));
+    layers.push_back(makeLayer(attn + "k_proj", shape.hidden, kvWidth, attnIn,
+                               quantization, shape.attentionBias));
+    layers.push_back(makeLayer(attn + "v_proj", shape.hidden, kvWidth, attnIn,
+                               quantization, shape.attentionBias));
+    layers.push_back(makeLayer(attn + "o_proj", qWidth, shape.hidden, attnOut,
+                               quantization, shape.outputBias));
+    layers.back().epilogue.kind = EpilogueKind::ResidualAdd;
+    layers.back().epilogue.residual = p + ".residual_input";
+
+    layers.push_back(makeLayer(mlp + "gate_proj", shape.hidden,
+                               shape.intermediate, mlpIn, quantization,
+                               shape.mlpBias));
+    layers.back().epilogue = {EpilogueKind::SiluMul, SiluMulRole::Gate,
+                              mlp + "up_proj", ""};
+    layers.push_back(makeLayer(mlp + "up_proj", shape.hidden,
+                               shape.intermediate, mlpIn, quantization,
+                               shape.mlpBias));
+    layers.back().epilogue = {EpilogueKind::SiluMul, SiluMulRole::Up,
+                              mlp + "gate_proj", ""};
+    layers.push_back(makeLayer(mlp + "down_proj", shape.intermediate,
+                               shape.hidden, mlpHidden, quantization,
+                               shape.mlpBias));
+    layers.back().epilogue.kind = EpilogueKind::ResidualAdd;
+    layers.back().epilogue.residual = p + ".residual_attention";
+  }
 }
 
 } // namespace awq

@@ -9,6 +9,8 @@
 #ifndef AWQ_COMPILER_FORMATS_LLAMACONFIG_H
 #define AWQ_COMPILER_FORMATS_LLAMACONFIG_H
 
+#include "compiler/formats/ModelDescription.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -34,7 +36,18 @@ struct LlamaConfig {
 /// Reads `config` (the parsed config.json at `file`). Throws awq::Error on a
 /// missing or ill-typed field, an unsupported architecture, heads that do
 /// not divide, or a non-positive epsilon.
-LlamaConfig readLlamaConfig(const nlohmann::json &config, const std::string &file);
+LlamaConfig readLlamaConfig(const nlohmann::json &config,
+                            const std::string &file);
+
+/// Appends the input groups and layers of `config`'s blocks to
+/// `description`, named as Hugging Face names the tensors: per block
+/// input_layernorm -> q, k, v; attention -> o (+ residual); post-attention
+/// norm -> gate, up (a silu_mul pair); SiLU(gate) * up -> down (+ residual).
+/// Layers take bits, group size and zero point from `quantization`, and
+/// their bias flags from the config.
+void appendLlamaBlocks(const LlamaConfig &config,
+                       const LayerDescription &quantization,
+                       ModelDescription &description);
 
 } // namespace awq
 
