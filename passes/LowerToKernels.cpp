@@ -33,20 +33,6 @@ std::string identifierFrom(StringRef name) {
   return result;
 }
 
-/// The checkpoint tensors a weight value is computed from, in order.
-void collectTensorNames(Value weight, SmallVectorImpl<std::string> &names) {
-  Operation *def = weight.getDefiningOp();
-  if (!def)
-    return;
-  if (auto external = dyn_cast<ExternalOp>(def)) {
-    names.push_back(external.getTensor().str());
-    return;
-  }
-  for (Value operand : def->getOperands())
-    if (isa<QWeightType>(operand.getType()))
-      collectTensorNames(operand, names);
-}
-
 /// "a.b.q_proj", "a.b.k_proj" -> "a.b.q_proj_k_proj": the shared dotted
 /// prefix once, then each distinct tail.
 std::string describeTensors(ArrayRef<std::string> names) {
@@ -75,8 +61,7 @@ struct LowerToKernelsPass
     });
     for (LinearOp linear : linears) {
       std::string base = "linear_" + std::to_string(index++);
-      SmallVector<std::string> tensors;
-      collectTensorNames(linear.getWeight(), tensors);
+      SmallVector<std::string> tensors = getSourceTensors(linear.getWeight());
       if (auto name = linear->getAttrOfType<StringAttr>("awq.name"))
         base = identifierFrom(name.getValue());
       else if (!tensors.empty())

@@ -4,6 +4,7 @@
 #include "dialects/awq/AwqDialect.h"
 #include "dialects/awq/KernelSchedules.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -53,32 +54,29 @@ template <typename KernelOp>::awq::LinearShape shapeOf(KernelOp op) {
                        static_cast<bool>(op.getResidual()), op.getEpilogue());
 }
 
-/// Names of the checkpoint tensors behind a weight, for the header comment.
-void collectTensors(Value weight, std::string &out) {
-  Operation *def = weight.getDefiningOp();
-  if (!def)
-    return;
-  if (auto external = dyn_cast<ExternalOp>(def)) {
-    out += (out.empty() ? "" : ", ") + external.getTensor().str();
-    return;
-  }
-  for (Value operand : def->getOperands())
-    if (isa<QWeightType>(operand.getType()))
-      collectTensors(operand, out);
+/// The checkpoint tensors behind a weight, for the header comment.
+std::string describeTensors(Value weight) {
+  return llvm::join(getSourceTensors(weight), ", ");
+}
+
+/// What both families share: names, the problem solved, the layer served.
+template <typename KernelOp>
+EmittedKernel describeKernel(KernelOp op, StringRef family) {
+  EmittedKernel kernel;
+  kernel.name = op.getKernelName().str();
+  kernel.family = family.str();
+  kernel.shape = shapeOf(op);
+  std::string tensors = describeTensors(op.getWeight());
+  kernel.layer = tensors.empty() ? layerDescription(op) : tensors;
+  return kernel;
 }
 
 EmittedKernel emitGemv(GemvKernelOp op) {
-  EmittedKernel kernel;
-  kernel.name = op.getKernelName().str();
-  kernel.family = "gemv";
-  kernel.shape = shapeOf(op);
+  EmittedKernel kernel = describeKernel(op, "gemv");
   kernel.gemv = gemvParamsOf(op.getConfig());
   ::awq::GemvGeometry g = ::awq::gemvGeometry(kernel.shape, kernel.gemv);
   kernel.threads = kernel.gemv.threads;
   kernel.sharedBytes = g.sharedBytes;
-  std::string tensors;
-  collectTensors(op.getWeight(), tensors);
-  kernel.layer = tensors.empty() ? layerDescription(op) : tensors;
   const ::awq::LinearShape &s = kernel.shape;
   const ::awq::GemvParams &p = kernel.gemv;
   std::string launch = llvm::formatv(
@@ -109,17 +107,11 @@ EmittedKernel emitGemv(GemvKernelOp op) {
 }
 
 EmittedKernel emitGemm(GemmKernelOp op) {
-  EmittedKernel kernel;
-  kernel.name = op.getKernelName().str();
-  kernel.family = "gemm";
-  kernel.shape = shapeOf(op);
+  EmittedKernel kernel = describeKernel(op, "gemm");
   kernel.gemm = gemmParamsOf(op.getConfig());
   ::awq::GemmGeometry g = ::awq::gemmGeometry(kernel.shape, kernel.gemm);
   kernel.threads = g.threads;
   kernel.sharedBytes = g.sharedBytes;
-  std::string tensors;
-  collectTensors(op.getWeight(), tensors);
-  kernel.layer = tensors.empty() ? layerDescription(op) : tensors;
   const ::awq::LinearShape &s = kernel.shape;
   const ::awq::GemmParams &p = kernel.gemm;
   std::string launch = llvm::formatv(

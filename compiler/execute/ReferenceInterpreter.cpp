@@ -3,6 +3,7 @@
 
 #include "compiler/reference/Reference.h"
 #include "dialects/awq/AwqDialect.h"
+#include "dialects/awq/KernelSchedules.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"
 
@@ -164,23 +165,12 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
           getOptional(linear.getResidual()),
           linear.getEpilogue() == ir::Epilogue::silu_mul);
     } else if (mlir::isa<ir::GemvKernelOp, ir::GemmKernelOp>(op)) {
-      auto kernelName =
-          op->getAttrOfType<mlir::StringAttr>("kernel_name").str();
-      mlir::Value input = op->getOperand(0), weight = op->getOperand(1);
-      mlir::Value bias, actScale, residual;
-      bool siluMul;
-      if (auto gemv = mlir::dyn_cast<ir::GemvKernelOp>(op)) {
-        bias = gemv.getBias();
-        actScale = gemv.getActScale();
-        residual = gemv.getResidual();
-        siluMul = gemv.getEpilogue() == ir::Epilogue::silu_mul;
-      } else {
-        auto gemm = mlir::cast<ir::GemmKernelOp>(op);
-        bias = gemm.getBias();
-        actScale = gemm.getActScale();
-        residual = gemm.getResidual();
-        siluMul = gemm.getEpilogue() == ir::Epilogue::silu_mul;
-      }
+      ir::KernelOperands operands = ir::getKernelOperands(op);
+      std::string kernelName = operands.kernelName.str();
+      mlir::Value input = operands.input, weight = operands.weight;
+      mlir::Value bias = operands.bias, actScale = operands.actScale,
+                  residual = operands.residual;
+      bool siluMul = operands.epilogue == ir::Epilogue::silu_mul;
       QuantizedLinear layer = weights.quantized(weight);
       layer.bias = vectorOf(bias);
       const Activation &x = get(input);

@@ -21,4 +21,12 @@
 #define GET_OP_CLASSES
 #include "dialects/awq/AwqOps.h.inc"
 
+namespace mlir::awq {
+
+/// The checkpoint tensors (awq.external names) a quantized weight value is
+/// computed from, following its weight transforms, in operand order.
+SmallVector<std::string> getSourceTensors(Value weight);
+
+} // namespace mlir::awq
+
 #endif // AWQ_DIALECTS_AWQ_AWQDIALECT_H

@@ -6,6 +6,7 @@
 #include "mlir/IR/OpImplementation.h"
 
 #include <cctype>
+#include <functional>
 
 using namespace mlir;
 using namespace mlir::awq;
@@ -389,6 +390,18 @@ KLoopAttr gemmKLoop(MLIRContext *context, const ::awq::LinearShape &shape,
                    shape.group, geometry.groupEff);
 }
 
+template <typename KernelOp> static KernelOperands operandsOf(KernelOp op) {
+  return {op.getInput(),     op.getWeight(),   op.getBias(),
+          op.getActScale(),  op.getResidual(), op.getEpilogue(),
+          op.getKernelName()};
+}
+
+KernelOperands getKernelOperands(Operation *op) {
+  if (auto gemv = dyn_cast<GemvKernelOp>(op))
+    return operandsOf(gemv);
+  return operandsOf(cast<GemmKernelOp>(op));
+}
+
 DequantKind gemmDequantKind(unsigned bits) {
   switch (bits) {
   case 3:
@@ -401,6 +414,24 @@ DequantKind gemmDequantKind(unsigned bits) {
 }
 
 } // namespace mlir::awq
+
+SmallVector<std::string> mlir::awq::getSourceTensors(Value weight) {
+  SmallVector<std::string> names;
+  std::function<void(Value)> collect = [&](Value value) {
+    Operation *def = value.getDefiningOp();
+    if (!def)
+      return;
+    if (auto external = dyn_cast<ExternalOp>(def)) {
+      names.push_back(external.getTensor().str());
+      return;
+    }
+    for (Value operand : def->getOperands())
+      if (isa<QWeightType>(operand.getType()))
+        collect(operand);
+  };
+  collect(weight);
+  return names;
+}
 
 static bool isCIdentifier(StringRef name) {
   if (name.empty() || !(std::isalpha(name[0]) || name[0] == '_'))

@@ -20,6 +20,15 @@ KLoopAttr gemvKLoop(MLIRContext *context, const ::awq::LinearShape &shape,
 KLoopAttr gemmKLoop(MLIRContext *context, const ::awq::LinearShape &shape,
                     const ::awq::GemmParams &params);
 
+/// The operands of an awq.gemv_kernel or awq.gemm_kernel, whichever `op`
+/// is (absent optional operands are null).
+struct KernelOperands {
+  Value input, weight, bias, actScale, residual;
+  Epilogue epilogue = Epilogue::none;
+  StringRef kernelName;
+};
+KernelOperands getKernelOperands(Operation *op);
+
 /// How the GEMM kernel decodes `bits`-bit weights.
 DequantKind gemmDequantKind(unsigned bits);
 

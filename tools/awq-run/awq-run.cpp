@@ -15,6 +15,7 @@
 #include "compiler/execute/WeightEvaluator.h"
 #include "compiler/formats/ModelDescription.h"
 #include "dialects/awq/AwqDialect.h"
+#include "dialects/awq/KernelSchedules.h"
 #include "passes/Passes.h"
 #include "runtime/support/Error.h"
 
@@ -23,6 +24,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/SourceMgr.h"
 
@@ -105,20 +107,7 @@ mlir::OwningOpRef<mlir::ModuleOp> loadInput(mlir::MLIRContext &context,
 }
 
 std::string layerName(mlir::Operation *op) {
-  std::string names;
-  std::function<void(mlir::Value)> collect = [&](mlir::Value value) {
-    mlir::Operation *def = value.getDefiningOp();
-    if (!def)
-      return;
-    if (auto external = mlir::dyn_cast<ir::ExternalOp>(def)) {
-      names += (names.empty() ? "" : ", ") + external.getTensor().str();
-      return;
-    }
-    for (mlir::Value operand : def->getOperands())
-      if (mlir::isa<ir::QWeightType>(operand.getType()))
-        collect(operand);
-  };
-  collect(op->getOperand(1));
+  std::string names = llvm::join(ir::getSourceTensors(op->getOperand(1)), ", ");
   return names.empty() ? "(unnamed)" : names;
 }
 
@@ -220,20 +209,14 @@ int run() {
         ops.push_back(large ? layer.gemmOp : layer.gemvOp);
       }
       for (mlir::Operation *op : ops) {
-        std::string kernel =
-            op->getAttrOfType<mlir::StringAttr>("kernel_name").str();
-        awq::QuantizedLinear weights = evaluator.quantized(op->getOperand(1));
+        ir::KernelOperands operands = ir::getKernelOperands(op);
+        std::string kernel = operands.kernelName.str();
+        awq::QuantizedLinear weights = evaluator.quantized(operands.weight);
         awq::KernelData data;
-        auto getOptional = [&](llvm::StringRef which) -> mlir::Value {
-          if (auto gemv = mlir::dyn_cast<ir::GemvKernelOp>(op))
-            return which == "bias" ? gemv.getBias() : gemv.getActScale();
-          auto gemm = mlir::cast<ir::GemmKernelOp>(op);
-          return which == "bias" ? gemm.getBias() : gemm.getActScale();
-        };
-        if (mlir::Value bias = getOptional("bias"))
-          weights.bias = evaluator.vector(bias);
-        if (mlir::Value scale = getOptional("act_scale"))
-          data.actScale = evaluator.vector(scale);
+        if (operands.bias)
+          weights.bias = evaluator.vector(operands.bias);
+        if (operands.actScale)
+          data.actScale = evaluator.vector(operands.actScale);
         data.layer = &weights;
         awq::KernelRunResult result = runner.run(kernel, data, m, seed + m);
         bool ok = result.ok();

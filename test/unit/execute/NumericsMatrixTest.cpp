@@ -15,6 +15,7 @@
 
 #include "compiler/execute/WeightEvaluator.h"
 #include "dialects/awq/AwqDialect.h"
+#include "dialects/awq/KernelSchedules.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -103,16 +104,17 @@ TEST_P(NumericsMatrix, EveryKernelMatchesTheReference) {
   module->walk([&](mlir::Operation *op) {
     if (!mlir::isa<ir::GemvKernelOp, ir::GemmKernelOp>(op))
       return;
-    std::string name = op->getAttrOfType<mlir::StringAttr>("kernel_name").str();
+    ir::KernelOperands operands = ir::getKernelOperands(op);
+    std::string name = operands.kernelName.str();
     const KernelSpec &spec = runner.kernel(name);
     splitGemv += spec.family == "gemv" && spec.gemv.kSplit > 1;
     splitGemm += spec.family == "gemm" && spec.gemm.splitK > 1;
-    QuantizedLinear layer = evaluator.quantized(op->getOperand(1));
+    QuantizedLinear layer = evaluator.quantized(operands.weight);
     KernelData data;
-    if (spec.shape.bias)
-      layer.bias = evaluator.vector(op->getOperand(2));
-    if (spec.shape.actScale)
-      data.actScale = evaluator.vector(op->getOperand(spec.shape.bias ? 3 : 2));
+    if (operands.bias)
+      layer.bias = evaluator.vector(operands.bias);
+    if (operands.actScale)
+      data.actScale = evaluator.vector(operands.actScale);
     data.layer = &layer;
     for (int64_t m : {1, 2, 3, 7, 8, 9, 16, 17, 33, 64}) {
       KernelRunResult result = runner.run(name, data, m, seed * 131 + m);
