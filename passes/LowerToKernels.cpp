@@ -6,11 +6,9 @@
 //===----------------------------------------------------------------------===//
 #include "dialects/awq/KernelSchedules.h"
 #include "passes/Passes.h"
+#include "runtime/kernels/KernelInstance.h"
 
 #include "mlir/IR/Builders.h"
-#include "llvm/ADT/StringSet.h"
-
-#include <cctype>
 
 namespace mlir::awq {
 #define GEN_PASS_DEF_LOWERTOKERNELSPASS
@@ -22,60 +20,22 @@ using namespace mlir::awq;
 
 namespace {
 
-/// A C identifier from a layer name: "model.layers.0.mlp" ->
-/// "model_layers_0_mlp".
-std::string identifierFrom(StringRef name) {
-  std::string result;
-  for (char c : name)
-    result += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  if (result.empty() || std::isdigit(static_cast<unsigned char>(result[0])))
-    result = "layer_" + result;
-  return result;
-}
-
-/// "a.b.q_proj", "a.b.k_proj" -> "a.b.q_proj_k_proj": the shared dotted
-/// prefix once, then each distinct tail.
-std::string describeTensors(ArrayRef<std::string> names) {
-  if (names.empty())
-    return {};
-  size_t prefix = names.front().rfind('.') + 1;
-  for (const std::string &name : names)
-    while (prefix > 0 && name.compare(0, prefix, names.front(), 0, prefix) != 0)
-      prefix = names.front().rfind('.', prefix - 2) + 1;
-  std::string result = names.front().substr(0, prefix);
-  for (auto [i, name] : llvm::enumerate(names))
-    result += (i ? "_" : "") + name.substr(prefix);
-  return result;
-}
-
 struct LowerToKernelsPass
     : public mlir::awq::impl::LowerToKernelsPassBase<LowerToKernelsPass> {
   void runOnOperation() override {
-    ModuleOp module = getOperation();
-    llvm::StringSet<> usedNames;
-    int64_t index = 0;
     SmallVector<LinearOp> linears;
-    module.walk([&](LinearOp linear) {
+    getOperation().walk([&](LinearOp linear) {
       if (linear.getGemv() || linear.getGemm())
         linears.push_back(linear);
     });
-    for (LinearOp linear : linears) {
-      std::string base = "linear_" + std::to_string(index++);
-      SmallVector<std::string> tensors = getSourceTensors(linear.getWeight());
-      if (auto name = linear->getAttrOfType<StringAttr>("awq.name"))
-        base = identifierFrom(name.getValue());
-      else if (!tensors.empty())
-        base = identifierFrom(describeTensors(tensors));
-      std::string unique = base;
-      for (int suffix = 1; usedNames.contains(unique); ++suffix)
-        unique = base + "_" + std::to_string(suffix);
-      usedNames.insert(unique);
-      if (failed(lower(linear, unique)))
+    for (LinearOp linear : linears)
+      if (failed(lower(linear)))
         return signalPassFailure();
-    }
   }
 
-  LogicalResult lower(LinearOp linear, const std::string &name) {
+  /// Kernels are named after their template instance, so layers with the
+  /// same instance share one kernel.
+  LogicalResult lower(LinearOp linear) {
     OpBuilder builder(linear);
     Location loc = linear.getLoc();
     MLIRContext *context = &getContext();
@@ -106,7 +66,7 @@ struct LowerToKernelsPass
       small = GemvKernelOp::create(
           builder, loc, linear.getType(), linear.getInput(), packed,
           linear.getBias(), linear.getActScale(), linear.getResidual(),
-          name + "_gemv", config, linear.getEpilogue(),
+          ::awq::KernelInstance::makeGemv(shape, params).suggestedName(), config, linear.getEpilogue(),
           gemvKLoop(context, shape, params), DequantKind::fp32_subnormal,
           static_cast<uint64_t>(
               ::awq::gemvGeometry(shape, params).sharedBytes));
@@ -123,7 +83,7 @@ struct LowerToKernelsPass
       large = GemmKernelOp::create(
           builder, loc, linear.getType(), linear.getInput(), packed,
           linear.getBias(), linear.getActScale(), linear.getResidual(),
-          name + "_gemm", config, linear.getEpilogue(),
+          ::awq::KernelInstance::makeGemm(shape, params).suggestedName(), config, linear.getEpilogue(),
           gemmKLoop(context, shape, params), gemmDequantKind(type.getBits()),
           static_cast<uint64_t>(
               ::awq::gemmGeometry(shape, params).sharedBytes));

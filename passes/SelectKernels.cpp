@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialects/awq/KernelSchedules.h"
 #include "passes/Passes.h"
+#include "runtime/kernels/KernelPlan.h"
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringExtras.h"
@@ -22,80 +23,44 @@ using namespace mlir::awq;
 
 namespace {
 
-/// The GEMV launch: fixed block shape, split-K until the grid holds two
-/// blocks per SM (a memory-bound kernel needs many loads in flight).
-std::optional<::awq::GemvParams> chooseGemv(const ::awq::LinearShape &shape,
-                                            int64_t smCount) {
-  ::awq::GemvParams params;
-  params.threads = 128;
-  // An 8-bit unit is twice the words of a 4-bit one: half the columns per
-  // warp keeps the register-double-buffered tile from spilling.
-  params.colsPerWarp = shape.bits == 8 ? 4 : 8;
-  params.maxRows = 4;
-  params.kSplit = 1;
-  ::awq::GemvGeometry geometry = ::awq::gemvGeometry(shape, params);
-  int64_t wanted = ::awq::ceilDiv(2 * smCount, geometry.gridX);
-  params.kSplit = std::clamp<int64_t>(wanted, 1, geometry.tiles);
-  // Every split needs at least one tile.
-  while (params.kSplit > 1 && !::awq::checkGemv(shape, params).empty())
-    --params.kSplit;
-  if (!::awq::checkGemv(shape, params).empty())
-    return std::nullopt;
-  return params;
-}
-
-/// The GEMM tiles: the deepest pipeline the architecture's shared memory
-/// holds, and split-K when the column tiles alone leave SMs idle at small M.
-std::optional<::awq::GemmParams> chooseGemm(const ::awq::LinearShape &shape,
-                                            const ::awq::ArchInfo &arch,
-                                            int64_t smCount) {
-  ::awq::GemmParams params;
-  params.tileM = 64;
-  params.warpsM = 2;
-  if (shape.n <= 64) {
-    params.tileN = 64;
-    params.warpsN = 1;
-  } else {
-    params.tileN = 128;
-    params.warpsN = 2;
-  }
-  for (int64_t tileK : {64, 32, 128}) {
-    params.tileK = tileK;
-    for (int64_t stages : {4, 3, 2}) {
-      params.stages = stages;
-      params.splitK = 1;
-      if (!::awq::checkGemm(shape, params).empty() ||
-          ::awq::gemmGeometry(shape, params).sharedBytes > arch.maxSharedBytes)
-        continue;
-      ::awq::GemmGeometry geometry = ::awq::gemmGeometry(shape, params);
-      if (geometry.gridX < smCount)
-        params.splitK = std::clamp<int64_t>(
-            smCount / geometry.gridX, 1, std::min<int64_t>(4, geometry.kTiles));
-      return params;
-    }
-  }
-  return std::nullopt;
-}
-
 struct SelectKernelsPass
     : public mlir::awq::impl::SelectKernelsPassBase<SelectKernelsPass> {
   using SelectKernelsPassBase::SelectKernelsPassBase;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    MLIRContext *context = &getContext();
+    // The module's target: #awq.target<...>, or its name as a string for
+    // short hand-written IR.
+    auto moduleTarget = module->getAttrOfType<TargetAttr>("awq.target");
+    auto moduleTargetName = module->getAttrOfType<StringAttr>("awq.target");
+    if (!moduleTarget && !moduleTargetName && module->hasAttr("awq.target")) {
+      module.emitError("the module's awq.target must be a #awq.target "
+                       "attribute, e.g. #awq.target<\"sm_90\", sms = 132>, "
+                       "or a target name");
+      return signalPassFailure();
+    }
     std::string targetName = target;
-    if (targetName.empty())
-      if (auto attr = module->getAttrOfType<StringAttr>("awq.target"))
-        targetName = attr.str();
+    if (targetName.empty() && moduleTarget)
+      targetName = moduleTarget.getName().str();
+    if (targetName.empty() && moduleTargetName)
+      targetName = moduleTargetName.str();
     if (targetName.empty()) {
       module.emitError("no target architecture: pass target=sm_XX or set the "
                        "module's awq.target attribute");
       return signalPassFailure();
     }
-    const ::awq::ArchInfo *arch = ::awq::findArch(targetName);
-    if (!arch) {
+    std::optional<::awq::Target> parsed = ::awq::parseTarget(targetName);
+    if (!parsed) {
       module.emitError() << "unknown target '" << targetName
-                         << "'; expected sm_80, sm_86, sm_89 or sm_90";
+                         << "'; expected one of " << ::awq::knownTargets()
+                         << " (with an 'a' suffix from sm_90 on)";
+      return signalPassFailure();
+    }
+    const ::awq::ArchInfo *arch = parsed->arch;
+    if (const char *why = ::awq::archViolation(*arch)) {
+      module.emitError() << "target " << targetName << " (" << arch->part
+                         << "): " << why;
       return signalPassFailure();
     }
     if (families != "both" && families != "gemv" && families != "gemm") {
@@ -108,8 +73,18 @@ struct SelectKernelsPass
                          << static_cast<int64_t>(gemmMinM);
       return signalPassFailure();
     }
-    int64_t sms = smCount > 0 ? static_cast<int64_t>(smCount) : arch->smCount;
-    module->setAttr("awq.target", StringAttr::get(&getContext(), targetName));
+    // The SM count: the option, else the module's, else the part's.
+    int64_t sms = smCount > 0 ? static_cast<int64_t>(smCount)
+                  : moduleTarget && moduleTarget.getName() == targetName
+                      ? moduleTarget.getSmCount()
+                      : arch->smCount;
+    TargetAttr targetAttr = TargetAttr::getChecked(
+        [&] { return module.emitError(); }, context, StringRef(targetName), sms);
+    if (!targetAttr)
+      return signalPassFailure();
+    module->setAttr("awq.target", targetAttr);
+    ::awq::PlanOptions plan;
+    plan.smCount = sms;
 
     WalkResult result = module.walk([&](LinearOp linear) {
       if (linear.getGemv() || linear.getGemm())
@@ -121,9 +96,9 @@ struct SelectKernelsPass
       std::optional<::awq::GemvParams> gemv;
       std::optional<::awq::GemmParams> gemm;
       if (families != "gemm")
-        gemv = chooseGemv(shape, sms);
+        gemv = ::awq::planGemv(shape, *arch, plan);
       if (families != "gemv")
-        gemm = chooseGemm(shape, *arch, sms);
+        gemm = ::awq::planGemm(shape, *arch, plan);
       if (!gemv && !gemm) {
         ::awq::GemvParams defaultGemv;
         ::awq::GemmParams defaultGemm;
@@ -135,7 +110,6 @@ struct SelectKernelsPass
             << "kernel fits this layer: " << why;
         return WalkResult::interrupt();
       }
-      MLIRContext *context = &getContext();
       if (gemv)
         linear.setGemvAttr(GemvConfigAttr::get(context, gemv->threads,
                                                gemv->colsPerWarp, gemv->kSplit,

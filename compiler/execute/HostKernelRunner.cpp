@@ -4,8 +4,8 @@
 
 #include "awq/linear_args.cuh"
 #include "compiler/reference/Reference.h"
-#include "compiler/repack/RepackGemm.h"
-#include "compiler/repack/RepackGemv.h"
+#include "runtime/kernels/GemmLayout.h"
+#include "runtime/kernels/GemvLayout.h"
 #include "runtime/host/HostModule.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"

@@ -3,7 +3,7 @@
 
 #include "compiler/formats/QuantizationConfig.h"
 #include "compiler/formats/QuantizedCheckpoint.h"
-#include "compiler/repack/MergeLayers.h"
+#include "runtime/kernels/MergeLayers.h"
 #include "dialects/awq/AwqDialect.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/support/Error.h"

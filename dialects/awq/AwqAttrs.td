@@ -84,4 +84,31 @@ def Awq_KLoopAttr : Awq_Attr<"KLoop", "k_loop"> {
   }];
 }
 
+def Awq_TargetAttr : Awq_Attr<"Target", "target"> {
+  let summary = "the GPU a module's kernels are selected and tiled for";
+  let description = [{
+    A compilation target: an architecture of the kernel contract's table
+    (`awq/contract.h`, sm_75 through sm_121, with an `a` suffix where the
+    architecture has arch-specific features) and the number of SMs the
+    planner fills, by default that of the architecture's representative
+    part. Everything else the planner needs (shared memory per block,
+    features) is derived from the table, not stored.
+
+    ```mlir
+    module attributes {awq.target = #awq.target<"sm_90", sms = 132>} {}
+    ```
+  }];
+  let parameters = (ins StringRefParameter<"sm_XY or sm_XYa">:$name,
+                        "int64_t":$smCount);
+  let assemblyFormat = "`<` $name `,` `sms` `=` $smCount `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The architecture of the kernel contract's table (never null for a
+    /// verified attribute).
+    const ::awq::ArchInfo *getArch() const;
+    /// Dynamic shared memory one block may opt in to.
+    int64_t getMaxSharedBytes() const;
+  }];
+}
+
 #endif // AWQ_ATTRS_TD

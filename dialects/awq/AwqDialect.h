@@ -2,6 +2,8 @@
 #ifndef AWQ_DIALECTS_AWQ_AWQDIALECT_H
 #define AWQ_DIALECTS_AWQ_AWQDIALECT_H
 
+#include "awq/contract.h"
+
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"

@@ -1,6 +1,9 @@
 //===- AwqTypes.cpp - Verifiers of the awq types and attributes -----------===//
 #include "dialects/awq/AwqDialect.h"
 
+#include "awq/contract.h"
+#include "runtime/kernels/KernelPlan.h"
+
 using namespace mlir;
 using namespace mlir::awq;
 
@@ -8,18 +11,18 @@ LogicalResult QWeightType::verify(function_ref<InFlightDiagnostic()> emitError,
                                   int64_t k, int64_t n, unsigned bits,
                                   int64_t group, ZeroMode zeroMode,
                                   Layout layout) {
-  if (bits != 3 && bits != 4 && bits != 8)
+  if (!::awq::isSupportedBits(bits))
     return emitError() << "quantized weight bits must be 3, 4 or 8, got "
                        << bits;
-  if (k <= 0 || n <= 0)
-    return emitError() << "quantized weight shape must be positive, got k = "
+  if (k <= 0 || n <= 0 || k > ::awq::kMaxFeatures || n > ::awq::kMaxFeatures)
+    return emitError() << "quantized weight shape must be in [1, 2^30], got "
+                          "k = "
                        << k << ", n = " << n;
-  if (group != 32 && group != 64 && group != 128 && group != k)
-    return emitError() << "group size must be 32, 64, 128 or k (" << k
-                       << ") for one group per column, got " << group;
-  if (k % group != 0)
-    return emitError() << "group size " << group
-                       << " does not divide k = " << k;
+  if (!::awq::isSupportedGroupSize(k, group))
+    return emitError() << "group size must be k (" << k
+                       << ") for one group per column or a multiple of 32 "
+                          "that divides k, got "
+                       << group;
   if (layout == Layout::autoawq_gemm) {
     // AutoAWQ packs 32 / bits values of one row into an int32 along N; our
     // 3-bit variant packs 32 values into three words.
@@ -48,29 +51,16 @@ QWeightType QWeightType::withLayout(Layout layout) const {
                           getZeroMode(), layout);
 }
 
-static bool isPowerOfTwo(int64_t value) {
-  return value > 0 && (value & (value - 1)) == 0;
-}
-
 LogicalResult
 GemvConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        int64_t threads, int64_t colsPerWarp, int64_t kSplit,
                        int64_t maxRows) {
-  if (threads < 32 || threads > 1024 || threads % 32 != 0)
-    return emitError() << "gemv threads must be a multiple of 32 in [32, "
-                          "1024], got "
-                       << threads;
-  if (!isPowerOfTwo(colsPerWarp))
-    return emitError() << "gemv cols_per_warp must be a power of two, got "
-                       << colsPerWarp;
-  if (kSplit < 1)
-    return emitError() << "gemv k_split must be at least 1, got " << kSplit;
-  if (maxRows != 1 && maxRows != 2 && maxRows != 4 && maxRows != 8)
-    return emitError() << "gemv max_rows must be 1, 2, 4 or 8, got " << maxRows;
-  if (colsPerWarp * maxRows > 32)
-    return emitError() << "gemv cols_per_warp x max_rows must be at most 32 "
-                          "(one warp reduction holds every sum), got "
-                       << colsPerWarp << " x " << maxRows;
+  if (const char *why = ::awq::gemvParamsViolation(
+          ::awq::GemvParams{threads, colsPerWarp, kSplit, maxRows}))
+    return emitError() << "gemv " << why << ", got threads = " << threads
+                       << ", cols_per_warp = " << colsPerWarp
+                       << ", k_split = " << kSplit
+                       << ", max_rows = " << maxRows;
   return success();
 }
 
@@ -79,23 +69,33 @@ GemmConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        int64_t tileM, int64_t tileN, int64_t tileK,
                        int64_t warpsM, int64_t warpsN, int64_t stages,
                        int64_t splitK) {
-  if (warpsM < 1 || warpsN < 1 || warpsM * warpsN > 16)
-    return emitError() << "gemm warps_m x warps_n must be 1 to 16 warps, got "
-                       << warpsM << " x " << warpsN;
-  if (tileM <= 0 || tileM % (16 * warpsM) != 0)
-    return emitError() << "gemm tile_m must be a positive multiple of 16 x "
-                          "warps_m (whole m16 mma tiles per warp), got "
-                       << tileM;
-  if (tileN <= 0 || tileN % (64 * warpsN) != 0)
-    return emitError() << "gemm tile_n must be a positive multiple of 64 x "
-                          "warps_n (whole 64-column weight packets per "
-                          "warp), got "
-                       << tileN;
-  if (tileK != 32 && tileK != 64 && tileK != 128)
-    return emitError() << "gemm tile_k must be 32, 64 or 128, got " << tileK;
-  if (stages < 2 || stages > 4)
-    return emitError() << "gemm stages must be 2, 3 or 4, got " << stages;
-  if (splitK < 1)
-    return emitError() << "gemm split_k must be at least 1, got " << splitK;
+  if (const char *why = ::awq::gemmParamsViolation(::awq::GemmParams{
+          tileM, tileN, tileK, warpsM, warpsN, stages, splitK}))
+    return emitError() << "gemm " << why << ", got tile " << tileM << " x "
+                       << tileN << " x " << tileK << ", warps " << warpsM
+                       << " x " << warpsN << ", stages = " << stages
+                       << ", split_k = " << splitK;
   return success();
+}
+
+LogicalResult TargetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 StringRef name, int64_t smCount) {
+  if (!::awq::parseTarget(name.str()))
+    return emitError() << "unknown target '" << name << "'; expected one of "
+                       << ::awq::knownTargets()
+                       << " (with an 'a' suffix from sm_90 on)";
+  if (smCount < 1 || smCount > 1024)
+    return emitError() << "target sms must be between 1 and 1024, got "
+                       << smCount;
+  return success();
+}
+
+const ::awq::ArchInfo *TargetAttr::getArch() const {
+  std::optional<::awq::Target> target = ::awq::parseTarget(getName().str());
+  return target ? target->arch : nullptr;
+}
+
+int64_t TargetAttr::getMaxSharedBytes() const {
+  const ::awq::ArchInfo *arch = getArch();
+  return arch ? arch->maxSharedBytes : 0;
 }

@@ -3,7 +3,8 @@
 #define AWQ_DIALECTS_AWQ_KERNELSCHEDULES_H
 
 #include "dialects/awq/AwqDialect.h"
-#include "runtime/support/KernelGeometry.h"
+#include "awq/contract.h"
+#include "runtime/kernels/KernelPlan.h"
 
 namespace mlir::awq {
 

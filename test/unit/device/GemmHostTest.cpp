@@ -12,7 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/reference/Compare.h"
 #include "compiler/reference/Reference.h"
-#include "compiler/repack/RepackGemm.h"
+#include "runtime/kernels/GemmLayout.h"
 #include "runtime/host/HostModule.h"
 #include "runtime/support/Half.h"
 

@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "awq/gemm.cuh"
 
-#include "compiler/repack/RepackGemm.h"
+#include "runtime/kernels/GemmLayout.h"
 
 #include <gtest/gtest.h>
 

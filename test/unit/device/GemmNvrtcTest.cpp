@@ -10,7 +10,7 @@
 // rather than the full cross product. Needs NVRTC only (no GPU).
 //
 //===----------------------------------------------------------------------===//
-#include "compiler/repack/RepackGemm.h"
+#include "runtime/kernels/GemmLayout.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
 #include "runtime/support/Error.h"
 

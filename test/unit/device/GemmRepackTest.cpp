@@ -6,7 +6,7 @@
 // tiling and source helpers are checked against the constraints they mirror.
 //
 //===----------------------------------------------------------------------===//
-#include "compiler/repack/RepackGemm.h"
+#include "runtime/kernels/GemmLayout.h"
 
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"

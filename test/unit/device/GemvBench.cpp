@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/repack/GemvKernelConfig.h"
-#include "compiler/repack/RepackGemv.h"
+#include "runtime/kernels/GemvLayout.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
 #include "runtime/support/Half.h"
 

@@ -14,8 +14,8 @@
 #include "compiler/reference/Compare.h"
 #include "compiler/reference/Reference.h"
 #include "compiler/repack/GemvKernelConfig.h"
-#include "compiler/repack/MergeLayers.h"
-#include "compiler/repack/RepackGemv.h"
+#include "runtime/kernels/MergeLayers.h"
+#include "runtime/kernels/GemvLayout.h"
 #include "runtime/host/HostModule.h"
 #include "runtime/support/Half.h"
 

@@ -1,6 +1,6 @@
 //===- MergeLayersTest.cpp - q/k/v concat and gate/up interleave ----------===//
 
-#include "compiler/repack/MergeLayers.h"
+#include "runtime/kernels/MergeLayers.h"
 
 #include "runtime/support/Error.h"
 

@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/repack/RepackGemv.h"
+#include "runtime/kernels/GemvLayout.h"
 
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"

@@ -9,7 +9,7 @@ awqc_add_unittest(gemm_device_tests
     ${CMAKE_CURRENT_LIST_DIR}/GemmNvrtcTest.cpp
     ${CMAKE_CURRENT_LIST_DIR}/GemmPrimitivesTest.cpp
     ${CMAKE_CURRENT_LIST_DIR}/GemmHostTest.cpp
-  LIBS awq_repack awq_nvrtc awq_host_executor awq_reference Boost::context)
+  LIBS awq_kernels awq_nvrtc awq_host_executor awq_reference Boost::context)
 # GemmLayoutTest and GemmHostTest include the device library on the host,
 # whose `#pragma unroll`s only the CUDA compilers know.
 target_include_directories(gemm_device_tests PRIVATE ${CUDAToolkit_INCLUDE_DIRS})

@@ -39,6 +39,7 @@
 #define AWQ_DEVICE_DEQUANT_CUH
 
 #include "awq/platform.cuh"
+#include "awq/contract.h"
 #include "awq/primitives.cuh"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_FTZ) && __CUDA_FTZ
@@ -193,7 +194,7 @@ __device__ __forceinline__ half2 scaleMinusZero(half2 q, half2 scale,
 //===----------------------------------------------------------------------===//
 
 /// Values per GEMV unit: one lane's share of one column per step.
-constexpr int kGemvUnitValues = 32;
+constexpr int kGemvUnitValues = static_cast<int>(kGemvValuesPerUnit);
 
 /// Activations are pre-multiplied by 2^(kGemvPrescaleExponent - p) so that
 /// (x 2^(85-p)) * (q 2^(p-149)) = x q 2^-64: far inside the fp32 normal range

@@ -10,7 +10,7 @@
 //   global --cp.async--> shared (Stages-deep ring, one commit group per tile)
 //     x       [TileM x TileK] fp16, XOR-swizzled rows (SwizzledRows), rows
 //             >= M and columns >= K zero-filled;
-//     weights TileN / 64 runs of TileK / 32 fragment packets (RepackGemm.h),
+//     weights TileN / 64 runs of TileK / 32 fragment packets (GemmLayout.h),
 //             copied verbatim (16-byte chunks; L2 evict-first when the grid
 //             has one M tile, so each weight byte is read exactly once);
 //     a       [TileK] activation scale (HasActScale);
@@ -39,11 +39,10 @@
 // threadfence-reduction pattern; no block ever waits for another) reads the
 // sums back, clears them and the counter, and runs the epilogue.
 //
-// Constraints (static_asserts below name each): K % 8 == 0, group size a
-// multiple of 32 dividing K or equal to K (one group per column), TileK in
-// {32, 64, 128} and compatible with the group size, TileM a multiple of
-// 16 * WarpsM, TileN a multiple of 64 * WarpsN, 2 <= Stages <= 4, 1 <= SplitK
-// <= number of K tiles, even N for SiluMul. N and K tails need no constraint:
+// Constraints: awq::gemmViolation in awq/contract.h (K % 8 == 0, the group
+// rule, TileK in {32, 64, 128} and compatible with the group size, TileM a
+// multiple of 16 * WarpsM, TileN a multiple of 64 * WarpsN, 2 <= Stages <= 4,
+// 1 <= SplitK <= number of K tiles, even N for SiluMul). N and K tails need no constraint:
 // the repacker pads the weights (zeros) to 64 columns and 128 rows and the
 // kernel predicates the activation loads (zero fill) and output stores.
 //
@@ -52,7 +51,7 @@
 // workspace of workspaceFloats(M) and counterCount(M) counters, both zero.
 // LinearArgs: x, qweight, scales, zeros (= fp16 z * s, nullptr when
 // symmetric) and actScale 16-byte aligned (cp.async), y and residual 4-byte
-// aligned; all buffers in the layouts of compiler/repack/RepackGemm.h.
+// aligned; all buffers in the layouts of runtime/kernels/GemmLayout.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_DEVICE_GEMM_CUH
@@ -60,6 +59,7 @@
 
 #include "awq/platform.cuh"
 
+#include "awq/contract.h"
 #include "awq/dequant.cuh"
 #include "awq/linear_args.cuh"
 #include "awq/mma.cuh"
@@ -140,35 +140,18 @@ struct GemmConfig {
   static constexpr bool kSiluMul = SiluMul_;
   static constexpr int kMinBlocksPerSm = MinBlocksPerSm_;
 
-  static_assert(K_ > 0 && N_ > 0, "GemmConfig: K and N must be positive");
-  static_assert(K_ % 8 == 0, "GemmConfig: K must be a multiple of 8 (the "
-                             "activation rows are copied in 16-byte chunks)");
-  static_assert(Bits_ == 3 || Bits_ == 4 || Bits_ == 8,
-                "GemmConfig: Bits must be 3, 4 or 8");
-  static_assert(GroupSize_ == K_ || (GroupSize_ > 0 && GroupSize_ % 32 == 0 &&
-                                     K_ % GroupSize_ == 0),
-                "GemmConfig: GroupSize must be K (one group per column) or a "
-                "multiple of 32 that divides K");
-  static_assert(TileK_ == 32 || TileK_ == 64 || TileK_ == 128,
-                "GemmConfig: TileK must be 32, 64 or 128 (the weight format "
-                "pads K to 128)");
-  static_assert(GroupSize_ == K_ || GroupSize_ % TileK_ == 0 ||
-                    TileK_ % GroupSize_ == 0,
-                "GemmConfig: TileK and GroupSize must divide one another");
-  static_assert(WarpsM_ >= 1 && WarpsN_ >= 1 && WarpsM_ * WarpsN_ <= 16,
-                "GemmConfig: WarpsM * WarpsN must be 1 to 16 warps");
-  static_assert(TileM_ > 0 && TileM_ % (16 * WarpsM_) == 0,
-                "GemmConfig: TileM must be a multiple of 16 * WarpsM (m16 "
-                "MMA tiles per warp)");
-  static_assert(
-      TileN_ > 0 && TileN_ % (64 * WarpsN_) == 0,
-      "GemmConfig: TileN must be a multiple of 64 * WarpsN (64-column "
-      "weight packets per warp)");
-  static_assert(Stages_ >= 2 && Stages_ <= 4,
-                "GemmConfig: Stages must be 2, 3 or 4");
-  static_assert(!SiluMul_ || N_ % 2 == 0,
-                "GemmConfig: SiluMul needs an even N (gate and up columns "
-                "interleaved)");
+  /// The layer and tiling as the kernel contract (awq/contract.h) states
+  /// them; every rule and derived size below comes from there.
+  static constexpr LinearShape kShape{K_,           N_,       Bits_,
+                                      GroupSize_,   HasZeroPoint_,
+                                      HasActScale_, HasBias_, HasResidual_,
+                                      SiluMul_};
+  static constexpr GemmParams kParams{TileM_,  TileN_,  TileK_, WarpsM_,
+                                      WarpsN_, Stages_, SplitK_};
+  static_assert(gemmViolation(kShape, kParams) == nullptr,
+                "GemmConfig breaks the kernel contract: awq::gemmViolation "
+                "(awq/contract.h) names the rule");
+  static constexpr GemmGeometry kGeometry = gemmGeometry(kShape, kParams);
 
   /// Output columns.
   static constexpr int kNOut = SiluMul_ ? N_ / 2 : N_;
@@ -180,29 +163,26 @@ struct GemmConfig {
   static constexpr int kNBlocks = kWarpTileN / 64;
 
   /// K as the kernel iterates it, and its tiles.
-  static constexpr int kKPadded = gemm_detail::roundUp(K_, TileK_);
-  static constexpr int kKTiles = kKPadded / TileK_;
-  static_assert(SplitK_ >= 1 && SplitK_ <= kKTiles,
-                "GemmConfig: SplitK must be between 1 and the number of K "
-                "tiles (ceil(K / TileK))");
+  static constexpr int kKPadded = static_cast<int>(kGeometry.kPadded);
+  static constexpr int kKTiles = static_cast<int>(kGeometry.kTiles);
 
-  /// The weight format (RepackGemm.h): K padded to 128, N to 64.
-  static constexpr int kPackedK = gemm_detail::roundUp(K_, 128);
-  static constexpr int kPackedN = gemm_detail::roundUp(N_, 64);
-  static constexpr int kPackedKPackets = kPackedK / 32;
-  static constexpr int kPackedNBlocks = kPackedN / 64;
-  static constexpr int kPacketBytes = 256 * Bits_;
+  /// The weight layout (runtime/kernels/GemmLayout.h): K padded to 128, N to
+  /// 64.
+  static constexpr int kPackedK = static_cast<int>(roundUp(K_, kGemmKAlign));
+  static constexpr int kPackedN = static_cast<int>(roundUp(N_, kGemmPacketN));
+  static constexpr int kPackedKPackets = kPackedK / kGemmPacketK;
+  static constexpr int kPackedNBlocks = kPackedN / kGemmPacketN;
+  static constexpr int kPacketBytes = static_cast<int>(gemmPacketBytes(Bits_));
   static constexpr int kScaleRows =
-      GroupSize_ == K_ ? 1 : gemm_detail::ceilDiv(kPackedK, GroupSize_);
+      static_cast<int>(gemmScaleRows(K_, GroupSize_));
 
   /// Group geometry as the pipeline sees it. A "scale chunk" is what one
   /// ring slot holds: kChunkRows group rows, used by kTilesPerChunk
   /// consecutive K tiles (per column: one chunk for all of K).
-  static constexpr int kGroupEff = GroupSize_ == K_ ? kKPadded : GroupSize_;
+  static constexpr int kGroupEff = static_cast<int>(kGeometry.groupEff);
   static constexpr int kTilesPerChunk =
-      kGroupEff >= TileK_ ? kGroupEff / TileK_ : 1;
-  static constexpr int kChunkRows =
-      kGroupEff >= TileK_ ? 1 : TileK_ / kGroupEff;
+      static_cast<int>(kGeometry.tilesPerChunk);
+  static constexpr int kChunkRows = static_cast<int>(kGeometry.chunkRows);
 
   /// Shared memory per pipeline stage and in all.
   static constexpr int kABytes = TileM_ * TileK_ * 2;
@@ -216,24 +196,24 @@ struct GemmConfig {
   static constexpr int kFlagOffset = Stages_ * (kStageBytes + kScaleSlotBytes);
   /// Dynamic shared memory per block (the last 16 bytes hold the split-K
   /// "last block" flag).
-  static constexpr int kSharedBytes = kFlagOffset + 16;
-  static_assert(kSharedBytes <= 227 * 1024,
-                "GemmConfig: the tiles need more shared memory than any "
-                "supported GPU has (227 KB on sm_90)");
+  static constexpr int kSharedBytes = static_cast<int>(kGeometry.sharedBytes);
+  static_assert(kSharedBytes == kFlagOffset + 16,
+                "GemmConfig: the shared memory map disagrees with the "
+                "contract's size");
 
   /// Launch geometry.
-  static constexpr int kGridX = gemm_detail::ceilDiv(N_, TileN_);
-  static constexpr int kGridZ = SplitK_;
+  static constexpr int kGridX = static_cast<int>(kGeometry.gridX);
+  static constexpr int kGridZ = static_cast<int>(kGeometry.gridZ);
   static __host__ __device__ constexpr int gridY(int m) {
-    return (m + TileM_ - 1) / TileM_;
+    return static_cast<int>(kGeometry.gridY(m));
   }
   /// Split-K scratch: an [M, N] fp32 workspace and one counter per output
   /// tile, both zero before a launch and zero again after it.
   static __host__ __device__ constexpr long long workspaceFloats(int m) {
-    return SplitK_ > 1 ? static_cast<long long>(m) * N_ : 0;
+    return kGeometry.workspaceFloats(m);
   }
   static __host__ __device__ constexpr int counterCount(int m) {
-    return SplitK_ > 1 ? gridY(m) * kGridX : 0;
+    return static_cast<int>(kGeometry.counterCount(m));
   }
 };
 
@@ -463,14 +443,11 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
   using namespace gemm_detail;
   using Swizzle = SwizzledRows<Cfg::kTileK * 2>;
 #if defined(__CUDA_ARCH__)
-#if __CUDA_ARCH__ == 860 || __CUDA_ARCH__ == 870 || __CUDA_ARCH__ == 890
-  static_assert(
-      Cfg::kSharedBytes <= 99 * 1024,
-      "GemmConfig: sm_86/sm_89 allow 99 KB of shared memory per block");
-#elif __CUDA_ARCH__ == 800
-  static_assert(Cfg::kSharedBytes <= 163 * 1024,
-                "GemmConfig: sm_80 allows 163 KB of shared memory per block");
-#endif
+  static_assert(findArch(__CUDA_ARCH__ / 10) == nullptr ||
+                    Cfg::kSharedBytes <=
+                        findArch(__CUDA_ARCH__ / 10)->maxSharedBytes,
+                "GemmConfig: the tiles need more shared memory than a block "
+                "may use on this architecture (awq::kArchTable)");
 #endif
   AWQ_DYNAMIC_SHARED(unsigned char, awqGemmShared);
 

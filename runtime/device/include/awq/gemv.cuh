@@ -1,7 +1,7 @@
 //===- gemv.cuh - CUDA-core quantized GEMV for small batches (M = 1..~8) --===//
 //
 // y[m, :] = epilogue(x[m, :] * a . W + bias) for a 3/4/8-bit grouped weight
-// in the GEMV layout of compiler/repack/RepackGemv.h. At small M the layer
+// in the GEMV layout of runtime/kernels/GemvLayout.h. At small M the layer
 // is memory-bound: the kernel's job is to stream the packed weights once at
 // close to DRAM bandwidth and keep the arithmetic per weight below the issue
 // budget. See docs/kernels.md ("GEMV") for the full design discussion.
@@ -57,6 +57,7 @@
 #ifndef AWQ_DEVICE_GEMV_CUH
 #define AWQ_DEVICE_GEMV_CUH
 
+#include "awq/contract.h"
 #include "awq/dequant.cuh"
 #include "awq/linear_args.cuh"
 #include "awq/platform.cuh"
@@ -87,27 +88,18 @@ template <int K, int N, int Bits, int GroupSize, bool HasZeroPoint,
           int ThreadsPerBlock, int ColsPerWarp, int KSplit, int MaxRows,
           bool HasActScale, bool HasBias, bool HasResidual, bool SiluMul>
 struct GemvConfig {
-  static_assert(K > 0 && N > 0, "GemvConfig: K and N must be positive");
-  static_assert(Bits == 3 || Bits == 4 || Bits == 8,
-                "GemvConfig: Bits must be 3, 4 or 8");
-  static_assert(GroupSize == K || (GroupSize > 0 && GroupSize % 32 == 0 &&
-                                   K % GroupSize == 0),
-                "GemvConfig: GroupSize must be K (per column) or a multiple "
-                "of 32 that divides K");
-  static_assert(ThreadsPerBlock >= 32 && ThreadsPerBlock <= 1024 &&
-                    ThreadsPerBlock % 32 == 0,
-                "GemvConfig: ThreadsPerBlock must be a multiple of 32 <= 1024");
-  static_assert(ColsPerWarp >= 1 && (ColsPerWarp & (ColsPerWarp - 1)) == 0,
-                "GemvConfig: ColsPerWarp must be a power of two");
-  static_assert(MaxRows == 1 || MaxRows == 2 || MaxRows == 4 || MaxRows == 8,
-                "GemvConfig: MaxRows must be 1, 2, 4 or 8");
-  static_assert(ColsPerWarp * MaxRows <= 32,
-                "GemvConfig: ColsPerWarp * MaxRows must be <= 32 (one warp "
-                "reduce-scatter holds every sum)");
-  static_assert(!SiluMul || (N % 2 == 0 && ColsPerWarp % 2 == 0),
-                "GemvConfig: SiluMul needs an even N and an even ColsPerWarp "
-                "(gate and up columns of a pair stay in one warp)");
-  static_assert(KSplit >= 1, "GemvConfig: KSplit must be >= 1");
+  /// The layer and launch shape as the kernel contract (awq/contract.h)
+  /// states them; every rule and derived constant below comes from there.
+  static constexpr LinearShape kShape{K,           N,       Bits,
+                                      GroupSize,   HasZeroPoint,
+                                      HasActScale, HasBias, HasResidual,
+                                      SiluMul};
+  static constexpr GemvParams kParams{ThreadsPerBlock, ColsPerWarp, KSplit,
+                                      MaxRows};
+  static_assert(gemvViolation(kShape, kParams) == nullptr,
+                "GemvConfig breaks the kernel contract: awq::gemvViolation "
+                "(awq/contract.h) names the rule");
+  static constexpr GemvGeometry kGeometry = gemvGeometry(kShape, kParams);
 
   static constexpr int kK = K;
   static constexpr int kN = N;
@@ -125,18 +117,15 @@ struct GemvConfig {
 
   /// Output columns.
   static constexpr int kNout = SiluMul ? N / 2 : N;
-  /// 32-value units per column (K padded up to a multiple of 32).
-  static constexpr int kUnits = (K + kGemvUnitValues - 1) / kGemvUnitValues;
-  /// Tiles of 32 units per column.
-  static constexpr int kTiles = (kUnits + 31) / 32;
-  static constexpr int kTilesPerSplit = (kTiles + KSplit - 1) / KSplit;
-  static_assert(KSplit <= kTiles && (KSplit - 1) * kTilesPerSplit < kTiles,
-                "GemvConfig: KSplit leaves a split without tiles; K / 1024 "
-                "rounded up must allow every split at least one tile");
-  /// Groups per column and units per group.
-  static constexpr int kGroups = GroupSize == K ? 1 : K / GroupSize;
+  /// 32-value units per column (K padded up to a multiple of 32), tiles of
+  /// 32 units, tiles per split, groups per column and units per group.
+  static constexpr int kUnits = static_cast<int>(kGeometry.units);
+  static constexpr int kTiles = static_cast<int>(kGeometry.tiles);
+  static constexpr int kTilesPerSplit =
+      static_cast<int>(kGeometry.tilesPerSplit);
+  static constexpr int kGroups = static_cast<int>(kGeometry.groups);
   static constexpr int kUnitsPerGroup =
-      GroupSize == K ? kUnits : GroupSize / kGemvUnitValues;
+      static_cast<int>(kGeometry.unitsPerGroup);
   /// 32-bit words per unit and per column of the packed weights.
   static constexpr int kUnitWords = Bits;
   static constexpr long long kColumnWords =
@@ -165,36 +154,32 @@ struct GemvConfig {
   static constexpr int kMinBlocksPerSM =
       kBlocksForBudget < 1 ? 1
                            : (kBlocksForBudget > 16 ? 16 : kBlocksForBudget);
-  static constexpr int kWarps = ThreadsPerBlock / 32;
-  static constexpr int kColsPerBlock = kWarps * ColsPerWarp;
-  static constexpr int kGridX = (N + kColsPerBlock - 1) / kColsPerBlock;
-  static constexpr int kGridY = KSplit;
+  static constexpr int kWarps = static_cast<int>(kGeometry.warps);
+  static constexpr int kColsPerBlock = static_cast<int>(kGeometry.colsPerBlock);
+  static constexpr int kGridX = static_cast<int>(kGeometry.gridX);
+  static constexpr int kGridY = static_cast<int>(kGeometry.gridY);
 
   /// fp32 values staged per row and tile, plus one sum per unit.
-  static constexpr int kTileValues = 32 * kGemvUnitValues;
+  static constexpr int kTileValues = static_cast<int>(kGemvValuesPerTile);
   /// Dynamic shared memory: staged x and unit sums for MaxRows rows, and the
   /// split-K "last block" flag.
   static constexpr size_t kSharedBytes =
-      (static_cast<size_t>(MaxRows) * (kTileValues + 32) + 4) * sizeof(float);
-  static_assert(kSharedBytes <= 48 * 1024,
-                "GemvConfig: staged activations exceed 48 KB of shared memory");
+      static_cast<size_t>(kGeometry.sharedBytes);
 
   /// Blocks along z for M rows.
   __host__ __device__ static constexpr int gridZ(int m) {
-    return (m + MaxRows - 1) / MaxRows;
+    return static_cast<int>(kGeometry.gridZ(m));
   }
   /// fp32 workspace elements a launch with M rows needs (zero-initialised).
   __host__ __device__ static constexpr size_t workspaceFloats(int m) {
-    return KSplit > 1 ? static_cast<size_t>(m) * N : 0;
+    return static_cast<size_t>(kGeometry.workspaceFloats(m));
   }
   /// Arrival counters a launch with M rows needs (zero-initialised).
   __host__ __device__ static constexpr size_t counterCount(int m) {
-    return KSplit > 1 ? static_cast<size_t>(kGridX) * gridZ(m) : 0;
+    return static_cast<size_t>(kGeometry.counterCount(m));
   }
   /// Bytes of packed weights, scales and zeros one launch streams.
-  static constexpr long long kWeightBytes =
-      static_cast<long long>(N) * kColumnWords * 4 +
-      static_cast<long long>(N) * kGroups * 2 * (HasZeroPoint ? 2 : 1);
+  static constexpr long long kWeightBytes = kGeometry.weightBytes;
 };
 
 namespace detail {

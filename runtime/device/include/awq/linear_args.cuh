@@ -21,12 +21,12 @@ namespace awq {
 ///
 /// The three weight buffers are in the repacked layout of the kernel family
 /// the launched kernel belongs to:
-///   - GEMV (awq/gemv.cuh, compiler/repack/RepackGemv.h): `qweight` holds each
+///   - GEMV (awq/gemv.cuh, runtime/kernels/GemvLayout.h): `qweight` holds each
 ///     column's values packed along K; `scales` and `zeros` are [N, K/G]
 ///     (column-major per group) fp16, and `zeros` holds the zero point z
 ///     itself (a small integer, exact in fp16) so the kernel can subtract
 ///     z * sum(x) exactly in fp32.
-///   - GEMM (awq/gemm.cuh, compiler/repack/RepackGemm.h): see that header;
+///   - GEMM (awq/gemm.cuh, runtime/kernels/GemmLayout.h): see that header;
 ///     its `zeros` may hold the products z * s instead.
 /// `zeros` is nullptr for a symmetric layer (implicit zero 2^(bits-1)).
 struct LinearArgs {

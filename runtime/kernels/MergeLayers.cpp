@@ -1,6 +1,6 @@
 //===- MergeLayers.cpp - Merge quantized layers that share one input ------===//
 
-#include "compiler/repack/MergeLayers.h"
+#include "runtime/kernels/MergeLayers.h"
 
 #include "runtime/support/Error.h"
 

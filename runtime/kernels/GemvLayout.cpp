@@ -1,6 +1,6 @@
 //===- RepackGemv.cpp - Quantized weights in the CUDA-core GEMV layout ----===//
 
-#include "compiler/repack/RepackGemv.h"
+#include "runtime/kernels/GemvLayout.h"
 
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"
@@ -65,10 +65,10 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
   const QuantParams &p = layer.params;
   const int64_t k = layer.k;
   const int64_t n = layer.n;
-  if (p.groupSize != k && p.groupSize % kGemvUnitK != 0)
+  if (!isSupportedGroupSize(k, p.groupSize))
     throw Error(what +
-                ": the GEMV layout needs a group size that is a "
-                "multiple of 32 or equal to K = " +
+                ": the group size must be K (one group per column) or a "
+                "multiple of 32 that divides K = " +
                 std::to_string(k) + ", got " + std::to_string(p.groupSize));
   const int maxValue = (1 << p.bits) - 1;
   for (size_t i = 0; i < layer.q.size(); ++i)
@@ -95,10 +95,10 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
   out.k = k;
   out.n = n;
   out.params = p;
-  out.units = (k + kGemvUnitK - 1) / kGemvUnitK;
+  out.units = (k + kGemvValuesPerUnit - 1) / kGemvValuesPerUnit;
   out.numGroups = layer.numGroups();
   const int bits = p.bits;
-  const int64_t kPadded = out.units * kGemvUnitK;
+  const int64_t kPadded = out.units * kGemvValuesPerUnit;
   const int64_t columnWords = out.units * bits;
   out.qweight.assign(static_cast<size_t>(n * columnWords), 0u);
 
@@ -123,12 +123,12 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
         uint32_t *column = out.qweight.data() + (n0 + c) * columnWords;
         const uint8_t *values = columns.data() + c * kPadded;
         for (int64_t unit = 0; unit < units; ++unit) {
-          packUnit(values + unit * kGemvUnitK, bits, unitWords);
-          const int64_t tile = unit / kGemvTileUnits;
-          const int64_t lane = unit % kGemvTileUnits;
+          packUnit(values + unit * kGemvValuesPerUnit, bits, unitWords);
+          const int64_t tile = unit / kGemvUnitsPerTile;
+          const int64_t lane = unit % kGemvUnitsPerTile;
           const int64_t tileUnits =
-              std::min(kGemvTileUnits, units - tile * kGemvTileUnits);
-          uint32_t *tileBase = column + tile * kGemvTileUnits * bits;
+              std::min(kGemvUnitsPerTile, units - tile * kGemvUnitsPerTile);
+          uint32_t *tileBase = column + tile * kGemvUnitsPerTile * bits;
           for (int h = 0; h < chunks; ++h)
             for (int i = 0; i < chunkWords; ++i)
               tileBase[(h * tileUnits + lane) * chunkWords + i] =

@@ -1,6 +1,7 @@
-//===- RepackGemv.h - Quantized weights in the CUDA-core GEMV layout ------===//
+//===- GemvLayout.h - Quantized weights in the CUDA-core GEMV layout ------===//
 //
-// The offline repacking for the GEMV kernel family (awq/gemv.cuh): each
+// The weight layout the GEMV kernel family (awq/gemv.cuh) reads, part of the
+// device library's ABI, and the repacking into it: each
 // column's weights packed along K so that lane L of a warp reads unit L of a
 // tile with one 16-byte load (4 and 8 bits: one / two; 3 bits: three 4-byte
 // loads) and a warp reads 512 contiguous bytes per load.
@@ -29,9 +30,10 @@
 //  - bias: fp16 [N], unchanged.
 //
 //===----------------------------------------------------------------------===//
-#ifndef AWQ_COMPILER_REPACK_REPACKGEMV_H
-#define AWQ_COMPILER_REPACK_REPACKGEMV_H
+#ifndef AWQ_RUNTIME_KERNELS_GEMVLAYOUT_H
+#define AWQ_RUNTIME_KERNELS_GEMVLAYOUT_H
 
+#include "awq/contract.h"
 #include "runtime/support/QuantizedLinear.h"
 
 #include <cstdint>
@@ -39,11 +41,6 @@
 #include <vector>
 
 namespace awq {
-
-/// K values per GEMV unit (one lane's share of a column in one tile).
-constexpr int64_t kGemvUnitK = 32;
-/// Units per GEMV tile (the 32 lanes of a warp).
-constexpr int64_t kGemvTileUnits = 32;
 
 /// The buffers the GEMV kernel reads for one linear layer.
 struct GemvWeights {
@@ -74,4 +71,4 @@ std::string describeGemvLayout(int bits);
 
 } // namespace awq
 
-#endif // AWQ_COMPILER_REPACK_REPACKGEMV_H
+#endif // AWQ_RUNTIME_KERNELS_GEMVLAYOUT_H

@@ -8,8 +8,8 @@
 // every kernel family (GEMV, GEMM) reuses them.
 //
 //===----------------------------------------------------------------------===//
-#ifndef AWQ_COMPILER_REPACK_MERGELAYERS_H
-#define AWQ_COMPILER_REPACK_MERGELAYERS_H
+#ifndef AWQ_RUNTIME_KERNELS_MERGELAYERS_H
+#define AWQ_RUNTIME_KERNELS_MERGELAYERS_H
 
 #include "runtime/support/QuantizedLinear.h"
 
@@ -38,4 +38,4 @@ QuantizedLinear interleaveGateUp(const QuantizedLinear &gate,
 
 } // namespace awq
 
-#endif // AWQ_COMPILER_REPACK_MERGELAYERS_H
+#endif // AWQ_RUNTIME_KERNELS_MERGELAYERS_H

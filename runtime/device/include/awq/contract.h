@@ -1,0 +1,373 @@
+//===- contract.h - The kernel contract: rules, geometry, architectures ---===//
+//
+// The one owner of every fact about the device library's kernels that host
+// code also needs: which layers a kernel can serve (the group-size rule, the
+// bit widths, the limits on K and N), which template parameters are valid,
+// the launch geometry and shared memory a configuration implies, the weight
+// layout constants, and what each GPU architecture offers.
+//
+// Everything is a constexpr function over plain structs, so the same code is
+// compiled by NVRTC and nvcc (the templates in gemv.cuh and gemm.cuh derive
+// their constants from it and static_assert its rules) and by the host
+// compiler (the planner, the attribute verifiers, the model description
+// reader, the manifest writer and the runtime call it). It includes nothing
+// NVRTC lacks.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_DEVICE_CONTRACT_H
+#define AWQ_DEVICE_CONTRACT_H
+
+#if defined(__CUDACC_RTC__)
+typedef long int64_t; // As in awq/platform.cuh (glibc's LP64 choice).
+#else
+#include <cstdint>
+#endif
+
+// Every function is usable in constant expressions on both sides.
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define AWQ_CONTRACT __host__ __device__ constexpr
+#else
+#define AWQ_CONTRACT constexpr
+#endif
+
+namespace awq {
+
+AWQ_CONTRACT int64_t ceilDiv(int64_t value, int64_t divisor) {
+  return (value + divisor - 1) / divisor;
+}
+AWQ_CONTRACT int64_t roundUp(int64_t value, int64_t multiple) {
+  return ceilDiv(value, multiple) * multiple;
+}
+
+//===----------------------------------------------------------------------===//
+// Layers the kernels serve
+//===----------------------------------------------------------------------===//
+
+/// The largest K or N: the kernels index with 32-bit ints, and every padded
+/// size (K to 128, N to 64, M x N workspaces per row) must stay below 2^31.
+constexpr int64_t kMaxFeatures = int64_t(1) << 30;
+
+AWQ_CONTRACT bool isSupportedBits(int64_t bits) {
+  return bits == 3 || bits == 4 || bits == 8;
+}
+
+/// Groups are whole 32-value units of the weight layouts.
+constexpr int64_t kGroupQuantum = 32;
+
+/// The one group-size rule, the same in the model description, the IR type,
+/// the quantizer and both kernel families: K itself (one group per column),
+/// or a multiple of 32 that divides K.
+AWQ_CONTRACT bool isSupportedGroupSize(int64_t k, int64_t group) {
+  return group == k ||
+         (group > 0 && group % kGroupQuantum == 0 && k % group == 0);
+}
+
+/// The problem a kernel instance solves (shared by both families).
+struct LinearShape {
+  int64_t k = 0, n = 0;
+  int bits = 4;
+  int64_t group = 128; ///< == k for one group per column.
+  bool zeroPoint = true;
+  bool actScale = false, bias = false, residual = false, siluMul = false;
+  AWQ_CONTRACT int64_t nOut() const { return siluMul ? n / 2 : n; }
+  AWQ_CONTRACT int64_t groups() const { return group == k ? 1 : k / group; }
+};
+
+/// Why no kernel can serve `s` whatever its tiling, or nullptr.
+AWQ_CONTRACT const char *linearViolation(const LinearShape &s) {
+  if (s.k <= 0 || s.n <= 0)
+    return "K and N must be positive";
+  if (s.k > kMaxFeatures || s.n > kMaxFeatures)
+    return "K and N must be at most 2^30";
+  if (!isSupportedBits(s.bits))
+    return "bits must be 3, 4 or 8";
+  if (!isSupportedGroupSize(s.k, s.group))
+    return "the group size must be K (one group per column) or a multiple of "
+           "32 that divides K";
+  if (s.siluMul && s.n % 2 != 0)
+    return "silu_mul needs an even N (gate and up columns interleaved)";
+  return nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// GEMV (awq/gemv.cuh)
+//===----------------------------------------------------------------------===//
+
+/// Values per GEMV unit and per GEMV tile (one warp-wide step along K).
+constexpr int64_t kGemvValuesPerUnit = 32;
+constexpr int64_t kGemvUnitsPerTile = 32;
+constexpr int64_t kGemvValuesPerTile = kGemvUnitsPerTile * kGemvValuesPerUnit;
+
+struct GemvParams {
+  int64_t threads = 128, colsPerWarp = 8, kSplit = 1, maxRows = 4;
+};
+
+struct GemvGeometry {
+  int64_t units = 0, tiles = 0, tilesPerSplit = 0, groups = 0,
+          unitsPerGroup = 0;
+  int64_t warps = 0, colsPerBlock = 0, gridX = 0, gridY = 0, sharedBytes = 0;
+  int64_t maxRows = 0, kSplit = 0, n = 0, threads = 0;
+  /// Bytes of packed weights, scales and zeros one launch streams.
+  int64_t weightBytes = 0;
+  AWQ_CONTRACT int64_t gridZ(int64_t m) const { return ceilDiv(m, maxRows); }
+  /// fp32 split-K workspace elements for m rows (zeroed; 0 without split-K).
+  AWQ_CONTRACT int64_t workspaceFloats(int64_t m) const {
+    return kSplit > 1 ? m * n : 0;
+  }
+  /// Split-K arrival counters for m rows (zeroed; 0 without split-K).
+  AWQ_CONTRACT int64_t counterCount(int64_t m) const {
+    return kSplit > 1 ? gridX * gridZ(m) : 0;
+  }
+};
+
+AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
+                                    const GemvParams &p) {
+  GemvGeometry g{};
+  g.units = ceilDiv(s.k, kGemvValuesPerUnit);
+  g.tiles = ceilDiv(g.units, kGemvUnitsPerTile);
+  g.tilesPerSplit = p.kSplit > 0 ? ceilDiv(g.tiles, p.kSplit) : 0;
+  g.groups = s.groups();
+  g.unitsPerGroup = s.group == s.k ? g.units : s.group / kGemvValuesPerUnit;
+  g.warps = p.threads / 32;
+  g.colsPerBlock = g.warps * p.colsPerWarp;
+  g.gridX = g.colsPerBlock > 0 ? ceilDiv(s.n, g.colsPerBlock) : 0;
+  g.gridY = p.kSplit;
+  // Staged x and unit sums for maxRows rows, and the split-K "last" flag.
+  g.sharedBytes = (p.maxRows * (kGemvValuesPerTile + 32) + 4) * 4;
+  g.maxRows = p.maxRows;
+  g.kSplit = p.kSplit;
+  g.n = s.n;
+  g.threads = p.threads;
+  g.weightBytes = s.n * g.units * s.bits * 4 + s.n * g.groups * 2 *
+                                                   (s.zeroPoint ? 2 : 1);
+  return g;
+}
+
+/// The most dynamic shared memory a GEMV block uses without opting in.
+constexpr int64_t kGemvMaxSharedBytes = 48 * 1024;
+
+/// Why `p` is not a valid GEMV launch shape for any layer, or nullptr.
+AWQ_CONTRACT const char *gemvParamsViolation(const GemvParams &p) {
+  if (p.threads < 32 || p.threads > 1024 || p.threads % 32 != 0)
+    return "threads must be a multiple of 32 up to 1024";
+  if (p.colsPerWarp < 1 || (p.colsPerWarp & (p.colsPerWarp - 1)) != 0 ||
+      p.colsPerWarp > 32)
+    return "cols_per_warp must be a power of two up to 32";
+  if (p.maxRows != 1 && p.maxRows != 2 && p.maxRows != 4 && p.maxRows != 8)
+    return "max_rows must be 1, 2, 4 or 8";
+  if (p.colsPerWarp * p.maxRows > 32)
+    return "cols_per_warp x max_rows must be at most 32 (one warp "
+           "reduce-scatter holds every sum)";
+  if (p.kSplit < 1 || p.kSplit > kMaxFeatures / kGemvValuesPerTile)
+    return "k_split must be at least 1 and at most one split per K tile";
+  return nullptr;
+}
+
+/// Why `p` is not a valid GemvConfig for `s`, or nullptr.
+AWQ_CONTRACT const char *gemvViolation(const LinearShape &s,
+                                       const GemvParams &p) {
+  if (const char *why = linearViolation(s))
+    return why;
+  if (const char *why = gemvParamsViolation(p))
+    return why;
+  if (s.siluMul && p.colsPerWarp % 2 != 0)
+    return "silu_mul needs an even cols_per_warp (gate and up columns of a "
+           "pair stay in one warp)";
+  const int64_t tiles =
+      ceilDiv(ceilDiv(s.k, kGemvValuesPerUnit), kGemvUnitsPerTile);
+  if (p.kSplit > tiles || (p.kSplit - 1) * ceilDiv(tiles, p.kSplit) >= tiles)
+    return "k_split must leave every split at least one 1024-value K tile";
+  if (gemvGeometry(s, p).sharedBytes > kGemvMaxSharedBytes)
+    return "the staged activations exceed 48 KB of shared memory";
+  return nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// GEMM (awq/gemm.cuh) and its fragment weight layout
+//===----------------------------------------------------------------------===//
+
+/// K rows and N columns of one fragment packet (two m16n8k16 K steps, eight
+/// N tiles), and its bytes (32 lanes x 64 values).
+constexpr int64_t kGemmPacketK = 32;
+constexpr int64_t kGemmPacketN = 64;
+AWQ_CONTRACT int64_t gemmPacketBytes(int64_t bits) { return 256 * bits; }
+/// The layout pads K to this (the largest K tile) and N to a packet.
+constexpr int64_t kGemmKAlign = 128;
+/// Activation rows are copied in 16-byte chunks.
+constexpr int64_t kGemmKMultiple = 8;
+
+/// Group rows the GEMM layout stores (1 with one group per column).
+AWQ_CONTRACT int64_t gemmScaleRows(int64_t k, int64_t group) {
+  return group == k ? 1 : ceilDiv(roundUp(k, kGemmKAlign), group);
+}
+
+struct GemmParams {
+  int64_t tileM = 64, tileN = 128, tileK = 64, warpsM = 2, warpsN = 2;
+  int64_t stages = 3, splitK = 1;
+};
+
+struct GemmGeometry {
+  int64_t kPadded = 0, kTiles = 0, groupEff = 0, tilesPerChunk = 0,
+          chunkRows = 0;
+  int64_t threads = 0, gridX = 0, gridZ = 0, sharedBytes = 0;
+  int64_t tileM = 0, splitK = 0, n = 0;
+  /// Bytes of packed weights, scales and zero terms one launch streams.
+  int64_t weightBytes = 0;
+  AWQ_CONTRACT int64_t gridY(int64_t m) const { return ceilDiv(m, tileM); }
+  AWQ_CONTRACT int64_t workspaceFloats(int64_t m) const {
+    return splitK > 1 ? m * n : 0;
+  }
+  AWQ_CONTRACT int64_t counterCount(int64_t m) const {
+    return splitK > 1 ? gridY(m) * gridX : 0;
+  }
+};
+
+AWQ_CONTRACT GemmGeometry gemmGeometry(const LinearShape &s,
+                                    const GemmParams &p) {
+  GemmGeometry g{};
+  g.kPadded = p.tileK > 0 ? roundUp(s.k, p.tileK) : 0;
+  g.kTiles = p.tileK > 0 ? g.kPadded / p.tileK : 0;
+  g.groupEff = s.group == s.k ? g.kPadded : s.group;
+  g.tilesPerChunk =
+      g.groupEff >= p.tileK && p.tileK > 0 ? g.groupEff / p.tileK : 1;
+  g.chunkRows = g.groupEff >= p.tileK || g.groupEff <= 0
+                    ? 1
+                    : p.tileK / g.groupEff;
+  g.threads = 32 * p.warpsM * p.warpsN;
+  const int64_t aBytes = p.tileM * p.tileK * 2;
+  const int64_t bBytes =
+      (p.tileN / kGemmPacketN) * (p.tileK / kGemmPacketK) *
+      gemmPacketBytes(s.bits);
+  const int64_t actBytes = s.actScale ? p.tileK * 2 : 0;
+  const int64_t scaleSlotBytes =
+      g.chunkRows * p.tileN * 2 * (s.zeroPoint ? 2 : 1);
+  // The last 16 bytes hold the split-K "last block" flag.
+  g.sharedBytes = p.stages * (aBytes + bBytes + actBytes + scaleSlotBytes) + 16;
+  g.gridX = p.tileN > 0 ? ceilDiv(s.n, p.tileN) : 0;
+  g.gridZ = p.splitK;
+  g.tileM = p.tileM;
+  g.splitK = p.splitK;
+  g.n = s.n;
+  const int64_t nPadded = roundUp(s.n, kGemmPacketN);
+  g.weightBytes = roundUp(s.k, kGemmKAlign) * nPadded * s.bits / 8 +
+                  gemmScaleRows(s.k, s.group) * nPadded * 2 *
+                      (s.zeroPoint ? 2 : 1);
+  return g;
+}
+
+/// How each family turns packed integers into arithmetic values (the names
+/// of the IR's DequantKind): the GEMV decodes through fp32 subnormals, the
+/// GEMM through fp16 magic numbers with lop3 (4 bits), prmt (8 bits) or bit
+/// planes (3 bits).
+AWQ_CONTRACT const char *gemvDequantName(int /*bits*/) { return "fp32_subnormal"; }
+AWQ_CONTRACT const char *gemmDequantName(int bits) {
+  return bits == 3 ? "fp16_magic_planes"
+                   : (bits == 8 ? "fp16_magic_prmt" : "fp16_magic_lop3");
+}
+
+/// The most shared memory any supported GPU gives one block (sm_90).
+constexpr int64_t kGemmMaxSharedBytes = 227 * 1024;
+
+/// Why `p` is not a valid GEMM tiling for any layer, or nullptr.
+AWQ_CONTRACT const char *gemmParamsViolation(const GemmParams &p) {
+  if (p.tileK != 32 && p.tileK != 64 && p.tileK != 128)
+    return "tile_k must be 32, 64 or 128 (the weight layout pads K to 128)";
+  if (p.warpsM < 1 || p.warpsN < 1 || p.warpsM > 16 || p.warpsN > 16 ||
+      p.warpsM * p.warpsN > 16)
+    return "warps_m x warps_n must be 1 to 16 warps";
+  if (p.tileM <= 0 || p.tileM > 256 || p.tileM % (16 * p.warpsM) != 0)
+    return "tile_m must be a multiple of 16 x warps_m (whole m16 mma tiles "
+           "per warp), at most 256";
+  if (p.tileN <= 0 || p.tileN > 512 || p.tileN % (64 * p.warpsN) != 0)
+    return "tile_n must be a multiple of 64 x warps_n (whole 64-column weight "
+           "packets per warp), at most 512";
+  if (p.stages < 2 || p.stages > 4)
+    return "stages must be 2, 3 or 4";
+  if (p.splitK < 1 || p.splitK > kMaxFeatures / 32)
+    return "split_k must be at least 1 and at most one split per K tile";
+  return nullptr;
+}
+
+/// Why `p` is not a valid GemmConfig for `s`, or nullptr. (Whether the
+/// shared memory fits a given architecture is the ArchInfo's question.)
+AWQ_CONTRACT const char *gemmViolation(const LinearShape &s,
+                                       const GemmParams &p) {
+  if (const char *why = linearViolation(s))
+    return why;
+  if (s.k % kGemmKMultiple != 0)
+    return "the GEMM kernel needs K to be a multiple of 8 (activation rows "
+           "are copied in 16-byte chunks)";
+  if (const char *why = gemmParamsViolation(p))
+    return why;
+  if (!(s.group == s.k || s.group % p.tileK == 0 || p.tileK % s.group == 0))
+    return "tile_k and the group size must divide one another";
+  const GemmGeometry g = gemmGeometry(s, p);
+  if (p.splitK > g.kTiles)
+    return "split_k must be at most the number of K tiles";
+  if (g.sharedBytes > kGemmMaxSharedBytes)
+    return "the tiles need more shared memory than any supported GPU has "
+           "(227 KB)";
+  return nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// GPU architectures
+//===----------------------------------------------------------------------===//
+
+/// What awqc knows of one GPU architecture: its limits, the features the
+/// kernels depend on, and the representative part whose SM count the
+/// compiler plans for when the GPU is not known (the runtime re-plans with
+/// the SM count of the device it finds).
+struct ArchInfo {
+  int smVersion;                ///< 75, 80, 86, ... (compute capability x 10).
+  int64_t smCount;              ///< SMs of the representative part.
+  int64_t maxSharedBytes;       ///< Dynamic shared memory a block may opt in to.
+  int64_t sharedBytesPerSm;     ///< Shared memory of one SM.
+  int64_t maxThreadsPerSm;      ///< Resident threads per SM.
+  int64_t maxBlocksPerSm;       ///< Resident blocks per SM.
+  bool asyncCopy;               ///< cp.async (sm_80+): both kernel families.
+  bool mmaM16N8K16;             ///< mma.sync m16n8k16 f16 (sm_80+): GEMM.
+  bool archSpecificFeatures;    ///< Has an `a` target (sm_90a, ...).
+  const char *part;             ///< The representative part.
+};
+
+/// The targets NVRTC 13 knows from sm_75 to sm_121 that have a public part
+/// (figures from the CUDA programming guide's compute-capability tables and
+/// the parts' data sheets; sm_88 has no public part and is left out).
+constexpr ArchInfo kArchTable[] = {
+    {75, 40, 64 * 1024, 64 * 1024, 1024, 16, false, false, false, "Tesla T4"},
+    {80, 108, 163 * 1024, 164 * 1024, 2048, 32, true, true, false,
+     "A100 SXM"},
+    {86, 84, 99 * 1024, 100 * 1024, 1536, 16, true, true, false,
+     "RTX 3090 Ti"},
+    {87, 16, 163 * 1024, 164 * 1024, 1536, 16, true, true, false,
+     "Jetson AGX Orin"},
+    {89, 128, 99 * 1024, 100 * 1024, 1536, 24, true, true, false,
+     "RTX 4090"},
+    {90, 132, 227 * 1024, 228 * 1024, 2048, 32, true, true, true, "H100 SXM"},
+    {100, 148, 227 * 1024, 228 * 1024, 2048, 32, true, true, true, "B200"},
+    {103, 148, 227 * 1024, 228 * 1024, 2048, 32, true, true, true, "B300"},
+    {110, 20, 227 * 1024, 228 * 1024, 2048, 32, true, true, true, "Jetson Thor"},
+    {120, 170, 99 * 1024, 100 * 1024, 1536, 24, true, true, true, "RTX 5090"},
+    {121, 48, 99 * 1024, 100 * 1024, 1536, 24, true, true, true, "DGX Spark"},
+};
+
+/// The architecture with compute capability `smVersion` x 10, or nullptr.
+AWQ_CONTRACT const ArchInfo *findArch(int smVersion) {
+  for (const ArchInfo &arch : kArchTable)
+    if (arch.smVersion == smVersion)
+      return &arch;
+  return nullptr;
+}
+
+/// Why the kernels cannot run on `arch` at all, or nullptr.
+AWQ_CONTRACT const char *archViolation(const ArchInfo &arch) {
+  if (!arch.asyncCopy || !arch.mmaM16N8K16)
+    return "the kernels need sm_80 or newer (cp.async and mma.sync "
+           "m16n8k16)";
+  return nullptr;
+}
+
+} // namespace awq
+
+#endif // AWQ_DEVICE_CONTRACT_H

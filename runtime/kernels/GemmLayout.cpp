@@ -1,0 +1,206 @@
+//===- GemmLayout.cpp - Quantized weights in tensor-core fragment order ---===//
+//
+// Implements the GEMM weight layout documented in GemmLayout.h.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/kernels/GemmLayout.h"
+
+#include "runtime/support/Error.h"
+
+#include "runtime/support/Half.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+namespace awq {
+namespace {
+
+/// AutoAWQ's nibble interleave (kept local: the repacker must not depend on
+/// the checkpoint formats library).
+constexpr int kInterleave[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+/// Packs one lane's 64 values (value v as in GemmLayout.h) into its words.
+/// Returns the number of words written (8, 16 or 6).
+int packLaneWords(const uint8_t (&values)[64], int bits, uint32_t *words) {
+  switch (bits) {
+  case 4:
+    for (int w = 0; w < 8; ++w) {
+      uint32_t word = 0;
+      for (int i = 0; i < 8; ++i)
+        word |= static_cast<uint32_t>(values[8 * w + kInterleave[i]])
+                << (4 * i);
+      words[w] = word;
+    }
+    return 8;
+  case 8:
+    for (int w = 0; w < 16; ++w) {
+      uint32_t word = 0;
+      for (int i = 0; i < 4; ++i)
+        word |= static_cast<uint32_t>(values[4 * w + i]) << (8 * i);
+      words[w] = word;
+    }
+    return 16;
+  default: // 3 bits: three words per 32 consecutive values (awq/dequant.cuh).
+    for (int w = 0; w < 6; ++w)
+      words[w] = 0;
+    for (int v = 0; v < 64; ++v) {
+      const uint32_t value = values[v];
+      uint32_t *three = words + 3 * (v / 32);
+      const int u = v % 32;
+      if (u >= 30) {
+        // Values 30 and 31 spread one bit over bit 15 / bit 31 of each word.
+        for (int j = 0; j < 3; ++j)
+          three[j] |= ((value >> j) & 1u) << (u == 30 ? 15 : 31);
+      } else {
+        const int j = u / 10, i = u % 10 / 2;
+        three[j] |= value << (3 * i + (u % 2 ? 16 : 0));
+      }
+    }
+    return 6;
+  }
+}
+
+/// Stores the packed words of lane `lane` into its packet, vector-major and
+/// lane-minor (GemmLayout.h); 3 bits: words 0-3 then words 4-5.
+void storeLaneWords(const uint32_t *words, int bits, int lane,
+                    uint8_t *packet) {
+  if (bits == 3) {
+    std::memcpy(packet + 16 * lane, words, 16);
+    std::memcpy(packet + 512 + 8 * lane, words + 4, 8);
+    return;
+  }
+  const int vectors = bits == 4 ? 2 : 4;
+  for (int x = 0; x < vectors; ++x)
+    std::memcpy(packet + 512 * x + 16 * lane, words + 4 * x, 16);
+}
+
+/// Index of column `col` inside a scale row of the GEMM format.
+int64_t scaleIndex(int64_t row, int64_t col, int64_t nPadded) {
+  const int64_t block = col / kGemmPacketN, inBlock = col % kGemmPacketN;
+  return row * nPadded + block * kGemmPacketN + (inBlock % 8) * 8 + inBlock / 8;
+}
+
+} // namespace
+
+GemmWeights repackGemm(const QuantizedLinear &layer, const std::string &what) {
+  validate(layer, what);
+  const QuantParams &p = layer.params;
+  const int64_t k = layer.k, n = layer.n, g = p.groupSize;
+  if (k % kGemmKMultiple != 0)
+    throw Error(what +
+                ": the GEMM kernel needs K to be a multiple of 8 "
+                "(16-byte activation rows), got K = " +
+                std::to_string(k));
+  if (!isSupportedGroupSize(k, g))
+    throw Error(what +
+                ": the group size must be K (one group per column) or a "
+                "multiple of 32 that divides K = " +
+                std::to_string(k) + ", got " + std::to_string(g));
+  const int bits = p.bits;
+  const uint32_t limit = 1u << bits;
+
+  GemmWeights out;
+  out.k = k;
+  out.n = n;
+  out.params = p;
+  out.kPadded = roundUp(k, kGemmKAlign);
+  out.nPadded = roundUp(n, kGemmPacketN);
+  out.scaleRows = gemmScaleRows(k, g);
+
+  // Scales first: they are checked before the (larger) weight pass.
+  const int64_t groups = layer.numGroups();
+  out.scales.assign(static_cast<size_t>(out.scaleRows * out.nPadded), 0);
+  if (p.zeroPoint)
+    out.zeroScales.assign(out.scales.size(), 0);
+  for (int64_t row = 0; row < groups; ++row) {
+    for (int64_t col = 0; col < n; ++col) {
+      const uint16_t scale = layer.scales[row * n + col];
+      const float s = halfToFloat(scale);
+      if (!std::isfinite(s))
+        throw Error(what + ": scales[" + std::to_string(row) + ", " +
+                    std::to_string(col) + "] is not finite");
+      const int64_t at = scaleIndex(row, col, out.nPadded);
+      out.scales[at] = scale;
+      if (p.zeroPoint) {
+        const uint32_t z = layer.zeros[row * n + col];
+        if (z >= limit)
+          throw Error(what + ": zeros[" + std::to_string(row) + ", " +
+                      std::to_string(col) + "] = " + std::to_string(z) +
+                      " does not fit in " + std::to_string(bits) + " bits");
+        // z * s is exact in fp32 (8-bit z, 11-bit s); one rounding to fp16.
+        out.zeroScales[at] = floatToHalf(static_cast<float>(z) * s);
+      }
+    }
+  }
+
+  for (int64_t i = 0; i < k * n; ++i)
+    if (layer.q[i] >= limit)
+      throw Error(what + ": q[" + std::to_string(i / n) + ", " +
+                  std::to_string(i % n) + "] = " + std::to_string(layer.q[i]) +
+                  " does not fit in " + std::to_string(bits) + " bits");
+
+  const int64_t packetBytes = gemmPacketBytes(bits);
+  const int64_t kPackets = out.kPadded / kGemmPacketK;
+  const int64_t nBlocks = out.nPadded / kGemmPacketN;
+  out.qweight.assign(static_cast<size_t>(kPackets * nBlocks * packetBytes), 0);
+  // Where lane 0's value v sits in a row-major 32 x 64 block; lane (g, t)
+  // is 2t rows and g columns further.
+  int valueOffset[64];
+  for (int v = 0; v < 64; ++v) {
+    const int h = v / 32, j = v / 4 % 8, r = v / 2 % 2, e = v % 2;
+    valueOffset[v] = (16 * h + 8 * r + e) * kGemmPacketN + 8 * j;
+  }
+  // Packet columns are independent: split them over a few threads (the
+  // largest layers hold hundreds of millions of weights).
+  auto packColumns = [&](int64_t nbBegin, int64_t nbEnd) {
+    uint8_t block[kGemmPacketK * kGemmPacketN];
+    uint8_t values[64];
+    uint32_t words[16];
+    for (int64_t nb = nbBegin; nb < nbEnd; ++nb) {
+      const int64_t col0 = nb * kGemmPacketN;
+      const int64_t cols = std::min<int64_t>(kGemmPacketN, n - col0);
+      for (int64_t kp = 0; kp < kPackets; ++kp) {
+        for (int64_t r = 0; r < kGemmPacketK; ++r) {
+          const int64_t row = kp * kGemmPacketK + r;
+          uint8_t *dst = block + r * kGemmPacketN;
+          const int64_t valid = row < k ? cols : 0;
+          if (valid > 0)
+            std::memcpy(dst, layer.q.data() + row * n + col0,
+                        static_cast<size_t>(valid));
+          std::memset(dst + valid, 0,
+                      static_cast<size_t>(kGemmPacketN - valid));
+        }
+        uint8_t *packet =
+            out.qweight.data() + (nb * kPackets + kp) * packetBytes;
+        for (int lane = 0; lane < 32; ++lane) {
+          const uint8_t *base =
+              block + 2 * (lane % 4) * kGemmPacketN + lane / 4;
+          for (int v = 0; v < 64; ++v)
+            values[v] = base[valueOffset[v]];
+          packLaneWords(values, bits, words);
+          storeLaneWords(words, bits, lane, packet);
+        }
+      }
+    }
+  };
+  const int64_t work = nBlocks * kPackets;
+  const unsigned threads = static_cast<unsigned>(
+      std::min<int64_t>({std::max(1u, std::thread::hardware_concurrency()), 8,
+                         nBlocks, std::max<int64_t>(1, work / 4096)}));
+  if (threads <= 1) {
+    packColumns(0, nBlocks);
+  } else {
+    std::vector<std::thread> pool;
+    for (unsigned i = 0; i < threads; ++i)
+      pool.emplace_back(packColumns, nBlocks * i / threads,
+                        nBlocks * (i + 1) / threads);
+    for (std::thread &thread : pool)
+      thread.join();
+  }
+  return out;
+}
+
+} // namespace awq

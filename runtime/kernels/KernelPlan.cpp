@@ -1,0 +1,142 @@
+//===- KernelPlan.cpp - Targets, kernel checks and the kernel planner -----===//
+#include "runtime/kernels/KernelPlan.h"
+
+#include <algorithm>
+
+namespace awq {
+namespace {
+
+std::string describe(const LinearShape &s) {
+  return "K = " + std::to_string(s.k) + ", N = " + std::to_string(s.n) +
+         ", " + std::to_string(s.bits) + "-bit, group " +
+         (s.group == s.k ? std::string("K") : std::to_string(s.group)) +
+         (s.siluMul ? ", silu_mul" : "");
+}
+
+} // namespace
+
+std::string Target::name() const {
+  return arch ? "sm_" + std::to_string(arch->smVersion) +
+                    (archSpecific ? "a" : "")
+              : std::string("(none)");
+}
+
+std::optional<Target> parseTarget(const std::string &name) {
+  if (name.size() < 5 || name.compare(0, 3, "sm_") != 0)
+    return std::nullopt;
+  std::string digits = name.substr(3);
+  bool archSpecific = !digits.empty() && digits.back() == 'a';
+  if (archSpecific)
+    digits.pop_back();
+  if (digits.empty() || digits.size() > 3 ||
+      !std::all_of(digits.begin(), digits.end(),
+                   [](char c) { return c >= '0' && c <= '9'; }) ||
+      digits[0] == '0')
+    return std::nullopt;
+  const ArchInfo *arch = findArch(std::stoi(digits));
+  if (!arch || (archSpecific && !arch->archSpecificFeatures))
+    return std::nullopt;
+  return Target{arch, archSpecific};
+}
+
+std::string knownTargets() {
+  std::string result;
+  for (const ArchInfo &arch : kArchTable)
+    result += (result.empty() ? "sm_" : ", sm_") +
+              std::to_string(arch.smVersion);
+  return result;
+}
+
+std::string checkGemv(const LinearShape &shape, const GemvParams &p) {
+  if (const char *why = gemvViolation(shape, p))
+    return std::string(why) + " (" + describe(shape) + "; threads " +
+           std::to_string(p.threads) + ", cols_per_warp " +
+           std::to_string(p.colsPerWarp) + ", k_split " +
+           std::to_string(p.kSplit) + ", max_rows " +
+           std::to_string(p.maxRows) + ")";
+  return {};
+}
+
+std::string checkGemm(const LinearShape &shape, const GemmParams &p) {
+  if (const char *why = gemmViolation(shape, p))
+    return std::string(why) + " (" + describe(shape) + "; tiles " +
+           std::to_string(p.tileM) + " x " + std::to_string(p.tileN) + " x " +
+           std::to_string(p.tileK) + ", warps " + std::to_string(p.warpsM) +
+           " x " + std::to_string(p.warpsN) + ", " +
+           std::to_string(p.stages) + " stages, split_k " +
+           std::to_string(p.splitK) + ")";
+  return {};
+}
+
+std::string checkGemmOnArch(const LinearShape &shape, const GemmParams &p,
+                            const ArchInfo &arch) {
+  const int64_t shared = gemmGeometry(shape, p).sharedBytes;
+  if (shared > arch.maxSharedBytes)
+    return "the tiles need " + std::to_string(shared) +
+           " bytes of shared memory, more than the " +
+           std::to_string(arch.maxSharedBytes) + " a block may use on sm_" +
+           std::to_string(arch.smVersion);
+  return {};
+}
+
+std::optional<GemvParams> planGemv(const LinearShape &shape,
+                                   const ArchInfo &arch,
+                                   const PlanOptions &options) {
+  if (archViolation(arch) || linearViolation(shape))
+    return std::nullopt;
+  const int64_t smCount = options.smCount > 0 ? options.smCount : arch.smCount;
+  GemvParams params;
+  params.threads = 128;
+  // An 8-bit unit is twice the words of a 4-bit one: half the columns per
+  // warp keeps the register-double-buffered tile from spilling.
+  params.colsPerWarp = shape.bits == 8 ? 4 : 8;
+  params.maxRows = 4;
+  params.kSplit = 1;
+  const GemvGeometry geometry = gemvGeometry(shape, params);
+  // A memory-bound kernel needs many loads in flight: split K until the
+  // grid holds two blocks per SM.
+  const int64_t wanted = ceilDiv(2 * smCount, geometry.gridX);
+  params.kSplit = std::clamp<int64_t>(wanted, 1, geometry.tiles);
+  // Every split needs at least one tile.
+  while (params.kSplit > 1 && gemvViolation(shape, params))
+    --params.kSplit;
+  if (gemvViolation(shape, params))
+    return std::nullopt;
+  return params;
+}
+
+std::optional<GemmParams> planGemm(const LinearShape &shape,
+                                   const ArchInfo &arch,
+                                   const PlanOptions &options) {
+  if (archViolation(arch) || linearViolation(shape))
+    return std::nullopt;
+  const int64_t smCount = options.smCount > 0 ? options.smCount : arch.smCount;
+  GemmParams params;
+  params.tileM = 64;
+  params.warpsM = 2;
+  if (shape.n <= kGemmPacketN) {
+    params.tileN = 64;
+    params.warpsN = 1;
+  } else {
+    params.tileN = 128;
+    params.warpsN = 2;
+  }
+  for (int64_t tileK : {64, 32, 128}) {
+    params.tileK = tileK;
+    for (int64_t stages : {4, 3, 2}) {
+      params.stages = stages;
+      params.splitK = 1;
+      if (gemmViolation(shape, params) ||
+          gemmGeometry(shape, params).sharedBytes > arch.maxSharedBytes)
+        continue;
+      const GemmGeometry geometry = gemmGeometry(shape, params);
+      if (geometry.gridX < smCount)
+        params.splitK = std::clamp<int64_t>(
+            smCount / geometry.gridX, 1, std::min<int64_t>(4, geometry.kTiles));
+      return params;
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace awq

@@ -1,0 +1,71 @@
+//===- KernelPlan.h - Targets, kernel checks and the kernel planner -------===//
+//
+// The host side of the kernel contract (awq/contract.h): targets by name,
+// the contract's checks worded for users, and the one planner that picks a
+// GEMV launch shape and a GEMM tiling for a layer on a GPU. The compiler's
+// kernel selection pass calls it with the target's representative SM count;
+// the runtime can call it again with the SM count of the device it finds.
+// MLIR-free.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_RUNTIME_KERNELS_KERNELPLAN_H
+#define AWQ_RUNTIME_KERNELS_KERNELPLAN_H
+
+#include "awq/contract.h"
+
+#include <optional>
+#include <string>
+
+namespace awq {
+
+/// A compilation target: an architecture of the table, and whether its
+/// arch-specific (`a`) features are used ("sm_90a").
+struct Target {
+  const ArchInfo *arch = nullptr;
+  bool archSpecific = false;
+  /// "sm_90" or "sm_90a".
+  std::string name() const;
+};
+
+/// Parses "sm_XY" or "sm_XYa". Returns std::nullopt for a name the table
+/// does not know (or an `a` suffix on an architecture that has none).
+std::optional<Target> parseTarget(const std::string &name);
+
+/// "sm_75, sm_80, ..., sm_121": every target parseTarget accepts without a
+/// suffix, for error messages.
+std::string knownTargets();
+
+/// Why `shape` with `params` is not a valid kernel configuration (the
+/// contract's rule, with the values involved), or an empty string.
+std::string checkGemv(const LinearShape &shape, const GemvParams &params);
+std::string checkGemm(const LinearShape &shape, const GemmParams &params);
+/// Why a GEMM configuration does not fit `arch`'s shared memory, or "".
+std::string checkGemmOnArch(const LinearShape &shape, const GemmParams &params,
+                            const ArchInfo &arch);
+
+/// What the planner may use (the selection pass's options).
+struct PlanOptions {
+  /// SMs to fill; 0 means the architecture's representative part.
+  int64_t smCount = 0;
+};
+
+/// The GEMV launch for `shape` on `arch`: 128 threads, 8 columns per warp (4
+/// for 8-bit weights, whose twice-as-wide units would spill), up to 4 rows
+/// per block, and split-K until the grid holds two blocks per SM. nullopt
+/// when the contract allows no GEMV for the layer.
+std::optional<GemvParams> planGemv(const LinearShape &shape,
+                                   const ArchInfo &arch,
+                                   const PlanOptions &options = {});
+
+/// The GEMM tiling for `shape` on `arch`: 64 x 128 x 64 tiles with 2 x 2
+/// warps (64 x 64 with one warp column for N <= 64), the deepest pipeline
+/// (4, 3, 2 stages; then K tiles of 32 and 128) the architecture's shared
+/// memory holds, and split-K (at most 4) when the column tiles alone leave
+/// SMs idle. nullopt when the contract allows no GEMM for the layer.
+std::optional<GemmParams> planGemm(const LinearShape &shape,
+                                   const ArchInfo &arch,
+                                   const PlanOptions &options = {});
+
+} // namespace awq
+
+#endif // AWQ_RUNTIME_KERNELS_KERNELPLAN_H
