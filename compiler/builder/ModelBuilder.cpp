@@ -1,6 +1,8 @@
 //===- ModelBuilder.cpp - awq IR from a model description -----------------===//
 #include "compiler/builder/ModelBuilder.h"
 
+#include "runtime/kernels/KernelPlan.h"
+
 #include "dialects/awq/AwqDialect.h"
 #include "runtime/support/Error.h"
 
@@ -201,7 +203,15 @@ Value Builder::linear(const LayerDescription &layer) {
 OwningOpRef<ModuleOp> Builder::build() {
   context.loadDialect<ir::AwqDialect, func::FuncDialect>();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  (*module)->setAttr("awq.target", builder.getStringAttr(options.target));
+  // A known target becomes #awq.target; an unknown name is kept for the
+  // kernel selection pass to report.
+  if (std::optional<::awq::Target> target = ::awq::parseTarget(options.target))
+    (*module)->setAttr("awq.target",
+                       ir::TargetAttr::get(builder.getContext(),
+                                           options.target,
+                                           target->arch->smCount));
+  else
+    (*module)->setAttr("awq.target", builder.getStringAttr(options.target));
   if (!description.name.empty())
     (*module)->setAttr("awq.model", builder.getStringAttr(description.name));
   builder.setInsertionPointToEnd(module->getBody());

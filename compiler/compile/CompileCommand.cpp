@@ -81,12 +81,17 @@ Options parseArguments(const std::vector<std::string> &args) {
   return options;
 }
 
+/// A kernel in the manifest: what it computes, the layers it serves, and
+/// how to launch it for any M (geometry as a function of M, buffers and
+/// workspace), all from its KernelInstance.
 nlohmann::json describeKernel(const ir::EmittedKernel &kernel) {
-  const LinearShape &s = kernel.shape;
+  const KernelInstance &instance = kernel.instance;
+  const LinearShape &s = instance.shape;
   nlohmann::json entry = {
       {"name", kernel.name},
-      {"family", kernel.family},
-      {"serves", kernel.layer},
+      {"family", familyName(instance.family)},
+      {"config", instance.configType()},
+      {"serves", kernel.layers},
       {"source", "kernels/" + kernel.name + ".cu"},
       {"k", s.k},
       {"n", s.n},
@@ -98,26 +103,36 @@ nlohmann::json describeKernel(const ir::EmittedKernel &kernel) {
       {"bias", s.bias},
       {"residual", s.residual},
       {"silu_mul", s.siluMul},
-      {"threads", kernel.threads},
-      {"shared_bytes", kernel.sharedBytes},
+      {"threads", instance.threads()},
+      {"shared_bytes", instance.sharedBytes()},
+      {"weight_bytes", instance.weightBytes()},
   };
-  if (kernel.family == "gemv") {
-    GemvGeometry g = gemvGeometry(s, kernel.gemv);
-    entry["launch"] = {
-        {"grid_x", g.gridX},
-        {"grid_y", g.gridY},
-        {"grid_z", "ceil(M / " + std::to_string(kernel.gemv.maxRows) + ")"},
-        {"rows_per_block", kernel.gemv.maxRows},
-        {"split_k", kernel.gemv.kSplit}};
+  // Launch geometry as a function of M: the M-independent dimensions, and
+  // the divisor of M for the one that grows with it.
+  const KernelLaunch one = instance.launch(1);
+  nlohmann::json launch = {{"block", one.threads},
+                           {"shared_bytes", one.sharedBytes}};
+  if (instance.family == KernelFamily::Gemv) {
+    launch["grid_x"] = one.gridX;
+    launch["grid_y"] = one.gridY;
+    launch["grid_z"] = "ceil(M / " + std::to_string(instance.gemv.maxRows) + ")";
+    launch["rows_per_block"] = instance.gemv.maxRows;
+    launch["split_k"] = instance.gemv.kSplit;
+    launch["workspace_floats"] = instance.gemv.kSplit > 1 ? "M * N" : "0";
+    launch["counters"] = instance.gemv.kSplit > 1
+                             ? "grid_x * grid_z"
+                             : std::string("0");
   } else {
-    GemmGeometry g = gemmGeometry(s, kernel.gemm);
-    entry["launch"] = {
-        {"grid_x", g.gridX},
-        {"grid_y", "ceil(M / " + std::to_string(kernel.gemm.tileM) + ")"},
-        {"grid_z", g.gridZ},
-        {"tile_m", kernel.gemm.tileM},
-        {"split_k", kernel.gemm.splitK}};
+    launch["grid_x"] = one.gridX;
+    launch["grid_y"] = "ceil(M / " + std::to_string(instance.gemm.tileM) + ")";
+    launch["grid_z"] = one.gridZ;
+    launch["tile_m"] = instance.gemm.tileM;
+    launch["split_k"] = instance.gemm.splitK;
+    launch["workspace_floats"] = instance.gemm.splitK > 1 ? "M * N" : "0";
+    launch["counters"] = instance.gemm.splitK > 1 ? "grid_x * grid_y"
+                                                  : std::string("0");
   }
+  entry["launch"] = launch;
   return entry;
 }
 
@@ -188,6 +203,9 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
   if (mlir::failed(ir::emitKernels(*module, kernels)))
     throw Error("awqc compile: " + options.input + ":\n" + diagnostics);
 
+  const std::string targetName =
+      (*module)->getAttrOfType<ir::TargetAttr>("awq.target").getName().str();
+
   // Everything goes into a sibling temporary directory renamed at the end.
   fs::path target = fs::absolute(options.output);
   if (fs::exists(target) && !fs::is_directory(target))
@@ -206,8 +224,7 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
     writeFile(staging / "kernels.mlir", irText);
     nlohmann::json manifest = {
         {"awqc_kernels", 1},
-        {"target",
-         (*module)->getAttrOfType<mlir::StringAttr>("awq.target").str()},
+        {"target", targetName},
         {"device_library",
          "runtime/device/include (awq/gemv.cuh, awq/gemm.cuh)"},
         {"kernels", nlohmann::json::array()}};
@@ -226,8 +243,11 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
   }
   if (!diagnostics.empty())
     err << diagnostics;
-  out << "awqc compile: " << kernels.size() << " kernel(s) for "
-      << (*module)->getAttrOfType<mlir::StringAttr>("awq.target").str()
+  size_t uses = 0;
+  for (const ir::EmittedKernel &kernel : kernels)
+    uses += kernel.layers.size();
+  out << "awqc compile: " << kernels.size() << " distinct kernel(s) for "
+      << uses << " kernel use(s) by layers, " << targetName
       << " in " << target.string() << "\n";
   return 0;
 }

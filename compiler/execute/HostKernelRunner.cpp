@@ -4,8 +4,6 @@
 
 #include "awq/linear_args.cuh"
 #include "compiler/reference/Reference.h"
-#include "runtime/kernels/GemmLayout.h"
-#include "runtime/kernels/GemvLayout.h"
 #include "runtime/host/HostModule.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"
@@ -107,51 +105,35 @@ HostKernelRunner::execute(const std::string &name, const KernelData &data,
                           const std::vector<uint16_t> &residual, int64_t m,
                           double *seconds) const {
   const KernelSpec &spec = kernel(name);
-  const LinearShape &shape = spec.shape;
+  const LinearShape &shape = spec.instance.shape;
   const QuantizedLinear &layer = *data.layer;
   const int64_t nOut = shape.nOut();
   if (static_cast<int64_t>(x.size()) != m * shape.k ||
       (shape.residual && static_cast<int64_t>(residual.size()) != m * nOut))
     throw Error(name + ": activation or residual size does not match M = " +
                 std::to_string(m));
-  // The kernel's buffers in its family's layout.
+  if (!data.weights || data.weights->layout != spec.instance.family)
+    throw Error(name + ": the weights are not in the " +
+                familyName(spec.instance.family) + " kernel's layout");
+  if (shape.zeroPoint == data.weights->zeros.empty())
+    throw Error(name + ": zero terms present and kernel zero point differ");
+  const KernelWeights &weights = *data.weights;
+  const KernelLaunch launch = spec.instance.launch(m);
   std::vector<uint16_t> y(static_cast<size_t>(m * nOut), kHalfNaN);
-  std::vector<float> workspace;
-  std::vector<unsigned> counters;
+  std::vector<float> workspace(static_cast<size_t>(launch.workspaceFloats),
+                               0.0f);
+  std::vector<unsigned> counters(static_cast<size_t>(launch.counters), 0u);
   LinearArgs args{};
-  host::Dim3 grid, block;
-  size_t sharedBytes = 0;
-  GemvWeights gemv;
-  GemmWeights gemm;
-  if (spec.family == "gemv") {
-    gemv = repackGemv(layer, name);
-    GemvGeometry g = gemvGeometry(shape, spec.gemv);
-    args.qweight = gemv.qweight.data();
-    args.scales = reinterpret_cast<const half *>(gemv.scales.data());
-    args.zeros = shape.zeroPoint
-                     ? reinterpret_cast<const half *>(gemv.zeros.data())
-                     : nullptr;
-    grid = host::Dim3(g.gridX, g.gridY, g.gridZ(m));
-    block = host::Dim3(spec.gemv.threads);
-    sharedBytes = g.sharedBytes;
-    workspace.assign(g.workspaceFloats(m), 0.0f);
-    counters.assign(g.counterCount(m), 0u);
-  } else if (spec.family == "gemm") {
-    gemm = repackGemm(layer, name);
-    GemmGeometry g = gemmGeometry(shape, spec.gemm);
-    args.qweight = reinterpret_cast<const uint32_t *>(gemm.qweight.data());
-    args.scales = reinterpret_cast<const half *>(gemm.scales.data());
-    args.zeros = shape.zeroPoint
-                     ? reinterpret_cast<const half *>(gemm.zeroScales.data())
-                     : nullptr;
-    grid = host::Dim3(g.gridX, g.gridY(m), g.gridZ);
-    block = host::Dim3(g.threads);
-    sharedBytes = g.sharedBytes;
-    workspace.assign(g.workspaceFloats(m), 0.0f);
-    counters.assign(g.counterCount(m), 0u);
-  } else {
-    throw Error(name + ": unknown kernel family '" + spec.family + "'");
-  }
+  args.qweight = reinterpret_cast<const uint32_t *>(weights.qweight.data());
+  args.scales = reinterpret_cast<const half *>(weights.scales.data());
+  args.zeros = shape.zeroPoint
+                   ? reinterpret_cast<const half *>(weights.zeros.data())
+                   : nullptr;
+  const host::Dim3 grid(static_cast<unsigned>(launch.gridX),
+                        static_cast<unsigned>(launch.gridY),
+                        static_cast<unsigned>(launch.gridZ));
+  const host::Dim3 block(static_cast<unsigned>(launch.threads));
+  const size_t sharedBytes = static_cast<size_t>(launch.sharedBytes);
   args.x = reinterpret_cast<const half *>(x.data());
   args.actScale = shape.actScale
                       ? reinterpret_cast<const half *>(data.actScale.data())
@@ -189,7 +171,7 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
                                       uint64_t seed,
                                       const ErrorBound &bound) const {
   const KernelSpec &spec = kernel(name);
-  const LinearShape &shape = spec.shape;
+  const LinearShape &shape = spec.instance.shape;
   const QuantizedLinear &layer = *data.layer;
   if (layer.k != shape.k || layer.n != shape.n ||
       layer.params.bits != shape.bits ||

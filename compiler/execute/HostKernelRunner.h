@@ -1,16 +1,17 @@
 //===- HostKernelRunner.h - Run emitted kernels on the CPU and check them -===//
 //
 // Compiles a set of emitted kernels into one host module (the exact CUDA the
-// compiler emits, against the emulation layer), repacks a layer's logical
-// weights into the layout each kernel family reads, runs a kernel on random
-// fp16 activations, and compares the output with the fp64 CPU reference
-// under a documented error bound (docs/numerics.md).
+// compiler emits, against the emulation layer), runs a kernel on its weight
+// buffers (as the IR's awq.repack computed them: WeightEvaluator::packed)
+// and random fp16 activations, launched as KernelInstance::launch says, and
+// compares the output with the fp64 CPU reference of the logical layer under
+// a documented error bound (docs/numerics.md).
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_COMPILER_EXECUTE_HOSTKERNELRUNNER_H
 #define AWQ_COMPILER_EXECUTE_HOSTKERNELRUNNER_H
 
-#include "runtime/support/KernelGeometry.h"
+#include "runtime/kernels/KernelInstance.h"
 #include "runtime/support/QuantizedLinear.h"
 
 #include <cmath>
@@ -24,21 +25,20 @@ namespace host {
 class HostModule;
 }
 
-/// What the host runner needs of one emitted kernel (mirrors
-/// mlir::awq::EmittedKernel without depending on MLIR).
+/// What the host runner needs of one emitted kernel (what
+/// mlir::awq::EmittedKernel holds, without depending on MLIR).
 struct KernelSpec {
   std::string name;
-  std::string family; ///< "gemv" or "gemm".
+  KernelInstance instance;
   std::string source;
-  LinearShape shape;
-  GemvParams gemv;
-  GemmParams gemm;
 };
 
 /// The data one kernel computes with: the logical layer (with its bias, if
-/// the kernel takes one) and the activation scale (empty when none).
+/// the kernel takes one) for the reference, the kernel's weight buffers, and
+/// the activation scale (empty when none).
 struct KernelData {
   const QuantizedLinear *layer = nullptr;
+  const KernelWeights *weights = nullptr;
   std::vector<uint16_t> actScale;
 };
 

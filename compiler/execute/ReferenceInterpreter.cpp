@@ -177,6 +177,7 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
       if (runner) {
         KernelData data;
         data.layer = &layer;
+        data.weights = &weights.packed(weight);
         data.actScale = vectorOf(actScale);
         std::vector<uint16_t> y = runner->execute(
             kernelName, data, toHalfBits(x),

@@ -3,12 +3,15 @@
 
 #include "compiler/formats/QuantizationConfig.h"
 #include "compiler/formats/QuantizedCheckpoint.h"
+#include "runtime/kernels/GemmLayout.h"
+#include "runtime/kernels/GemvLayout.h"
 #include "runtime/kernels/MergeLayers.h"
 #include "dialects/awq/AwqDialect.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"
 
+#include <cstring>
 #include <random>
 
 namespace ir = mlir::awq;
@@ -169,6 +172,82 @@ const QuantizedLinear &WeightEvaluator::quantized(mlir::Value weight) {
                 describeOp(def));
   }
   layers[weight] = result;
+  return *result;
+}
+
+const std::vector<uint16_t> &WeightEvaluator::zeroTerms(mlir::Value weight) {
+  auto it = zeroTermsOf.find(weight);
+  if (it != zeroTermsOf.end())
+    return *it->second;
+  auto type = mlir::cast<ir::QWeightType>(weight.getType());
+  mlir::Operation *def = weight.getDefiningOp();
+  if (type.getZeroMode() != ir::ZeroMode::scaled_zero || !def)
+    throw Error("zero terms z * s exist only for a scaled_zero weight "
+                "computed by awq.fold_zero_points");
+  auto result = std::make_shared<std::vector<uint16_t>>();
+  if (auto fold = mlir::dyn_cast<ir::FoldZeroPointsOp>(def)) {
+    *result = foldZeroPoints(quantized(fold.getWeight()),
+                             "awq.fold_zero_points");
+  } else if (auto scale = mlir::dyn_cast<ir::ScaleOutputChannelsOp>(def)) {
+    // The op scales every term of the column, z * s included.
+    *result = zeroTerms(scale.getWeight());
+    const std::vector<uint16_t> &factors = vector(scale.getScale());
+    const size_t n = static_cast<size_t>(type.getN());
+    for (size_t i = 0; i < result->size(); ++i)
+      (*result)[i] = floatToHalf(halfToFloat((*result)[i]) *
+                                 halfToFloat(factors[i % n]));
+  } else if (mlir::isa<ir::RepackOp>(def)) {
+    *result = zeroTerms(def->getOperand(0));
+  } else {
+    throw Error("cannot evaluate the zero terms of a weight produced by " +
+                describeOp(def));
+  }
+  zeroTermsOf[weight] = result;
+  return *result;
+}
+
+const KernelWeights &WeightEvaluator::packed(mlir::Value weight) {
+  auto it = packedOf.find(weight);
+  if (it != packedOf.end())
+    return *it->second;
+  auto repack = weight.getDefiningOp<ir::RepackOp>();
+  if (!repack)
+    throw Error("a kernel's weight must be produced by awq.repack");
+  mlir::Value source = repack.getWeight();
+  auto sourceType = mlir::cast<ir::QWeightType>(source.getType());
+  auto type = mlir::cast<ir::QWeightType>(weight.getType());
+  auto result = std::make_shared<KernelWeights>();
+  const QuantizedLinear &layer = quantized(source);
+  if (type.getLayout() == ir::Layout::gemv_interleaved) {
+    if (sourceType.getZeroMode() == ir::ZeroMode::scaled_zero)
+      throw Error("awq.repack to gemv_interleaved needs the stored zero "
+                  "points, but its source only has z * s");
+    GemvWeights gemv = repackGemv(layer, "awq.repack");
+    result->layout = KernelFamily::Gemv;
+    result->qweight.resize(gemv.qweight.size() * sizeof(uint32_t));
+    std::memcpy(result->qweight.data(), gemv.qweight.data(),
+                result->qweight.size());
+    result->scales = std::move(gemv.scales);
+    result->zeros = std::move(gemv.zeros);
+  } else if (type.getLayout() == ir::Layout::mma_fragment) {
+    if (sourceType.getZeroMode() == ir::ZeroMode::zero_point)
+      throw Error("awq.repack to mma_fragment needs the zero terms z * s: "
+                  "fold the zero points (awq.fold_zero_points) first");
+    static const std::vector<uint16_t> none;
+    GemmWeights gemm = repackGemm(
+        layer,
+        sourceType.getZeroMode() == ir::ZeroMode::scaled_zero
+            ? zeroTerms(source)
+            : none,
+        "awq.repack");
+    result->layout = KernelFamily::Gemm;
+    result->qweight = std::move(gemm.qweight);
+    result->scales = std::move(gemm.scales);
+    result->zeros = std::move(gemm.zeroScales);
+  } else {
+    throw Error("awq.repack produces no kernel layout here");
+  }
+  packedOf[weight] = result;
   return *result;
 }
 

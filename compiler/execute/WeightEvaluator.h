@@ -2,15 +2,17 @@
 //
 // The weight-transform ops of the awq dialect (awq.external, vector_mul,
 // scale_output_channels, fold_zero_points, concat_weights, concat_vectors,
-// repack) describe computations on checkpoint data. This evaluates them into
-// logical awq::QuantizedLinear values and fp16 vectors, reading the external
-// tensors through a WeightSource: a checkpoint, or seeded random data for
-// testing IR without weights.
+// repack) describe computations on checkpoint data. This executes them as the
+// IR states: logical awq::QuantizedLinear values, the zero terms
+// fold_zero_points computes, the kernel buffers repack computes, and fp16
+// vectors, reading the external tensors through a WeightSource: a
+// checkpoint, or seeded random data for testing IR without weights.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_COMPILER_EXECUTE_WEIGHTEVALUATOR_H
 #define AWQ_COMPILER_EXECUTE_WEIGHTEVALUATOR_H
 
+#include "runtime/kernels/KernelInstance.h"
 #include "runtime/support/QuantizedLinear.h"
 
 #include "mlir/IR/Value.h"
@@ -51,10 +53,17 @@ class WeightEvaluator {
 public:
   explicit WeightEvaluator(WeightSource &source) : source(source) {}
 
-  /// The logical layer a value of type !awq.qweight stands for (layouts are
-  /// a kernel concern: repack is the identity here; so is fold_zero_points,
-  /// since the repackers compute z * s themselves).
+  /// The logical layer a value of type !awq.qweight stands for, with its
+  /// stored zero points (the fp64 reference's view: repack and
+  /// fold_zero_points change how the weight is stored, not its value).
   const QuantizedLinear &quantized(mlir::Value weight);
+  /// The zero terms fp16(z * s) of a scaled_zero weight, [groups, n], as
+  /// awq.fold_zero_points computed them (and later weight transforms
+  /// changed them).
+  const std::vector<uint16_t> &zeroTerms(mlir::Value weight);
+  /// The kernel buffers of a weight in a kernel layout: executes the
+  /// awq.repack that produced it on the evaluated source weight.
+  const KernelWeights &packed(mlir::Value weight);
   /// The fp16 bits of a 1-D parameter tensor value.
   const std::vector<uint16_t> &vector(mlir::Value value);
 
@@ -62,6 +71,9 @@ private:
   WeightSource &source;
   llvm::DenseMap<mlir::Value, std::shared_ptr<QuantizedLinear>> layers;
   llvm::DenseMap<mlir::Value, std::shared_ptr<std::vector<uint16_t>>> vectors;
+  llvm::DenseMap<mlir::Value, std::shared_ptr<std::vector<uint16_t>>>
+      zeroTermsOf;
+  llvm::DenseMap<mlir::Value, std::shared_ptr<KernelWeights>> packedOf;
 };
 
 } // namespace awq

@@ -85,7 +85,33 @@ int64_t scaleIndex(int64_t row, int64_t col, int64_t nPadded) {
 
 } // namespace
 
+std::vector<uint16_t> foldZeroPoints(const QuantizedLinear &layer,
+                                     const std::string &what) {
+  validate(layer, what);
+  const QuantParams &p = layer.params;
+  if (!p.zeroPoint)
+    return {};
+  const uint32_t limit = 1u << p.bits;
+  std::vector<uint16_t> zeroScales(layer.scales.size());
+  for (size_t i = 0; i < zeroScales.size(); ++i) {
+    const uint32_t z = layer.zeros[i];
+    if (z >= limit)
+      throw Error(what + ": zeros[" + std::to_string(i / layer.n) + ", " +
+                  std::to_string(i % layer.n) + "] = " + std::to_string(z) +
+                  " does not fit in " + std::to_string(p.bits) + " bits");
+    zeroScales[i] =
+        floatToHalf(static_cast<float>(z) * halfToFloat(layer.scales[i]));
+  }
+  return zeroScales;
+}
+
 GemmWeights repackGemm(const QuantizedLinear &layer, const std::string &what) {
+  return repackGemm(layer, foldZeroPoints(layer, what), what);
+}
+
+GemmWeights repackGemm(const QuantizedLinear &layer,
+                       const std::vector<uint16_t> &zeroScales,
+                       const std::string &what) {
   validate(layer, what);
   const QuantParams &p = layer.params;
   const int64_t k = layer.k, n = layer.n, g = p.groupSize;
@@ -112,6 +138,10 @@ GemmWeights repackGemm(const QuantizedLinear &layer, const std::string &what) {
 
   // Scales first: they are checked before the (larger) weight pass.
   const int64_t groups = layer.numGroups();
+  if (zeroScales.size() != (p.zeroPoint ? layer.scales.size() : 0))
+    throw Error(what + ": expected " +
+                std::to_string(p.zeroPoint ? layer.scales.size() : 0) +
+                " zero terms z * s, got " + std::to_string(zeroScales.size()));
   out.scales.assign(static_cast<size_t>(out.scaleRows * out.nPadded), 0);
   if (p.zeroPoint)
     out.zeroScales.assign(out.scales.size(), 0);
@@ -124,15 +154,8 @@ GemmWeights repackGemm(const QuantizedLinear &layer, const std::string &what) {
                     std::to_string(col) + "] is not finite");
       const int64_t at = scaleIndex(row, col, out.nPadded);
       out.scales[at] = scale;
-      if (p.zeroPoint) {
-        const uint32_t z = layer.zeros[row * n + col];
-        if (z >= limit)
-          throw Error(what + ": zeros[" + std::to_string(row) + ", " +
-                      std::to_string(col) + "] = " + std::to_string(z) +
-                      " does not fit in " + std::to_string(bits) + " bits");
-        // z * s is exact in fp32 (8-bit z, 11-bit s); one rounding to fp16.
-        out.zeroScales[at] = floatToHalf(static_cast<float>(z) * s);
-      }
+      if (p.zeroPoint)
+        out.zeroScales[at] = zeroScales[row * n + col];
     }
   }
 

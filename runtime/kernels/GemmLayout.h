@@ -75,12 +75,25 @@ struct GemmWeights {
   std::vector<uint16_t> zeroScales;
 };
 
-/// Repacks `layer` into the GEMM fragment order described above. `what`
-/// names the layer in error messages. Throws awq::Error when the layer is
-/// inconsistent (awq::validate), when K is not a multiple of 8 (activation
-/// rows must be 16-byte aligned), when the group size is neither a multiple
-/// of 32 nor K, when a q or zero value does not fit in `bits` bits, or when a
-/// scale is not finite.
+/// The zero terms zs = fp16(z * s) of every group, [numGroups, n] like the
+/// scales (z * s is exact in fp32 for 8-bit z and 11-bit s; one rounding):
+/// what awq.fold_zero_points computes. Empty for a symmetric layer.
+std::vector<uint16_t> foldZeroPoints(const QuantizedLinear &layer,
+                                     const std::string &what);
+
+/// Repacks `layer` into the GEMM fragment order described above, with the
+/// zero terms `zeroScales` (foldZeroPoints' layout; empty when symmetric)
+/// laid out like the scales: what awq.repack to mma_fragment computes from a
+/// scaled_zero weight. `what` names the layer in error messages. Throws
+/// awq::Error when the layer is inconsistent (awq::validate), when K is not
+/// a multiple of 8 (activation rows must be 16-byte aligned), when the group
+/// size breaks the contract's rule, when a q value does not fit in `bits`
+/// bits, when a scale is not finite, or when zeroScales has the wrong size.
+GemmWeights repackGemm(const QuantizedLinear &layer,
+                       const std::vector<uint16_t> &zeroScales,
+                       const std::string &what);
+
+/// foldZeroPoints then repackGemm: the whole way from stored zero points.
 GemmWeights repackGemm(const QuantizedLinear &layer, const std::string &what);
 
 } // namespace awq

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace awq {
 
@@ -35,6 +36,16 @@ struct KernelLaunch {
   int64_t sharedBytes = 0;     ///< Dynamic; opt in above 48 KB.
   int64_t workspaceFloats = 0; ///< Zeroed fp32 split-K workspace.
   int64_t counters = 0;        ///< Zeroed 32-bit split-K counters.
+};
+
+/// The weight buffers a kernel reads, in its family's layout: what
+/// awq.repack computes (runtime/kernels/GemvLayout.h, GemmLayout.h).
+struct KernelWeights {
+  KernelFamily layout = KernelFamily::Gemv;
+  std::vector<uint8_t> qweight; ///< Packed weights.
+  std::vector<uint16_t> scales; ///< fp16 bits.
+  /// fp16 bits: z (GEMV) or z * s (GEMM); empty for a symmetric layer.
+  std::vector<uint16_t> zeros;
 };
 
 struct KernelInstance {

@@ -150,8 +150,7 @@ int run() {
   }
   std::vector<awq::KernelSpec> specs;
   for (const ir::EmittedKernel &kernel : emitted)
-    specs.push_back({kernel.name, kernel.family, kernel.source, kernel.shape,
-                     kernel.gemv, kernel.gemm});
+    specs.push_back({kernel.name, kernel.instance, kernel.source});
   std::cerr << "awq-run: building " << specs.size()
             << " kernel(s) for the host emulation...\n";
   awq::HostKernelRunner runner(specs);
@@ -218,6 +217,7 @@ int run() {
         if (operands.actScale)
           data.actScale = evaluator.vector(operands.actScale);
         data.layer = &weights;
+        data.weights = &evaluator.packed(operands.weight);
         awq::KernelRunResult result = runner.run(kernel, data, m, seed + m);
         bool ok = result.ok();
         failures += !ok;

@@ -46,7 +46,7 @@ TEST_P(BrokenKernels, AreCaught) {
   ASSERT_TRUE(test::lower(*module));
   std::vector<KernelSpec> specs;
   for (const KernelSpec &spec : test::kernelSpecs(*module))
-    if (spec.family == fault.family)
+    if (familyName(spec.instance.family) == std::string(fault.family))
       specs.push_back(spec);
   ASSERT_EQ(specs.size(), 1u);
 
@@ -54,12 +54,14 @@ TEST_P(BrokenKernels, AreCaught) {
   std::unique_ptr<WeightSource> source = makeRandomWeightSource(seed);
   WeightEvaluator evaluator(*source);
   QuantizedLinear layer;
+  KernelData data;
   module->walk([&](mlir::Operation *op) {
     if (auto name = op->getAttrOfType<mlir::StringAttr>("kernel_name"))
-      if (name.str() == specs[0].name)
+      if (name.str() == specs[0].name) {
         layer = evaluator.quantized(op->getOperand(1));
+        data.weights = &evaluator.packed(op->getOperand(1));
+      }
   });
-  KernelData data;
   data.layer = &layer;
 
   // The healthy build passes at every M the faulty one is tried at.

@@ -43,8 +43,7 @@ std::vector<KernelSpec> kernelSpecs(mlir::ModuleOp module) {
   EXPECT_TRUE(mlir::succeeded(mlir::awq::emitKernels(module, emitted)));
   std::vector<KernelSpec> specs;
   for (const auto &kernel : emitted)
-    specs.push_back({kernel.name, kernel.family, kernel.source, kernel.shape,
-                     kernel.gemv, kernel.gemm});
+    specs.push_back({kernel.name, kernel.instance, kernel.source});
   return specs;
 }
 

@@ -107,8 +107,10 @@ TEST_P(NumericsMatrix, EveryKernelMatchesTheReference) {
     ir::KernelOperands operands = ir::getKernelOperands(op);
     std::string name = operands.kernelName.str();
     const KernelSpec &spec = runner.kernel(name);
-    splitGemv += spec.family == "gemv" && spec.gemv.kSplit > 1;
-    splitGemm += spec.family == "gemm" && spec.gemm.splitK > 1;
+    splitGemv += spec.instance.family == KernelFamily::Gemv &&
+                 spec.instance.gemv.kSplit > 1;
+    splitGemm += spec.instance.family == KernelFamily::Gemm &&
+                 spec.instance.gemm.splitK > 1;
     QuantizedLinear layer = evaluator.quantized(operands.weight);
     KernelData data;
     if (operands.bias)
@@ -116,6 +118,7 @@ TEST_P(NumericsMatrix, EveryKernelMatchesTheReference) {
     if (operands.actScale)
       data.actScale = evaluator.vector(operands.actScale);
     data.layer = &layer;
+    data.weights = &evaluator.packed(operands.weight);
     for (int64_t m : {1, 2, 3, 7, 8, 9, 16, 17, 33, 64}) {
       KernelRunResult result = runner.run(name, data, m, seed * 131 + m);
       EXPECT_TRUE(result.ok())
