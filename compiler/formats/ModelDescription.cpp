@@ -2,6 +2,8 @@
 
 #include "compiler/formats/ModelDescription.h"
 
+#include "awq/contract.h"
+
 #include "compiler/formats/JsonFields.h"
 #include "runtime/formats/AtomicFile.h"
 #include "runtime/support/Error.h"
@@ -19,7 +21,6 @@ namespace {
 
 // Real models have K, N below 2^20; anything near 2^31 is a typo and would
 // overflow the int32 index math of the kernels.
-constexpr int64_t kMaxFeatures = (int64_t(1) << 31) - 1;
 
 struct KindSpelling {
   ProducerKind kind;
@@ -146,9 +147,10 @@ LayerDescription parseLayer(const JsonField &field) {
     bits.fail("3, 4 or 8");
   const JsonField group = field.field("group_size");
   layer.groupSize = group.asInt(-1, kMaxFeatures);
-  if (layer.groupSize == 0 ||
-      (layer.groupSize > 0 && layer.k % layer.groupSize != 0))
-    group.fail("-1 (one group per column) or a positive divisor of k = " +
+  // The kernel contract's one group-size rule (awq/contract.h).
+  if (layer.groupSize != -1 && !isSupportedGroupSize(layer.k, layer.groupSize))
+    group.fail("-1 or k (one group per column) or a multiple of 32 that "
+               "divides k = " +
                std::to_string(layer.k));
   layer.zeroPoint = field.field("zero_point").asBool();
   if (std::optional<JsonField> bias = field.optionalField("bias"))

@@ -134,7 +134,7 @@ TEST(ModelDescription, WriterRejectsInvalidDescriptionsAndLeavesNothing) {
   d.layers[0].groupSize = 100;
   expectError(
       [&] { writeModelDescription(d, dir.file("out.json")); },
-      {"out.json", "layers[0].group_size", "positive divisor of k = 256"});
+      {"out.json", "layers[0].group_size", "multiple of 32 that divides k = 256"});
   EXPECT_TRUE(dir.entries().empty());
 
   ModelDescription good = parseModelDescriptionJson(baseDocument(), "mem");
@@ -326,11 +326,11 @@ std::vector<BadCase> badCases() {
        {"layers[3].bits", "expected 3, 4 or 8", "number 5"}},
       {"group zero",
        [](json &d) { d["layers"][3]["group_size"] = 0; },
-       {"layers[3].group_size", "-1 (one group per column) or a positive "
-                                "divisor of k = 256"}},
+       {"layers[3].group_size", "-1 or k (one group per column) or a "
+                                "multiple of 32 that divides k = 256"}},
       {"group divisibility",
        [](json &d) { d["layers"][3]["group_size"] = 96; },
-       {"layers[3].group_size", "positive divisor of k = 256", "number 96"}},
+       {"layers[3].group_size", "multiple of 32 that divides k = 256", "number 96"}},
       {"group below -1",
        [](json &d) { d["layers"][3]["group_size"] = -2; },
        {"layers[3].group_size", "an integer in [-1"}},
