@@ -314,7 +314,7 @@ std::vector<BadCase> badCases() {
        {"layers[3].k", "an integer"}},
       {"k huge",
        [](json &d) { d["layers"][3]["k"] = 1ull << 40; },
-       {"layers[3].k", "2147483647"}},
+       {"layers[3].k", "1073741824"}},
       {"n missing",
        [](json &d) { d["layers"][3].erase("n"); },
        {"layers[3].n: missing required field"}},
