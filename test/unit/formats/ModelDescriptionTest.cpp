@@ -308,7 +308,7 @@ std::vector<BadCase> badCases() {
        {"layers[3].name", "duplicate layer name 'gate'", "layers[0]"}},
       {"k zero",
        [](json &d) { d["layers"][3]["k"] = 0; },
-       {"layers[3].k", "an integer in [1, 2147483647]", "number 0"}},
+       {"layers[3].k", "an integer in [1, 1073741824]", "number 0"}},
       {"k float",
        [](json &d) { d["layers"][3]["k"] = 256.0; },
        {"layers[3].k", "an integer"}},
