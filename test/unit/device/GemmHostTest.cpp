@@ -1,19 +1,23 @@
 //===- GemmHostTest.cpp - GEMM kernels on the host emulation vs the oracle ===//
 //
-// Runs GEMM kernel sources (exactly as the compiler emits them) through the
-// host executor on fresh random layers and activations for M in {1, 7, 16,
-// 17, 33, 64}, with the output poisoned with NaN first, and compares with
-// referenceLinear (fp64). Covers 3/4/8 bits, grouped and per-column scales,
-// zero points and symmetric layers, every epilogue, N and K tails, split-K
-// (including splits that start inside a group), relaunching (the split-K
-// scratch must come back zeroed) and shuffled block order. The fault
-// injection test proves the comparison catches each planted bug.
+// Runs GEMM kernel sources (KernelInstance::source, exactly as the compiler
+// emits them, for chosen tilings checked with KernelInstance::check and for
+// the tiling planGemm picks) through the host executor on fresh random layers
+// and activations for M in {1, 7, 16, 17, 33, 64}, with the output poisoned
+// with NaN first, and compares with referenceLinear (fp64). Covers 3/4/8 bits,
+// grouped and per-column scales, zero points and symmetric layers, every
+// epilogue, N and K tails, split-K (including splits that start inside a
+// group), relaunching (the split-K scratch must come back zeroed) and shuffled
+// block order. The fault injection test proves the comparison catches each
+// planted bug.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/reference/Compare.h"
 #include "compiler/reference/Reference.h"
-#include "runtime/kernels/GemmLayout.h"
 #include "runtime/host/HostModule.h"
+#include "runtime/kernels/GemmLayout.h"
+#include "runtime/kernels/KernelInstance.h"
+#include "runtime/kernels/KernelPlan.h"
 #include "runtime/support/Half.h"
 
 #include "awq/linear_args.cuh"
@@ -34,41 +38,38 @@ namespace {
 
 constexpr uint16_t kHalfNaN = 0x7E00;
 
-/// One kernel spec under test and the epilogue inputs it needs.
+/// One kernel instance under test.
 struct HostCase {
   const char *name;
-  GemmKernelSpec spec;
+  KernelInstance spec;
 };
 
-GemmKernelSpec makeSpec(int64_t k, int64_t n, int bits, int64_t group,
+/// A chosen GEMM tiling (epilogue flags set by the caller).
+KernelInstance makeSpec(int64_t k, int64_t n, int bits, int64_t group,
                         bool zeroPoint, int tileM, int tileN, int tileK,
                         int warpsM, int warpsN, int stages, int splitK) {
-  GemmKernelSpec spec;
-  spec.k = k;
-  spec.n = n;
-  spec.params.bits = bits;
-  spec.params.groupSize = group;
-  spec.params.zeroPoint = zeroPoint;
-  spec.tileM = tileM;
-  spec.tileN = tileN;
-  spec.tileK = tileK;
-  spec.warpsM = warpsM;
-  spec.warpsN = warpsN;
-  spec.stages = stages;
-  spec.splitK = splitK;
-  return spec;
+  LinearShape shape;
+  shape.k = k;
+  shape.n = n;
+  shape.bits = bits;
+  shape.group = group;
+  shape.zeroPoint = zeroPoint;
+  return KernelInstance::makeGemm(
+      shape, GemmParams{tileM, tileN, tileK, warpsM, warpsN, stages, splitK});
 }
 
 /// Loads (compiles or reuses from the test cache) the kernel of `spec`,
-/// optionally with fault-injection macros.
+/// optionally with fault-injection macros. The instance must be valid.
 std::shared_ptr<const host::HostModule>
-loadKernel(const GemmKernelSpec &spec, const std::string &name,
+loadKernel(const KernelInstance &spec, const std::string &name,
            const std::vector<std::string> &defines = {}) {
+  const std::string why = spec.check();
+  EXPECT_EQ(why, "") << spec.configType();
   host::HostCompileOptions options;
   options.cacheDir = AWQ_GEMM_TEST_CACHE_DIR;
   options.defines = defines;
   options.sourceName = name + ".cu";
-  return host::HostModule::load(gemmKernelSource(spec, name), {name}, options);
+  return host::HostModule::load(spec.source(name), {name}, options);
 }
 
 /// Fresh random inputs for one layer and the buffers a launch needs.
@@ -78,14 +79,17 @@ struct Problem {
   std::vector<uint16_t> x, actScale, residual;
 };
 
-Problem randomProblem(const GemmKernelSpec &spec, int64_t m,
+Problem randomProblem(const KernelInstance &instance, int64_t m,
                       std::mt19937 &rng) {
+  const LinearShape &spec = instance.shape;
   Problem p;
   QuantizedLinear &layer = p.layer;
   layer.k = spec.k;
   layer.n = spec.n;
-  layer.params = spec.params;
-  const int levels = 1 << spec.params.bits;
+  layer.params.bits = spec.bits;
+  layer.params.groupSize = spec.group;
+  layer.params.zeroPoint = spec.zeroPoint;
+  const int levels = 1 << spec.bits;
   std::uniform_int_distribution<int> level(0, levels - 1);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
   // Scales as a quantizer would produce for weights of about +-0.1.
@@ -96,7 +100,7 @@ Problem randomProblem(const GemmKernelSpec &spec, int64_t m,
   layer.scales.resize(static_cast<size_t>(layer.numGroups() * layer.n));
   for (uint16_t &s : layer.scales)
     s = floatToHalf(scale(rng));
-  if (spec.params.zeroPoint) {
+  if (spec.zeroPoint) {
     layer.zeros.resize(layer.scales.size());
     for (uint8_t &z : layer.zeros)
       z = static_cast<uint8_t>(level(rng));
@@ -136,8 +140,9 @@ struct Expected {
   Tolerance tolerance;
 };
 
-Expected expectedOutput(const GemmKernelSpec &spec, const Problem &p,
+Expected expectedOutput(const KernelInstance &instance, const Problem &p,
                         int64_t m) {
+  const LinearShape &spec = instance.shape;
   const QuantizedLinear &layer = p.layer;
   const int64_t k = layer.k, n = layer.n;
   Expected e;
@@ -199,13 +204,13 @@ Expected expectedOutput(const GemmKernelSpec &spec, const Problem &p,
 
 /// Runs the kernel for `m` rows (output poisoned with NaN) and returns y.
 /// Checks that split-K scratch is zero again afterwards.
-std::vector<uint16_t> runKernel(const host::HostModule &module,
-                                const std::string &name,
-                                const GemmKernelSpec &spec, const Problem &p,
-                                int64_t m, std::vector<float> &workspace,
-                                std::vector<unsigned> &counters,
-                                bool shuffle = false, uint64_t seed = 0) {
-  const GemmLaunch launch = gemmLaunch(spec, m);
+std::vector<uint16_t>
+runKernel(const host::HostModule &module, const std::string &name,
+          const KernelInstance &instance, const Problem &p, int64_t m,
+          std::vector<float> &workspace, std::vector<unsigned> &counters,
+          bool shuffle = false, uint64_t seed = 0) {
+  const LinearShape &spec = instance.shape;
+  const KernelLaunch launch = instance.launch(m);
   const int64_t nOut = spec.siluMul ? spec.n / 2 : spec.n;
   std::vector<uint16_t> y(static_cast<size_t>(m * nOut), kHalfNaN);
   if (workspace.size() < static_cast<size_t>(launch.workspaceFloats))
@@ -217,7 +222,7 @@ std::vector<uint16_t> runKernel(const host::HostModule &module,
   args.x = reinterpret_cast<const half *>(p.x.data());
   args.qweight = reinterpret_cast<const uint32_t *>(p.weights.qweight.data());
   args.scales = reinterpret_cast<const half *>(p.weights.scales.data());
-  args.zeros = spec.params.zeroPoint
+  args.zeros = spec.zeroPoint
                    ? reinterpret_cast<const half *>(p.weights.zeroScales.data())
                    : nullptr;
   args.actScale = spec.actScale
@@ -236,9 +241,12 @@ std::vector<uint16_t> runKernel(const host::HostModule &module,
   host::HostLaunchOptions options;
   options.shuffleBlocks = shuffle;
   options.shuffleSeed = seed;
-  module.launch(name, {launch.gridX, launch.gridY, launch.gridZ},
-                {launch.threads}, static_cast<size_t>(launch.sharedBytes),
-                &args, options);
+  module.launch(name,
+                {static_cast<unsigned>(launch.gridX),
+                 static_cast<unsigned>(launch.gridY),
+                 static_cast<unsigned>(launch.gridZ)},
+                {static_cast<unsigned>(launch.threads)},
+                static_cast<size_t>(launch.sharedBytes), &args, options);
 
   for (size_t i = 0; i < static_cast<size_t>(launch.workspaceFloats); ++i)
     if (workspace[i] != 0.0f) {
@@ -264,33 +272,33 @@ const std::vector<HostCase> &hostCases() {
     // 3 bits symmetric, G = 32 (two groups per K tile), 3 warps along N,
     // activation scale, bias and residual.
     {
-      GemmKernelSpec s =
+      KernelInstance s =
           makeSpec(384, 192, 3, 32, false, 32, 192, 64, 1, 3, 3, 1);
-      s.actScale = s.bias = s.residual = true;
+      s.shape.actScale = s.shape.bias = s.shape.residual = true;
       c.push_back({"gemm_b3_g32_sym_epilogue", s});
     }
     // 8 bits, one group per column, K not a multiple of the tile, SiLU-mul
     // with bias, two warp rows.
     {
-      GemmKernelSpec s =
+      KernelInstance s =
           makeSpec(200, 136, 8, 200, true, 64, 128, 64, 2, 2, 2, 1);
-      s.bias = s.siluMul = true;
+      s.shape.bias = s.shape.siluMul = true;
       c.push_back({"gemm_b8_percol_silu", s});
     }
     // The large-M tile (2 x 2 warps of 64 x 64) with SiLU-mul, residual and
     // activation scale.
     {
-      GemmKernelSpec s =
+      KernelInstance s =
           makeSpec(256, 256, 4, 128, true, 128, 128, 64, 2, 2, 4, 1);
-      s.actScale = s.residual = s.siluMul = true;
+      s.shape.actScale = s.shape.residual = s.shape.siluMul = true;
       c.push_back({"gemm_b4_g128_bigtile_silu", s});
     }
     // Groups spanning 4 K tiles of 32 and 5 splits that start inside a
     // group (the scale ring must reload it), 2 stages.
     {
-      GemmKernelSpec s =
+      KernelInstance s =
           makeSpec(768, 64, 4, 128, false, 16, 64, 32, 1, 1, 2, 5);
-      s.bias = true;
+      s.shape.bias = true;
       c.push_back({"gemm_b4_g128_split5_midgroup", s});
     }
     return c;
@@ -303,13 +311,13 @@ class GemmHost : public ::testing::TestWithParam<size_t> {};
 TEST_P(GemmHost, MatchesReferenceForAllRowCounts) {
   const HostCase &c = hostCases()[GetParam()];
   const uint32_t seed = std::random_device{}();
-  SCOPED_TRACE(std::string(c.name) + " = " + gemmConfigType(c.spec) +
+  SCOPED_TRACE(std::string(c.name) + " = " + c.spec.configType() +
                ", random seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const auto module = loadKernel(c.spec, c.name);
   std::vector<float> workspace;
   std::vector<unsigned> counters;
-  const int64_t nOut = c.spec.siluMul ? c.spec.n / 2 : c.spec.n;
+  const int64_t nOut = c.spec.shape.nOut();
   for (int64_t m : {1, 7, 16, 17, 33, 64}) {
     SCOPED_TRACE("M = " + std::to_string(m));
     const Problem p = randomProblem(c.spec, m, rng);
@@ -337,29 +345,33 @@ INSTANTIATE_TEST_SUITE_P(Kernels, GemmHost,
                            return std::string(hostCases()[info.param].name);
                          });
 
-TEST(GemmHost, RecommendedTilingRunsCorrectly) {
-  // What the compiler would emit for a small gate/up layer at M ~ 33.
-  QuantParams params;
-  params.bits = 4;
-  params.groupSize = 128;
-  params.zeroPoint = true;
-  GemmEpilogue epilogue;
-  epilogue.bias = epilogue.siluMul = true;
-  const GemmKernelSpec spec =
-      chooseGemmKernelSpec(512, 384, params, epilogue, 33, 80, 108);
+TEST(GemmHost, PlannedTilingRunsCorrectly) {
+  // What the compiler emits for a small gate/up layer on an A100: the
+  // planner's 64 x 128 x 64 tiles with 4 splits of K.
+  LinearShape shape;
+  shape.k = 512;
+  shape.n = 384;
+  shape.bits = 4;
+  shape.group = 128;
+  shape.zeroPoint = true;
+  shape.bias = shape.siluMul = true;
+  const std::optional<GemmParams> planned = planGemm(shape, *findArch(80));
+  ASSERT_TRUE(planned.has_value());
+  EXPECT_GT(planned->splitK, 1);
+  const KernelInstance spec = KernelInstance::makeGemm(shape, *planned);
   const uint32_t seed = std::random_device{}();
-  SCOPED_TRACE(gemmConfigType(spec) + ", random seed " + std::to_string(seed));
+  SCOPED_TRACE(spec.configType() + ", random seed " + std::to_string(seed));
   std::mt19937 rng(seed);
-  const auto module = loadKernel(spec, "gemm_recommended");
+  const auto module = loadKernel(spec, "gemm_planned");
   std::vector<float> workspace;
   std::vector<unsigned> counters;
-  for (int64_t m : {1, 33, 64}) {
+  for (int64_t m : {1, 33, 64, 65}) {
     const Problem p = randomProblem(spec, m, rng);
     const Expected expected = expectedOutput(spec, p, m);
     const std::vector<uint16_t> y =
-        runKernel(*module, "gemm_recommended", spec, p, m, workspace, counters);
+        runKernel(*module, "gemm_planned", spec, p, m, workspace, counters);
     const Comparison cmp =
-        compareHalfToReference(y, expected.y, expected.tolerance, spec.n / 2);
+        compareHalfToReference(y, expected.y, expected.tolerance, shape.nOut());
     EXPECT_TRUE(cmp.ok()) << cmp.describe("M = " + std::to_string(m));
   }
 }
@@ -367,7 +379,7 @@ TEST(GemmHost, RecommendedTilingRunsCorrectly) {
 /// Each planted bug must make the comparison fail: proof that the suite
 /// would catch it.
 TEST(GemmHost, FaultInjectionIsDetected) {
-  const GemmKernelSpec spec =
+  const KernelInstance spec =
       makeSpec(256, 192, 4, 64, true, 32, 128, 64, 1, 2, 3, 1);
   const uint32_t seed = std::random_device{}();
   SCOPED_TRACE("random seed " + std::to_string(seed));
@@ -381,7 +393,7 @@ TEST(GemmHost, FaultInjectionIsDetected) {
   const auto clean = loadKernel(spec, "gemm_fault_none");
   const Comparison ok = compareHalfToReference(
       runKernel(*clean, "gemm_fault_none", spec, p, m, workspace, counters),
-      expected.y, expected.tolerance, spec.n);
+      expected.y, expected.tolerance, spec.shape.n);
   EXPECT_TRUE(ok.ok()) << ok.describe("fault-free build");
 
   for (const char *fault :
@@ -391,7 +403,7 @@ TEST(GemmHost, FaultInjectionIsDetected) {
     const auto module = loadKernel(spec, name, {fault});
     const Comparison bad = compareHalfToReference(
         runKernel(*module, name, spec, p, m, workspace, counters), expected.y,
-        expected.tolerance, spec.n);
+        expected.tolerance, spec.shape.n);
     EXPECT_FALSE(bad.ok()) << fault
                            << " went unnoticed: " << bad.describe(name);
     EXPECT_GT(bad.failures, bad.count / 10) << fault;

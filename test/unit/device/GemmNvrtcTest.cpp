@@ -1,16 +1,19 @@
 //===- GemmNvrtcTest.cpp - GEMM kernels compile for sm_80..90, no spills --===//
 //
-// Compiles the tilings chooseGemmKernelSpec recommends, to real CUBINs for
-// sm_80, sm_86, sm_89 and sm_90, and requires ptxas to report zero spill
-// bytes and no stack frame for every kernel. Two sweeps per architecture:
-// the LLaMA-2-7B shapes, 8192 x 28672 and small odd layers (3 and 4 bits);
-// and every bits (3/4/8) x group (32/64/128/per column) x zero point/
-// symmetric combination. Both rotate the expected-M regime and the epilogue.
-// Each kernel costs about a second of NVRTC + ptxas time, hence sweeps
-// rather than the full cross product. Needs NVRTC only (no GPU).
+// Compiles the tilings planGemm picks on each of sm_80, sm_86, sm_89 and
+// sm_90 (emitted with KernelInstance::source) to real CUBINs and requires
+// ptxas to report zero spill bytes and no stack frame for every kernel. Two
+// sweeps per architecture: the LLaMA-2-7B shapes, 8192 x 28672 and small odd
+// layers (3 and 4 bits) together with chosen tilings that reach the
+// template's extremes (16- and 128-row tiles, 128-deep K tiles, 2 stages,
+// 16-way split-K); and every bits (3/4/8) x group (32/64/128/per column) x
+// zero point/symmetric combination. Both rotate the epilogue. Each kernel
+// costs about a second of NVRTC + ptxas time, hence sweeps rather than the
+// full cross product. Needs NVRTC only (no GPU).
 //
 //===----------------------------------------------------------------------===//
-#include "runtime/kernels/GemmLayout.h"
+#include "runtime/kernels/KernelInstance.h"
+#include "runtime/kernels/KernelPlan.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
 #include "runtime/support/Error.h"
 
@@ -27,7 +30,6 @@ namespace {
 /// One NVRTC test: an architecture and which family of layers to build.
 struct ArchSweep {
   int arch;
-  int smCount;
   bool shapes; ///< true: every shape; false: every bits x group x zp.
 };
 
@@ -42,10 +44,28 @@ struct SweepKernel {
   std::string name, type, source;
 };
 
-/// The kernels of one sweep, deduplicated. Every kernel is a tiling that
-/// chooseGemmKernelSpec recommends; the expected-M regime (16, 32, 64, 256
-/// rows: the four M tiles) and the epilogue rotate with the layer, so each
-/// sweep meets every regime and epilogue.
+LinearShape makeShape(int64_t k, int64_t n, int bits, int64_t group,
+                      bool zeroPoint) {
+  LinearShape shape;
+  shape.k = k;
+  shape.n = n;
+  shape.bits = bits;
+  shape.group = group ? group : k;
+  shape.zeroPoint = zeroPoint;
+  return shape;
+}
+
+/// The epilogue combinations the sweeps rotate through.
+void setEpilogue(LinearShape &shape, size_t which) {
+  shape.actScale = which == 1 || which == 3;
+  shape.bias = which == 1 || which == 2;
+  shape.residual = which == 1 || which == 3;
+  shape.siluMul = which == 2 || which == 3;
+}
+
+/// The kernels of one sweep, deduplicated: the tiling planGemm picks for
+/// each layer on the sweep's architecture (the epilogue rotates with the
+/// layer), and in the shapes sweep the chosen extreme tilings.
 std::vector<SweepKernel> sweepKernels(const ArchSweep &sweep) {
   struct Layer {
     int64_t k, n;
@@ -70,30 +90,55 @@ std::vector<SweepKernel> sweepKernels(const ArchSweep &sweep) {
         for (bool zeroPoint : {false, true})
           layers.push_back({4096, 11008, bits, group, zeroPoint});
   }
-  const int64_t expectedRows[] = {16, 32, 64, 256};
-  GemmEpilogue epilogues[4];
-  epilogues[1].actScale = epilogues[1].bias = epilogues[1].residual = true;
-  epilogues[2].siluMul = epilogues[2].bias = true;
-  epilogues[3].actScale = epilogues[3].residual = epilogues[3].siluMul = true;
+  const ArchInfo *arch = findArch(sweep.arch);
+  std::vector<KernelInstance> instances;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const Layer &l = layers[i];
+    LinearShape shape = makeShape(l.k, l.n, l.bits, l.group, l.zeroPoint);
+    // i / 4 shifts the epilogue against the layer order between rounds.
+    setEpilogue(shape, (i + i / 4) % 4);
+    const std::optional<GemmParams> planned = planGemm(shape, *arch);
+    EXPECT_TRUE(planned.has_value())
+        << l.k << "x" << l.n << " " << l.bits << "-bit on " << sweep.arch;
+    if (planned)
+      instances.push_back(KernelInstance::makeGemm(shape, *planned));
+  }
+  if (sweep.shapes) {
+    // Tilings the planner does not pick, at the template's extremes:
+    // 16-row tiles with 128-deep K steps and four warp columns, 32-row
+    // tiles, 128-row tiles (64 x 64 per warp, the most accumulators), two
+    // stages with 16 splits of K, on every bit width.
+    const struct {
+      LinearShape shape;
+      GemmParams params;
+      size_t epilogue;
+    } chosen[] = {
+        {makeShape(4096, 11008, 4, 128, true), {16, 256, 128, 1, 4, 4, 1}, 1},
+        {makeShape(11008, 4096, 3, 128, false), {16, 256, 128, 1, 4, 4, 2}, 0},
+        {makeShape(4096, 4096, 3, 64, true), {32, 256, 128, 1, 4, 3, 1}, 2},
+        {makeShape(4096, 4096, 8, 128, true), {128, 128, 64, 2, 2, 3, 1}, 3},
+        {makeShape(11008, 4096, 4, 128, true), {128, 128, 64, 2, 2, 3, 1}, 3},
+        {makeShape(4096, 4096, 4, 0, true), {64, 128, 32, 2, 2, 2, 16}, 1},
+    };
+    for (const auto &c : chosen) {
+      LinearShape shape = c.shape;
+      setEpilogue(shape, c.epilogue);
+      const KernelInstance instance = KernelInstance::makeGemm(shape, c.params);
+      EXPECT_EQ(instance.check(), "");
+      EXPECT_EQ(checkGemmOnArch(shape, c.params, *arch), "");
+      instances.push_back(instance);
+    }
+  }
 
   std::vector<SweepKernel> kernels;
   std::set<std::string> seen;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const Layer &l = layers[i];
-    QuantParams params;
-    params.bits = l.bits;
-    params.groupSize = l.group ? l.group : l.k;
-    params.zeroPoint = l.zeroPoint;
-    // i / 4 shifts the epilogue against the M regime between rounds.
-    const GemmKernelSpec spec =
-        chooseGemmKernelSpec(l.k, l.n, params, epilogues[(i + i / 4) % 4],
-                             expectedRows[i % 4], sweep.arch, sweep.smCount);
+  for (const KernelInstance &instance : instances) {
     SweepKernel kernel;
-    kernel.type = gemmConfigType(spec);
+    kernel.type = instance.configType();
     if (!seen.insert(kernel.type).second)
       continue;
     kernel.name = "gemm_" + std::to_string(kernels.size());
-    kernel.source = gemmKernelSource(spec, kernel.name);
+    kernel.source = instance.source(kernel.name);
     kernels.push_back(kernel);
   }
   return kernels;
@@ -101,7 +146,7 @@ std::vector<SweepKernel> sweepKernels(const ArchSweep &sweep) {
 
 class GemmNvrtc : public ::testing::TestWithParam<ArchSweep> {};
 
-TEST_P(GemmNvrtc, RecommendedTilingsCompileWithoutSpills) {
+TEST_P(GemmNvrtc, PlannedAndChosenTilingsCompileWithoutSpills) {
   const ArchSweep sweep = GetParam();
   const std::vector<SweepKernel> kernels = sweepKernels(sweep);
   ASSERT_GE(kernels.size(), 14u);
@@ -131,10 +176,10 @@ TEST_P(GemmNvrtc, RecommendedTilingsCompileWithoutSpills) {
 
 INSTANTIATE_TEST_SUITE_P(
     Archs, GemmNvrtc,
-    ::testing::Values(ArchSweep{80, 108, true}, ArchSweep{80, 108, false},
-                      ArchSweep{86, 84, true}, ArchSweep{86, 84, false},
-                      ArchSweep{89, 128, true}, ArchSweep{89, 128, false},
-                      ArchSweep{90, 132, true}, ArchSweep{90, 132, false}),
+    ::testing::Values(ArchSweep{80, true}, ArchSweep{80, false},
+                      ArchSweep{86, true}, ArchSweep{86, false},
+                      ArchSweep{89, true}, ArchSweep{89, false},
+                      ArchSweep{90, true}, ArchSweep{90, false}),
     [](const ::testing::TestParamInfo<ArchSweep> &info) {
       return archName(info.param.arch) +
              (info.param.shapes ? "_shapes" : "_bits_groups");
@@ -159,44 +204,70 @@ std::string compileError(const std::string &configArgs,
   return "";
 }
 
-TEST(GemmNvrtcConstraints, StaticAssertsNameTheConstraint) {
+/// The template arguments of `instance` (configType() without its name).
+std::string templateArgs(const KernelInstance &instance) {
+  const std::string type = instance.configType();
+  const size_t open = type.find('<');
+  return type.substr(open + 1, type.size() - open - 2);
+}
+
+TEST(GemmNvrtcConstraints, TemplatesRejectWhatTheContractRejects) {
+  // Each breaks one rule: the template's static_assert refuses it, and
+  // checkGemm (the same awq::gemmViolation on the host) names the rule.
   const struct {
-    const char *args;
-    const char *message;
+    LinearShape shape;
+    GemmParams params;
+    const char *rule;
   } cases[] = {
-      {"4096, 4096, 4, 128, true, 24, 256, 64, 1, 4, 3, 1, false, false, "
-       "false, false",
-       "TileM must be a multiple of 16 * WarpsM"},
-      {"4096, 4096, 4, 128, true, 64, 192, 64, 1, 4, 3, 1, false, false, "
-       "false, false",
-       "TileN must be a multiple of 64 * WarpsN"},
-      {"4096, 4096, 4, 96, true, 64, 256, 64, 1, 4, 3, 1, false, false, "
-       "false, false",
-       "GroupSize must be K (one group per column) or a multiple of 32"},
-      {"4100, 4096, 4, 4100, true, 64, 256, 64, 1, 4, 3, 1, false, false, "
-       "false, false",
-       "K must be a multiple of 8"},
-      {"4096, 4096, 4, 128, true, 64, 256, 64, 1, 4, 5, 1, false, false, "
-       "false, false",
-       "Stages must be 2, 3 or 4"},
-      {"256, 4096, 4, 128, true, 64, 256, 64, 1, 4, 3, 5, false, false, "
-       "false, false",
-       "SplitK must be between 1 and the number of K tiles"},
-      {"4096, 4095, 4, 128, true, 64, 256, 64, 1, 4, 3, 1, false, false, "
-       "false, true",
-       "SiluMul needs an even N"},
+      {makeShape(4096, 4096, 4, 128, true),
+       {24, 256, 64, 1, 4, 3, 1},
+       "tile_m must be a multiple of 16 x warps_m"},
+      {makeShape(4096, 4096, 4, 128, true),
+       {64, 192, 64, 1, 4, 3, 1},
+       "tile_n must be a multiple of 64 x warps_n"},
+      {makeShape(4096, 4096, 4, 96, true),
+       {64, 256, 64, 1, 4, 3, 1},
+       "the group size must be K (one group per column) or a multiple of 32"},
+      {makeShape(4100, 4096, 4, 0, true),
+       {64, 256, 64, 1, 4, 3, 1},
+       "the GEMM kernel needs K to be a multiple of 8"},
+      {makeShape(4096, 4096, 4, 128, true),
+       {64, 256, 64, 1, 4, 5, 1},
+       "stages must be 2, 3 or 4"},
+      {makeShape(256, 4096, 4, 128, true),
+       {64, 256, 64, 1, 4, 3, 5},
+       "split_k must be at most the number of K tiles"},
+      {[] {
+         LinearShape s = makeShape(4096, 4095, 4, 128, true);
+         s.siluMul = true;
+         return s;
+       }(),
+       {64, 256, 64, 1, 4, 3, 1},
+       "silu_mul needs an even N"},
   };
   for (const auto &c : cases) {
-    const std::string error = compileError(c.args, "sm_80");
-    EXPECT_NE(error.find(c.message), std::string::npos)
-        << "config <" << c.args << ">: " << error;
+    const KernelInstance instance = KernelInstance::makeGemm(c.shape, c.params);
+    const std::string args = templateArgs(instance);
+    EXPECT_NE(instance.check().find(c.rule), std::string::npos)
+        << "config <" << args << ">: " << instance.check();
+    EXPECT_THROW(instance.source("bad_gemm"), Error) << args;
+    const std::string error = compileError(args, "sm_80");
+    EXPECT_NE(error.find("GemmConfig breaks the kernel contract"),
+              std::string::npos)
+        << "config <" << args << ">: " << error;
   }
   // 4 stages of a 128 x 128 x 128 tile: fine for sm_90, too big for sm_86.
-  const char *big = "4096, 4096, 4, 128, true, 128, 128, 128, 2, 2, 4, 1, "
-                    "false, false, false, false";
-  EXPECT_EQ(compileError(big, "sm_90"), "");
-  EXPECT_NE(compileError(big, "sm_86")
-                .find("sm_86/sm_89 allow 99 KB of shared memory per block"),
+  const LinearShape shape = makeShape(4096, 4096, 4, 128, true);
+  const GemmParams big{128, 128, 128, 2, 2, 4, 1};
+  const std::string args = templateArgs(KernelInstance::makeGemm(shape, big));
+  EXPECT_EQ(checkGemm(shape, big), "");
+  EXPECT_EQ(checkGemmOnArch(shape, big, *findArch(90)), "");
+  EXPECT_NE(checkGemmOnArch(shape, big, *findArch(86)).find("on sm_86"),
+            std::string::npos);
+  EXPECT_EQ(compileError(args, "sm_90"), "");
+  EXPECT_NE(compileError(args, "sm_86")
+                .find("the tiles need more shared memory than a block may "
+                      "use on this architecture"),
             std::string::npos);
 }
 

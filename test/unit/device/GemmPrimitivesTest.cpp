@@ -5,12 +5,15 @@
 // ldmatrix x1/x2/x4 with and without .trans, and mma.sync m16n8k16
 // accumulating into existing values. On the host its outputs are checked
 // against the PTX fragment formulas written out plainly here; NVRTC must
-// compile it for every target architecture.
+// compile it for every target architecture. The shared-memory swizzle the
+// GEMM's ldmatrix reads through (SwizzledRows) is checked on the host.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/host/HostModule.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
 #include "runtime/support/Half.h"
+
+#include "awq/mma.cuh"
 
 #include <gtest/gtest.h>
 
@@ -184,6 +187,44 @@ TEST(GemmPrimitives, CompileForEveryArchitecture) {
     EXPECT_EQ(r->spillStoreBytes, 0) << arch;
     EXPECT_EQ(r->stackBytes, 0) << arch;
   }
+}
+
+/// Every row's chunks are a permutation, and the eight rows one ldmatrix
+/// matrix reads (same logical chunk, rows 8i..8i+7) hit eight different
+/// 16-byte bank groups: one shared-memory wavefront, no conflicts.
+template <int RowBytes> void expectConflictFreeSwizzle() {
+  using Swizzle = SwizzledRows<RowBytes>;
+  constexpr int kChunks = RowBytes / 16;
+  for (int row = 0; row < 64; ++row) {
+    std::vector<bool> used(kChunks, false);
+    for (int chunk = 0; chunk < kChunks; ++chunk) {
+      const int physical = Swizzle::physicalChunk(row, chunk);
+      ASSERT_GE(physical, 0);
+      ASSERT_LT(physical, kChunks);
+      EXPECT_FALSE(used[physical]) << "row " << row << " chunk " << chunk;
+      used[physical] = true;
+      EXPECT_EQ(Swizzle::elementOffset(row, chunk),
+                row * RowBytes / 2 + physical * 8);
+    }
+  }
+  for (int first = 0; first < 64; first += 8)
+    for (int chunk = 0; chunk < kChunks; ++chunk) {
+      std::vector<bool> bank(8, false);
+      for (int row = first; row < first + 8; ++row) {
+        const int byte = Swizzle::elementOffset(row, chunk) * 2;
+        const int group = byte / 16 % 8; // 4 banks of 4 bytes each
+        EXPECT_FALSE(bank[group]) << RowBytes << "-byte rows " << first << ".."
+                                  << first + 7 << ", chunk " << chunk;
+        bank[group] = true;
+      }
+    }
+}
+
+TEST(GemmPrimitives, SwizzledRowsAreConflictFreeForLdmatrix) {
+  expectConflictFreeSwizzle<32>();
+  expectConflictFreeSwizzle<64>();
+  expectConflictFreeSwizzle<128>();
+  expectConflictFreeSwizzle<256>();
 }
 
 } // namespace

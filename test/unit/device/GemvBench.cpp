@@ -6,13 +6,15 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/repack/GemvKernelConfig.h"
 #include "runtime/kernels/GemvLayout.h"
+#include "runtime/kernels/KernelInstance.h"
+#include "runtime/kernels/KernelPlan.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
 #include "runtime/support/Half.h"
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 
 namespace {
@@ -54,13 +56,27 @@ BENCHMARK(repackGemv)
     ->Args({4096, 4096, 8})
     ->Unit(benchmark::kMillisecond);
 
+/// Compiles the GEMV instance the planner picks for 4096 x 4096 on an H100,
+/// with its rows per block replaced by the argument (4 is the plan itself;
+/// 1 and 8 are the template's extremes, 8 with 4 columns per warp).
 void nvrtcCompileGemv(benchmark::State &state) {
-  awq::GemvKernelConfig c;
-  c.k = 4096;
-  c.n = 4096;
-  c.bits = 4;
-  c = awq::planGemvTiling(c, static_cast<int>(state.range(0)), 132);
-  const std::string source = c.kernelSource("bench_gemv");
+  awq::LinearShape shape;
+  shape.k = 4096;
+  shape.n = 4096;
+  shape.bits = 4;
+  shape.group = 128;
+  awq::GemvParams params = *awq::planGemv(shape, *awq::findArch(90));
+  params.maxRows = state.range(0);
+  params.colsPerWarp =
+      std::min<int64_t>(params.colsPerWarp, 32 / params.maxRows);
+  const awq::KernelInstance instance =
+      awq::KernelInstance::makeGemv(shape, params);
+  if (const std::string why = instance.check(); !why.empty()) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  state.SetLabel(instance.suggestedName());
+  const std::string source = instance.source("bench_gemv");
   awq::NvrtcOptions options;
   options.arch = "sm_90";
   for (auto _ : state) {

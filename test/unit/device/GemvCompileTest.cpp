@@ -1,15 +1,20 @@
 //===- GemvCompileTest.cpp - Every GEMV shape builds for sm_80..sm_90 -----===//
 //
-// Emits GEMV kernels for LLaMA-2-7B's shapes, 8192 x 28672 and small odd
-// shapes across bit widths, group sizes, zero point / symmetric and the
-// epilogues, compiles each to CUBIN for sm_80, sm_86, sm_89 and sm_90 with
-// NVRTC, and requires ptxas to report no spills and no stack frame.
+// For LLaMA-2-7B's shapes, 8192 x 28672 and small odd shapes across bit
+// widths, group sizes, zero point / symmetric and the epilogues, takes the
+// GEMV instance the planner (planGemv) picks on each of sm_80, sm_86, sm_89
+// and sm_90, plus chosen tilings that reach the template's extremes (1, 2
+// and 8 rows per block, 64 and 256 threads, 2 columns per warp), emits each
+// with KernelInstance::source, compiles one program per architecture (one
+// test each) to CUBIN with NVRTC, and requires ptxas to report no spills and
+// no stack frame for every kernel.
 //
 //===----------------------------------------------------------------------===//
 
 #include "NvrtcTestHelpers.h"
 
-#include "compiler/repack/GemvKernelConfig.h"
+#include "runtime/kernels/KernelInstance.h"
+#include "runtime/kernels/KernelPlan.h"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +22,8 @@
 
 namespace {
 
-using awq::GemvKernelConfig;
+using awq::GemvParams;
+using awq::KernelInstance;
 
 struct Shape {
   const char *name;
@@ -25,59 +31,106 @@ struct Shape {
   int bits;
   int64_t group; ///< 0: per column.
   bool zeroPoint, actScale, bias, residual, siluMul;
-  int maxRows;
 };
 
-TEST(GemvCompile, AllShapesAllArchsWithoutSpills) {
-  const Shape shapes[] = {
-      {"o_proj", 4096, 4096, 4, 128, true, false, false, true, false, 1},
-      {"gate_up", 4096, 22016, 4, 128, true, false, false, false, true, 4},
-      {"down_proj", 11008, 4096, 4, 128, true, true, false, true, false, 1},
-      {"qkv", 4096, 12288, 4, 64, false, false, true, false, false, 8},
-      {"up_70b", 8192, 28672, 4, 128, true, false, false, false, false, 2},
-      {"o_proj_3bit", 4096, 4096, 3, 128, true, true, false, false, false, 2},
-      {"down_3bit", 11008, 4096, 3, 32, false, false, false, true, false, 2},
-      {"up_8bit", 4096, 11008, 8, 0, false, false, false, false, false, 4},
-      {"down_8bit", 11008, 4096, 8, 32, true, false, true, false, false, 1},
-      {"odd_3bit", 100, 37, 3, 0, true, false, true, true, false, 4},
-      {"odd_8bit_silu", 96, 10, 8, 32, false, false, false, false, true, 2},
-      {"odd_4bit", 1056, 72, 4, 32, true, true, false, false, false, 8},
-  };
-  std::vector<awq::test::CompileJob> jobs;
-  std::vector<GemvKernelConfig> configs;
-  for (const Shape &s : shapes) {
-    GemvKernelConfig c;
-    c.k = s.k;
-    c.n = s.n;
-    c.bits = s.bits;
-    c.groupSize = s.group == 0 ? s.k : s.group;
-    c.zeroPoint = s.zeroPoint;
-    c.actScale = s.actScale;
-    c.bias = s.bias;
-    c.residual = s.residual;
-    c.siluMul = s.siluMul;
-    ASSERT_NO_THROW(c = awq::planGemvTiling(c, s.maxRows, 132)) << s.name;
-    for (const std::string &arch : awq::test::targetArchs()) {
-      awq::test::CompileJob job;
-      job.label = std::string(s.name) + " " + c.typeName();
-      job.kernelName = std::string("gemv_") + s.name;
-      job.source = c.kernelSource(job.kernelName);
-      job.options.arch = arch;
-      jobs.push_back(job);
-      configs.push_back(c);
-    }
-  }
-  const std::vector<awq::test::CompileOutcome> outcomes =
-      awq::test::compileAll(jobs);
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    EXPECT_TRUE(awq::test::compiledWithoutSpills(jobs[i], outcomes[i]));
-    if (const awq::KernelResources *k =
-            outcomes[i].result.find(jobs[i].kernelName))
-      std::printf("%-28s %-6s %3d regs  %.2f s  %s\n",
-                  jobs[i].kernelName.c_str(), jobs[i].options.arch.c_str(),
-                  k->registers, outcomes[i].result.seconds,
-                  configs[i].typeName().c_str());
-  }
+const Shape kShapes[] = {
+    {"o_proj", 4096, 4096, 4, 128, true, false, false, true, false},
+    {"gate_up", 4096, 22016, 4, 128, true, false, false, false, true},
+    {"down_proj", 11008, 4096, 4, 128, true, true, false, true, false},
+    {"qkv", 4096, 12288, 4, 64, false, false, true, false, false},
+    {"up_70b", 8192, 28672, 4, 128, true, false, false, false, false},
+    {"o_proj_3bit", 4096, 4096, 3, 128, true, true, false, false, false},
+    {"down_3bit", 11008, 4096, 3, 32, false, false, false, true, false},
+    {"up_8bit", 4096, 11008, 8, 0, false, false, false, false, false},
+    {"down_8bit", 11008, 4096, 8, 32, true, false, true, false, false},
+    {"odd_3bit", 100, 37, 3, 0, true, false, true, true, false},
+    {"odd_8bit_silu", 96, 10, 8, 32, false, false, false, false, true},
+    {"odd_4bit", 1056, 72, 4, 32, true, true, false, false, false},
+};
+
+awq::LinearShape linearShape(const Shape &s) {
+  awq::LinearShape shape;
+  shape.k = s.k;
+  shape.n = s.n;
+  shape.bits = s.bits;
+  shape.group = s.group == 0 ? s.k : s.group;
+  shape.zeroPoint = s.zeroPoint;
+  shape.actScale = s.actScale;
+  shape.bias = s.bias;
+  shape.residual = s.residual;
+  shape.siluMul = s.siluMul;
+  return shape;
 }
+
+/// Tilings the planner does not pick but the template serves, chosen to
+/// reach its extremes: the most rows per block (8), one and two rows, the
+/// smallest and a large block, on each bit width.
+struct ChosenTiling {
+  const char *shape;
+  GemvParams params; ///< threads, cols per warp, k split, max rows.
+};
+const ChosenTiling kChosen[] = {
+    {"qkv", {256, 4, 1, 8}},          {"odd_4bit", {64, 2, 2, 8}},
+    {"down_8bit", {256, 2, 2, 8}},    {"down_proj", {256, 4, 3, 1}},
+    {"up_70b", {256, 4, 1, 2}},       {"down_3bit", {256, 4, 2, 2}},
+    {"odd_8bit_silu", {64, 2, 1, 2}},
+};
+
+struct Kernel {
+  std::string name;
+  KernelInstance instance;
+};
+
+class GemvCompile : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GemvCompile, PlannedAndChosenTilingsWithoutSpills) {
+  const std::string &archName = GetParam();
+  const std::optional<awq::Target> target = awq::parseTarget(archName);
+  ASSERT_TRUE(target.has_value()) << archName;
+  std::vector<Kernel> kernels;
+  for (const Shape &s : kShapes) {
+    const awq::LinearShape shape = linearShape(s);
+    const std::optional<GemvParams> planned =
+        awq::planGemv(shape, *target->arch);
+    ASSERT_TRUE(planned.has_value()) << s.name << " on " << archName;
+    kernels.push_back({std::string("gemv_") + s.name,
+                       KernelInstance::makeGemv(shape, *planned)});
+  }
+  for (const ChosenTiling &c : kChosen) {
+    const Shape *s = nullptr;
+    for (const Shape &candidate : kShapes)
+      if (std::string(candidate.name) == c.shape)
+        s = &candidate;
+    ASSERT_NE(s, nullptr) << c.shape;
+    kernels.push_back({std::string("gemv_") + c.shape + "_r" +
+                           std::to_string(c.params.maxRows),
+                       KernelInstance::makeGemv(linearShape(*s), c.params)});
+  }
+  // One program: the headers are parsed once.
+  awq::test::CompileJob job;
+  job.label = "GEMV kernels";
+  for (const Kernel &k : kernels) {
+    ASSERT_EQ(k.instance.check(), "") << k.name;
+    job.source += k.instance.source(k.name);
+  }
+  job.kernelName = "gemv_" + archName;
+  job.options.arch = archName;
+  const awq::test::CompileOutcome outcome = awq::test::compileAll({job})[0];
+  for (const Kernel &k : kernels) {
+    EXPECT_TRUE(awq::test::kernelWithoutSpills(
+        k.name + " = " + k.instance.configType() + " on " + archName, outcome,
+        k.name));
+    if (const awq::KernelResources *r = outcome.result.find(k.name))
+      std::printf("%-22s %-6s %3d regs  %s\n", k.name.c_str(), archName.c_str(),
+                  r->registers, k.instance.suggestedName().c_str());
+  }
+  std::printf("%s: %.2f s\n", archName.c_str(), outcome.result.seconds);
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, GemvCompile,
+                         ::testing::ValuesIn(awq::test::targetArchs()),
+                         [](const ::testing::TestParamInfo<std::string> &info) {
+                           return info.param;
+                         });
 
 } // namespace

@@ -2,10 +2,12 @@
 //===//
 //
 // Emits the GEMV kernel source for a layer exactly as the compiler would
-// (GemvKernelConfig::kernelSource), builds it with the host executor, runs it
-// on fresh random data with NaN-poisoned outputs and compares with
-// referenceLinear. Each case launches twice (blocks in shuffled order the
-// second time) to prove the split-K workspace and counters are left zero.
+// (KernelInstance::source, for the tiling the planner picks on sm_90 or a
+// chosen one checked with KernelInstance::check), builds it with the host
+// executor, launches it with KernelInstance::launch's geometry on fresh
+// random data with NaN-poisoned outputs and compares with referenceLinear.
+// Each case launches twice (blocks in shuffled order the second time) to
+// prove the split-K workspace and counters are left zero.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,10 +15,11 @@
 
 #include "compiler/reference/Compare.h"
 #include "compiler/reference/Reference.h"
-#include "compiler/repack/GemvKernelConfig.h"
-#include "runtime/kernels/MergeLayers.h"
-#include "runtime/kernels/GemvLayout.h"
 #include "runtime/host/HostModule.h"
+#include "runtime/kernels/GemvLayout.h"
+#include "runtime/kernels/KernelInstance.h"
+#include "runtime/kernels/KernelPlan.h"
+#include "runtime/kernels/MergeLayers.h"
 #include "runtime/support/Half.h"
 
 #include <gtest/gtest.h>
@@ -30,7 +33,7 @@
 
 namespace {
 
-using awq::GemvKernelConfig;
+using awq::KernelInstance;
 using awq::QuantizedLinear;
 
 struct HostRunCase {
@@ -39,6 +42,7 @@ struct HostRunCase {
   int bits;
   int64_t groupSize; ///< 0 means per column (G = K).
   bool zeroPoint, actScale, bias, residual, siluMul;
+  /// The tiling; threads == 0: the one planGemv picks for an H100 (sm_90).
   int threads, colsPerWarp, kSplit, maxRows;
   std::vector<int> rowCounts;
 };
@@ -131,22 +135,28 @@ TEST_P(GemvHostRun, MatchesReference) {
   }
   const awq::GemvWeights packed = awq::repackGemv(merged, tc.name);
 
-  GemvKernelConfig config;
-  config.k = tc.k;
-  config.n = merged.n;
-  config.bits = tc.bits;
-  config.groupSize = groupSize;
-  config.zeroPoint = tc.zeroPoint;
-  config.actScale = tc.actScale;
-  config.bias = tc.bias;
-  config.residual = tc.residual;
-  config.siluMul = tc.siluMul;
-  config.threadsPerBlock = tc.threads;
-  config.colsPerWarp = tc.colsPerWarp;
-  config.kSplit = tc.kSplit;
-  config.maxRows = tc.maxRows;
+  awq::LinearShape shape;
+  shape.k = tc.k;
+  shape.n = merged.n;
+  shape.bits = tc.bits;
+  shape.group = groupSize;
+  shape.zeroPoint = tc.zeroPoint;
+  shape.actScale = tc.actScale;
+  shape.bias = tc.bias;
+  shape.residual = tc.residual;
+  shape.siluMul = tc.siluMul;
+  awq::GemvParams params{tc.threads, tc.colsPerWarp, tc.kSplit, tc.maxRows};
+  if (tc.threads == 0) {
+    const std::optional<awq::GemvParams> planned =
+        awq::planGemv(shape, *awq::findArch(90));
+    ASSERT_TRUE(planned.has_value());
+    params = *planned;
+  }
+  const KernelInstance instance = KernelInstance::makeGemv(shape, params);
+  ASSERT_EQ(instance.check(), "");
+  SCOPED_TRACE(instance.configType());
   const std::string kernel = "awq_gemv_" + tc.name;
-  const std::string source = config.kernelSource(kernel);
+  const std::string source = instance.source(kernel);
 
   awq::host::HostCompileOptions options;
   options.cacheDir = AWQ_DEVICE_TEST_CACHE_DIR;
@@ -161,7 +171,8 @@ TEST_P(GemvHostRun, MatchesReference) {
 
   for (int m : tc.rowCounts) {
     SCOPED_TRACE("M = " + std::to_string(m));
-    const int64_t nOut = config.nOut();
+    const int64_t nOut = shape.nOut();
+    const awq::KernelLaunch geometry = instance.launch(m);
     const std::vector<uint16_t> x =
         randomHalfs(static_cast<size_t>(m * tc.k), -1.0f, 1.0f, rng);
     const std::vector<uint16_t> act =
@@ -199,10 +210,9 @@ TEST_P(GemvHostRun, MatchesReference) {
                                    std::ldexp(1.0, -10)};
 
     std::vector<uint16_t> y(static_cast<size_t>(m * nOut));
-    std::vector<float> workspace(static_cast<size_t>(config.workspaceFloats(m)),
+    std::vector<float> workspace(static_cast<size_t>(geometry.workspaceFloats),
                                  0.0f);
-    std::vector<unsigned> counters(static_cast<size_t>(config.counterCount(m)),
-                                   0u);
+    std::vector<unsigned> counters(static_cast<size_t>(geometry.counters), 0u);
     awq::LinearArgs args{};
     args.x = reinterpret_cast<const half *>(x.data());
     args.qweight = packed.qweight.data();
@@ -221,9 +231,9 @@ TEST_P(GemvHostRun, MatchesReference) {
     args.counters = counters.empty() ? nullptr : counters.data();
     args.M = m;
 
-    const awq::host::Dim3 grid(static_cast<unsigned>(config.gridX()),
-                               static_cast<unsigned>(config.gridY()),
-                               static_cast<unsigned>(config.gridZ(m)));
+    const awq::host::Dim3 grid(static_cast<unsigned>(geometry.gridX),
+                               static_cast<unsigned>(geometry.gridY),
+                               static_cast<unsigned>(geometry.gridZ));
     std::vector<uint16_t> first;
     for (int launch = 0; launch < 2; ++launch) {
       SCOPED_TRACE("launch " + std::to_string(launch));
@@ -232,8 +242,9 @@ TEST_P(GemvHostRun, MatchesReference) {
       launchOptions.shuffleBlocks = launch == 1;
       launchOptions.shuffleSeed = 7;
       ASSERT_NO_THROW(module->launch(
-          kernel, grid, awq::host::Dim3(static_cast<unsigned>(tc.threads)),
-          static_cast<size_t>(config.sharedBytes()), &args, launchOptions));
+          kernel, grid,
+          awq::host::Dim3(static_cast<unsigned>(geometry.threads)),
+          static_cast<size_t>(geometry.sharedBytes), &args, launchOptions));
       const awq::Comparison cmp =
           awq::compareHalfToReference(y, ref, tolerance, nOut);
       ASSERT_TRUE(cmp.ok()) << cmp.describe(kernel);
@@ -243,15 +254,15 @@ TEST_P(GemvHostRun, MatchesReference) {
         ASSERT_EQ(c, 0u) << "split-K counter not reset";
       if (launch == 0) {
         first = y;
-      } else if (config.kSplit == 1) {
+      } else if (params.kSplit == 1) {
         ASSERT_EQ(y, first) << "relaunch changed the output";
       }
     }
   }
 }
 
-// name, k, n, bits, group (0 = K), zp, act, bias, res, silu, threads, cols,
-// kSplit, maxRows, M values.
+// name, k, n, bits, group (0 = K), zp, act, bias, res, silu, threads (0:
+// planned), cols, kSplit, maxRows, M values.
 const HostRunCase kCases[] = {
     {"Bits4HostRun_SplitK",
      2048,
@@ -388,6 +399,37 @@ const HostRunCase kCases[] = {
      1,
      4,
      {4}},
+    // The planner's picks (sm_90): 4 rows per block, split-K.
+    {"Bits4HostRun_Planned",
+     2048,
+     40,
+     4,
+     128,
+     true,
+     false,
+     true,
+     true,
+     true,
+     0,
+     0,
+     0,
+     0,
+     {1, 5}},
+    {"Bits8HostRun_Planned",
+     2112,
+     24,
+     8,
+     64,
+     false,
+     true,
+     false,
+     false,
+     false,
+     0,
+     0,
+     0,
+     0,
+     {3}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, GemvHostRun, ::testing::ValuesIn(kCases),

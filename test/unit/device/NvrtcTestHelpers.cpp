@@ -43,19 +43,25 @@ std::vector<CompileOutcome> compileAll(const std::vector<CompileJob> &jobs,
 
 ::testing::AssertionResult
 compiledWithoutSpills(const CompileJob &job, const CompileOutcome &outcome) {
-  const std::string where = job.label + " on " + job.options.arch;
+  return kernelWithoutSpills(job.label + " on " + job.options.arch, outcome,
+                             job.kernelName);
+}
+
+::testing::AssertionResult kernelWithoutSpills(const std::string &where,
+                                               const CompileOutcome &outcome,
+                                               const std::string &kernelName) {
   if (!outcome.error.empty())
     return ::testing::AssertionFailure() << where << " failed to compile:\n"
                                          << outcome.error;
-  const KernelResources *kernel = outcome.result.find(job.kernelName);
+  const KernelResources *kernel = outcome.result.find(kernelName);
   if (!kernel)
     return ::testing::AssertionFailure()
-           << where << ": ptxas reported no kernel '" << job.kernelName
+           << where << ": ptxas reported no kernel '" << kernelName
            << "'; log:\n"
            << outcome.result.log;
   if (!kernel->isEntry || kernel->registers <= 0)
     return ::testing::AssertionFailure()
-           << where << ": '" << job.kernelName
+           << where << ": '" << kernelName
            << "' has no entry resource line; log:\n"
            << outcome.result.log;
   if (kernel->spillStoreBytes != 0 || kernel->spillLoadBytes != 0 ||

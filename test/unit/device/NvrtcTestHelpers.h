@@ -2,7 +2,7 @@
 //===//
 //
 // Shared by the GEMV and GEMM compile tests: runs a list of (source, arch)
-// jobs on one thread per core and checks ptxas' report for the entry kernel
+// jobs on one thread per core and checks ptxas' report for an entry kernel
 // (found, no spill stores or loads, no stack frame).
 //
 //===----------------------------------------------------------------------===//
@@ -45,6 +45,12 @@ std::vector<CompileOutcome> compileAll(const std::vector<CompileJob> &jobs,
 /// kernel has no spill stores, spill loads or stack frame.
 ::testing::AssertionResult compiledWithoutSpills(const CompileJob &job,
                                                  const CompileOutcome &outcome);
+
+/// The same for kernel `kernelName` of a program that defines several;
+/// `where` names it in messages.
+::testing::AssertionResult kernelWithoutSpills(const std::string &where,
+                                               const CompileOutcome &outcome,
+                                               const std::string &kernelName);
 
 } // namespace test
 } // namespace awq

@@ -1,16 +1,15 @@
 # The GEMM kernel family's tests, included by test/unit/device/CMakeLists.txt:
-# repack round trip and tiling checks, the awq/mma.cuh wrappers, NVRTC builds
-# for sm_80/86/89/90 with zero spills, and host-emulated runs against the
-# fp64 reference.
+# the awq/mma.cuh wrappers and shared-memory swizzle, NVRTC builds of the
+# planned (and chosen extreme) tilings for sm_80/86/89/90 with zero spills,
+# and host-emulated runs against the fp64 reference. The GEMM weight layout
+# and the planner are tested in test/unit/kernels.
 awqc_add_unittest(gemm_device_tests
   SOURCES
-    ${CMAKE_CURRENT_LIST_DIR}/GemmRepackTest.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/GemmLayoutTest.cpp
     ${CMAKE_CURRENT_LIST_DIR}/GemmNvrtcTest.cpp
     ${CMAKE_CURRENT_LIST_DIR}/GemmPrimitivesTest.cpp
     ${CMAKE_CURRENT_LIST_DIR}/GemmHostTest.cpp
   LIBS awq_kernels awq_nvrtc awq_host_executor awq_reference Boost::context)
-# GemmLayoutTest and GemmHostTest include the device library on the host,
+# GemmPrimitivesTest and GemmHostTest include the device library on the host,
 # whose `#pragma unroll`s only the CUDA compilers know.
 target_include_directories(gemm_device_tests PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
 target_compile_options(gemm_device_tests PRIVATE -Wno-unknown-pragmas)

@@ -1,9 +1,10 @@
-//===- GemmRepackTest.cpp - GEMM weight format, tiling and kernel source --===//
+//===- GemmLayoutTest.cpp - GEMM fragment weight layout round trips -------===//
 //
 // The repacked buffers are decoded here by a plain reader written from the
-// format description in RepackGemm.h (not from the repacker's code) and must
-// give back every logical q, s and z * s, with zeros in the padding. The
-// tiling and source helpers are checked against the constraints they mirror.
+// format description in runtime/kernels/GemmLayout.h (not from the
+// repacker's code) and must give back every logical q, s and z * s, with
+// zeros in the padding; layers the GEMM kernel cannot run are rejected with
+// the layer's name and the offending value.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/kernels/GemmLayout.h"
@@ -55,7 +56,7 @@ uint32_t readWord(const std::vector<uint8_t> &bytes, size_t offset) {
   return word;
 }
 
-/// The q value at (row, col) of a repacked weight, read as RepackGemm.h
+/// The q value at (row, col) of a repacked weight, read as GemmLayout.h
 /// describes the format.
 int decodeQ(const GemmWeights &w, int64_t row, int64_t col) {
   const int bits = w.params.bits;
@@ -115,9 +116,9 @@ void PrintTo(const RepackCase &c, std::ostream *os) {
       << (c.zeroPoint ? " zero point" : " symmetric");
 }
 
-class GemmRepackRoundTrip : public ::testing::TestWithParam<RepackCase> {};
+class GemmLayoutRoundTrip : public ::testing::TestWithParam<RepackCase> {};
 
-TEST_P(GemmRepackRoundTrip, DecodesEveryValueAndZeroPadding) {
+TEST_P(GemmLayoutRoundTrip, DecodesEveryValueAndZeroPadding) {
   const RepackCase c = GetParam();
   const uint32_t seed = std::random_device{}();
   SCOPED_TRACE("random seed " + std::to_string(seed));
@@ -175,7 +176,7 @@ TEST_P(GemmRepackRoundTrip, DecodesEveryValueAndZeroPadding) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Layouts, GemmRepackRoundTrip,
+    Layouts, GemmLayoutRoundTrip,
     ::testing::Values(
         RepackCase{256, 128, 4, 128, true}, RepackCase{384, 200, 4, 64, false},
         RepackCase{160, 72, 4, 32, true}, RepackCase{256, 192, 3, 64, true},
@@ -205,7 +206,7 @@ void expectError(Body body, const std::string &needle) {
   }
 }
 
-TEST(GemmRepackErrors, RejectsLayersTheKernelCannotRun) {
+TEST(GemmLayoutErrors, RejectsLayersTheKernelCannotRun) {
   std::mt19937 rng(std::random_device{}());
   QuantizedLinear odd = randomLayer(rng, 100, 64, 4, 100, true);
   expectError([&] { repackGemm(odd, "blk.0.q"); },
@@ -213,8 +214,8 @@ TEST(GemmRepackErrors, RejectsLayersTheKernelCannotRun) {
 
   QuantizedLinear group48 = randomLayer(rng, 96, 64, 4, 48, true);
   expectError([&] { repackGemm(group48, "blk.1.up"); },
-              "blk.1.up: the GEMM kernel needs a group size that is a "
-              "multiple of 32");
+              "blk.1.up: the group size must be K (one group per column) or a "
+              "multiple of 32 that divides K = 96, got 48");
 
   QuantizedLinear bigQ = randomLayer(rng, 64, 64, 3, 32, true);
   bigQ.q[5 * 64 + 7] = 8;
@@ -234,153 +235,6 @@ TEST(GemmRepackErrors, RejectsLayersTheKernelCannotRun) {
   QuantizedLinear shortScales = randomLayer(rng, 64, 64, 4, 32, true);
   shortScales.scales.pop_back();
   expectError([&] { repackGemm(shortScales, "w"); }, "w: expected 128 scales");
-}
-
-/// A spec that satisfies every constraint, to be broken one field at a time.
-GemmKernelSpec validSpec() {
-  GemmKernelSpec spec;
-  spec.k = 4096;
-  spec.n = 4096;
-  spec.params.bits = 4;
-  spec.params.groupSize = 128;
-  spec.params.zeroPoint = true;
-  spec.tileM = 64;
-  spec.tileN = 256;
-  spec.tileK = 64;
-  spec.warpsM = 1;
-  spec.warpsN = 4;
-  spec.stages = 4;
-  spec.splitK = 2;
-  return spec;
-}
-
-TEST(GemmKernelSpec, ValidatesEveryField) {
-  EXPECT_NO_THROW(validateGemmKernelSpec(validSpec(), 86, "l"));
-  struct Broken {
-    void (*breakIt)(GemmKernelSpec &);
-    const char *message;
-  };
-  const Broken cases[] = {
-      {[](GemmKernelSpec &s) { s.k = 4100; }, "K must be a multiple of 8"},
-      {[](GemmKernelSpec &s) { s.n = 0; }, "shape must be positive"},
-      {[](GemmKernelSpec &s) { s.params.bits = 5; }, "bits must be 3, 4 or 8"},
-      {[](GemmKernelSpec &s) { s.params.groupSize = 96; },
-       "group size must be K or a multiple of 32 that divides K"},
-      {[](GemmKernelSpec &s) { s.tileK = 48; }, "tileK must be 32, 64 or 128"},
-      {[](GemmKernelSpec &s) {
-         s.k = 4032;
-         s.params.groupSize = 96;
-         s.tileK = 64;
-       },
-       "tileK 64 and group size 96 must divide one another"},
-      {[](GemmKernelSpec &s) { s.warpsN = 0; }, "warpsM * warpsN must be"},
-      {[](GemmKernelSpec &s) { s.tileM = 40; },
-       "tileM must be a positive multiple of 16 * warpsM"},
-      {[](GemmKernelSpec &s) { s.tileN = 192; },
-       "tileN must be a positive multiple of 64 * warpsN"},
-      {[](GemmKernelSpec &s) { s.stages = 5; }, "stages must be 2, 3 or 4"},
-      {[](GemmKernelSpec &s) { s.splitK = 65; },
-       "splitK must be between 1 and the 64 K tiles"},
-      {[](GemmKernelSpec &s) {
-         s.n = 4095;
-         s.siluMul = true;
-       },
-       "siluMul needs an even N"},
-      {[](GemmKernelSpec &s) { s.minBlocksPerSm = 0; },
-       "minBlocksPerSm must be >= 1"},
-      {[](GemmKernelSpec &s) {
-         s.tileM = 128;
-         s.warpsM = 2;
-         s.tileK = 128;
-       },
-       "needs 200720 bytes of shared memory, more than the 101376 of sm_86"},
-  };
-  for (const Broken &c : cases) {
-    GemmKernelSpec spec = validSpec();
-    c.breakIt(spec);
-    expectError([&] { validateGemmKernelSpec(spec, 86, "blk.3.down"); },
-                std::string("blk.3.down: GEMM kernel ") + c.message);
-  }
-  expectError([] { gemmMaxSharedBytes(75); }, "unsupported architecture sm_75");
-}
-
-TEST(GemmKernelSpec, SharedBytesFollowTheStageLayout) {
-  GemmKernelSpec spec = validSpec();
-  spec.actScale = true;
-  // Per stage: A 64x64 fp16, B 4 blocks x 2 packets x 1024 B, a 64 fp16;
-  // per slot: one group row of s and zs for 256 columns; plus the flag.
-  const int64_t stage = 64 * 64 * 2 + 4 * 2 * 1024 + 64 * 2;
-  const int64_t slot = 256 * 2 * 2;
-  EXPECT_EQ(gemmSharedBytes(spec), 4 * (stage + slot) + 16);
-  spec.params.groupSize = 32; // two group rows per 64-row tile
-  spec.params.zeroPoint = false;
-  EXPECT_EQ(gemmSharedBytes(spec), 4 * (stage + 2 * 256 * 2) + 16);
-}
-
-TEST(GemmKernelSpec, ChosenTilingsAreValidForManyLayers) {
-  const int64_t shapes[][2] = {{4096, 4096},  {4096, 11008}, {11008, 4096},
-                               {8192, 28672}, {384, 200},    {640, 72},
-                               {200, 40},     {64, 8}};
-  const struct {
-    int arch, sms;
-  } gpus[] = {{80, 108}, {86, 84}, {89, 128}, {90, 132}};
-  for (const auto &shape : shapes)
-    for (int bits : {3, 4, 8})
-      for (int64_t group : {int64_t(32), int64_t(64), int64_t(128), int64_t(0)})
-        for (bool zp : {false, true})
-          for (int64_t m : {1, 16, 33, 64, 100, 4096})
-            for (const auto &gpu : gpus) {
-              const int64_t k = shape[0], n = shape[1];
-              const int64_t g = group ? group : k;
-              if (k % g != 0)
-                continue;
-              QuantParams params;
-              params.bits = bits;
-              params.groupSize = g;
-              params.zeroPoint = zp;
-              GemmEpilogue epilogue;
-              epilogue.actScale = zp;
-              epilogue.siluMul = bits == 4;
-              const GemmKernelSpec spec = chooseGemmKernelSpec(
-                  k, n, params, epilogue, m, gpu.arch, gpu.sms);
-              SCOPED_TRACE(gemmConfigType(spec) + " sm_" +
-                           std::to_string(gpu.arch));
-              EXPECT_NO_THROW(validateGemmKernelSpec(spec, gpu.arch, "chosen"));
-              EXPECT_LE(spec.tileN, (n + 63) / 64 * 64);
-              const GemmLaunch launch = gemmLaunch(spec, m);
-              // Split-K only while the output tiles leave SMs idle.
-              if (spec.splitK > 1) {
-                EXPECT_LT(int64_t(launch.gridX) * launch.gridY, gpu.sms);
-              }
-            }
-}
-
-TEST(GemmKernelSpec, LaunchGeometryAndSource) {
-  GemmKernelSpec spec = validSpec();
-  spec.n = 4000;
-  const GemmLaunch launch = gemmLaunch(spec, 130);
-  EXPECT_EQ(launch.gridX, 16u);
-  EXPECT_EQ(launch.gridY, 3u);
-  EXPECT_EQ(launch.gridZ, 2u);
-  EXPECT_EQ(launch.threads, 128u);
-  EXPECT_EQ(launch.sharedBytes, gemmSharedBytes(spec));
-  EXPECT_EQ(launch.workspaceFloats, 130 * 4000);
-  EXPECT_EQ(launch.counters, 48);
-  expectError([&] { gemmLaunch(spec, 0); }, "M must be >= 1");
-
-  const std::string source = gemmKernelSource(spec, "blk0_qkv");
-  EXPECT_NE(source.find("#include \"awq/gemm.cuh\""), std::string::npos);
-  EXPECT_NE(source.find("using blk0_qkv_config = awq::GemmConfig<4096, 4000, "
-                        "4, 128, true, 64, 256, 64, 1, 4, 4, 2, false, false, "
-                        "false, false, 1>;"),
-            std::string::npos)
-      << source;
-  EXPECT_NE(source.find("AWQ_GEMM_KERNEL(blk0_qkv, blk0_qkv_config)"),
-            std::string::npos);
-  expectError([&] { gemmKernelSource(spec, "9lives"); },
-              "is not a C identifier");
-  spec.stages = 1;
-  expectError([&] { gemmKernelSource(spec, "k"); }, "stages must be 2, 3 or 4");
 }
 
 } // namespace

@@ -1,8 +1,8 @@
-//===- RepackGemvTest.cpp - GEMV layout round trips and input checks ------===//
+//===- GemvLayoutTest.cpp - GEMV layout round trips and input checks ------===//
 //
 // Unpacks repackGemv's buffers with a decoder written here, straight from
-// the layout documented in RepackGemv.h (element by element, no shared
-// code), and compares with the logical layer.
+// the layout documented in runtime/kernels/GemvLayout.h (element by element,
+// no shared code), and compares with the logical layer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -116,7 +116,7 @@ void expectRoundTrip(const QuantizedLinear &layer) {
   EXPECT_EQ(w.bias, layer.bias);
 }
 
-TEST(RepackGemv, RoundTripAllWidthsAndGroups) {
+TEST(GemvLayout, RoundTripAllWidthsAndGroups) {
   uint32_t seed = 500;
   for (int bits : {3, 4, 8})
     for (int64_t group : {32, 64, 128})
@@ -127,7 +127,7 @@ TEST(RepackGemv, RoundTripAllWidthsAndGroups) {
       }
 }
 
-TEST(RepackGemv, RoundTripPartialTilesAndPaddedK) {
+TEST(GemvLayout, RoundTripPartialTilesAndPaddedK) {
   uint32_t seed = 600;
   for (int bits : {3, 4, 8}) {
     // 33 units: a full tile and a one-unit tile.
@@ -140,7 +140,7 @@ TEST(RepackGemv, RoundTripPartialTilesAndPaddedK) {
   }
 }
 
-TEST(RepackGemv, RejectsUnsupportedGroupSize) {
+TEST(GemvLayout, RejectsUnsupportedGroupSize) {
   const QuantizedLinear layer = makeLayer(128, 4, 4, 16, true, false, 1);
   try {
     awq::repackGemv(layer, "model.layers.0.q_proj");
@@ -152,7 +152,7 @@ TEST(RepackGemv, RejectsUnsupportedGroupSize) {
   }
 }
 
-TEST(RepackGemv, RejectsOutOfRangeValuesAndBadScales) {
+TEST(GemvLayout, RejectsOutOfRangeValuesAndBadScales) {
   QuantizedLinear layer = makeLayer(64, 4, 4, 32, true, false, 2);
   layer.q[5] = 16;
   EXPECT_THROW(awq::repackGemv(layer, "q out of range"), awq::Error);
@@ -170,7 +170,7 @@ TEST(RepackGemv, RejectsOutOfRangeValuesAndBadScales) {
   EXPECT_THROW(awq::repackGemv(layer, "short q"), awq::Error);
 }
 
-TEST(RepackGemv, DescribeLayout) {
+TEST(GemvLayout, DescribeLayout) {
   for (int bits : {3, 4, 8}) {
     const std::string text = awq::describeGemvLayout(bits);
     EXPECT_NE(text.find(std::to_string(bits) + "-bit"), std::string::npos);
