@@ -4,7 +4,7 @@
 // test/lit/passes/awq-lower-to-kernels.mlir.
 //
 //===----------------------------------------------------------------------===//
-#include "dialects/awq/KernelSchedules.h"
+#include "dialects/awq/AwqDialect.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -81,10 +81,6 @@ struct LowerToKernelsPass
     MLIRContext *context = &getContext();
     Value weight = linear.getWeight();
     QWeightType type = linear.getWeight().getType();
-    ::awq::LinearShape shape = linearShapeOf(
-        type, static_cast<bool>(linear.getActScale()),
-        static_cast<bool>(linear.getBias()),
-        static_cast<bool>(linear.getResidual()), linear.getEpilogue());
     auto i64 = [&](int64_t value) {
       return IntegerAttr::get(IntegerType::get(context, 64), value);
     };
@@ -102,14 +98,10 @@ struct LowerToKernelsPass
       Value packed = RepackOp::create(
           builder, loc, sourceType.withLayout(Layout::gemv_interleaved),
           source);
-      ::awq::GemvParams params = gemvParamsOf(config);
       small = GemvKernelOp::create(
           builder, loc, linear.getType(), linear.getInput(), packed,
           linear.getBias(), linear.getActScale(), linear.getResidual(),
-          name + "_gemv", config, linear.getEpilogue(),
-          gemvKLoop(context, shape, params), DequantKind::fp32_subnormal,
-          static_cast<uint64_t>(
-              ::awq::gemvGeometry(shape, params).sharedBytes));
+          name + "_gemv", config, linear.getEpilogue());
     }
     if (GemmConfigAttr config = linear.getGemmAttr()) {
       Value source = weight;
@@ -119,14 +111,10 @@ struct LowerToKernelsPass
       auto sourceType = cast<QWeightType>(source.getType());
       Value packed = RepackOp::create(
           builder, loc, sourceType.withLayout(Layout::mma_fragment), source);
-      ::awq::GemmParams params = gemmParamsOf(config);
       large = GemmKernelOp::create(
           builder, loc, linear.getType(), linear.getInput(), packed,
           linear.getBias(), linear.getActScale(), linear.getResidual(),
-          name + "_gemm", config, linear.getEpilogue(),
-          gemmKLoop(context, shape, params), gemmDequantKind(type.getBits()),
-          static_cast<uint64_t>(
-              ::awq::gemmGeometry(shape, params).sharedBytes));
+          name + "_gemm", config, linear.getEpilogue());
     }
     Value result = small ? small : large;
     if (small && large) {

@@ -114,10 +114,7 @@ struct SelectKernelsPass
     WalkResult result = module.walk([&](LinearOp linear) {
       if (linear.getGemv() || linear.getGemm())
         return WalkResult::advance();
-      ::awq::LinearShape shape = linearShapeOf(
-          linear.getWeight().getType(), static_cast<bool>(linear.getActScale()),
-          static_cast<bool>(linear.getBias()),
-          static_cast<bool>(linear.getResidual()), linear.getEpilogue());
+      ::awq::LinearShape shape = linear.getLinearShape();
       std::optional<::awq::GemvParams> gemv;
       std::optional<::awq::GemmParams> gemm;
       if (families != "gemm")

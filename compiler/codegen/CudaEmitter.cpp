@@ -47,13 +47,6 @@ std::string headerComment(const EmittedKernel &kernel, StringRef layerNames,
   return text;
 }
 
-template <typename KernelOp>::awq::LinearShape shapeOf(KernelOp op) {
-  return linearShapeOf(op.getWeight().getType(),
-                       static_cast<bool>(op.getActScale()),
-                       static_cast<bool>(op.getBias()),
-                       static_cast<bool>(op.getResidual()), op.getEpilogue());
-}
-
 /// The checkpoint tensors behind a weight, for the header comment.
 std::string describeTensors(Value weight) {
   return llvm::join(getSourceTensors(weight), ", ");
@@ -65,7 +58,7 @@ EmittedKernel describeKernel(KernelOp op, StringRef family) {
   EmittedKernel kernel;
   kernel.name = op.getKernelName().str();
   kernel.family = family.str();
-  kernel.shape = shapeOf(op);
+  kernel.shape = op.getLinearShape();
   std::string tensors = describeTensors(op.getWeight());
   kernel.layer = tensors.empty() ? layerDescription(op) : tensors;
   return kernel;
@@ -140,7 +133,7 @@ EmittedKernel emitGemm(GemmKernelOp op) {
           config, s.k, s.n, s.bits, s.group, boolText(s.zeroPoint), p.tileM,
           p.tileN, p.tileK, p.warpsM, p.warpsN, p.stages, p.splitK,
           boolText(s.actScale), boolText(s.bias), g.kTiles, p.tileK, p.stages,
-          stringifyDequantKind(op.getDequant()), boolText(s.residual),
+          stringifyDequantKind(op.getDequantKind()), boolText(s.residual),
           boolText(s.siluMul), kernel.name)
           .str();
   return kernel;
