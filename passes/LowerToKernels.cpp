@@ -62,7 +62,8 @@ struct LowerToKernelsPass
     for (LinearOp linear : linears) {
       std::string base = "linear_" + std::to_string(index++);
       SmallVector<std::string> tensors = getSourceTensors(linear.getWeight());
-      if (auto name = linear->getAttrOfType<StringAttr>("awq.name"))
+      if (auto name =
+              linear->getAttrOfType<StringAttr>(AwqDialect::getNameAttrName()))
         base = identifierFrom(name.getValue());
       else if (!tensors.empty())
         base = identifierFrom(describeTensors(tensors));
@@ -123,8 +124,9 @@ struct LowerToKernelsPass
           SelectByRowsOp::create(builder, loc, linear.getType(),
                                  linear.getInput(), small, large, i64(minM));
     }
-    if (auto name = linear->getAttrOfType<StringAttr>("awq.name"))
-      result.getDefiningOp()->setAttr("awq.name", name);
+    if (auto name =
+            linear->getAttrOfType<StringAttr>(AwqDialect::getNameAttrName()))
+      result.getDefiningOp()->setAttr(AwqDialect::getNameAttrName(), name);
     linear.replaceAllUsesWith(result);
     linear.erase();
     return success();

@@ -85,7 +85,8 @@ struct SelectKernelsPass
     ModuleOp module = getOperation();
     std::string targetName = target;
     if (targetName.empty())
-      if (auto attr = module->getAttrOfType<StringAttr>("awq.target"))
+      if (auto attr = module->getAttrOfType<StringAttr>(
+              AwqDialect::getTargetAttrName()))
         targetName = attr.str();
     if (targetName.empty()) {
       module.emitError("no target architecture: pass target=sm_XX or set the "
@@ -109,7 +110,8 @@ struct SelectKernelsPass
       return signalPassFailure();
     }
     int64_t sms = smCount > 0 ? static_cast<int64_t>(smCount) : arch->smCount;
-    module->setAttr("awq.target", StringAttr::get(&getContext(), targetName));
+    module->setAttr(AwqDialect::getTargetAttrName(),
+                    StringAttr::get(&getContext(), targetName));
 
     WalkResult result = module.walk([&](LinearOp linear) {
       if (linear.getGemv() || linear.getGemm())

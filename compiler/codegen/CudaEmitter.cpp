@@ -15,7 +15,7 @@ namespace {
 const char *boolText(bool value) { return value ? "true" : "false"; }
 
 std::string layerDescription(Operation *op) {
-  if (auto name = op->getAttrOfType<StringAttr>("awq.name"))
+  if (auto name = op->getAttrOfType<StringAttr>(AwqDialect::getNameAttrName()))
     return name.str();
   return "(unnamed)";
 }

@@ -176,7 +176,8 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
   mlir::PassManager pm(&context);
   ir::AwqPipelineOptions pipeline;
   pipeline.target = options.target;
-  if (options.target.empty() && !(*module)->hasAttr("awq.target"))
+  if (options.target.empty() &&
+      !(*module)->hasAttr(ir::AwqDialect::getTargetAttrName()))
     pipeline.target = "sm_80";
   pipeline.families = options.families;
   pipeline.gemmMinM = options.gemmMinM;
@@ -206,8 +207,10 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
     writeFile(staging / "kernels.mlir", irText);
     nlohmann::json manifest = {
         {"awqc_kernels", 1},
-        {"target",
-         (*module)->getAttrOfType<mlir::StringAttr>("awq.target").str()},
+        {"target", (*module)
+                       ->getAttrOfType<mlir::StringAttr>(
+                           ir::AwqDialect::getTargetAttrName())
+                       .str()},
         {"device_library",
          "runtime/device/include (awq/gemv.cuh, awq/gemm.cuh)"},
         {"kernels", nlohmann::json::array()}};
@@ -227,7 +230,10 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
   if (!diagnostics.empty())
     err << diagnostics;
   out << "awqc compile: " << kernels.size() << " kernel(s) for "
-      << (*module)->getAttrOfType<mlir::StringAttr>("awq.target").str()
+      << (*module)
+             ->getAttrOfType<mlir::StringAttr>(
+                 ir::AwqDialect::getTargetAttrName())
+             .str()
       << " in " << target.string() << "\n";
   return 0;
 }

@@ -124,4 +124,51 @@ TEST_F(AwqDialectTest, VerifierRejectsWrongResultWidth) {
   EXPECT_EQ(message, "'awq.linear' op result must have 64 columns, got 128");
 }
 
+TEST_F(AwqDialectTest, DiscardableAttributesAreDeclaredOnTheDialect) {
+  EXPECT_EQ(AwqDialect::getNameAttrName(), "awq.name");
+  EXPECT_EQ(AwqDialect::getTargetAttrName(), "awq.target");
+  EXPECT_EQ(AwqDialect::getModelAttrName(), "awq.model");
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  auto *dialect = context.getLoadedDialect<AwqDialect>();
+  auto target = dialect->getTargetAttrHelper();
+  EXPECT_FALSE(target.isAttrPresent(*module));
+  target.setAttr(*module, StringAttr::get(&context, "sm_90"));
+  EXPECT_EQ((*module)->getAttrOfType<StringAttr>("awq.target").getValue(),
+            "sm_90");
+  EXPECT_EQ(target.getAttr(*module).getValue(), "sm_90");
+}
+
+TEST_F(AwqDialectTest, KernelOpsDeriveWhatTheyDoNotStore) {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  auto type = QWeightType::get(&context, 256, 128, 8, 128, ZeroMode::symmetric,
+                               Layout::autoawq_gemm);
+  LinearOp linear = buildLinear(*module, type, Epilogue::none, 128);
+  OpBuilder builder(linear);
+  auto config = GemmConfigAttr::get(&context, 64, 128, 64, 2, 2, 3, 1);
+  auto packed = RepackOp::create(builder, linear.getLoc(),
+                                 type.withLayout(Layout::mma_fragment),
+                                 linear.getWeight());
+  auto gemm = GemmKernelOp::create(
+      builder, linear.getLoc(), linear.getType(), linear.getInput(), packed,
+      /*bias=*/Value(), /*act_scale=*/Value(), /*residual=*/Value(), "l_gemm",
+      config, Epilogue::none);
+  linear.replaceAllUsesWith(gemm.getResult());
+  linear.erase();
+  ASSERT_TRUE(succeeded(verify(*module)));
+
+  auto kernel = cast<KernelOpInterface>(gemm.getOperation());
+  EXPECT_EQ(kernel.getKernelName(), "l_gemm");
+  EXPECT_EQ(kernel.getKernelFamily(), KernelFamily::gemm);
+  EXPECT_EQ(kernel.getDequantKind(), DequantKind::fp16_magic_prmt);
+  // 3 stages x (A 64*64*2 + B 2*2*(256*8) + scales 1*128*2) + 16.
+  EXPECT_EQ(kernel.getSharedBytes(), 3 * (8192 + 8192 + 256) + 16);
+  EXPECT_EQ(kernel.getKLoop().getTiles(), 4);
+  EXPECT_EQ(kernel.getKLoop().getTilesPerGroup(), 2);
+  ::awq::LinearShape shape = kernel.getLinearShape();
+  EXPECT_EQ(shape.k, 256);
+  EXPECT_EQ(shape.bits, 8);
+  EXPECT_FALSE(shape.zeroPoint);
+}
+
 } // namespace
