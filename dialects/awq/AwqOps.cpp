@@ -396,6 +396,67 @@ static LogicalResult verifyKernel(KernelOpInterface op, StringRef constraint) {
   return success();
 }
 
+/// A kernel op's result: tensor<M x N_out x f16>, M the rows of the input and
+/// N_out the weight's columns after the epilogue.
+static LogicalResult inferKernelResultType(MLIRContext *context,
+                                           std::optional<Location> location,
+                                           Value input, Value weight,
+                                           Epilogue epilogue,
+                                           SmallVectorImpl<Type> &inferred) {
+  auto inputType = dyn_cast<RankedTensorType>(input.getType());
+  auto weightType = dyn_cast<QWeightType>(weight.getType());
+  if (!inputType || inputType.getRank() != 2 || !weightType)
+    return emitOptionalError(
+        location,
+        "expected a 2-D [M x K] input and a quantized weight to "
+        "infer the result type, got ",
+        input.getType(), " and ", weight.getType());
+  int64_t n = weightType.getN();
+  int64_t cols = epilogue == Epilogue::silu_mul ? n / 2 : n;
+  inferred.push_back(RankedTensorType::get({inputType.getDimSize(0), cols},
+                                           Float16Type::get(context)));
+  return success();
+}
+
+/// The result may be more or less static in its rows than the inferred type
+/// (the verifier checks rows and columns with precise messages).
+static bool kernelResultTypesCompatible(TypeRange lhs, TypeRange rhs) {
+  if (lhs.size() != 1 || rhs.size() != 1)
+    return false;
+  auto a = dyn_cast<RankedTensorType>(lhs.front());
+  auto b = dyn_cast<RankedTensorType>(rhs.front());
+  return a && b && a.getRank() == 2 && b.getRank() == 2 &&
+         a.getElementType() == b.getElementType() &&
+         a.getDimSize(1) == b.getDimSize(1) &&
+         rowsCompatible(a.getDimSize(0), b.getDimSize(0));
+}
+
+LogicalResult GemvKernelOp::inferReturnTypes(MLIRContext *context,
+                                             std::optional<Location> location,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &inferred) {
+  return inferKernelResultType(context, location, adaptor.getInput(),
+                               adaptor.getWeight(), adaptor.getEpilogue(),
+                               inferred);
+}
+
+bool GemvKernelOp::isCompatibleReturnTypes(TypeRange lhs, TypeRange rhs) {
+  return kernelResultTypesCompatible(lhs, rhs);
+}
+
+LogicalResult GemmKernelOp::inferReturnTypes(MLIRContext *context,
+                                             std::optional<Location> location,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &inferred) {
+  return inferKernelResultType(context, location, adaptor.getInput(),
+                               adaptor.getWeight(), adaptor.getEpilogue(),
+                               inferred);
+}
+
+bool GemmKernelOp::isCompatibleReturnTypes(TypeRange lhs, TypeRange rhs) {
+  return kernelResultTypesCompatible(lhs, rhs);
+}
+
 KLoopAttr GemvKernelOp::getKLoop() {
   ::awq::LinearShape shape = getLinearShape();
   ::awq::GemvParams params = gemvParamsOf(getConfig());

@@ -6,6 +6,7 @@ include "dialects/awq/AwqDialect.td"
 include "dialects/awq/AwqTypes.td"
 include "dialects/awq/AwqAttrs.td"
 include "dialects/awq/AwqInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Awq_F16Tensor : RankedTensorOf<[F16]>;
@@ -315,7 +316,8 @@ def Awq_RepackOp : Awq_Op<"repack", [Pure]> {
 class Awq_KernelOp<string mnemonic, Attr configAttr, string family,
                    string description_>
     : Awq_Op<mnemonic, [Pure, AttrSizedOperandSegments,
-                        Awq_LinearLikeOpInterface, Awq_KernelOpInterface]> {
+                        Awq_LinearLikeOpInterface, Awq_KernelOpInterface,
+                        InferTypeOpAdaptorWithIsCompatible]> {
   let description = description_;
   let arguments = (ins
     Awq_F16Tensor:$input,
@@ -354,7 +356,9 @@ def Awq_GemvKernelOp : Awq_KernelOp<"gemv_kernel", Awq_GemvConfigAttr, "gemv", [
     z * sum(x) exactly in fp32) or symmetric. The name and the configuration
     are compile-time constants of the emitted kernel; what follows from them
     and the shape (the K loop, `fp32_subnormal` dequantization, the dynamic
-    shared memory) is computed by the `KernelOpInterface` methods.
+    shared memory) is computed by the `KernelOpInterface` methods. The result
+    type (input rows x output columns after the epilogue) is inferred, so C++
+    builders may omit it.
 
     ```mlir
     %y = awq.gemv_kernel "l0_gemv" config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> %x, %w
@@ -370,7 +374,8 @@ def Awq_GemmKernelOp : Awq_KernelOp<"gemm_kernel", Awq_GemmConfigAttr, "gemm", [
     dequantized in registers (w = q * s - zs, or symmetric), mma.sync
     m16n8k16 with fp32 accumulation, then the epilogue. The K loop, the
     dequantization scheme (by bit width) and the dynamic shared memory are
-    computed by the `KernelOpInterface` methods.
+    computed by the `KernelOpInterface` methods; the result type is inferred
+    as for `awq.gemv_kernel`.
 
     ```mlir
     %y = awq.gemm_kernel "l0_gemm" config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 3, split_k = 1> %x, %w

@@ -149,10 +149,12 @@ TEST_F(AwqDialectTest, KernelOpsDeriveWhatTheyDoNotStore) {
   auto packed = RepackOp::create(builder, linear.getLoc(),
                                  type.withLayout(Layout::mma_fragment),
                                  linear.getWeight());
+  // No result type: it is inferred from the input, weight and epilogue.
   auto gemm = GemmKernelOp::create(
-      builder, linear.getLoc(), linear.getType(), linear.getInput(), packed,
+      builder, linear.getLoc(), linear.getInput(), packed,
       /*bias=*/Value(), /*act_scale=*/Value(), /*residual=*/Value(), "l_gemm",
       config, Epilogue::none);
+  EXPECT_EQ(gemm.getType(), linear.getType());
   linear.replaceAllUsesWith(gemm.getResult());
   linear.erase();
   ASSERT_TRUE(succeeded(verify(*module)));
@@ -169,6 +171,28 @@ TEST_F(AwqDialectTest, KernelOpsDeriveWhatTheyDoNotStore) {
   EXPECT_EQ(shape.k, 256);
   EXPECT_EQ(shape.bits, 8);
   EXPECT_FALSE(shape.zeroPoint);
+}
+
+TEST_F(AwqDialectTest, KernelResultTypeFollowsInputRowsAndEpilogue) {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  OpBuilder builder(module->getBodyRegion());
+  Location loc = builder.getUnknownLoc();
+  auto type = QWeightType::get(&context, 256, 128, 4, 128, ZeroMode::zero_point,
+                               Layout::gemv_interleaved);
+  auto input = RankedTensorType::get({4, 256}, builder.getF16Type());
+  auto func = func::FuncOp::create(builder, loc, "f",
+                                   builder.getFunctionType({input, type}, {}));
+  Block *entry = func.addEntryBlock();
+  builder.setInsertionPointToStart(entry);
+  auto config = GemvConfigAttr::get(&context, 128, 8, 1, 4);
+  auto gemv = GemvKernelOp::create(
+      builder, loc, entry->getArgument(0), entry->getArgument(1),
+      /*bias=*/Value(), /*act_scale=*/Value(), /*residual=*/Value(), "l_gemv",
+      config, Epilogue::silu_mul);
+  func::ReturnOp::create(builder, loc);
+  EXPECT_EQ(gemv.getType(),
+            RankedTensorType::get({4, 64}, builder.getF16Type()));
+  EXPECT_TRUE(succeeded(verify(*module)));
 }
 
 } // namespace
