@@ -37,8 +37,8 @@ def Awq_LinearLikeOpInterface : OpInterface<"LinearLikeOpInterface"> {
     /// Number of output columns after the epilogue.
     int64_t getOutputColumns() {
       int64_t n = $_op.getWeight().getType().getN();
-      return $_op.getEpilogue() == ::mlir::awq::Epilogue::silu_mul ? n / 2
-                                                                   : n;
+      bool halved = $_op.getEpilogue() == ::mlir::awq::Epilogue::silu_mul;
+      return halved ? n / 2 : n;
     }
 
     /// The problem this op solves, for the kernel geometry helpers
