@@ -4,6 +4,7 @@
 // test/lit/passes/awq-lower-to-kernels.mlir.
 //
 //===----------------------------------------------------------------------===//
+#include "dialects/awq/AwqDialect.h"
 #include "dialects/awq/KernelSchedules.h"
 #include "passes/Passes.h"
 #include "runtime/kernels/KernelInstance.h"
@@ -41,10 +42,7 @@ struct LowerToKernelsPass
     MLIRContext *context = &getContext();
     Value weight = linear.getWeight();
     QWeightType type = linear.getWeight().getType();
-    ::awq::LinearShape shape = linearShapeOf(
-        type, static_cast<bool>(linear.getActScale()),
-        static_cast<bool>(linear.getBias()),
-        static_cast<bool>(linear.getResidual()), linear.getEpilogue());
+    const ::awq::LinearShape shape = linear.getLinearShape();
     auto i64 = [&](int64_t value) {
       return IntegerAttr::get(IntegerType::get(context, 64), value);
     };
@@ -62,14 +60,12 @@ struct LowerToKernelsPass
       Value packed = RepackOp::create(
           builder, loc, sourceType.withLayout(Layout::gemv_interleaved),
           source);
-      ::awq::GemvParams params = gemvParamsOf(config);
       small = GemvKernelOp::create(
           builder, loc, linear.getType(), linear.getInput(), packed,
           linear.getBias(), linear.getActScale(), linear.getResidual(),
-          ::awq::KernelInstance::makeGemv(shape, params).suggestedName(), config, linear.getEpilogue(),
-          gemvKLoop(context, shape, params), DequantKind::fp32_subnormal,
-          static_cast<uint64_t>(
-              ::awq::gemvGeometry(shape, params).sharedBytes));
+          ::awq::KernelInstance::makeGemv(shape, gemvParamsOf(config))
+              .suggestedName(),
+          config, linear.getEpilogue());
     }
     if (GemmConfigAttr config = linear.getGemmAttr()) {
       Value source = weight;
@@ -79,14 +75,12 @@ struct LowerToKernelsPass
       auto sourceType = cast<QWeightType>(source.getType());
       Value packed = RepackOp::create(
           builder, loc, sourceType.withLayout(Layout::mma_fragment), source);
-      ::awq::GemmParams params = gemmParamsOf(config);
       large = GemmKernelOp::create(
           builder, loc, linear.getType(), linear.getInput(), packed,
           linear.getBias(), linear.getActScale(), linear.getResidual(),
-          ::awq::KernelInstance::makeGemm(shape, params).suggestedName(), config, linear.getEpilogue(),
-          gemmKLoop(context, shape, params), gemmDequantKind(type.getBits()),
-          static_cast<uint64_t>(
-              ::awq::gemmGeometry(shape, params).sharedBytes));
+          ::awq::KernelInstance::makeGemm(shape, gemmParamsOf(config))
+              .suggestedName(),
+          config, linear.getEpilogue());
     }
     Value result = small ? small : large;
     if (small && large) {
@@ -95,8 +89,9 @@ struct LowerToKernelsPass
           SelectByRowsOp::create(builder, loc, linear.getType(),
                                  linear.getInput(), small, large, i64(minM));
     }
-    if (auto name = linear->getAttrOfType<StringAttr>("awq.name"))
-      result.getDefiningOp()->setAttr("awq.name", name);
+    if (auto name =
+            linear->getAttrOfType<StringAttr>(AwqDialect::getNameAttrName()))
+      result.getDefiningOp()->setAttr(AwqDialect::getNameAttrName(), name);
     linear.replaceAllUsesWith(result);
     linear.erase();
     return success();

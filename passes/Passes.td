@@ -169,10 +169,9 @@ def LowerToKernelsPass : Pass<"awq-lower-to-kernels", "::mlir::ModuleOp"> {
       order, with zs = z * s (zero points folded here if no earlier pass did);
     * when both exist, `awq.select_by_rows` picking one by M.
 
-    Each kernel op records its K loop (tiles, split-K, where quantization
-    groups change, i.e. where the kernel reloads scales while the weight tile
-    is dequantized in registers), its dequantization and its shared memory.
-    Kernel names come from the linear's `awq.name` (or its position) and are
+    Each kernel op stores its name and configuration; its K loop, its
+    dequantization and its shared memory are computed from them and the shape
+    (`KernelOpInterface`). Kernel names come from the linear's `awq.name` (or its position) and are
     unique in the module.
 
     ```mlir
@@ -183,8 +182,7 @@ def LowerToKernelsPass : Pass<"awq-lower-to-kernels", "::mlir::ModuleOp"> {
 
     ```mlir
     %wr = awq.repack %w : !awq.qweight<..., autoawq_gemm> -> !awq.qweight<..., gemv_interleaved>
-    %y = awq.gemv_kernel "layer_gemv" %x, %wr config #awq.gemv<...> k_loop #awq.k_loop<...>
-        dequant fp32_subnormal shared_bytes 16912 : ...
+    %y = awq.gemv_kernel "layer_gemv" config #awq.gemv<...> %x, %wr : ...
     ```
   }];
   let dependentDialects = ["::mlir::awq::AwqDialect"];

@@ -32,9 +32,9 @@ struct SelectKernelsPass
     MLIRContext *context = &getContext();
     // The module's target: #awq.target<...>, or its name as a string for
     // short hand-written IR.
-    auto moduleTarget = module->getAttrOfType<TargetAttr>("awq.target");
-    auto moduleTargetName = module->getAttrOfType<StringAttr>("awq.target");
-    if (!moduleTarget && !moduleTargetName && module->hasAttr("awq.target")) {
+    auto moduleTarget = module->getAttrOfType<TargetAttr>(AwqDialect::getTargetAttrName());
+    auto moduleTargetName = module->getAttrOfType<StringAttr>(AwqDialect::getTargetAttrName());
+    if (!moduleTarget && !moduleTargetName && module->hasAttr(AwqDialect::getTargetAttrName())) {
       module.emitError("the module's awq.target must be a #awq.target "
                        "attribute, e.g. #awq.target<\"sm_90\", sms = 132>, "
                        "or a target name");
@@ -82,17 +82,14 @@ struct SelectKernelsPass
         [&] { return module.emitError(); }, context, StringRef(targetName), sms);
     if (!targetAttr)
       return signalPassFailure();
-    module->setAttr("awq.target", targetAttr);
+    module->setAttr(AwqDialect::getTargetAttrName(), targetAttr);
     ::awq::PlanOptions plan;
     plan.smCount = sms;
 
     WalkResult result = module.walk([&](LinearOp linear) {
       if (linear.getGemv() || linear.getGemm())
         return WalkResult::advance();
-      ::awq::LinearShape shape = linearShapeOf(
-          linear.getWeight().getType(), static_cast<bool>(linear.getActScale()),
-          static_cast<bool>(linear.getBias()),
-          static_cast<bool>(linear.getResidual()), linear.getEpilogue());
+      ::awq::LinearShape shape = linear.getLinearShape();
       std::optional<::awq::GemvParams> gemv;
       std::optional<::awq::GemmParams> gemm;
       if (families != "gemm")

@@ -189,7 +189,7 @@ Value Builder::linear(const LayerDescription &layer) {
       builder, loc, activationType(layer.n), input, weight, bias, actScale,
       /*residual=*/Value(), ir::Epilogue::none, /*gemv=*/nullptr,
       /*gemm=*/nullptr, /*gemm_min_m=*/nullptr);
-  output.getDefiningOp()->setAttr("awq.name",
+  output.getDefiningOp()->setAttr(ir::AwqDialect::getNameAttrName(),
                                   builder.getStringAttr(layer.name));
   if (layer.epilogue.kind == EpilogueKind::ResidualAdd) {
     Value residual = argument(layer.epilogue.residual, layer.n);
@@ -206,14 +206,15 @@ OwningOpRef<ModuleOp> Builder::build() {
   // A known target becomes #awq.target; an unknown name is kept for the
   // kernel selection pass to report.
   if (std::optional<::awq::Target> target = ::awq::parseTarget(options.target))
-    (*module)->setAttr("awq.target",
+    (*module)->setAttr(ir::AwqDialect::getTargetAttrName(),
                        ir::TargetAttr::get(builder.getContext(),
                                            options.target,
                                            target->arch->smCount));
   else
-    (*module)->setAttr("awq.target", builder.getStringAttr(options.target));
+    (*module)->setAttr(ir::AwqDialect::getTargetAttrName(), builder.getStringAttr(options.target));
   if (!description.name.empty())
-    (*module)->setAttr("awq.model", builder.getStringAttr(description.name));
+    (*module)->setAttr(ir::AwqDialect::getModelAttrName(),
+                       builder.getStringAttr(description.name));
   builder.setInsertionPointToEnd(module->getBody());
   forward = func::FuncOp::create(builder, loc, "forward",
                                  builder.getFunctionType({}, {}));
@@ -230,8 +231,8 @@ OwningOpRef<ModuleOp> Builder::build() {
     if (!output.use_empty())
       continue;
     results.push_back(output);
-    resultNames.push_back(builder.getDictionaryAttr(
-        builder.getNamedAttr("awq.name", builder.getStringAttr(layer.name))));
+    resultNames.push_back(builder.getDictionaryAttr(builder.getNamedAttr(
+        ir::AwqDialect::getNameAttrName(), builder.getStringAttr(layer.name))));
   }
   func::ReturnOp::create(builder, loc, results);
 
@@ -239,8 +240,8 @@ OwningOpRef<ModuleOp> Builder::build() {
   SmallVector<Attribute> argumentAttrs;
   for (auto &[name, type] : argumentNames) {
     inputTypes.push_back(type);
-    argumentAttrs.push_back(builder.getDictionaryAttr(
-        builder.getNamedAttr("awq.name", builder.getStringAttr(name))));
+    argumentAttrs.push_back(builder.getDictionaryAttr(builder.getNamedAttr(
+        ir::AwqDialect::getNameAttrName(), builder.getStringAttr(name))));
   }
   SmallVector<Type> resultTypes;
   for (Value result : results)

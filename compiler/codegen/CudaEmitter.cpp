@@ -19,7 +19,7 @@ std::string layerOf(Operation *op, Value weight) {
   std::string tensors = llvm::join(getSourceTensors(weight), ", ");
   if (!tensors.empty())
     return tensors;
-  if (auto name = op->getAttrOfType<StringAttr>("awq.name"))
+  if (auto name = op->getAttrOfType<StringAttr>(AwqDialect::getNameAttrName()))
     return name.str();
   return "(unnamed)";
 }
@@ -29,11 +29,8 @@ std::string layerOf(Operation *op, Value weight) {
 namespace mlir::awq {
 
 ::awq::KernelInstance getKernelInstance(Operation *kernelOp) {
-  KernelOperands operands = getKernelOperands(kernelOp);
-  ::awq::LinearShape shape = linearShapeOf(
-      cast<QWeightType>(operands.weight.getType()),
-      static_cast<bool>(operands.actScale), static_cast<bool>(operands.bias),
-      static_cast<bool>(operands.residual), operands.epilogue);
+  const ::awq::LinearShape shape =
+      cast<KernelOpInterface>(kernelOp).getLinearShape();
   if (auto gemv = dyn_cast<GemvKernelOp>(kernelOp))
     return ::awq::KernelInstance::makeGemv(shape,
                                            gemvParamsOf(gemv.getConfig()));

@@ -191,7 +191,8 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
   mlir::PassManager pm(&context);
   ir::AwqPipelineOptions pipeline;
   pipeline.target = options.target;
-  if (options.target.empty() && !(*module)->hasAttr("awq.target"))
+  if (options.target.empty() &&
+      !(*module)->hasAttr(ir::AwqDialect::getTargetAttrName()))
     pipeline.target = "sm_80";
   pipeline.families = options.families;
   pipeline.gemmMinM = options.gemmMinM;
@@ -204,7 +205,7 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
     throw Error("awqc compile: " + options.input + ":\n" + diagnostics);
 
   const std::string targetName =
-      (*module)->getAttrOfType<ir::TargetAttr>("awq.target").getName().str();
+      (*module)->getAttrOfType<ir::TargetAttr>(ir::AwqDialect::getTargetAttrName()).getName().str();
 
   // Everything goes into a sibling temporary directory renamed at the end.
   fs::path target = fs::absolute(options.output);

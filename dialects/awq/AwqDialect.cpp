@@ -10,6 +10,7 @@ using namespace mlir::awq;
 
 #include "dialects/awq/AwqDialect.cpp.inc"
 #include "dialects/awq/AwqEnums.cpp.inc"
+#include "dialects/awq/AwqInterfaces.cpp.inc"
 
 #define GET_TYPEDEF_CLASSES
 #include "dialects/awq/AwqTypes.cpp.inc"

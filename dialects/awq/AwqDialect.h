@@ -9,7 +9,9 @@
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+
 
 #include "dialects/awq/AwqDialect.h.inc"
 #include "dialects/awq/AwqEnums.h.inc"
@@ -19,6 +21,13 @@
 
 #define GET_ATTRDEF_CLASSES
 #include "dialects/awq/AwqAttrs.h.inc"
+
+namespace mlir::awq::detail {
+/// The operand and result shape checks of every LinearLikeOpInterface op.
+LogicalResult verifyLinearLikeOp(Operation *op);
+} // namespace mlir::awq::detail
+
+#include "dialects/awq/AwqInterfaces.h.inc"
 
 #define GET_OP_CLASSES
 #include "dialects/awq/AwqOps.h.inc"

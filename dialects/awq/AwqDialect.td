@@ -30,6 +30,28 @@ def Awq_Dialect : Dialect {
   }];
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
+  // Discardable attributes the awq tools set and read. `awq.name` names what an
+  // op, argument or result is (a layer, a tensor); `awq.target` is the GPU
+  // architecture a module is compiled for (sm_80...); `awq.model` is the name
+  // of the model a module was built from.
+  let discardableAttrs = (ins
+    "::mlir::StringAttr":$name,
+    "::mlir::Attribute":$target,
+    "::mlir::StringAttr":$model
+  );
+  let extraClassDeclaration = [{
+    /// "awq.name", "awq.target", "awq.model": the discardable attribute names,
+    /// usable without a context (typed access: get<X>AttrHelper()).
+    static constexpr ::llvm::StringLiteral getNameAttrName() {
+      return NameAttrHelper::getNameStr();
+    }
+    static constexpr ::llvm::StringLiteral getTargetAttrName() {
+      return TargetAttrHelper::getNameStr();
+    }
+    static constexpr ::llvm::StringLiteral getModelAttrName() {
+      return ModelAttrHelper::getNameStr();
+    }
+  }];
 }
 
 class Awq_Op<string mnemonic, list<Trait> traits = []>

@@ -1,6 +1,7 @@
 //===- AwqOps.cpp - Verifiers and helpers of the awq operations -----------===//
 #include "dialects/awq/AwqDialect.h"
 #include "dialects/awq/KernelSchedules.h"
+#include "runtime/kernels/KernelInstance.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -78,14 +79,8 @@ LogicalResult ExternalOp::verify() {
 // LinearOp
 //===----------------------------------------------------------------------===//
 
-int64_t LinearOp::getOutputColumns() {
-  int64_t n = getWeight().getType().getN();
-  return getEpilogue() == Epilogue::silu_mul ? n / 2 : n;
-}
-
-/// The shape checks shared by awq.linear and the kernel ops.
-template <typename LinearLikeOp>
-static LogicalResult verifyLinearLike(LinearLikeOp op) {
+LogicalResult mlir::awq::detail::verifyLinearLikeOp(Operation *operation) {
+  auto op = cast<LinearLikeOpInterface>(operation);
   QWeightType weight = op.getWeight().getType();
   if (failed(verifyActivation(op, op.getInput(), "input", weight.getK())))
     return failure();
@@ -99,27 +94,26 @@ static LogicalResult verifyLinearLike(LinearLikeOp op) {
     return op.emitOpError() << "silu_mul epilogue needs interleaved gate/up "
                                "columns, but the weight has an odd n = "
                             << weight.getN();
+  Value result = operation->getResult(0);
   int64_t outputCols = op.getOutputColumns();
-  if (failed(verifyActivation(op, op.getResult(), "result", outputCols)))
+  if (failed(verifyActivation(op, result, "result", outputCols)))
     return failure();
-  if (!rowsCompatible(rowsOf(op.getInput()), rowsOf(op.getResult())))
+  if (!rowsCompatible(rowsOf(op.getInput()), rowsOf(result)))
     return op.emitOpError()
-           << "result rows (" << rowsOf(op.getResult())
-           << ") differ from input rows (" << rowsOf(op.getInput()) << ")";
+           << "result rows (" << rowsOf(result) << ") differ from input rows ("
+           << rowsOf(op.getInput()) << ")";
   if (op.getResidual()) {
     if (failed(verifyActivation(op, op.getResidual(), "residual", outputCols)))
       return failure();
-    if (!rowsCompatible(rowsOf(op.getResidual()), rowsOf(op.getResult())))
+    if (!rowsCompatible(rowsOf(op.getResidual()), rowsOf(result)))
       return op.emitOpError()
              << "residual rows (" << rowsOf(op.getResidual())
-             << ") differ from result rows (" << rowsOf(op.getResult()) << ")";
+             << ") differ from result rows (" << rowsOf(result) << ")";
   }
   return success();
 }
 
 LogicalResult LinearOp::verify() {
-  if (failed(verifyLinearLike(*this)))
-    return failure();
   if (auto minM = getGemmMinM()) {
     if (*minM < 1)
       return emitOpError() << "gemm_min_m must be at least 1, got " << *minM;
@@ -327,21 +321,6 @@ LogicalResult RepackOp::verify() {
 
 namespace mlir::awq {
 
-::awq::LinearShape linearShapeOf(QWeightType weight, bool actScale, bool bias,
-                                 bool residual, Epilogue epilogue) {
-  ::awq::LinearShape shape;
-  shape.k = weight.getK();
-  shape.n = weight.getN();
-  shape.bits = static_cast<int>(weight.getBits());
-  shape.group = weight.getGroup();
-  shape.zeroPoint = weight.getZeroMode() != ZeroMode::symmetric;
-  shape.actScale = actScale;
-  shape.bias = bias;
-  shape.residual = residual;
-  shape.siluMul = epilogue == Epilogue::silu_mul;
-  return shape;
-}
-
 ::awq::GemvParams gemvParamsOf(GemvConfigAttr config) {
   ::awq::GemvParams params;
   params.threads = config.getThreads();
@@ -363,54 +342,11 @@ namespace mlir::awq {
   return params;
 }
 
-/// Where group boundaries fall in a loop of `tiles` steps of `tileK`.
-static KLoopAttr makeKLoop(MLIRContext *context, int64_t tileK, int64_t tiles,
-                           int64_t splits, int64_t group, int64_t groupEff) {
-  int64_t tilesPerSplit = ::awq::ceilDiv(tiles, splits);
-  int64_t tilesPerGroup = groupEff >= tileK ? groupEff / tileK : 1;
-  int64_t groupsPerTile = groupEff >= tileK ? 1 : tileK / groupEff;
-  return KLoopAttr::get(context, tileK, tiles, splits, tilesPerSplit, group,
-                        tilesPerGroup, groupsPerTile);
-}
-
-KLoopAttr gemvKLoop(MLIRContext *context, const ::awq::LinearShape &shape,
-                    const ::awq::GemvParams &params) {
-  ::awq::GemvGeometry geometry = ::awq::gemvGeometry(shape, params);
-  int64_t groupEff = shape.group == shape.k
-                         ? geometry.tiles * ::awq::kGemvValuesPerTile
-                         : shape.group;
-  return makeKLoop(context, ::awq::kGemvValuesPerTile, geometry.tiles,
-                   params.kSplit, shape.group, groupEff);
-}
-
-KLoopAttr gemmKLoop(MLIRContext *context, const ::awq::LinearShape &shape,
-                    const ::awq::GemmParams &params) {
-  ::awq::GemmGeometry geometry = ::awq::gemmGeometry(shape, params);
-  return makeKLoop(context, params.tileK, geometry.kTiles, params.splitK,
-                   shape.group, geometry.groupEff);
-}
-
-template <typename KernelOp> static KernelOperands operandsOf(KernelOp op) {
-  return {op.getInput(),     op.getWeight(),   op.getBias(),
-          op.getActScale(),  op.getResidual(), op.getEpilogue(),
-          op.getKernelName()};
-}
-
 KernelOperands getKernelOperands(Operation *op) {
-  if (auto gemv = dyn_cast<GemvKernelOp>(op))
-    return operandsOf(gemv);
-  return operandsOf(cast<GemmKernelOp>(op));
-}
-
-DequantKind gemmDequantKind(unsigned bits) {
-  switch (bits) {
-  case 3:
-    return DequantKind::fp16_magic_planes;
-  case 8:
-    return DequantKind::fp16_magic_prmt;
-  default:
-    return DequantKind::fp16_magic_lop3;
-  }
+  auto kernel = cast<KernelOpInterface>(op);
+  return {kernel.getInput(),     kernel.getWeight(),   kernel.getBias(),
+          kernel.getActScale(),  kernel.getResidual(), kernel.getEpilogue(),
+          kernel.getKernelName()};
 }
 
 } // namespace mlir::awq
@@ -433,42 +369,114 @@ SmallVector<std::string> mlir::awq::getSourceTensors(Value weight) {
   return names;
 }
 
-static bool isCIdentifier(StringRef name) {
-  if (name.empty() || !(std::isalpha(name[0]) || name[0] == '_'))
-    return false;
-  return llvm::all_of(name, [](char c) { return std::isalnum(c) || c == '_'; });
+/// Where group boundaries fall in a loop of `tiles` steps of `tileK`.
+static KLoopAttr makeKLoop(MLIRContext *context, int64_t tileK, int64_t tiles,
+                           int64_t splits, int64_t group, int64_t groupEff) {
+  int64_t tilesPerSplit = ::awq::ceilDiv(tiles, splits);
+  int64_t tilesPerGroup = groupEff >= tileK ? groupEff / tileK : 1;
+  int64_t groupsPerTile = groupEff >= tileK ? 1 : tileK / groupEff;
+  return KLoopAttr::get(context, tileK, tiles, splits, tilesPerSplit, group,
+                        tilesPerGroup, groupsPerTile);
 }
 
 /// Checks shared by both kernel ops once the family-specific layout and zero
 /// mode are known to be right.
-template <typename KernelOp>
-static LogicalResult verifyKernelAttributes(KernelOp op, StringRef constraint,
-                                            KLoopAttr expectedLoop,
-                                            DequantKind expectedDequant,
-                                            int64_t expectedSharedBytes) {
-  if (!isCIdentifier(op.getKernelName()))
-    return op.emitOpError() << "kernel_name must be a C identifier, got '"
+static LogicalResult verifyKernel(KernelOpInterface op, StringRef constraint) {
+  if (!::awq::isKernelName(op.getKernelName().str()))
+    return op.emitOpError() << "kernel_name must be a C identifier that is "
+                               "not reserved (no leading '__' or '_' and a "
+                               "capital), got '"
                             << op.getKernelName() << "'";
   if (!constraint.empty())
     return op.emitOpError()
            << "configuration does not fit the layer: " << constraint;
-  if (op.getKLoop() != expectedLoop)
-    return op.emitOpError() << "k_loop must be " << expectedLoop
-                            << " for this shape and configuration";
-  if (op.getDequant() != expectedDequant)
-    return op.emitOpError()
-           << "dequant must be " << stringifyDequantKind(expectedDequant)
-           << " for this kernel and bit width";
-  if (static_cast<int64_t>(op.getSharedBytes()) != expectedSharedBytes)
-    return op.emitOpError()
-           << "shared_bytes must be " << expectedSharedBytes
-           << " for this shape and configuration, got " << op.getSharedBytes();
   return success();
 }
 
+/// A kernel op's result: tensor<M x N_out x f16>, M the rows of the input and
+/// N_out the weight's columns after the epilogue.
+static LogicalResult inferKernelResultType(MLIRContext *context,
+                                           std::optional<Location> location,
+                                           Value input, Value weight,
+                                           Epilogue epilogue,
+                                           SmallVectorImpl<Type> &inferred) {
+  auto inputType = dyn_cast<RankedTensorType>(input.getType());
+  auto weightType = dyn_cast<QWeightType>(weight.getType());
+  if (!inputType || inputType.getRank() != 2 || !weightType)
+    return emitOptionalError(
+        location,
+        "expected a 2-D [M x K] input and a quantized weight to "
+        "infer the result type, got ",
+        input.getType(), " and ", weight.getType());
+  int64_t n = weightType.getN();
+  int64_t cols = epilogue == Epilogue::silu_mul ? n / 2 : n;
+  inferred.push_back(RankedTensorType::get({inputType.getDimSize(0), cols},
+                                           Float16Type::get(context)));
+  return success();
+}
+
+/// The result may be more or less static in its rows than the inferred type
+/// (the verifier checks rows and columns with precise messages).
+static bool kernelResultTypesCompatible(TypeRange lhs, TypeRange rhs) {
+  if (lhs.size() != 1 || rhs.size() != 1)
+    return false;
+  auto a = dyn_cast<RankedTensorType>(lhs.front());
+  auto b = dyn_cast<RankedTensorType>(rhs.front());
+  return a && b && a.getRank() == 2 && b.getRank() == 2 &&
+         a.getElementType() == b.getElementType() &&
+         a.getDimSize(1) == b.getDimSize(1) &&
+         rowsCompatible(a.getDimSize(0), b.getDimSize(0));
+}
+
+LogicalResult GemvKernelOp::inferReturnTypes(MLIRContext *context,
+                                             std::optional<Location> location,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &inferred) {
+  return inferKernelResultType(context, location, adaptor.getInput(),
+                               adaptor.getWeight(), adaptor.getEpilogue(),
+                               inferred);
+}
+
+bool GemvKernelOp::isCompatibleReturnTypes(TypeRange lhs, TypeRange rhs) {
+  return kernelResultTypesCompatible(lhs, rhs);
+}
+
+LogicalResult GemmKernelOp::inferReturnTypes(MLIRContext *context,
+                                             std::optional<Location> location,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &inferred) {
+  return inferKernelResultType(context, location, adaptor.getInput(),
+                               adaptor.getWeight(), adaptor.getEpilogue(),
+                               inferred);
+}
+
+bool GemmKernelOp::isCompatibleReturnTypes(TypeRange lhs, TypeRange rhs) {
+  return kernelResultTypesCompatible(lhs, rhs);
+}
+
+KLoopAttr GemvKernelOp::getKLoop() {
+  ::awq::LinearShape shape = getLinearShape();
+  ::awq::GemvParams params = gemvParamsOf(getConfig());
+  ::awq::GemvGeometry geometry = ::awq::gemvGeometry(shape, params);
+  // One group per column: the loop sees one group spanning every tile.
+  int64_t groupEff = shape.group == shape.k
+                         ? geometry.tiles * ::awq::kGemvValuesPerTile
+                         : shape.group;
+  return makeKLoop(getContext(), ::awq::kGemvValuesPerTile, geometry.tiles,
+                   params.kSplit, shape.group, groupEff);
+}
+
+DequantKind GemvKernelOp::getDequantKind() {
+  return *symbolizeDequantKind(
+      ::awq::gemvDequantName(getWeight().getType().getBits()));
+}
+
+int64_t GemvKernelOp::getSharedBytes() {
+  return ::awq::gemvGeometry(getLinearShape(), gemvParamsOf(getConfig()))
+      .sharedBytes;
+}
+
 LogicalResult GemvKernelOp::verify() {
-  if (failed(verifyLinearLike(*this)))
-    return failure();
   QWeightType weight = getWeight().getType();
   if (weight.getLayout() != Layout::gemv_interleaved)
     return emitOpError()
@@ -477,22 +485,29 @@ LogicalResult GemvKernelOp::verify() {
   if (weight.getZeroMode() == ZeroMode::scaled_zero)
     return emitOpError("the gemv kernel reads stored zero points (zero_point) "
                        "or none (symmetric), not scaled_zero");
-  ::awq::LinearShape shape = linearShapeOf(
-      weight, static_cast<bool>(getActScale()), static_cast<bool>(getBias()),
-      static_cast<bool>(getResidual()), getEpilogue());
-  ::awq::GemvParams params = gemvParamsOf(getConfig());
-  std::string constraint = ::awq::checkGemv(shape, params);
-  if (!constraint.empty())
-    return verifyKernelAttributes(*this, constraint, {}, {}, 0);
-  return verifyKernelAttributes(*this, "",
-                                gemvKLoop(getContext(), shape, params),
-                                DequantKind::fp32_subnormal,
-                                ::awq::gemvGeometry(shape, params).sharedBytes);
+  return verifyKernel(
+      *this, ::awq::checkGemv(getLinearShape(), gemvParamsOf(getConfig())));
+}
+
+KLoopAttr GemmKernelOp::getKLoop() {
+  ::awq::LinearShape shape = getLinearShape();
+  ::awq::GemmParams params = gemmParamsOf(getConfig());
+  ::awq::GemmGeometry geometry = ::awq::gemmGeometry(shape, params);
+  return makeKLoop(getContext(), params.tileK, geometry.kTiles, params.splitK,
+                   shape.group, geometry.groupEff);
+}
+
+DequantKind GemmKernelOp::getDequantKind() {
+  return *symbolizeDequantKind(
+      ::awq::gemmDequantName(getWeight().getType().getBits()));
+}
+
+int64_t GemmKernelOp::getSharedBytes() {
+  return ::awq::gemmGeometry(getLinearShape(), gemmParamsOf(getConfig()))
+      .sharedBytes;
 }
 
 LogicalResult GemmKernelOp::verify() {
-  if (failed(verifyLinearLike(*this)))
-    return failure();
   QWeightType weight = getWeight().getType();
   if (weight.getLayout() != Layout::mma_fragment)
     return emitOpError() << "weight must be in the mma_fragment layout, got "
@@ -500,17 +515,8 @@ LogicalResult GemmKernelOp::verify() {
   if (weight.getZeroMode() == ZeroMode::zero_point)
     return emitOpError("the gemm kernel reads zs = z * s (scaled_zero) or no "
                        "zero point (symmetric), not zero_point");
-  ::awq::LinearShape shape = linearShapeOf(
-      weight, static_cast<bool>(getActScale()), static_cast<bool>(getBias()),
-      static_cast<bool>(getResidual()), getEpilogue());
-  ::awq::GemmParams params = gemmParamsOf(getConfig());
-  std::string constraint = ::awq::checkGemm(shape, params);
-  if (!constraint.empty())
-    return verifyKernelAttributes(*this, constraint, {}, {}, 0);
-  return verifyKernelAttributes(*this, "",
-                                gemmKLoop(getContext(), shape, params),
-                                gemmDequantKind(weight.getBits()),
-                                ::awq::gemmGeometry(shape, params).sharedBytes);
+  return verifyKernel(
+      *this, ::awq::checkGemm(getLinearShape(), gemmParamsOf(getConfig())));
 }
 
 LogicalResult SelectByRowsOp::verify() {

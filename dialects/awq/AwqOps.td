@@ -5,6 +5,8 @@
 include "dialects/awq/AwqDialect.td"
 include "dialects/awq/AwqTypes.td"
 include "dialects/awq/AwqAttrs.td"
+include "dialects/awq/AwqInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Awq_F16Tensor : RankedTensorOf<[F16]>;
@@ -33,7 +35,8 @@ def Awq_ExternalOp : Awq_Op<"external", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Awq_LinearOp : Awq_Op<"linear", [Pure, AttrSizedOperandSegments]> {
+def Awq_LinearOp : Awq_Op<"linear",
+    [Pure, AttrSizedOperandSegments, Awq_LinearLikeOpInterface]> {
   let summary = "fp16 activations times a grouped quantized weight";
   let description = [{
     Computes, for every row m of the fp16 input [M x K] (M dynamic):
@@ -77,10 +80,6 @@ def Awq_LinearOp : Awq_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     attr-dict `:` type($input) `,` qualified(type($weight)) `->` type($result)
   }];
   let hasVerifier = 1;
-  let extraClassDeclaration = [{
-    /// Number of output columns after the epilogue.
-    int64_t getOutputColumns();
-  }];
 }
 
 def Awq_RMSNormOp : Awq_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
@@ -314,8 +313,11 @@ def Awq_RepackOp : Awq_Op<"repack", [Pure]> {
 // Kernel level
 //===----------------------------------------------------------------------===//
 
-class Awq_KernelOp<string mnemonic, Attr configAttr, string description_>
-    : Awq_Op<mnemonic, [Pure, AttrSizedOperandSegments]> {
+class Awq_KernelOp<string mnemonic, Attr configAttr, string family,
+                   string description_>
+    : Awq_Op<mnemonic, [Pure, AttrSizedOperandSegments,
+                        Awq_LinearLikeOpInterface, Awq_KernelOpInterface,
+                        InferTypeOpAdaptorWithIsCompatible]> {
   let description = description_;
   let arguments = (ins
     Awq_F16Tensor:$input,
@@ -325,58 +327,58 @@ class Awq_KernelOp<string mnemonic, Attr configAttr, string description_>
     Optional<Awq_F16Tensor>:$residual,
     StrAttr:$kernel_name,
     configAttr:$config,
-    DefaultValuedAttr<Awq_Epilogue, "::mlir::awq::Epilogue::none">:$epilogue,
-    Awq_KLoopAttr:$k_loop,
-    Awq_DequantKind:$dequant,
-    I64Attr:$shared_bytes
+    DefaultValuedAttr<Awq_Epilogue, "::mlir::awq::Epilogue::none">:$epilogue
   );
   let results = (outs Awq_F16Tensor:$result);
   let assemblyFormat = [{
-    $kernel_name $input `,` $weight
+    $kernel_name `config` qualified($config) $input `,` $weight
     (`bias` `(` $bias^ `:` type($bias) `)`)?
     (`act_scale` `(` $act_scale^ `:` type($act_scale) `)`)?
     (`residual` `(` $residual^ `:` type($residual) `)`)?
     (`epilogue` $epilogue^)?
-    `config` qualified($config) `k_loop` qualified($k_loop) `dequant` $dequant
-    `shared_bytes` $shared_bytes
     attr-dict `:` type($input) `,` qualified(type($weight)) `->` type($result)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
-    int64_t getOutputColumns() {
-      int64_t n = getWeight().getType().getN();
-      return getEpilogue() == ::mlir::awq::Epilogue::silu_mul ? n / 2 : n;
+    static ::mlir::awq::KernelFamily getKernelFamily() {
+      return ::mlir::awq::KernelFamily::}] # family # [{;
     }
+    ::mlir::awq::KLoopAttr getKLoop();
+    ::mlir::awq::DequantKind getDequantKind();
+    int64_t getSharedBytes();
   }];
 }
 
-def Awq_GemvKernelOp : Awq_KernelOp<"gemv_kernel", Awq_GemvConfigAttr, [{
+def Awq_GemvKernelOp : Awq_KernelOp<"gemv_kernel", Awq_GemvConfigAttr, "gemv", [{
     One instance of the CUDA-core GEMV kernel (awq/gemv.cuh) computing the
     same function as `awq.linear`, for small row counts. Its weight is in the
     `gemv_interleaved` layout with stored zero points (the kernel subtracts
-    z * sum(x) exactly in fp32) or symmetric. Every attribute is a
-    compile-time constant of the emitted kernel.
+    z * sum(x) exactly in fp32) or symmetric. The name and the configuration
+    are compile-time constants of the emitted kernel; what follows from them
+    and the shape (the K loop, `fp32_subnormal` dequantization, the dynamic
+    shared memory) is computed by the `KernelOpInterface` methods. The result
+    type (input rows x output columns after the epilogue) is inferred, so C++
+    builders may omit it.
 
     ```mlir
-    %y = awq.gemv_kernel "l0_gemv" %x, %w config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4>
-        k_loop #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8>
-        dequant fp32_subnormal shared_bytes 16912
+    %y = awq.gemv_kernel "l0_gemv" config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> %x, %w
         : tensor<?x256xf16>, !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved> -> tensor<?x128xf16>
     ```
   }]> {
   let summary = "a CUDA-core GEMV kernel instance for small batches";
 }
 
-def Awq_GemmKernelOp : Awq_KernelOp<"gemm_kernel", Awq_GemmConfigAttr, [{
+def Awq_GemmKernelOp : Awq_KernelOp<"gemm_kernel", Awq_GemmConfigAttr, "gemm", [{
     One instance of the tensor-core GEMM kernel (awq/gemm.cuh): cp.async
     pipeline of activation and weight tiles, weights in `mma_fragment` order
     dequantized in registers (w = q * s - zs, or symmetric), mma.sync
-    m16n8k16 with fp32 accumulation, then the epilogue.
+    m16n8k16 with fp32 accumulation, then the epilogue. The K loop, the
+    dequantization scheme (by bit width) and the dynamic shared memory are
+    computed by the `KernelOpInterface` methods; the result type is inferred
+    as for `awq.gemv_kernel`.
 
     ```mlir
-    %y = awq.gemm_kernel "l0_gemm" %x, %w config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 3, split_k = 1>
-        k_loop #awq.k_loop<tile_k = 64, tiles = 4, splits = 1, tiles_per_split = 4, group = 128, tiles_per_group = 2, groups_per_tile = 1>
-        dequant fp16_magic_lop3 shared_bytes 65296
+    %y = awq.gemm_kernel "l0_gemm" config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 3, split_k = 1> %x, %w
         : tensor<?x256xf16>, !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, mma_fragment> -> tensor<?x128xf16>
     ```
   }]> {

@@ -1,4 +1,4 @@
-//===- KernelSchedules.h - Kernel-level attributes derived from a shape ---===//
+//===- KernelSchedules.h - Kernel configurations as geometry parameters ---===//
 #ifndef AWQ_DIALECTS_AWQ_KERNELSCHEDULES_H
 #define AWQ_DIALECTS_AWQ_KERNELSCHEDULES_H
 
@@ -8,30 +8,18 @@
 
 namespace mlir::awq {
 
-/// The problem a linear-like op solves, for the kernel geometry helpers.
-::awq::LinearShape linearShapeOf(QWeightType weight, bool actScale, bool bias,
-                                 bool residual, Epilogue epilogue);
-
+/// A kernel configuration attribute as the geometry helpers' parameters.
 ::awq::GemvParams gemvParamsOf(GemvConfigAttr config);
 ::awq::GemmParams gemmParamsOf(GemmConfigAttr config);
 
-/// The K loop each kernel family runs for `shape` with its configuration.
-KLoopAttr gemvKLoop(MLIRContext *context, const ::awq::LinearShape &shape,
-                    const ::awq::GemvParams &params);
-KLoopAttr gemmKLoop(MLIRContext *context, const ::awq::LinearShape &shape,
-                    const ::awq::GemmParams &params);
-
-/// The operands of an awq.gemv_kernel or awq.gemm_kernel, whichever `op`
-/// is (absent optional operands are null).
+/// The operands of a KernelOpInterface op (awq.gemv_kernel or
+/// awq.gemm_kernel), absent optional operands null.
 struct KernelOperands {
   Value input, weight, bias, actScale, residual;
   Epilogue epilogue = Epilogue::none;
   StringRef kernelName;
 };
 KernelOperands getKernelOperands(Operation *op);
-
-/// How the GEMM kernel decodes `bits`-bit weights.
-DequantKind gemmDequantKind(unsigned bits);
 
 } // namespace mlir::awq
 

@@ -8,8 +8,13 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 
+namespace mlir::awq::test {
+void registerTestPrintKernelInfoPass();
+} // namespace mlir::awq::test
+
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
+  mlir::awq::test::registerTestPrintKernelInfoPass();
   mlir::awq::registerAwqPasses();
   mlir::awq::registerAwqPipelines();
 

@@ -133,7 +133,8 @@ int run() {
     mlir::PassManager pm(&context);
     ir::AwqPipelineOptions options;
     options.target = target.empty() ? "" : target.getValue();
-    if (target.empty() && !(*module)->hasAttr("awq.target"))
+    if (target.empty() &&
+        !(*module)->hasAttr(ir::AwqDialect::getTargetAttrName()))
       options.target = "sm_80";
     options.families = families.getValue();
     ir::buildAwqPipeline(pm, options);

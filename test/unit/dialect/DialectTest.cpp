@@ -124,4 +124,75 @@ TEST_F(AwqDialectTest, VerifierRejectsWrongResultWidth) {
   EXPECT_EQ(message, "'awq.linear' op result must have 64 columns, got 128");
 }
 
+TEST_F(AwqDialectTest, DiscardableAttributesAreDeclaredOnTheDialect) {
+  EXPECT_EQ(AwqDialect::getNameAttrName(), "awq.name");
+  EXPECT_EQ(AwqDialect::getTargetAttrName(), "awq.target");
+  EXPECT_EQ(AwqDialect::getModelAttrName(), "awq.model");
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  auto *dialect = context.getLoadedDialect<AwqDialect>();
+  auto target = dialect->getTargetAttrHelper();
+  EXPECT_FALSE(target.isAttrPresent(*module));
+  target.setAttr(*module, TargetAttr::get(&context, "sm_90", 132));
+  EXPECT_EQ((*module)->getAttrOfType<TargetAttr>("awq.target").getName(),
+            "sm_90");
+  EXPECT_EQ(cast<TargetAttr>(target.getAttr(*module)).getSmCount(), 132);
+}
+
+TEST_F(AwqDialectTest, KernelOpsDeriveWhatTheyDoNotStore) {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  auto type = QWeightType::get(&context, 256, 128, 8, 128, ZeroMode::symmetric,
+                               Layout::autoawq_gemm);
+  LinearOp linear = buildLinear(*module, type, Epilogue::none, 128);
+  OpBuilder builder(linear);
+  auto config = GemmConfigAttr::get(&context, 64, 128, 64, 2, 2, 3, 1);
+  auto packed = RepackOp::create(builder, linear.getLoc(),
+                                 type.withLayout(Layout::mma_fragment),
+                                 linear.getWeight());
+  // No result type: it is inferred from the input, weight and epilogue.
+  auto gemm = GemmKernelOp::create(
+      builder, linear.getLoc(), linear.getInput(), packed,
+      /*bias=*/Value(), /*act_scale=*/Value(), /*residual=*/Value(), "l_gemm",
+      config, Epilogue::none);
+  EXPECT_EQ(gemm.getType(), linear.getType());
+  linear.replaceAllUsesWith(gemm.getResult());
+  linear.erase();
+  ASSERT_TRUE(succeeded(verify(*module)));
+
+  auto kernel = cast<KernelOpInterface>(gemm.getOperation());
+  EXPECT_EQ(kernel.getKernelName(), "l_gemm");
+  EXPECT_EQ(kernel.getKernelFamily(), KernelFamily::gemm);
+  EXPECT_EQ(kernel.getDequantKind(), DequantKind::fp16_magic_prmt);
+  // 3 stages x (A 64*64*2 + B 2*2*(256*8) + scales 1*128*2) + 16.
+  EXPECT_EQ(kernel.getSharedBytes(), 3 * (8192 + 8192 + 256) + 16);
+  EXPECT_EQ(kernel.getKLoop().getTiles(), 4);
+  EXPECT_EQ(kernel.getKLoop().getTilesPerGroup(), 2);
+  ::awq::LinearShape shape = kernel.getLinearShape();
+  EXPECT_EQ(shape.k, 256);
+  EXPECT_EQ(shape.bits, 8);
+  EXPECT_FALSE(shape.zeroPoint);
+}
+
+TEST_F(AwqDialectTest, KernelResultTypeFollowsInputRowsAndEpilogue) {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  OpBuilder builder(module->getBodyRegion());
+  Location loc = builder.getUnknownLoc();
+  auto type = QWeightType::get(&context, 256, 128, 4, 128, ZeroMode::zero_point,
+                               Layout::gemv_interleaved);
+  auto input = RankedTensorType::get({4, 256}, builder.getF16Type());
+  auto func = func::FuncOp::create(builder, loc, "f",
+                                   builder.getFunctionType({input, type}, {}));
+  Block *entry = func.addEntryBlock();
+  builder.setInsertionPointToStart(entry);
+  auto config = GemvConfigAttr::get(&context, 128, 8, 1, 4);
+  auto gemv = GemvKernelOp::create(
+      builder, loc, entry->getArgument(0), entry->getArgument(1),
+      /*bias=*/Value(), /*act_scale=*/Value(), /*residual=*/Value(), "l_gemv",
+      config, Epilogue::silu_mul);
+  func::ReturnOp::create(builder, loc);
+  EXPECT_EQ(gemv.getType(),
+            RankedTensorType::get({4, 64}, builder.getF16Type()));
+  EXPECT_TRUE(succeeded(verify(*module)));
+}
+
 } // namespace

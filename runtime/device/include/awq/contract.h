@@ -334,7 +334,7 @@ struct ArchInfo {
 /// The targets NVRTC 13 knows from sm_75 to sm_121 that have a public part
 /// (figures from the CUDA programming guide's compute-capability tables and
 /// the parts' data sheets; sm_88 has no public part and is left out).
-constexpr ArchInfo kArchTable[] = {
+inline constexpr ArchInfo kArchTable[] = {
     {75, 40, 64 * 1024, 64 * 1024, 1024, 16, false, false, false, "Tesla T4"},
     {80, 108, 163 * 1024, 164 * 1024, 2048, 32, true, true, false,
      "A100 SXM"},

@@ -522,7 +522,7 @@ func.func @repack_only_layout(%w: !w) {
 !w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, mma_fragment>
 func.func @gemv_layout(%x: tensor<?x256xf16>, %w: !w) {
   // expected-error @+1 {{weight must be in the gemv_interleaved layout, got mma_fragment}}
-  %0 = awq.gemv_kernel "k" %x, %w config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> k_loop #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8> dequant fp32_subnormal shared_bytes 16912 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  %0 = awq.gemv_kernel "k" config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> %x, %w : tensor<?x256xf16>, !w -> tensor<?x128xf16>
   return
 }
 
@@ -531,7 +531,7 @@ func.func @gemv_layout(%x: tensor<?x256xf16>, %w: !w) {
 !w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, gemv_interleaved>
 func.func @gemv_zero_mode(%x: tensor<?x256xf16>, %w: !w) {
   // expected-error @+1 {{the gemv kernel reads stored zero points (zero_point) or none (symmetric), not scaled_zero}}
-  %0 = awq.gemv_kernel "k" %x, %w config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> k_loop #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8> dequant fp32_subnormal shared_bytes 16912 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  %0 = awq.gemv_kernel "k" config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> %x, %w : tensor<?x256xf16>, !w -> tensor<?x128xf16>
   return
 }
 
@@ -540,7 +540,7 @@ func.func @gemv_zero_mode(%x: tensor<?x256xf16>, %w: !w) {
 !w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved>
 func.func @gemv_name(%x: tensor<?x256xf16>, %w: !w) {
   // expected-error @+1 {{kernel_name must be a C identifier, got '1st-kernel'}}
-  %0 = awq.gemv_kernel "1st-kernel" %x, %w config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> k_loop #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8> dequant fp32_subnormal shared_bytes 16912 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  %0 = awq.gemv_kernel "1st-kernel" config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> %x, %w : tensor<?x256xf16>, !w -> tensor<?x128xf16>
   return
 }
 
@@ -549,34 +549,7 @@ func.func @gemv_name(%x: tensor<?x256xf16>, %w: !w) {
 !w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved>
 func.func @gemv_constraint(%x: tensor<?x256xf16>, %w: !w) {
   // expected-error @+1 {{configuration does not fit the layer: silu_mul needs an even N and an even cols_per_warp}}
-  %0 = awq.gemv_kernel "k" %x, %w epilogue silu_mul config #awq.gemv<threads = 128, cols_per_warp = 1, k_split = 1, max_rows = 4> k_loop #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8> dequant fp32_subnormal shared_bytes 16912 : tensor<?x256xf16>, !w -> tensor<?x64xf16>
-  return
-}
-
-// -----
-
-!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved>
-func.func @gemv_k_loop(%x: tensor<?x256xf16>, %w: !w) {
-  // expected-error @+1 {{k_loop must be #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8> for this shape and configuration}}
-  %0 = awq.gemv_kernel "k" %x, %w config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> k_loop #awq.k_loop<tile_k = 1024, tiles = 2, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8> dequant fp32_subnormal shared_bytes 16912 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
-  return
-}
-
-// -----
-
-!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved>
-func.func @gemv_dequant(%x: tensor<?x256xf16>, %w: !w) {
-  // expected-error @+1 {{dequant must be fp32_subnormal for this kernel and bit width}}
-  %0 = awq.gemv_kernel "k" %x, %w config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> k_loop #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8> dequant fp16_magic_lop3 shared_bytes 16912 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
-  return
-}
-
-// -----
-
-!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved>
-func.func @gemv_shared(%x: tensor<?x256xf16>, %w: !w) {
-  // expected-error @+1 {{shared_bytes must be 16912 for this shape and configuration, got 1024}}
-  %0 = awq.gemv_kernel "k" %x, %w config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> k_loop #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8> dequant fp32_subnormal shared_bytes 1024 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  %0 = awq.gemv_kernel "k" config #awq.gemv<threads = 128, cols_per_warp = 1, k_split = 1, max_rows = 4> %x, %w epilogue silu_mul : tensor<?x256xf16>, !w -> tensor<?x64xf16>
   return
 }
 
@@ -585,7 +558,7 @@ func.func @gemv_shared(%x: tensor<?x256xf16>, %w: !w) {
 !w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, gemv_interleaved>
 func.func @gemm_layout(%x: tensor<?x256xf16>, %w: !w) {
   // expected-error @+1 {{weight must be in the mma_fragment layout, got gemv_interleaved}}
-  %0 = awq.gemm_kernel "k" %x, %w config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 4> k_loop #awq.k_loop<tile_k = 64, tiles = 4, splits = 4, tiles_per_split = 1, group = 128, tiles_per_group = 2, groups_per_tile = 1> dequant fp16_magic_lop3 shared_bytes 51216 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  %0 = awq.gemm_kernel "k" config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 4> %x, %w : tensor<?x256xf16>, !w -> tensor<?x128xf16>
   return
 }
 
@@ -594,7 +567,7 @@ func.func @gemm_layout(%x: tensor<?x256xf16>, %w: !w) {
 !w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, mma_fragment>
 func.func @gemm_zero_mode(%x: tensor<?x256xf16>, %w: !w) {
   // expected-error @+1 {{the gemm kernel reads zs = z * s (scaled_zero) or no zero point (symmetric), not zero_point}}
-  %0 = awq.gemm_kernel "k" %x, %w config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 4> k_loop #awq.k_loop<tile_k = 64, tiles = 4, splits = 4, tiles_per_split = 1, group = 128, tiles_per_group = 2, groups_per_tile = 1> dequant fp16_magic_lop3 shared_bytes 51216 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  %0 = awq.gemm_kernel "k" config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 4> %x, %w : tensor<?x256xf16>, !w -> tensor<?x128xf16>
   return
 }
 
@@ -603,34 +576,7 @@ func.func @gemm_zero_mode(%x: tensor<?x256xf16>, %w: !w) {
 !w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, mma_fragment>
 func.func @gemm_constraint(%x: tensor<?x256xf16>, %w: !w) {
   // expected-error @+1 {{configuration does not fit the layer: split_k 8 must be between 1 and the 4 K tiles}}
-  %0 = awq.gemm_kernel "k" %x, %w config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 8> k_loop #awq.k_loop<tile_k = 64, tiles = 4, splits = 4, tiles_per_split = 1, group = 128, tiles_per_group = 2, groups_per_tile = 1> dequant fp16_magic_lop3 shared_bytes 51216 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
-  return
-}
-
-// -----
-
-!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, mma_fragment>
-func.func @gemm_k_loop(%x: tensor<?x256xf16>, %w: !w) {
-  // expected-error @+1 {{k_loop must be #awq.k_loop<tile_k = 64, tiles = 4, splits = 4, tiles_per_split = 1, group = 128, tiles_per_group = 2, groups_per_tile = 1> for this shape and configuration}}
-  %0 = awq.gemm_kernel "k" %x, %w config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 4> k_loop #awq.k_loop<tile_k = 64, tiles = 4, splits = 2, tiles_per_split = 1, group = 128, tiles_per_group = 2, groups_per_tile = 1> dequant fp16_magic_lop3 shared_bytes 51216 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
-  return
-}
-
-// -----
-
-!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, mma_fragment>
-func.func @gemm_dequant(%x: tensor<?x256xf16>, %w: !w) {
-  // expected-error @+1 {{dequant must be fp16_magic_lop3 for this kernel and bit width}}
-  %0 = awq.gemm_kernel "k" %x, %w config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 4> k_loop #awq.k_loop<tile_k = 64, tiles = 4, splits = 4, tiles_per_split = 1, group = 128, tiles_per_group = 2, groups_per_tile = 1> dequant fp16_magic_prmt shared_bytes 51216 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
-  return
-}
-
-// -----
-
-!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, mma_fragment>
-func.func @gemm_shared(%x: tensor<?x256xf16>, %w: !w) {
-  // expected-error @+1 {{shared_bytes must be 51216 for this shape and configuration, got 4096}}
-  %0 = awq.gemm_kernel "k" %x, %w config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 4> k_loop #awq.k_loop<tile_k = 64, tiles = 4, splits = 4, tiles_per_split = 1, group = 128, tiles_per_group = 2, groups_per_tile = 1> dequant fp16_magic_lop3 shared_bytes 4096 : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  %0 = awq.gemm_kernel "k" config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 8> %x, %w : tensor<?x256xf16>, !w -> tensor<?x128xf16>
   return
 }
 

@@ -114,16 +114,15 @@ func.func @weight_transforms(%w: !w4, %u: !w4, %g: tensor<256xf16>, %s: tensor<2
 
 // CHECK-LABEL: func.func @kernels
 func.func @kernels(%x: tensor<?x256xf16>, %v: !gv, %m: !gm, %b: tensor<128xf16>, %r: tensor<?x128xf16>) -> tensor<?x128xf16> {
-  // CHECK: %[[V:.+]] = awq.gemv_kernel "l_gemv" %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<128xf16>) config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> k_loop #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8> dequant fp32_subnormal shared_bytes 16912 : tensor<?x256xf16>, !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved> -> tensor<?x128xf16>
-  %0 = awq.gemv_kernel "l_gemv" %x, %v bias(%b : tensor<128xf16>)
+  // CHECK: %[[V:.+]] = awq.gemv_kernel "l_gemv" config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<128xf16>) : tensor<?x256xf16>, !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved> -> tensor<?x128xf16>
+  %0 = awq.gemv_kernel "l_gemv"
       config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4>
-      k_loop #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8>
-      dequant fp32_subnormal shared_bytes 16912 : tensor<?x256xf16>, !gv -> tensor<?x128xf16>
-  // CHECK: %[[M:.+]] = awq.gemm_kernel "l_gemm" %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<128xf16>) residual(%{{.*}} : tensor<?x128xf16>) config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 4> k_loop #awq.k_loop<tile_k = 64, tiles = 4, splits = 4, tiles_per_split = 1, group = 128, tiles_per_group = 2, groups_per_tile = 1> dequant fp16_magic_lop3 shared_bytes 51216
-  %1 = awq.gemm_kernel "l_gemm" %x, %m bias(%b : tensor<128xf16>) residual(%r : tensor<?x128xf16>)
+      %x, %v bias(%b : tensor<128xf16>) : tensor<?x256xf16>, !gv -> tensor<?x128xf16>
+  // CHECK: %[[M:.+]] = awq.gemm_kernel "l_gemm" config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 4> %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<128xf16>) residual(%{{.*}} : tensor<?x128xf16>) : tensor<?x256xf16>, !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, mma_fragment> -> tensor<?x128xf16>
+  %1 = awq.gemm_kernel "l_gemm"
       config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 4>
-      k_loop #awq.k_loop<tile_k = 64, tiles = 4, splits = 4, tiles_per_split = 1, group = 128, tiles_per_group = 2, groups_per_tile = 1>
-      dequant fp16_magic_lop3 shared_bytes 51216 : tensor<?x256xf16>, !gm -> tensor<?x128xf16>
+      %x, %m bias(%b : tensor<128xf16>) residual(%r : tensor<?x128xf16>)
+      : tensor<?x256xf16>, !gm -> tensor<?x128xf16>
   // CHECK: awq.select_by_rows %{{.*}}, %[[V]], %[[M]] {gemm_min_m = 5 : i64} : tensor<?x256xf16>, tensor<?x128xf16>
   %2 = awq.select_by_rows %x, %0, %1 {gemm_min_m = 5 : i64} : tensor<?x256xf16>, tensor<?x128xf16>
   return %2 : tensor<?x128xf16>
