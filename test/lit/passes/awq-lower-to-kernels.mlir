@@ -1,5 +1,8 @@
 // RUN: awq-opt %s --awq-lower-to-kernels | FileCheck %s
 
+// Kernels are named after their template instance (family, shape,
+// quantization, epilogue, tiling), so identical layers share one kernel.
+
 !zp = !awq.qweight<k = 4096, n = 4096, bits = 4, group = 128, zero_point, autoawq_gemm>
 !zs = !awq.qweight<k = 4096, n = 4096, bits = 4, group = 128, scaled_zero, autoawq_gemm>
 !col = !awq.qweight<k = 2048, n = 256, bits = 8, group = 2048, symmetric, autoawq_gemm>
@@ -12,10 +15,10 @@ func.func @both(%x: tensor<?x4096xf16>) -> tensor<?x4096xf16> {
   // CHECK: %[[W:.+]] = awq.external "model.layers.3.self_attn.o_proj"
   // CHECK: %[[F:.+]] = awq.fold_zero_points %[[W]]
   // CHECK: %[[RV:.+]] = awq.repack %[[W]] : {{.*}} -> !awq.qweight<k = 4096, n = 4096, bits = 4, group = 128, zero_point, gemv_interleaved>
-  // CHECK: %[[V:.+]] = awq.gemv_kernel "model_layers_3_self_attn_o_proj_gemv"
+  // CHECK: %[[V:.+]] = awq.gemv_kernel "gemv_k4096_n4096_b4_g128_zp_t128c8s2r4"
   // CHECK-SAME: config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 4> %{{.*}}, %[[RV]] :
   // CHECK: %[[RM:.+]] = awq.repack %[[F]] : {{.*}} -> !awq.qweight<k = 4096, n = 4096, bits = 4, group = 128, scaled_zero, mma_fragment>
-  // CHECK: %[[M:.+]] = awq.gemm_kernel "model_layers_3_self_attn_o_proj_gemm"
+  // CHECK: %[[M:.+]] = awq.gemm_kernel "gemm_k4096_n4096_b4_g128_zp_m64n128k64w2x2s4sk3"
   // CHECK-SAME: config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 3> %{{.*}}, %[[RM]] :
   // CHECK: %[[S:.+]] = awq.select_by_rows %{{.*}}, %[[V]], %[[M]] {gemm_min_m = 5 : i64}
   // CHECK: return %[[S]]
@@ -32,7 +35,7 @@ func.func @both(%x: tensor<?x4096xf16>) -> tensor<?x4096xf16> {
 func.func @gemm_only(%x: tensor<?x4096xf16>, %w: !zp) -> tensor<?x4096xf16> {
   // CHECK: %[[F:.+]] = awq.fold_zero_points
   // CHECK: %[[R:.+]] = awq.repack %[[F]]
-  // CHECK: %[[M:.+]] = awq.gemm_kernel "linear_1_gemm" config #awq.gemm<{{[^>]+}}> %{{.*}}, %[[R]] :
+  // CHECK: %[[M:.+]] = awq.gemm_kernel "gemm_k4096_n4096_b4_g128_zp_m64n128k64w2x2s4sk1" config #awq.gemm<{{[^>]+}}> %{{.*}}, %[[R]] :
   // CHECK-NOT: awq.select_by_rows
   // CHECK: return %[[M]]
   %y = awq.linear %x, %w {gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>,
@@ -46,9 +49,9 @@ func.func @gemm_only(%x: tensor<?x4096xf16>, %w: !zp) -> tensor<?x4096xf16> {
 func.func @per_column(%x: tensor<?x2048xf16>, %w: !col) -> tensor<?x256xf16> {
   // CHECK-NOT: awq.fold_zero_points
   // CHECK: %[[RV:.+]] = awq.repack %{{.*}} -> !awq.qweight<k = 2048, n = 256, bits = 8, group = 2048, symmetric, gemv_interleaved>
-  // CHECK: awq.gemv_kernel "linear_2_gemv" config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> %{{.*}}, %[[RV]] :
+  // CHECK: awq.gemv_kernel "gemv_k2048_n256_b8_gk_sym_t128c8s1r4" config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> %{{.*}}, %[[RV]] :
   // CHECK: %[[RM:.+]] = awq.repack %{{.*}} -> !awq.qweight<k = 2048, n = 256, bits = 8, group = 2048, symmetric, mma_fragment>
-  // CHECK: awq.gemm_kernel "linear_2_gemm" config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 3, split_k = 1> %{{.*}}, %[[RM]] :
+  // CHECK: awq.gemm_kernel "gemm_k2048_n256_b8_gk_sym_m64n128k64w2x2s3sk1" config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 3, split_k = 1> %{{.*}}, %[[RM]] :
   // CHECK: awq.select_by_rows {{.*}} {gemm_min_m = 9 : i64}
   %y = awq.linear %x, %w {gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4>,
                           gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 3, split_k = 1>,
@@ -59,8 +62,8 @@ func.func @per_column(%x: tensor<?x2048xf16>, %w: !col) -> tensor<?x256xf16> {
 // One family each: no select; the bias follows the linear.
 // CHECK-LABEL: func.func @small_groups
 func.func @small_groups(%x: tensor<?x512xf16>, %w: !g32, %b: tensor<256xf16>) -> (tensor<?x256xf16>, tensor<?x256xf16>) {
-  // CHECK: %[[Y:.+]] = awq.gemv_kernel "linear_3_gemv" config #awq.gemv<{{[^>]+}}> %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<256xf16>) :
-  // CHECK: %[[Z:.+]] = awq.gemm_kernel "linear_4_gemm" config #awq.gemm<{{[^>]+}}> %{{.*}}, %{{.*}} :
+  // CHECK: %[[Y:.+]] = awq.gemv_kernel "gemv_k512_n256_b3_g32_zp_bias_t128c8s1r4" config #awq.gemv<{{[^>]+}}> %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<256xf16>) :
+  // CHECK: %[[Z:.+]] = awq.gemm_kernel "gemm_k512_n256_b3_g32_zp_m64n128k64w2x2s2sk1" config #awq.gemm<{{[^>]+}}> %{{.*}}, %{{.*}} :
   // CHECK-NOT: awq.select_by_rows
   // CHECK: return %[[Y]], %[[Z]]
   %y = awq.linear %x, %w bias(%b : tensor<256xf16>) {gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4>}
@@ -68,6 +71,22 @@ func.func @small_groups(%x: tensor<?x512xf16>, %w: !g32, %b: tensor<256xf16>) ->
   %z = awq.linear %x, %w {gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 2, split_k = 1>,
                           gemm_min_m = 1 : i64} : tensor<?x512xf16>, !g32 -> tensor<?x256xf16>
   return %y, %z : tensor<?x256xf16>, tensor<?x256xf16>
+}
+
+// Two layers with the same instance reference one kernel; a different
+// epilogue makes another.
+// CHECK-LABEL: func.func @shared
+func.func @shared(%x: tensor<?x4096xf16>, %a: !zs, %b: !zs, %r: tensor<?x4096xf16>) -> (tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x4096xf16>) {
+  // CHECK: awq.gemm_kernel "[[K:gemm_k4096_n4096_b4_g128_zp_m64n128k64w2x2s4sk1]]"
+  // CHECK: awq.gemm_kernel "[[K]]"
+  // CHECK: awq.gemm_kernel "gemm_k4096_n4096_b4_g128_zp_res_m64n128k64w2x2s4sk1"
+  %y = awq.linear %x, %a {gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>,
+                          gemm_min_m = 1 : i64} : tensor<?x4096xf16>, !zs -> tensor<?x4096xf16>
+  %z = awq.linear %y, %b {gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>,
+                          gemm_min_m = 1 : i64} : tensor<?x4096xf16>, !zs -> tensor<?x4096xf16>
+  %w = awq.linear %z, %b residual(%r : tensor<?x4096xf16>) {gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>,
+                          gemm_min_m = 1 : i64} : tensor<?x4096xf16>, !zs -> tensor<?x4096xf16>
+  return %y, %z, %w : tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x4096xf16>
 }
 
 // Without configurations a linear is left alone.

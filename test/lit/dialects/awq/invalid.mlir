@@ -5,17 +5,17 @@ func.func private @bits(!awq.qweight<k = 256, n = 128, bits = 5, group = 128, ze
 
 // -----
 
-// expected-error @+1 {{quantized weight shape must be positive, got k = 0, n = 128}}
+// expected-error @+1 {{quantized weight shape must be in [1, 2^30], got k = 0, n = 128}}
 func.func private @shape(!awq.qweight<k = 0, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>)
 
 // -----
 
-// expected-error @+1 {{group size must be 32, 64, 128 or k (256) for one group per column, got 16}}
+// expected-error @+1 {{group size must be k (256) for one group per column or a multiple of 32 that divides k, got 16}}
 func.func private @group(!awq.qweight<k = 256, n = 128, bits = 4, group = 16, zero_point, autoawq_gemm>)
 
 // -----
 
-// expected-error @+1 {{group size 128 does not divide k = 320}}
+// expected-error @+1 {{group size must be k (320) for one group per column or a multiple of 32 that divides k, got 128}}
 func.func private @group_divides(!awq.qweight<k = 320, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>)
 
 // -----
@@ -30,57 +30,82 @@ func.func private @pack3(!awq.qweight<k = 256, n = 48, bits = 3, group = 128, ze
 
 // -----
 
-// expected-error @+1 {{gemv threads must be a multiple of 32 in [32, 1024], got 48}}
+// expected-error @+1 {{unknown target 'sm_70'; expected one of sm_75, sm_80, sm_86, sm_87, sm_89, sm_90, sm_100, sm_103, sm_110, sm_120, sm_121 (with an 'a' suffix from sm_90 on)}}
+func.func private @target_name() attributes {t = #awq.target<"sm_70", sms = 80>}
+
+// -----
+
+// expected-error @+1 {{unknown target 'sm_80a'}}
+func.func private @target_suffix() attributes {t = #awq.target<"sm_80a", sms = 108>}
+
+// -----
+
+// expected-error @+1 {{target sms must be between 1 and 1024, got 0}}
+func.func private @target_sms() attributes {t = #awq.target<"sm_90", sms = 0>}
+
+// -----
+
+// expected-error @+1 {{gemm warps_m x warps_n must be 1 to 16 warps, got tile 64 x 128 x 64, warps 4611686018427387904 x 2}}
+func.func private @gemm_warps_overflow() attributes {c = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 4611686018427387904, warps_n = 2, stages = 4, split_k = 1>}
+
+// -----
+
+// expected-error @+1 {{gemv cols_per_warp must be a power of two up to 32, got threads = 128, cols_per_warp = 4611686018427387904}}
+func.func private @gemv_cols_overflow() attributes {c = #awq.gemv<threads = 128, cols_per_warp = 4611686018427387904, k_split = 1, max_rows = 4>}
+
+// -----
+
+// expected-error @+1 {{gemv threads must be a multiple of 32 up to 1024, got threads = 48, cols_per_warp = 4, k_split = 1, max_rows = 4}}
 func.func private @gemv_threads() attributes {c = #awq.gemv<threads = 48, cols_per_warp = 4, k_split = 1, max_rows = 4>}
 
 // -----
 
-// expected-error @+1 {{gemv cols_per_warp must be a power of two, got 3}}
+// expected-error @+1 {{gemv cols_per_warp must be a power of two up to 32, got threads = 128, cols_per_warp = 3, k_split = 1, max_rows = 4}}
 func.func private @gemv_cols() attributes {c = #awq.gemv<threads = 128, cols_per_warp = 3, k_split = 1, max_rows = 4>}
 
 // -----
 
-// expected-error @+1 {{gemv k_split must be at least 1, got 0}}
+// expected-error @+1 {{gemv k_split must be at least 1 and at most one split per K tile, got threads = 128, cols_per_warp = 4, k_split = 0, max_rows = 4}}
 func.func private @gemv_ksplit() attributes {c = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 0, max_rows = 4>}
 
 // -----
 
-// expected-error @+1 {{gemv max_rows must be 1, 2, 4 or 8, got 3}}
+// expected-error @+1 {{gemv max_rows must be 1, 2, 4 or 8, got threads = 128, cols_per_warp = 4, k_split = 1, max_rows = 3}}
 func.func private @gemv_rows() attributes {c = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 1, max_rows = 3>}
 
 // -----
 
-// expected-error @+1 {{gemv cols_per_warp x max_rows must be at most 32 (one warp reduction holds every sum), got 8 x 8}}
+// expected-error @+1 {{gemv cols_per_warp x max_rows must be at most 32 (one warp reduce-scatter holds every sum), got threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 8}}
 func.func private @gemv_sums() attributes {c = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 8>}
 
 // -----
 
-// expected-error @+1 {{gemm warps_m x warps_n must be 1 to 16 warps, got 8 x 4}}
+// expected-error @+1 {{gemm warps_m x warps_n must be 1 to 16 warps, got tile 128 x 256 x 64, warps 8 x 4, stages = 4, split_k = 1}}
 func.func private @gemm_warps() attributes {c = #awq.gemm<tile_m = 128, tile_n = 256, tile_k = 64, warps_m = 8, warps_n = 4, stages = 4, split_k = 1>}
 
 // -----
 
-// expected-error @+1 {{gemm tile_m must be a positive multiple of 16 x warps_m (whole m16 mma tiles per warp), got 48}}
+// expected-error @+1 {{gemm tile_m must be a multiple of 16 x warps_m (whole m16 mma tiles per warp), at most 256, got tile 48 x 128 x 64, warps 2 x 2, stages = 4, split_k = 1}}
 func.func private @gemm_m() attributes {c = #awq.gemm<tile_m = 48, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>}
 
 // -----
 
-// expected-error @+1 {{gemm tile_n must be a positive multiple of 64 x warps_n (whole 64-column weight packets per warp), got 64}}
+// expected-error @+1 {{gemm tile_n must be a multiple of 64 x warps_n (whole 64-column weight packets per warp), at most 512, got tile 64 x 64 x 64, warps 1 x 2, stages = 4, split_k = 1}}
 func.func private @gemm_n() attributes {c = #awq.gemm<tile_m = 64, tile_n = 64, tile_k = 64, warps_m = 1, warps_n = 2, stages = 4, split_k = 1>}
 
 // -----
 
-// expected-error @+1 {{gemm tile_k must be 32, 64 or 128, got 48}}
+// expected-error @+1 {{gemm tile_k must be 32, 64 or 128 (the weight layout pads K to 128), got tile 64 x 128 x 48, warps 1 x 2, stages = 4, split_k = 1}}
 func.func private @gemm_k() attributes {c = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 48, warps_m = 1, warps_n = 2, stages = 4, split_k = 1>}
 
 // -----
 
-// expected-error @+1 {{gemm stages must be 2, 3 or 4, got 5}}
+// expected-error @+1 {{gemm stages must be 2, 3 or 4, got tile 64 x 128 x 64, warps 2 x 2, stages = 5, split_k = 1}}
 func.func private @gemm_stages() attributes {c = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 5, split_k = 1>}
 
 // -----
 
-// expected-error @+1 {{gemm split_k must be at least 1, got 0}}
+// expected-error @+1 {{gemm split_k must be at least 1 and at most one split per K tile, got tile 64 x 128 x 64, warps 2 x 2, stages = 4, split_k = 0}}
 func.func private @gemm_splitk() attributes {c = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 0>}
 
 // -----
@@ -539,7 +564,7 @@ func.func @gemv_zero_mode(%x: tensor<?x256xf16>, %w: !w) {
 
 !w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved>
 func.func @gemv_name(%x: tensor<?x256xf16>, %w: !w) {
-  // expected-error @+1 {{kernel_name must be a C identifier, got '1st-kernel'}}
+  // expected-error @+1 {{kernel_name must be a C identifier that is not reserved (no leading '__' or '_' and a capital), got '1st-kernel'}}
   %0 = awq.gemv_kernel "1st-kernel" config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> %x, %w : tensor<?x256xf16>, !w -> tensor<?x128xf16>
   return
 }
@@ -547,8 +572,17 @@ func.func @gemv_name(%x: tensor<?x256xf16>, %w: !w) {
 // -----
 
 !w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved>
+func.func @gemv_reserved_name(%x: tensor<?x256xf16>, %w: !w) {
+  // expected-error @+1 {{kernel_name must be a C identifier that is not reserved (no leading '__' or '_' and a capital), got '__global__'}}
+  %0 = awq.gemv_kernel "__global__" config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> %x, %w : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  return
+}
+
+// -----
+
+!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved>
 func.func @gemv_constraint(%x: tensor<?x256xf16>, %w: !w) {
-  // expected-error @+1 {{configuration does not fit the layer: silu_mul needs an even N and an even cols_per_warp}}
+  // expected-error @+1 {{configuration does not fit the layer: silu_mul needs an even cols_per_warp (gate and up columns of a pair stay in one warp) (K = 256, N = 128, 4-bit, group 128, silu_mul; threads 128, cols_per_warp 1, k_split 1, max_rows 4)}}
   %0 = awq.gemv_kernel "k" config #awq.gemv<threads = 128, cols_per_warp = 1, k_split = 1, max_rows = 4> %x, %w epilogue silu_mul : tensor<?x256xf16>, !w -> tensor<?x64xf16>
   return
 }
@@ -575,7 +609,7 @@ func.func @gemm_zero_mode(%x: tensor<?x256xf16>, %w: !w) {
 
 !w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, mma_fragment>
 func.func @gemm_constraint(%x: tensor<?x256xf16>, %w: !w) {
-  // expected-error @+1 {{configuration does not fit the layer: split_k 8 must be between 1 and the 4 K tiles}}
+  // expected-error @+1 {{configuration does not fit the layer: split_k must be at most the number of K tiles (K = 256, N = 128, 4-bit, group 128; tiles 64 x 128 x 64, warps 2 x 2, 4 stages, split_k 8)}}
   %0 = awq.gemm_kernel "k" config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 8> %x, %w : tensor<?x256xf16>, !w -> tensor<?x128xf16>
   return
 }

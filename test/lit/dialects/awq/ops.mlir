@@ -127,3 +127,10 @@ func.func @kernels(%x: tensor<?x256xf16>, %v: !gv, %m: !gm, %b: tensor<128xf16>,
   %2 = awq.select_by_rows %x, %0, %1 {gemm_min_m = 5 : i64} : tensor<?x256xf16>, tensor<?x128xf16>
   return %2 : tensor<?x128xf16>
 }
+
+// The compilation target: an architecture of the kernel contract's table and
+// the SMs the planner fills.
+// CHECK-LABEL: func.func private @target
+// CHECK-SAME: t = #awq.target<"sm_90a", sms = 132>
+// CHECK-SAME: u = #awq.target<"sm_120", sms = 24>
+func.func private @target() attributes {t = #awq.target<"sm_90a", sms = 132>, u = #awq.target<"sm_120", sms = 24>}
