@@ -158,7 +158,6 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
                           kernel.source);
       manifest["kernels"].push_back(describeKernel(kernel));
     }
-    syncDirectory((dir / "kernels").string());
     writeFileAtomically((dir / "manifest.json").string(),
                         manifest.dump(2) + "\n");
     staging.commit();
