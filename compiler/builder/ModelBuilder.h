@@ -20,11 +20,15 @@
 
 namespace awq {
 
+/// The GPU architecture compiled for when neither the command line nor the
+/// module (`awq.target`) names one.
+inline constexpr const char *kDefaultTarget = "sm_80";
+
 struct BuildOptions {
   /// The checkpoint file or directory recorded in `awq.external` ops.
   std::string checkpointPath;
   /// The GPU architecture recorded on the module (`awq.target`), e.g. sm_80.
-  std::string target = "sm_80";
+  std::string target = kDefaultTarget;
 };
 
 /// Builds the module. The description must have passed validation

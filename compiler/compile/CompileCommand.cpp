@@ -1,16 +1,18 @@
 //===- CompileCommand.cpp - `awqc compile`: a model to kernels ------------===//
 #include "compiler/compile/CompileCommand.h"
 
-#include "compiler/builder/ModelBuilder.h"
 #include "compiler/codegen/CudaEmitter.h"
-#include "compiler/formats/ModelDescription.h"
+#include "compiler/frontend/AwqcOptions.h"
+#include "compiler/frontend/CommandLine.h"
+#include "compiler/frontend/ModelLoader.h"
+#include "compiler/frontend/OutputStaging.h"
 #include "dialects/awq/AwqDialect.h"
 #include "passes/Passes.h"
+#include "runtime/formats/AtomicFile.h"
 #include "runtime/support/Error.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
@@ -18,8 +20,6 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
-#include <random>
 
 namespace fs = std::filesystem;
 namespace ir = mlir::awq;
@@ -27,59 +27,13 @@ namespace ir = mlir::awq;
 namespace awq {
 namespace {
 
-struct Options {
-  std::string input, output, target, families = "both";
-  int64_t gemmMinM = 5;
-};
+using namespace awqc_options;
 
-const char *kUsage =
-    "usage: awqc compile INPUT -o DIR [--target sm_80|sm_86|sm_89|sm_90]\n"
-    "                    [--families both|gemv|gemm] [--gemm-min-m N]\n"
-    "  INPUT: an awq IR file (.mlir), a model description (.json) or a\n"
-    "  quantized checkpoint directory. DIR receives kernels.mlir, "
-    "kernels/*.cu\n"
-    "  and manifest.json.\n";
-
-Options parseArguments(const std::vector<std::string> &args) {
-  Options options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string &arg = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size())
-        throw Error("awqc compile: " + arg + " needs a value");
-      return args[++i];
-    };
-    if (arg == "-o" || arg == "--output")
-      options.output = value();
-    else if (arg == "--target")
-      options.target = value();
-    else if (arg == "--families")
-      options.families = value();
-    else if (arg == "--gemm-min-m") {
-      std::string text = value();
-      try {
-        size_t used = 0;
-        options.gemmMinM = std::stoll(text, &used);
-        if (used != text.size())
-          throw std::invalid_argument(text);
-      } catch (const std::exception &) {
-        throw Error("awqc compile: --gemm-min-m expects an integer, got '" +
-                    text + "'");
-      }
-    } else if (!arg.empty() && arg[0] == '-')
-      throw Error("awqc compile: unknown option '" + arg + "'\n" + kUsage);
-    else if (options.input.empty())
-      options.input = arg;
-    else
-      throw Error("awqc compile: more than one input ('" + options.input +
-                  "' and '" + arg + "')");
-  }
-  if (options.input.empty() || options.output.empty())
-    throw Error(
-        std::string("awqc compile: an input and -o DIR are required\n") +
-        kUsage);
-  return options;
-}
+constexpr const char *kCompileSummary =
+    "Compiles a model to kernel-level IR, one CUDA source per kernel and "
+    "manifest.json.\n\nINPUT: an awq IR file (.mlir), a model description "
+    "(.json) or a quantized\ncheckpoint directory. DIR receives "
+    "kernels.mlir, kernels/*.cu and manifest.json.";
 
 /// A kernel in the manifest: what it computes, the layers it serves, and
 /// how to launch it for any M (geometry as a function of M, buffers and
@@ -136,93 +90,83 @@ nlohmann::json describeKernel(const ir::EmittedKernel &kernel) {
   return entry;
 }
 
-void writeFile(const fs::path &path, const std::string &contents) {
-  std::ofstream file(path, std::ios::binary);
-  file << contents;
-  if (!file.flush())
-    throw Error(path.string() + ": cannot write");
+/// What awqc compile may replace: with --force, an earlier output.
+OutputRules compileOutputRules(const std::string &input, bool force) {
+  OutputRules rules;
+  rules.command = "awqc compile";
+  rules.force = force;
+  rules.inputs = {input};
+  rules.isEarlierOutput = [](const fs::path &dir) {
+    return fs::is_directory(dir / "kernels") &&
+           fileContains(dir / "manifest.json", "\"awqc_kernels\"");
+  };
+  rules.earlierOutput = "a directory holding manifest.json and kernels/";
+  return rules;
 }
 
 } // namespace
 
-int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
+int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
                       std::ostream &err) {
-  Options options = parseArguments(args);
+  const char *command = "awqc compile";
+  return runGuarded(command, err, [&]() -> int {
+    const CommandArguments args(
+        table(), {command, "compile", OPT_help, {"INPUT"}, {}}, argv);
+    if (args.helpRequested()) {
+      args.printHelp(out, "", kCompileSummary);
+      return 0;
+    }
+    const std::string input = args.positionals()[0];
+    const std::string output = args.required(OPT_output);
+    const std::string target = args.value(OPT_target).value_or("");
+    ir::AwqPipelineOptions pipeline;
+    pipeline.families = args.value(OPT_families).value_or("both");
+    pipeline.gemmMinM = args.intValue(OPT_gemm_min_m, 1, INT32_MAX).value_or(5);
+    const OutputRules rules = compileOutputRules(input, args.flag(OPT_force));
+    // Fail on an unusable output before the compilation.
+    checkOutputDirectory(output, rules);
 
-  mlir::DialectRegistry registry;
-  registry.insert<ir::AwqDialect, mlir::func::FuncDialect>();
-  mlir::MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  // Diagnostics name the op and its location; the whole module is noise.
-  context.printOpOnDiagnostic(false);
-  std::string diagnostics;
-  llvm::raw_string_ostream diagnosticStream(diagnostics);
-  llvm::SourceMgr sourceMgr;
-  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context,
-                                           diagnosticStream);
+    mlir::DialectRegistry registry;
+    registry.insert<ir::AwqDialect, mlir::func::FuncDialect>();
+    mlir::MLIRContext context(registry);
+    context.loadAllAvailableDialects();
+    // Diagnostics name the op and its location; the whole module is noise.
+    context.printOpOnDiagnostic(false);
+    std::string diagnostics;
+    llvm::raw_string_ostream diagnosticStream(diagnostics);
+    llvm::SourceMgr sourceMgr;
+    mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context,
+                                             diagnosticStream);
 
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  fs::path input(options.input);
-  if (!fs::exists(input))
-    throw Error(options.input + ": no such file or directory");
-  // awqc quantize writes model.json next to the weights when it kept
-  // activation scales the checkpoint format cannot express: prefer it.
-  if (fs::is_directory(input) && fs::exists(input / "model.json"))
-    input /= "model.json";
-  if (fs::is_directory(input) || input.extension() == ".json") {
-    ModelDescription description = fs::is_directory(input)
-                                       ? describeCheckpoint(input.string())
-                                       : parseModelDescription(input.string());
-    BuildOptions build;
-    build.checkpointPath =
-        fs::is_directory(input)
-            ? input.string()
-            : resolveCheckpointPath(description, input.string());
-    build.target = options.target.empty() ? "sm_80" : options.target;
-    module = buildModule(context, description, build);
-  } else {
-    module = mlir::parseSourceFile<mlir::ModuleOp>(input.string(), sourceMgr,
-                                                   &context);
+    LoadedModel loaded = loadModel(context, sourceMgr, input, target);
+    mlir::OwningOpRef<mlir::ModuleOp> module = std::move(loaded.module);
     if (!module)
-      throw Error(diagnostics.empty() ? options.input + ": cannot parse"
-                                      : diagnostics);
-  }
+      throw Error(diagnostics.empty() ? input + ": cannot parse" : diagnostics);
 
-  mlir::PassManager pm(&context);
-  ir::AwqPipelineOptions pipeline;
-  pipeline.target = options.target;
-  if (options.target.empty() &&
-      !(*module)->hasAttr(ir::AwqDialect::getTargetAttrName()))
-    pipeline.target = "sm_80";
-  pipeline.families = options.families;
-  pipeline.gemmMinM = options.gemmMinM;
-  ir::buildAwqPipeline(pm, pipeline);
-  if (mlir::failed(pm.run(*module)))
-    throw Error("awqc compile: " + options.input + ":\n" + diagnostics);
+    mlir::PassManager pm(&context);
+    pipeline.target = resolveTarget(*module, target);
+    ir::buildAwqPipeline(pm, pipeline);
+    if (mlir::failed(pm.run(*module)))
+      throw Error(input + ":\n" + diagnostics);
 
-  std::vector<ir::EmittedKernel> kernels;
-  if (mlir::failed(ir::emitKernels(*module, kernels)))
-    throw Error("awqc compile: " + options.input + ":\n" + diagnostics);
+    std::vector<ir::EmittedKernel> kernels;
+    if (mlir::failed(ir::emitKernels(*module, kernels)))
+      throw Error(input + ":\n" + diagnostics);
 
-  const std::string targetName =
-      (*module)->getAttrOfType<ir::TargetAttr>(ir::AwqDialect::getTargetAttrName()).getName().str();
+    const std::string targetName =
+        (*module)
+            ->getAttrOfType<ir::TargetAttr>(ir::AwqDialect::getTargetAttrName())
+            .getName()
+            .str();
 
-  // Everything goes into a sibling temporary directory renamed at the end.
-  fs::path target = fs::absolute(options.output);
-  if (fs::exists(target) && !fs::is_directory(target))
-    throw Error(target.string() + ": exists and is not a directory");
-  fs::path parent = target.parent_path();
-  if (!fs::is_directory(parent))
-    throw Error(parent.string() + ": no such directory");
-  std::mt19937_64 rng(std::random_device{}());
-  fs::path staging = parent / ("." + target.filename().string() + ".tmp-" +
-                               std::to_string(rng() % 1000000000));
-  try {
-    fs::create_directories(staging / "kernels");
+    // Everything goes into a sibling staging directory renamed at the end.
+    StagingDirectory staging(output, rules);
+    const fs::path dir(staging.path());
+    fs::create_directory(dir / "kernels");
     std::string irText;
     llvm::raw_string_ostream irStream(irText);
     module->print(irStream);
-    writeFile(staging / "kernels.mlir", irText);
+    writeFileAtomically((dir / "kernels.mlir").string(), irText);
     nlohmann::json manifest = {
         {"awqc_kernels", 1},
         {"target", targetName},
@@ -230,27 +174,23 @@ int runCompileCommand(const std::vector<std::string> &args, std::ostream &out,
          "runtime/device/include (awq/gemv.cuh, awq/gemm.cuh)"},
         {"kernels", nlohmann::json::array()}};
     for (const ir::EmittedKernel &kernel : kernels) {
-      writeFile(staging / "kernels" / (kernel.name + ".cu"), kernel.source);
+      writeFileAtomically((dir / "kernels" / (kernel.name + ".cu")).string(),
+                          kernel.source);
       manifest["kernels"].push_back(describeKernel(kernel));
     }
-    writeFile(staging / "manifest.json", manifest.dump(2) + "\n");
-    if (fs::exists(target))
-      fs::remove_all(target);
-    fs::rename(staging, target);
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove_all(staging, ignored);
-    throw;
-  }
-  if (!diagnostics.empty())
-    err << diagnostics;
-  size_t uses = 0;
-  for (const ir::EmittedKernel &kernel : kernels)
-    uses += kernel.layers.size();
-  out << "awqc compile: " << kernels.size() << " distinct kernel(s) for "
-      << uses << " kernel use(s) by layers, " << targetName
-      << " in " << target.string() << "\n";
-  return 0;
+    writeFileAtomically((dir / "manifest.json").string(),
+                        manifest.dump(2) + "\n");
+    staging.commit();
+    if (!diagnostics.empty())
+      err << diagnostics;
+    size_t uses = 0;
+    for (const ir::EmittedKernel &kernel : kernels)
+      uses += kernel.layers.size();
+    out << "awqc compile: " << kernels.size() << " distinct kernel(s) for "
+        << uses << " kernel use(s) by layers, " << targetName
+        << " in " << fs::absolute(output).lexically_normal().string() << "\n";
+    return 0;
+  });
 }
 
 } // namespace awq

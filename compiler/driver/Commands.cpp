@@ -2,15 +2,16 @@
 
 #include "compiler/driver/Commands.h"
 
-#include "compiler/driver/ArgParser.h"
 #include "compiler/driver/Inspect.h"
 #include "compiler/driver/Interrupt.h"
 #include "compiler/driver/ProgressDisplay.h"
 #include "compiler/driver/QuantizeModel.h"
 #include "compiler/driver/QuantizeReport.h"
 #include "compiler/driver/SyntheticModel.h"
+#include "compiler/frontend/AwqcOptions.h"
+#include "compiler/frontend/CommandLine.h"
+#include "compiler/frontend/OutputStaging.h"
 #include "compiler/quantize/Cancellation.h"
-#include "runtime/formats/AtomicFile.h"
 #include "runtime/support/Error.h"
 
 #include <unistd.h>
@@ -27,39 +28,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Runs `body`, turning exceptions into messages and exit codes.
-template <typename Body>
-int guarded(const char *command, std::ostream &err, Body &&body) {
-  try {
-    return body();
-  } catch (const UsageError &e) {
-    err << command << ": error: " << e.what() << "\n";
-    return 2;
-  } catch (const Error &e) {
-    err << command << ": error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::bad_alloc &) {
-    err << command << ": error: out of memory\n";
-    return 1;
-  } catch (const std::exception &e) {
-    err << command << ": internal error: " << e.what() << "\n";
-    return 1;
-  }
-}
+using namespace awqc_options;
 
 /// A progress line only makes sense on the process's own terminal.
 bool isTerminal(const std::ostream &err) {
   return &err == &std::cerr && ::isatty(STDERR_FILENO) == 1;
 }
 
-void checkReportPath(const std::string &path) {
-  fs::path parent = fs::path(path).parent_path();
-  std::error_code ec;
-  if (!parent.empty() && !fs::is_directory(parent, ec))
-    throw Error(path + ": the report's directory '" + parent.string() +
-                "' does not exist");
-  if (fs::is_directory(path, ec))
-    throw Error(path + ": is a directory; --report expects a file name");
+CommandArguments parse(const char *command, const char *subcommand,
+                       std::vector<std::string> positionals,
+                       const std::vector<std::string> &argv) {
+  return CommandArguments(table(),
+                          {command, subcommand, OPT_help,
+                           std::move(positionals), /*repeatable=*/{}},
+                          argv);
 }
 
 constexpr const char *kQuantizeSummary =
@@ -67,85 +49,65 @@ constexpr const char *kQuantizeSummary =
     "or a\nmodel description JSON) with AWQ into an AutoAWQ-format "
     "checkpoint directory:\nconfig.json with quantization_config, "
     "safetensors, and model.json (the model\ndescription the awqc compiler "
-    "reads). Prints a per-layer error report.";
+    "reads). Prints a per-layer error report.\n\nMODEL: a Hugging Face "
+    "checkpoint directory (LLaMA, Mistral, Qwen2) or a\nmodel description "
+    "JSON.";
 
 } // namespace
 
 int runQuantizeCommand(const std::vector<std::string> &argv, std::ostream &out,
                        std::ostream &err) {
   const char *command = "awqc quantize";
-  return guarded(command, err, [&]() -> int {
-    ArgParser args(command);
-    args.addPositional("MODEL", "Hugging Face checkpoint directory (LLaMA, "
-                                "Mistral, Qwen2) or model description JSON");
-    args.addOption({"--calibration"}, "FILE",
-                   "Calibration activations (.safetensors, one [tokens, K] "
-                   "tensor per input group); required");
-    args.addOption({"--output", "-o"}, "DIR",
-                   "Checkpoint directory to create; required");
-    args.addOption({"--bits"}, "3|4|8", "Weight bits (default 4)");
-    args.addOption({"--group"}, "32|64|128|-1",
-                   "Group size; -1 = one group per output column (default "
-                   "128)");
-    args.addFlag({"--symmetric"}, "No zero point (implicit 2^(bits-1))");
-    args.addOption({"--method"}, "awq|rtn",
-                   "awq (default) or plain round-to-nearest");
-    args.addOption({"--scale-formula"}, "duo|activation",
-                   "AWQ scale candidates: AutoAWQ's duo scaling (default) or "
-                   "the paper's x_mean^r");
-    args.addFlag({"--no-clip"}, "Skip the clip search");
-    args.addFlag({"--fold-only"},
-                 "Search scales only where 1/s folds into the producer; no "
-                 "activation scale tensors (AutoAWQ/vLLM compatible)");
-    args.addOption({"--report"}, "FILE", "Also write the report as JSON");
-    args.addOption({"--threads"}, "N",
-                   "Threads (default: all hardware threads)");
-    args.addOption({"--shard-size"}, "SIZE",
-                   "Split the safetensors into shards of at most SIZE bytes "
-                   "(e.g. 5GB)");
-    args.addFlag({"--force"}, "Replace an existing output directory");
-    args.addFlag({"--quiet", "-q"}, "Print nothing but errors");
-    args.parse(argv);
+  return runGuarded(command, err, [&]() -> int {
+    const CommandArguments args = parse(command, "quantize", {"MODEL"}, argv);
     if (args.helpRequested()) {
-      out << args.usage(kQuantizeSummary);
+      args.printHelp(out, "", kQuantizeSummary);
       return 0;
     }
 
     ModelQuantizeOptions options;
     options.model = args.positionals()[0];
-    options.calibration = args.required("--calibration");
-    options.output = args.required("--output");
+    options.calibration = args.required(OPT_calibration);
+    options.output = args.required(OPT_output);
     if (std::optional<std::string> bits =
-            args.choiceValue("--bits", {"3", "4", "8"}))
+            args.choiceValue(OPT_weight_bits, {"3", "4", "8"}))
       options.settings.bits = std::stoi(*bits);
     if (std::optional<int64_t> group =
-            args.intValue("--group", -1, int64_t(1) << 31)) {
+            args.intValue(OPT_group, -1, int64_t(1) << 31)) {
       if (*group == 0)
         throw UsageError("--group must be a positive group size or -1, "
                          "got 0");
       options.settings.groupSize = *group;
     }
-    if (args.flag("--symmetric"))
+    if (args.flag(OPT_symmetric))
       options.settings.zeroPoint = false;
     if (std::optional<std::string> method =
-            args.choiceValue("--method", {"awq", "rtn"}))
+            args.choiceValue(OPT_method, {"awq", "rtn"}))
       options.method =
           *method == "awq" ? QuantizeMethod::Awq : QuantizeMethod::Rtn;
     if (std::optional<std::string> formula =
-            args.choiceValue("--scale-formula", {"duo", "activation"}))
+            args.choiceValue(OPT_scale_formula, {"duo", "activation"}))
       options.formula =
           *formula == "duo" ? ScaleFormula::Duo : ScaleFormula::ActivationOnly;
-    options.clip = !args.flag("--no-clip");
-    options.foldOnly = args.flag("--fold-only");
-    if (std::optional<int64_t> threads = args.intValue("--threads", 1, 4096))
+    options.clip = !args.flag(OPT_no_clip);
+    options.foldOnly = args.flag(OPT_fold_only);
+    if (std::optional<int64_t> threads = args.intValue(OPT_threads, 1, 4096))
       options.threads = static_cast<int>(*threads);
-    if (std::optional<uint64_t> shard = args.byteSizeValue("--shard-size"))
+    if (std::optional<uint64_t> shard = args.byteSizeValue(OPT_shard_size))
       options.maxShardBytes = *shard;
-    options.overwrite = args.flag("--force");
-    const bool quiet = args.flag("--quiet");
-    const std::optional<std::string> reportPath = args.value("--report");
+    options.overwrite = args.flag(OPT_force);
+    const bool quiet = args.flag(OPT_quiet);
+    const std::optional<std::string> reportPath = args.value(OPT_report);
+    OutputRules reportRules;
+    reportRules.command = command;
+    reportRules.force = options.overwrite;
+    reportRules.inputs = {options.model, options.calibration, options.output};
+    reportRules.isEarlierOutput = [](const fs::path &file) {
+      return fileContains(file, "\"awqc_quantize_report\"");
+    };
+    reportRules.earlierOutput = "a JSON report of awqc quantize";
     if (reportPath)
-      checkReportPath(*reportPath);
+      checkOutputFile(*reportPath, reportRules);
 
     ScopedInterruptHandler interrupt;
     options.cancel = interrupt.flag();
@@ -170,7 +132,8 @@ int runQuantizeCommand(const std::vector<std::string> &argv, std::ostream &out,
       progress->finish();
 
     if (reportPath)
-      writeFileAtomically(*reportPath, reportToJson(result).dump(2) + "\n");
+      writeOutputFile(*reportPath, reportToJson(result).dump(2) + "\n",
+                      reportRules);
     if (quiet)
       return 0;
     out << formatReportTable(result);
@@ -197,22 +160,20 @@ int runQuantizeCommand(const std::vector<std::string> &argv, std::ostream &out,
 int runInspectCommand(const std::vector<std::string> &argv, std::ostream &out,
                       std::ostream &err) {
   const char *command = "awqc inspect";
-  return guarded(command, err, [&]() -> int {
-    ArgParser args(command);
-    args.addPositional("PATH", "A .safetensors file, a checkpoint directory "
-                               "or a model description JSON");
-    args.addFlag({"--json"}, "Print the summary as JSON");
-    args.parse(argv);
+  return runGuarded(command, err, [&]() -> int {
+    const CommandArguments args = parse(command, "inspect", {"PATH"}, argv);
     if (args.helpRequested()) {
-      out << args.usage("Summarises a safetensors file, a checkpoint "
-                        "directory (quantized: layers, bits,\ngroup size, "
-                        "zero point, sizes; unquantized: tensors) or a "
-                        "model description\n(input groups, layers, "
-                        "epilogues).");
+      args.printHelp(out, "",
+                     "Summarises a safetensors file, a checkpoint directory "
+                     "(quantized: layers, bits,\ngroup size, zero point, "
+                     "sizes; unquantized: tensors) or a model description\n"
+                     "(input groups, layers, epilogues).\n\nPATH: a "
+                     ".safetensors file, a checkpoint directory or a model "
+                     "description JSON.");
       return 0;
     }
     const nlohmann::json summary = inspectPath(args.positionals()[0]);
-    if (args.flag("--json"))
+    if (args.flag(OPT_json))
       out << summary.dump(2) << "\n";
     else
       out << formatInspection(summary);
@@ -223,67 +184,45 @@ int runInspectCommand(const std::vector<std::string> &argv, std::ostream &out,
 int runSynthCommand(const std::vector<std::string> &argv, std::ostream &out,
                     std::ostream &err) {
   const char *command = "awqc synth";
-  return guarded(command, err, [&]() -> int {
-    ArgParser args(command);
-    args.addOption({"--output", "-o"}, "DIR",
-                   "Model directory to create; required");
-    args.addOption({"--hidden"}, "N", "hidden_size (default 256)");
-    args.addOption({"--intermediate"}, "N", "intermediate_size (default 512)");
-    args.addOption({"--layers"}, "N", "num_hidden_layers (default 2)");
-    args.addOption({"--heads"}, "N", "num_attention_heads (default 4)");
-    args.addOption({"--kv-heads"}, "N",
-                   "num_key_value_heads (default: --heads, no GQA)");
-    args.addOption({"--vocab"}, "N", "vocab_size (default 512)");
-    args.addOption({"--seed"}, "N", "Random seed (default 0)");
-    args.addOption({"--tokens"}, "N",
-                   "Calibration tokens per input group (default 256)");
-    args.addOption({"--outliers"}, "N",
-                   "Outlier input channels per input group (default 4)");
-    args.addOption({"--dtype"}, "f16|bf16|f32", "Weight dtype (default f16)");
-    args.addOption({"--calibration"}, "FILE",
-                   "Calibration file (default DIR/calibration.safetensors)");
-    args.addOption({"--shard-size"}, "SIZE",
-                   "Split the weights into shards of at most SIZE bytes");
-    args.addFlag({"--force"}, "Replace an existing output directory");
-    args.addFlag({"--quiet", "-q"}, "Print nothing but errors");
-    args.parse(argv);
+  return runGuarded(command, err, [&]() -> int {
+    const CommandArguments args = parse(command, "synth", {}, argv);
     if (args.helpRequested()) {
-      out << args.usage(
-          "Writes a random LLaMA-shaped FP16 model (config.json + "
-          "safetensors) and a\ncalibration file whose activations have a few "
-          "outlier input channels,\nfor tests and examples of awqc "
-          "quantize.");
+      args.printHelp(out, "",
+                     "Writes a random LLaMA-shaped FP16 model (config.json + "
+                     "safetensors) and a\ncalibration file whose activations "
+                     "have a few outlier input channels,\nfor tests and "
+                     "examples of awqc quantize.");
       return 0;
     }
     SynthOptions options;
-    options.output = args.required("--output");
+    options.output = args.required(OPT_output);
     constexpr int64_t kBig = int64_t(1) << 40; // Range checks come later.
     options.hidden =
-        args.intValue("--hidden", 1, kBig).value_or(options.hidden);
+        args.intValue(OPT_hidden, 1, kBig).value_or(options.hidden);
     options.intermediate =
-        args.intValue("--intermediate", 1, kBig).value_or(options.intermediate);
+        args.intValue(OPT_intermediate, 1, kBig).value_or(options.intermediate);
     options.layers =
-        args.intValue("--layers", 1, kBig).value_or(options.layers);
-    options.heads = args.intValue("--heads", 1, kBig).value_or(options.heads);
+        args.intValue(OPT_layers, 1, kBig).value_or(options.layers);
+    options.heads = args.intValue(OPT_heads, 1, kBig).value_or(options.heads);
     options.kvHeads =
-        args.intValue("--kv-heads", 1, kBig).value_or(options.kvHeads);
-    options.vocab = args.intValue("--vocab", 1, kBig).value_or(options.vocab);
+        args.intValue(OPT_kv_heads, 1, kBig).value_or(options.kvHeads);
+    options.vocab = args.intValue(OPT_vocab, 1, kBig).value_or(options.vocab);
     options.seed = static_cast<uint64_t>(
-        args.intValue("--seed", 0, INT64_MAX).value_or(0));
+        args.intValue(OPT_seed, 0, INT64_MAX).value_or(0));
     options.tokens =
-        args.intValue("--tokens", 1, kBig).value_or(options.tokens);
+        args.intValue(OPT_tokens, 1, kBig).value_or(options.tokens);
     options.outliers =
-        args.intValue("--outliers", 0, kBig).value_or(options.outliers);
+        args.intValue(OPT_outliers, 0, kBig).value_or(options.outliers);
     if (std::optional<std::string> dtype =
-            args.choiceValue("--dtype", {"f16", "bf16", "f32"}))
+            args.choiceValue(OPT_dtype, {"f16", "bf16", "f32"}))
       options.dtype = *dtype == "f16"    ? DType::F16
                       : *dtype == "bf16" ? DType::BF16
                                          : DType::F32;
-    options.calibration = args.value("--calibration").value_or("");
-    options.maxShardBytes = args.byteSizeValue("--shard-size").value_or(0);
-    options.overwrite = args.flag("--force");
+    options.calibration = args.value(OPT_calibration).value_or("");
+    options.maxShardBytes = args.byteSizeValue(OPT_shard_size).value_or(0);
+    options.overwrite = args.flag(OPT_force);
     const SynthResult result = writeSyntheticModel(options);
-    if (!args.flag("--quiet"))
+    if (!args.flag(OPT_quiet))
       out << "wrote " << options.output << ": LlamaForCausalLM, "
           << result.parameters << " parameters, hidden " << options.hidden
           << ", intermediate " << options.intermediate << ", " << options.layers

@@ -2,9 +2,9 @@
 
 #include "compiler/driver/QuantizeModel.h"
 
-#include "compiler/driver/StagingDirectory.h"
 #include "compiler/formats/QuantizationConfig.h"
 #include "compiler/formats/QuantizedCheckpoint.h"
+#include "compiler/frontend/OutputStaging.h"
 #include "compiler/quantize/Cancellation.h"
 #include "compiler/quantize/OutputLoss.h"
 #include "compiler/quantize/Quantizer.h"
@@ -455,6 +455,21 @@ void ModelQuantizer::writeCheckpoint(const std::string &dir) {
 
 } // namespace
 
+OutputRules quantizeOutputRules(const ModelQuantizeOptions &options) {
+  OutputRules rules;
+  rules.command = "awqc quantize";
+  rules.force = options.overwrite;
+  rules.inputs = {options.model, options.calibration};
+  rules.isEarlierOutput = [](const fs::path &dir) {
+    return fs::exists(dir / "model.json") &&
+           fileContains(dir / "config.json", "\"quantization_config\"");
+  };
+  rules.earlierOutput =
+      "a checkpoint directory holding model.json and a config.json with "
+      "quantization_config";
+  return rules;
+}
+
 ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   const Clock::time_point start = Clock::now();
   if (options.threads < 0)
@@ -464,7 +479,7 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
     openblas_set_num_threads(options.threads);
 
   // Everything that can be checked up front is, before minutes of work.
-  checkOutputDirectory(options.output, options.overwrite);
+  checkOutputDirectory(options.output, quantizeOutputRules(options));
   ModelPlanOptions planOptions;
   planOptions.model = options.model;
   planOptions.calibration = options.calibration;
@@ -485,7 +500,7 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   result.groups.resize(plan.groups.size());
 
   throwIfCancelled(options.cancel, "awqc quantize");
-  StagingDirectory staging(options.output, options.overwrite);
+  StagingDirectory staging(options.output, quantizeOutputRules(options));
   ModelQuantizer quantizer(options, plan, result);
   for (size_t step = 0; step < plan.order.size(); ++step) {
     throwIfCancelled(options.cancel, "awqc quantize");

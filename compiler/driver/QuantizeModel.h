@@ -13,6 +13,7 @@
 #define AWQ_COMPILER_DRIVER_QUANTIZEMODEL_H
 
 #include "compiler/driver/ModelPlan.h"
+#include "compiler/frontend/OutputStaging.h"
 #include "compiler/quantize/Awq.h"
 #include "runtime/support/QuantizedLinear.h"
 
@@ -53,7 +54,9 @@ struct ModelQuantizeOptions {
   bool foldOnly = false;
   int threads = 0;            ///< 0: every hardware thread.
   uint64_t maxShardBytes = 0; ///< 0: a single model.safetensors.
-  bool overwrite = false;     ///< Replace an existing output directory.
+  /// Replace an existing output directory, if it is an earlier output of
+  /// awqc quantize (quantizeOutputRules).
+  bool overwrite = false;
   /// Return every quantized layer in ModelQuantizeResult::quantized.
   bool keepLayers = false;
   std::function<void(const ModelProgress &)> onProgress;
@@ -114,6 +117,10 @@ struct ModelQuantizeResult {
 /// up front), and awq::Cancelled when `cancel` is set; either way nothing is
 /// left at or next to `output`.
 ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options);
+
+/// What quantizeModel may replace at `options.output`: with --force, only an
+/// earlier checkpoint of awqc quantize, and never the model or calibration.
+OutputRules quantizeOutputRules(const ModelQuantizeOptions &options);
 
 } // namespace awq
 

@@ -3,7 +3,7 @@
 
 #include "compiler/driver/SyntheticModel.h"
 
-#include "compiler/driver/StagingDirectory.h"
+#include "compiler/frontend/OutputStaging.h"
 #include "runtime/formats/AtomicFile.h"
 #include "runtime/formats/SafeTensorsWriter.h"
 #include "runtime/support/Error.h"
@@ -209,7 +209,26 @@ SynthResult writeSyntheticModel(const SynthOptions &options) {
     throw Error("the synthetic model would have " + std::to_string(parameters) +
                 " parameters; the limit is " + std::to_string(kMaxParameters));
 
-  StagingDirectory staging(options.output, options.overwrite);
+  OutputRules rules;
+  rules.command = "awqc synth";
+  rules.force = options.overwrite;
+  rules.isEarlierOutput = [](const fs::path &dir) {
+    return (fs::exists(dir / "model.safetensors") ||
+            fs::exists(dir / "model.safetensors.index.json")) &&
+           fs::exists(dir / "config.json") &&
+           !fileContains(dir / "config.json", "\"quantization_config\"");
+  };
+  rules.earlierOutput = "an unquantized model directory with config.json and "
+                        "model.safetensors";
+  OutputRules calibrationRules = rules;
+  calibrationRules.inputs = {options.output};
+  calibrationRules.isEarlierOutput = [](const fs::path &file) {
+    return fileContains(file, "awqc-calibration", 1 << 16);
+  };
+  calibrationRules.earlierOutput = "an awqc-calibration safetensors file";
+  if (!options.calibration.empty())
+    checkOutputFile(options.calibration, calibrationRules);
+  StagingDirectory staging(options.output, rules);
   const fs::path dir(staging.path());
   const std::string name = modelName(options.output);
 
@@ -340,6 +359,7 @@ SynthResult writeSyntheticModel(const SynthOptions &options) {
     result.calibration =
         (fs::path(options.output) / "calibration.safetensors").string();
   } else {
+    checkOutputFile(options.calibration, calibrationRules);
     writeSafeTensors(options.calibration, refsOf(calibration), metadata);
     result.calibration = options.calibration;
   }

@@ -2,11 +2,11 @@
 
 #include "compiler/formats/JsonFields.h"
 
+#include "runtime/formats/Json.h"
 #include "runtime/support/Error.h"
 
 #include <cmath>
 #include <fstream>
-#include <set>
 #include <sstream>
 #include <vector>
 
@@ -146,26 +146,7 @@ double JsonField::asNumber() const {
 }
 
 json parseJsonText(const std::string &text, const std::string &file) {
-  std::vector<std::set<std::string>> openObjects;
-  auto callback = [&](int, json::parse_event_t event, json &parsed) -> bool {
-    if (event == json::parse_event_t::object_start) {
-      openObjects.emplace_back();
-    } else if (event == json::parse_event_t::object_end) {
-      if (!openObjects.empty())
-        openObjects.pop_back();
-    } else if (event == json::parse_event_t::key) {
-      const std::string &key = parsed.get_ref<const std::string &>();
-      if (!openObjects.empty() && !openObjects.back().insert(key).second)
-        throw Error(file + ": key '" + key +
-                    "' appears more than once in one object");
-    }
-    return true;
-  };
-  try {
-    return json::parse(text, callback);
-  } catch (const json::exception &e) {
-    throw Error(file + ": not valid JSON: " + e.what());
-  }
+  return parseJsonRejectingDuplicateKeys(text, file);
 }
 
 json readJsonFile(const std::string &file) {

@@ -1,12 +1,16 @@
-//===- Parallel.h - A minimal fork-join loop over index ranges ------------===//
+//===- Parallel.h - The compiler's fork-join loop over index ranges -------===//
 //
 // The CPU reference and the quantizer split coarse, independent work (rows of
-// a matrix, output channels) over a few std::threads. Work items are large, so
-// starting threads per call costs nothing measurable and keeps this obvious.
+// a matrix, output channels) into a few contiguous chunks. The chunks run on
+// LLVM's shared thread pool (llvm::parallelFor), so no code here starts
+// threads of its own; a loop nested in a chunk runs serially on its worker.
+// Compiler code only: runtime/ stays LLVM-free.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_COMPILER_REFERENCE_PARALLEL_H
 #define AWQ_COMPILER_REFERENCE_PARALLEL_H
+
+#include "llvm/Support/Parallel.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -26,36 +30,29 @@ inline int resolveThreadCount(int requested) {
 }
 
 /// Calls `body(begin, end)` on disjoint contiguous chunks covering
-/// [0, count), using up to `numThreads` threads (0 = all hardware threads).
-/// The calling thread runs the first chunk. The first exception thrown by any
-/// chunk is rethrown here after every thread has joined.
+/// [0, count): at most `numThreads` chunks (0 = one per hardware thread), so
+/// at most that many run at once; a single chunk runs on the calling thread.
+/// The first exception thrown by any chunk is rethrown here after all finished
+/// (LLVM is built without exceptions: none may cross its frames).
 template <typename Body>
 void parallelFor(int64_t count, int numThreads, Body &&body) {
   if (count <= 0)
     return;
-  const int64_t threads =
+  const int64_t chunks =
       std::min<int64_t>(resolveThreadCount(numThreads), count);
-  if (threads == 1) {
+  if (chunks == 1) {
     body(int64_t(0), count);
     return;
   }
-  std::vector<std::exception_ptr> errors(threads);
-  std::vector<std::thread> workers;
-  workers.reserve(threads - 1);
-  auto chunk = [&](int64_t t) {
-    const int64_t begin = count * t / threads;
-    const int64_t end = count * (t + 1) / threads;
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(chunks));
+  llvm::parallelFor(0, static_cast<size_t>(chunks), [&](size_t chunk) {
+    const int64_t t = static_cast<int64_t>(chunk);
     try {
-      body(begin, end);
+      body(count * t / chunks, count * (t + 1) / chunks);
     } catch (...) {
-      errors[t] = std::current_exception();
+      errors[chunk] = std::current_exception();
     }
-  };
-  for (int64_t t = 1; t < threads; ++t)
-    workers.emplace_back(chunk, t);
-  chunk(0);
-  for (std::thread &w : workers)
-    w.join();
+  });
   for (const std::exception_ptr &e : errors)
     if (e)
       std::rethrow_exception(e);

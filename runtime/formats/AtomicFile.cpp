@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
@@ -99,6 +100,21 @@ void AtomicFileWriter::commit() {
     throw Error(path_ + ": cannot rename " + tempPath_ +
                 " into place: " + errnoText());
   committed_ = true;
+  // The rename itself is durable only once the directory is synced.
+  std::string dir = std::filesystem::path(path_).parent_path().string();
+  if (dir.empty())
+    dir = ".";
+  const int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd < 0)
+    throw Error(path_ +
+                ": cannot open its directory to sync it: " + errnoText());
+  const int synced = ::fsync(dirFd);
+  const int saved = errno;
+  ::close(dirFd);
+  // Some filesystems cannot sync a directory (EINVAL); no data is at risk.
+  if (synced != 0 && saved != EINVAL)
+    throw Error(path_ +
+                ": fsync of its directory failed: " + std::strerror(saved));
 }
 
 void writeFileAtomically(const std::string &path, std::string_view contents) {

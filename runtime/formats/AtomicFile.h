@@ -35,7 +35,7 @@ public:
   void finish();
 
   /// finish() if needed, then renames the temporary file over the
-  /// destination.
+  /// destination and fsyncs its directory.
   void commit();
 
   const std::string &path() const { return path_; }

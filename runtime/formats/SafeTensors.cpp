@@ -2,6 +2,7 @@
 
 #include "runtime/formats/SafeTensors.h"
 
+#include "runtime/formats/Json.h"
 #include "runtime/formats/MappedFile.h"
 #include "runtime/support/Error.h"
 
@@ -24,44 +25,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 const char *typeName(const json &value) { return value.type_name(); }
-
-/// Parses JSON text and rejects duplicate keys in any object: with
-/// nlohmann_json the last duplicate would silently win, hiding a tensor.
-json parseJsonNoDuplicates(std::string_view text, const std::string &file,
-                           const std::string &what) {
-  std::vector<std::set<std::string>> openObjects;
-  auto callback = [&](int depth, json::parse_event_t event,
-                      json &parsed) -> bool {
-    switch (event) {
-    case json::parse_event_t::object_start:
-      openObjects.emplace_back();
-      break;
-    case json::parse_event_t::object_end:
-      if (!openObjects.empty())
-        openObjects.pop_back();
-      break;
-    case json::parse_event_t::key: {
-      const std::string &key = parsed.get_ref<const std::string &>();
-      if (!openObjects.empty() && !openObjects.back().insert(key).second) {
-        if (depth == 1)
-          throw Error(file + ": " + what + ": key '" + key +
-                      "' appears more than once at the top level");
-        throw Error(file + ": " + what + ": key '" + key +
-                    "' appears more than once in one object");
-      }
-      break;
-    }
-    default:
-      break;
-    }
-    return true;
-  };
-  try {
-    return json::parse(text.begin(), text.end(), callback);
-  } catch (const json::exception &e) {
-    throw Error(file + ": " + what + " is not valid JSON: " + e.what());
-  }
-}
 
 /// Reads a JSON integer in [0, limit]; throws naming `field` otherwise.
 uint64_t readUnsigned(const json &value, uint64_t limit,
@@ -139,7 +102,7 @@ void SafeTensorsFile::Impl::parse() {
 
   std::string_view text(reinterpret_cast<const char *>(mapping.data()) + 8,
                         headerSize);
-  json header = parseJsonNoDuplicates(text, path, "header");
+  json header = parseJsonRejectingDuplicateKeys(text, path + ": header");
   if (!header.is_object())
     throw Error(path +
                 ": header must be a JSON object mapping tensor names "
@@ -398,7 +361,7 @@ namespace {
 /// Opens the shards an index names and checks the index against them.
 SafeTensorsCheckpoint openIndex(const std::string &indexPath) {
   const std::string text = readTextFile(indexPath);
-  json index = parseJsonNoDuplicates(text, indexPath, "index");
+  json index = parseJsonRejectingDuplicateKeys(text, indexPath + ": index");
   if (!index.is_object())
     throw Error(indexPath +
                 ": expected a JSON object with a 'weight_map', "

@@ -8,12 +8,12 @@
 #include "runtime/support/Error.h"
 
 #include "runtime/support/Half.h"
+#include "runtime/support/ParallelFor.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 namespace awq {
 namespace {
@@ -210,19 +210,8 @@ GemmWeights repackGemm(const QuantizedLinear &layer,
     }
   };
   const int64_t work = nBlocks * kPackets;
-  const unsigned threads = static_cast<unsigned>(
-      std::min<int64_t>({std::max(1u, std::thread::hardware_concurrency()), 8,
-                         nBlocks, std::max<int64_t>(1, work / 4096)}));
-  if (threads <= 1) {
-    packColumns(0, nBlocks);
-  } else {
-    std::vector<std::thread> pool;
-    for (unsigned i = 0; i < threads; ++i)
-      pool.emplace_back(packColumns, nBlocks * i / threads,
-                        nBlocks * (i + 1) / threads);
-    for (std::thread &thread : pool)
-      thread.join();
-  }
+  parallelChunks(nBlocks, std::min<int64_t>(8, std::max<int64_t>(1, work / 4096)),
+                 packColumns);
   return out;
 }
 

@@ -4,10 +4,10 @@
 
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"
+#include "runtime/support/ParallelFor.h"
 
 #include <algorithm>
 #include <sstream>
-#include <thread>
 
 namespace awq {
 
@@ -107,11 +107,11 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
   const int64_t units = out.units;
   // Gathers a block of columns contiguous along K (padded with zeros), then
   // packs each column unit by unit. Blocks are independent.
-  auto packBlocks = [&](int64_t firstBlock, int64_t blockStep) {
+  auto packBlocks = [&](int64_t firstBlock, int64_t lastBlock) {
     std::vector<uint8_t> columns(static_cast<size_t>(kColumnBlock * kPadded));
     uint32_t unitWords[8];
-    for (int64_t n0 = firstBlock * kColumnBlock; n0 < n;
-         n0 += blockStep * kColumnBlock) {
+    for (int64_t n0 = firstBlock * kColumnBlock;
+         n0 < std::min(n, lastBlock * kColumnBlock); n0 += kColumnBlock) {
       const int64_t width = std::min(kColumnBlock, n - n0);
       std::fill(columns.begin(), columns.end(), 0);
       for (int64_t kk = 0; kk < k; ++kk) {
@@ -140,15 +140,7 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
   // Large layers (a model load repacks billions of weights) use every core;
   // small ones are not worth a thread start.
   const int64_t blocks = (n + kColumnBlock - 1) / kColumnBlock;
-  const int64_t threads = std::min<int64_t>(
-      {blocks, std::max(1u, std::thread::hardware_concurrency()),
-       std::max<int64_t>(1, k * n / (1 << 22))});
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < threads; ++t)
-    pool.emplace_back(packBlocks, t, threads);
-  packBlocks(0, threads);
-  for (std::thread &t : pool)
-    t.join();
+  parallelChunks(blocks, std::max<int64_t>(1, k * n / (1 << 22)), packBlocks);
 
   // Scales and zeros: [K/G, N] row-major -> [N, K/G].
   const int64_t groups = out.numGroups;

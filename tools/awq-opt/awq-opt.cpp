@@ -7,12 +7,18 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/CommandLine.h"
 
 namespace mlir::awq::test {
 void registerTestPrintKernelInfoPass();
 } // namespace mlir::awq::test
 
 int main(int argc, char **argv) {
+  // Options registered so far are LLVM's own (code generation, profiling,
+  // ...); MlirOptMain registers the ones that matter here afterwards.
+  // --help shows only those; --help-hidden still shows everything.
+  static llvm::cl::OptionCategory awqOptCategory("awq-opt");
+  llvm::cl::HideUnrelatedOptions(awqOptCategory);
   mlir::registerTransformsPasses();
   mlir::awq::test::registerTestPrintKernelInfoPass();
   mlir::awq::registerAwqPasses();

@@ -9,11 +9,11 @@
 // CPU reference and the host time per layer.
 //
 //===----------------------------------------------------------------------===//
-#include "compiler/builder/ModelBuilder.h"
 #include "compiler/codegen/CudaEmitter.h"
 #include "compiler/execute/HostKernelRunner.h"
 #include "compiler/execute/WeightEvaluator.h"
-#include "compiler/formats/ModelDescription.h"
+#include "compiler/frontend/CommandLine.h"
+#include "compiler/frontend/ModelLoader.h"
 #include "dialects/awq/AwqDialect.h"
 #include "dialects/awq/KernelSchedules.h"
 #include "passes/Passes.h"
@@ -21,50 +21,65 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/Support/CommandLine.h"
+#include "llvm/Option/Option.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <map>
 
-namespace cl = llvm::cl;
 namespace ir = mlir::awq;
-namespace fs = std::filesystem;
-
-static cl::opt<std::string> inputPath(
-    cl::Positional, cl::Required,
-    cl::desc("<awq IR file | model description | checkpoint directory>"));
-static cl::opt<std::string>
-    target("target",
-           cl::desc("GPU architecture the kernels are built for (default: the "
-                    "module's awq.target, else sm_80)"),
-           cl::init(""));
-static cl::list<int64_t>
-    batches("batch", cl::desc("Row counts M to run (default 1,4,8,33)"),
-            cl::CommaSeparated);
-static cl::opt<std::string> checkpoint(
-    "checkpoint",
-    cl::desc("Read weights from this checkpoint instead of random ones"),
-    cl::init(""));
-static cl::opt<uint64_t>
-    seed("seed", cl::desc("Seed of the random weights and activations"),
-         cl::init(1));
-static cl::opt<bool> both(
-    "both-families",
-    cl::desc("Run both kernel families at every M, not just the one M selects"),
-    cl::init(false));
-static cl::opt<std::string>
-    families("families",
-             cl::desc("Kernel families to build: both, gemv or gemm"),
-             cl::init("both"));
 
 namespace {
+
+enum OptionID : unsigned {
+  OPT_INVALID = 0,
+#define OPTION(...) LLVM_MAKE_OPT_ID(__VA_ARGS__),
+#include "tools/awq-run/AwqRunOptions.inc"
+#undef OPTION
+};
+
+using namespace llvm::opt;
+
+#define OPTTABLE_STR_TABLE_CODE
+#include "tools/awq-run/AwqRunOptions.inc"
+#undef OPTTABLE_STR_TABLE_CODE
+
+#define OPTTABLE_PREFIXES_TABLE_CODE
+#include "tools/awq-run/AwqRunOptions.inc"
+#undef OPTTABLE_PREFIXES_TABLE_CODE
+
+constexpr OptTable::Info kInfos[] = {
+#define OPTION(...) LLVM_CONSTRUCT_OPT_INFO(__VA_ARGS__),
+#include "tools/awq-run/AwqRunOptions.inc"
+#undef OPTION
+};
+
+class AwqRunOptTable : public GenericOptTable {
+public:
+  AwqRunOptTable()
+      : GenericOptTable(OptionStrTable, OptionPrefixesTable, kInfos) {
+    setDashDashParsing(true);
+  }
+};
+
+constexpr const char *kOverview =
+    "Compiles INPUT through the awq pipeline, emits the CUDA kernels, builds "
+    "them for the\nhost emulation and runs every layer at the chosen batch "
+    "sizes on random\nactivations, printing the error against the fp64 CPU "
+    "reference and the host\ntime per layer.\n\nINPUT: an awq IR file "
+    "(.mlir, graph or kernel level), a model description\n(.json) or a "
+    "quantized checkpoint directory.";
+
+/// The parsed command line.
+struct RunOptions {
+  std::string input, target, checkpoint, families;
+  std::vector<int64_t> batches;
+  uint64_t seed = 1;
+  bool both = false;
+};
 
 /// One layer: its kernels and the M from which the GEMM one runs.
 struct LayerKernels {
@@ -74,44 +89,12 @@ struct LayerKernels {
   mlir::Operation *gemvOp = nullptr, *gemmOp = nullptr;
 };
 
-mlir::OwningOpRef<mlir::ModuleOp> loadInput(mlir::MLIRContext &context,
-                                            llvm::SourceMgr &sourceMgr,
-                                            std::string &checkpointPath) {
-  fs::path path(inputPath.getValue());
-  // awqc quantize writes model.json next to the weights when it kept
-  // activation scales the checkpoint format cannot express: prefer it.
-  if (fs::is_directory(path) && fs::exists(path / "model.json"))
-    path /= "model.json";
-  if (fs::is_directory(path) || path.extension() == ".json") {
-    awq::ModelDescription description =
-        fs::is_directory(path) ? awq::describeCheckpoint(path.string())
-                               : awq::parseModelDescription(path.string());
-    std::string resolved =
-        fs::is_directory(path)
-            ? path.string()
-            : awq::resolveCheckpointPath(description, path.string());
-    if (checkpointPath.empty() &&
-        fs::exists(fs::path(resolved) / "config.json"))
-      checkpointPath = resolved;
-    awq::BuildOptions options;
-    options.checkpointPath = resolved;
-    options.target = target.empty() ? "sm_80" : target.getValue();
-    return awq::buildModule(context, description, options);
-  }
-  std::string error;
-  auto file = mlir::openInputFile(path.string(), &error);
-  if (!file)
-    throw awq::Error(path.string() + ": " + error);
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  return mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
-}
-
 std::string layerName(mlir::Operation *op) {
   std::string names = llvm::join(ir::getSourceTensors(op->getOperand(1)), ", ");
   return names.empty() ? "(unnamed)" : names;
 }
 
-int run() {
+int run(const RunOptions &opts) {
   mlir::DialectRegistry registry;
   registry.insert<ir::AwqDialect, mlir::func::FuncDialect>();
   mlir::MLIRContext context(registry);
@@ -121,22 +104,21 @@ int run() {
   llvm::SourceMgr sourceMgr;
   mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
 
-  std::string checkpointPath = checkpoint;
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      loadInput(context, sourceMgr, checkpointPath);
+  awq::LoadedModel loaded =
+      awq::loadModel(context, sourceMgr, opts.input, opts.target);
+  mlir::OwningOpRef<mlir::ModuleOp> module = std::move(loaded.module);
   if (!module)
     return 1;
+  const std::string checkpointPath =
+      opts.checkpoint.empty() ? loaded.checkpoint : opts.checkpoint;
 
   bool needsLowering = false;
   module->walk([&](ir::LinearOp) { needsLowering = true; });
   if (needsLowering) {
     mlir::PassManager pm(&context);
     ir::AwqPipelineOptions options;
-    options.target = target.empty() ? "" : target.getValue();
-    if (target.empty() &&
-        !(*module)->hasAttr(ir::AwqDialect::getTargetAttrName()))
-      options.target = "sm_80";
-    options.families = families.getValue();
+    options.target = awq::resolveTarget(*module, opts.target);
+    options.families = opts.families;
     ir::buildAwqPipeline(pm, options);
     if (mlir::failed(pm.run(*module)))
       return 1;
@@ -146,7 +128,7 @@ int run() {
   if (mlir::failed(ir::emitKernels(*module, emitted)))
     return 1;
   if (emitted.empty()) {
-    std::cerr << "awq-run: " << inputPath << " has no linear layers\n";
+    std::cerr << "awq-run: " << opts.input << " has no linear layers\n";
     return 1;
   }
   std::vector<awq::KernelSpec> specs;
@@ -179,16 +161,16 @@ int run() {
   });
 
   std::unique_ptr<awq::WeightSource> source =
-      checkpointPath.empty() ? awq::makeRandomWeightSource(seed)
+      checkpointPath.empty() ? awq::makeRandomWeightSource(opts.seed)
                              : awq::makeCheckpointWeightSource(checkpointPath);
   awq::WeightEvaluator evaluator(*source);
-  std::vector<int64_t> rows(batches.begin(), batches.end());
+  std::vector<int64_t> rows = opts.batches;
   if (rows.empty())
     rows = {1, 4, 8, 33};
 
   std::printf("weights: %s\n",
               checkpointPath.empty()
-                  ? ("random (seed " + std::to_string(seed) + ")").c_str()
+                  ? ("random (seed " + std::to_string(opts.seed) + ")").c_str()
                   : checkpointPath.c_str());
   std::printf("%-48s %-5s %5s %12s %12s %8s %10s  %s\n", "layer", "kernel", "M",
               "max |err|", "max rel", "err/bound", "host ms", "status");
@@ -199,7 +181,7 @@ int run() {
     std::string name = layerName(any);
     for (int64_t m : rows) {
       std::vector<mlir::Operation *> ops;
-      if (both) {
+      if (opts.both) {
         if (layer.gemvOp)
           ops.push_back(layer.gemvOp);
         if (layer.gemmOp)
@@ -219,7 +201,8 @@ int run() {
           data.actScale = evaluator.vector(operands.actScale);
         data.layer = &weights;
         data.weights = &evaluator.packed(operands.weight);
-        awq::KernelRunResult result = runner.run(kernel, data, m, seed + m);
+        awq::KernelRunResult result =
+            runner.run(kernel, data, m, opts.seed + m);
         bool ok = result.ok();
         failures += !ok;
         worstRatio = std::max(worstRatio, result.worstBoundRatio);
@@ -241,17 +224,47 @@ int run() {
   return failures ? 1 : 0;
 }
 
+/// Parses the command line; returns an exit code when there is nothing to
+/// run (help, version).
+std::optional<int> parseOptions(const std::vector<std::string> &argv,
+                                RunOptions &opts) {
+  static const AwqRunOptTable table;
+  const awq::CommandArguments args(
+      table, {"awq-run", "", OPT_help, {"INPUT"}, {OPT_batch}}, argv);
+  if (args.helpRequested()) {
+    args.printHelp(std::cout, "awq-run INPUT [options]", kOverview);
+    return 0;
+  }
+  if (args.flag(OPT_version)) {
+    std::cout << awq::versionString("awq-run") << "\n";
+    return 0;
+  }
+  opts.input = args.positionals()[0];
+  opts.target = args.value(OPT_target).value_or("");
+  opts.checkpoint = args.value(OPT_checkpoint).value_or("");
+  opts.families = args.value(OPT_families).value_or("both");
+  opts.seed =
+      static_cast<uint64_t>(args.intValue(OPT_seed, 0, INT64_MAX).value_or(1));
+  opts.both = args.flag(OPT_both_families);
+  for (const std::string &list : args.values(OPT_batch))
+    for (llvm::StringRef m : llvm::split(list, ','))
+      opts.batches.push_back(
+          args.intValue(OPT_batch, m.trim().str(), 1, INT32_MAX));
+  return std::nullopt;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
-  cl::ParseCommandLineOptions(
-      argc, argv,
-      "awq-run: run every layer's emitted kernels on the CPU against the "
-      "fp64 reference\n");
-  try {
-    return run();
-  } catch (const std::exception &error) {
-    std::cerr << "awq-run: error: " << error.what() << "\n";
-    return 1;
+  const std::vector<std::string> argvList(argv + 1, argv + argc);
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::cout << awq::versionString("awq-run") << "\n";
+    return 0;
   }
+  return awq::runGuarded("awq-run", std::cerr, [&]() -> int {
+    RunOptions opts;
+    if (std::optional<int> code = parseOptions(argvList, opts))
+      return *code;
+    return run(opts);
+  });
 }

@@ -5,8 +5,14 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Tools/mlir-translate/MlirTranslateMain.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/Support/CommandLine.h"
 
 int main(int argc, char **argv) {
+  // Options registered so far are LLVM's own (code generation, profiling,
+  // ...); mlirTranslateMain registers the ones that matter here afterwards.
+  // --help shows only those; --help-hidden still shows everything.
+  static llvm::cl::OptionCategory awqTranslateCategory("awq-translate");
+  llvm::cl::HideUnrelatedOptions(awqTranslateCategory);
   mlir::TranslateFromMLIRRegistration cuda(
       "awq-to-cuda", "print the CUDA C++ of every awq kernel",
       [](mlir::Operation *op, llvm::raw_ostream &os) -> llvm::LogicalResult {

@@ -1,49 +1,51 @@
-//===- awqc.cpp - The awqc command: quantize, compile, inspect ------------===//
+//===- awqc.cpp - The awqc command: quantize, compile, inspect, synth -----===//
 #include "compiler/compile/CompileCommand.h"
 #include "compiler/driver/Commands.h"
-#include "runtime/support/Error.h"
+#include "compiler/frontend/AwqcOptions.h"
+#include "compiler/frontend/CommandLine.h"
 
-#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
 namespace {
 
-const char *kUsage =
-    "usage: awqc <command> [options]\n"
-    "commands:\n"
-    "  quantize  FP16 model + calibration activations -> AWQ checkpoint\n"
-    "  compile   model (IR, description or checkpoint) -> CUDA kernels + "
-    "manifest\n"
-    "  inspect   summarise a safetensors file, checkpoint or description\n"
-    "  synth     write a synthetic LLaMA-shaped FP16 model and calibration "
-    "set\n"
-    "Run `awqc <command> --help` for a command's options.\n";
+constexpr const char *kOverview =
+    "awqc: a compiler for AWQ-quantized LLM linear layers.\n"
+    "Run `awqc <command> --help` for a command's options.";
+
+void printUsage(std::ostream &out) {
+  awq::printTopLevelHelp(awq::awqc_options::table(), out,
+                         "awqc <command> [options]", kOverview);
+}
 
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") ||
-      !std::strcmp(argv[1], "-h")) {
-    (argc < 2 ? std::cerr : std::cout) << kUsage;
-    return argc < 2 ? 2 : 0;
+  if (argc < 2) {
+    printUsage(std::cerr);
+    return 2;
   }
-  std::string command = argv[1];
-  std::vector<std::string> args(argv + 2, argv + argc);
-  try {
-    if (command == "quantize")
-      return awq::runQuantizeCommand(args, std::cout, std::cerr);
-    if (command == "inspect")
-      return awq::runInspectCommand(args, std::cout, std::cerr);
-    if (command == "synth")
-      return awq::runSynthCommand(args, std::cout, std::cerr);
-    if (command == "compile")
-      return awq::runCompileCommand(args, std::cout, std::cerr);
-  } catch (const std::exception &error) {
-    std::cerr << "awqc " << command << ": error: " << error.what() << "\n";
-    return 1;
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "--help" || command == "-h") {
+    printUsage(std::cout);
+    return 0;
   }
-  std::cerr << "awqc: unknown command '" << command << "'\n" << kUsage;
+  if (command == "--version") {
+    std::cout << awq::versionString("awqc") << "\n";
+    return 0;
+  }
+  if (command == "quantize")
+    return awq::runQuantizeCommand(args, std::cout, std::cerr);
+  if (command == "inspect")
+    return awq::runInspectCommand(args, std::cout, std::cerr);
+  if (command == "synth")
+    return awq::runSynthCommand(args, std::cout, std::cerr);
+  if (command == "compile")
+    return awq::runCompileCommand(args, std::cout, std::cerr);
+  std::cerr << "awqc: unknown command '" << command
+            << "' (expected compile, quantize, inspect or synth)\n";
+  printUsage(std::cerr);
   return 2;
 }

@@ -162,12 +162,13 @@ TEST_F(QuantizeCommandTest, UsageAndInputErrors) {
   EXPECT_PRED2(contains, run.err, "missing required option --calibration");
   run = test::runCommand(&runQuantizeCommand, {"--help"});
   EXPECT_EQ(run.code, 0);
-  EXPECT_PRED2(contains, run.out, "Usage: awqc quantize MODEL [options]");
+  EXPECT_PRED2(contains, run.out, "USAGE: awqc quantize MODEL [options]");
   EXPECT_PRED2(contains, run.out, "--fold-only");
 
   run = quantize({"--report", dir_ / "missing/r.json"});
   EXPECT_EQ(run.code, 1);
-  EXPECT_PRED2(contains, run.err, "the report's directory");
+  EXPECT_PRED2(contains, run.err,
+               dir_ / "missing/r.json" + ": the parent directory");
   test::writeText(dir_ / "bad.safetensors", std::string(64, '\xff'));
   run = test::runCommand(&runQuantizeCommand,
                          {dir_ / "fp16", "--calibration",

@@ -814,12 +814,35 @@ TEST_F(BadInputTest, SettingsAndOutputProblems) {
   }
   EXPECT_PRED2(contains, message, "pass --force to replace it");
   EXPECT_EQ(test::readText(dir_ / "taken/keep.txt"), "precious");
+  // --force replaces only an earlier checkpoint of awqc quantize.
   options.overwrite = true;
   options.threads = 1;
+  const auto refusal = [](const ModelQuantizeOptions &o) {
+    try {
+      quantizeModel(o);
+    } catch (const Error &e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_PRED2(contains, refusal(options),
+               "is not an earlier output of awqc quantize");
+  EXPECT_EQ(test::readText(dir_ / "taken/keep.txt"), "precious");
+  fs::remove(dir_ / "taken/keep.txt");
+  options.overwrite = false; // An empty directory holds nothing to lose.
   quantizeModel(options);
-  EXPECT_FALSE(fs::exists(dir_ / "taken/keep.txt"));
+  EXPECT_TRUE(fs::exists(dir_ / "taken/model.safetensors"));
+  test::writeText(dir_ / "taken/stale.txt", "from the earlier run");
+  options.overwrite = true;
+  options.method = QuantizeMethod::Rtn;
+  quantizeModel(options);
+  EXPECT_FALSE(fs::exists(dir_ / "taken/stale.txt"));
   EXPECT_TRUE(fs::exists(dir_ / "taken/model.safetensors"));
   EXPECT_TRUE(dir_.leftovers().empty());
+  // Never the model it reads.
+  options.output = dir_ / "fp16";
+  EXPECT_PRED2(contains, refusal(options), "is an input of awqc quantize");
+  EXPECT_TRUE(fs::exists(dir_ / "fp16/config.json"));
 
   // The quantized output is not a valid input.
   options = {};

@@ -1,0 +1,107 @@
+//===- AwqcOptions.td - The options of awqc and its subcommands -----------===//
+//
+// One option table for the awqc tool. Each option lists the subcommands that
+// accept it; `awqc <command> --help` prints exactly those.
+//
+//===----------------------------------------------------------------------===//
+
+include "llvm/Option/OptParser.td"
+
+def sc_compile : SubCommand<"compile",
+  "model (IR, description or checkpoint) -> CUDA kernels + manifest",
+  "awqc compile INPUT -o DIR [options]">;
+def sc_quantize : SubCommand<"quantize",
+  "FP16 model + calibration activations -> AWQ checkpoint",
+  "awqc quantize MODEL [options]">;
+def sc_inspect : SubCommand<"inspect",
+  "summarise a safetensors file, checkpoint or description",
+  "awqc inspect PATH [options]">;
+def sc_synth : SubCommand<"synth",
+  "write a synthetic LLaMA-shaped FP16 model and calibration set",
+  "awqc synth -o DIR [options]">;
+
+defvar all = [sc_compile, sc_quantize, sc_inspect, sc_synth];
+
+// `--name VALUE` and `--name=VALUE`; help shows the first.
+multiclass Value<string name, string metavar, string help,
+                 list<SubCommand> commands> {
+  def NAME : Separate<["--"], name, commands>, MetaVarName<metavar>,
+             HelpText<help>;
+  def NAME # _eq : Joined<["--"], name # "=", commands>, Alias<!cast<Option>(NAME)>;
+}
+
+// Top level and every subcommand.
+def help : Flag<["--"], "help">, HelpText<"Show this help and exit">;
+def : Flag<["-"], "h">, Alias<help>;
+def version : Flag<["--"], "version">, HelpText<"Print the version and exit">;
+
+// Shared by several subcommands.
+defm output : Value<"output", "DIR",
+  "Output directory to create (required)",
+  [sc_compile, sc_quantize, sc_synth]>;
+def : Separate<["-"], "o", [sc_compile, sc_quantize, sc_synth]>, Alias<output>,
+  MetaVarName<"DIR">, HelpText<"Same as --output">;
+def force : Flag<["--"], "force", [sc_compile, sc_quantize, sc_synth]>,
+  HelpText<"Replace an earlier output of this command (never anything else)">;
+def quiet : Flag<["--"], "quiet", [sc_quantize, sc_synth]>,
+  HelpText<"Print nothing but errors">;
+def : Flag<["-"], "q", [sc_quantize, sc_synth]>, Alias<quiet>,
+  HelpText<"Same as --quiet">;
+defm calibration : Value<"calibration", "FILE",
+  "Calibration activations (.safetensors): quantize reads them (required), "
+  "synth writes them (default DIR/calibration.safetensors)",
+  [sc_quantize, sc_synth]>;
+defm shard_size : Value<"shard-size", "SIZE",
+  "Split the safetensors into shards of at most SIZE bytes (e.g. 5GB, 2GiB)",
+  [sc_quantize, sc_synth]>;
+
+// awqc compile
+defm target : Value<"target", "sm_80|sm_86|sm_89|sm_90",
+  "GPU architecture (default: the module's awq.target, else sm_80)",
+  [sc_compile]>;
+defm families : Value<"families", "both|gemv|gemm",
+  "Kernel families to emit (default both)", [sc_compile]>;
+defm gemm_min_m : Value<"gemm-min-m", "N",
+  "Smallest row count M that runs the GEMM kernel (default 5)", [sc_compile]>;
+
+// awqc quantize
+defm weight_bits : Value<"bits", "3|4|8", "Weight bits (default 4)", [sc_quantize]>;
+defm group : Value<"group", "32|64|128|-1",
+  "Group size; -1 = one group per output column (default 128)", [sc_quantize]>;
+def symmetric : Flag<["--"], "symmetric", [sc_quantize]>,
+  HelpText<"No zero point (implicit 2^(bits-1))">;
+defm method : Value<"method", "awq|rtn",
+  "awq (default) or plain round-to-nearest", [sc_quantize]>;
+defm scale_formula : Value<"scale-formula", "duo|activation",
+  "AWQ scale candidates: AutoAWQ's duo scaling (default) or the paper's "
+  "x_mean^r", [sc_quantize]>;
+def no_clip : Flag<["--"], "no-clip", [sc_quantize]>,
+  HelpText<"Skip the clip search">;
+def fold_only : Flag<["--"], "fold-only", [sc_quantize]>,
+  HelpText<"Search scales only where 1/s folds into the producer; no "
+           "activation scale tensors (AutoAWQ/vLLM compatible)">;
+defm report : Value<"report", "FILE",
+  "Also write the report as JSON", [sc_quantize]>;
+defm threads : Value<"threads", "N",
+  "Threads (default: all hardware threads)", [sc_quantize]>;
+
+// awqc inspect
+def json : Flag<["--"], "json", [sc_inspect]>,
+  HelpText<"Print the summary as JSON">;
+
+// awqc synth
+defm hidden : Value<"hidden", "N", "hidden_size (default 256)", [sc_synth]>;
+defm intermediate : Value<"intermediate", "N",
+  "intermediate_size (default 512)", [sc_synth]>;
+defm layers : Value<"layers", "N", "num_hidden_layers (default 2)", [sc_synth]>;
+defm heads : Value<"heads", "N", "num_attention_heads (default 4)", [sc_synth]>;
+defm kv_heads : Value<"kv-heads", "N",
+  "num_key_value_heads (default: --heads, no GQA)", [sc_synth]>;
+defm vocab : Value<"vocab", "N", "vocab_size (default 512)", [sc_synth]>;
+defm seed : Value<"seed", "N", "Random seed (default 0)", [sc_synth]>;
+defm tokens : Value<"tokens", "N",
+  "Calibration tokens per input group (default 256)", [sc_synth]>;
+defm outliers : Value<"outliers", "N",
+  "Outlier input channels per input group (default 4)", [sc_synth]>;
+defm dtype : Value<"dtype", "f16|bf16|f32", "Weight dtype (default f16)",
+  [sc_synth]>;

@@ -1,0 +1,68 @@
+//===- ModelLoader.cpp - A model on the command line to an awq module -----===//
+
+#include "compiler/frontend/ModelLoader.h"
+
+#include "compiler/builder/ModelBuilder.h"
+#include "compiler/formats/ModelDescription.h"
+#include "dialects/awq/AwqDialect.h"
+#include "runtime/support/Error.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include <filesystem>
+
+namespace awq {
+
+namespace fs = std::filesystem;
+
+LoadedModel loadModel(mlir::MLIRContext &context, llvm::SourceMgr &sourceMgr,
+                      const std::string &input, const std::string &target) {
+  fs::path path(input);
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    throw Error(input + ": no such file or directory");
+  LoadedModel loaded;
+  // awqc quantize writes model.json next to the weights when it kept
+  // activation scales the checkpoint format cannot express: prefer it.
+  if (fs::is_directory(path) && fs::exists(path / "model.json"))
+    path /= "model.json";
+  if (fs::is_directory(path) || path.extension() == ".json") {
+    const bool directory = fs::is_directory(path);
+    ModelDescription description = directory
+                                       ? describeCheckpoint(path.string())
+                                       : parseModelDescription(path.string());
+    BuildOptions options;
+    options.checkpointPath =
+        directory ? path.string()
+                  : resolveCheckpointPath(description, path.string());
+    if (!target.empty())
+      options.target = target;
+    if (fs::exists(fs::path(options.checkpointPath) / "config.json"))
+      loaded.checkpoint = options.checkpointPath;
+    loaded.module = buildModule(context, description, options);
+    return loaded;
+  }
+  std::string error;
+  auto file = mlir::openInputFile(path.string(), &error);
+  if (!file)
+    throw Error(input + ": " + error);
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  loaded.module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+  return loaded;
+}
+
+std::string resolveTarget(mlir::ModuleOp module, const std::string &requested) {
+  if (!requested.empty())
+    return requested;
+  mlir::Attribute attr =
+      module->getAttr(mlir::awq::AwqDialect::getTargetAttrName());
+  if (auto target = mlir::dyn_cast_or_null<mlir::awq::TargetAttr>(attr))
+    return target.getName().str();
+  if (auto name = mlir::dyn_cast_or_null<mlir::StringAttr>(attr))
+    return name.str();
+  return kDefaultTarget;
+}
+
+} // namespace awq

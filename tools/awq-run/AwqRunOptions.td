@@ -1,0 +1,29 @@
+//===- AwqRunOptions.td - The options of awq-run --------------------------===//
+
+include "llvm/Option/OptParser.td"
+
+// `--name VALUE` and `--name=VALUE`, also with one dash as before; help
+// shows the first.
+multiclass Value<string name, string metavar, string help> {
+  def NAME : Separate<["--", "-"], name>, MetaVarName<metavar>,
+             HelpText<help>;
+  def NAME # _eq : Joined<["--", "-"], name # "=">, Alias<!cast<Option>(NAME)>;
+}
+
+def help : Flag<["--", "-"], "help">, HelpText<"Show this help and exit">;
+def : Flag<["-"], "h">, Alias<help>;
+def version : Flag<["--", "-"], "version">,
+  HelpText<"Print the version and exit">;
+defm target : Value<"target", "sm_80|sm_86|sm_89|sm_90",
+  "GPU architecture the kernels are built for (default: the module's "
+  "awq.target, else sm_80)">;
+defm batch : Value<"batch", "M,M,...",
+  "Row counts M to run, comma separated, repeatable (default 1,4,8,33)">;
+defm checkpoint : Value<"checkpoint", "DIR",
+  "Read weights from this checkpoint instead of random ones">;
+defm seed : Value<"seed", "N",
+  "Seed of the random weights and activations (default 1)">;
+def both_families : Flag<["--", "-"], "both-families">,
+  HelpText<"Run both kernel families at every M, not just the one M selects">;
+defm families : Value<"families", "both|gemv|gemm",
+  "Kernel families to build (default both)">;
