@@ -31,8 +31,8 @@
 //           gather into the pair (30, 31) with three shifts.
 //
 // Fault injection (tests prove the suite catches it): with
-// AWQ_FAULT_WRONG_NIBBLE_ORDER defined, the 4-bit decoders assume sequential
-// nibble order instead of kAwqOrder.
+// faults::kWrongNibbleOrder (awq/faults.h), the 4-bit decoders assume
+// sequential nibble order instead of kAwqOrder.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_DEVICE_DEQUANT_CUH
@@ -40,6 +40,7 @@
 
 #include "awq/platform.cuh"
 #include "awq/contract.h"
+#include "awq/faults.h"
 #include "awq/primitives.cuh"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_FTZ) && __CUDA_FTZ
@@ -55,21 +56,17 @@ constexpr uint32_t kHalf2Magic1024 = 0x64006400u;
 /// The position (0..7) among a 4-bit word's 8 consecutive values of the value
 /// held in nibble `nibble`: AutoAWQ's order {0,2,4,6,1,3,5,7}.
 __device__ __forceinline__ constexpr int awqNibbleValue(int nibble) {
-#if defined(AWQ_FAULT_WRONG_NIBBLE_ORDER)
-  return nibble; // Fault: sequential order.
-#else
-  return ((nibble & 3) << 1) | (nibble >> 2);
-#endif
+  // Fault: sequential order.
+  return faults::kWrongNibbleOrder ? nibble
+                                   : ((nibble & 3) << 1) | (nibble >> 2);
 }
 
 /// The nibble (0..7) that holds value `value` of a 4-bit word (the inverse of
 /// awqNibbleValue: {0,4,1,5,2,6,3,7}).
 __device__ __forceinline__ constexpr int awqValueNibble(int value) {
-#if defined(AWQ_FAULT_WRONG_NIBBLE_ORDER)
-  return value; // Fault: sequential order.
-#else
-  return (value >> 1) | ((value & 1) << 2);
-#endif
+  // Fault: sequential order.
+  return faults::kWrongNibbleOrder ? value
+                                   : (value >> 1) | ((value & 1) << 2);
 }
 
 //===----------------------------------------------------------------------===//
@@ -78,8 +75,7 @@ __device__ __forceinline__ constexpr int awqValueNibble(int value) {
 
 namespace detail {
 
-#if defined(AWQ_FAULT_WRONG_NIBBLE_ORDER)
-/// Fault injection only: moves the nibbles so that the correct decoder reads
+/// Fault injection only (faults::kWrongNibbleOrder): moves the nibbles so that the correct decoder reads
 /// nibble i as value i, i.e. it behaves like a sequential-order decoder.
 __device__ __forceinline__ uint32_t sequentialToAwqNibbles(uint32_t word) {
   constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
@@ -89,7 +85,6 @@ __device__ __forceinline__ uint32_t sequentialToAwqNibbles(uint32_t word) {
     out |= ((word >> (4 * kOrder[i])) & 0xFu) << (4 * i);
   return out;
 }
-#endif
 
 /// half2 {lo, hi} from two fp16 bit patterns.
 __device__ __forceinline__ half2 half2FromBits(uint16_t lo, uint16_t hi) {
@@ -105,9 +100,8 @@ __device__ __forceinline__ half2 half2FromBits(uint16_t lo, uint16_t hi) {
 /// high nibbles: (w & 0x00f000f0) | 0x6400 -> 1024 + 16 q, times 1/16 minus 64.
 /// Every step is exact (integers < 2^11 are exact in fp16).
 __device__ __forceinline__ void decode4ToHalf2(uint32_t word, half2 (&q)[4]) {
-#if defined(AWQ_FAULT_WRONG_NIBBLE_ORDER)
-  word = detail::sequentialToAwqNibbles(word);
-#endif
+  if constexpr (faults::kWrongNibbleOrder)
+    word = detail::sequentialToAwqNibbles(word);
   const uint32_t shifted = word >> 8;
   const half2 magic = bitsAsHalf2(kHalf2Magic1024);
   const half2 sixteenth = bitsAsHalf2(0x2c002c00u); // 1/16

@@ -60,6 +60,7 @@
 #include "awq/platform.cuh"
 
 #include "awq/contract.h"
+#include "awq/faults.h"
 #include "awq/dequant.cuh"
 #include "awq/linear_args.cuh"
 #include "awq/mma.cuh"
@@ -496,9 +497,8 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
     // copies visible and guarantees nobody still reads the stage refilled
     // next (it was consumed in iteration i - 1).
     cpAsyncWait<Cfg::kStages - 2>();
-#if !defined(AWQ_FAULT_SKIP_BARRIER)
-    __syncthreads();
-#endif
+    if constexpr (!faults::kSkipBarrier)
+      __syncthreads();
     const int next = i + Cfg::kStages - 1;
     if (next < numTiles)
       blk.loadTile(blk.kBegin + next, next % Cfg::kStages);
@@ -588,15 +588,15 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
             a[mf][3] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][3]), high));
           }
         }
-#if defined(AWQ_FAULT_WRONG_FRAGMENT_INDEX)
-        // Fault injection: rows g + 8 and columns 2t + 8 trade places.
+        if constexpr (faults::kWrongFragmentIndex) {
+          // Fault injection: rows g + 8 and columns 2t + 8 trade places.
 #pragma unroll
-        for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
-          const uint32_t swap = a[mf][1];
-          a[mf][1] = a[mf][2];
-          a[mf][2] = swap;
+          for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+            const uint32_t swap = a[mf][1];
+            a[mf][1] = a[mf][2];
+            a[mf][2] = swap;
+          }
         }
-#endif
 #pragma unroll
         for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
           uint32_t b[8][2];

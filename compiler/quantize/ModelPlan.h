@@ -1,0 +1,127 @@
+//===- ModelPlan.h - What awqc quantize will do, decided before doing it --===//
+//
+// Reads the FP16 model and the calibration file, checks everything that can
+// be checked up front, and decides per input group: which layers and
+// activations it has, whether its scales are searched, where its 1/s goes
+// (a norm weight, the producing linear's output rows, or an explicit
+// activation scale), and the order to process groups in (a group whose 1/s
+// goes into a linear's rows runs before that linear's own group).
+//
+// The plan exposes only plain types: the model description stays inside
+// ModelPlan.cpp.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_COMPILER_QUANTIZE_MODELPLAN_H
+#define AWQ_COMPILER_QUANTIZE_MODELPLAN_H
+
+#include "runtime/formats/SafeTensors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace awq {
+
+struct Fp16Model;
+class CalibrationSet;
+
+/// Quantization settings requested on the command line; unset fields keep
+/// the description's (or, for a Hugging Face directory, 4 bits, group 128,
+/// zero point).
+struct QuantSettingsOverride {
+  std::optional<int> bits;
+  std::optional<int64_t> groupSize; ///< -1: one group per output column.
+  std::optional<bool> zeroPoint;
+};
+
+/// The settings shared by every layer (one AWQ checkpoint holds one).
+struct UniformQuantSettings {
+  int bits = 4;
+  int64_t groupSize = 128; ///< As written: -1 or a positive group size.
+  bool zeroPoint = true;
+};
+
+enum class QuantizeMethod { Awq, Rtn };
+
+/// Where a group's 1/s goes.
+enum class ScaleDestination {
+  None,            ///< No scale (RTN, or --fold-only on an unfoldable group).
+  NormWeight,      ///< Divided into an rms_norm/layer_norm weight (and bias).
+  LinearRows,      ///< Divided into the output rows of the producing linear.
+  ActivationScale, ///< Kept as an explicit tensor fp16(1/s) [K].
+};
+
+/// "none", "norm", "linear_rows", "activation_scale".
+const char *scaleDestinationName(ScaleDestination destination);
+
+struct PlannedLayer {
+  std::string name;
+  /// Tensor prefix: reads `<weights>.weight`, writes `<weights>.qweight`...
+  std::string weights;
+  int64_t n = 0, k = 0;
+  const TensorView *weight = nullptr; ///< [N, K], F16/BF16/F32.
+  const TensorView *bias = nullptr;   ///< [N] or nullptr.
+  /// q and k skip the clip search: their outputs only meet in the
+  /// attention scores, where a per-layer loss is a poor proxy.
+  bool skipClip = false;
+};
+
+struct PlannedGroup {
+  size_t index = 0; ///< Position in the model description.
+  std::string name;
+  std::vector<PlannedLayer> layers;
+  int64_t k = 0;
+  const TensorView *activations = nullptr; ///< [tokens, K].
+  ScaleDestination destination = ScaleDestination::None;
+  /// NormWeight: the weight tensor; LinearRows: the producing layer;
+  /// ActivationScale: the tensor to create.
+  std::string target;
+  std::string normBias; ///< layer_norm bias tensor, when present.
+  bool searchScales = false;
+  uint64_t work = 0; ///< Weights in the group, for overall progress.
+};
+
+struct ModelPlanOptions {
+  std::string model;
+  std::string calibration;
+  QuantSettingsOverride settings;
+  QuantizeMethod method = QuantizeMethod::Awq;
+  bool foldOnly = false;
+};
+
+struct ModelPlan {
+  UniformQuantSettings settings;
+  /// config.json of the model (empty object when there is none).
+  nlohmann::json config = nlohmann::json::object();
+  std::vector<PlannedGroup> groups; ///< Description order.
+  std::vector<size_t> order;        ///< Processing order (indices).
+  std::vector<std::string> layers;  ///< Description order.
+  /// Tensors that are not layer weights or biases, in name order: they pass
+  /// through (norms with 1/s folded in).
+  std::vector<std::string> passThrough;
+  const SafeTensorsCheckpoint *weights = nullptr;
+  /// Owners of the mappings the views above point into.
+  std::shared_ptr<const Fp16Model> model;
+  std::shared_ptr<const CalibrationSet> calibration;
+};
+
+/// Opens the model and calibration and plans the run. Throws awq::Error
+/// naming the file, tensor, group or field on any problem.
+ModelPlan planModelQuantization(const ModelPlanOptions &options);
+
+/// Writes the model description of the quantized checkpoint (checkpoint path
+/// ".", format awq) to `path`, with `activationScales` (input group ->
+/// tensor) recorded on their groups.
+void writeQuantizedDescription(
+    const ModelPlan &plan,
+    const std::map<std::string, std::string> &activationScales,
+    const std::string &path);
+
+} // namespace awq
+
+#endif // AWQ_COMPILER_QUANTIZE_MODELPLAN_H

@@ -1,0 +1,519 @@
+//===- QuantizeModel.cpp - Quantize a whole model into an AWQ checkpoint --===//
+
+#include "compiler/quantize/QuantizeModel.h"
+
+#include "compiler/formats/QuantizationConfig.h"
+#include "compiler/formats/QuantizedCheckpoint.h"
+#include "compiler/frontend/OutputStaging.h"
+#include "compiler/quantize/Cancellation.h"
+#include "compiler/quantize/OutputLoss.h"
+#include "compiler/quantize/Quantizer.h"
+#include "runtime/formats/AtomicFile.h"
+#include "runtime/formats/SafeTensorsWriter.h"
+#include "runtime/support/Error.h"
+#include "runtime/support/Half.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <new>
+#include <type_traits>
+
+// OpenBLAS keeps its own thread pool; --threads should bound it too. Weak, so
+// that linking against another BLAS still works (the call is then skipped).
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
+namespace awq {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+ElementType elementTypeOf(const TensorView &view) {
+  switch (view.dtype) {
+  case DType::F16:
+    return ElementType::F16;
+  case DType::BF16:
+    return ElementType::BF16;
+  case DType::F32:
+    return ElementType::F32;
+  default:
+    throw Error(std::string(view.file) + ": tensor '" + view.name +
+                "': expected dtype F16, BF16 or F32, got " +
+                dtypeName(view.dtype));
+  }
+}
+
+/// Element i of a float tensor. memcpy: safetensors data carries no
+/// alignment guarantee.
+float floatAt(const TensorView &view, uint64_t i) {
+  switch (view.dtype) {
+  case DType::F16: {
+    uint16_t bits;
+    std::memcpy(&bits, view.data + 2 * i, 2);
+    return halfToFloat(bits);
+  }
+  case DType::BF16: {
+    uint16_t high;
+    std::memcpy(&high, view.data + 2 * i, 2);
+    const uint32_t bits = uint32_t(high) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  case DType::F32: {
+    float f;
+    std::memcpy(&f, view.data + 4 * i, 4);
+    return f;
+  }
+  default:
+    elementTypeOf(view); // Throws naming the tensor.
+    return 0.0f;
+  }
+}
+
+std::vector<float> toFloats(const TensorView &view) {
+  std::vector<float> out(view.numel());
+  for (uint64_t i = 0; i < out.size(); ++i)
+    out[i] = floatAt(view, i);
+  return out;
+}
+
+/// fp16 bits of `values`; throws naming `what` at the first value that is
+/// not finite in fp16.
+std::vector<uint16_t> toHalfsChecked(const std::vector<float> &values,
+                                     const std::string &what) {
+  std::vector<uint16_t> out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    out[i] = floatToHalf(values[i]);
+    if (!std::isfinite(halfToFloat(out[i])))
+      throw Error(what + ": element [" + std::to_string(i) +
+                  "] = " + std::to_string(values[i]) +
+                  " does not fit in fp16 (the checkpoint stores floating "
+                  "tensors as F16)");
+  }
+  return out;
+}
+
+/// A matrix the quantizer reads with typed loads: the mapped bytes when they
+/// are aligned for the element type, else an aligned copy.
+struct MatrixInput {
+  std::vector<uint8_t> copy;
+  MatrixView view;
+
+  MatrixInput(const TensorView &tensor, int64_t rows, int64_t cols) {
+    view.type = elementTypeOf(tensor);
+    view.rows = rows;
+    view.cols = cols;
+    if (reinterpret_cast<uintptr_t>(tensor.data) % dtypeSize(tensor.dtype) ==
+        0) {
+      view.data = tensor.data;
+    } else {
+      copy.resize(tensor.size); // operator new aligns to 16 bytes.
+      tensor.copyTo(copy.data());
+      view.data = copy.data();
+    }
+  }
+};
+
+/// Errors of a layer whose rows were divided by `rowDivisor`, measured on
+/// its original output: W_eff[n, c] = rowDivisor[n] * deq[c, n] / s[c]
+/// against the original W, and RTN of the original W.
+void measureOriginalOutput(const std::vector<float> &x, int64_t tokens,
+                           const std::vector<float> &w,
+                           const std::vector<float> &rowDivisor,
+                           const std::vector<float> &s,
+                           const QuantizedLinear &layer, int threads,
+                           const std::atomic<bool> *cancel,
+                           LayerQuantReport &report) {
+  const int64_t n = layer.n, k = layer.k, g = layer.params.groupSize;
+  OutputLoss loss(x.data(), tokens, k, 3 * n, OutputLoss::Method::Auto, threads,
+                  cancel);
+  const double denom = static_cast<double>(tokens) * static_cast<double>(n);
+  report.outputMeanSquare = loss.sumSquares(w.data(), n) / denom;
+  std::vector<float> delta(static_cast<size_t>(n * k));
+  bool fits = true;
+  for (int64_t row = 0; row < n && fits; ++row)
+    fits = fakeQuantizeRow(w.data() + row * k, k, layer.params,
+                           delta.data() + row * k);
+  if (fits) {
+    for (size_t i = 0; i < delta.size(); ++i)
+      delta[i] -= w[i];
+    report.rtnError = loss.sumSquares(delta.data(), n) / denom;
+  } else {
+    report.rtnError = std::numeric_limits<double>::infinity();
+  }
+  for (int64_t c = 0; c < k; ++c) {
+    const int64_t grp = c / g;
+    for (int64_t col = 0; col < n; ++col) {
+      const float deq = static_cast<float>(int(layer.q[c * n + col]) -
+                                           layer.zeroAt(grp, col)) *
+                        halfToFloat(layer.scales[grp * n + col]);
+      delta[col * k + c] = rowDivisor[col] * deq / s[c] - w[col * k + c];
+    }
+  }
+  report.awqError = loss.sumSquares(delta.data(), n) / denom;
+}
+
+/// A tensor for the output: borrowed bytes, or an owned fp16 buffer.
+struct OutputTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  DType dtype = DType::F16;
+  const void *data = nullptr;
+  size_t size = 0;
+  std::vector<uint16_t> owned;
+
+  TensorRef ref() const {
+    if (data != nullptr)
+      return {name, dtype, shape, data, size};
+    return {name, DType::F16, shape, owned.data(),
+            owned.size() * sizeof(uint16_t)};
+  }
+};
+
+/// The running state of one quantizeModel call.
+class ModelQuantizer {
+public:
+  ModelQuantizer(const ModelQuantizeOptions &options, const ModelPlan &plan,
+                 ModelQuantizeResult &result)
+      : options_(options), plan_(plan), result_(result) {
+    for (const PlannedGroup &group : plan.groups)
+      totalWork_ += group.work;
+  }
+
+  void quantizeGroup(size_t step);
+  void writeCheckpoint(const std::string &dir);
+  const LayerQuantReport &layerReport(const std::string &layer) const {
+    return layerReports_.at(layer);
+  }
+
+private:
+  void report(ModelProgress progress) const {
+    progress.groupCount = plan_.order.size();
+    if (options_.onProgress)
+      options_.onProgress(progress);
+  }
+
+  const ModelQuantizeOptions &options_;
+  const ModelPlan &plan_;
+  ModelQuantizeResult &result_;
+  uint64_t totalWork_ = 0, doneWork_ = 0;
+  std::map<std::string, LayerQuantReport> layerReports_;
+  /// Layer -> the s of the group whose 1/s its rows absorb, and that group.
+  std::map<std::string, std::pair<std::vector<float>, std::string>>
+      rowDivisors_;
+  std::map<std::string, std::vector<uint16_t>> foldedTensors_;
+  std::map<std::string, AwqLayerTensors> packed_;
+  std::vector<OutputTensor> activationScales_;
+  std::map<std::string, std::string> scaleOfGroup_;
+};
+
+void ModelQuantizer::quantizeGroup(size_t step) {
+  const Clock::time_point start = Clock::now();
+  const PlannedGroup &plan = plan_.groups[plan_.order[step]];
+  const int64_t k = plan.k;
+  const int64_t tokens = plan.activations->shape[0];
+
+  // Inputs: mapped bytes, or fp32 copies with divided rows for layers that
+  // absorb the 1/s of a group processed earlier.
+  std::vector<MatrixInput> mapped;
+  mapped.reserve(2 * plan.layers.size() + 1);
+  std::map<std::string, std::vector<float>> original, divided, dividedBias;
+  LinearGroupInput group;
+  group.name = plan.name;
+  for (const PlannedLayer &layer : plan.layers) {
+    LinearLayerInput input;
+    input.name = layer.name;
+    input.skipClip = layer.skipClip;
+    auto divisor = rowDivisors_.find(layer.name);
+    if (divisor == rowDivisors_.end()) {
+      mapped.emplace_back(*layer.weight, layer.n, layer.k);
+      input.weight = mapped.back().view;
+      if (layer.bias) {
+        mapped.emplace_back(*layer.bias, 1, layer.n);
+        input.bias = {mapped.back().view.data, mapped.back().view.type,
+                      layer.n};
+      }
+    } else {
+      const std::vector<float> &d = divisor->second.first;
+      std::vector<float> &w = original[layer.name] = toFloats(*layer.weight);
+      std::vector<float> &scaled = divided[layer.name] = w;
+      for (int64_t row = 0; row < layer.n; ++row)
+        for (int64_t c = 0; c < layer.k; ++c)
+          scaled[row * layer.k + c] /= d[row];
+      input.weight = {scaled.data(), ElementType::F32, layer.n, layer.k};
+      if (layer.bias) {
+        std::vector<float> &b = dividedBias[layer.name] = toFloats(*layer.bias);
+        for (int64_t row = 0; row < layer.n; ++row)
+          b[row] /= d[row];
+        input.bias = {b.data(), ElementType::F32, layer.n};
+      }
+    }
+    group.layers.push_back(std::move(input));
+  }
+  mapped.emplace_back(*plan.activations, tokens, k);
+  group.activations = mapped.back().view;
+
+  QuantizeOptions qo = QuantizeOptions::rtn(QuantParams{});
+  if (options_.method == QuantizeMethod::Awq) {
+    qo.searchScales = plan.searchScales;
+    qo.searchClip = options_.clip;
+    qo.formula = options_.formula;
+  }
+  qo.params.bits = plan_.settings.bits;
+  qo.params.groupSize =
+      plan_.settings.groupSize == -1 ? k : plan_.settings.groupSize;
+  qo.params.zeroPoint = plan_.settings.zeroPoint;
+  qo.numThreads = options_.threads;
+  qo.cancel = options_.cancel;
+  if (options_.onProgress)
+    qo.onProgress = [&](const QuantizeProgress &p) {
+      ModelProgress progress;
+      progress.group = step;
+      progress.groupName = plan.name;
+      progress.layer = p.layer;
+      progress.stage = p.stage;
+      progress.groupFraction = p.fraction();
+      progress.fraction =
+          totalWork_ ? (double(doneWork_) + p.fraction() * double(plan.work)) /
+                           double(totalWork_)
+                     : 1.0;
+      report(progress);
+    };
+
+  GroupResult quantized = quantizeInputGroup(group, qo);
+
+  GroupQuantReport &out = result_.groups[plan.index];
+  out.name = plan.name;
+  out.k = k;
+  out.tokens = tokens;
+  out.scaleSearched = quantized.scaleSearched;
+  out.ratio = quantized.ratio;
+  out.ratioLosses = quantized.ratioLosses;
+  out.scales = quantized.scales;
+  out.destination =
+      quantized.scaleSearched ? plan.destination : ScaleDestination::None;
+  if (out.destination != ScaleDestination::None)
+    out.target = plan.target;
+  const std::vector<float> &s = quantized.scales;
+
+  switch (out.destination) {
+  case ScaleDestination::None:
+    break;
+  case ScaleDestination::NormWeight:
+    for (const std::string &name : {plan.target, plan.normBias}) {
+      if (name.empty())
+        continue;
+      std::vector<float> values = toFloats(plan_.weights->get(name));
+      for (int64_t c = 0; c < k; ++c)
+        values[c] /= s[c];
+      foldedTensors_[name] = toHalfsChecked(
+          values, plan_.weights->source() + ": tensor '" + name +
+                      "' divided by the AWQ scales of input group '" +
+                      plan.name + "'");
+    }
+    break;
+  case ScaleDestination::LinearRows:
+    rowDivisors_[plan.target] = {s, plan.name};
+    break;
+  case ScaleDestination::ActivationScale: {
+    OutputTensor tensor;
+    tensor.name = plan.target;
+    tensor.shape = {k};
+    tensor.owned = activationScaleFromScales(s);
+    activationScales_.push_back(std::move(tensor));
+    scaleOfGroup_[plan.name] = plan.target;
+    break;
+  }
+  }
+
+  std::vector<float> x; // fp32 activations, only for layers with divided rows.
+  for (size_t i = 0; i < plan.layers.size(); ++i) {
+    const PlannedLayer &layer = plan.layers[i];
+    const LayerReport &lr = quantized.reports[i];
+    out.layers.push_back(layer.name);
+    LayerQuantReport &entry = layerReports_[layer.name];
+    entry.name = layer.name;
+    entry.group = plan.name;
+    entry.n = layer.n;
+    entry.k = layer.k;
+    entry.outputMeanSquare = lr.outputMeanSquare;
+    entry.rtnError = lr.rtnError;
+    entry.awqError = lr.awqError;
+    entry.ratio = lr.ratio;
+    entry.clip = lr.clip;
+    auto divisor = rowDivisors_.find(layer.name);
+    if (divisor != rowDivisors_.end()) {
+      if (x.empty())
+        x = toFloats(*plan.activations);
+      entry.rowsScaledBy = divisor->second.second;
+      measureOriginalOutput(x, tokens, original[layer.name],
+                            divisor->second.first, s, quantized.layers[i],
+                            options_.threads, options_.cancel, entry);
+      rowDivisors_.erase(divisor);
+    }
+    packed_.emplace(layer.weights,
+                    packAwqLayer(quantized.layers[i], layer.name));
+    if (options_.keepLayers)
+      result_.quantized[layer.weights] = std::move(quantized.layers[i]);
+  }
+  out.seconds = secondsSince(start);
+  doneWork_ += plan.work;
+
+  ModelProgress progress;
+  progress.phase = ModelProgress::Phase::GroupDone;
+  progress.group = step;
+  progress.groupName = plan.name;
+  progress.stage = QuantizeStage::Finalize;
+  progress.groupFraction = 1.0;
+  progress.fraction = totalWork_ ? double(doneWork_) / double(totalWork_) : 1;
+  report(progress);
+}
+
+void ModelQuantizer::writeCheckpoint(const std::string &dir) {
+  ModelProgress progress;
+  progress.phase = ModelProgress::Phase::Writing;
+  progress.group = plan_.order.size();
+  progress.fraction = 1.0;
+  report(progress);
+
+  // Unquantized tensors pass through, floating ones as F16 (as AutoAWQ
+  // writes them); norm weights carry their folded 1/s.
+  std::vector<OutputTensor> tensors;
+  for (const std::string &name : plan_.passThrough) {
+    throwIfCancelled(options_.cancel, "awqc quantize");
+    const TensorView &view = plan_.weights->get(name);
+    OutputTensor tensor;
+    tensor.name = name;
+    tensor.shape = view.shape;
+    auto folded = foldedTensors_.find(name);
+    if (folded != foldedTensors_.end()) {
+      tensor.owned = std::move(folded->second);
+    } else if (view.dtype == DType::BF16 || view.dtype == DType::F32) {
+      tensor.owned = toHalfsChecked(
+          toFloats(view), std::string(view.file) + ": tensor '" + name + "'");
+    } else {
+      tensor.dtype = view.dtype;
+      tensor.data = view.data;
+      tensor.size = view.size;
+    }
+    tensors.push_back(std::move(tensor));
+  }
+
+  std::vector<TensorRef> refs;
+  for (const auto &[name, layer] : packed_)
+    layer.appendRefs(name, refs);
+  for (const OutputTensor &tensor : tensors)
+    refs.push_back(tensor.ref());
+  for (const OutputTensor &tensor : activationScales_)
+    refs.push_back(tensor.ref());
+  std::sort(
+      refs.begin(), refs.end(),
+      [](const TensorRef &a, const TensorRef &b) { return a.name < b.name; });
+  for (const TensorRef &ref : refs)
+    result_.checkpointBytes += ref.size;
+
+  throwIfCancelled(options_.cancel, "awqc quantize");
+  // transformers checks the "format" entry when it loads safetensors.
+  const WrittenCheckpoint written = writeSafeTensorsCheckpoint(
+      dir, refs, {{"format", "pt"}}, options_.maxShardBytes);
+  result_.files = written.files;
+  if (!written.index.empty())
+    result_.files.push_back(written.index);
+
+  json config = plan_.config.is_object() ? plan_.config : json::object();
+  config.erase("quantization_config");
+  if (!config.empty())
+    config["torch_dtype"] = "float16";
+  QuantizationConfig quantization;
+  quantization.method = QuantMethod::Awq;
+  quantization.bits = plan_.settings.bits;
+  quantization.groupSize = plan_.settings.groupSize;
+  quantization.zeroPoint = plan_.settings.zeroPoint;
+  quantization.version =
+      plan_.settings.bits == 4 ? kAwqGemmVersion : kAwqcGemmVersion;
+  config["quantization_config"] = awqQuantizationConfigJson(quantization);
+  writeFileAtomically((fs::path(dir) / "config.json").string(),
+                      config.dump(2) + "\n");
+  result_.files.push_back("config.json");
+
+  writeQuantizedDescription(plan_, scaleOfGroup_,
+                            (fs::path(dir) / "model.json").string());
+  result_.files.push_back("model.json");
+}
+
+} // namespace
+
+OutputRules quantizeOutputRules(const ModelQuantizeOptions &options) {
+  OutputRules rules;
+  rules.command = "awqc quantize";
+  rules.force = options.overwrite;
+  rules.inputs = {options.model, options.calibration};
+  rules.isEarlierOutput = [](const fs::path &dir) {
+    return fs::exists(dir / "model.json") &&
+           fileContains(dir / "config.json", "\"quantization_config\"");
+  };
+  rules.earlierOutput =
+      "a checkpoint directory holding model.json and a config.json with "
+      "quantization_config";
+  return rules;
+}
+
+ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
+  const Clock::time_point start = Clock::now();
+  if (options.threads < 0)
+    throw Error("--threads must be positive, got " +
+                std::to_string(options.threads));
+  if (options.threads > 0 && openblas_set_num_threads)
+    openblas_set_num_threads(options.threads);
+
+  // Everything that can be checked up front is, before minutes of work.
+  checkOutputDirectory(options.output, quantizeOutputRules(options));
+  ModelPlanOptions planOptions;
+  planOptions.model = options.model;
+  planOptions.calibration = options.calibration;
+  planOptions.settings = options.settings;
+  planOptions.method = options.method;
+  planOptions.foldOnly = options.foldOnly;
+  const ModelPlan plan = planModelQuantization(planOptions);
+
+  ModelQuantizeResult result;
+  result.model = options.model;
+  result.calibration = options.calibration;
+  result.output = options.output;
+  result.settings = plan.settings;
+  result.method = options.method;
+  result.formula = options.formula;
+  result.clip = options.clip && options.method == QuantizeMethod::Awq;
+  result.foldOnly = options.foldOnly;
+  result.groups.resize(plan.groups.size());
+
+  throwIfCancelled(options.cancel, "awqc quantize");
+  StagingDirectory staging(options.output, quantizeOutputRules(options));
+  ModelQuantizer quantizer(options, plan, result);
+  for (size_t step = 0; step < plan.order.size(); ++step) {
+    throwIfCancelled(options.cancel, "awqc quantize");
+    quantizer.quantizeGroup(step);
+  }
+  for (const std::string &layer : plan.layers)
+    result.layers.push_back(quantizer.layerReport(layer));
+  quantizer.writeCheckpoint(staging.path());
+
+  throwIfCancelled(options.cancel, "awqc quantize");
+  staging.commit();
+  result.seconds = secondsSince(start);
+  return result;
+}
+
+} // namespace awq

@@ -1,0 +1,127 @@
+//===- QuantizeModel.h - Quantize a whole model into an AWQ checkpoint ----===//
+//
+// The library behind `awqc quantize`: runs awq::quantizeInputGroup on every
+// input group of an FP16 model with its calibration activations, folds each
+// group's 1/s into the op that produces its input (a norm weight, or the
+// output rows of v_proj / up_proj), keeps it as an explicit activation scale
+// where no producer can absorb it, and writes an AutoAWQ-format checkpoint
+// (config.json, safetensors, model.json) through a temporary directory that
+// is renamed into place only when complete.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_COMPILER_QUANTIZE_QUANTIZEMODEL_H
+#define AWQ_COMPILER_QUANTIZE_QUANTIZEMODEL_H
+
+#include "compiler/quantize/ModelPlan.h"
+#include "compiler/frontend/OutputStaging.h"
+#include "compiler/quantize/Awq.h"
+#include "runtime/support/QuantizedLinear.h"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace awq {
+
+/// Progress of the whole run, reported from the calling thread.
+struct ModelProgress {
+  enum class Phase { Quantizing, GroupDone, Writing };
+  Phase phase = Phase::Quantizing;
+  size_t group = 0; ///< 0-based index in processing order.
+  size_t groupCount = 0;
+  std::string groupName;
+  std::string layer; ///< Current layer, when the stage has one.
+  QuantizeStage stage = QuantizeStage::Statistics;
+  double groupFraction = 0.0;
+  /// Fraction of all groups' work (weighted by their weight count).
+  double fraction = 0.0;
+};
+
+struct ModelQuantizeOptions {
+  std::string model;       ///< Hugging Face directory or model description.
+  std::string calibration; ///< Calibration safetensors file.
+  std::string output;      ///< Checkpoint directory to create.
+  QuantSettingsOverride settings;
+  QuantizeMethod method = QuantizeMethod::Awq;
+  ScaleFormula formula = ScaleFormula::Duo;
+  bool clip = true;
+  /// Search scales only for groups whose 1/s folds into their producer, so
+  /// the checkpoint needs no activation scale tensor (AutoAWQ's behaviour;
+  /// the result loads unchanged in AutoAWQ, vLLM and transformers).
+  bool foldOnly = false;
+  int threads = 0;            ///< 0: every hardware thread.
+  uint64_t maxShardBytes = 0; ///< 0: a single model.safetensors.
+  /// Replace an existing output directory, if it is an earlier output of
+  /// awqc quantize (quantizeOutputRules).
+  bool overwrite = false;
+  /// Return every quantized layer in ModelQuantizeResult::quantized.
+  bool keepLayers = false;
+  std::function<void(const ModelProgress &)> onProgress;
+  /// When set, the run throws awq::Cancelled soon and leaves no output.
+  const std::atomic<bool> *cancel = nullptr;
+};
+
+struct GroupQuantReport {
+  std::string name;
+  std::vector<std::string> layers;
+  int64_t k = 0;
+  int64_t tokens = 0;
+  bool scaleSearched = false;
+  double ratio = 0.0;
+  std::vector<double> ratioLosses;
+  ScaleDestination destination = ScaleDestination::None;
+  /// The tensor or layer that absorbed 1/s (or the activation scale tensor).
+  std::string target;
+  std::vector<float> scales; ///< s [K]; all ones when not searched.
+  double seconds = 0.0;
+};
+
+struct LayerQuantReport {
+  std::string name;
+  std::string group;
+  int64_t n = 0, k = 0;
+  /// As awq::LayerReport, always measured on the layer's original output:
+  /// for a layer whose rows absorbed the next group's 1/s the fold is undone
+  /// before comparing.
+  double outputMeanSquare = 0.0;
+  double rtnError = 0.0;
+  double awqError = 0.0;
+  double ratio = 0.0;
+  ClipStats clip;
+  /// The input group whose 1/s was divided into this layer's output rows.
+  std::string rowsScaledBy;
+};
+
+struct ModelQuantizeResult {
+  std::string model, calibration, output;
+  UniformQuantSettings settings;
+  QuantizeMethod method = QuantizeMethod::Awq;
+  ScaleFormula formula = ScaleFormula::Duo;
+  bool clip = true;
+  bool foldOnly = false;
+  std::vector<GroupQuantReport> groups; ///< In description order.
+  std::vector<LayerQuantReport> layers; ///< In description order.
+  /// Every quantized layer by tensor prefix (the name importAwqCheckpoint
+  /// gives it), exactly as written (keepLayers only).
+  std::map<std::string, QuantizedLinear> quantized;
+  std::vector<std::string> files; ///< Files written, relative to `output`.
+  uint64_t checkpointBytes = 0;   ///< Tensor data bytes written.
+  double seconds = 0.0;
+};
+
+/// Runs the whole quantization. Throws awq::Error naming the file, tensor,
+/// group or field on bad input (before any work where it can be checked
+/// up front), and awq::Cancelled when `cancel` is set; either way nothing is
+/// left at or next to `output`.
+ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options);
+
+/// What quantizeModel may replace at `options.output`: with --force, only an
+/// earlier checkpoint of awqc quantize, and never the model or calibration.
+OutputRules quantizeOutputRules(const ModelQuantizeOptions &options);
+
+} // namespace awq
+
+#endif // AWQ_COMPILER_QUANTIZE_QUANTIZEMODEL_H

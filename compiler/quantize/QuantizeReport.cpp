@@ -1,0 +1,222 @@
+//===- QuantizeReport.cpp - The per-layer report of awqc quantize ---------===//
+
+#include "compiler/quantize/QuantizeReport.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+namespace awq {
+
+using nlohmann::json;
+
+namespace {
+
+double relative(double error, double outputMeanSquare) {
+  return outputMeanSquare > 0 ? error / outputMeanSquare : 0.0;
+}
+
+json number(double value) {
+  return std::isfinite(value) ? json(value) : json(nullptr);
+}
+
+std::string format(const char *spec, double value) {
+  if (!std::isfinite(value))
+    return "-";
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), spec, value);
+  return buffer;
+}
+
+const char *methodName(QuantizeMethod method) {
+  return method == QuantizeMethod::Awq ? "awq" : "rtn";
+}
+
+const char *formulaName(ScaleFormula formula) {
+  return formula == ScaleFormula::Duo ? "duo" : "activation";
+}
+
+std::string padRight(const std::string &text, size_t width) {
+  return text.size() >= width ? text
+                              : text + std::string(width - text.size(), ' ');
+}
+
+std::string padLeft(const std::string &text, size_t width) {
+  return text.size() >= width ? text
+                              : std::string(width - text.size(), ' ') + text;
+}
+
+} // namespace
+
+QuantizeSummary summarize(const ModelQuantizeResult &result) {
+  QuantizeSummary summary;
+  summary.layers = result.layers.size();
+  for (const LayerQuantReport &layer : result.layers) {
+    summary.awqBelowRtn += layer.awqError < layer.rtnError ? 1 : 0;
+    summary.meanRelativeRtn += relative(layer.rtnError, layer.outputMeanSquare);
+    summary.meanRelativeAwq += relative(layer.awqError, layer.outputMeanSquare);
+    summary.totalRtn += layer.rtnError;
+    summary.totalAwq += layer.awqError;
+  }
+  if (summary.layers > 0) {
+    summary.meanRelativeRtn /= double(summary.layers);
+    summary.meanRelativeAwq /= double(summary.layers);
+  }
+  return summary;
+}
+
+std::string describeSettings(const ModelQuantizeResult &result) {
+  std::ostringstream out;
+  out << result.settings.bits << "-bit, ";
+  if (result.settings.groupSize == -1)
+    out << "one group per column";
+  else
+    out << "group " << result.settings.groupSize;
+  out << ", " << (result.settings.zeroPoint ? "zero point" : "symmetric")
+      << ", " << methodName(result.method);
+  if (result.method == QuantizeMethod::Awq) {
+    out << " (" << formulaName(result.formula) << " scales"
+        << (result.clip ? ", clip" : ", no clip")
+        << (result.foldOnly ? ", fold only" : "") << ")";
+  }
+  return out.str();
+}
+
+std::string formatReportTable(const ModelQuantizeResult &result) {
+  size_t nameWidth = 5;
+  for (const LayerQuantReport &layer : result.layers)
+    nameWidth = std::max(nameWidth, layer.name.size());
+  std::map<std::string, const GroupQuantReport *> groups;
+  for (const GroupQuantReport &group : result.groups)
+    groups[group.name] = &group;
+
+  std::ostringstream out;
+  out << "awqc quantize: " << describeSettings(result) << "\n";
+  out << padRight("layer", nameWidth) << "  " << padLeft("K x N", 11) << "  "
+      << padLeft("RTN mse", 10) << "  " << padLeft("AWQ mse", 10) << "  "
+      << padLeft("AWQ/RTN", 7) << "  " << padLeft("ratio", 5) << "  "
+      << padLeft("clipped", 7) << "  "
+      << "1/s folded into\n";
+  for (const LayerQuantReport &layer : result.layers) {
+    const GroupQuantReport *group = groups.at(layer.group);
+    std::string fold;
+    switch (group->destination) {
+    case ScaleDestination::None:
+      fold = "-";
+      break;
+    case ScaleDestination::NormWeight:
+      fold = group->target;
+      break;
+    case ScaleDestination::LinearRows:
+      fold = group->target + " rows";
+      break;
+    case ScaleDestination::ActivationScale:
+      fold = "activation scale " + group->target;
+      break;
+    }
+    const std::string clipped =
+        layer.clip.searched && layer.clip.groups > 0
+            ? format("%.1f%%", 100.0 * double(layer.clip.clippedGroups) /
+                                   double(layer.clip.groups))
+            : "-";
+    out << padRight(layer.name, nameWidth) << "  "
+        << padLeft(std::to_string(layer.k) + "x" + std::to_string(layer.n), 11)
+        << "  " << padLeft(format("%.3e", layer.rtnError), 10) << "  "
+        << padLeft(format("%.3e", layer.awqError), 10) << "  "
+        << padLeft(layer.rtnError > 0
+                       ? format("%.3f", layer.awqError / layer.rtnError)
+                       : "-",
+                   7)
+        << "  "
+        << padLeft(group->scaleSearched ? format("%.2f", layer.ratio) : "-", 5)
+        << "  " << padLeft(clipped, 7) << "  " << fold << "\n";
+  }
+  const QuantizeSummary summary = summarize(result);
+  out << "summary: " << summary.layers << " layers; AWQ < RTN on "
+      << summary.awqBelowRtn << "/" << summary.layers
+      << " layers; mean relative error RTN "
+      << format("%.3e", summary.meanRelativeRtn) << ", AWQ "
+      << format("%.3e", summary.meanRelativeAwq);
+  if (summary.meanRelativeRtn > 0)
+    out << " ("
+        << format("%.3f", summary.meanRelativeAwq / summary.meanRelativeRtn)
+        << "x)";
+  out << "\n";
+  return out.str();
+}
+
+json reportToJson(const ModelQuantizeResult &result) {
+  json report = json::object();
+  report["awqc_quantize_report"] = kQuantizeReportVersion;
+  report["model"] = result.model;
+  report["calibration"] = result.calibration;
+  report["output"] = result.output;
+  report["settings"] = {{"bits", result.settings.bits},
+                        {"group_size", result.settings.groupSize},
+                        {"zero_point", result.settings.zeroPoint},
+                        {"method", methodName(result.method)},
+                        {"scale_formula", formulaName(result.formula)},
+                        {"clip", result.clip},
+                        {"fold_only", result.foldOnly}};
+  json groups = json::array();
+  for (const GroupQuantReport &group : result.groups) {
+    json losses = json::array();
+    for (double loss : group.ratioLosses)
+      losses.push_back(number(loss));
+    groups.push_back(
+        {{"name", group.name},
+         {"layers", group.layers},
+         {"k", group.k},
+         {"tokens", group.tokens},
+         {"scale_searched", group.scaleSearched},
+         {"ratio", group.ratio},
+         {"ratio_losses", losses},
+         {"scale_destination", scaleDestinationName(group.destination)},
+         {"scale_target", group.target},
+         {"seconds", group.seconds}});
+  }
+  report["groups"] = groups;
+  json layers = json::array();
+  for (const LayerQuantReport &layer : result.layers) {
+    json entry = {{"name", layer.name},
+                  {"group", layer.group},
+                  {"n", layer.n},
+                  {"k", layer.k},
+                  {"output_mean_square", number(layer.outputMeanSquare)},
+                  {"rtn_error", number(layer.rtnError)},
+                  {"awq_error", number(layer.awqError)},
+                  {"relative_rtn_error",
+                   number(relative(layer.rtnError, layer.outputMeanSquare))},
+                  {"relative_awq_error",
+                   number(relative(layer.awqError, layer.outputMeanSquare))},
+                  {"ratio", layer.ratio},
+                  {"clip",
+                   {{"searched", layer.clip.searched},
+                    {"groups", layer.clip.groups},
+                    {"clipped_groups", layer.clip.clippedGroups},
+                    {"mean_shrink", number(layer.clip.meanShrink)},
+                    {"min_shrink", number(layer.clip.minShrink)},
+                    {"loss_before", number(layer.clip.lossBefore)},
+                    {"loss_after", number(layer.clip.lossAfter)}}}};
+    if (!layer.rowsScaledBy.empty())
+      entry["rows_scaled_by"] = layer.rowsScaledBy;
+    layers.push_back(entry);
+  }
+  report["layers"] = layers;
+  const QuantizeSummary summary = summarize(result);
+  report["summary"] = {
+      {"layers", summary.layers},
+      {"awq_below_rtn", summary.awqBelowRtn},
+      {"mean_relative_rtn_error", number(summary.meanRelativeRtn)},
+      {"mean_relative_awq_error", number(summary.meanRelativeAwq)},
+      {"total_rtn_error", number(summary.totalRtn)},
+      {"total_awq_error", number(summary.totalAwq)}};
+  report["files"] = result.files;
+  report["checkpoint_bytes"] = result.checkpointBytes;
+  report["seconds"] = result.seconds;
+  return report;
+}
+
+} // namespace awq
