@@ -145,7 +145,7 @@ def SelectKernelsPass : Pass<"awq-select-kernels", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"\"",
-           "GPU architecture (sm_80, sm_86, sm_89, sm_90); default: the module's awq.target">,
+           "GPU architecture, sm_80 to sm_121 with an a suffix where it exists (awq/contract.h); default: the module's awq.target">,
     Option<"smCount", "sm-count", "int64_t", /*default=*/"0",
            "SMs to fill (default: the representative part of the architecture)">,
     Option<"families", "families", "std::string", /*default=*/"\"both\"",

@@ -56,8 +56,8 @@ defm shard_size : Value<"shard-size", "SIZE",
   [sc_quantize, sc_synth]>;
 
 // awqc compile
-defm target : Value<"target", "sm_80|sm_86|sm_89|sm_90",
-  "GPU architecture (default: the module's awq.target, else sm_80)",
+defm target : Value<"target", "sm_XY[a]",
+  "GPU architecture, sm_80 to sm_121 (default: the module's awq.target, else sm_80)",
   [sc_compile]>;
 defm families : Value<"families", "both|gemv|gemm",
   "Kernel families to emit (default both)", [sc_compile]>;

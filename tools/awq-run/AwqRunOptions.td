@@ -14,7 +14,7 @@ def help : Flag<["--", "-"], "help">, HelpText<"Show this help and exit">;
 def : Flag<["-"], "h">, Alias<help>;
 def version : Flag<["--", "-"], "version">,
   HelpText<"Print the version and exit">;
-defm target : Value<"target", "sm_80|sm_86|sm_89|sm_90",
+defm target : Value<"target", "sm_XY[a]",
   "GPU architecture the kernels are built for (default: the module's "
   "awq.target, else sm_80)">;
 defm batch : Value<"batch", "M,M,...",
