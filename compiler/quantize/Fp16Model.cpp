@@ -2,6 +2,8 @@
 
 #include "compiler/quantize/Fp16Model.h"
 
+#include "awq/contract.h"
+
 #include "compiler/formats/AwqPacking.h"
 #include "compiler/formats/JsonFields.h"
 #include "compiler/formats/LlamaConfig.h"
@@ -123,10 +125,14 @@ UniformQuantSettings applySettings(ModelDescription &description,
     layer.groupSize = settings.groupSize;
     layer.zeroPoint = settings.zeroPoint;
     const std::string what = source + ": layer '" + layer.name + "'";
-    if (settings.groupSize != -1 && layer.k % settings.groupSize != 0)
+    // The kernels' rule (awq/contract.h), checked before any work so that
+    // every checkpoint awqc writes also compiles.
+    if (settings.groupSize != -1 &&
+        !isSupportedGroupSize(layer.k, settings.groupSize))
       throw Error(what + ": group size " + std::to_string(settings.groupSize) +
-                  " does not divide K = " + std::to_string(layer.k) +
-                  " (use --group 32, 64, 128 dividing every K, or -1)");
+                  " must be K or a multiple of 32 that divides K = " +
+                  std::to_string(layer.k) +
+                  " (use --group 32, 64, 128, ... dividing every K, or -1)");
     // Fails here, before any work, rather than when packing the result.
     awqPackedWords(layer.n, settings.bits,
                    what + " (N = " + std::to_string(layer.n) + ")");

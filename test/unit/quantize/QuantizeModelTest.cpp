@@ -784,7 +784,12 @@ TEST_F(BadInputTest, SettingsAndOutputProblems) {
   ModelQuantizeOptions options;
   options.settings.groupSize = 96;
   EXPECT_PRED2(contains, errorOf(options),
-               "group size 96 does not divide K = 256");
+               "group size 96 must be K or a multiple of 32 that divides K = 256");
+  // 16 divides every K but is not a size the kernels serve: refused before
+  // any work, not by `awqc compile` after it.
+  options.settings.groupSize = 16;
+  EXPECT_PRED2(contains, errorOf(options),
+               "group size 16 must be K or a multiple of 32 that divides K = 256");
   options.settings.groupSize = std::nullopt;
   options.settings.bits = 5;
   EXPECT_PRED2(contains, errorOf(options), "--bits must be 3, 4 or 8");
