@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/kernels/GemmLayout.h"
+#include "runtime/kernels/WordFormat.h"
 
 #include "runtime/support/Error.h"
 
@@ -18,49 +19,11 @@
 namespace awq {
 namespace {
 
-/// AutoAWQ's nibble interleave (kept local: the repacker must not depend on
-/// the checkpoint formats library).
-constexpr int kInterleave[8] = {0, 2, 4, 6, 1, 3, 5, 7};
-
-/// Packs one lane's 64 values (value v as in GemmLayout.h) into its words.
-/// Returns the number of words written (8, 16 or 6).
-int packLaneWords(const uint8_t (&values)[64], int bits, uint32_t *words) {
-  switch (bits) {
-  case 4:
-    for (int w = 0; w < 8; ++w) {
-      uint32_t word = 0;
-      for (int i = 0; i < 8; ++i)
-        word |= static_cast<uint32_t>(values[8 * w + kInterleave[i]])
-                << (4 * i);
-      words[w] = word;
-    }
-    return 8;
-  case 8:
-    for (int w = 0; w < 16; ++w) {
-      uint32_t word = 0;
-      for (int i = 0; i < 4; ++i)
-        word |= static_cast<uint32_t>(values[4 * w + i]) << (8 * i);
-      words[w] = word;
-    }
-    return 16;
-  default: // 3 bits: three words per 32 consecutive values (awq/dequant.cuh).
-    for (int w = 0; w < 6; ++w)
-      words[w] = 0;
-    for (int v = 0; v < 64; ++v) {
-      const uint32_t value = values[v];
-      uint32_t *three = words + 3 * (v / 32);
-      const int u = v % 32;
-      if (u >= 30) {
-        // Values 30 and 31 spread one bit over bit 15 / bit 31 of each word.
-        for (int j = 0; j < 3; ++j)
-          three[j] |= ((value >> j) & 1u) << (u == 30 ? 15 : 31);
-      } else {
-        const int j = u / 10, i = u % 10 / 2;
-        three[j] |= value << (3 * i + (u % 2 ? 16 : 0));
-      }
-    }
-    return 6;
-  }
+/// Packs one lane's 64 values (value v as in GemmLayout.h) into its words:
+/// two runs of 32 in the word format (8, 16 or 6 words).
+void packLaneWords(const uint8_t (&values)[64], int bits, uint32_t *words) {
+  packWords(values, bits, words);
+  packWords(values + kWordFormatValues, bits, words + bits);
 }
 
 /// Stores the packed words of lane `lane` into its packet, vector-major and

@@ -1,6 +1,7 @@
-//===- RepackGemv.cpp - Quantized weights in the CUDA-core GEMV layout ----===//
+//===- GemvLayout.cpp - Quantized weights in the CUDA-core GEMV layout ----===//
 
 #include "runtime/kernels/GemvLayout.h"
+#include "runtime/kernels/WordFormat.h"
 
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"
@@ -13,50 +14,12 @@ namespace awq {
 
 namespace {
 
-/// AutoAWQ's nibble interleave: nibble i holds value kAwqOrder[i] of 8.
-constexpr int kAwqOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
-
 /// Columns gathered per pass: keeps the strided reads of the row-major q
 /// within a few cache lines per row.
 constexpr int64_t kColumnBlock = 64;
 
 bool isFiniteHalf(uint16_t bits) { return (bits & 0x7c00u) != 0x7c00u; }
 
-/// Packs the 32 values of one unit (k order) into `bits` words.
-void packUnit(const uint8_t *values, int bits, uint32_t *words) {
-  switch (bits) {
-  case 4:
-    for (int j = 0; j < 4; ++j) {
-      uint32_t w = 0;
-      for (int i = 0; i < 8; ++i)
-        w |= static_cast<uint32_t>(values[8 * j + kAwqOrder[i]]) << (4 * i);
-      words[j] = w;
-    }
-    return;
-  case 8:
-    for (int j = 0; j < 8; ++j) {
-      uint32_t w = 0;
-      for (int i = 0; i < 4; ++i)
-        w |= static_cast<uint32_t>(values[4 * j + i]) << (8 * i);
-      words[j] = w;
-    }
-    return;
-  case 3:
-    for (int j = 0; j < 3; ++j) {
-      uint32_t w = 0;
-      for (int i = 0; i < 5; ++i) {
-        w |= static_cast<uint32_t>(values[10 * j + 2 * i]) << (3 * i);
-        w |= static_cast<uint32_t>(values[10 * j + 2 * i + 1]) << (16 + 3 * i);
-      }
-      w |= static_cast<uint32_t>((values[30] >> j) & 1u) << 15;
-      w |= static_cast<uint32_t>((values[31] >> j) & 1u) << 31;
-      words[j] = w;
-    }
-    return;
-  default:
-    throw Error("packUnit: unsupported bit width " + std::to_string(bits));
-  }
-}
 
 } // namespace
 
@@ -123,7 +86,7 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
         uint32_t *column = out.qweight.data() + (n0 + c) * columnWords;
         const uint8_t *values = columns.data() + c * kPadded;
         for (int64_t unit = 0; unit < units; ++unit) {
-          packUnit(values + unit * kGemvValuesPerUnit, bits, unitWords);
+          packWords(values + unit * kGemvValuesPerUnit, bits, unitWords);
           const int64_t tile = unit / kGemvUnitsPerTile;
           const int64_t lane = unit % kGemvUnitsPerTile;
           const int64_t tileUnits =
