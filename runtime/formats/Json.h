@@ -2,7 +2,11 @@
 //
 // nlohmann_json keeps the last of two equal keys in one object and drops the
 // first without a word: a safetensors header would hide a tensor, a config
-// a setting. Every JSON file awq reads goes through this parser instead.
+// a setting. Every JSON file awq reads goes through this parser instead. It
+// also bounds the nesting depth (deep documents would overflow the stack of
+// the recursive copies and dumps later) and runs in time linear in the size
+// of the document (nlohmann's callback parser rescans an object's members
+// at every nested object's end: quadratic for a 200k-tensor header).
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_RUNTIME_FORMATS_JSON_H
@@ -15,9 +19,14 @@
 
 namespace awq {
 
+/// Objects and arrays nested deeper than this are refused. awq's own
+/// formats nest at most 6 deep.
+constexpr int kMaxJsonDepth = 64;
+
 /// Parses `text`. Throws awq::Error "<where> is not valid JSON: ..." on a
-/// syntax error and "<where>: key 'K' appears more than once at the top
-/// level" (or "in one object") on a duplicate key. `where` names the file
+/// syntax error, "<where>: key 'K' appears more than once at the top
+/// level" (or "in one object") on a duplicate key, and "<where>: nested more
+/// than 64 levels deep" on a deeper document. `where` names the file
 /// and, optionally, the part of it, e.g. "model.safetensors: header".
 nlohmann::json parseJsonRejectingDuplicateKeys(std::string_view text,
                                                const std::string &where);
