@@ -23,8 +23,13 @@ namespace {
 /// scale and bias presence; nothing after the product.
 bool canMerge(LinearOp a, LinearOp b) {
   QWeightType ta = a.getWeight().getType(), tb = b.getWeight().getType();
+  // Field by field: withN(1) is not a valid type for every layout.
   return a.getInput() == b.getInput() && a->getBlock() == b->getBlock() &&
-         ta.withN(1) == tb.withN(1) && a.getActScale() == b.getActScale() &&
+         ta.getK() == tb.getK() && ta.getBits() == tb.getBits() &&
+         ta.getGroup() == tb.getGroup() &&
+         ta.getZeroMode() == tb.getZeroMode() &&
+         ta.getLayout() == tb.getLayout() &&
+         a.getActScale() == b.getActScale() &&
          static_cast<bool>(a.getBias()) == static_cast<bool>(b.getBias()) &&
          (!a.getBias() ||
           cast<RankedTensorType>(a.getBias().getType()).getElementType() ==
@@ -91,11 +96,16 @@ struct MergeSharedInputLinearsPass
     getOperation().walk([&](LinearOp linear) {
       if (!isMergeable(linear))
         return;
-      for (auto &group : groups)
-        if (canMerge(group.front(), linear)) {
+      for (auto &group : groups) {
+        // A merged weight must stay within the contract's 2^30 columns.
+        int64_t n = linear.getWeight().getType().getN();
+        for (LinearOp member : group)
+          n += member.getWeight().getType().getN();
+        if (canMerge(group.front(), linear) && n <= ::awq::kMaxFeatures) {
           group.push_back(linear);
           return;
         }
+      }
       groups.push_back({linear});
     });
     DominanceInfo &dominance = getAnalysis<DominanceInfo>();

@@ -268,12 +268,24 @@ LogicalResult ConcatWeightsOp::verify() {
                               "zero mode or layout: "
                            << type << " vs " << first;
     totalN += type.getN();
+    // Each N is at most 2^30 (the type's verifier): no overflow here.
+    if (totalN > ::awq::kMaxFeatures)
+      return emitOpError() << "the concatenated weight has more than 2^30 "
+                              "columns (N = "
+                           << totalN << " after weight #" << index << ")";
   }
   if (getInterleave() && (getInputs().size() != 2 ||
                           getInputs()[0].getType() != getInputs()[1].getType()))
     return emitOpError("interleave needs exactly two weights of the same type");
-  if (getResult().getType() != first.withN(totalN))
-    return emitOpError() << "result must be " << first.withN(totalN);
+  // Compared field by field: first.withN(totalN) need not be a valid type.
+  QWeightType result = getResult().getType();
+  if (result.getK() != first.getK() || result.getN() != totalN ||
+      result.getBits() != first.getBits() ||
+      result.getGroup() != first.getGroup() ||
+      result.getZeroMode() != first.getZeroMode() ||
+      result.getLayout() != first.getLayout())
+    return emitOpError() << "result must be weight #0's type with n = "
+                         << totalN << ", got " << result;
   return success();
 }
 
@@ -289,7 +301,13 @@ LogicalResult ConcatVectorsOp::verify() {
       return emitOpError() << "operands must be 1-D tensors of one element "
                               "type, got "
                            << type;
+    if (type.isDynamicDim(0))
+      return emitOpError() << "operands must have a static length, got "
+                           << type;
     total += type.getDimSize(0);
+    if (total > ::awq::kMaxFeatures)
+      return emitOpError() << "the concatenated vector has more than 2^30 "
+                              "elements";
   }
   if (getInterleave() && (getInputs().size() != 2 ||
                           getInputs()[0].getType() != getInputs()[1].getType()))

@@ -487,8 +487,33 @@ func.func @concat_interleave(%w: !w, %v: !v) {
 
 !w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>
 func.func @concat_result(%w: !w) {
-  // expected-error @+1 {{result must be '!awq.qweight<k = 256, n = 256, bits = 4, group = 128, zero_point, autoawq_gemm>'}}
+  // expected-error @+1 {{result must be weight #0's type with n = 256, got '!awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>'}}
   %0 = awq.concat_weights %w, %w : !w, !w -> !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>
+  return
+}
+
+// -----
+
+!big = !awq.qweight<k = 256, n = 1073741824, bits = 4, group = 128, zero_point, autoawq_gemm>
+func.func @concat_too_wide(%w: !big) {
+  // expected-error @+1 {{the concatenated weight has more than 2^30 columns (N = 2147483648 after weight #1)}}
+  %0 = awq.concat_weights %w, %w : !big, !big -> !big
+  return
+}
+
+// -----
+
+func.func @concat_vectors_dynamic(%a: tensor<?xf16>) {
+  // expected-error @+1 {{operands must have a static length, got 'tensor<?xf16>'}}
+  %0 = awq.concat_vectors %a, %a : tensor<?xf16>, tensor<?xf16> -> tensor<16xf16>
+  return
+}
+
+// -----
+
+func.func @concat_vectors_too_long(%a: tensor<1073741824xf16>) {
+  // expected-error @+1 {{the concatenated vector has more than 2^30 elements}}
+  %0 = awq.concat_vectors %a, %a : tensor<1073741824xf16>, tensor<1073741824xf16> -> tensor<8xf16>
   return
 }
 
