@@ -58,7 +58,7 @@ std::vector<int32_t> packAwqRows(const uint8_t *values, int64_t rows,
       for (int64_t j = 0; j < wordsPerRow; ++j) {
         uint32_t word = 0;
         for (int i = 0; i < 8; ++i)
-          word |= uint32_t(row[8 * j + kAwqOrder[i]]) << (4 * i);
+          word |= uint32_t(row[8 * j + kAwqNibbleOrder[i]]) << (4 * i);
         out[j] = static_cast<int32_t>(word);
       }
     } else if (bits == 8) {
@@ -91,7 +91,7 @@ void unpackAwqRows(const int32_t *words, int64_t rows, int64_t cols, int bits,
       for (int64_t j = 0; j < wordsPerRow; ++j) {
         const uint32_t word = static_cast<uint32_t>(in[j]);
         for (int i = 0; i < 8; ++i)
-          row[8 * j + kAwqOrder[i]] = (word >> (4 * i)) & 0xF;
+          row[8 * j + kAwqNibbleOrder[i]] = (word >> (4 * i)) & 0xF;
       }
     } else if (bits == 8) {
       for (int64_t j = 0; j < wordsPerRow; ++j) {

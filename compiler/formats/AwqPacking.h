@@ -8,15 +8,13 @@
 #ifndef AWQ_COMPILER_FORMATS_AWQPACKING_H
 #define AWQ_COMPILER_FORMATS_AWQPACKING_H
 
+#include "runtime/kernels/WordFormat.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace awq {
-
-/// AutoAWQ's 4-bit interleave: nibble i of a word holds column
-/// 8 * word + kAwqOrder[i].
-constexpr int kAwqOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 
 /// Columns packed per group of words along N, and the words in that group:
 /// 4 bits: 8 per 1 word; 8 bits: 4 per 1 word; 3 bits: 32 per 3 words.
@@ -34,7 +32,8 @@ int64_t awqPackedWords(int64_t cols, int bits, const std::string &what);
 
 /// Packs a row-major [rows, cols] matrix of `bits`-bit values along the
 /// columns into [rows, awqPackedWords(cols)] words:
-///  - 4 bits: bits 4i..4i+3 of word j hold column 8j + kAwqOrder[i];
+///  - 4 bits: bits 4i..4i+3 of word j hold column 8j + kAwqNibbleOrder[i]
+///    (AutoAWQ's interleave, runtime/kernels/WordFormat.h);
 ///  - 8 bits: bits 8i..8i+7 of word j hold column 4j + i;
 ///  - 3 bits: words 3j, 3j+1, 3j+2 form a 96-bit little-endian integer whose
 ///    bits 3i..3i+2 hold column 32j + i (values straddle word boundaries).

@@ -24,7 +24,7 @@
 //    (vector x of lane L at byte 512 x + 16 L), so one warp-wide vector
 //    load reads 512 contiguous bytes:
 //      4 bits: 8 words, word w holds values 8w..8w+7 with value 8w + o in
-//              nibble i where o = kAwqOrder[i] (AutoAWQ's interleave, the
+//              nibble i where o = kAwqNibbleOrder[i] (AutoAWQ's interleave, the
 //              4-bit word format of awq/dequant.cuh); vector x = words
 //              4x..4x+3, i.e. one vector per 16-row half.
 //      8 bits: 16 words, byte i of word w holds value 4w + i; vector x =
