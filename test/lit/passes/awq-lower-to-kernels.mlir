@@ -89,6 +89,19 @@ func.func @shared(%x: tensor<?x4096xf16>, %a: !zs, %b: !zs, %r: tensor<?x4096xf1
   return %y, %z, %w : tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x4096xf16>
 }
 
+// A merged weight whose first tensor name starts with '.' once sent the kernel
+// naming into an endless loop; names no longer come from tensors.
+// CHECK-LABEL: func.func @dotted_names
+func.func @dotted_names(%x: tensor<?x4096xf16>) -> tensor<?x8192xf16> {
+  // CHECK: awq.gemm_kernel "gemm_k4096_n8192_b4_g128_zp_m64n128k64w2x2s4sk1"
+  %a = awq.external ".q_proj" : !zs
+  %b = awq.external "k_proj" : !zs
+  %w = awq.concat_weights %a, %b : !zs, !zs -> !awq.qweight<k = 4096, n = 8192, bits = 4, group = 128, scaled_zero, autoawq_gemm>
+  %y = awq.linear %x, %w {gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>,
+                          gemm_min_m = 1 : i64} : tensor<?x4096xf16>, !awq.qweight<k = 4096, n = 8192, bits = 4, group = 128, scaled_zero, autoawq_gemm> -> tensor<?x8192xf16>
+  return %y : tensor<?x8192xf16>
+}
+
 // Without configurations a linear is left alone.
 // CHECK-LABEL: func.func @unconfigured
 func.func @unconfigured(%x: tensor<?x4096xf16>, %w: !zp) -> tensor<?x4096xf16> {
