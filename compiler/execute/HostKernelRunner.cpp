@@ -228,6 +228,7 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
 
   result.m = m;
   result.count = static_cast<int64_t>(y.size());
+  double maxRef = 0;
   for (int64_t row = 0; row < m; ++row)
     for (int64_t col = 0; col < nOut; ++col) {
       const size_t i = static_cast<size_t>(row * nOut + col);
@@ -239,12 +240,11 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
               describeElement(name, row, col, got, ref[i], tolerance[i]);
         ++result.failures;
         result.worstBoundRatio = INFINITY;
+        result.maxAbsError = INFINITY;
         continue;
       }
       result.maxAbsError = std::max(result.maxAbsError, error);
-      if (ref[i] != 0)
-        result.maxRelError =
-            std::max(result.maxRelError, error / std::fabs(ref[i]));
+      maxRef = std::max(maxRef, std::fabs(ref[i]));
       const double ratio = error / tolerance[i];
       if (ratio > 1)
         ++result.failures;
@@ -254,6 +254,9 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
             describeElement(name, row, col, got, ref[i], tolerance[i]);
       }
     }
+  result.relError = result.nonFinite ? INFINITY
+                    : maxRef > 0     ? result.maxAbsError / maxRef
+                                     : result.maxAbsError;
   return result;
 }
 

@@ -48,8 +48,12 @@ struct KernelRunResult {
   int64_t count = 0;    ///< Output elements.
   int64_t failures = 0; ///< Elements outside the bound (NaN included).
   int64_t nonFinite = 0;
-  double maxAbsError = 0;     ///< max |got - ref|.
-  double maxRelError = 0;     ///< max |got - ref| / |ref| (ref != 0).
+  /// max |got - ref|; infinite when any output is not finite.
+  double maxAbsError = 0;
+  /// max |got - ref| / max |ref|: the error relative to the output's scale
+  /// (an element-wise ratio explodes on outputs near zero); infinite when any
+  /// output is not finite.
+  double relError = 0;
   double worstBoundRatio = 0; ///< max |got - ref| / bound.
   std::string worst;          ///< The worst element, for messages.
   double seconds = 0;         ///< Host execution time of the launch.

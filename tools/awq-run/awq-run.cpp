@@ -172,8 +172,16 @@ int run(const RunOptions &opts) {
               checkpointPath.empty()
                   ? ("random (seed " + std::to_string(opts.seed) + ")").c_str()
                   : checkpointPath.c_str());
-  std::printf("%-48s %-5s %5s %12s %12s %8s %10s  %s\n", "layer", "kernel", "M",
-              "max |err|", "max rel", "err/bound", "host ms", "status");
+  // Layer names are printed whole: the column is as wide as the longest.
+  int nameWidth = static_cast<int>(std::string("layer").size());
+  for (LayerKernels &layer : layers)
+    nameWidth = std::max(
+        nameWidth, static_cast<int>(
+                       layerName(layer.gemvOp ? layer.gemvOp : layer.gemmOp)
+                           .size()));
+  std::printf("%-*s %-5s %5s %12s %12s %8s %10s  %s\n", nameWidth, "layer",
+              "kernel", "M", "max |err|", "rel err", "err/bound", "host ms",
+              "status");
   int failures = 0;
   double worstRatio = 0;
   for (LayerKernels &layer : layers) {
@@ -206,17 +214,18 @@ int run(const RunOptions &opts) {
         bool ok = result.ok();
         failures += !ok;
         worstRatio = std::max(worstRatio, result.worstBoundRatio);
-        std::printf("%-48s %-5s %5lld %12.3e %12.3e %8.3f %10.2f  %s\n",
-                    name.substr(0, 48).c_str(),
+        std::printf("%-*s %-5s %5lld %12.3e %12.3e %8.3f %10.2f  %s\n",
+                    nameWidth, name.c_str(),
                     mlir::isa<ir::GemvKernelOp>(op) ? "gemv" : "gemm",
                     static_cast<long long>(m), result.maxAbsError,
-                    result.maxRelError, result.worstBoundRatio,
+                    result.relError, result.worstBoundRatio,
                     result.seconds * 1e3, ok ? "ok" : "FAILED");
         if (!ok)
           std::printf("    %s\n", result.worst.c_str());
       }
     }
   }
+  std::printf("rel err = max |err| / max |reference|, per launch\n");
   std::printf(
       "%s: %d failed; worst error/bound ratio %.3f (bound: docs/numerics.md)\n",
       failures ? "FAILED" : "all layers match the reference", failures,

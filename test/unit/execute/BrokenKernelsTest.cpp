@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace ir = mlir::awq;
 
 namespace awq {
@@ -77,6 +79,11 @@ TEST_P(BrokenKernels, AreCaught) {
     HostKernelRunner broken(specs, {fault.macro});
     for (int64_t m : rows) {
       KernelRunResult result = broken.run(specs[0].name, data, m, seed + m);
+      // A NaN or inf output must show in the error columns, not vanish.
+      if (result.nonFinite > 0) {
+        EXPECT_TRUE(std::isinf(result.maxAbsError));
+        EXPECT_TRUE(std::isinf(result.relError));
+      }
       if (!result.ok()) {
         detected = true;
         how = result.worst;
