@@ -1,6 +1,8 @@
 //===- LlamaConfig.cpp - The block structure of a LLaMA-style config.json -===//
 #include "compiler/formats/LlamaConfig.h"
 
+#include "compiler/formats/ModelDescription.h"
+
 #include "compiler/formats/JsonFields.h"
 
 #include <optional>
@@ -81,7 +83,7 @@ LlamaConfig readLlamaConfig(const json &config, const std::string &file) {
       kv->fail("a divisor of num_attention_heads = " +
                std::to_string(shape.heads));
   }
-  shape.blocks = root.field("num_hidden_layers").asInt(1, 1 << 20);
+  shape.blocks = root.field("num_hidden_layers").asInt(1, kMaxBlocks);
   const JsonField epsilon = root.field("rms_norm_eps");
   shape.epsilon = epsilon.asNumber();
   if (!(shape.epsilon > 0))

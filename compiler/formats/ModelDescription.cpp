@@ -371,8 +371,9 @@ ModelDescription parseModelDescriptionJson(const json &document,
 
   const JsonField groups = root.field("input_groups");
   const size_t groupCount = groups.requireArray();
-  if (groupCount == 0)
-    groups.fail("a non-empty array");
+  if (groupCount == 0 || groupCount > kMaxDescriptionEntries)
+    groups.fail("a non-empty array of at most " +
+                std::to_string(kMaxDescriptionEntries) + " input groups");
   std::map<std::string, size_t> groupNames;
   for (size_t i = 0; i < groupCount; ++i) {
     const JsonField field = groups.element(i);
@@ -395,8 +396,9 @@ ModelDescription parseModelDescriptionJson(const json &document,
 
   const JsonField layers = root.field("layers");
   const size_t layerCount = layers.requireArray();
-  if (layerCount == 0)
-    layers.fail("a non-empty array");
+  if (layerCount == 0 || layerCount > kMaxDescriptionEntries)
+    layers.fail("a non-empty array of at most " +
+                std::to_string(kMaxDescriptionEntries) + " layers");
   std::map<std::string, size_t> layerNames;
   for (size_t i = 0; i < layerCount; ++i) {
     LayerDescription layer = parseLayer(layers.element(i));

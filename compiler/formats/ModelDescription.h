@@ -23,6 +23,14 @@ namespace awq {
 /// The schema version this code reads and writes.
 constexpr int kModelDescriptionVersion = 1;
 
+/// The most layers and input groups one description may hold (a 1024-block
+/// model has 7168 linears; the largest public LLMs have about 130 blocks).
+/// Larger counts are refused before any work is sized by them.
+constexpr size_t kMaxDescriptionEntries = size_t(1) << 16;
+
+/// The most transformer blocks a config.json may declare.
+constexpr int64_t kMaxBlocks = 1024;
+
 /// What produces the activations an input group consumes.
 enum class ProducerKind {
   RmsNorm,

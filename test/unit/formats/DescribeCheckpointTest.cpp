@@ -204,6 +204,10 @@ TEST(DescribeCheckpoint, ReportsBadConfigs) {
       {"kv heads",
        [](json &c) { c["num_key_value_heads"] = 3; },
        {"num_key_value_heads", "a divisor of num_attention_heads = 4"}},
+      {"blocks",
+       // A 250-byte config once drove the builder to 11 GB and bad_alloc.
+       [](json &c) { c["num_hidden_layers"] = 1 << 20; },
+       {"num_hidden_layers", "[1, 1024]"}},
       {"eps",
        [](json &c) { c["rms_norm_eps"] = 0; },
        {"rms_norm_eps", "a positive number"}},

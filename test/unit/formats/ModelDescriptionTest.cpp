@@ -297,6 +297,13 @@ std::vector<BadCase> badCases() {
       {"layers empty",
        [](json &d) { d["layers"] = json::array(); },
        {"layers: expected a non-empty array"}},
+      {"layers too many",
+       [](json &d) {
+         d["layers"] = json::array();
+         for (size_t i = 0; i <= kMaxDescriptionEntries; ++i)
+           d["layers"].push_back(json::object());
+       },
+       {"layers: expected a non-empty array of at most 65536 layers"}},
       {"layer type",
        [](json &d) { d["layers"][3] = "head"; },
        {"layers[3]: expected an object"}},
