@@ -32,9 +32,12 @@ struct SelectKernelsPass
     MLIRContext *context = &getContext();
     // The module's target: #awq.target<...>, or its name as a string for
     // short hand-written IR.
-    auto moduleTarget = module->getAttrOfType<TargetAttr>(AwqDialect::getTargetAttrName());
-    auto moduleTargetName = module->getAttrOfType<StringAttr>(AwqDialect::getTargetAttrName());
-    if (!moduleTarget && !moduleTargetName && module->hasAttr(AwqDialect::getTargetAttrName())) {
+    auto moduleTarget =
+        module->getAttrOfType<TargetAttr>(AwqDialect::getTargetAttrName());
+    auto moduleTargetName =
+        module->getAttrOfType<StringAttr>(AwqDialect::getTargetAttrName());
+    if (!moduleTarget && !moduleTargetName &&
+        module->hasAttr(AwqDialect::getTargetAttrName())) {
       module.emitError("the module's awq.target must be a #awq.target "
                        "attribute, e.g. #awq.target<\"sm_90\", sms = 132>, "
                        "or a target name");
@@ -78,8 +81,9 @@ struct SelectKernelsPass
                   : moduleTarget && moduleTarget.getName() == targetName
                       ? moduleTarget.getSmCount()
                       : arch->smCount;
-    TargetAttr targetAttr = TargetAttr::getChecked(
-        [&] { return module.emitError(); }, context, StringRef(targetName), sms);
+    TargetAttr targetAttr =
+        TargetAttr::getChecked([&] { return module.emitError(); }, context,
+                               StringRef(targetName), sms);
     if (!targetAttr)
       return signalPassFailure();
     module->setAttr(AwqDialect::getTargetAttrName(), targetAttr);

@@ -207,11 +207,11 @@ OwningOpRef<ModuleOp> Builder::build() {
   // kernel selection pass to report.
   if (std::optional<::awq::Target> target = ::awq::parseTarget(options.target))
     (*module)->setAttr(ir::AwqDialect::getTargetAttrName(),
-                       ir::TargetAttr::get(builder.getContext(),
-                                           options.target,
+                       ir::TargetAttr::get(builder.getContext(), options.target,
                                            target->arch->smCount));
   else
-    (*module)->setAttr(ir::AwqDialect::getTargetAttrName(), builder.getStringAttr(options.target));
+    (*module)->setAttr(ir::AwqDialect::getTargetAttrName(),
+                       builder.getStringAttr(options.target));
   if (!description.name.empty())
     (*module)->setAttr(ir::AwqDialect::getModelAttrName(),
                        builder.getStringAttr(description.name));

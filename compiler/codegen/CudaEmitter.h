@@ -26,7 +26,7 @@ namespace mlir::awq {
 /// One emitted kernel: its instance (from which its launch for any M
 /// follows: KernelInstance::launch), its source, and the layers it serves.
 struct EmittedKernel {
-  std::string name;   ///< extern "C" entry point; the kernel ops' kernel_name.
+  std::string name; ///< extern "C" entry point; the kernel ops' kernel_name.
   ::awq::KernelInstance instance;
   std::string source; ///< Self-contained CUDA C++.
   /// The layers served, in program order: checkpoint tensors of each kernel

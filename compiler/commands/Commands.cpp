@@ -5,13 +5,13 @@
 #include "compiler/commands/Inspect.h"
 #include "compiler/commands/Interrupt.h"
 #include "compiler/commands/ProgressDisplay.h"
-#include "compiler/quantize/QuantizeModel.h"
-#include "compiler/quantize/QuantizeReport.h"
-#include "compiler/quantize/SyntheticModel.h"
 #include "compiler/frontend/AwqcOptions.h"
 #include "compiler/frontend/CommandLine.h"
 #include "compiler/frontend/OutputStaging.h"
 #include "compiler/quantize/Cancellation.h"
+#include "compiler/quantize/QuantizeModel.h"
+#include "compiler/quantize/QuantizeReport.h"
+#include "compiler/quantize/SyntheticModel.h"
 #include "runtime/support/Error.h"
 
 #include <unistd.h>

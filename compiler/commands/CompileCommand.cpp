@@ -69,13 +69,13 @@ nlohmann::json describeKernel(const ir::EmittedKernel &kernel) {
   if (instance.family == KernelFamily::Gemv) {
     launch["grid_x"] = one.gridX;
     launch["grid_y"] = one.gridY;
-    launch["grid_z"] = "ceil(M / " + std::to_string(instance.gemv.maxRows) + ")";
+    launch["grid_z"] =
+        "ceil(M / " + std::to_string(instance.gemv.maxRows) + ")";
     launch["rows_per_block"] = instance.gemv.maxRows;
     launch["split_k"] = instance.gemv.kSplit;
     launch["workspace_floats"] = instance.gemv.kSplit > 1 ? "M * N" : "0";
-    launch["counters"] = instance.gemv.kSplit > 1
-                             ? "grid_x * grid_z"
-                             : std::string("0");
+    launch["counters"] =
+        instance.gemv.kSplit > 1 ? "grid_x * grid_z" : std::string("0");
   } else {
     launch["grid_x"] = one.gridX;
     launch["grid_y"] = "ceil(M / " + std::to_string(instance.gemm.tileM) + ")";
@@ -83,8 +83,8 @@ nlohmann::json describeKernel(const ir::EmittedKernel &kernel) {
     launch["tile_m"] = instance.gemm.tileM;
     launch["split_k"] = instance.gemm.splitK;
     launch["workspace_floats"] = instance.gemm.splitK > 1 ? "M * N" : "0";
-    launch["counters"] = instance.gemm.splitK > 1 ? "grid_x * grid_y"
-                                                  : std::string("0");
+    launch["counters"] =
+        instance.gemm.splitK > 1 ? "grid_x * grid_y" : std::string("0");
   }
   entry["launch"] = launch;
   return entry;
@@ -187,8 +187,8 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
     for (const ir::EmittedKernel &kernel : kernels)
       uses += kernel.layers.size();
     out << "awqc compile: " << kernels.size() << " distinct kernel(s) for "
-        << uses << " kernel use(s) by layers, " << targetName
-        << " in " << fs::absolute(output).lexically_normal().string() << "\n";
+        << uses << " kernel use(s) by layers, " << targetName << " in "
+        << fs::absolute(output).lexically_normal().string() << "\n";
     return 0;
   });
 }

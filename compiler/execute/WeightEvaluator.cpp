@@ -3,11 +3,11 @@
 
 #include "compiler/formats/QuantizationConfig.h"
 #include "compiler/formats/QuantizedCheckpoint.h"
+#include "dialects/awq/AwqDialect.h"
+#include "runtime/formats/SafeTensors.h"
 #include "runtime/kernels/GemmLayout.h"
 #include "runtime/kernels/GemvLayout.h"
 #include "runtime/kernels/MergeLayers.h"
-#include "dialects/awq/AwqDialect.h"
-#include "runtime/formats/SafeTensors.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"
 
@@ -186,16 +186,16 @@ const std::vector<uint16_t> &WeightEvaluator::zeroTerms(mlir::Value weight) {
                 "computed by awq.fold_zero_points");
   auto result = std::make_shared<std::vector<uint16_t>>();
   if (auto fold = mlir::dyn_cast<ir::FoldZeroPointsOp>(def)) {
-    *result = foldZeroPoints(quantized(fold.getWeight()),
-                             "awq.fold_zero_points");
+    *result =
+        foldZeroPoints(quantized(fold.getWeight()), "awq.fold_zero_points");
   } else if (auto scale = mlir::dyn_cast<ir::ScaleOutputChannelsOp>(def)) {
     // The op scales every term of the column, z * s included.
     *result = zeroTerms(scale.getWeight());
     const std::vector<uint16_t> &factors = vector(scale.getScale());
     const size_t n = static_cast<size_t>(type.getN());
     for (size_t i = 0; i < result->size(); ++i)
-      (*result)[i] = floatToHalf(halfToFloat((*result)[i]) *
-                                 halfToFloat(factors[i % n]));
+      (*result)[i] =
+          floatToHalf(halfToFloat((*result)[i]) * halfToFloat(factors[i % n]));
   } else if (mlir::isa<ir::RepackOp>(def)) {
     *result = zeroTerms(def->getOperand(0));
   } else {
@@ -234,12 +234,12 @@ const KernelWeights &WeightEvaluator::packed(mlir::Value weight) {
       throw Error("awq.repack to mma_fragment needs the zero terms z * s: "
                   "fold the zero points (awq.fold_zero_points) first");
     static const std::vector<uint16_t> none;
-    GemmWeights gemm = repackGemm(
-        layer,
-        sourceType.getZeroMode() == ir::ZeroMode::scaled_zero
-            ? zeroTerms(source)
-            : none,
-        "awq.repack");
+    GemmWeights gemm =
+        repackGemm(layer,
+                   sourceType.getZeroMode() == ir::ZeroMode::scaled_zero
+                       ? zeroTerms(source)
+                       : none,
+                   "awq.repack");
     result->layout = KernelFamily::Gemm;
     result->qweight = std::move(gemm.qweight);
     result->scales = std::move(gemm.scales);

@@ -64,8 +64,8 @@ struct Producer {
 struct InputGroup {
   std::string name;
   Producer producer;
-  /// Optional per-input-channel tensor [K], a = 1/s, the input is multiplied by (AWQ
-  /// scales that could not be folded into the producer); empty when none.
+  /// Optional per-input-channel tensor [K], a = 1/s, the input is multiplied by
+  /// (AWQ scales that could not be folded into the producer); empty when none.
   std::string activationScale;
 };
 

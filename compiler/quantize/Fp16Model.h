@@ -14,8 +14,8 @@
 #ifndef AWQ_COMPILER_QUANTIZE_FP16MODEL_H
 #define AWQ_COMPILER_QUANTIZE_FP16MODEL_H
 
-#include "compiler/quantize/ModelPlan.h"
 #include "compiler/formats/ModelDescription.h"
+#include "compiler/quantize/ModelPlan.h"
 #include "runtime/formats/SafeTensors.h"
 
 #include <nlohmann/json.hpp>

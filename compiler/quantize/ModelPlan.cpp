@@ -2,9 +2,9 @@
 
 #include "compiler/quantize/ModelPlan.h"
 
+#include "compiler/formats/ModelDescription.h"
 #include "compiler/quantize/Calibration.h"
 #include "compiler/quantize/Fp16Model.h"
-#include "compiler/formats/ModelDescription.h"
 #include "runtime/support/Error.h"
 
 #include <algorithm>

@@ -12,9 +12,9 @@
 #ifndef AWQ_COMPILER_QUANTIZE_QUANTIZEMODEL_H
 #define AWQ_COMPILER_QUANTIZE_QUANTIZEMODEL_H
 
-#include "compiler/quantize/ModelPlan.h"
 #include "compiler/frontend/OutputStaging.h"
 #include "compiler/quantize/Awq.h"
+#include "compiler/quantize/ModelPlan.h"
 #include "runtime/support/QuantizedLinear.h"
 
 #include <atomic>

@@ -12,7 +12,6 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
-
 #include "dialects/awq/AwqDialect.h.inc"
 #include "dialects/awq/AwqEnums.h.inc"
 

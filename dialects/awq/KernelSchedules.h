@@ -2,8 +2,8 @@
 #ifndef AWQ_DIALECTS_AWQ_KERNELSCHEDULES_H
 #define AWQ_DIALECTS_AWQ_KERNELSCHEDULES_H
 
-#include "dialects/awq/AwqDialect.h"
 #include "awq/contract.h"
+#include "dialects/awq/AwqDialect.h"
 #include "runtime/kernels/KernelPlan.h"
 
 namespace mlir::awq {

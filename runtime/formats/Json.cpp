@@ -41,9 +41,9 @@ public:
   }
   bool key(json::string_t &key) {
     if (!openObjects.back().insert(key).second)
-      throw Error(where + ": key '" + key + "' appears more than once " +
-                  (openObjects.size() == 1 ? "at the top level"
-                                           : "in one object"));
+      throw Error(
+          where + ": key '" + key + "' appears more than once " +
+          (openObjects.size() == 1 ? "at the top level" : "in one object"));
     return Base::key(key);
   }
 

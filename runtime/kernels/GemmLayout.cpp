@@ -173,7 +173,8 @@ GemmWeights repackGemm(const QuantizedLinear &layer,
     }
   };
   const int64_t work = nBlocks * kPackets;
-  parallelChunks(nBlocks, std::min<int64_t>(8, std::max<int64_t>(1, work / 4096)),
+  parallelChunks(nBlocks,
+                 std::min<int64_t>(8, std::max<int64_t>(1, work / 4096)),
                  packColumns);
   return out;
 }

@@ -20,7 +20,6 @@ constexpr int64_t kColumnBlock = 64;
 
 bool isFiniteHalf(uint16_t bits) { return (bits & 0x7c00u) != 0x7c00u; }
 
-
 } // namespace
 
 GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {

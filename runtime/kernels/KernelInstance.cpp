@@ -64,18 +64,17 @@ std::string KernelInstance::check() const {
 
 std::string KernelInstance::configType() const {
   const LinearShape &s = shape;
-  std::string text = family == KernelFamily::Gemv ? "awq::GemvConfig<"
-                                                  : "awq::GemmConfig<";
+  std::string text =
+      family == KernelFamily::Gemv ? "awq::GemvConfig<" : "awq::GemmConfig<";
   text += str(s.k) + ", " + str(s.n) + ", " + str(s.bits) + ", " +
           str(s.group) + ", " + boolText(s.zeroPoint) + ", ";
   if (family == KernelFamily::Gemv)
     text += str(gemv.threads) + ", " + str(gemv.colsPerWarp) + ", " +
             str(gemv.kSplit) + ", " + str(gemv.maxRows) + ", ";
   else
-    text += str(gemm.tileM) + ", " + str(gemm.tileN) + ", " +
-            str(gemm.tileK) + ", " + str(gemm.warpsM) + ", " +
-            str(gemm.warpsN) + ", " + str(gemm.stages) + ", " +
-            str(gemm.splitK) + ", ";
+    text += str(gemm.tileM) + ", " + str(gemm.tileN) + ", " + str(gemm.tileK) +
+            ", " + str(gemm.warpsM) + ", " + str(gemm.warpsN) + ", " +
+            str(gemm.stages) + ", " + str(gemm.splitK) + ", ";
   text += std::string(boolText(s.actScale)) + ", " + boolText(s.bias) + ", " +
           boolText(s.residual) + ", " + boolText(s.siluMul) + ">";
   return text;
@@ -83,8 +82,8 @@ std::string KernelInstance::configType() const {
 
 std::string KernelInstance::suggestedName() const {
   const LinearShape &s = shape;
-  std::string name = std::string(familyName(family)) + "_k" + str(s.k) +
-                     "_n" + str(s.n) + "_b" + str(s.bits) + "_g" +
+  std::string name = std::string(familyName(family)) + "_k" + str(s.k) + "_n" +
+                     str(s.n) + "_b" + str(s.bits) + "_g" +
                      (s.group == s.k ? std::string("k") : str(s.group)) +
                      (s.zeroPoint ? "_zp" : "_sym");
   if (s.actScale)
@@ -100,9 +99,8 @@ std::string KernelInstance::suggestedName() const {
             str(gemv.kSplit) + "r" + str(gemv.maxRows);
   else
     name += "_m" + str(gemm.tileM) + "n" + str(gemm.tileN) + "k" +
-            str(gemm.tileK) + "w" + str(gemm.warpsM) + "x" +
-            str(gemm.warpsN) + "s" + str(gemm.stages) + "sk" +
-            str(gemm.splitK);
+            str(gemm.tileK) + "w" + str(gemm.warpsM) + "x" + str(gemm.warpsN) +
+            "s" + str(gemm.stages) + "sk" + str(gemm.splitK);
   return name;
 }
 
@@ -181,9 +179,10 @@ std::string KernelInstance::source(const std::string &name) const {
   if (std::string why = check(); !why.empty())
     throw Error("kernel " + name + ": " + why);
   const LinearShape &s = shape;
-  std::string text = "// awqc kernel " + name + "\n// " + familyName(family) + ": K = " + str(s.k) +
-                     ", N = " + str(s.n) + " (output columns " +
-                     str(s.nOut()) + "), " + str(s.bits) + "-bit, ";
+  std::string text = "// awqc kernel " + name + "\n// " + familyName(family) +
+                     ": K = " + str(s.k) + ", N = " + str(s.n) +
+                     " (output columns " + str(s.nOut()) + "), " + str(s.bits) +
+                     "-bit, ";
   text += s.group == s.k ? "one group per column" : "group " + str(s.group);
   text += s.zeroPoint ? ", zero point" : ", symmetric";
   if (s.actScale)
@@ -215,19 +214,18 @@ std::string KernelInstance::source(const std::string &name) const {
   const GemmGeometry g = gemmGeometry(s, p);
   text += "// K loop: " + str(g.kTiles) + " tiles of " + str(p.tileK) + ", " +
           str(p.stages) + "-stage cp.async pipeline, dequantization: " +
-          gemmDequantName(s.bits) +
-          "\n#include \"awq/gemm.cuh\"\n\nusing " + config +
-          " = awq::GemmConfig<\n    /*K=*/" + str(s.k) + ", /*N=*/" +
+          gemmDequantName(s.bits) + "\n#include \"awq/gemm.cuh\"\n\nusing " +
+          config + " = awq::GemmConfig<\n    /*K=*/" + str(s.k) + ", /*N=*/" +
           str(s.n) + ", /*Bits=*/" + str(s.bits) + ", /*GroupSize=*/" +
           str(s.group) + ",\n    /*HasZeroPoint=*/" + boolText(s.zeroPoint) +
           ", /*TileM=*/" + str(p.tileM) + ", /*TileN=*/" + str(p.tileN) +
-          ", /*TileK=*/" + str(p.tileK) + ",\n    /*WarpsM=*/" +
-          str(p.warpsM) + ", /*WarpsN=*/" + str(p.warpsN) + ", /*Stages=*/" +
-          str(p.stages) + ", /*SplitK=*/" + str(p.splitK) +
-          ",\n    /*HasActScale=*/" + boolText(s.actScale) +
-          ", /*HasBias=*/" + boolText(s.bias) + ", /*HasResidual=*/" +
-          boolText(s.residual) + ", /*SiluMul=*/" + boolText(s.siluMul) +
-          ">;\n\nAWQ_GEMM_KERNEL(" + name + ", " + config + ")\n";
+          ", /*TileK=*/" + str(p.tileK) + ",\n    /*WarpsM=*/" + str(p.warpsM) +
+          ", /*WarpsN=*/" + str(p.warpsN) + ", /*Stages=*/" + str(p.stages) +
+          ", /*SplitK=*/" + str(p.splitK) + ",\n    /*HasActScale=*/" +
+          boolText(s.actScale) + ", /*HasBias=*/" + boolText(s.bias) +
+          ", /*HasResidual=*/" + boolText(s.residual) + ", /*SiluMul=*/" +
+          boolText(s.siluMul) + ">;\n\nAWQ_GEMM_KERNEL(" + name + ", " +
+          config + ")\n";
   return text;
 }
 

@@ -7,8 +7,8 @@ namespace awq {
 namespace {
 
 std::string describe(const LinearShape &s) {
-  return "K = " + std::to_string(s.k) + ", N = " + std::to_string(s.n) +
-         ", " + std::to_string(s.bits) + "-bit, group " +
+  return "K = " + std::to_string(s.k) + ", N = " + std::to_string(s.n) + ", " +
+         std::to_string(s.bits) + "-bit, group " +
          (s.group == s.k ? std::string("K") : std::to_string(s.group)) +
          (s.siluMul ? ", silu_mul" : "");
 }
@@ -42,8 +42,8 @@ std::optional<Target> parseTarget(const std::string &name) {
 std::string knownTargets() {
   std::string result;
   for (const ArchInfo &arch : kArchTable)
-    result += (result.empty() ? "sm_" : ", sm_") +
-              std::to_string(arch.smVersion);
+    result +=
+        (result.empty() ? "sm_" : ", sm_") + std::to_string(arch.smVersion);
   return result;
 }
 
@@ -62,9 +62,8 @@ std::string checkGemm(const LinearShape &shape, const GemmParams &p) {
     return std::string(why) + " (" + describe(shape) + "; tiles " +
            std::to_string(p.tileM) + " x " + std::to_string(p.tileN) + " x " +
            std::to_string(p.tileK) + ", warps " + std::to_string(p.warpsM) +
-           " x " + std::to_string(p.warpsN) + ", " +
-           std::to_string(p.stages) + " stages, split_k " +
-           std::to_string(p.splitK) + ")";
+           " x " + std::to_string(p.warpsN) + ", " + std::to_string(p.stages) +
+           " stages, split_k " + std::to_string(p.splitK) + ")";
   return {};
 }
 

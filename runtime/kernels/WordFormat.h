@@ -1,4 +1,5 @@
-//===- WordFormat.h - Packed 32-bit words as the device decoders read them -===//
+//===- WordFormat.h - Packed 32-bit words as the device decoders read them
+//-===//
 //
 // Both kernel layouts store weights in the word format awq/dequant.cuh
 // decodes: 32 consecutive values of one column in `bits` 32-bit words.

@@ -176,9 +176,9 @@ int run(const RunOptions &opts) {
   int nameWidth = static_cast<int>(std::string("layer").size());
   for (LayerKernels &layer : layers)
     nameWidth = std::max(
-        nameWidth, static_cast<int>(
-                       layerName(layer.gemvOp ? layer.gemvOp : layer.gemmOp)
-                           .size()));
+        nameWidth,
+        static_cast<int>(
+            layerName(layer.gemvOp ? layer.gemvOp : layer.gemmOp).size()));
   std::printf("%-*s %-5s %5s %12s %12s %8s %10s  %s\n", nameWidth, "layer",
               "kernel", "M", "max |err|", "rel err", "err/bound", "host ms",
               "status");
@@ -214,12 +214,11 @@ int run(const RunOptions &opts) {
         bool ok = result.ok();
         failures += !ok;
         worstRatio = std::max(worstRatio, result.worstBoundRatio);
-        std::printf("%-*s %-5s %5lld %12.3e %12.3e %8.3f %10.2f  %s\n",
-                    nameWidth, name.c_str(),
-                    mlir::isa<ir::GemvKernelOp>(op) ? "gemv" : "gemm",
-                    static_cast<long long>(m), result.maxAbsError,
-                    result.relError, result.worstBoundRatio,
-                    result.seconds * 1e3, ok ? "ok" : "FAILED");
+        std::printf(
+            "%-*s %-5s %5lld %12.3e %12.3e %8.3f %10.2f  %s\n", nameWidth,
+            name.c_str(), mlir::isa<ir::GemvKernelOp>(op) ? "gemv" : "gemm",
+            static_cast<long long>(m), result.maxAbsError, result.relError,
+            result.worstBoundRatio, result.seconds * 1e3, ok ? "ok" : "FAILED");
         if (!ok)
           std::printf("    %s\n", result.worst.c_str());
       }

@@ -1,6 +1,6 @@
 //===- awqc.cpp - The awqc command: quantize, compile, inspect, synth -----===//
-#include "compiler/commands/CompileCommand.h"
 #include "compiler/commands/Commands.h"
+#include "compiler/commands/CompileCommand.h"
 #include "compiler/frontend/AwqcOptions.h"
 #include "compiler/frontend/CommandLine.h"
 

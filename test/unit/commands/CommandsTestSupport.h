@@ -1,4 +1,5 @@
-//===- CommandsTestSupport.h - Temporary directories and seeds for tests ----===//
+//===- CommandsTestSupport.h - Temporary directories and seeds for tests
+//----===//
 //
 // Every test works in a fresh directory that is removed afterwards, draws a
 // fresh seed (AWQ_TEST_SEED replays one), and can list leftovers of the

@@ -76,7 +76,8 @@ TEST_F(AwqDialectTest, InvalidTypeIsRejectedWithMessage) {
       int64_t(320), int64_t(128), 4u, int64_t(128), ZeroMode::zero_point,
       Layout::autoawq_gemm);
   EXPECT_FALSE(type);
-  EXPECT_EQ(message, "group size must be k (320) for one group per column or a multiple of 32 that divides k, got 128");
+  EXPECT_EQ(message, "group size must be k (320) for one group per column or a "
+                     "multiple of 32 that divides k, got 128");
 }
 
 TEST_F(AwqDialectTest, BuiltLinearVerifiesAndPrints) {

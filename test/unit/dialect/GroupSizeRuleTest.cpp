@@ -54,8 +54,8 @@ bool descriptionAccepts(int64_t k, int64_t group) {
 bool irAccepts(mlir::MLIRContext &context, int64_t k, int64_t group) {
   auto quiet = [&] { return mlir::emitError(mlir::UnknownLoc::get(&context)); };
   return static_cast<bool>(mlir::awq::QWeightType::getChecked(
-      quiet, &context, k, int64_t(64), 4u, group, mlir::awq::ZeroMode::zero_point,
-      mlir::awq::Layout::autoawq_gemm));
+      quiet, &context, k, int64_t(64), 4u, group,
+      mlir::awq::ZeroMode::zero_point, mlir::awq::Layout::autoawq_gemm));
 }
 
 bool kernelsAccept(int64_t k, int64_t group) {
@@ -81,8 +81,8 @@ TEST(GroupSizeRule, DescriptionIrAndKernelsAcceptTheSameSet) {
       &context, [](mlir::Diagnostic &) { return mlir::success(); });
   int accepted = 0, rejected = 0;
   for (int64_t k : {64, 96, 256, 768, 4096, 11008}) {
-    for (int64_t group : {-5, 0, 8, 16, 32, 48, 64, 96, 100, 128, 192, 256,
-                          344, 512, 1024, 4096, 8192, 11008}) {
+    for (int64_t group : {-5, 0, 8, 16, 32, 48, 64, 96, 100, 128, 192, 256, 344,
+                          512, 1024, 4096, 8192, 11008}) {
       const bool expected = expectedRule(k, group);
       EXPECT_EQ(descriptionAccepts(k, group), expected)
           << "description, K = " << k << ", group " << group;

@@ -219,7 +219,8 @@ TEST(DescribeCheckpoint, ReportsBadConfigs) {
        {"hidden_size", "not divisible by num_attention_heads = 3"}},
       {"group",
        [](json &c) { c["intermediate_size"] = 704; },
-       {"derived description", "group_size", "multiple of 32 that divides k = 704"}},
+       {"derived description", "group_size",
+        "multiple of 32 that divides k = 704"}},
       {"not converted",
        [](json &c) {
          c["quantization_config"]["modules_to_not_convert"] = {"down_proj"};

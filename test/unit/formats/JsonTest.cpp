@@ -1,6 +1,6 @@
 //===- JsonTest.cpp - The one JSON parser: duplicates, depth, size --------===//
-#include "compiler/formats/ModelDescription.h"
 #include "runtime/formats/Json.h"
+#include "compiler/formats/ModelDescription.h"
 #include "runtime/formats/SafeTensors.h"
 
 #include "TestUtil.h"
@@ -26,8 +26,9 @@ std::string nested(int depth, const char *open, const char *close,
 }
 
 TEST(Json, RejectsDuplicateKeysAtEveryLevel) {
-  expectError([] { parseJsonRejectingDuplicateKeys(R"({"a": 1, "a": 2})", "f.json"); },
-              {"f.json", "key 'a' appears more than once at the top level"});
+  expectError(
+      [] { parseJsonRejectingDuplicateKeys(R"({"a": 1, "a": 2})", "f.json"); },
+      {"f.json", "key 'a' appears more than once at the top level"});
   expectError(
       [] {
         parseJsonRejectingDuplicateKeys(R"({"x": {"b": 1, "c": 2, "b": 3}})",
@@ -46,8 +47,7 @@ TEST(Json, RejectsDuplicateKeysAtEveryLevel) {
 TEST(Json, BoundsTheNestingDepth) {
   // kMaxJsonDepth levels parse; one more is refused, for objects and arrays.
   const std::string deepest = nested(kMaxJsonDepth, "[", "]");
-  EXPECT_EQ(parseJsonRejectingDuplicateKeys(deepest, "f.json").dump(),
-            deepest);
+  EXPECT_EQ(parseJsonRejectingDuplicateKeys(deepest, "f.json").dump(), deepest);
   expectError(
       [] {
         parseJsonRejectingDuplicateKeys(nested(kMaxJsonDepth + 1, "[", "]"),
@@ -56,8 +56,8 @@ TEST(Json, BoundsTheNestingDepth) {
       {"f.json", "nested more than 64 levels deep"});
   expectError(
       [] {
-        parseJsonRejectingDuplicateKeys(nested(kMaxJsonDepth + 1, "{\"a\":", "}"),
-                                        "f.json");
+        parseJsonRejectingDuplicateKeys(
+            nested(kMaxJsonDepth + 1, "{\"a\":", "}"), "f.json");
       },
       {"f.json", "nested more than 64 levels deep"});
   // A million levels: refused at level 65, no stack overflow.

@@ -132,9 +132,9 @@ TEST(ModelDescription, WriterRejectsInvalidDescriptionsAndLeavesNothing) {
   TempDir dir;
   ModelDescription d = parseModelDescriptionJson(baseDocument(), "mem");
   d.layers[0].groupSize = 100;
-  expectError(
-      [&] { writeModelDescription(d, dir.file("out.json")); },
-      {"out.json", "layers[0].group_size", "multiple of 32 that divides k = 256"});
+  expectError([&] { writeModelDescription(d, dir.file("out.json")); },
+              {"out.json", "layers[0].group_size",
+               "multiple of 32 that divides k = 256"});
   EXPECT_TRUE(dir.entries().empty());
 
   ModelDescription good = parseModelDescriptionJson(baseDocument(), "mem");
@@ -337,7 +337,8 @@ std::vector<BadCase> badCases() {
                                 "multiple of 32 that divides k = 256"}},
       {"group divisibility",
        [](json &d) { d["layers"][3]["group_size"] = 96; },
-       {"layers[3].group_size", "multiple of 32 that divides k = 256", "number 96"}},
+       {"layers[3].group_size", "multiple of 32 that divides k = 256",
+        "number 96"}},
       {"group below -1",
        [](json &d) { d["layers"][3]["group_size"] = -2; },
        {"layers[3].group_size", "an integer in [-1"}},

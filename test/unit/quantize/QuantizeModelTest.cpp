@@ -10,12 +10,12 @@
 
 #include "test/unit/commands/CommandsTestSupport.h"
 
-#include "compiler/quantize/QuantizeModel.h"
-#include "compiler/quantize/QuantizeReport.h"
-#include "compiler/quantize/SyntheticModel.h"
 #include "compiler/formats/JsonFields.h"
 #include "compiler/formats/QuantizedCheckpoint.h"
 #include "compiler/quantize/Cancellation.h"
+#include "compiler/quantize/QuantizeModel.h"
+#include "compiler/quantize/QuantizeReport.h"
+#include "compiler/quantize/SyntheticModel.h"
 #include "compiler/reference/Reference.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/formats/SafeTensorsWriter.h"
@@ -783,13 +783,15 @@ TEST_F(BadInputTest, SettingsAndOutputProblems) {
   SCOPED_TRACE(test::seedMessage(seed_));
   ModelQuantizeOptions options;
   options.settings.groupSize = 96;
-  EXPECT_PRED2(contains, errorOf(options),
-               "group size 96 must be K or a multiple of 32 that divides K = 256");
+  EXPECT_PRED2(
+      contains, errorOf(options),
+      "group size 96 must be K or a multiple of 32 that divides K = 256");
   // 16 divides every K but is not a size the kernels serve: refused before
   // any work, not by `awqc compile` after it.
   options.settings.groupSize = 16;
-  EXPECT_PRED2(contains, errorOf(options),
-               "group size 16 must be K or a multiple of 32 that divides K = 256");
+  EXPECT_PRED2(
+      contains, errorOf(options),
+      "group size 16 must be K or a multiple of 32 that divides K = 256");
   options.settings.groupSize = std::nullopt;
   options.settings.bits = 5;
   EXPECT_PRED2(contains, errorOf(options), "--bits must be 3, 4 or 8");

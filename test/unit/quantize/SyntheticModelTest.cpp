@@ -2,8 +2,8 @@
 
 #include "test/unit/commands/CommandsTestSupport.h"
 
-#include "compiler/quantize/SyntheticModel.h"
 #include "compiler/formats/JsonFields.h"
+#include "compiler/quantize/SyntheticModel.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"

@@ -121,7 +121,7 @@ struct GemvGeometry {
 };
 
 AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
-                                    const GemvParams &p) {
+                                       const GemvParams &p) {
   GemvGeometry g{};
   g.units = ceilDiv(s.k, kGemvValuesPerUnit);
   g.tiles = ceilDiv(g.units, kGemvUnitsPerTile);
@@ -138,8 +138,8 @@ AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
   g.kSplit = p.kSplit;
   g.n = s.n;
   g.threads = p.threads;
-  g.weightBytes = s.n * g.units * s.bits * 4 + s.n * g.groups * 2 *
-                                                   (s.zeroPoint ? 2 : 1);
+  g.weightBytes =
+      s.n * g.units * s.bits * 4 + s.n * g.groups * 2 * (s.zeroPoint ? 2 : 1);
   return g;
 }
 
@@ -223,21 +223,19 @@ struct GemmGeometry {
 };
 
 AWQ_CONTRACT GemmGeometry gemmGeometry(const LinearShape &s,
-                                    const GemmParams &p) {
+                                       const GemmParams &p) {
   GemmGeometry g{};
   g.kPadded = p.tileK > 0 ? roundUp(s.k, p.tileK) : 0;
   g.kTiles = p.tileK > 0 ? g.kPadded / p.tileK : 0;
   g.groupEff = s.group == s.k ? g.kPadded : s.group;
   g.tilesPerChunk =
       g.groupEff >= p.tileK && p.tileK > 0 ? g.groupEff / p.tileK : 1;
-  g.chunkRows = g.groupEff >= p.tileK || g.groupEff <= 0
-                    ? 1
-                    : p.tileK / g.groupEff;
+  g.chunkRows =
+      g.groupEff >= p.tileK || g.groupEff <= 0 ? 1 : p.tileK / g.groupEff;
   g.threads = 32 * p.warpsM * p.warpsN;
   const int64_t aBytes = p.tileM * p.tileK * 2;
-  const int64_t bBytes =
-      (p.tileN / kGemmPacketN) * (p.tileK / kGemmPacketK) *
-      gemmPacketBytes(s.bits);
+  const int64_t bBytes = (p.tileN / kGemmPacketN) * (p.tileK / kGemmPacketK) *
+                         gemmPacketBytes(s.bits);
   const int64_t actBytes = s.actScale ? p.tileK * 2 : 0;
   const int64_t scaleSlotBytes =
       g.chunkRows * p.tileN * 2 * (s.zeroPoint ? 2 : 1);
@@ -249,9 +247,9 @@ AWQ_CONTRACT GemmGeometry gemmGeometry(const LinearShape &s,
   g.splitK = p.splitK;
   g.n = s.n;
   const int64_t nPadded = roundUp(s.n, kGemmPacketN);
-  g.weightBytes = roundUp(s.k, kGemmKAlign) * nPadded * s.bits / 8 +
-                  gemmScaleRows(s.k, s.group) * nPadded * 2 *
-                      (s.zeroPoint ? 2 : 1);
+  g.weightBytes =
+      roundUp(s.k, kGemmKAlign) * nPadded * s.bits / 8 +
+      gemmScaleRows(s.k, s.group) * nPadded * 2 * (s.zeroPoint ? 2 : 1);
   return g;
 }
 
@@ -259,7 +257,9 @@ AWQ_CONTRACT GemmGeometry gemmGeometry(const LinearShape &s,
 /// of the IR's DequantKind): the GEMV decodes through fp32 subnormals, the
 /// GEMM through fp16 magic numbers with lop3 (4 bits), prmt (8 bits) or bit
 /// planes (3 bits).
-AWQ_CONTRACT const char *gemvDequantName(int /*bits*/) { return "fp32_subnormal"; }
+AWQ_CONTRACT const char *gemvDequantName(int /*bits*/) {
+  return "fp32_subnormal";
+}
 AWQ_CONTRACT const char *gemmDequantName(int bits) {
   return bits == 3 ? "fp16_magic_planes"
                    : (bits == 8 ? "fp16_magic_prmt" : "fp16_magic_lop3");
@@ -319,16 +319,16 @@ AWQ_CONTRACT const char *gemmViolation(const LinearShape &s,
 /// compiler plans for when the GPU is not known (the runtime re-plans with
 /// the SM count of the device it finds).
 struct ArchInfo {
-  int smVersion;                ///< 75, 80, 86, ... (compute capability x 10).
-  int64_t smCount;              ///< SMs of the representative part.
-  int64_t maxSharedBytes;       ///< Dynamic shared memory a block may opt in to.
-  int64_t sharedBytesPerSm;     ///< Shared memory of one SM.
-  int64_t maxThreadsPerSm;      ///< Resident threads per SM.
-  int64_t maxBlocksPerSm;       ///< Resident blocks per SM.
-  bool asyncCopy;               ///< cp.async (sm_80+): both kernel families.
-  bool mmaM16N8K16;             ///< mma.sync m16n8k16 f16 (sm_80+): GEMM.
-  bool archSpecificFeatures;    ///< Has an `a` target (sm_90a, ...).
-  const char *part;             ///< The representative part.
+  int smVersion;             ///< 75, 80, 86, ... (compute capability x 10).
+  int64_t smCount;           ///< SMs of the representative part.
+  int64_t maxSharedBytes;    ///< Dynamic shared memory a block may opt in to.
+  int64_t sharedBytesPerSm;  ///< Shared memory of one SM.
+  int64_t maxThreadsPerSm;   ///< Resident threads per SM.
+  int64_t maxBlocksPerSm;    ///< Resident blocks per SM.
+  bool asyncCopy;            ///< cp.async (sm_80+): both kernel families.
+  bool mmaM16N8K16;          ///< mma.sync m16n8k16 f16 (sm_80+): GEMM.
+  bool archSpecificFeatures; ///< Has an `a` target (sm_90a, ...).
+  const char *part;          ///< The representative part.
 };
 
 /// The targets NVRTC 13 knows from sm_75 to sm_121 that have a public part
@@ -336,18 +336,16 @@ struct ArchInfo {
 /// the parts' data sheets; sm_88 has no public part and is left out).
 inline constexpr ArchInfo kArchTable[] = {
     {75, 40, 64 * 1024, 64 * 1024, 1024, 16, false, false, false, "Tesla T4"},
-    {80, 108, 163 * 1024, 164 * 1024, 2048, 32, true, true, false,
-     "A100 SXM"},
-    {86, 84, 99 * 1024, 100 * 1024, 1536, 16, true, true, false,
-     "RTX 3090 Ti"},
+    {80, 108, 163 * 1024, 164 * 1024, 2048, 32, true, true, false, "A100 SXM"},
+    {86, 84, 99 * 1024, 100 * 1024, 1536, 16, true, true, false, "RTX 3090 Ti"},
     {87, 16, 163 * 1024, 164 * 1024, 1536, 16, true, true, false,
      "Jetson AGX Orin"},
-    {89, 128, 99 * 1024, 100 * 1024, 1536, 24, true, true, false,
-     "RTX 4090"},
+    {89, 128, 99 * 1024, 100 * 1024, 1536, 24, true, true, false, "RTX 4090"},
     {90, 132, 227 * 1024, 228 * 1024, 2048, 32, true, true, true, "H100 SXM"},
     {100, 148, 227 * 1024, 228 * 1024, 2048, 32, true, true, true, "B200"},
     {103, 148, 227 * 1024, 228 * 1024, 2048, 32, true, true, true, "B300"},
-    {110, 20, 227 * 1024, 228 * 1024, 2048, 32, true, true, true, "Jetson Thor"},
+    {110, 20, 227 * 1024, 228 * 1024, 2048, 32, true, true, true,
+     "Jetson Thor"},
     {120, 170, 99 * 1024, 100 * 1024, 1536, 24, true, true, true, "RTX 5090"},
     {121, 48, 99 * 1024, 100 * 1024, 1536, 24, true, true, true, "DGX Spark"},
 };

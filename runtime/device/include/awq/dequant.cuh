@@ -39,6 +39,7 @@
 #define AWQ_DEVICE_DEQUANT_CUH
 
 #include "awq/platform.cuh"
+
 #include "awq/contract.h"
 #include "awq/faults.h"
 #include "awq/primitives.cuh"
@@ -65,8 +66,7 @@ __device__ __forceinline__ constexpr int awqNibbleValue(int nibble) {
 /// awqNibbleValue: {0,4,1,5,2,6,3,7}).
 __device__ __forceinline__ constexpr int awqValueNibble(int value) {
   // Fault: sequential order.
-  return faults::kWrongNibbleOrder ? value
-                                   : (value >> 1) | ((value & 1) << 2);
+  return faults::kWrongNibbleOrder ? value : (value >> 1) | ((value & 1) << 2);
 }
 
 //===----------------------------------------------------------------------===//
@@ -75,8 +75,9 @@ __device__ __forceinline__ constexpr int awqValueNibble(int value) {
 
 namespace detail {
 
-/// Fault injection only (faults::kWrongNibbleOrder): moves the nibbles so that the correct decoder reads
-/// nibble i as value i, i.e. it behaves like a sequential-order decoder.
+/// Fault injection only (faults::kWrongNibbleOrder): moves the nibbles so that
+/// the correct decoder reads nibble i as value i, i.e. it behaves like a
+/// sequential-order decoder.
 __device__ __forceinline__ uint32_t sequentialToAwqNibbles(uint32_t word) {
   constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
   uint32_t out = 0;

@@ -42,9 +42,9 @@
 // Constraints: awq::gemmViolation in awq/contract.h (K % 8 == 0, the group
 // rule, TileK in {32, 64, 128} and compatible with the group size, TileM a
 // multiple of 16 * WarpsM, TileN a multiple of 64 * WarpsN, 2 <= Stages <= 4,
-// 1 <= SplitK <= number of K tiles, even N for SiluMul). N and K tails need no constraint:
-// the repacker pads the weights (zeros) to 64 columns and 128 rows and the
-// kernel predicates the activation loads (zero fill) and output stores.
+// 1 <= SplitK <= number of K tiles, even N for SiluMul). N and K tails need no
+// constraint: the repacker pads the weights (zeros) to 64 columns and 128 rows
+// and the kernel predicates the activation loads (zero fill) and output stores.
 //
 // Launch: grid (kGridX, gridY(M), kGridZ), block (kThreads), kSharedBytes of
 // dynamic shared memory (opt in above 48 KB). A split-K kernel needs an fp32
@@ -60,8 +60,8 @@
 #include "awq/platform.cuh"
 
 #include "awq/contract.h"
-#include "awq/faults.h"
 #include "awq/dequant.cuh"
+#include "awq/faults.h"
 #include "awq/linear_args.cuh"
 #include "awq/mma.cuh"
 #include "awq/primitives.cuh"
@@ -143,10 +143,9 @@ struct GemmConfig {
 
   /// The layer and tiling as the kernel contract (awq/contract.h) states
   /// them; every rule and derived size below comes from there.
-  static constexpr LinearShape kShape{K_,           N_,       Bits_,
-                                      GroupSize_,   HasZeroPoint_,
-                                      HasActScale_, HasBias_, HasResidual_,
-                                      SiluMul_};
+  static constexpr LinearShape kShape{
+      K_,           N_,       Bits_,        GroupSize_, HasZeroPoint_,
+      HasActScale_, HasBias_, HasResidual_, SiluMul_};
   static constexpr GemmParams kParams{TileM_,  TileN_,  TileK_, WarpsM_,
                                       WarpsN_, Stages_, SplitK_};
   static_assert(gemmViolation(kShape, kParams) == nullptr,

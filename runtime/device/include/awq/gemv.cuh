@@ -90,10 +90,9 @@ template <int K, int N, int Bits, int GroupSize, bool HasZeroPoint,
 struct GemvConfig {
   /// The layer and launch shape as the kernel contract (awq/contract.h)
   /// states them; every rule and derived constant below comes from there.
-  static constexpr LinearShape kShape{K,           N,       Bits,
-                                      GroupSize,   HasZeroPoint,
-                                      HasActScale, HasBias, HasResidual,
-                                      SiluMul};
+  static constexpr LinearShape kShape{
+      K,           N,       Bits,        GroupSize, HasZeroPoint,
+      HasActScale, HasBias, HasResidual, SiluMul};
   static constexpr GemvParams kParams{ThreadsPerBlock, ColsPerWarp, KSplit,
                                       MaxRows};
   static_assert(gemvViolation(kShape, kParams) == nullptr,
