@@ -207,6 +207,66 @@ AwqLayerTensors packAwqLayer(const QuantizedLinear &layer,
   return packed;
 }
 
+void checkCheckpointTensors(const SafeTensorsCheckpoint &checkpoint,
+                            const QuantizationConfig &config,
+                            const std::vector<ExpectedTensor> &expected) {
+  for (const ExpectedTensor &tensor : expected) {
+    const std::string &prefix = tensor.name;
+    if (!tensor.quantized) {
+      const TensorView *view = checkpoint.find(prefix);
+      if (!view)
+        throw Error(checkpoint.source() + ": missing tensor '" + prefix + "'");
+      if (view->dtype != DType::F16)
+        throw Error(tensorWhere(*view) + ": expected dtype F16, got " +
+                    dtypeName(view->dtype));
+      requireShape(*view, {tensor.length}, "[length]");
+      continue;
+    }
+    const QuantParams params = config.paramsFor(tensor.k, prefix);
+    const QuantParams &want = tensor.params;
+    if (params.bits != want.bits || params.groupSize != want.groupSize ||
+        params.zeroPoint != want.zeroPoint)
+      throw Error(config.source + ": layer '" + prefix + "' is " +
+                  std::to_string(params.bits) + "-bit, group " +
+                  std::to_string(params.groupSize) +
+                  (params.zeroPoint ? ", zero point" : ", symmetric") +
+                  " here, but the model expects " + std::to_string(want.bits) +
+                  "-bit, group " + std::to_string(want.groupSize) +
+                  (want.zeroPoint ? ", zero point" : ", symmetric"));
+    const int bits = params.bits;
+    const int64_t k = tensor.k, n = tensor.n;
+    const int64_t groups = params.groupSize == k ? 1 : k / params.groupSize;
+    const TensorView &qweight =
+        requireTensor(checkpoint, prefix + ".qweight", prefix, DType::I32);
+    const TensorView &qzeros =
+        requireTensor(checkpoint, prefix + ".qzeros", prefix, DType::I32);
+    const TensorView &scales =
+        requireTensor(checkpoint, prefix + ".scales", prefix, DType::F16);
+    requireShape(scales, {groups, n}, "[K/G, N]");
+    if (config.method == QuantMethod::Gptq) {
+      const int64_t perWord = 32 / bits;
+      requireShape(qweight, {k / perWord, n}, "[K*bits/32, N]");
+      requireShape(qzeros, {groups, n / perWord}, "[K/G, N*bits/32]");
+    } else {
+      const int64_t words = awqPackedWords(n, bits, tensorWhere(scales));
+      requireShape(qweight, {k, words}, "[K, packed N]");
+      requireShape(qzeros, {groups, words}, "[K/G, packed N]");
+    }
+  }
+  // An activation scale the model does not read would be dropped silently:
+  // the outputs would be off by the scale (awqc quantize writes them as
+  // "<input group>.activation_scale" when it cannot fold them).
+  std::set<std::string> read;
+  for (const ExpectedTensor &tensor : expected)
+    read.insert(tensor.name);
+  for (const std::string &name : checkpoint.names())
+    if (endsWith(name, ".activation_scale") && !read.count(name))
+      throw Error(checkpoint.source() + ": tensor '" + name +
+                  "' is an activation scale the model does not apply; name "
+                  "it as its input group's activation_scale in the model "
+                  "description (awqc quantize writes one in model.json)");
+}
+
 QuantizedLinear unpackAwqLayer(const SafeTensorsCheckpoint &checkpoint,
                                const std::string &prefix,
                                const QuantizationConfig &config) {

@@ -76,6 +76,25 @@ QuantizedLinear unpackGptqLayer(const SafeTensorsCheckpoint &checkpoint,
                                 const std::string &prefix,
                                 const QuantizationConfig &config);
 
+/// A tensor a compiled model reads from its checkpoint: a quantized layer
+/// (K x N with its quantization) or an fp16 vector of `length` elements.
+struct ExpectedTensor {
+  std::string name;
+  bool quantized = false;
+  int64_t k = 0, n = 0;
+  QuantParams params;
+  int64_t length = 0;
+};
+
+/// Checks, from the safetensors headers alone (no weight data is read),
+/// that `checkpoint` holds every tensor in `expected` with the dtype and
+/// shape its format (`config`: AWQ or GPTQ) gives the expected layer, and
+/// that config.json's quantization settings are the expected ones. Throws
+/// awq::Error naming the file, tensor and shapes on the first mismatch.
+void checkCheckpointTensors(const SafeTensorsCheckpoint &checkpoint,
+                            const QuantizationConfig &config,
+                            const std::vector<ExpectedTensor> &expected);
+
 /// A whole quantized checkpoint.
 struct QuantizedCheckpoint {
   /// Settings as read on import. On export, bits, group size, zero point and

@@ -4,7 +4,10 @@
 
 #include "compiler/builder/ModelBuilder.h"
 #include "compiler/formats/ModelDescription.h"
+#include "compiler/formats/QuantizationConfig.h"
+#include "compiler/formats/QuantizedCheckpoint.h"
 #include "dialects/awq/AwqDialect.h"
+#include "runtime/formats/SafeTensors.h"
 #include "runtime/support/Error.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -16,6 +19,40 @@
 namespace awq {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+/// Every awq.external of `module` against the safetensors headers and
+/// config.json of the checkpoint in `dir`.
+void checkCheckpointHeaders(mlir::ModuleOp module,
+                            const std::string &dir) {
+  std::vector<ExpectedTensor> expected;
+  module.walk([&](mlir::awq::ExternalOp external) {
+    ExpectedTensor tensor;
+    tensor.name = external.getTensor().str();
+    if (auto weight =
+            mlir::dyn_cast<mlir::awq::QWeightType>(external.getType())) {
+      tensor.quantized = true;
+      tensor.k = weight.getK();
+      tensor.n = weight.getN();
+      tensor.params.bits = static_cast<int>(weight.getBits());
+      tensor.params.groupSize = weight.getGroup();
+      tensor.params.zeroPoint =
+          weight.getZeroMode() != mlir::awq::ZeroMode::symmetric;
+    } else {
+      auto type =
+          mlir::cast<mlir::RankedTensorType>(external.getType());
+      if (type.getRank() != 1)
+        return;
+      tensor.length = type.getDimSize(0);
+    }
+    expected.push_back(std::move(tensor));
+  });
+  checkCheckpointTensors(SafeTensorsCheckpoint::open(dir),
+                         readQuantizationConfig(dir), expected);
+}
+
+} // namespace
 
 LoadedModel loadModel(mlir::MLIRContext &context, llvm::SourceMgr &sourceMgr,
                       const std::string &input, const std::string &target) {
@@ -42,6 +79,10 @@ LoadedModel loadModel(mlir::MLIRContext &context, llvm::SourceMgr &sourceMgr,
     if (fs::exists(fs::path(options.checkpointPath) / "config.json"))
       loaded.checkpoint = options.checkpointPath;
     loaded.module = buildModule(context, description, options);
+    // The weights the model names must be in its checkpoint with the shapes
+    // the model expects: checked from the headers, before any work.
+    if (loaded.module && !loaded.checkpoint.empty())
+      checkCheckpointHeaders(*loaded.module, loaded.checkpoint);
     return loaded;
   }
   std::string error;

@@ -30,7 +30,10 @@ struct LoadedModel {
 /// Loads `input`. A module built from a description or checkpoint records
 /// `target`, or kDefaultTarget when it is empty; an IR file keeps its own
 /// `awq.target`. Throws awq::Error naming the input when it does not exist
-/// or its description or checkpoint is invalid.
+/// or its description or checkpoint is invalid, and, when the model comes
+/// with a checkpoint, when the checkpoint's headers and config.json lack a
+/// tensor the model names, give it another dtype, shape or quantization, or
+/// hold an activation scale the model does not apply (no weight data read).
 LoadedModel loadModel(mlir::MLIRContext &context, llvm::SourceMgr &sourceMgr,
                       const std::string &input, const std::string &target);
 
