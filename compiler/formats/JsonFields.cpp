@@ -2,6 +2,8 @@
 
 #include "compiler/formats/JsonFields.h"
 
+#include "runtime/formats/MappedFile.h"
+
 #include "runtime/formats/Json.h"
 #include "runtime/support/Error.h"
 
@@ -150,14 +152,7 @@ json parseJsonText(const std::string &text, const std::string &file) {
 }
 
 json readJsonFile(const std::string &file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in)
-    throw Error(file + ": cannot open for reading");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad())
-    throw Error(file + ": read failed");
-  return parseJsonText(text.str(), file);
+  return parseJsonText(readRegularFile(file), file);
 }
 
 } // namespace awq

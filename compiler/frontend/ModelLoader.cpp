@@ -24,8 +24,7 @@ namespace {
 
 /// Every awq.external of `module` against the safetensors headers and
 /// config.json of the checkpoint in `dir`.
-void checkCheckpointHeaders(mlir::ModuleOp module,
-                            const std::string &dir) {
+void checkCheckpointHeaders(mlir::ModuleOp module, const std::string &dir) {
   std::vector<ExpectedTensor> expected;
   module.walk([&](mlir::awq::ExternalOp external) {
     ExpectedTensor tensor;
@@ -40,8 +39,7 @@ void checkCheckpointHeaders(mlir::ModuleOp module,
       tensor.params.zeroPoint =
           weight.getZeroMode() != mlir::awq::ZeroMode::symmetric;
     } else {
-      auto type =
-          mlir::cast<mlir::RankedTensorType>(external.getType());
+      auto type = mlir::cast<mlir::RankedTensorType>(external.getType());
       if (type.getRank() != 1)
         return;
       tensor.length = type.getDimSize(0);
@@ -58,8 +56,12 @@ LoadedModel loadModel(mlir::MLIRContext &context, llvm::SourceMgr &sourceMgr,
                       const std::string &input, const std::string &target) {
   fs::path path(input);
   std::error_code ec;
-  if (!fs::exists(path, ec))
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || !fs::exists(status))
     throw Error(input + ": no such file or directory");
+  // A FIFO or device would block the reader or never end.
+  if (!fs::is_regular_file(status) && !fs::is_directory(status))
+    throw Error(input + ": expected a regular file or a directory");
   LoadedModel loaded;
   // awqc quantize writes model.json next to the weights when it kept
   // activation scales the checkpoint format cannot express: prefer it.

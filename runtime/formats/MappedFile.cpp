@@ -30,7 +30,9 @@ struct FdGuard {
 MappedFile::MappedFile(const std::string &path) {
   int fd;
   do
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+    // refused as not a regular file); it changes nothing for regular files.
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   while (fd < 0 && errno == EINTR);
   if (fd < 0)
     throw Error(path + ": cannot open for reading: " + std::strerror(errno));
@@ -72,6 +74,11 @@ void MappedFile::release() noexcept {
     ::munmap(const_cast<uint8_t *>(data_), size_);
   data_ = nullptr;
   size_ = 0;
+}
+
+std::string readRegularFile(const std::string &path) {
+  MappedFile file(path);
+  return std::string(reinterpret_cast<const char *>(file.data()), file.size());
 }
 
 } // namespace awq

@@ -36,6 +36,10 @@ private:
   size_t size_ = 0;
 };
 
+/// The whole content of the regular file `path` (a FIFO, device or
+/// directory is refused, never waited on). Throws awq::Error naming `path`.
+std::string readRegularFile(const std::string &path);
+
 } // namespace awq
 
 #endif // AWQ_RUNTIME_FORMATS_MAPPEDFILE_H

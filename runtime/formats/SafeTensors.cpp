@@ -318,14 +318,7 @@ void SafeTensorsCheckpoint::Impl::index() {
 namespace {
 
 std::string readTextFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw Error(path + ": cannot open for reading");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad())
-    throw Error(path + ": read failed");
-  return text.str();
+  return readRegularFile(path);
 }
 
 bool isPlainFileName(const std::string &name) {
