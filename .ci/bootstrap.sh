@@ -38,7 +38,9 @@ for f in "$CUDA_ROOT/include/nvrtc.h" "$CUDA_ROOT/include/cuda_fp16.h"; do
     exit 1
   fi
 done
-for tool in /usr/lib/llvm-22/bin/mlir-tblgen /usr/lib/llvm-22/bin/FileCheck /usr/lib/llvm-22/bin/lit; do
+# llvm-tblgen generates the command-line option tables (compiler/frontend).
+for tool in /usr/lib/llvm-22/bin/mlir-tblgen /usr/lib/llvm-22/bin/llvm-tblgen \
+  /usr/lib/llvm-22/bin/FileCheck /usr/lib/llvm-22/bin/lit; do
   if [ ! -x "$tool" ]; then
     echo "bootstrap: error: $tool missing after install" >&2
     exit 1
