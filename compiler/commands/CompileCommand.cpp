@@ -63,29 +63,20 @@ nlohmann::json describeKernel(const ir::EmittedKernel &kernel) {
   };
   // Launch geometry as a function of M: the M-independent dimensions, and
   // the divisor of M for the one that grows with it.
-  const KernelLaunch one = instance.launch(1);
-  nlohmann::json launch = {{"block", one.threads},
-                           {"shared_bytes", one.sharedBytes}};
-  if (instance.family == KernelFamily::Gemv) {
-    launch["grid_x"] = one.gridX;
-    launch["grid_y"] = one.gridY;
-    launch["grid_z"] =
-        "ceil(M / " + std::to_string(instance.gemv.maxRows) + ")";
-    launch["rows_per_block"] = instance.gemv.maxRows;
-    launch["split_k"] = instance.gemv.kSplit;
-    launch["workspace_floats"] = instance.gemv.kSplit > 1 ? "M * N" : "0";
-    launch["counters"] =
-        instance.gemv.kSplit > 1 ? "grid_x * grid_z" : std::string("0");
-  } else {
-    launch["grid_x"] = one.gridX;
-    launch["grid_y"] = "ceil(M / " + std::to_string(instance.gemm.tileM) + ")";
-    launch["grid_z"] = one.gridZ;
-    launch["tile_m"] = instance.gemm.tileM;
-    launch["split_k"] = instance.gemm.splitK;
-    launch["workspace_floats"] = instance.gemm.splitK > 1 ? "M * N" : "0";
-    launch["counters"] =
-        instance.gemm.splitK > 1 ? "grid_x * grid_y" : std::string("0");
-  }
+  const KernelInstance::LaunchFormula f = instance.launchFormula();
+  const char *axes[3] = {"grid_x", "grid_y", "grid_z"};
+  nlohmann::json launch = {{"block", f.threads},
+                           {"shared_bytes", f.sharedBytes},
+                           {"rows_per_block", f.rowsPerBlock},
+                           {"split_k", f.splitK}};
+  for (int axis = 0; axis < 3; ++axis)
+    launch[axes[axis]] =
+        axis == f.rowAxis
+            ? nlohmann::json("ceil(M / " + std::to_string(f.rowsPerBlock) + ")")
+            : nlohmann::json(f.grid[axis]);
+  launch["workspace_floats"] = f.splitK > 1 ? "M * N" : "0";
+  launch["counters"] = f.splitK > 1 ? "grid_x * " + std::string(axes[f.rowAxis])
+                                    : std::string("0");
   entry["launch"] = launch;
   return entry;
 }

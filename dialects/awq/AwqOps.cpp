@@ -411,13 +411,15 @@ static LogicalResult verifyKernel(KernelOpInterface op, StringRef constraint) {
   return success();
 }
 
+namespace mlir::awq::detail {
+
 /// A kernel op's result: tensor<M x N_out x f16>, M the rows of the input and
 /// N_out the weight's columns after the epilogue.
-static LogicalResult inferKernelResultType(MLIRContext *context,
-                                           std::optional<Location> location,
-                                           Value input, Value weight,
-                                           Epilogue epilogue,
-                                           SmallVectorImpl<Type> &inferred) {
+LogicalResult inferKernelResultType(MLIRContext *context,
+                                    std::optional<Location> location,
+                                    Value input, Value weight,
+                                    Epilogue epilogue,
+                                    SmallVectorImpl<Type> &inferred) {
   auto inputType = dyn_cast<RankedTensorType>(input.getType());
   auto weightType = dyn_cast<QWeightType>(weight.getType());
   if (!inputType || inputType.getRank() != 2 || !weightType)
@@ -435,7 +437,7 @@ static LogicalResult inferKernelResultType(MLIRContext *context,
 
 /// The result may be more or less static in its rows than the inferred type
 /// (the verifier checks rows and columns with precise messages).
-static bool kernelResultTypesCompatible(TypeRange lhs, TypeRange rhs) {
+bool kernelResultTypesCompatible(TypeRange lhs, TypeRange rhs) {
   if (lhs.size() != 1 || rhs.size() != 1)
     return false;
   auto a = dyn_cast<RankedTensorType>(lhs.front());
@@ -446,31 +448,7 @@ static bool kernelResultTypesCompatible(TypeRange lhs, TypeRange rhs) {
          rowsCompatible(a.getDimSize(0), b.getDimSize(0));
 }
 
-LogicalResult GemvKernelOp::inferReturnTypes(MLIRContext *context,
-                                             std::optional<Location> location,
-                                             Adaptor adaptor,
-                                             SmallVectorImpl<Type> &inferred) {
-  return inferKernelResultType(context, location, adaptor.getInput(),
-                               adaptor.getWeight(), adaptor.getEpilogue(),
-                               inferred);
-}
-
-bool GemvKernelOp::isCompatibleReturnTypes(TypeRange lhs, TypeRange rhs) {
-  return kernelResultTypesCompatible(lhs, rhs);
-}
-
-LogicalResult GemmKernelOp::inferReturnTypes(MLIRContext *context,
-                                             std::optional<Location> location,
-                                             Adaptor adaptor,
-                                             SmallVectorImpl<Type> &inferred) {
-  return inferKernelResultType(context, location, adaptor.getInput(),
-                               adaptor.getWeight(), adaptor.getEpilogue(),
-                               inferred);
-}
-
-bool GemmKernelOp::isCompatibleReturnTypes(TypeRange lhs, TypeRange rhs) {
-  return kernelResultTypesCompatible(lhs, rhs);
-}
+} // namespace mlir::awq::detail
 
 KLoopAttr GemvKernelOp::getKLoop() {
   ::awq::LinearShape shape = getLinearShape();

@@ -347,6 +347,21 @@ class Awq_KernelOp<string mnemonic, Attr configAttr, string family,
     ::mlir::awq::DequantKind getDequantKind();
     int64_t getSharedBytes();
   }];
+  // Result type inference is the same for both families: written once here.
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::inferReturnTypes(
+        ::mlir::MLIRContext *context,
+        ::std::optional<::mlir::Location> location, Adaptor adaptor,
+        ::llvm::SmallVectorImpl<::mlir::Type> &inferred) {
+      return ::mlir::awq::detail::inferKernelResultType(
+          context, location, adaptor.getInput(), adaptor.getWeight(),
+          adaptor.getEpilogue(), inferred);
+    }
+    bool $cppClass::isCompatibleReturnTypes(::mlir::TypeRange lhs,
+                                            ::mlir::TypeRange rhs) {
+      return ::mlir::awq::detail::kernelResultTypesCompatible(lhs, rhs);
+    }
+  }];
 }
 
 def Awq_GemvKernelOp : Awq_KernelOp<"gemv_kernel", Awq_GemvConfigAttr, "gemv", [{

@@ -151,24 +151,35 @@ KernelLaunch KernelInstance::launch(int64_t m) const {
   return launch;
 }
 
+KernelInstance::LaunchFormula KernelInstance::launchFormula() const {
+  // launch(m) is the one geometry computation; M = 1 gives the dimensions
+  // that do not depend on M.
+  const KernelLaunch one = launch(1);
+  LaunchFormula formula;
+  formula.grid[0] = one.gridX;
+  formula.grid[1] = one.gridY;
+  formula.grid[2] = one.gridZ;
+  formula.rowAxis = family == KernelFamily::Gemv ? 2 : 1;
+  formula.rowsPerBlock =
+      family == KernelFamily::Gemv ? gemv.maxRows : gemm.tileM;
+  formula.splitK = family == KernelFamily::Gemv ? gemv.kSplit : gemm.splitK;
+  formula.threads = one.threads;
+  formula.sharedBytes = one.sharedBytes;
+  return formula;
+}
+
 std::string KernelInstance::describeLaunch() const {
-  if (family == KernelFamily::Gemv) {
-    const GemvGeometry g = gemvGeometry(shape, gemv);
-    return "grid (" + str(g.gridX) + ", " + str(g.gridY) + ", ceil(M / " +
-           str(gemv.maxRows) + ")), block " + str(gemv.threads) + ", " +
-           str(g.sharedBytes) + " bytes of dynamic shared memory" +
-           (gemv.kSplit > 1 ? "; split-K workspace M x N floats and one "
-                              "counter per block column and row chunk, all "
-                              "zero"
-                            : "");
-  }
-  const GemmGeometry g = gemmGeometry(shape, gemm);
-  return "grid (" + str(g.gridX) + ", ceil(M / " + str(gemm.tileM) + "), " +
-         str(gemm.splitK) + "), block " + str(g.threads) + ", " +
-         str(g.sharedBytes) + " bytes of dynamic shared memory" +
-         (gemm.splitK > 1 ? "; split-K workspace M x N floats and one "
-                            "counter per output tile, all zero"
-                          : "");
+  const LaunchFormula f = launchFormula();
+  std::string grid;
+  for (int axis = 0; axis < 3; ++axis)
+    grid += (axis ? ", " : "") + (axis == f.rowAxis
+                                      ? "ceil(M / " + str(f.rowsPerBlock) + ")"
+                                      : str(f.grid[axis]));
+  return "grid (" + grid + "), block " + str(f.threads) + ", " +
+         str(f.sharedBytes) + " bytes of dynamic shared memory" +
+         (f.splitK > 1 ? "; split-K workspace M x N floats and one counter "
+                         "per block column and row block, all zero"
+                       : "");
 }
 
 std::string KernelInstance::source(const std::string &name) const {

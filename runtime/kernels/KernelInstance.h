@@ -76,6 +76,16 @@ struct KernelInstance {
   /// The geometry for `m` >= 1 rows. Throws awq::Error for m < 1 or a grid
   /// beyond CUDA's limits.
   KernelLaunch launch(int64_t m) const;
+  /// The launch as a function of M, for manifests and people.
+  struct LaunchFormula {
+    int64_t grid[3] = {1, 1, 1}; ///< grid[rowAxis] is ceil(M / rowsPerBlock).
+    int rowAxis = 2;             ///< 1 (y) for the GEMM, 2 (z) for the GEMV.
+    int64_t rowsPerBlock = 1;
+    int64_t splitK = 1; ///< > 1: zeroed workspace M x N floats and one
+                        ///< counter per block of the x and row axes.
+    int64_t threads = 0, sharedBytes = 0;
+  };
+  LaunchFormula launchFormula() const;
   /// The launch for people: "grid (x, y, ceil(M / r)), block t, ...".
   std::string describeLaunch() const;
 

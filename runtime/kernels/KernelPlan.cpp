@@ -78,12 +78,25 @@ std::string checkGemmOnArch(const LinearShape &shape, const GemmParams &p,
   return {};
 }
 
+namespace {
+
+/// The SMs a plan for `shape` on `arch` fills, or nullopt when the contract
+/// lets no kernel serve the layer or the architecture at all.
+std::optional<int64_t> smsToFill(const LinearShape &shape, const ArchInfo &arch,
+                                 const PlanOptions &options) {
+  if (archViolation(arch) || linearViolation(shape))
+    return std::nullopt;
+  return options.smCount > 0 ? options.smCount : arch.smCount;
+}
+
+} // namespace
+
 std::optional<GemvParams> planGemv(const LinearShape &shape,
                                    const ArchInfo &arch,
                                    const PlanOptions &options) {
-  if (archViolation(arch) || linearViolation(shape))
+  const std::optional<int64_t> smCount = smsToFill(shape, arch, options);
+  if (!smCount)
     return std::nullopt;
-  const int64_t smCount = options.smCount > 0 ? options.smCount : arch.smCount;
   GemvParams params;
   params.threads = 128;
   // An 8-bit unit is twice the words of a 4-bit one: half the columns per
@@ -94,7 +107,7 @@ std::optional<GemvParams> planGemv(const LinearShape &shape,
   const GemvGeometry geometry = gemvGeometry(shape, params);
   // A memory-bound kernel needs many loads in flight: split K until the
   // grid holds two blocks per SM.
-  const int64_t wanted = ceilDiv(2 * smCount, geometry.gridX);
+  const int64_t wanted = ceilDiv(2 * *smCount, geometry.gridX);
   params.kSplit = std::clamp<int64_t>(wanted, 1, geometry.tiles);
   // Every split needs at least one tile.
   while (params.kSplit > 1 && gemvViolation(shape, params))
@@ -107,9 +120,9 @@ std::optional<GemvParams> planGemv(const LinearShape &shape,
 std::optional<GemmParams> planGemm(const LinearShape &shape,
                                    const ArchInfo &arch,
                                    const PlanOptions &options) {
-  if (archViolation(arch) || linearViolation(shape))
+  const std::optional<int64_t> smCount = smsToFill(shape, arch, options);
+  if (!smCount)
     return std::nullopt;
-  const int64_t smCount = options.smCount > 0 ? options.smCount : arch.smCount;
   GemmParams params;
   params.tileM = 64;
   params.warpsM = 2;
@@ -129,9 +142,10 @@ std::optional<GemmParams> planGemm(const LinearShape &shape,
           gemmGeometry(shape, params).sharedBytes > arch.maxSharedBytes)
         continue;
       const GemmGeometry geometry = gemmGeometry(shape, params);
-      if (geometry.gridX < smCount)
-        params.splitK = std::clamp<int64_t>(
-            smCount / geometry.gridX, 1, std::min<int64_t>(4, geometry.kTiles));
+      if (geometry.gridX < *smCount)
+        params.splitK =
+            std::clamp<int64_t>(*smCount / geometry.gridX, 1,
+                                std::min<int64_t>(4, geometry.kTiles));
       return params;
     }
   }

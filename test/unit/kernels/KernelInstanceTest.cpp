@@ -228,5 +228,32 @@ TEST(KernelInstance, PlannedInstancesAreValidAndDescribed) {
   EXPECT_NE(gemm.source("mlp").find("output columns 11008"), std::string::npos);
 }
 
+// The formula the manifest and the source comment show reproduces launch(m)
+// for every M: the row axis is ceil(M / rows per block), the others fixed.
+TEST(KernelInstance, LaunchFormulaMatchesLaunch) {
+  const ArchInfo &h100 = *findArch(90);
+  const LinearShape s = layer(11008, 4096, 4, 128);
+  for (const KernelInstance &instance :
+       {KernelInstance::makeGemv(s, *planGemv(s, h100)),
+        KernelInstance::makeGemm(s, *planGemm(s, h100))}) {
+    const KernelInstance::LaunchFormula f = instance.launchFormula();
+    EXPECT_EQ(f.rowAxis, instance.family == KernelFamily::Gemv ? 2 : 1);
+    for (int64_t m : {1, 3, 4, 5, 63, 64, 65, 1000}) {
+      const KernelLaunch launch = instance.launch(m);
+      const int64_t grid[3] = {launch.gridX, launch.gridY, launch.gridZ};
+      for (int axis = 0; axis < 3; ++axis)
+        EXPECT_EQ(grid[axis], axis == f.rowAxis
+                                  ? (m + f.rowsPerBlock - 1) / f.rowsPerBlock
+                                  : f.grid[axis])
+            << familyName(instance.family) << " M = " << m << " axis "
+            << axis;
+      EXPECT_EQ(launch.threads, f.threads);
+      EXPECT_EQ(launch.sharedBytes, f.sharedBytes);
+      EXPECT_EQ(launch.workspaceFloats, f.splitK > 1 ? m * s.n : 0);
+      EXPECT_EQ(launch.counters, f.splitK > 1 ? f.grid[0] * grid[f.rowAxis] : 0);
+    }
+  }
+}
+
 } // namespace
 } // namespace awq
