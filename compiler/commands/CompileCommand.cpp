@@ -1,14 +1,18 @@
 //===- CompileCommand.cpp - `awqc compile`: a model to kernels ------------===//
 #include "compiler/commands/CompileCommand.h"
 
+#include "compiler/bundle/BundleBuilder.h"
 #include "compiler/codegen/CudaEmitter.h"
+#include "compiler/execute/WeightEvaluator.h"
 #include "compiler/frontend/AwqcOptions.h"
 #include "compiler/frontend/CommandLine.h"
 #include "compiler/frontend/ModelLoader.h"
 #include "compiler/frontend/OutputStaging.h"
 #include "dialects/awq/AwqDialect.h"
 #include "passes/Passes.h"
+#include "runtime/bundle/Bundle.h"
 #include "runtime/formats/AtomicFile.h"
+#include "runtime/nvrtc/NvrtcCompiler.h"
 #include "runtime/support/Error.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -19,7 +23,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <iostream>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 namespace ir = mlir::awq;
@@ -30,10 +37,13 @@ namespace {
 using namespace awqc_options;
 
 constexpr const char *kCompileSummary =
-    "Compiles a model to kernel-level IR, one CUDA source per kernel and "
-    "manifest.json.\n\nINPUT: an awq IR file (.mlir), a model description "
-    "(.json) or a quantized\ncheckpoint directory. DIR receives "
-    "kernels.mlir, kernels/*.cu and manifest.json.";
+    "Compiles a model into a kernel bundle: one file holding the manifest, "
+    "one CUDA\nsource per distinct kernel, the device library's headers and "
+    "the repacked\nweights, which the runtime JIT-compiles for the GPU it "
+    "finds (docs/bundle.md).\n\nINPUT: an awq IR file (.mlir), a model "
+    "description (.json) or a quantized\ncheckpoint directory. OUTPUT: a "
+    "bundle for a name ending in .awqb; any other\nname is a directory "
+    "receiving kernels.mlir, kernels/*.cu and manifest.json.";
 
 /// A kernel in the manifest: what it computes, the layers it serves, and
 /// how to launch it for any M (geometry as a function of M, buffers and
@@ -81,6 +91,24 @@ nlohmann::json describeKernel(const ir::EmittedKernel &kernel) {
   return entry;
 }
 
+/// What awqc compile may replace with a bundle: with --force, an earlier
+/// bundle.
+OutputRules bundleOutputRules(const std::string &input, bool force) {
+  OutputRules rules;
+  rules.command = "awqc compile";
+  rules.force = force;
+  rules.inputs = {input};
+  rules.isEarlierOutput = [](const fs::path &file) {
+    return bundle::looksLikeBundle(file.string());
+  };
+  rules.earlierOutput = "a bundle (.awqb)";
+  return rules;
+}
+
+bool isBundlePath(const std::string &path) {
+  return fs::path(path).extension() == ".awqb";
+}
+
 /// What awqc compile may replace: with --force, an earlier output.
 OutputRules compileOutputRules(const std::string &input, bool force) {
   OutputRules rules;
@@ -113,9 +141,26 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
     ir::AwqPipelineOptions pipeline;
     pipeline.families = args.value(OPT_families).value_or("both");
     pipeline.gemmMinM = args.intValue(OPT_gemm_min_m, 1, INT32_MAX).value_or(5);
-    const OutputRules rules = compileOutputRules(input, args.flag(OPT_force));
+    const bool toBundle = isBundlePath(output);
+    const OutputRules rules =
+        toBundle ? bundleOutputRules(input, args.flag(OPT_force))
+                 : compileOutputRules(input, args.flag(OPT_force));
+    const bool noWeights = args.flag(OPT_no_weights);
+    const std::optional<int64_t> randomSeed =
+        args.intValue(OPT_random_weights, 0, INT64_MAX);
+    const int64_t maxM =
+        args.intValue(OPT_max_m, 1, bundle::kMaxRowsLimit).value_or(4096);
+    if (!toBundle && (noWeights || randomSeed || args.value(OPT_max_m)))
+      throw Error("--no-weights, --random-weights and --max-m apply to a "
+                  "bundle output (a name ending in .awqb), not to " +
+                  output);
+    if (noWeights && randomSeed)
+      throw Error("--no-weights and --random-weights exclude each other");
     // Fail on an unusable output before the compilation.
-    checkOutputDirectory(output, rules);
+    if (toBundle)
+      checkOutputFile(output, rules);
+    else
+      checkOutputDirectory(output, rules);
 
     mlir::DialectRegistry registry;
     registry.insert<ir::AwqDialect, mlir::func::FuncDialect>();
@@ -134,7 +179,29 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
     if (!module)
       throw Error(diagnostics.empty() ? input + ": cannot parse" : diagnostics);
 
+    // Weights are found before any work, so a missing checkpoint fails fast.
+    std::unique_ptr<WeightSource> weights;
+    if (toBundle && !noWeights) {
+      if (randomSeed)
+        weights = makeRandomWeightSource(static_cast<uint64_t>(*randomSeed));
+      else if (!loaded.checkpoint.empty())
+        weights = makeCheckpointWeightSource(loaded.checkpoint);
+      else
+        throw Error(input + " names no checkpoint to take weights from: "
+                            "give --random-weights=SEED (tests, demos) or "
+                            "--no-weights (benchmarks)");
+    }
+
     mlir::PassManager pm(&context);
+    if (args.flag(OPT_dump_ir_after_all)) {
+      // Printing after each pass needs a single-threaded context.
+      context.disableMultithreading();
+      pm.enableIRPrinting(
+          [](mlir::Pass *, mlir::Operation *) { return false; },
+          [](mlir::Pass *, mlir::Operation *) { return true; },
+          /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
+          /*printAfterOnlyOnFailure=*/false, llvm::errs());
+    }
     pipeline.target = resolveTarget(*module, target);
     ir::buildAwqPipeline(pm, pipeline);
     if (mlir::failed(pm.run(*module)))
@@ -149,6 +216,43 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
             ->getAttrOfType<ir::TargetAttr>(ir::AwqDialect::getTargetAttrName())
             .getName()
             .str();
+
+    if (toBundle) {
+      BundleOptions options;
+      options.maxM = maxM;
+      options.compiler = versionString("awqc");
+      options.inputPath = input;
+      options.inputSha256 = hashInput(input);
+      options.weights = weights.get();
+      options.deviceIncludeDir = deviceIncludeDir();
+      // On a terminal, one line rewritten at most ten times a second.
+      const bool terminal = ::isatty(2) && &err == &std::cerr;
+      auto lastDraw = std::chrono::steady_clock::now();
+      options.progress = [&](size_t done, size_t total) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!terminal || (done != total && now - lastDraw <
+                                               std::chrono::milliseconds(100)))
+          return;
+        lastDraw = now;
+        err << "\rawqc compile: writing the bundle, tensor " << done << " of "
+            << total << (done == total ? "\r\033[K" : "") << std::flush;
+      };
+      bundle::Manifest manifest;
+      const bundle::WriteStats stats =
+          writeModuleBundle(*module, kernels, output, options, &manifest);
+      if (!diagnostics.empty())
+        err << diagnostics;
+      size_t uses = 0;
+      for (const bundle::Layer &layer : manifest.layers)
+        uses += layer.kernels.size();
+      out << "awqc compile: " << manifest.layers.size() << " layer(s), "
+          << manifest.kernels.size() << " distinct kernel(s) for " << uses
+          << " kernel use(s), " << targetName << ", M up to " << maxM << ", "
+          << (manifest.hasWeights ? "" : "no weights, ") << stats.fileBytes
+          << " bytes in " << fs::absolute(output).lexically_normal().string()
+          << "\n";
+      return 0;
+    }
 
     // Everything goes into a sibling staging directory renamed at the end.
     StagingDirectory staging(output, rules);

@@ -293,4 +293,11 @@ const std::vector<uint16_t> &WeightEvaluator::vector(mlir::Value value) {
   return *result;
 }
 
+void WeightEvaluator::clear() {
+  layers.clear();
+  vectors.clear();
+  zeroTermsOf.clear();
+  packedOf.clear();
+}
+
 } // namespace awq

@@ -66,6 +66,9 @@ public:
   const KernelWeights &packed(mlir::Value weight);
   /// The fp16 bits of a 1-D parameter tensor value.
   const std::vector<uint16_t> &vector(mlir::Value value);
+  /// Forgets every evaluated value, so that a caller walking layers in
+  /// order holds one layer's data at a time.
+  void clear();
 
 private:
   WeightSource &source;

@@ -8,8 +8,8 @@
 include "llvm/Option/OptParser.td"
 
 def sc_compile : SubCommand<"compile",
-  "model (IR, description or checkpoint) -> CUDA kernels + manifest",
-  "awqc compile INPUT -o DIR [options]">;
+  "model (IR, description or checkpoint) -> kernel bundle (.awqb)",
+  "awqc compile INPUT -o model.awqb [options]">;
 def sc_quantize : SubCommand<"quantize",
   "FP16 model + calibration activations -> AWQ checkpoint",
   "awqc quantize MODEL [options]">;
@@ -37,7 +37,8 @@ def version : Flag<["--"], "version">, HelpText<"Print the version and exit">;
 
 // Shared by several subcommands.
 defm output : Value<"output", "DIR",
-  "Output directory to create (required)",
+  "Output to create (required): compile writes a bundle for a name ending "
+  "in .awqb, else a directory of sources",
   [sc_compile, sc_quantize, sc_synth]>;
 def : Separate<["-"], "o", [sc_compile, sc_quantize, sc_synth]>, Alias<output>,
   MetaVarName<"DIR">, HelpText<"Same as --output">;
@@ -63,6 +64,17 @@ defm families : Value<"families", "both|gemv|gemm",
   "Kernel families to emit (default both)", [sc_compile]>;
 defm gemm_min_m : Value<"gemm-min-m", "N",
   "Smallest row count M that runs the GEMM kernel (default 5)", [sc_compile]>;
+defm max_m : Value<"max-m", "N",
+  "Largest row count M the bundle runs (default 4096; bundles only)",
+  [sc_compile]>;
+def no_weights : Flag<["--"], "no-weights", [sc_compile]>,
+  HelpText<"Write a bundle without weights (benchmarks fill them on the "
+           "device)">;
+defm random_weights : Value<"random-weights", "SEED",
+  "Fill the bundle's weights with seeded random values when the input names "
+  "no checkpoint (tests, demos)", [sc_compile]>;
+def dump_ir_after_all : Flag<["--"], "dump-ir-after-all", [sc_compile]>,
+  HelpText<"Print the IR after every pass to stderr">;
 
 // awqc quantize
 defm weight_bits : Value<"bits", "3|4|8", "Weight bits (default 4)", [sc_quantize]>;

@@ -80,6 +80,24 @@ void AtomicFileWriter::write(const void *data, size_t size) {
   }
 }
 
+void AtomicFileWriter::writeAt(uint64_t offset, const void *data,
+                               size_t size) {
+  if (fd_ < 0)
+    throw Error(path_ + ": write after the file was finished");
+  const char *bytes = static_cast<const char *>(data);
+  while (size > 0) {
+    ssize_t written = ::pwrite(fd_, bytes, size, static_cast<off_t>(offset));
+    if (written < 0) {
+      if (errno == EINTR)
+        continue;
+      throw Error(path_ + ": write failed: " + errnoText());
+    }
+    bytes += written;
+    offset += static_cast<uint64_t>(written);
+    size -= static_cast<size_t>(written);
+  }
+}
+
 void AtomicFileWriter::finish() {
   if (fd_ < 0)
     return;

@@ -9,6 +9,7 @@
 #define AWQ_RUNTIME_FORMATS_ATOMICFILE_H
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,10 @@ public:
   /// Appends bytes. Throws awq::Error naming the destination on failure.
   void write(const void *data, size_t size);
   void write(std::string_view text) { write(text.data(), text.size()); }
+
+  /// Overwrites bytes already written at `offset` (a header patched once
+  /// the data after it is known), leaving the append position alone.
+  void writeAt(uint64_t offset, const void *data, size_t size);
 
   /// Flushes the data to disk and closes the temporary file, without making
   /// it visible yet. Lets a caller finish several files before renaming any.

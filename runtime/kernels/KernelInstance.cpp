@@ -114,6 +114,10 @@ int64_t KernelInstance::sharedBytes() const {
                                       : gemmGeometry(shape, gemm).sharedBytes;
 }
 
+WeightBuffers weightBuffers(KernelFamily family, const LinearShape &shape) {
+  return family == KernelFamily::Gemv ? gemvBuffers(shape) : gemmBuffers(shape);
+}
+
 int64_t KernelInstance::weightBytes() const {
   return family == KernelFamily::Gemv ? gemvGeometry(shape, gemv).weightBytes
                                       : gemmGeometry(shape, gemm).weightBytes;

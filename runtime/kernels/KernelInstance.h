@@ -48,6 +48,9 @@ struct KernelWeights {
   std::vector<uint16_t> zeros;
 };
 
+/// The buffers `family`'s weight layout stores for a layer of `shape`.
+WeightBuffers weightBuffers(KernelFamily family, const LinearShape &shape);
+
 struct KernelInstance {
   KernelFamily family = KernelFamily::Gemv;
   LinearShape shape;

@@ -89,6 +89,21 @@ AWQ_CONTRACT const char *linearViolation(const LinearShape &s) {
   return nullptr;
 }
 
+/// The buffers a kernel family's weight layout stores for one layer: the
+/// packed weights (bytes), and the fp16 scales (and zero terms, with the same
+/// shape, when the layer has a zero point) as a [scaleRows, scaleCols]
+/// matrix. Bundles declare their tensors from it before repacking.
+struct WeightBuffers {
+  int64_t qweightBytes = 0;
+  int64_t scaleRows = 0, scaleCols = 0;
+  bool zeros = false;
+  AWQ_CONTRACT int64_t scaleBytes() const { return scaleRows * scaleCols * 2; }
+  /// Every byte a launch streams: weights, scales and zero terms.
+  AWQ_CONTRACT int64_t totalBytes() const {
+    return qweightBytes + scaleBytes() * (zeros ? 2 : 1);
+  }
+};
+
 //===----------------------------------------------------------------------===//
 // GEMV (awq/gemv.cuh)
 //===----------------------------------------------------------------------===//
@@ -97,6 +112,17 @@ AWQ_CONTRACT const char *linearViolation(const LinearShape &s) {
 constexpr int64_t kGemvValuesPerUnit = 32;
 constexpr int64_t kGemvUnitsPerTile = 32;
 constexpr int64_t kGemvValuesPerTile = kGemvUnitsPerTile * kGemvValuesPerUnit;
+
+/// The GEMV layout's buffers (awq/gemv.cuh; runtime/kernels/GemvLayout.h):
+/// each column's K padded to 32-value units of `bits` words; scales [N, G].
+AWQ_CONTRACT WeightBuffers gemvBuffers(const LinearShape &s) {
+  WeightBuffers b{};
+  b.qweightBytes = s.n * ceilDiv(s.k, kGemvValuesPerUnit) * s.bits * 4;
+  b.scaleRows = s.n;
+  b.scaleCols = s.groups();
+  b.zeros = s.zeroPoint;
+  return b;
+}
 
 struct GemvParams {
   int64_t threads = 128, colsPerWarp = 8, kSplit = 1, maxRows = 4;
@@ -138,8 +164,7 @@ AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
   g.kSplit = p.kSplit;
   g.n = s.n;
   g.threads = p.threads;
-  g.weightBytes =
-      s.n * g.units * s.bits * 4 + s.n * g.groups * 2 * (s.zeroPoint ? 2 : 1);
+  g.weightBytes = gemvBuffers(s).totalBytes();
   return g;
 }
 
@@ -201,6 +226,17 @@ AWQ_CONTRACT int64_t gemmScaleRows(int64_t k, int64_t group) {
   return group == k ? 1 : ceilDiv(roundUp(k, kGemmKAlign), group);
 }
 
+/// The GEMM layout's buffers (awq/gemm.cuh; runtime/kernels/GemmLayout.h):
+/// K padded to 128 and N to a 64-column packet; scales [group rows, N padded].
+AWQ_CONTRACT WeightBuffers gemmBuffers(const LinearShape &s) {
+  WeightBuffers b{};
+  b.scaleCols = roundUp(s.n, kGemmPacketN);
+  b.qweightBytes = roundUp(s.k, kGemmKAlign) * b.scaleCols * s.bits / 8;
+  b.scaleRows = gemmScaleRows(s.k, s.group);
+  b.zeros = s.zeroPoint;
+  return b;
+}
+
 struct GemmParams {
   int64_t tileM = 64, tileN = 128, tileK = 64, warpsM = 2, warpsN = 2;
   int64_t stages = 3, splitK = 1;
@@ -246,10 +282,7 @@ AWQ_CONTRACT GemmGeometry gemmGeometry(const LinearShape &s,
   g.tileM = p.tileM;
   g.splitK = p.splitK;
   g.n = s.n;
-  const int64_t nPadded = roundUp(s.n, kGemmPacketN);
-  g.weightBytes =
-      roundUp(s.k, kGemmKAlign) * nPadded * s.bits / 8 +
-      gemmScaleRows(s.k, s.group) * nPadded * 2 * (s.zeroPoint ? 2 : 1);
+  g.weightBytes = gemmBuffers(s).totalBytes();
   return g;
 }
 
