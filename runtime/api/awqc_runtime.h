@@ -41,6 +41,12 @@ extern "C" {
 
 #define AWQC_RUNTIME_API_VERSION 1
 
+#if defined(__GNUC__)
+#define AWQC_API __attribute__((visibility("default")))
+#else
+#define AWQC_API
+#endif
+
 typedef enum awqc_status {
   AWQC_OK = 0,
   /** A null handle or pointer, an unknown option value, a bad layer index. */
@@ -75,13 +81,13 @@ typedef enum awqc_status {
 } awqc_status;
 
 /** A short name of `status` ("AWQC_ERROR_JIT"); never NULL. */
-const char *awqc_status_name(awqc_status status);
+AWQC_API const char *awqc_status_name(awqc_status status);
 
 /** The message of this thread's last failed call ("" when none). */
-const char *awqc_last_error(void);
+AWQC_API const char *awqc_last_error(void);
 
 /** "awqc-runtime 0.1.0 (bundle format 1)". */
-const char *awqc_runtime_version(void);
+AWQC_API const char *awqc_runtime_version(void);
 
 typedef struct awqc_model awqc_model;
 
@@ -128,15 +134,15 @@ typedef struct awqc_open_options {
 } awqc_open_options;
 
 /** Fills `options` with the defaults. */
-void awqc_open_options_init(awqc_open_options *options);
+AWQC_API void awqc_open_options_init(awqc_open_options *options);
 
 /** Opens `path`, checks its version and hashes, binds it to the device,
  *  compiles (or loads from the cache) its kernels and uploads its weights. */
-awqc_status awqc_model_open(const char *path, const awqc_open_options *options,
+AWQC_API awqc_status awqc_model_open(const char *path, const awqc_open_options *options,
                             awqc_model **model);
 
 /** Frees the model's device memory and kernels. NULL is a no-op. */
-void awqc_model_close(awqc_model *model);
+AWQC_API void awqc_model_close(awqc_model *model);
 
 typedef struct awqc_model_info {
   int64_t num_layers;
@@ -154,7 +160,7 @@ typedef struct awqc_model_info {
 } awqc_model_info;
 
 /** Strings in `info` stay valid until awqc_model_close. */
-awqc_status awqc_model_get_info(const awqc_model *model, awqc_model_info *info);
+AWQC_API awqc_status awqc_model_get_info(const awqc_model *model, awqc_model_info *info);
 
 typedef struct awqc_layer_info {
   const char *name; /**< The checkpoint tensors it computes, joined by ", ". */
@@ -167,23 +173,23 @@ typedef struct awqc_layer_info {
 } awqc_layer_info;
 
 /** Layer `index` in program order, 0 <= index < num_layers. */
-awqc_status awqc_model_get_layer(const awqc_model *model, int64_t index,
+AWQC_API awqc_status awqc_model_get_layer(const awqc_model *model, int64_t index,
                                  awqc_layer_info *info);
 
 /** The index of the layer named `name` (a whole name from get_layer, or one
  *  of its tensors). */
-awqc_status awqc_model_find_layer(const awqc_model *model, const char *name,
+AWQC_API awqc_status awqc_model_find_layer(const awqc_model *model, const char *name,
                                   int64_t *index);
 
 /** Bytes of workspace a run of any layer with up to `max_m` rows needs (0
  *  when none). The caller allocates it, zeroes it once (for example with
  *  awqc_model_zero_workspace) and may reuse it for every run on one stream:
  *  kernels leave it zeroed. Runs in flight at once need their own. */
-awqc_status awqc_model_workspace_bytes(const awqc_model *model, int64_t max_m,
+AWQC_API awqc_status awqc_model_workspace_bytes(const awqc_model *model, int64_t max_m,
                                        size_t *bytes);
 
 /** Zeroes `bytes` of `workspace` on `stream`. */
-awqc_status awqc_model_zero_workspace(awqc_model *model, void *workspace,
+AWQC_API awqc_status awqc_model_zero_workspace(awqc_model *model, void *workspace,
                                       size_t bytes, void *stream);
 
 /** One layer's buffers. `residual` is required exactly when the layer has
@@ -195,14 +201,14 @@ typedef struct awqc_layer_io {
 } awqc_layer_io;
 
 /** Runs layer `index` on `m` rows, enqueued on `stream`. */
-awqc_status awqc_model_run_layer(awqc_model *model, int64_t index, int64_t m,
+AWQC_API awqc_status awqc_model_run_layer(awqc_model *model, int64_t index, int64_t m,
                                  const awqc_layer_io *io, void *workspace,
                                  size_t workspace_bytes, void *stream);
 
 /** Runs layers first .. first + count - 1 in order on `stream`, layer
  *  first + i on io[i] (a block's linears, or any range; later layers may
  *  read earlier outputs). */
-awqc_status awqc_model_run_layers(awqc_model *model, int64_t first,
+AWQC_API awqc_status awqc_model_run_layers(awqc_model *model, int64_t first,
                                   int64_t count, int64_t m,
                                   const awqc_layer_io *io, void *workspace,
                                   size_t workspace_bytes, void *stream);
