@@ -12,6 +12,7 @@
 #include "runtime/nvrtc/NvrtcCompiler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
