@@ -172,30 +172,56 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
                                       const ErrorBound &bound) const {
   const KernelSpec &spec = kernel(name);
   const LinearShape &shape = spec.instance.shape;
-  const QuantizedLinear &layer = *data.layer;
+  if (m < 1)
+    throw Error(name + ": M must be at least 1");
+  std::mt19937_64 rng(seed);
+  std::vector<uint16_t> x =
+      randomHalfs(rng, static_cast<size_t>(m * shape.k), -1, 1);
+  std::vector<uint16_t> residual;
+  if (shape.residual)
+    residual = randomHalfs(rng, static_cast<size_t>(m * shape.nOut()), -1, 1);
+  // Checked before the run: a mismatch is the caller's error, not the
+  // kernel's.
+  checkLinearOutput(name, shape, *data.layer, data.actScale, x, residual, m,
+                    {}, bound, /*shapeOnly=*/true);
+  double seconds = 0;
+  std::vector<uint16_t> y = execute(name, data, x, residual, m, &seconds);
+  KernelRunResult result = checkLinearOutput(
+      name, shape, *data.layer, data.actScale, x, residual, m, y, bound);
+  result.seconds = seconds;
+  return result;
+}
+
+KernelRunResult checkLinearOutput(const std::string &name,
+                                  const LinearShape &shape,
+                                  const QuantizedLinear &layer,
+                                  const std::vector<uint16_t> &actScale,
+                                  const std::vector<uint16_t> &x,
+                                  const std::vector<uint16_t> &residual,
+                                  int64_t m, const std::vector<uint16_t> &y,
+                                  const ErrorBound &bound, bool shapeOnly) {
   if (layer.k != shape.k || layer.n != shape.n ||
       layer.params.bits != shape.bits ||
       layer.params.groupSize != shape.group ||
       layer.params.zeroPoint != shape.zeroPoint)
     throw Error(name + ": the weights do not match the kernel's shape");
   if (shape.bias != !layer.bias.empty() ||
-      shape.actScale != !data.actScale.empty())
+      shape.actScale != !actScale.empty())
     throw Error(name + ": bias or activation scale presence differs from the "
                        "kernel's");
   if (m < 1)
     throw Error(name + ": M must be at least 1");
   const int64_t nOut = shape.nOut();
-
-  std::mt19937_64 rng(seed);
-  std::vector<uint16_t> x =
-      randomHalfs(rng, static_cast<size_t>(m * shape.k), -1, 1);
-  std::vector<uint16_t> residual;
-  if (shape.residual)
-    residual = randomHalfs(rng, static_cast<size_t>(m * nOut), -1, 1);
-
+  if (x.size() != size_t(m * shape.k) ||
+      residual.size() != (shape.residual ? size_t(m * nOut) : 0))
+    throw Error(name + ": x or residual has the wrong size");
+  if (shapeOnly)
+    return {};
+  if (y.size() != size_t(m * nOut))
+    throw Error(name + ": the output has the wrong size");
   // Reference: the product (with bias) in fp64, then the epilogue.
-  std::vector<double> t = referenceLinear(x, m, layer, data.actScale);
-  std::vector<double> scale = errorScale(x, m, layer, data.actScale);
+  std::vector<double> t = referenceLinear(x, m, layer, actScale);
+  std::vector<double> scale = errorScale(x, m, layer, actScale);
   std::vector<double> ref(static_cast<size_t>(m * nOut));
   std::vector<double> tolerance(ref.size());
   for (int64_t row = 0; row < m; ++row)
@@ -223,9 +249,6 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
     }
 
   KernelRunResult result;
-  std::vector<uint16_t> y =
-      execute(name, data, x, residual, m, &result.seconds);
-
   result.m = m;
   result.count = static_cast<int64_t>(y.size());
   double maxRef = 0;

@@ -71,6 +71,21 @@ struct ErrorBound {
   double absolute = std::ldexp(1.0, -24);
 };
 
+/// Compares `y`, a kernel's fp16 output [m, Nout] for x [m, K] (and the
+/// residual [m, Nout] when the layer takes one), with the fp64 reference of
+/// `layer` (its bias included) under `bound`. `name` labels messages. Throws
+/// awq::Error when the layer, the activation scale or the buffers do not
+/// fit `shape`; with `shapeOnly`, checks only that (y is ignored).
+KernelRunResult checkLinearOutput(const std::string &name,
+                                  const LinearShape &shape,
+                                  const QuantizedLinear &layer,
+                                  const std::vector<uint16_t> &actScale,
+                                  const std::vector<uint16_t> &x,
+                                  const std::vector<uint16_t> &residual,
+                                  int64_t m, const std::vector<uint16_t> &y,
+                                  const ErrorBound &bound = ErrorBound(),
+                                  bool shapeOnly = false);
+
 class HostKernelRunner {
 public:
   /// Compiles every kernel of `kernels` into one host module (cached on disk

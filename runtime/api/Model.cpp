@@ -311,6 +311,8 @@ void Model::compile() {
       worker.join();
     if (failure)
       std::rethrow_exception(failure);
+    for (const auto &kernel : kernels_)
+      ++(kernel->module->fromCache() ? cached : compiled);
     jitSeconds = std::chrono::duration<double>(
                      std::chrono::steady_clock::now() - start)
                      .count();
@@ -530,9 +532,7 @@ size_t Model::workspaceBytes(int64_t maxM) const {
 }
 
 void Model::zeroWorkspace(void *workspace, size_t bytes, void *stream) {
-  if (!backend)
-    throw RuntimeError(AWQC_ERROR_NOT_RUNNABLE,
-                       bundle->path() + " was opened compile-only");
+  device();
   if (bytes == 0)
     return;
   if (!workspace)
@@ -542,10 +542,7 @@ void Model::zeroWorkspace(void *workspace, size_t bytes, void *stream) {
 
 void Model::runLayer(int64_t index, int64_t m, const awqc_layer_io &io,
                      void *workspace, size_t workspaceSize, void *stream) {
-  if (!backend)
-    throw RuntimeError(AWQC_ERROR_NOT_RUNNABLE,
-                       bundle->path() + " was opened compile-only (for " +
-                           target + "); open it on a device to run it");
+  device();
   const ModelLayer &layer = layerAt(index);
   const std::string &name = layer.name;
   if (m < 1 || m > manifest().maxM)
@@ -623,6 +620,14 @@ void Model::runLayer(int64_t index, int64_t m, const awqc_layer_io &io,
   args.M = static_cast<int>(m);
   backend->launch(*kernel.module, kernel.name, launch, &args, sizeof(args),
                   stream);
+}
+
+Backend &Model::device() {
+  if (!backend)
+    throw RuntimeError(AWQC_ERROR_NOT_RUNNABLE,
+                       bundle->path() + " was opened compile-only (for " +
+                           target + "); open it on a device to run it");
+  return *backend;
 }
 
 const KernelCacheStats Model::cacheStats() const { return cache->stats(); }

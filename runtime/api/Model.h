@@ -81,6 +81,9 @@ public:
   void runLayer(int64_t index, int64_t m, const awqc_layer_io &io,
                 void *workspace, size_t workspaceBytes, void *stream);
 
+  /// The device behind the model; throws NOT_RUNNABLE when compile-only.
+  Backend &device();
+
   /// The kernels the model compiled, in order of first use.
   const std::vector<std::unique_ptr<ModelKernel>> &kernels() const {
     return kernels_;

@@ -187,4 +187,54 @@ awqc_status awqc_model_run_layers(awqc_model *model, int64_t first,
   });
 }
 
+awqc_status awqc_model_alloc(awqc_model *model, size_t bytes,
+                             void **pointer) {
+  return guarded([&] {
+    require(model, "the model");
+    require(pointer, "the pointer output");
+    *pointer = nullptr;
+    *pointer = model->model->device().allocate(
+        bytes, std::to_string(bytes) + " bytes for the caller");
+  });
+}
+
+awqc_status awqc_model_free(awqc_model *model, void *pointer) {
+  return guarded([&] {
+    require(model, "the model");
+    if (pointer)
+      model->model->device().release(pointer);
+  });
+}
+
+awqc_status awqc_model_copy_to_device(awqc_model *model, void *device,
+                                      const void *host, size_t bytes) {
+  return guarded([&] {
+    require(model, "the model");
+    if (bytes == 0)
+      return;
+    require(device, "the device pointer");
+    require(host, "the host pointer");
+    model->model->device().copyToDevice(device, host, bytes);
+  });
+}
+
+awqc_status awqc_model_copy_to_host(awqc_model *model, void *host,
+                                    const void *device, size_t bytes) {
+  return guarded([&] {
+    require(model, "the model");
+    if (bytes == 0)
+      return;
+    require(device, "the device pointer");
+    require(host, "the host pointer");
+    model->model->device().copyToHost(host, device, bytes);
+  });
+}
+
+awqc_status awqc_model_synchronize(awqc_model *model, void *stream) {
+  return guarded([&] {
+    require(model, "the model");
+    model->model->device().synchronize(stream);
+  });
+}
+
 } // extern "C"

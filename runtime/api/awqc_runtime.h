@@ -213,6 +213,20 @@ AWQC_API awqc_status awqc_model_run_layers(awqc_model *model, int64_t first,
                                   const awqc_layer_io *io, void *workspace,
                                   size_t workspace_bytes, void *stream);
 
+/** Device memory on the model's device, for callers without a CUDA runtime
+ *  of their own (C programs, tools, tests): 256-byte aligned, freed with
+ *  awqc_model_free before the model is closed. */
+AWQC_API awqc_status awqc_model_alloc(awqc_model *model, size_t bytes,
+                                      void **pointer);
+AWQC_API awqc_status awqc_model_free(awqc_model *model, void *pointer);
+/** Synchronous copies between host memory and the model's device. */
+AWQC_API awqc_status awqc_model_copy_to_device(awqc_model *model, void *device,
+                                               const void *host, size_t bytes);
+AWQC_API awqc_status awqc_model_copy_to_host(awqc_model *model, void *host,
+                                             const void *device, size_t bytes);
+/** Waits for `stream` (NULL: everything on the device) to finish. */
+AWQC_API awqc_status awqc_model_synchronize(awqc_model *model, void *stream);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

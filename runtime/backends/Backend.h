@@ -62,6 +62,8 @@ struct ModuleImage {
 class LoadedModule {
 public:
   virtual ~LoadedModule() = default;
+  /// Whether loading reused a cached build (the host backend's builds).
+  virtual bool fromCache() const { return false; }
 };
 
 class Backend {

@@ -25,6 +25,7 @@ constexpr std::align_val_t kAlignment{256};
 class HostLoadedModule final : public LoadedModule {
 public:
   std::shared_ptr<const host::HostModule> module;
+  bool fromCache() const override { return module->loadedFromCache(); }
 };
 
 class HostBackend final : public Backend {

@@ -27,3 +27,19 @@ def both_families : Flag<["--", "-"], "both-families">,
   HelpText<"Run both kernel families at every M, not just the one M selects">;
 defm families : Value<"families", "both|gemv|gemm",
   "Kernel families to build (default both)">;
+
+// Bundles (INPUT ending in .awqb).
+defm device : Value<"device", "cuda|cuda:N|host",
+  "Where a bundle runs (default: cuda when a GPU is present, else host)">;
+def bench : Flag<["--", "-"], "bench">,
+  HelpText<"Bundles: also time every layer (median of runs) and report the "
+           "weight bandwidth">;
+defm cache_dir : Value<"cache-dir", "DIR",
+  "Bundles: the kernel cache (default $AWQC_CACHE_DIR, else "
+  "$XDG_CACHE_HOME/awqc/kernels)">;
+def no_replan : Flag<["--", "-"], "no-replan">,
+  HelpText<"Bundles: keep the bundle's tiling instead of re-planning for the "
+           "device">;
+defm compile_only : Value<"compile-only", "sm_XY[a],...",
+  "Bundles: JIT-compile every kernel for these targets (through the kernel "
+  "cache) without a GPU, report, and run nothing">;

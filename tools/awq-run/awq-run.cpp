@@ -17,7 +17,9 @@
 #include "dialects/awq/AwqDialect.h"
 #include "dialects/awq/KernelSchedules.h"
 #include "passes/Passes.h"
+#include "runtime/bundle/Bundle.h"
 #include "runtime/support/Error.h"
+#include "tools/awq-run/RunBundle.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -79,6 +81,8 @@ struct RunOptions {
   std::vector<int64_t> batches;
   uint64_t seed = 1;
   bool both = false;
+  /// Set for a bundle input.
+  std::optional<awq::BundleRunOptions> bundle;
 };
 
 /// One layer: its kernels and the M from which the GEMM one runs.
@@ -248,16 +252,51 @@ std::optional<int> parseOptions(const std::vector<std::string> &argv,
     return 0;
   }
   opts.input = args.positionals()[0];
+  std::vector<int64_t> batches;
+  for (const std::string &list : args.values(OPT_batch))
+    for (llvm::StringRef m : llvm::split(list, ','))
+      batches.push_back(
+          args.intValue(OPT_batch, m.trim().str(), 1, INT32_MAX));
+  if (llvm::StringRef(opts.input).ends_with(".awqb") ||
+      awq::bundle::looksLikeBundle(opts.input)) {
+    for (unsigned id : {unsigned(OPT_target), unsigned(OPT_checkpoint),
+                        unsigned(OPT_families), unsigned(OPT_both_families)})
+      if (args.flag(id) || args.value(id))
+        args.fail(args.spelling(id) +
+                  " applies to IR, descriptions and checkpoints, not to a "
+                  "bundle (its kernels and weights are fixed)");
+    awq::BundleRunOptions bundle;
+    bundle.path = opts.input;
+    bundle.device = args.value(OPT_device).value_or("");
+    bundle.cacheDir = args.value(OPT_cache_dir).value_or("");
+    bundle.batches = batches;
+    bundle.seed = static_cast<uint64_t>(
+        args.intValue(OPT_seed, 0, INT64_MAX).value_or(1));
+    bundle.bench = args.flag(OPT_bench);
+    bundle.replan = !args.flag(OPT_no_replan);
+    for (const std::string &list : args.values(OPT_compile_only))
+      for (llvm::StringRef target : llvm::split(list, ','))
+        if (!target.trim().empty())
+          bundle.compileOnly.push_back(target.trim().str());
+    if (!bundle.compileOnly.empty() &&
+        (bundle.bench || !batches.empty() || args.value(OPT_device)))
+      args.fail("--compile-only runs nothing: it excludes --bench, --batch "
+                "and --device");
+    opts.bundle = bundle;
+    return std::nullopt;
+  }
+  for (unsigned id :
+       {unsigned(OPT_device), unsigned(OPT_bench), unsigned(OPT_cache_dir),
+        unsigned(OPT_no_replan), unsigned(OPT_compile_only)})
+    if (args.flag(id) || args.value(id))
+      args.fail(args.spelling(id) + " applies to a bundle (.awqb) input");
   opts.target = args.value(OPT_target).value_or("");
   opts.checkpoint = args.value(OPT_checkpoint).value_or("");
   opts.families = args.value(OPT_families).value_or("both");
   opts.seed =
       static_cast<uint64_t>(args.intValue(OPT_seed, 0, INT64_MAX).value_or(1));
   opts.both = args.flag(OPT_both_families);
-  for (const std::string &list : args.values(OPT_batch))
-    for (llvm::StringRef m : llvm::split(list, ','))
-      opts.batches.push_back(
-          args.intValue(OPT_batch, m.trim().str(), 1, INT32_MAX));
+  opts.batches = batches;
   return std::nullopt;
 }
 
@@ -273,6 +312,8 @@ int main(int argc, char **argv) {
     RunOptions opts;
     if (std::optional<int> code = parseOptions(argvList, opts))
       return *code;
+    if (opts.bundle)
+      return awq::runBundle(*opts.bundle);
     return run(opts);
   });
 }
