@@ -15,6 +15,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 namespace awq {
 namespace {
@@ -177,6 +178,109 @@ GemmWeights repackGemm(const QuantizedLinear &layer,
                  std::min<int64_t>(8, std::max<int64_t>(1, work / 4096)),
                  packColumns);
   return out;
+}
+
+QuantizedLinear unpackGemm(int64_t k, int64_t n, const QuantParams &params,
+                           const uint8_t *qweight, const uint16_t *scales,
+                           const uint16_t *zeroScales,
+                           const std::string &what) {
+  LinearShape shape;
+  shape.k = k;
+  shape.n = n;
+  shape.bits = params.bits;
+  shape.group = params.groupSize;
+  shape.zeroPoint = params.zeroPoint;
+  if (const char *violation = linearViolation(shape))
+    throw Error(what + ": cannot unpack a GEMM layer of K = " +
+                std::to_string(k) + ", N = " + std::to_string(n) + ", " +
+                std::to_string(params.bits) + " bits, group size " +
+                std::to_string(params.groupSize) + ": " + violation);
+  if (!qweight || !scales || (params.zeroPoint && !zeroScales))
+    throw Error(what + ": cannot unpack a GEMM layer without its qweight, "
+                       "scales and (with a zero point) zero-term buffers");
+
+  QuantizedLinear layer;
+  layer.k = k;
+  layer.n = n;
+  layer.params = params;
+  const int bits = params.bits;
+  const int64_t kPadded = roundUp(k, kGemmKAlign);
+  const int64_t nPadded = roundUp(n, kGemmPacketN);
+  const int64_t kPackets = kPadded / kGemmPacketK;
+  const int64_t nBlocks = nPadded / kGemmPacketN;
+  const int64_t packetBytes = gemmPacketBytes(bits);
+
+  // Weights: packet (kp, nb) at (nb * kPackets + kp) * packetBytes; lane L's
+  // words are 16-byte vectors at 512 x + 16 L (3 bits: words 0..3 there,
+  // words 4..5 at 512 + 8 L); words 0..bits-1 hold its values 0..31 and
+  // words bits..2 bits-1 its values 32..63 in the word format.
+  layer.q.resize(static_cast<size_t>(k * n));
+  uint32_t words[16];
+  uint8_t values[2 * kWordFormatValues];
+  for (int64_t nb = 0; nb < nBlocks; ++nb)
+    for (int64_t kp = 0; kp < kPackets; ++kp) {
+      const uint8_t *packet = qweight + (nb * kPackets + kp) * packetBytes;
+      for (int lane = 0; lane < 32; ++lane) {
+        if (bits == 3) {
+          std::memcpy(words, packet + 16 * lane, 16);
+          std::memcpy(words + 4, packet + 512 + 8 * lane, 8);
+        } else {
+          for (int x = 0; x < bits / 2; ++x)
+            std::memcpy(words + 4 * x, packet + 512 * x + 16 * lane, 16);
+        }
+        unpackWords(words, bits, values);
+        unpackWords(words + bits, bits, values + kWordFormatValues);
+        const int g = lane / 4, t = lane % 4;
+        for (int v = 0; v < 64; ++v) {
+          const int h = v / 32, j = v / 4 % 8, r = v / 2 % 2, e = v % 2;
+          const int64_t row = kGemmPacketK * kp + 16 * h + 8 * r + 2 * t + e;
+          const int64_t col = kGemmPacketN * nb + 8 * j + g;
+          if (row < k && col < n)
+            layer.q[static_cast<size_t>(row * n + col)] = values[v];
+        }
+      }
+    }
+
+  // Scales and zero terms: row r of the stored matrix is group r; a 64-column
+  // block keeps its scales in [g][j] order (scaleIndex).
+  const int64_t groups = layer.numGroups();
+  const int64_t limit = int64_t(1) << bits;
+  layer.scales.resize(static_cast<size_t>(groups * n));
+  if (params.zeroPoint)
+    layer.zeros.resize(static_cast<size_t>(groups * n));
+  for (int64_t row = 0; row < groups; ++row)
+    for (int64_t col = 0; col < n; ++col) {
+      const int64_t at = scaleIndex(row, col, nPadded);
+      const size_t to = static_cast<size_t>(row * n + col);
+      auto where = [&] {
+        return "group " + std::to_string(row) + ", column " +
+               std::to_string(col);
+      };
+      const float s = halfToFloat(scales[at]);
+      if (!std::isfinite(s))
+        throw Error(what + ": the scale of " + where() + " is not finite");
+      layer.scales[to] = scales[at];
+      if (!params.zeroPoint)
+        continue;
+      // zs = fp16(z * s) with z * s exact in fp32 (8-bit z, 11-bit s), as
+      // foldZeroPoints computes it; distinct z give distinct zs when s != 0.
+      const uint16_t zs = zeroScales[at];
+      const double ratio = s == 0.0f ? 0.0 : double(halfToFloat(zs)) / s;
+      const int64_t z = std::isfinite(ratio) && ratio > -1.0 &&
+                                ratio < static_cast<double>(limit)
+                            ? std::llround(ratio)
+                            : -1;
+      if (z < 0 || z >= limit || floatToHalf(static_cast<float>(z) * s) != zs) {
+        std::ostringstream message;
+        message << what << ": the zero term of " << where() << " is "
+                << halfToFloat(zs) << " (fp16 0x" << std::hex << zs << std::dec
+                << ") with scale " << s << ": not fp16(z * s) for any integer "
+                << "z in [0, " << limit << ")";
+        throw Error(message.str());
+      }
+      layer.zeros[to] = static_cast<uint8_t>(z);
+    }
+  return layer;
 }
 
 } // namespace awq

@@ -96,6 +96,23 @@ GemmWeights repackGemm(const QuantizedLinear &layer,
 /// foldZeroPoints then repackGemm: the whole way from stored zero points.
 GemmWeights repackGemm(const QuantizedLinear &layer, const std::string &what);
 
+/// The inverse of repackGemm: reads the logical layer (q [k, n], scales and
+/// zero points [groups, n]; no bias) back from GEMM buffers of the sizes
+/// gemmBuffers gives (`qweight`: roundUp(k, 128) * roundUp(n, 64) * bits / 8
+/// bytes; `scales`, `zeroScales`: gemmScaleRows(k, group) x roundUp(n, 64)
+/// fp16). `zeroScales` may be null when the layer is symmetric (it is
+/// ignored then). Padding (K, N and scale rows past the last group) is
+/// ignored. Each zero point is recovered as z = round(zs / s) and must be an
+/// integer in [0, 2^bits) with fp16(z * s) == zs bit for bit; where s == 0,
+/// zs must be fp16(0 * s) and z is 0 (the layout keeps nothing else).
+/// Throws awq::Error naming `what` when the shape or parameters break the
+/// contract (linearViolation), when a buffer is missing, when a scale is not
+/// finite, or when a zero term gives no such z (the message names its group
+/// and column).
+QuantizedLinear unpackGemm(int64_t k, int64_t n, const QuantParams &params,
+                           const uint8_t *qweight, const uint16_t *scales,
+                           const uint16_t *zeroScales, const std::string &what);
+
 } // namespace awq
 
 #endif // AWQ_RUNTIME_KERNELS_GEMMLAYOUT_H

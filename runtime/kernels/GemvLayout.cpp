@@ -8,6 +8,7 @@
 #include "runtime/support/ParallelFor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 namespace awq {
@@ -119,6 +120,90 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
     }
   out.bias = layer.bias;
   return out;
+}
+
+QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
+                           const uint32_t *qweight, const uint16_t *scales,
+                           const uint16_t *zeros, const std::string &what) {
+  LinearShape shape;
+  shape.k = k;
+  shape.n = n;
+  shape.bits = params.bits;
+  shape.group = params.groupSize;
+  shape.zeroPoint = params.zeroPoint;
+  if (const char *violation = linearViolation(shape))
+    throw Error(what + ": cannot unpack a GEMV layer of K = " +
+                std::to_string(k) + ", N = " + std::to_string(n) + ", " +
+                std::to_string(params.bits) + " bits, group size " +
+                std::to_string(params.groupSize) + ": " + violation);
+  if (!qweight || !scales || (params.zeroPoint && !zeros))
+    throw Error(what + ": cannot unpack a GEMV layer without its qweight, "
+                       "scales and (with a zero point) zeros buffers");
+
+  QuantizedLinear layer;
+  layer.k = k;
+  layer.n = n;
+  layer.params = params;
+  const int bits = params.bits;
+  const int64_t units = ceilDiv(k, kGemvValuesPerUnit);
+  const int64_t columnWords = units * bits;
+  const int chunkWords = bits == 3 ? 1 : 4;
+  const int chunks = bits / chunkWords;
+
+  // Weights: gather each unit's words from its tile (chunk-major,
+  // unit-minor), decode its 32 values, keep those below K.
+  layer.q.resize(static_cast<size_t>(k * n));
+  uint32_t unitWords[8];
+  uint8_t values[kWordFormatValues];
+  for (int64_t c = 0; c < n; ++c) {
+    const uint32_t *column = qweight + c * columnWords;
+    for (int64_t unit = 0; unit < units; ++unit) {
+      const int64_t tile = unit / kGemvUnitsPerTile;
+      const int64_t lane = unit % kGemvUnitsPerTile;
+      const int64_t tileUnits =
+          std::min(kGemvUnitsPerTile, units - tile * kGemvUnitsPerTile);
+      const uint32_t *tileBase = column + tile * kGemvUnitsPerTile * bits;
+      for (int h = 0; h < chunks; ++h)
+        for (int i = 0; i < chunkWords; ++i)
+          unitWords[h * chunkWords + i] =
+              tileBase[(h * tileUnits + lane) * chunkWords + i];
+      unpackWords(unitWords, bits, values);
+      for (int64_t v = 0; v < kGemvValuesPerUnit; ++v) {
+        const int64_t kk = unit * kGemvValuesPerUnit + v;
+        if (kk < k)
+          layer.q[static_cast<size_t>(kk * n + c)] = values[v];
+      }
+    }
+  }
+
+  // Scales and zeros: [N, groups] -> [groups, N]; the zeros hold z itself.
+  const int64_t groups = layer.numGroups();
+  const float limit = static_cast<float>(1 << bits);
+  layer.scales.resize(static_cast<size_t>(groups * n));
+  if (params.zeroPoint)
+    layer.zeros.resize(static_cast<size_t>(groups * n));
+  for (int64_t c = 0; c < n; ++c)
+    for (int64_t g = 0; g < groups; ++g) {
+      const size_t from = static_cast<size_t>(c * groups + g);
+      const size_t to = static_cast<size_t>(g * n + c);
+      auto where = [&] {
+        return "group " + std::to_string(g) + ", column " + std::to_string(c);
+      };
+      if (!isFiniteHalf(scales[from]))
+        throw Error(what + ": the scale of " + where() + " is not finite");
+      layer.scales[to] = scales[from];
+      if (!params.zeroPoint)
+        continue;
+      const float z = halfToFloat(zeros[from]);
+      if (!(z >= 0.0f && z < limit && z == std::floor(z))) {
+        std::ostringstream message;
+        message << what << ": the zero point of " << where() << " is " << z
+                << ", not an integer in [0, " << (1 << bits) << ")";
+        throw Error(message.str());
+      }
+      layer.zeros[to] = static_cast<uint8_t>(z);
+    }
+  return layer;
 }
 
 std::string describeGemvLayout(int bits) {

@@ -65,6 +65,19 @@ struct GemvWeights {
 /// does not fit in `bits` bits, or when a scale is not finite.
 GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what);
 
+/// The inverse of repackGemv: reads the logical layer (q [k, n], scales and
+/// zeros [groups, n]; no bias) back from GEMV buffers of the sizes
+/// gemvBuffers gives (`qweight`: n * ceil(k / 32) * bits words; `scales`,
+/// `zeros`: [n, groups] fp16). `zeros` may be null when the layer is
+/// symmetric (it is ignored then). q in the K padding is ignored. Throws
+/// awq::Error naming `what` when the shape or parameters break the contract
+/// (linearViolation), when a buffer is missing, when a scale is not finite,
+/// or when a stored zero point is not an integer in [0, 2^bits) (the message
+/// names its group and column).
+QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
+                           const uint32_t *qweight, const uint16_t *scales,
+                           const uint16_t *zeros, const std::string &what);
+
 /// A human-readable description of the GEMV layout for `bits` (3, 4 or 8),
 /// for documentation and debug dumps.
 std::string describeGemvLayout(int bits);

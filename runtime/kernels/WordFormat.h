@@ -57,6 +57,37 @@ inline void packWords(const uint8_t *values, int bits, uint32_t *words) {
   }
 }
 
+/// Reads back the 32 values that `bits` words hold in the word format above
+/// (the inverse of packWords). `bits` must be 3, 4 or 8.
+inline void unpackWords(const uint32_t *words, int bits, uint8_t *values) {
+  switch (bits) {
+  case 4:
+    for (int j = 0; j < 4; ++j)
+      for (int i = 0; i < 8; ++i)
+        values[8 * j + kAwqNibbleOrder[i]] =
+            static_cast<uint8_t>((words[j] >> (4 * i)) & 0xFu);
+    return;
+  case 8:
+    for (int j = 0; j < 8; ++j)
+      for (int i = 0; i < 4; ++i)
+        values[4 * j + i] = static_cast<uint8_t>((words[j] >> (8 * i)) & 0xFFu);
+    return;
+  default: // 3 bits
+    values[30] = values[31] = 0;
+    for (int j = 0; j < 3; ++j) {
+      for (int i = 0; i < 5; ++i) {
+        values[10 * j + 2 * i] =
+            static_cast<uint8_t>((words[j] >> (3 * i)) & 7u);
+        values[10 * j + 2 * i + 1] =
+            static_cast<uint8_t>((words[j] >> (16 + 3 * i)) & 7u);
+      }
+      values[30] |= static_cast<uint8_t>(((words[j] >> 15) & 1u) << j);
+      values[31] |= static_cast<uint8_t>(((words[j] >> 31) & 1u) << j);
+    }
+    return;
+  }
+}
+
 } // namespace awq
 
 #endif // AWQ_RUNTIME_KERNELS_WORDFORMAT_H
