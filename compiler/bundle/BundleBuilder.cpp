@@ -218,6 +218,19 @@ writeModuleBundle(mlir::ModuleOp module,
                        }});
   }
 
+  for (const BundleOptions::AotCubin &image : options.aot) {
+    if (!m.findKernel(image.kernel))
+      continue; // A kernel no layer runs below max M.
+    const std::string tensor =
+        "aot/" + image.target + "/" + image.kernel + ".cubin";
+    m.aot.push_back({image.kernel, image.target, tensor});
+    const std::vector<char> *cubin = &image.cubin;
+    tensors.push_back({tensor, DType::U8, {int64_t(cubin->size())},
+                       [cubin](std::vector<uint8_t> &out) {
+                         appendBytes(out, cubin->data(), cubin->size());
+                       }});
+  }
+
   // Weights, one layer at a time: the evaluator is cleared whenever the
   // writer moves on to the next layer.
   std::unique_ptr<WeightEvaluator> evaluator;
@@ -299,6 +312,14 @@ writeModuleBundle(mlir::ModuleOp module,
   if (written)
     *written = std::move(m);
   return stats;
+}
+
+std::vector<std::pair<std::string, std::string>>
+readDeviceHeaders(const std::string &includeDir) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto &[include, file] : deviceHeaders(includeDir))
+    out.emplace_back(include, readRegularFile(file.string()));
+  return out;
 }
 
 std::string hashInput(const std::string &path) {

@@ -33,6 +33,12 @@ struct BundleOptions {
   WeightSource *weights = nullptr;
   /// The device library's include directory (holding awq/).
   std::string deviceIncludeDir;
+  /// CUBINs compiled ahead of time, embedded as aot/TARGET/KERNEL.cubin.
+  struct AotCubin {
+    std::string kernel, target;
+    std::vector<char> cubin;
+  };
+  std::vector<AotCubin> aot;
   /// Called after each tensor written: (done, total).
   std::function<void(size_t, size_t)> progress;
 };
@@ -49,6 +55,11 @@ bundle::WriteStats writeModuleBundle(
     mlir::ModuleOp module, const std::vector<mlir::awq::EmittedKernel> &kernels,
     const std::string &path, const BundleOptions &options,
     bundle::Manifest *written = nullptr);
+
+/// The device library's headers under `includeDir` as (include name,
+/// contents), what a bundle embeds and NVRTC compiles against.
+std::vector<std::pair<std::string, std::string>>
+readDeviceHeaders(const std::string &includeDir);
 
 /// SHA-256 of a file, or of every regular file under a directory (names and
 /// contents, in name order; hidden files skipped).

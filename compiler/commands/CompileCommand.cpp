@@ -12,6 +12,8 @@
 #include "passes/Passes.h"
 #include "runtime/bundle/Bundle.h"
 #include "runtime/formats/AtomicFile.h"
+#include "runtime/jit/JitCompiler.h"
+#include "runtime/kernels/KernelPlan.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
 #include "runtime/support/Error.h"
 
@@ -154,6 +156,19 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
       throw Error("--no-weights, --random-weights and --max-m apply to a "
                   "bundle output (a name ending in .awqb), not to " +
                   output);
+    std::vector<std::string> aotTargets;
+    for (const std::string &list : args.values(OPT_aot))
+      for (std::string rest = list; !rest.empty();) {
+        const size_t comma = rest.find(',');
+        const std::string target = rest.substr(0, comma);
+        rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+        if (!parseTarget(target))
+          throw Error("--aot: unknown target '" + target +
+                      "' (known: " + knownTargets() + ")");
+        aotTargets.push_back(target);
+      }
+    if (!toBundle && !aotTargets.empty())
+      throw Error("--aot applies to a bundle output (a name ending in .awqb)");
     if (noWeights && randomSeed)
       throw Error("--no-weights and --random-weights exclude each other");
     // Fail on an unusable output before the compilation.
@@ -225,6 +240,23 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
       options.inputSha256 = hashInput(input);
       options.weights = weights.get();
       options.deviceIncludeDir = deviceIncludeDir();
+      if (!aotTargets.empty()) {
+        // The kernels as the bundle will carry them, compiled now.
+        rt::KernelCache cache;
+        std::vector<rt::JitKernel> sources;
+        for (const ir::EmittedKernel &kernel : kernels)
+          sources.push_back({kernel.name, kernel.source});
+        for (const std::string &aotTarget : aotTargets) {
+          rt::JitOptions jit;
+          jit.target = aotTarget;
+          jit.headers = readDeviceHeaders(options.deviceIncludeDir);
+          jit.cache = &cache;
+          rt::JitSummary summary = rt::jitCompile(sources, jit);
+          for (size_t i = 0; i < sources.size(); ++i)
+            options.aot.push_back({sources[i].name, aotTarget,
+                                   std::move(summary.kernels[i].cubin)});
+        }
+      }
       // On a terminal, one line rewritten at most ten times a second.
       const bool terminal = ::isatty(2) && &err == &std::cerr;
       auto lastDraw = std::chrono::steady_clock::now();

@@ -5,6 +5,7 @@
 #include "compiler/formats/JsonFields.h"
 #include "compiler/formats/ModelDescription.h"
 #include "compiler/formats/QuantizationConfig.h"
+#include "runtime/bundle/Bundle.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/support/Error.h"
 
@@ -319,12 +320,78 @@ std::string formatBytes(uint64_t bytes) {
   return buffer;
 }
 
+/// A bundle: its manifest (hashes checked), layers, kernels and bytes.
+json inspectBundle(const std::string &path) {
+  const std::unique_ptr<bundle::Bundle> b = bundle::Bundle::open(path);
+  const bundle::Manifest &m = b->manifest();
+  json layers = json::array();
+  uint64_t weightBytes = 0, fp16Bytes = 0;
+  for (const bundle::Layer &layer : m.layers) {
+    json kernels = json::array();
+    for (const bundle::KernelUse &use : layer.kernels)
+      kernels.push_back({{"kernel", use.kernel},
+                         {"family", familyName(use.family)},
+                         {"min_m", use.minM},
+                         {"max_m", use.maxM}});
+    uint64_t bytes = 0;
+    for (const auto &[family, buffers] : layer.layouts)
+      bytes += uint64_t(weightBuffers(family, layer.shape).totalBytes());
+    if (layer.shape.bias)
+      bytes += uint64_t(layer.shape.n) * 2;
+    if (layer.shape.actScale)
+      bytes += uint64_t(layer.shape.k) * 2;
+    weightBytes += bytes;
+    fp16Bytes += uint64_t(layer.shape.k) * uint64_t(layer.shape.n) * 2;
+    layers.push_back({{"name", layer.name},
+                      {"function", layer.function},
+                      {"k", layer.shape.k},
+                      {"n", layer.shape.n},
+                      {"n_out", layer.shape.nOut()},
+                      {"bits", layer.shape.bits},
+                      {"group_size", layer.shape.group},
+                      {"zero_point", layer.shape.zeroPoint},
+                      {"bias", layer.shape.bias},
+                      {"act_scale", layer.shape.actScale},
+                      {"residual", layer.shape.residual},
+                      {"silu_mul", layer.shape.siluMul},
+                      {"kernels", kernels},
+                      {"bytes", bytes}});
+  }
+  json kernels = json::array();
+  for (const bundle::Kernel &kernel : m.kernels)
+    kernels.push_back({{"name", kernel.name},
+                       {"config", kernel.instance.configType()},
+                       {"launch", kernel.instance.describeLaunch()},
+                       {"serves", kernel.serves.size()}});
+  json aot = json::array();
+  for (const bundle::AotImage &image : m.aot)
+    aot.push_back({{"kernel", image.kernel}, {"target", image.target}});
+  return {{"kind", "bundle"},
+          {"path", path},
+          {"format_version", bundle::kFormatVersion},
+          {"compiler", m.compiler},
+          {"input", {{"path", m.inputPath}, {"sha256", m.inputSha256}}},
+          {"target", m.target},
+          {"target_sms", m.targetSms},
+          {"max_m", m.maxM},
+          {"weights", m.hasWeights},
+          {"file_bytes", b->fileBytes()},
+          {"weight_bytes", weightBytes},
+          {"fp16_weight_bytes", fp16Bytes},
+          {"headers", m.headers.size()},
+          {"layers", layers},
+          {"kernels", kernels},
+          {"aot", aot}};
+}
+
 json inspectPath(const std::string &path) {
   std::error_code ec;
   if (fs::is_directory(path, ec))
     return inspectDirectory(path);
   if (!fs::exists(path, ec))
     throw Error(path + ": no such file or directory");
+  if (bundle::looksLikeBundle(path))
+    return inspectBundle(path);
   if (endsWith(path, ".json"))
     return inspectJsonFile(path);
   return inspectSafeTensorsFile(path);
@@ -347,6 +414,61 @@ std::string formatInspection(const json &summary) {
       out << "metadata " << it.key() << ": " << value << "\n";
     }
     writeTensorTable(out, summary["tensors"]);
+  } else if (kind == "bundle") {
+    out << path << ": awqc bundle (format " << summary["format_version"]
+        << ", " << summary["compiler"].get<std::string>() << "), "
+        << summary["target"].get<std::string>() << " ("
+        << summary["target_sms"] << " SMs planned), M up to "
+        << summary["max_m"] << "\n";
+    out << "input: " << summary["input"]["path"].get<std::string>()
+        << " (sha256 "
+        << summary["input"]["sha256"].get<std::string>().substr(0, 16)
+        << "...)\n";
+    out << summary["layers"].size() << " layers, " << summary["kernels"].size()
+        << " distinct kernels, " << summary["headers"]
+        << " device-library headers; "
+        << (summary["weights"].get<bool>()
+                ? "weights " + formatBytes(summary["weight_bytes"]) +
+                      " (FP16: " + formatBytes(summary["fp16_weight_bytes"]) +
+                      ")"
+                : std::string("no weights (benchmark bundle)"))
+        << "; file " << formatBytes(summary["file_bytes"]) << "\n";
+    if (summary["aot"].empty()) {
+      out << "AOT: none (kernels are JIT-compiled at load)\n";
+    } else {
+      std::set<std::string> targets;
+      for (const json &image : summary["aot"])
+        targets.insert(image["target"].get<std::string>());
+      out << "AOT:";
+      for (const std::string &target : targets)
+        out << " " << target;
+      out << "\n";
+    }
+    size_t width = 5;
+    for (const json &layer : summary["layers"])
+      width = std::max(width, layer["name"].get<std::string>().size());
+    out << "layers:\n  " << pad("name", width) << "  " << pad("K x N", 13)
+        << pad("bits", 6) << pad("group", 7) << pad("size", 11)
+        << "kernels (M range)\n";
+    for (const json &layer : summary["layers"]) {
+      std::string uses;
+      for (const json &use : layer["kernels"])
+        uses += (uses.empty() ? "" : ", ") + use["kernel"].get<std::string>() +
+                " (" + std::to_string(use["min_m"].get<int64_t>()) + ".." +
+                std::to_string(use["max_m"].get<int64_t>()) + ")";
+      out << "  " << pad(layer["name"].get<std::string>(), width) << "  "
+          << pad(std::to_string(layer["k"].get<int64_t>()) + "x" +
+                     std::to_string(layer["n"].get<int64_t>()),
+                 13)
+          << pad(std::to_string(layer["bits"].get<int>()), 6)
+          << pad(std::to_string(layer["group_size"].get<int64_t>()), 7)
+          << pad(formatBytes(layer["bytes"]), 11) << uses << "\n";
+    }
+    out << "kernels:\n";
+    for (const json &kernel : summary["kernels"])
+      out << "  " << kernel["name"].get<std::string>() << ": "
+          << kernel["launch"].get<std::string>() << "; serves "
+          << kernel["serves"] << " layer(s)\n";
   } else if (kind == "checkpoint") {
     const std::string config = configText(summary["config"]);
     out << path << ": unquantized checkpoint"

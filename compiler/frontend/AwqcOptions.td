@@ -73,6 +73,9 @@ def no_weights : Flag<["--"], "no-weights", [sc_compile]>,
 defm random_weights : Value<"random-weights", "SEED",
   "Fill the bundle's weights with seeded random values when the input names "
   "no checkpoint (tests, demos)", [sc_compile]>;
+defm aot : Value<"aot", "sm_XY[a],...",
+  "Also embed CUBINs compiled now for these targets (used when the GPU "
+  "matches; bundles only)", [sc_compile]>;
 def dump_ir_after_all : Flag<["--"], "dump-ir-after-all", [sc_compile]>,
   HelpText<"Print the IR after every pass to stderr">;
 

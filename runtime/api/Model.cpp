@@ -325,8 +325,9 @@ void Model::compile() {
   for (const auto &kernel : kernels_) {
     bool found = false;
     for (const bundle::AotImage &image : manifest.aot)
-      if (kernel->fromBundle && image.kernel == kernel->name &&
-          image.target == target) {
+      // An sm_XYa image runs on exactly the sm_XY parts our target names.
+      if (!found && kernel->fromBundle && image.kernel == kernel->name &&
+          (image.target == target || image.target == target + "a")) {
         bundle->verify(image.tensor);
         const TensorView &view = bundle->tensor(image.tensor);
         kernel->cubin.assign(view.data, view.data + view.size);
