@@ -10,6 +10,12 @@
 // at once all succeed. Past a size limit, the least recently used entries
 // are evicted. MLIR-free.
 //
+// An entry is <dir>/<key[0:2]>/<key>.cubin holding, integers little-endian:
+//   "AWQCKC01" (8 bytes) | format version u32 (1) | key, 64 hex digits |
+//   payload size u64 | payload SHA-256, 64 hex digits | payload
+// A hit sets the file's modification time, which serves as the LRU clock.
+// docs/jit-cache.md has the details.
+//
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_RUNTIME_JIT_KERNELCACHE_H
 #define AWQ_RUNTIME_JIT_KERNELCACHE_H
@@ -36,8 +42,9 @@ struct KernelCacheOptions {
 /// Counters since construction (tests assert on them).
 struct KernelCacheStats {
   int64_t hits = 0;
-  int64_t misses = 0;   ///< Absent entries.
-  int64_t corrupt = 0;  ///< Entries present but unusable (counted as misses too).
+  int64_t misses = 0; ///< Absent entries.
+  int64_t corrupt =
+      0; ///< Entries present but unusable (counted as misses too).
   int64_t stores = 0;
   int64_t evictions = 0;
 };
@@ -68,6 +75,10 @@ public:
   std::string entryPath(const std::string &key) const;
 
 private:
+  /// Removes the oldest entries (but `keep`) until the total is under the
+  /// limit, and temporary files a dead writer left behind.
+  void evict(const std::string &keep);
+
   std::string dir;
   uint64_t maxBytes;
   bool verbose;

@@ -195,8 +195,11 @@ CompileResult compileToCubin(const std::string &source,
   args.push_back("-std=c++17");
   for (const std::string &dir : options.includeDirs)
     args.push_back("--include-path=" + dir);
-  args.push_back("--include-path=" + deviceIncludeDir());
-  args.push_back("--include-path=" + cudaIncludeDir());
+  if (options.headers.empty())
+    args.push_back("--include-path=" + deviceIncludeDir());
+  args.push_back("--include-path=" + (options.cudaIncludeDirOverride.empty()
+                                          ? cudaIncludeDir()
+                                          : options.cudaIncludeDirOverride));
   for (const std::string &define : options.defines)
     args.push_back("-D" + define);
   if (options.ptxasVerbose)
@@ -209,9 +212,17 @@ CompileResult compileToCubin(const std::string &source,
   for (const std::string &a : args)
     argv.push_back(a.c_str());
 
+  std::vector<const char *> headerSources, headerNames;
+  for (const auto &[name, contents] : options.headers) {
+    headerNames.push_back(name.c_str());
+    headerSources.push_back(contents.c_str());
+  }
+
   ProgramGuard guard;
   checkNvrtc(nvrtcCreateProgram(&guard.program, source.c_str(),
-                                sourceName.c_str(), 0, nullptr, nullptr),
+                                sourceName.c_str(),
+                                static_cast<int>(headerSources.size()),
+                                headerSources.data(), headerNames.data()),
              "nvrtcCreateProgram", sourceName);
   for (const std::string &expr : options.nameExpressions)
     checkNvrtc(nvrtcAddNameExpression(guard.program, expr.c_str()),

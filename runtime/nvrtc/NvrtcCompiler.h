@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace awq {
@@ -31,13 +32,21 @@ struct KernelResources {
   int64_t constantBytes = 0;   ///< cmem[0]: kernel parameters and constants.
 };
 
-/// How to compile. The device library include directory (deviceIncludeDir())
-/// and the CUDA include directory (cudaIncludeDir()) are always added.
+/// How to compile. The CUDA include directory (cudaIncludeDir(), or
+/// cudaIncludeDirOverride) is always added; the device library include
+/// directory (deviceIncludeDir()) only when no headers are given in memory.
 struct NvrtcOptions {
   /// A real architecture: "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a", ...
   std::string arch = "sm_80";
   /// Extra include directories, searched before the device library.
   std::vector<std::string> includeDirs;
+  /// Headers in memory, by include name ("awq/gemv.cuh") and contents
+  /// (nvrtcCreateProgram's headers). When not empty, deviceIncludeDir() is
+  /// left off the include path, so these copies (a bundle's) are the ones
+  /// used, never a source tree's.
+  std::vector<std::pair<std::string, std::string>> headers;
+  /// The CUDA toolkit's include directory; empty: cudaIncludeDir().
+  std::string cudaIncludeDirOverride;
   /// Preprocessor definitions, "NAME" or "NAME=VALUE".
   std::vector<std::string> defines;
   /// Any further NVRTC options, passed through verbatim.
