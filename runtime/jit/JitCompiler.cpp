@@ -76,7 +76,8 @@ JitSummary jitCompile(const std::vector<JitKernel> &kernels,
   // The resource report is for the compiler's checks; the JIT needs none.
   nvrtc.ptxasVerbose = false;
 
-  // Everything but the source and name, once for all kernels.
+  // Everything but the kernel's name and source. The options
+  // compileToCubin always passes (-std=c++17) are covered by kKeySchema.
   std::vector<std::string> common = {kKeySchema,
                                      AWQC_VERSION,
                                      nvrtcVersionString(),
@@ -92,6 +93,8 @@ JitSummary jitCompile(const std::vector<JitKernel> &kernels,
   common.push_back("options:" + std::to_string(nvrtc.extraOptions.size()));
   for (const std::string &option : nvrtc.extraOptions)
     common.push_back(option);
+  // Hashed once: the headers are far larger than a kernel's source.
+  const std::string commonKey = KernelCache::key(common);
 
   JitSummary summary;
   summary.kernels.resize(kernels.size());
@@ -106,10 +109,7 @@ JitSummary jitCompile(const std::vector<JitKernel> &kernels,
     const auto kernelStart = std::chrono::steady_clock::now();
     std::string key;
     if (options.cache) {
-      std::vector<std::string> fields = common;
-      fields.push_back(kernel.name);
-      fields.push_back(kernel.source);
-      key = KernelCache::key(fields);
+      key = KernelCache::key({commonKey, kernel.name, kernel.source});
       if (std::optional<std::vector<char>> cubin = options.cache->load(key)) {
         result.cubin = std::move(*cubin);
         result.fromCache = true;
@@ -139,16 +139,25 @@ JitSummary jitCompile(const std::vector<JitKernel> &kernels,
       std::min<int64_t>(static_cast<int64_t>(kernels.size()),
                         options.threads ? options.threads
                                         : std::thread::hardware_concurrency()));
+  // After a failure, workers take no new kernel: the call fails anyway.
+  auto work = [&] {
+    while (!failed) {
+      const size_t i = next++;
+      if (i >= kernels.size())
+        return;
+      try {
+        compileOne(i);
+      } catch (...) {
+        errors[i] = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  // parallelChunks may give one thread several workers' slices (it caps
+  // threads at the core count); each runs the same loop, so that is fine.
   parallelChunks(workers, workers, [&](int64_t begin, int64_t end) {
     for (int64_t w = begin; w < end; ++w)
-      for (size_t i; !failed && (i = next++) < kernels.size();) {
-        try {
-          compileOne(i);
-        } catch (...) {
-          errors[i] = std::current_exception();
-          failed = true;
-        }
-      }
+      work();
   });
   // The first failure in input order, whichever thread met it first.
   for (const std::exception_ptr &error : errors)
