@@ -14,7 +14,7 @@ def sc_quantize : SubCommand<"quantize",
   "FP16 model + calibration activations -> AWQ checkpoint",
   "awqc quantize MODEL [options]">;
 def sc_inspect : SubCommand<"inspect",
-  "summarise a safetensors file, checkpoint or description",
+  "summarise a safetensors file, checkpoint, description or bundle",
   "awqc inspect PATH [options]">;
 def sc_synth : SubCommand<"synth",
   "write a synthetic LLaMA-shaped FP16 model and calibration set",
