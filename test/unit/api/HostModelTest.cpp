@@ -217,6 +217,44 @@ TEST(HostModelTest, RunLayersInOrder) {
   EXPECT_THAT(awqc_last_error(), HasSubstr("layer index 4 is out of range"));
 }
 
+/// AWQC_JIT_LAZY on the host: nothing is built at open, each kernel on its
+/// first run, against the bundle's own headers (the build's device library
+/// is hidden to prove it).
+TEST(HostModelTest, LazyJitBuildsFromTheBundlesHeaders) {
+  const awq::bundle::Bundle &bundle = llamaBundle();
+  setenv("AWQ_DEVICE_INCLUDE_DIR", "/nonexistent/awqc-device-include", 1);
+  struct Restore {
+    ~Restore() { unsetenv("AWQ_DEVICE_INCLUDE_DIR"); }
+  } restore;
+  awqc_open_options options = openOptions("host");
+  options.jit_mode = AWQC_JIT_LAZY;
+  OpenResult opened = openModel(testBundles().llama, options);
+  ASSERT_EQ(opened.status, AWQC_OK) << opened.message;
+  awqc_model *model = opened.model.get();
+  awqc_model_info info;
+  ASSERT_EQ(awqc_model_get_info(model, &info), AWQC_OK);
+  EXPECT_EQ(info.kernels_cached + info.kernels_compiled, 0);
+  size_t workspaceBytes = 0;
+  ASSERT_EQ(awqc_model_workspace_bytes(model, 33, &workspaceBytes), AWQC_OK);
+  DeviceBuffer workspace(model, workspaceBytes);
+  ASSERT_EQ(awqc_model_zero_workspace(model, workspace.get(), workspaceBytes,
+                                      nullptr),
+            AWQC_OK);
+  std::mt19937_64 rng(31);
+  for (size_t index : {0, 3})
+    for (int64_t m : {2, 33}) {
+      const LayerReference reference(bundle, index);
+      LayerRun run(model, reference.layer(), m, rng);
+      const awqc_layer_io io = run.io();
+      const awqc_status status =
+          awqc_model_run_layer(model, int64_t(index), m, &io, workspace.get(),
+                               workspaceBytes, nullptr);
+      EXPECT_EQ(status, AWQC_OK) << lastError(status);
+      expectMatches(reference.check(run.x, run.residual, m, run.output()),
+                    reference.layer().name + " at M = " + std::to_string(m));
+    }
+}
+
 /// Two threads run different layers at once, each on its own workspace.
 TEST(HostModelTest, TwoThreadsRunDifferentLayers) {
   awqc_model *model = hostModel();
