@@ -168,6 +168,35 @@ TEST_F(DriverTest, FakeOldGpuIsUnsupportedArch) {
                   AWQC_ERROR_UNSUPPORTED_ARCH, "sm_70");
 }
 
+/// The fake driver loads only its own fake images: the CUBINs NVRTC builds
+/// for its sm_90 (re-planned for its 7 SMs) are refused at load, at open
+/// when eager and at the first run when lazy.
+TEST_F(DriverTest, FakeGpuRefusingCubinsIsUnsupportedArch) {
+  setenv("AWQC_LIBCUDA", AWQ_API_TEST_FAKE_LIBCUDA, 1);
+  const std::string message =
+      expectOpenFails(testBundles().llama, openOptions("cuda:0"),
+                      AWQC_ERROR_UNSUPPORTED_ARCH, "cuModuleLoadData");
+  EXPECT_THAT(message, AllOf(HasSubstr("Fake GPU, sm_90"),
+                             HasSubstr("CUDA_ERROR_NO_BINARY_FOR_GPU")));
+
+  awqc_open_options options = openOptions("cuda");
+  options.jit_mode = AWQC_JIT_LAZY;
+  OpenResult opened = openModel(testBundles().llama, options);
+  ASSERT_EQ(opened.status, AWQC_OK) << opened.message;
+  awqc_model *model = opened.model.get();
+  awqc_model_info info;
+  ASSERT_EQ(awqc_model_get_info(model, &info), AWQC_OK);
+  EXPECT_STREQ(info.device, "Fake GPU (sm_90, 7 SMs)");
+  EXPECT_STREQ(info.target, "sm_90");
+  EXPECT_EQ(info.kernels_cached + info.kernels_compiled, 0);
+  EXPECT_GT(info.weight_bytes, 0u);
+  DeviceBuffer x(model, 256 * 2), y(model, 768 * 2);
+  const awqc_layer_io io = {x.get(), nullptr, y.get()};
+  EXPECT_EQ(awqc_model_run_layer(model, 0, 1, &io, nullptr, 0, nullptr),
+            AWQC_ERROR_UNSUPPORTED_ARCH);
+  EXPECT_THAT(awqc_last_error(), HasSubstr("cuModuleLoadData"));
+}
+
 // --- Options ---------------------------------------------------------------
 
 TEST(ErrorPathTest, OpenArguments) {
