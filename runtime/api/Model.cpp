@@ -222,6 +222,10 @@ std::unique_ptr<Model> Model::open(const std::string &path,
   model->cache = std::make_unique<KernelCache>(cacheOptions);
 
   model->plan();
+  // The host builds every kernel (now, or lazily on its first run) against
+  // the bundle's own headers.
+  if (model->backend && model->backend->isHost())
+    model->hostIncludeDir = materializeHeaders(model->bundle->headerFiles());
   if (!options.lazy || !model->backend)
     model->compile();
   if (model->backend)
@@ -284,7 +288,6 @@ void Model::plan() {
 void Model::compile() {
   const auto start = std::chrono::steady_clock::now();
   if (backend && backend->isHost()) {
-    hostIncludeDir = materializeHeaders(bundle->headerFiles());
     // Each kernel is its own host build; builds run in parallel.
     std::vector<std::thread> workers;
     std::exception_ptr failure;
