@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <unistd.h>
 
@@ -194,6 +195,11 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
     if (!module)
       throw Error(diagnostics.empty() ? input + ": cannot parse" : diagnostics);
 
+    // The input's hash (it reads every byte) overlaps the compilation.
+    std::future<std::string> inputHash;
+    if (toBundle)
+      inputHash = std::async(std::launch::async, hashInput, input);
+
     // Weights are found before any work, so a missing checkpoint fails fast.
     std::unique_ptr<WeightSource> weights;
     if (toBundle && !noWeights) {
@@ -237,7 +243,7 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
       options.maxM = maxM;
       options.compiler = versionString("awqc");
       options.inputPath = input;
-      options.inputSha256 = hashInput(input);
+      options.inputSha256 = inputHash.get();
       options.weights = weights.get();
       options.deviceIncludeDir = deviceIncludeDir();
       if (!aotTargets.empty()) {

@@ -11,6 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -547,25 +551,84 @@ WriteStats writeBundle(const std::string &path, Manifest &manifest,
     prefix[i] = static_cast<uint8_t>(uint64_t(provisional.size()) >> (8 * i));
   file.write(prefix, sizeof(prefix));
   file.write(provisional);
-  std::vector<uint8_t> bytes;
+  // Producing a tensor (repacking) and hashing + writing the previous one
+  // overlap: a second thread takes each produced buffer. At most two
+  // tensors are in memory.
   const std::vector<uint8_t> zeros(kAlignment, 0);
-  size_t done = 0;
-  for (const Placed &p : placed) {
-    if (!p.tensor) {
-      file.write(zeros.data(), p.size);
-      continue;
+  std::map<std::string, std::string> hashes;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<uint8_t> pending;
+  const Placed *pendingTensor = nullptr;
+  bool finished = false;
+  std::exception_ptr writeFailure;
+  std::thread writer([&] {
+    try {
+      for (const Placed &p : placed) {
+        if (!p.tensor) {
+          file.write(zeros.data(), p.size);
+          continue;
+        }
+        std::vector<uint8_t> bytes;
+        {
+          std::unique_lock<std::mutex> lock(mutex);
+          changed.wait(lock, [&] { return pendingTensor || finished; });
+          if (!pendingTensor)
+            return; // The producer failed.
+          bytes.swap(pending);
+          pendingTensor = nullptr;
+        }
+        changed.notify_all();
+        hashes[p.name] = sha256(bytes.data(), bytes.size());
+        file.write(bytes.data(), bytes.size());
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex);
+      writeFailure = std::current_exception();
+      finished = true;
+      changed.notify_all();
     }
-    bytes.clear();
-    p.tensor->produce(bytes);
-    if (bytes.size() != p.size)
-      throw Error(path + ": tensor '" + p.name + "' produced " +
-                  std::to_string(bytes.size()) + " bytes, declared " +
-                  std::to_string(p.size) + " (a bug in awqc)");
-    manifest.tensorSha256[p.name] = sha256(bytes.data(), bytes.size());
-    file.write(bytes.data(), bytes.size());
-    if (progress)
-      progress(++done, tensors.size());
+  });
+  std::exception_ptr produceFailure;
+  try {
+    size_t done = 0;
+    for (const Placed &p : placed) {
+      if (!p.tensor)
+        continue;
+      std::vector<uint8_t> bytes;
+      p.tensor->produce(bytes);
+      if (bytes.size() != p.size)
+        throw Error(path + ": tensor '" + p.name + "' produced " +
+                    std::to_string(bytes.size()) + " bytes, declared " +
+                    std::to_string(p.size) + " (a bug in awqc)");
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        changed.wait(lock, [&] { return !pendingTensor || writeFailure; });
+        if (writeFailure)
+          break;
+        pending.swap(bytes);
+        pendingTensor = &p;
+      }
+      changed.notify_all();
+      if (progress)
+        progress(++done, tensors.size());
+    }
+  } catch (...) {
+    produceFailure = std::current_exception();
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (produceFailure)
+      finished = true;
+  }
+  changed.notify_all();
+  writer.join();
+  if (produceFailure)
+    std::rethrow_exception(produceFailure);
+  if (writeFailure)
+    std::rethrow_exception(writeFailure);
+  for (auto &[name, hash] : hashes)
+    manifest.tensorSha256[name] = hash;
   // The hashes are hex strings of fixed length: the header keeps its size.
   const std::string header = buildHeader(placed, manifest);
   if (header.size() != provisional.size())
