@@ -191,6 +191,8 @@ StagingDirectory::StagingDirectory(std::string destination, OutputRules rules)
     : destination_(std::move(destination)), rules_(std::move(rules)) {
   checkOutputDirectory(destination_, rules_);
   const fs::path dest = normalizedDestination(destination_);
+  // What killed runs left here (their pids are gone) is removed first.
+  removeStaleTemporaries(dest.string());
   temp_ = siblingName(dest, "tmp");
   std::error_code ec;
   if (!fs::create_directory(temp_, ec) || ec)

@@ -8,9 +8,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
@@ -36,9 +38,56 @@ std::string temporaryName(const std::string &path, unsigned attempt) {
 
 } // namespace
 
+size_t removeStaleTemporaries(const std::string &path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string name = target.filename().string();
+  if (name.empty() || name == "." || name == "..")
+    return 0;
+  fs::path parent = target.parent_path();
+  if (parent.empty())
+    parent = ".";
+  // The pid that follows `prefix` in `entry`, or -1.
+  auto pidAfter = [](const std::string &entry, const std::string &prefix) {
+    if (entry.compare(0, prefix.size(), prefix) != 0)
+      return -1L;
+    const char *digits = entry.c_str() + prefix.size();
+    char *end = nullptr;
+    const long pid = std::strtol(digits, &end, 10);
+    return end != digits && pid > 0 && (*end == '.' || *end == '-') ? pid
+                                                                    : -1L;
+  };
+  size_t removed = 0;
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(parent, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string entry = it->path().filename().string();
+    long pid = pidAfter(entry, name + ".tmp.");
+    if (pid < 0)
+      pid = pidAfter(entry, "." + name + ".awqc-tmp-");
+    if (pid < 0)
+      pid = pidAfter(entry, "." + name + ".awqc-old-");
+    if (pid < 0 || pid == long(::getpid()))
+      continue;
+    // A live process (or one we may not signal) still owns it.
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH)
+      continue;
+    std::error_code timeError;
+    const auto modified = fs::last_write_time(it->path(), timeError);
+    if (timeError || now - modified < std::chrono::minutes(1))
+      continue;
+    std::error_code removeError;
+    if (fs::remove_all(it->path(), removeError) > 0 && !removeError)
+      ++removed;
+  }
+  return removed;
+}
+
 AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
   if (path_.empty())
     throw Error("cannot write a file with an empty path");
+  removeStaleTemporaries(path_);
   for (unsigned attempt = 0;; ++attempt) {
     tempPath_ = temporaryName(path_, attempt);
     // 0666 lets the process umask decide the final permissions, as for any

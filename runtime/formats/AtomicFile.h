@@ -53,6 +53,14 @@ private:
   bool committed_ = false;
 };
 
+/// Removes what killed writers left next to `path`: siblings named like
+/// the temporaries of `path` (files `NAME.tmp.PID.*` and, for staging
+/// directories, `.NAME.awqc-tmp-PID-*` and `.NAME.awqc-old-PID-*`) whose
+/// process PID no longer exists on this machine and that were not modified
+/// in the last minute. Anything else, and any failure, is left alone.
+/// Returns how many were removed.
+size_t removeStaleTemporaries(const std::string &path);
+
 /// Writes `contents` to `path` through an AtomicFileWriter.
 void writeFileAtomically(const std::string &path, std::string_view contents);
 

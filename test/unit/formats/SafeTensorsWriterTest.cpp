@@ -9,10 +9,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace awq::test {
 namespace {
@@ -203,6 +207,55 @@ TEST(AtomicFileWriter, UncommittedWriterLeavesNothing) {
   writeFileAtomically(dir.file("out.json"), "complete");
   EXPECT_EQ(readBytes(dir.file("out.json")), "complete");
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"out.json"});
+}
+
+/// The pid of a process that has exited (and been reaped).
+pid_t deadPid() {
+  const pid_t child = ::fork();
+  if (child == 0)
+    ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return child;
+}
+
+void makeOld(const std::string &path) {
+  fs::last_write_time(path, fs::file_time_type::clock::now() -
+                                std::chrono::minutes(5));
+}
+
+TEST(AtomicFileWriter, RemovesWhatKilledWritersLeft) {
+  TempDir dir;
+  const std::string dead = std::to_string(deadPid());
+  const std::string live = std::to_string(::getppid());
+  // A killed writer's temporary and staging directory: removed.
+  writeFileAtomically(dir.file("stale-probe"), "x");
+  const std::string staleFile = dir.file("model.awqb.tmp." + dead + ".0.0.ab");
+  const std::string staleDir = dir.file(".model.awqb.awqc-tmp-" + dead + "-3");
+  std::ofstream(staleFile) << "partial";
+  fs::create_directory(staleDir);
+  std::ofstream(staleDir + "/kernels.mlir") << "partial";
+  makeOld(staleFile);
+  makeOld(staleDir);
+  // Kept: a live process's, a recent one, another file's, other names.
+  const std::string liveFile = dir.file("model.awqb.tmp." + live + ".0.0.ab");
+  const std::string recent = dir.file("model.awqb.tmp." + dead + ".1.0.ab");
+  const std::string other = dir.file("other.awqb.tmp." + dead + ".0.0.ab");
+  const std::string unrelated = dir.file("model.awqb.tmp.notapid");
+  for (const std::string &path : {liveFile, recent, other, unrelated})
+    std::ofstream(path) << "keep";
+  for (const std::string &path : {liveFile, other, unrelated})
+    makeOld(path);
+  EXPECT_EQ(removeStaleTemporaries(dir.file("model.awqb")), 2u);
+  EXPECT_FALSE(fs::exists(staleFile));
+  EXPECT_FALSE(fs::exists(staleDir));
+  for (const std::string &path : {liveFile, recent, other, unrelated})
+    EXPECT_TRUE(fs::exists(path)) << path;
+  // Every atomic write cleans up before it starts.
+  std::ofstream(staleFile) << "partial";
+  makeOld(staleFile);
+  writeFileAtomically(dir.file("model.awqb"), "bundle");
+  EXPECT_FALSE(fs::exists(staleFile));
 }
 
 TEST(SafeTensorsCheckpointWriter, ShardsGreedilyAndWritesIndex) {
