@@ -9,6 +9,11 @@ find_program(AWQC_LLD NAMES ld.lld)
 if(AWQC_LLD)
   add_link_options(-fuse-ld=lld)
 endif()
+# CMake's CUDA::nvrtc drags in the driver stub (libcuda.so); the runtime
+# opens the driver with dlopen, so without --as-needed (clang's default, not
+# Debian's GCC's) a binary would need libcuda.so.1 just to start and could
+# not report "no GPU" (exit 77).
+add_link_options(-Wl,--as-needed)
 
 # nlohmann_json: from AWQC_NLOHMANN_INCLUDE_DIR (a directory holding
 # nlohmann/json.hpp, or the nlohmann directory itself) when given, else the

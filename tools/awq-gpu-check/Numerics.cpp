@@ -298,15 +298,19 @@ Comparison compare(const LinearShape &shape, const CaseData &d, int64_t m,
         ++c.overflow;
         continue;
       }
-      std::ostringstream where;
-      where << "M=" << m << " row " << row << " col " << col << ": got " << got
-            << ", ref " << value << ", bound " << bound;
+      // Only the worst element is described (the loop covers millions).
+      auto where = [&]() {
+        std::ostringstream text;
+        text << "M=" << m << " row " << row << " col " << col << ": got " << got
+             << ", ref " << value << ", bound " << bound;
+        return text.str();
+      };
       if (!std::isfinite(got)) {
         ++c.nonFinite;
         ++c.failures;
         if (c.worstRatio < INFINITY || c.worst.empty()) {
           c.worstRatio = INFINITY;
-          c.worst = where.str() + " (not finite)";
+          c.worst = where() + " (not finite)";
         }
         continue;
       }
@@ -317,7 +321,7 @@ Comparison compare(const LinearShape &shape, const CaseData &d, int64_t m,
         ++c.failures;
       if (ratio > c.worstRatio) {
         c.worstRatio = ratio;
-        c.worst = where.str() + ", |error| " + std::to_string(error);
+        c.worst = where() + ", |error| " + std::to_string(error);
       }
     }
   return c;
