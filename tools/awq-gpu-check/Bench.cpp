@@ -57,10 +57,10 @@ struct BenchShape {
 
 std::vector<BenchShape> benchShapes(const Options &options) {
   std::vector<BenchShape> all = {
-      {4096, 4096, false, "4096x4096 (q/o)"},
-      {4096, 12288, false, "4096x12288 (qkv)"},
-      {4096, 22016, true, "4096x22016 (gate/up+silu)"},
-      {11008, 4096, false, "11008x4096 (down)"},
+      {4096, 4096, false, "4096x4096"},
+      {4096, 12288, false, "4096x12288"},
+      {4096, 22016, true, "4096x22016 silu"},
+      {11008, 4096, false, "11008x4096"},
       {8192, 8192, false, "8192x8192"},
       {8192, 28672, false, "8192x28672"},
       {28672, 8192, false, "28672x8192"},
@@ -571,7 +571,7 @@ std::string runBench(const Device &device, const Options &options,
   text << "\n== Results (" << device.backend->properties().name << ", "
        << device.target << "; * = the family the runtime picks, GEMV for M < "
        << kGemmMinM << ")\n";
-  text << std::left << std::setw(27) << "shape" << std::right << std::setw(5)
+  text << std::left << std::setw(16) << "shape" << std::right << std::setw(5)
        << "M"
        << "  " << std::left << std::setw(6) << "family" << std::right
        << std::setw(10) << "us" << std::setw(9) << "GB/s" << std::setw(8)
@@ -582,7 +582,7 @@ std::string runBench(const Device &device, const Options &options,
     if (row.shape != last && !last.empty())
       text << "\n";
     last = row.shape;
-    text << std::left << std::setw(27) << row.shape << std::right
+    text << std::left << std::setw(16) << row.shape << std::right
          << std::setw(5) << row.m << "  " << std::left << std::setw(6)
          << (row.family + (row.picked ? "*" : "")) << std::right
          << std::setw(10) << fixed(row.us, 1) << std::setw(9)
