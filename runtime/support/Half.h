@@ -3,7 +3,8 @@
 // fp16 values are stored as uint16_t bit patterns in host buffers. The
 // conversions round to nearest even and keep subnormals, like the GPU's
 // cvt.rn.f16.f32; they use the compiler's _Float16 (GCC >= 12, clang >= 15)
-// where it has one, else integer arithmetic with the same results.
+// where it has one, else integer arithmetic with the same results
+// (AWQ_SOFT_HALF forces the integer path).
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_RUNTIME_SUPPORT_HALF_H
@@ -14,28 +15,13 @@
 
 namespace awq {
 
-#if defined(__FLT16_MANT_DIG__) && !defined(AWQ_SOFT_HALF)
+namespace detail {
 
-inline float halfToFloat(uint16_t bits) {
-  _Float16 h;
-  std::memcpy(&h, &bits, sizeof(h));
-  return static_cast<float>(h);
-}
+// The conversions in integer arithmetic, bit for bit those of _Float16 (NaN
+// payloads aside): for compilers without _Float16 (GCC 11 on x86, e.g. on a
+// GPU machine's Ubuntu 22.04, or clang 14). support_tests compares them.
 
-inline uint16_t floatToHalf(float value) {
-  _Float16 h = static_cast<_Float16>(value);
-  uint16_t bits;
-  std::memcpy(&bits, &h, sizeof(bits));
-  return bits;
-}
-
-#else
-
-// Compilers without _Float16 (GCC 11 on x86, e.g. on a GPU machine's
-// Ubuntu 22.04): the same conversions in integer arithmetic, bit for bit
-// (AWQ_SOFT_HALF forces them, for the test that compares the two).
-
-inline float halfToFloat(uint16_t h) {
+inline float softHalfToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exponent = (h >> 10) & 0x1fu;
   const uint32_t mantissa = h & 0x3ffu;
@@ -55,7 +41,7 @@ inline float halfToFloat(uint16_t h) {
   return value;
 }
 
-inline uint16_t floatToHalf(float value) {
+inline uint16_t softFloatToHalf(float value) {
   uint32_t x;
   std::memcpy(&x, &value, sizeof(x));
   const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
@@ -83,6 +69,32 @@ inline uint16_t floatToHalf(float value) {
   if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
     ++h;
   return static_cast<uint16_t>(sign | h);
+}
+
+} // namespace detail
+
+#if defined(__FLT16_MANT_DIG__) && !defined(AWQ_SOFT_HALF)
+
+inline float halfToFloat(uint16_t bits) {
+  _Float16 h;
+  std::memcpy(&h, &bits, sizeof(h));
+  return static_cast<float>(h);
+}
+
+inline uint16_t floatToHalf(float value) {
+  _Float16 h = static_cast<_Float16>(value);
+  uint16_t bits;
+  std::memcpy(&bits, &h, sizeof(bits));
+  return bits;
+}
+
+#else
+
+inline float halfToFloat(uint16_t bits) {
+  return detail::softHalfToFloat(bits);
+}
+inline uint16_t floatToHalf(float value) {
+  return detail::softFloatToHalf(value);
 }
 
 #endif
