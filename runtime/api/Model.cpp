@@ -2,6 +2,9 @@
 
 #include "runtime/api/Model.h"
 
+// Only the argument struct: no emulation, Boost or CUDA headers (a
+// runtime-only build has none of them).
+#define AWQ_HOST_ARGS_ONLY
 #include "awq/linear_args.cuh"
 #include "runtime/formats/AtomicFile.h"
 #include "runtime/formats/SafeTensors.h"

@@ -416,6 +416,10 @@ std::string resolveCacheDir(const HostCompileOptions &options) {
 HostBuild buildHostModule(const std::string &source,
                           const HostCompileOptions &options,
                           bool forceRebuild) {
+  // A runtime-only build (AWQC_RUNTIME_ONLY) has no Boost.Context to link.
+  if (std::string(AWQ_BOOST_CONTEXT_LIBRARY).empty())
+    throw Error("host compile: this runtime was built without Boost.Context "
+                "(AWQC_RUNTIME_ONLY), so it cannot build host kernel modules");
   if (options.sourceName.empty() ||
       options.sourceName.find_first_of("\"\n\\") != std::string::npos)
     throw Error("host compile: source name '" + options.sourceName +

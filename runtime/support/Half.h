@@ -2,7 +2,9 @@
 //
 // fp16 values are stored as uint16_t bit patterns in host buffers. The
 // conversions round to nearest even and keep subnormals, like the GPU's
-// cvt.rn.f16.f32; they use the compiler's _Float16 (GCC >= 12, clang).
+// cvt.rn.f16.f32; they use the compiler's _Float16 (GCC >= 12, clang >= 15)
+// where it has one, else integer arithmetic with the same results
+// (AWQ_SOFT_HALF forces the integer path).
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_RUNTIME_SUPPORT_HALF_H
@@ -12,6 +14,66 @@
 #include <cstring>
 
 namespace awq {
+
+namespace detail {
+
+// The conversions in integer arithmetic, bit for bit those of _Float16 (NaN
+// payloads aside): for compilers without _Float16 (GCC 11 on x86, e.g. on a
+// GPU machine's Ubuntu 22.04, or clang 14). support_tests compares them.
+
+inline float softHalfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1fu;
+  const uint32_t mantissa = h & 0x3ffu;
+  uint32_t bits;
+  if (exponent == 0x1f) {
+    bits = sign | 0x7f800000u | (mantissa << 13); // inf, NaN
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else {
+    // Zero or subnormal: mantissa * 2^-24 is exact in float.
+    float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
+    std::memcpy(&bits, &magnitude, sizeof(bits));
+    bits |= sign;
+  }
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+inline uint16_t softFloatToHalf(float value) {
+  uint32_t x;
+  std::memcpy(&x, &value, sizeof(x));
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  const uint32_t magnitude = x & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) // NaN: quiet, keeping the payload's top bits.
+    return sign | 0x7e00u | ((magnitude >> 13) & 0x3ffu);
+  if (magnitude >= 0x477ff000u) // From 65520 on, round to nearest even is inf.
+    return sign | 0x7c00u;
+  if (magnitude < 0x38800000u) {
+    // Below 2^-14: a subnormal half, round(value * 2^24) to nearest even
+    // (the scaling is exact; 1024 becomes the smallest normal, 0x0400).
+    float scaled;
+    std::memcpy(&scaled, &magnitude, sizeof(scaled));
+    scaled *= 16777216.0f;
+    uint32_t integral = static_cast<uint32_t>(scaled);
+    const float fraction = scaled - static_cast<float>(integral);
+    if (fraction > 0.5f || (fraction == 0.5f && (integral & 1u)))
+      ++integral;
+    return static_cast<uint16_t>(sign | integral);
+  }
+  // Normal: rebias the exponent (127 - 15) and round the 13 dropped bits to
+  // nearest even; a carry moves into the exponent as it should.
+  uint32_t h = (magnitude - 0x38000000u) >> 13;
+  const uint32_t rest = magnitude & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
+    ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+
+} // namespace detail
+
+#if defined(__FLT16_MANT_DIG__) && !defined(AWQ_SOFT_HALF)
 
 inline float halfToFloat(uint16_t bits) {
   _Float16 h;
@@ -25,6 +87,17 @@ inline uint16_t floatToHalf(float value) {
   std::memcpy(&bits, &h, sizeof(bits));
   return bits;
 }
+
+#else
+
+inline float halfToFloat(uint16_t bits) {
+  return detail::softHalfToFloat(bits);
+}
+inline uint16_t floatToHalf(float value) {
+  return detail::softFloatToHalf(value);
+}
+
+#endif
 
 /// Rounds a float to the nearest fp16 value and returns it as a float.
 inline float roundToHalf(float value) {

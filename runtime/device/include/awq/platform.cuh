@@ -45,6 +45,16 @@ typedef unsigned long uintptr_t;
   type *const name = reinterpret_cast<type *>(awqDynamicSharedMemory)
 #define AWQ_HOST_ENTRY(kernel, ArgsType)
 
+#elif defined(AWQ_HOST_ARGS_ONLY)
+// Host code that only fills awq::LinearArgs (the runtime's launcher): the
+// struct holds nothing but pointers to half, so half is declared, not
+// defined, and neither the emulation (Boost.Context) nor <cuda_fp16.h> is
+// needed. The layout is the same struct's either way.
+#include <cstddef>
+#include <cstdint>
+struct __half;
+typedef __half half;
+
 #else // Host: the CPU emulation.
 
 #include "awq/host/emulation.h"
