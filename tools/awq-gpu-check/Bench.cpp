@@ -14,6 +14,7 @@
 
 #define AWQ_HOST_ARGS_ONLY
 #include "awq/linear_args.cuh"
+#include "runtime/backends/Cublas.h"
 #include "runtime/kernels/KernelPlan.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
 #include "runtime/support/Half.h"
@@ -23,7 +24,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <dlfcn.h>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -33,9 +33,6 @@
 
 #ifndef AWQC_SOURCE_DIR
 #define AWQC_SOURCE_DIR "."
-#endif
-#ifndef AWQC_CUDA_LIBRARY_DIR
-#define AWQC_CUDA_LIBRARY_DIR ""
 #endif
 
 namespace fs = std::filesystem;
@@ -74,105 +71,6 @@ std::vector<int64_t> benchRows(const Options &options) {
   if (options.quick)
     return {1, 4, 16, 64};
   return {1, 2, 4, 8, 16, 32, 64, 128};
-}
-
-//===----------------------------------------------------------------------===//
-// cuBLAS through dlopen
-//===----------------------------------------------------------------------===//
-
-/// The few cuBLAS entry points the comparison needs (cublas_api.h's
-/// signatures; every enum is an int).
-struct Cublas {
-  void *library = nullptr;
-  void *handle = nullptr;
-  std::string path;
-  int (*create)(void **handle) = nullptr;
-  int (*destroy)(void *handle) = nullptr;
-  int (*gemmEx)(void *handle, int transa, int transb, int m, int n, int k,
-                const void *alpha, const void *a, int aType, int lda,
-                const void *b, int bType, int ldb, const void *beta, void *c,
-                int cType, int ldc, int computeType, int algo) = nullptr;
-  ~Cublas() {
-    if (handle && destroy)
-      destroy(handle);
-    // The library stays loaded: unloading cuBLAS at exit is not worth it.
-  }
-};
-
-// cublas_api.h / library_types.h values.
-constexpr int kCublasOpN = 0;
-constexpr int kCudaR16F = 2;
-constexpr int kCublasCompute32F = 68;
-constexpr int kCublasGemmDefault = -1;
-
-/// Opens cuBLAS: $AWQC_CUBLAS (a file), then libcublas.so.13 / .12 / .so on
-/// the loader's path, in $AWQC_CUBLAS_DIRS (colon-separated; scripts/gpu-check
-/// adds torch's nvidia/cublas/lib) and in the CUDA toolkit's library
-/// directories. Returns nullopt and says why in `note` when none loads.
-std::unique_ptr<Cublas> openCublas(std::string &note) {
-  std::vector<std::string> candidates;
-  if (const char *file = std::getenv("AWQC_CUBLAS"); file && *file)
-    candidates.push_back(file);
-  const std::vector<std::string> names = {"libcublas.so.13", "libcublas.so.12",
-                                          "libcublas.so"};
-  for (const std::string &name : names)
-    candidates.push_back(name);
-  std::vector<std::string> dirs;
-  if (const char *list = std::getenv("AWQC_CUBLAS_DIRS"); list && *list) {
-    std::stringstream stream(list);
-    std::string dir;
-    while (std::getline(stream, dir, ':'))
-      if (!dir.empty())
-        dirs.push_back(dir);
-  }
-  if (const char *home = std::getenv("CUDA_HOME"); home && *home)
-    dirs.push_back(std::string(home) + "/lib64");
-  if (std::string(AWQC_CUDA_LIBRARY_DIR) != "")
-    dirs.push_back(AWQC_CUDA_LIBRARY_DIR);
-  dirs.push_back("/usr/local/cuda/lib64");
-  for (const std::string &dir : dirs)
-    for (const std::string &name : names)
-      candidates.push_back(dir + "/" + name);
-
-  std::string errors;
-  std::vector<std::string> tried;
-  for (const std::string &candidate : candidates) {
-    if (std::find(tried.begin(), tried.end(), candidate) != tried.end())
-      continue;
-    tried.push_back(candidate);
-    void *library = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!library) {
-      const char *why = dlerror();
-      if (errors.size() < 2000)
-        errors += "\n    " + candidate + ": " + (why ? why : "?");
-      continue;
-    }
-    auto cublas = std::make_unique<Cublas>();
-    cublas->library = library;
-    cublas->path = candidate;
-    cublas->create = reinterpret_cast<decltype(cublas->create)>(
-        dlsym(library, "cublasCreate_v2"));
-    cublas->destroy = reinterpret_cast<decltype(cublas->destroy)>(
-        dlsym(library, "cublasDestroy_v2"));
-    cublas->gemmEx = reinterpret_cast<decltype(cublas->gemmEx)>(
-        dlsym(library, "cublasGemmEx"));
-    if (!cublas->create || !cublas->destroy || !cublas->gemmEx) {
-      errors += "\n    " + candidate + ": lacks cublasCreate_v2, " +
-                "cublasDestroy_v2 or cublasGemmEx";
-      continue;
-    }
-    // cuBLAS runs on the context current on this thread: the backend's
-    // primary context.
-    if (int status = cublas->create(&cublas->handle)) {
-      cublas->handle = nullptr;
-      errors += "\n    " + candidate + ": cublasCreate_v2 returned " +
-                std::to_string(status);
-      continue;
-    }
-    return cublas;
-  }
-  note = "cuBLAS not found; tried:" + errors;
-  return nullptr;
 }
 
 //===----------------------------------------------------------------------===//
@@ -377,7 +275,7 @@ std::string runBench(const Device &device, const Options &options,
 
   // Comparators.
   std::string cublasNote;
-  std::unique_ptr<Cublas> cublas = openCublas(cublasNote);
+  std::unique_ptr<rt::Cublas> cublas = rt::openCublas(cublasNote);
   if (cublas)
     std::cout << "  cuBLAS: " << cublas->path << "\n";
   else
@@ -508,19 +406,11 @@ std::string runBench(const Device &device, const Options &options,
                     wBytes, nullptr),
                 "cuMemcpyDtoDAsync");
         }
-        const float alpha = 1.0f, beta = 0.0f;
         for (int64_t m : rows) {
           auto gemm = [&](int iteration) {
             const DeviceBuffer &wc =
                 wCopies[static_cast<size_t>(iteration) % wCopies.size()];
-            const int status = cublas->gemmEx(
-                cublas->handle, kCublasOpN, kCublasOpN, static_cast<int>(bs.n),
-                static_cast<int>(m), static_cast<int>(bs.k), &alpha, wc.get(),
-                kCudaR16F, static_cast<int>(bs.n), x.get(), kCudaR16F,
-                static_cast<int>(bs.k), &beta, y.get(), kCudaR16F,
-                static_cast<int>(bs.n), kCublasCompute32F, kCublasGemmDefault);
-            if (status)
-              throw Error("cublasGemmEx returned " + std::to_string(status));
+            cublas->gemmFp16(m, bs.n, bs.k, wc.get(), x.get(), y.get());
           };
           cublasUs[m] = timeLaunches(device, options, spinner, gemm);
           std::cout << " cublas@" << m << std::flush;

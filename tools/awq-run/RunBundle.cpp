@@ -11,6 +11,7 @@
 
 #include "awqc_runtime.h"
 #include "compiler/execute/HostKernelRunner.h"
+#include "runtime/backends/Cublas.h"
 #include "runtime/bundle/Bundle.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/kernels/GemmLayout.h"
@@ -189,12 +190,21 @@ int runBundle(const BundleRunOptions &opts) {
                                   workspaceBytes, nullptr),
         "zeroing the workspace");
 
+  // On a GPU, --bench also times cuBLAS's FP16 GEMM of each layer's shape.
+  std::unique_ptr<rt::Cublas> cublas;
+  if (opts.bench && device != "host") {
+    std::string note;
+    cublas = rt::openCublas(note);
+    std::printf("cuBLAS: %s\n", cublas ? cublas->path.c_str() : note.c_str());
+  }
+
   int nameWidth = 5;
   for (const bundle::Layer &layer : manifest.layers)
     nameWidth = std::max(nameWidth, static_cast<int>(layer.name.size()));
-  std::printf("%-*s %-5s %5s %12s %12s %8s %10s %10s  %s\n", nameWidth,
-              "layer", "kernel", "M", "max |err|", "rel err", "err/bound",
-              "ms", opts.bench ? "GB/s" : "", "status");
+  std::printf("%-*s %-5s %5s %12s %12s %8s %10s %10s %10s %8s  %s\n",
+              nameWidth, "layer", "kernel", "M", "max |err|", "rel err",
+              "err/bound", "ms", opts.bench ? "GB/s" : "",
+              cublas ? "cuBLAS ms" : "", cublas ? "speedup" : "", "status");
   int failures = 0;
   double worstRatio = 0;
   for (size_t index = 0; index < manifest.layers.size(); ++index) {
@@ -207,6 +217,11 @@ int runBundle(const BundleRunOptions &opts) {
         actScale = tensorHalfs(*file, layer.actScale);
     }
     const int64_t k = layer.shape.k, nOut = layer.shape.nOut();
+    // The FP16 weight cuBLAS multiplies by (values do not matter to time).
+    std::unique_ptr<DeviceBuffer> fp16Weight;
+    if (cublas)
+      fp16Weight = std::make_unique<DeviceBuffer>(
+          model.get(), size_t(k * layer.shape.n) * 2, "the FP16 weight");
     for (int64_t m : rows) {
       std::mt19937_64 rng(opts.seed * 1000003u + index * 7919u + m);
       std::vector<uint16_t> x = randomHalfs(rng, size_t(m * k));
@@ -261,6 +276,26 @@ int runBundle(const BundleRunOptions &opts) {
         gbps = double(weightBuffers(use->family, layer.shape).totalBytes()) /
                (ms * 1e6);
       }
+      // The same median-of-runs timing for cuBLAS on the same shape.
+      double cublasMs = 0;
+      if (cublas && opts.bench) {
+        DeviceBuffer full(model.get(), size_t(m * layer.shape.n) * 2,
+                          "the FP16 output");
+        std::vector<double> times;
+        for (int r = 0; r < 53; ++r) {
+          auto t0 = std::chrono::steady_clock::now();
+          cublas->gemmFp16(m, layer.shape.n, k, fp16Weight->pointer,
+                           dx.pointer, full.pointer);
+          check(awqc_model_synchronize(model.get(), nullptr), "cuBLAS");
+          if (r >= 3) // Warm-up runs are not timed.
+            times.push_back(std::chrono::duration<double, std::milli>(
+                                std::chrono::steady_clock::now() - t0)
+                                .count());
+        }
+        std::nth_element(times.begin(), times.begin() + times.size() / 2,
+                         times.end());
+        cublasMs = times[times.size() / 2];
+      }
       std::string statusText = "timed";
       KernelRunResult result;
       if (manifest.hasWeights) {
@@ -270,14 +305,19 @@ int runBundle(const BundleRunOptions &opts) {
         worstRatio = std::max(worstRatio, result.worstBoundRatio);
         statusText = result.ok() ? "ok" : "FAILED";
       }
-      char bandwidth[32] = "";
+      char bandwidth[32] = "", cublasText[32] = "", speedup[32] = "";
       if (opts.bench)
         std::snprintf(bandwidth, sizeof(bandwidth), "%.1f", gbps);
-      std::printf("%-*s %-5s %5lld %12.3e %12.3e %8.3f %10.3f %10s  %s\n",
-                  nameWidth, layer.name.c_str(), familyName(use->family),
-                  static_cast<long long>(m), result.maxAbsError,
-                  result.relError, result.worstBoundRatio, ms, bandwidth,
-                  statusText.c_str());
+      if (cublasMs > 0) {
+        std::snprintf(cublasText, sizeof(cublasText), "%.3f", cublasMs);
+        std::snprintf(speedup, sizeof(speedup), "%.2fx", cublasMs / ms);
+      }
+      std::printf(
+          "%-*s %-5s %5lld %12.3e %12.3e %8.3f %10.3f %10s %10s %8s  %s\n",
+          nameWidth, layer.name.c_str(), familyName(use->family),
+          static_cast<long long>(m), result.maxAbsError, result.relError,
+          result.worstBoundRatio, ms, bandwidth, cublasText, speedup,
+          statusText.c_str());
       if (!result.ok())
         std::printf("    %s\n", result.worst.c_str());
     }
