@@ -3,6 +3,7 @@
 #include "runtime/host/HostCompiler.h"
 
 #include "awq/host/abi.h"
+#include "runtime/formats/AtomicFile.h"
 #include "runtime/host/Process.h"
 #include "runtime/host/Sha256.h"
 #include "runtime/support/Error.h"
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -82,25 +84,25 @@ void makeDirectories(const std::string &path) {
   }
 }
 
-/// Writes `content` to a temporary file beside `path` and renames it over
-/// `path`, so readers see the old file or the complete new one.
+/// Writes `content` to a temporary file beside `path`, fsyncs it and
+/// renames it over `path` (then fsyncs the directory), so readers see the
+/// old file or the complete new one, also after a crash.
 void writeFileAtomic(const std::string &path, const std::string &content) {
-  const std::string temporary = path + ".tmp." + uniqueSuffix();
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.close();
-    if (!out) {
-      std::remove(temporary.c_str());
-      throw Error("host kernel cache: cannot write '" + temporary + "'");
-    }
+  try {
+    writeFileAtomically(path, content);
+  } catch (const Error &e) {
+    throw Error(std::string("host kernel cache: ") + e.what());
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(temporary.c_str());
-    throw Error("host kernel cache: cannot rename '" + temporary + "' to '" +
-                path + "': " + reason);
-  }
+}
+
+/// fsyncs the file or directory `path` (best effort: the cache checks every
+/// entry's digest on load, so a lost write is a rebuild, not a wrong load).
+void syncPath(const std::string &path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  (void)::fsync(fd);
+  ::close(fd);
 }
 
 std::string fileDigest(const std::string &path) {
@@ -364,9 +366,11 @@ std::string compileIntoCache(const std::string &source,
     const std::string libraryName =
         plan.key + "-" + libraryDigest.substr(0, 16) + ".so";
     const std::string libraryPath = plan.cacheDir + "/" + libraryName;
+    syncPath(dir + "/kernel.so");
     if (std::rename((dir + "/kernel.so").c_str(), libraryPath.c_str()) != 0)
       throw Error("host kernel cache: cannot move the build to '" +
                   libraryPath + "': " + std::strerror(errno));
+    syncPath(plan.cacheDir);
     // The library a previous manifest of this key named, to delete once the
     // new manifest is in place (processes that mapped it keep their copy).
     std::string previousLibrary;
