@@ -221,8 +221,9 @@ writeModuleBundle(mlir::ModuleOp module,
   for (const BundleOptions::AotCubin &image : options.aot) {
     if (!m.findKernel(image.kernel))
       continue; // A kernel no layer runs below max M.
-    const std::string tensor =
-        "aot/" + image.target + "/" + image.kernel + ".cubin";
+    const bool ptx = image.target.rfind("compute_", 0) == 0;
+    const std::string tensor = "aot/" + image.target + "/" + image.kernel +
+                               (ptx ? ".ptx" : ".cubin");
     m.aot.push_back({image.kernel, image.target, tensor});
     const std::vector<char> *cubin = &image.cubin;
     tensors.push_back({tensor, DType::U8, {int64_t(cubin->size())},

@@ -163,9 +163,11 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
         const size_t comma = rest.find(',');
         const std::string target = rest.substr(0, comma);
         rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
-        if (!parseTarget(target))
-          throw Error("--aot: unknown target '" + target +
-                      "' (known: " + knownTargets() + ")");
+        // compute_XY embeds PTX: the driver compiles it for newer GPUs.
+        const bool virtualArch = target.rfind("compute_", 0) == 0;
+        if (!parseTarget(virtualArch ? "sm_" + target.substr(8) : target))
+          throw Error("--aot: unknown target '" + target + "' (known: " +
+                      knownTargets() + ", or compute_XY for PTX)");
         aotTargets.push_back(target);
       }
     if (!toBundle && !aotTargets.empty())
@@ -253,6 +255,20 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
         for (const ir::EmittedKernel &kernel : kernels)
           sources.push_back({kernel.name, kernel.source});
         for (const std::string &aotTarget : aotTargets) {
+          if (aotTarget.rfind("compute_", 0) == 0) {
+            NvrtcOptions nvrtc;
+            nvrtc.arch = aotTarget;
+            nvrtc.headers = readDeviceHeaders(options.deviceIncludeDir);
+            nvrtc.ptxasVerbose = false;
+            for (const rt::JitKernel &kernel : sources) {
+              CompileResult ptx =
+                  compileToCubin(kernel.source, kernel.name + ".cu", nvrtc);
+              options.aot.push_back({kernel.name, aotTarget,
+                                     std::vector<char>(ptx.ptx.begin(),
+                                                       ptx.ptx.end())});
+            }
+            continue;
+          }
           rt::JitOptions jit;
           jit.target = aotTarget;
           jit.headers = readDeviceHeaders(options.deviceIncludeDir);

@@ -111,6 +111,29 @@ std::vector<uint8_t> randomBytes(size_t bytes, bool fp16, std::mt19937_64 &rng) 
   return out;
 }
 
+/// The highest virtual architecture compute_N (N <= the GPU's sm number)
+/// for which the bundle holds PTX of every kernel, or "".
+std::string bestPtxTarget(const bundle::Manifest &manifest,
+                          const std::string &arch) {
+  const int device =
+      arch.rfind("sm_", 0) == 0 ? std::atoi(arch.c_str() + 3) : 0;
+  std::map<std::string, size_t> kernelsWithPtx;
+  for (const bundle::AotImage &image : manifest.aot)
+    if (image.target.rfind("compute_", 0) == 0)
+      ++kernelsWithPtx[image.target];
+  std::string best;
+  int bestNumber = 0;
+  for (const auto &[target, count] : kernelsWithPtx) {
+    const int number = std::atoi(target.c_str() + 8);
+    if (count >= manifest.kernels.size() && number <= device &&
+        number > bestNumber) {
+      best = target;
+      bestNumber = number;
+    }
+  }
+  return best;
+}
+
 } // namespace
 
 OpenOptions OpenOptions::from(const awqc_open_options *o) {
@@ -181,6 +204,10 @@ std::unique_ptr<Model> Model::open(const std::string &path,
                              "' (known: " + knownTargets() +
                              ", each also with an 'a' suffix where the "
                              "architecture has one)");
+    if (const char *why = archViolation(*target->arch))
+      throw RuntimeError(AWQC_ERROR_UNSUPPORTED_ARCH,
+                         "compile-only target " + options.compileOnlyTarget +
+                             ": " + why);
     model->target = target->name();
     model->deviceName = "none (compile only for " + model->target + ")";
   } else if (options.device == "host") {
@@ -203,12 +230,20 @@ std::unique_ptr<Model> Model::open(const std::string &path,
     model->backend = makeCudaBackend(ordinal);
     const DeviceProperties &props = model->backend->properties();
     std::optional<Target> target = parseTarget(props.arch);
-    if (!target)
+    model->ptxTarget = bestPtxTarget(manifest, props.arch);
+    if (!target && model->ptxTarget.empty())
       throw RuntimeError(AWQC_ERROR_UNSUPPORTED_ARCH,
                          props.name + " is " + props.arch +
                              ", which awqc's kernels do not know (known: " +
-                             knownTargets() + ")");
-    model->target = target->name();
+                             knownTargets() +
+                             "); a bundle compiled with --aot compute_XY "
+                             "(PTX) runs on newer GPUs through the driver");
+    if (target)
+      if (const char *why = archViolation(*target->arch))
+        throw RuntimeError(AWQC_ERROR_UNSUPPORTED_ARCH,
+                           props.name + " is " + props.arch + ": " + why);
+    // A GPU newer than awqc's table runs the bundle's PTX as it is.
+    model->target = target ? target->name() : model->ptxTarget;
     model->smCount = props.smCount;
     model->deviceName = props.name + " (" + props.arch + ", " +
                         std::to_string(props.smCount) + " SMs)";
@@ -345,6 +380,35 @@ void Model::compile() {
       pendingKernels.push_back(kernel.get());
     }
   }
+  // The bundle's PTX for a kernel (NUL-terminated for the driver), when it
+  // has some for the best virtual architecture the GPU runs.
+  auto ptxFor = [&](const ModelKernel &kernel) -> std::optional<std::vector<char>> {
+    if (ptxTarget.empty() || !kernel.fromBundle)
+      return std::nullopt;
+    for (const bundle::AotImage &image : manifest.aot)
+      if (image.kernel == kernel.name && image.target == ptxTarget) {
+        bundle->verify(image.tensor);
+        const TensorView &view = bundle->tensor(image.tensor);
+        std::vector<char> text(view.data, view.data + view.size);
+        text.push_back('\0');
+        return text;
+      }
+    return std::nullopt;
+  };
+  if (!pending.empty() && target == ptxTarget) {
+    // NVRTC cannot target this GPU: the driver compiles the PTX.
+    for (ModelKernel *kernel : pendingKernels) {
+      std::optional<std::vector<char>> ptx = ptxFor(*kernel);
+      if (!ptx)
+        throw RuntimeError(AWQC_ERROR_UNSUPPORTED_ARCH,
+                           "kernel " + kernel->name + " has no " + ptxTarget +
+                               " PTX in " + bundle->path() +
+                               " for a GPU awqc's kernels do not know");
+      kernel->cubin = std::move(*ptx);
+      ++embedded;
+    }
+    pending.clear();
+  }
   if (!pending.empty()) {
     JitOptions jit;
     jit.target = target;
@@ -352,11 +416,27 @@ void Model::compile() {
     jit.cudaIncludeDir = options.cudaIncludeDir;
     jit.threads = static_cast<unsigned>(options.jitThreads);
     jit.cache = cache.get();
-    JitSummary summary = jitCompile(pending, jit);
-    for (size_t i = 0; i < pending.size(); ++i)
-      pendingKernels[i]->cubin = std::move(summary.kernels[i].cubin);
-    cached += summary.cached;
-    compiled += summary.compiled;
+    try {
+      JitSummary summary = jitCompile(pending, jit);
+      for (size_t i = 0; i < pending.size(); ++i)
+        pendingKernels[i]->cubin = std::move(summary.kernels[i].cubin);
+      cached += summary.cached;
+      compiled += summary.compiled;
+    } catch (const RuntimeError &e) {
+      // This NVRTC cannot target the GPU: the bundle's PTX, if it has it.
+      if (e.status() != AWQC_ERROR_UNSUPPORTED_ARCH)
+        throw;
+      for (ModelKernel *kernel : pendingKernels) {
+        std::optional<std::vector<char>> ptx = ptxFor(*kernel);
+        if (!ptx)
+          throw;
+        kernel->cubin = std::move(*ptx);
+        ++embedded;
+      }
+      if (options.verbose)
+        std::cerr << "awqc runtime: " << e.what() << "; using the bundle's "
+                  << ptxTarget << " PTX\n";
+    }
   }
   if (backend)
     for (const auto &kernel : kernels_)

@@ -105,6 +105,9 @@ private:
   std::unique_ptr<Backend> backend; ///< nullptr when compile-only.
   std::unique_ptr<KernelCache> cache;
   std::string target;     ///< What kernels are compiled for ("sm_90").
+  /// The bundle's PTX the GPU can run ("compute_90"), or "": the fallback
+  /// for a GPU that awqc's table or this NVRTC does not know.
+  std::string ptxTarget;
   std::string deviceName; ///< For awqc_model_info.
   int64_t smCount = 0;
   std::vector<std::unique_ptr<ModelKernel>> kernels_;

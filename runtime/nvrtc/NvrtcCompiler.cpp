@@ -51,13 +51,18 @@ std::string envOr(const char *name, const std::string &fallback) {
   return value && *value ? std::string(value) : fallback;
 }
 
-/// The base architecture number of "sm_XX[a|f]", or -1 if malformed.
+/// The base architecture number of "sm_XX[a|f]" (or "compute_XX[a|f]", a
+/// virtual architecture: PTX), or -1 if malformed.
 int archNumber(const std::string &arch) {
-  static const std::regex pattern("^sm_([0-9]{2,3})[af]?$");
+  static const std::regex pattern("^(?:sm|compute)_([0-9]{2,3})[af]?$");
   std::smatch match;
   if (!std::regex_match(arch, match, pattern))
     return -1;
   return std::stoi(match[1].str());
+}
+
+bool isVirtualArch(const std::string &arch) {
+  return arch.rfind("compute_", 0) == 0;
 }
 
 KernelResources &findOrAdd(std::vector<KernelResources> &kernels,
@@ -182,7 +187,8 @@ CompileResult compileToCubin(const std::string &source,
   const int archNum = archNumber(options.arch);
   if (archNum < 0)
     throw Error("NVRTC: architecture '" + options.arch + "' for '" +
-                sourceName + "' is not of the form sm_XX, sm_XXa or sm_XXf");
+                sourceName +
+                "' is not of the form sm_XX[a|f] or compute_XX[a|f]");
   const std::vector<std::string> supported = nvrtcSupportedArchs();
   if (std::find(supported.begin(), supported.end(),
                 "sm_" + std::to_string(archNum)) == supported.end())
@@ -202,7 +208,7 @@ CompileResult compileToCubin(const std::string &source,
                                           : options.cudaIncludeDirOverride));
   for (const std::string &define : options.defines)
     args.push_back("-D" + define);
-  if (options.ptxasVerbose)
+  if (options.ptxasVerbose && !isVirtualArch(options.arch))
     args.push_back("--ptxas-options=-v");
   if (options.lineInfo)
     args.push_back("-lineinfo");
@@ -255,6 +261,30 @@ CompileResult compileToCubin(const std::string &source,
                 options.arch + " (" + nvrtcGetErrorString(compiled) +
                 ")\noptions:" + optionText + "\n--- log ---\n" + log +
                 "\n--- source ---\n" + numberSourceLines(source));
+  }
+
+  if (isVirtualArch(options.arch)) {
+    // A virtual architecture yields PTX, which the driver compiles for any
+    // GPU of that architecture or newer.
+    size_t ptxSize = 0;
+    checkNvrtc(nvrtcGetPTXSize(guard.program, &ptxSize), "nvrtcGetPTXSize",
+               sourceName);
+    result.ptx.assign(ptxSize, '\0');
+    checkNvrtc(nvrtcGetPTX(guard.program, &result.ptx[0]), "nvrtcGetPTX",
+               sourceName);
+    // Keep the text without the terminating NUL NVRTC counts.
+    while (!result.ptx.empty() && result.ptx.back() == '\0')
+      result.ptx.pop_back();
+    if (result.ptx.empty())
+      throw Error("NVRTC produced empty PTX for '" + sourceName + "' (" +
+                  options.arch + ")");
+    for (const std::string &expr : options.nameExpressions) {
+      const char *lowered = nullptr;
+      checkNvrtc(nvrtcGetLoweredName(guard.program, expr.c_str(), &lowered),
+                 "nvrtcGetLoweredName", sourceName);
+      result.loweredNames[expr] = lowered;
+    }
+    return result;
   }
 
   size_t cubinSize = 0;

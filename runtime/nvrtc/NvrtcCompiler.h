@@ -36,7 +36,8 @@ struct KernelResources {
 /// cudaIncludeDirOverride) is always added; the device library include
 /// directory (deviceIncludeDir()) only when no headers are given in memory.
 struct NvrtcOptions {
-  /// A real architecture: "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a", ...
+  /// A real architecture ("sm_80", "sm_90a", ...) for a CUBIN, or a virtual
+  /// one ("compute_90") for PTX.
   std::string arch = "sm_80";
   /// Extra include directories, searched before the device library.
   std::vector<std::string> includeDirs;
@@ -64,6 +65,9 @@ struct NvrtcOptions {
 struct CompileResult {
   std::string arch;        ///< The architecture compiled for.
   std::vector<char> cubin; ///< The ELF image for cuModuleLoadData.
+  /// For a virtual architecture ("compute_90"): the PTX text instead (cubin
+  /// stays empty); the driver compiles it for the GPU it loads on.
+  std::string ptx;
   std::string log;         ///< NVRTC's program log (warnings, ptxas).
   std::vector<KernelResources> kernels; ///< Parsed from `log`.
   /// Name expression -> mangled symbol, for options.nameExpressions.

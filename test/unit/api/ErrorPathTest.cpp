@@ -101,6 +101,10 @@ TEST(ErrorPathTest, UnknownCompileOnlyTarget) {
                       "target 'sm_99'");
   EXPECT_THAT(message, AllOf(HasSubstr("known: sm_75"), HasSubstr("sm_80"),
                              HasSubstr("sm_90")));
+  // Turing is in the table, but the kernels need Ampere's instructions.
+  options.compile_only_target = "sm_75";
+  expectOpenFails(testBundles().llama, options, AWQC_ERROR_UNSUPPORTED_ARCH,
+                  "compile-only target sm_75: the kernels need sm_80 or newer");
 }
 
 TEST(ErrorPathTest, BadDeviceStrings) {
@@ -195,6 +199,31 @@ TEST_F(DriverTest, FakeGpuRefusingCubinsIsUnsupportedArch) {
   EXPECT_EQ(awqc_model_run_layer(model, 0, 1, &io, nullptr, 0, nullptr),
             AWQC_ERROR_UNSUPPORTED_ARCH);
   EXPECT_THAT(awqc_last_error(), HasSubstr("cuModuleLoadData"));
+}
+
+/// A GPU newer than awqc's architecture table runs a bundle's PTX (--aot
+/// compute_XY) through the driver; without PTX it is refused with the way
+/// out.
+TEST_F(DriverTest, NewerGpuRunsTheBundlesPtx) {
+  setenv("AWQC_LIBCUDA", AWQ_API_TEST_FAKE_LIBCUDA, 1);
+  setenv("FAKE_CUDA_CC", "130", 1);
+  expectOpenFails(testBundles().llama, openOptions("cuda"),
+                  AWQC_ERROR_UNSUPPORTED_ARCH, "--aot compute_XY");
+  const std::string ptxBundle = freshDir("ptx") + "/ptx.awqb";
+  runAwqc("compile " + std::string(AWQ_API_TEST_SOURCE_DIR) +
+          "/examples/llama-block.mlir -o " + ptxBundle +
+          " --random-weights 1 --target sm_80 --aot compute_80");
+  OpenResult opened = openModel(ptxBundle, openOptions("cuda"));
+  ASSERT_EQ(opened.status, AWQC_OK) << opened.message;
+  awqc_model_info info;
+  ASSERT_EQ(awqc_model_get_info(opened.model.get(), &info), AWQC_OK);
+  EXPECT_STREQ(info.target, "compute_80");
+  EXPECT_EQ(info.kernels_embedded, info.num_kernels);
+  EXPECT_EQ(info.kernels_compiled + info.kernels_cached, 0);
+  // A GPU older than any the kernels serve is refused, PTX or not.
+  setenv("FAKE_CUDA_CC", "75", 1);
+  expectOpenFails(ptxBundle, openOptions("cuda"), AWQC_ERROR_UNSUPPORTED_ARCH,
+                  "the kernels need sm_80 or newer");
 }
 
 // --- Options ---------------------------------------------------------------

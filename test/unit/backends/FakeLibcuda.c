@@ -8,7 +8,8 @@
  *   FAKE_CUDA_INIT_RESULT  cuInit's result (default 0)
  *   FAKE_CUDA_DEVICES      device count (default 1)
  *   FAKE_CUDA_CC           compute capability x 10 (default 90)
- * cuModuleLoadData accepts images starting with "FAKECUBIN" and answers
+ * cuModuleLoadData accepts images starting with "FAKECUBIN", and PTX text
+ * (NUL-terminated, holding ".version" and ".target") as a driver would, and answers
  * CUDA_ERROR_NO_BINARY_FOR_GPU otherwise; cuModuleGetFunction fails for
  * "missing". Calls that need a context fail with CUDA_ERROR_INVALID_CONTEXT
  * unless the primary context is current on the calling thread. A launch
@@ -210,7 +211,9 @@ CUresult cuCtxSynchronize(void) {
 
 CUresult cuModuleLoadData(void **result, const void *image) {
   NEED_CONTEXT();
-  if (memcmp(image, "FAKECUBIN", 9) != 0)
+  const char *text = (const char *)image;
+  const int ptx = strstr(text, ".version") && strstr(text, ".target");
+  if (memcmp(image, "FAKECUBIN", 9) != 0 && !ptx)
     return NO_BINARY_FOR_GPU;
   *result = &module;
   return OK;
