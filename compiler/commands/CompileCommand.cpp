@@ -13,6 +13,7 @@
 #include "runtime/bundle/Bundle.h"
 #include "runtime/formats/AtomicFile.h"
 #include "runtime/jit/JitCompiler.h"
+#include "runtime/kernels/KernelDescription.h"
 #include "runtime/kernels/KernelPlan.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
 #include "runtime/support/Error.h"
@@ -52,45 +53,10 @@ constexpr const char *kCompileSummary =
 /// how to launch it for any M (geometry as a function of M, buffers and
 /// workspace), all from its KernelInstance.
 nlohmann::json describeKernel(const ir::EmittedKernel &kernel) {
-  const KernelInstance &instance = kernel.instance;
-  const LinearShape &s = instance.shape;
-  nlohmann::json entry = {
-      {"name", kernel.name},
-      {"family", familyName(instance.family)},
-      {"config", instance.configType()},
-      {"serves", kernel.layers},
-      {"source", "kernels/" + kernel.name + ".cu"},
-      {"k", s.k},
-      {"n", s.n},
-      {"n_out", s.nOut()},
-      {"bits", s.bits},
-      {"group_size", s.group},
-      {"zero_point", s.zeroPoint},
-      {"act_scale", s.actScale},
-      {"bias", s.bias},
-      {"residual", s.residual},
-      {"silu_mul", s.siluMul},
-      {"threads", instance.threads()},
-      {"shared_bytes", instance.sharedBytes()},
-      {"weight_bytes", instance.weightBytes()},
-  };
-  // Launch geometry as a function of M: the M-independent dimensions, and
-  // the divisor of M for the one that grows with it.
-  const KernelInstance::LaunchFormula f = instance.launchFormula();
-  const char *axes[3] = {"grid_x", "grid_y", "grid_z"};
-  nlohmann::json launch = {{"block", f.threads},
-                           {"shared_bytes", f.sharedBytes},
-                           {"rows_per_block", f.rowsPerBlock},
-                           {"split_k", f.splitK}};
-  for (int axis = 0; axis < 3; ++axis)
-    launch[axes[axis]] =
-        axis == f.rowAxis
-            ? nlohmann::json("ceil(M / " + std::to_string(f.rowsPerBlock) + ")")
-            : nlohmann::json(f.grid[axis]);
-  launch["workspace_floats"] = f.splitK > 1 ? "M * N" : "0";
-  launch["counters"] = f.splitK > 1 ? "grid_x * " + std::string(axes[f.rowAxis])
-                                    : std::string("0");
-  entry["launch"] = launch;
+  nlohmann::json entry = describeInstance<nlohmann::json>(kernel.instance);
+  entry["name"] = kernel.name;
+  entry["serves"] = kernel.layers;
+  entry["source"] = "kernels/" + kernel.name + ".cu";
   return entry;
 }
 

@@ -6,6 +6,7 @@
 #include "runtime/formats/Json.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/host/Sha256.h"
+#include "runtime/kernels/KernelDescription.h"
 #include "runtime/kernels/KernelPlan.h"
 
 #include <nlohmann/json.hpp>
@@ -38,53 +39,6 @@ std::string sha256(const void *data, size_t size) {
 //===----------------------------------------------------------------------===//
 // Manifest <-> JSON
 //===----------------------------------------------------------------------===//
-
-json shapeJson(const LinearShape &s) {
-  return {{"k", s.k},
-          {"n", s.n},
-          {"n_out", s.nOut()},
-          {"bits", s.bits},
-          {"group_size", s.group},
-          {"zero_point", s.zeroPoint},
-          {"act_scale", s.actScale},
-          {"bias", s.bias},
-          {"residual", s.residual},
-          {"silu_mul", s.siluMul}};
-}
-
-json tilingJson(const KernelInstance &instance) {
-  if (instance.family == KernelFamily::Gemv) {
-    const GemvParams &p = instance.gemv;
-    return {{"threads", p.threads},
-            {"cols_per_warp", p.colsPerWarp},
-            {"k_split", p.kSplit},
-            {"max_rows", p.maxRows}};
-  }
-  const GemmParams &p = instance.gemm;
-  return {{"tile_m", p.tileM},   {"tile_n", p.tileN},   {"tile_k", p.tileK},
-          {"warps_m", p.warpsM}, {"warps_n", p.warpsN}, {"stages", p.stages},
-          {"split_k", p.splitK}};
-}
-
-/// The launch as a function of M, for people and other tools (the runtime
-/// recomputes it from the instance).
-json launchJson(const KernelInstance &instance) {
-  const KernelInstance::LaunchFormula f = instance.launchFormula();
-  const char *axes[3] = {"grid_x", "grid_y", "grid_z"};
-  json launch = {{"block", f.threads},
-                 {"shared_bytes", f.sharedBytes},
-                 {"rows_per_block", f.rowsPerBlock},
-                 {"split_k", f.splitK}};
-  for (int axis = 0; axis < 3; ++axis)
-    launch[axes[axis]] =
-        axis == f.rowAxis ? json("ceil(M / " + str(f.rowsPerBlock) + ")")
-                          : json(f.grid[axis]);
-  launch["workspace_floats"] = f.splitK > 1 ? "M * N" : "0";
-  launch["counters"] = f.splitK > 1
-                           ? "grid_x * " + std::string(axes[f.rowAxis])
-                           : std::string("0");
-  return launch;
-}
 
 /// Typed access to untrusted JSON: every failure names the field's path.
 class Reader {
@@ -210,16 +164,8 @@ std::string toJson(const Manifest &m) {
   root["headers"] = headers;
   json kernels = json::array();
   for (const Kernel &k : m.kernels) {
-    json entry = {{"name", k.name},
-                  {"family", familyName(k.instance.family)},
-                  {"config", k.instance.configType()},
-                  {"source", k.source}};
-    entry.update(shapeJson(k.instance.shape));
-    entry["tiling"] = tilingJson(k.instance);
-    entry["threads"] = k.instance.threads();
-    entry["shared_bytes"] = k.instance.sharedBytes();
-    entry["weight_bytes"] = k.instance.weightBytes();
-    entry["launch"] = launchJson(k.instance);
+    json entry = {{"name", k.name}, {"source", k.source}};
+    entry.update(describeInstance<json>(k.instance));
     entry["serves"] = k.serves;
     kernels.push_back(entry);
   }
@@ -229,7 +175,7 @@ std::string toJson(const Manifest &m) {
     json entry = {{"name", l.name},
                   {"tensors", l.sources},
                   {"function", l.function}};
-    entry.update(shapeJson(l.shape));
+    entry.update(describeShape<json>(l.shape));
     json uses = json::array();
     for (const KernelUse &use : l.kernels)
       uses.push_back({{"kernel", use.kernel},

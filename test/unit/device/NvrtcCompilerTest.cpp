@@ -74,12 +74,25 @@ TEST(NvrtcCompiler, CompileErrorShowsLogAndNumberedSource) {
 
 TEST(NvrtcCompiler, RejectsBadArchitectures) {
   awq::NvrtcOptions options;
-  for (const char *arch : {"sm80", "sm_8", "compute_80", "sm_80x", ""}) {
+  for (const char *arch : {"sm80", "sm_8", "compute80", "sm_80x", ""}) {
     options.arch = arch;
     EXPECT_THROW(awq::compileToCubin(kSaxpy, "saxpy.cu", options), awq::Error)
         << arch;
   }
   options.arch = "sm_20"; // Well-formed, long unsupported.
+  EXPECT_THROW(awq::compileToCubin(kSaxpy, "saxpy.cu", options), awq::Error);
+}
+
+TEST(NvrtcCompiler, VirtualArchitecturesGivePtx) {
+  awq::NvrtcOptions options;
+  options.arch = "compute_80";
+  const awq::CompileResult result =
+      awq::compileToCubin(kSaxpy, "saxpy.cu", options);
+  EXPECT_TRUE(result.cubin.empty());
+  EXPECT_NE(result.ptx.find(".target sm_80"), std::string::npos);
+  EXPECT_NE(result.ptx.find(".entry"), std::string::npos);
+  EXPECT_EQ(result.ptx.find('\0'), std::string::npos);
+  options.arch = "compute_20"; // Well-formed, long unsupported.
   EXPECT_THROW(awq::compileToCubin(kSaxpy, "saxpy.cu", options), awq::Error);
 }
 
