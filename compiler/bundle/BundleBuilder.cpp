@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 namespace fs = std::filesystem;
@@ -235,8 +236,10 @@ writeModuleBundle(mlir::ModuleOp module,
   // Weights, one layer at a time: the evaluator is cleared whenever the
   // writer moves on to the next layer.
   std::unique_ptr<WeightEvaluator> evaluator;
-  if (options.weights)
+  if (options.weights) {
     evaluator = std::make_unique<WeightEvaluator>(*options.weights);
+    evaluator->setDropMergedParts(true);
+  }
   auto current = std::make_shared<size_t>(SIZE_MAX);
   const std::vector<LayerOps> layers = collectLayers(module);
   for (size_t i = 0; i < m.layers.size() && evaluator; ++i) {
@@ -248,42 +251,51 @@ writeModuleBundle(mlir::ModuleOp module,
         *current = i;
       }
     };
+    size_t familiesLeft = layer.layouts.size();
     for (const auto &[family, buffers] : layer.layouts) {
       mlir::Operation *op =
           family == KernelFamily::Gemv ? layers[i].gemv : layers[i].gemm;
       const mlir::Value weight = ir::getKernelOperands(op).weight;
       const WeightBuffers sizes = weightBuffers(family, layer.shape);
       const std::string what = layer.name;
-      auto packed = [eval, weight, enter, sizes, what]() -> const KernelWeights & {
-        enter();
-        const KernelWeights &w = eval->packed(weight);
-        const size_t scales = size_t(sizes.scaleRows * sizes.scaleCols);
-        if (w.qweight.size() != size_t(sizes.qweightBytes) ||
-            w.scales.size() != scales ||
-            w.zeros.size() != (sizes.zeros ? scales : 0))
-          throw Error(what + ": the repacked buffers do not have the sizes "
-                             "the layout declares (a bug in awqc)");
-        return w;
-      };
-      tensors.push_back({buffers.qweight, DType::U8, {sizes.qweightBytes},
-                         [packed](std::vector<uint8_t> &out) {
-                           const KernelWeights &w = packed();
-                           appendBytes(out, w.qweight.data(), w.qweight.size());
-                         }});
+      const bool last = --familiesLeft == 0;
+      // The family's buffers, taken from the evaluator by the first tensor
+      // and released by the last: moved into the writer, never copied.
+      auto held = std::make_shared<std::shared_ptr<KernelWeights>>();
+      tensors.push_back(
+          {buffers.qweight, DType::U8, {sizes.qweightBytes},
+           [eval, weight, enter, sizes, what, held,
+            last](std::vector<uint8_t> &out) {
+             enter();
+             *held = eval->takePacked(weight);
+             const KernelWeights &w = **held;
+             const size_t scales = size_t(sizes.scaleRows * sizes.scaleCols);
+             if (w.qweight.size() != size_t(sizes.qweightBytes) ||
+                 w.scales.size() != scales ||
+                 w.zeros.size() != (sizes.zeros ? scales : 0))
+               throw Error(what + ": the repacked buffers do not have the "
+                                  "sizes the layout declares (a bug in awqc)");
+             out = std::move((*held)->qweight);
+             // The layer's last layout is out: its logical weights can go.
+             if (last)
+               eval->clear();
+           }});
+      const bool zeros = !buffers.zeros.empty();
       tensors.push_back({buffers.scales, DType::F16,
                          {sizes.scaleRows, sizes.scaleCols},
-                         [packed](std::vector<uint8_t> &out) {
-                           const KernelWeights &w = packed();
-                           appendBytes(out, w.scales.data(),
-                                       w.scales.size() * 2);
+                         [held, zeros](std::vector<uint8_t> &out) {
+                           const std::vector<uint16_t> &v = (*held)->scales;
+                           appendBytes(out, v.data(), v.size() * 2);
+                           if (!zeros)
+                             held->reset();
                          }});
-      if (!buffers.zeros.empty())
+      if (zeros)
         tensors.push_back({buffers.zeros, DType::F16,
                            {sizes.scaleRows, sizes.scaleCols},
-                           [packed](std::vector<uint8_t> &out) {
-                             const KernelWeights &w = packed();
-                             appendBytes(out, w.zeros.data(),
-                                         w.zeros.size() * 2);
+                           [held](std::vector<uint8_t> &out) {
+                             const std::vector<uint16_t> &v = (*held)->zeros;
+                             appendBytes(out, v.data(), v.size() * 2);
+                             held->reset();
                            }});
     }
     mlir::Operation *any = layers[i].gemv ? layers[i].gemv : layers[i].gemm;
@@ -325,13 +337,24 @@ readDeviceHeaders(const std::string &includeDir) {
 
 std::string hashInput(const std::string &path) {
   llvm::SHA256 hash;
+  // Read in chunks rather than mapped: the hash runs beside the compile,
+  // and a second mapping of the weights would count in its resident memory.
+  std::vector<uint8_t> chunk(size_t(1) << 20);
   auto addFile = [&](const fs::path &file, const std::string &name) {
     const std::string field = name + '\0';
     hash.update(llvm::StringRef(field.data(), field.size()));
-    if (fs::file_size(file) == 0)
-      return;
-    MappedFile mapped(file.string());
-    hash.update(llvm::ArrayRef<uint8_t>(mapped.data(), mapped.size()));
+    std::ifstream in(file, std::ios::binary);
+    if (!in)
+      throw Error(file.string() + ": cannot read it to hash the input");
+    while (in) {
+      in.read(reinterpret_cast<char *>(chunk.data()),
+              static_cast<std::streamsize>(chunk.size()));
+      const std::streamsize got = in.gcount();
+      if (got > 0)
+        hash.update(llvm::ArrayRef<uint8_t>(chunk.data(), size_t(got)));
+    }
+    if (in.bad())
+      throw Error(file.string() + ": read error while hashing the input");
   };
   if (fs::is_directory(path)) {
     std::vector<fs::path> files;

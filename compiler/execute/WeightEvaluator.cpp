@@ -159,7 +159,10 @@ const QuantizedLinear &WeightEvaluator::quantized(mlir::Value weight) {
         s = floatToHalf(halfToFloat(s) * halfToFloat(factors[n]));
       }
   } else if (mlir::isa<ir::FoldZeroPointsOp, ir::RepackOp>(def)) {
-    *result = quantized(def->getOperand(0));
+    // The logical layer is unchanged: share it rather than copy it (a
+    // merged layer holds one byte per weight).
+    quantized(def->getOperand(0));
+    result = layers[def->getOperand(0)];
   } else if (auto concat = mlir::dyn_cast<ir::ConcatWeightsOp>(def)) {
     std::vector<const QuantizedLinear *> parts;
     for (mlir::Value input : concat.getInputs())
@@ -167,6 +170,12 @@ const QuantizedLinear &WeightEvaluator::quantized(mlir::Value weight) {
     *result = concat.getInterleave()
                   ? interleaveGateUp(*parts[0], *parts[1], "awq.concat_weights")
                   : concatColumns(parts, "awq.concat_weights");
+    // Streaming: parts nothing else reads are dropped now, not with the
+    // next clear().
+    if (dropMergedParts)
+      for (mlir::Value input : concat.getInputs())
+        if (input.hasOneUse())
+          layers.erase(input);
   } else {
     throw Error("cannot evaluate a quantized weight produced by " +
                 describeOp(def));
@@ -291,6 +300,14 @@ const std::vector<uint16_t> &WeightEvaluator::vector(mlir::Value value) {
   }
   vectors[value] = result;
   return *result;
+}
+
+std::shared_ptr<KernelWeights> WeightEvaluator::takePacked(mlir::Value weight) {
+  packed(weight);
+  auto it = packedOf.find(weight);
+  std::shared_ptr<KernelWeights> result = std::move(it->second);
+  packedOf.erase(it);
+  return result;
 }
 
 void WeightEvaluator::clear() {

@@ -64,14 +64,22 @@ public:
   /// The kernel buffers of a weight in a kernel layout: executes the
   /// awq.repack that produced it on the evaluated source weight.
   const KernelWeights &packed(mlir::Value weight);
+  /// packed(weight), handed over: the evaluator forgets it, so a streaming
+  /// caller can move its buffers out instead of copying them.
+  std::shared_ptr<KernelWeights> takePacked(mlir::Value weight);
   /// The fp16 bits of a 1-D parameter tensor value.
   const std::vector<uint16_t> &vector(mlir::Value value);
   /// Forgets every evaluated value, so that a caller walking layers in
   /// order holds one layer's data at a time.
   void clear();
+  /// Streaming callers (the bundle writer): once awq.concat_weights merged
+  /// its inputs, forget those nothing else reads, so a merged layer is held
+  /// once. References to them obtained earlier become invalid.
+  void setDropMergedParts(bool drop) { dropMergedParts = drop; }
 
 private:
   WeightSource &source;
+  bool dropMergedParts = false;
   llvm::DenseMap<mlir::Value, std::shared_ptr<QuantizedLinear>> layers;
   llvm::DenseMap<mlir::Value, std::shared_ptr<std::vector<uint16_t>>> vectors;
   llvm::DenseMap<mlir::Value, std::shared_ptr<std::vector<uint16_t>>>

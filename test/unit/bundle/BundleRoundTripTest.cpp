@@ -110,9 +110,11 @@ TEST_F(BundleRoundTrip, TensorsAreWhatTheEvaluatorComputes) {
     }
   }
   EXPECT_EQ(checked, 8u);
-  for (const ir::EmittedKernel &kernel : kernels)
-    if (const bundle::Kernel *k = m.findKernel(kernel.name))
+  for (const ir::EmittedKernel &kernel : kernels) {
+    if (const bundle::Kernel *k = m.findKernel(kernel.name)) {
       EXPECT_EQ(b->text(k->source), kernel.source) << kernel.name;
+    }
+  }
   // The headers are the device library's, byte for byte.
   for (const auto &[include, text] : b->headerFiles())
     EXPECT_EQ(text, readRegularFile(deviceIncludeDir() + "/" + include))
