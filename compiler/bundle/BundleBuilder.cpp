@@ -70,10 +70,10 @@ std::vector<LayerOps> collectLayers(mlir::ModuleOp module) {
 std::vector<std::pair<mlir::Operation *, bundle::KernelUse>>
 kernelUses(const LayerOps &layer, int64_t maxM) {
   std::vector<std::pair<mlir::Operation *, bundle::KernelUse>> uses;
-  const int64_t split =
-      layer.gemv && layer.gemm ? std::max<int64_t>(layer.gemmMinM, 1)
-      : layer.gemv             ? maxM + 1
-                               : 1;
+  const int64_t split = layer.gemv && layer.gemm
+                            ? std::max<int64_t>(layer.gemmMinM, 1)
+                        : layer.gemv ? maxM + 1
+                                     : 1;
   if (layer.gemv && split > 1)
     uses.push_back({layer.gemv,
                     {ir::getKernelOperands(layer.gemv).kernelName.str(),
@@ -86,8 +86,7 @@ kernelUses(const LayerOps &layer, int64_t maxM) {
 }
 
 std::string layerName(mlir::Operation *op) {
-  std::string names =
-      llvm::join(ir::getSourceTensors(op->getOperand(1)), ", ");
+  std::string names = llvm::join(ir::getSourceTensors(op->getOperand(1)), ", ");
   return names.empty() ? "(unnamed)" : names;
 }
 
@@ -116,10 +115,9 @@ void appendBytes(std::vector<uint8_t> &out, const void *data, size_t size) {
 
 } // namespace
 
-bundle::Manifest
-describeBundle(mlir::ModuleOp module,
-               const std::vector<ir::EmittedKernel> &kernels,
-               const BundleOptions &options) {
+bundle::Manifest describeBundle(mlir::ModuleOp module,
+                                const std::vector<ir::EmittedKernel> &kernels,
+                                const BundleOptions &options) {
   if (options.maxM < 1 || options.maxM > bundle::kMaxRowsLimit)
     throw Error("max M must be in [1, " +
                 std::to_string(bundle::kMaxRowsLimit) + "], got " +
@@ -128,8 +126,8 @@ describeBundle(mlir::ModuleOp module,
   m.compiler = options.compiler;
   m.inputPath = options.inputPath;
   m.inputSha256 = options.inputSha256;
-  auto target =
-      module->getAttrOfType<ir::TargetAttr>(ir::AwqDialect::getTargetAttrName());
+  auto target = module->getAttrOfType<ir::TargetAttr>(
+      ir::AwqDialect::getTargetAttrName());
   if (!target)
     throw Error("the module has no awq.target (run --awq-select-kernels)");
   m.target = target.getName().str();
@@ -161,12 +159,12 @@ describeBundle(mlir::ModuleOp module,
         (void)it->second->instance.launch(use.maxM);
       } catch (const Error &e) {
         throw Error("layer " + layer.name + " cannot run M = " +
-                    std::to_string(use.maxM) + " (lower --max-m): " +
-                    e.what());
+                    std::to_string(use.maxM) + " (lower --max-m): " + e.what());
       }
       const char *family = familyName(use.family);
       bundle::LayoutBuffers buffers;
-      buffers.qweight = bundle::layerTensor(i, family + std::string(".qweight"));
+      buffers.qweight =
+          bundle::layerTensor(i, family + std::string(".qweight"));
       buffers.scales = bundle::layerTensor(i, family + std::string(".scales"));
       if (layer.shape.zeroPoint)
         buffers.zeros = bundle::layerTensor(i, family + std::string(".zeros"));
@@ -200,7 +198,8 @@ writeModuleBundle(mlir::ModuleOp module,
   std::vector<bundle::PendingTensor> tensors;
   for (const auto &[include, file] : deviceHeaders(options.deviceIncludeDir)) {
     const std::string fileName = file.string();
-    tensors.push_back({"include/" + include, DType::U8,
+    tensors.push_back({"include/" + include,
+                       DType::U8,
                        {int64_t(fs::file_size(file))},
                        [fileName](std::vector<uint8_t> &out) {
                          const std::string text = readRegularFile(fileName);
@@ -212,7 +211,8 @@ writeModuleBundle(mlir::ModuleOp module,
     for (const ir::EmittedKernel &k : kernels)
       if (k.name == kernel.name)
         source = &k.source;
-    tensors.push_back({kernel.source, DType::U8,
+    tensors.push_back({kernel.source,
+                       DType::U8,
                        {int64_t(source->size())},
                        [source](std::vector<uint8_t> &out) {
                          appendBytes(out, source->data(), source->size());
@@ -223,11 +223,13 @@ writeModuleBundle(mlir::ModuleOp module,
     if (!m.findKernel(image.kernel))
       continue; // A kernel no layer runs below max M.
     const bool ptx = image.target.rfind("compute_", 0) == 0;
-    const std::string tensor = "aot/" + image.target + "/" + image.kernel +
-                               (ptx ? ".ptx" : ".cubin");
+    const std::string tensor =
+        "aot/" + image.target + "/" + image.kernel + (ptx ? ".ptx" : ".cubin");
     m.aot.push_back({image.kernel, image.target, tensor});
     const std::vector<char> *cubin = &image.cubin;
-    tensors.push_back({tensor, DType::U8, {int64_t(cubin->size())},
+    tensors.push_back({tensor,
+                       DType::U8,
+                       {int64_t(cubin->size())},
                        [cubin](std::vector<uint8_t> &out) {
                          appendBytes(out, cubin->data(), cubin->size());
                        }});
@@ -263,7 +265,9 @@ writeModuleBundle(mlir::ModuleOp module,
       // and released by the last: moved into the writer, never copied.
       auto held = std::make_shared<std::shared_ptr<KernelWeights>>();
       tensors.push_back(
-          {buffers.qweight, DType::U8, {sizes.qweightBytes},
+          {buffers.qweight,
+           DType::U8,
+           {sizes.qweightBytes},
            [eval, weight, enter, sizes, what, held,
             last](std::vector<uint8_t> &out) {
              enter();
@@ -281,7 +285,8 @@ writeModuleBundle(mlir::ModuleOp module,
                eval->clear();
            }});
       const bool zeros = !buffers.zeros.empty();
-      tensors.push_back({buffers.scales, DType::F16,
+      tensors.push_back({buffers.scales,
+                         DType::F16,
                          {sizes.scaleRows, sizes.scaleCols},
                          [held, zeros](std::vector<uint8_t> &out) {
                            const std::vector<uint16_t> &v = (*held)->scales;
@@ -290,7 +295,8 @@ writeModuleBundle(mlir::ModuleOp module,
                              held->reset();
                          }});
       if (zeros)
-        tensors.push_back({buffers.zeros, DType::F16,
+        tensors.push_back({buffers.zeros,
+                           DType::F16,
                            {sizes.scaleRows, sizes.scaleCols},
                            [held](std::vector<uint8_t> &out) {
                              const std::vector<uint16_t> &v = (*held)->zeros;
@@ -312,11 +318,15 @@ writeModuleBundle(mlir::ModuleOp module,
       };
     };
     if (!layer.bias.empty())
-      tensors.push_back({layer.bias, DType::F16, {layer.shape.n},
-                         vector(operands.bias, layer.shape.n,
-                                layer.name + " bias")});
+      tensors.push_back(
+          {layer.bias,
+           DType::F16,
+           {layer.shape.n},
+           vector(operands.bias, layer.shape.n, layer.name + " bias")});
     if (!layer.actScale.empty())
-      tensors.push_back({layer.actScale, DType::F16, {layer.shape.k},
+      tensors.push_back({layer.actScale,
+                         DType::F16,
+                         {layer.shape.k},
                          vector(operands.actScale, layer.shape.k,
                                 layer.name + " activation scale")});
   }

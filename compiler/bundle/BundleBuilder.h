@@ -26,9 +26,9 @@ class WeightSource;
 
 struct BundleOptions {
   int64_t maxM = 4096;
-  std::string compiler;     ///< "awqc 0.1.0".
-  std::string inputPath;    ///< For the manifest.
-  std::string inputSha256;  ///< For the manifest.
+  std::string compiler;    ///< "awqc 0.1.0".
+  std::string inputPath;   ///< For the manifest.
+  std::string inputSha256; ///< For the manifest.
   /// Where the weights come from; nullptr writes a bundle without weights.
   WeightSource *weights = nullptr;
   /// The device library's include directory (holding awq/).
@@ -51,10 +51,11 @@ describeBundle(mlir::ModuleOp module,
                const BundleOptions &options);
 
 /// Writes the bundle of `module` to `path` (atomically).
-bundle::WriteStats writeModuleBundle(
-    mlir::ModuleOp module, const std::vector<mlir::awq::EmittedKernel> &kernels,
-    const std::string &path, const BundleOptions &options,
-    bundle::Manifest *written = nullptr);
+bundle::WriteStats
+writeModuleBundle(mlir::ModuleOp module,
+                  const std::vector<mlir::awq::EmittedKernel> &kernels,
+                  const std::string &path, const BundleOptions &options,
+                  bundle::Manifest *written = nullptr);
 
 /// The device library's headers under `includeDir` as (include name,
 /// contents), what a bundle embeds and NVRTC compiles against.

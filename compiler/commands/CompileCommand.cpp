@@ -185,11 +185,11 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
     if (args.flag(OPT_dump_ir_after_all)) {
       // Printing after each pass needs a single-threaded context.
       context.disableMultithreading();
-      pm.enableIRPrinting(
-          [](mlir::Pass *, mlir::Operation *) { return false; },
-          [](mlir::Pass *, mlir::Operation *) { return true; },
-          /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
-          /*printAfterOnlyOnFailure=*/false, llvm::errs());
+      pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
+                          [](mlir::Pass *, mlir::Operation *) { return true; },
+                          /*printModuleScope=*/true,
+                          /*printAfterOnlyOnChange=*/false,
+                          /*printAfterOnlyOnFailure=*/false, llvm::errs());
     }
     pipeline.target = resolveTarget(*module, target);
     ir::buildAwqPipeline(pm, pipeline);
@@ -229,9 +229,9 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
             for (const rt::JitKernel &kernel : sources) {
               CompileResult ptx =
                   compileToCubin(kernel.source, kernel.name + ".cu", nvrtc);
-              options.aot.push_back({kernel.name, aotTarget,
-                                     std::vector<char>(ptx.ptx.begin(),
-                                                       ptx.ptx.end())});
+              options.aot.push_back(
+                  {kernel.name, aotTarget,
+                   std::vector<char>(ptx.ptx.begin(), ptx.ptx.end())});
             }
             continue;
           }
@@ -250,8 +250,8 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
       auto lastDraw = std::chrono::steady_clock::now();
       options.progress = [&](size_t done, size_t total) {
         const auto now = std::chrono::steady_clock::now();
-        if (!terminal || (done != total && now - lastDraw <
-                                               std::chrono::milliseconds(100)))
+        if (!terminal ||
+            (done != total && now - lastDraw < std::chrono::milliseconds(100)))
           return;
         lastDraw = now;
         err << "\rawqc compile: writing the bundle, tensor " << done << " of "

@@ -415,11 +415,10 @@ std::string formatInspection(const json &summary) {
     }
     writeTensorTable(out, summary["tensors"]);
   } else if (kind == "bundle") {
-    out << path << ": awqc bundle (format " << summary["format_version"]
-        << ", " << summary["compiler"].get<std::string>() << "), "
-        << summary["target"].get<std::string>() << " ("
-        << summary["target_sms"] << " SMs planned), M up to "
-        << summary["max_m"] << "\n";
+    out << path << ": awqc bundle (format " << summary["format_version"] << ", "
+        << summary["compiler"].get<std::string>() << "), "
+        << summary["target"].get<std::string>() << " (" << summary["target_sms"]
+        << " SMs planned), M up to " << summary["max_m"] << "\n";
     out << "input: " << summary["input"]["path"].get<std::string>()
         << " (sha256 "
         << summary["input"]["sha256"].get<std::string>().substr(0, 16)

@@ -67,10 +67,9 @@ std::string materializeHeaders(
   const fs::path dir = root / digest.hexDigest();
   if (fs::is_directory(dir))
     return dir.string();
-  const fs::path temp =
-      root / (".tmp-" + std::to_string(::getpid()) + "-" +
-              std::to_string(std::hash<std::thread::id>()(
-                  std::this_thread::get_id())));
+  const fs::path temp = root / (".tmp-" + std::to_string(::getpid()) + "-" +
+                                std::to_string(std::hash<std::thread::id>()(
+                                    std::this_thread::get_id())));
   try {
     fs::remove_all(temp);
     for (const auto &[name, text] : headers) {
@@ -96,7 +95,8 @@ std::string materializeHeaders(
 
 /// Seeded values a benchmark can run on: any packed bits, scales in
 /// [2^-10, 2^-9], zero terms small (a bundle without weights runs no check).
-std::vector<uint8_t> randomBytes(size_t bytes, bool fp16, std::mt19937_64 &rng) {
+std::vector<uint8_t> randomBytes(size_t bytes, bool fp16,
+                                 std::mt19937_64 &rng) {
   std::vector<uint8_t> out(bytes);
   if (!fp16) {
     for (size_t i = 0; i < bytes; ++i)
@@ -219,8 +219,8 @@ std::unique_ptr<Model> Model::open(const std::string &path,
     const std::string rest = options.device.substr(4);
     if (!rest.empty()) {
       char *end = nullptr;
-      const long value = rest[0] == ':' ? std::strtol(rest.c_str() + 1, &end, 10)
-                                        : -1;
+      const long value =
+          rest[0] == ':' ? std::strtol(rest.c_str() + 1, &end, 10) : -1;
       if (rest.size() < 2 || !end || *end || value < 0 || value > 1024)
         throw RuntimeError(AWQC_ERROR_INVALID_ARGUMENT,
                            "device '" + options.device +
@@ -232,12 +232,12 @@ std::unique_ptr<Model> Model::open(const std::string &path,
     std::optional<Target> target = parseTarget(props.arch);
     model->ptxTarget = bestPtxTarget(manifest, props.arch);
     if (!target && model->ptxTarget.empty())
-      throw RuntimeError(AWQC_ERROR_UNSUPPORTED_ARCH,
-                         props.name + " is " + props.arch +
-                             ", which awqc's kernels do not know (known: " +
-                             knownTargets() +
-                             "); a bundle compiled with --aot compute_XY "
-                             "(PTX) runs on newer GPUs through the driver");
+      throw RuntimeError(
+          AWQC_ERROR_UNSUPPORTED_ARCH,
+          props.name + " is " + props.arch +
+              ", which awqc's kernels do not know (known: " + knownTargets() +
+              "); a bundle compiled with --aot compute_XY "
+              "(PTX) runs on newer GPUs through the driver");
     if (target)
       if (const char *why = archViolation(*target->arch))
         throw RuntimeError(AWQC_ERROR_UNSUPPORTED_ARCH,
@@ -300,12 +300,11 @@ void Model::plan() {
       }
       if (use.family == KernelFamily::Gemm && parsed &&
           !checkGemmOnArch(layer.shape, instance.gemm, *parsed->arch).empty())
-        throw RuntimeError(AWQC_ERROR_UNSUPPORTED_ARCH,
-                           "layer " + layer.name + ": kernel " +
-                               original->name + " does not fit " + target +
-                               ": " +
-                               checkGemmOnArch(layer.shape, instance.gemm,
-                                               *parsed->arch));
+        throw RuntimeError(
+            AWQC_ERROR_UNSUPPORTED_ARCH,
+            "layer " + layer.name + ": kernel " + original->name +
+                " does not fit " + target + ": " +
+                checkGemmOnArch(layer.shape, instance.gemm, *parsed->arch));
       const std::string config = instance.configType();
       auto it = byConfig.find(config);
       if (it == byConfig.end()) {
@@ -354,9 +353,9 @@ void Model::compile() {
       std::rethrow_exception(failure);
     for (const auto &kernel : kernels_)
       ++(kernel->module->fromCache() ? cached : compiled);
-    jitSeconds = std::chrono::duration<double>(
-                     std::chrono::steady_clock::now() - start)
-                     .count();
+    jitSeconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     return;
   }
   // GPU targets: embedded CUBINs where they match, NVRTC for the rest.
@@ -382,7 +381,8 @@ void Model::compile() {
   }
   // The bundle's PTX for a kernel (NUL-terminated for the driver), when it
   // has some for the best virtual architecture the GPU runs.
-  auto ptxFor = [&](const ModelKernel &kernel) -> std::optional<std::vector<char>> {
+  auto ptxFor =
+      [&](const ModelKernel &kernel) -> std::optional<std::vector<char>> {
     if (ptxTarget.empty() || !kernel.fromBundle)
       return std::nullopt;
     for (const bundle::AotImage &image : manifest.aot)
@@ -489,8 +489,8 @@ void Model::upload() {
     for (const auto &[family, buffers] : layer.layouts) {
       const WeightBuffers sizes = weightBuffers(family, layer.shape);
       DeviceLayout &d = out.layouts[static_cast<int>(family)];
-      pieces.push_back({&d.qweight, buffers.qweight,
-                        size_t(sizes.qweightBytes), false});
+      pieces.push_back(
+          {&d.qweight, buffers.qweight, size_t(sizes.qweightBytes), false});
       pieces.push_back(
           {&d.scales, buffers.scales, size_t(sizes.scaleBytes()), true});
       if (sizes.zeros)
@@ -498,7 +498,8 @@ void Model::upload() {
             {&d.zeros, buffers.zeros, size_t(sizes.scaleBytes()), true});
     }
     if (layer.shape.bias)
-      pieces.push_back({&out.bias, layer.bias, size_t(layer.shape.n) * 2, true});
+      pieces.push_back(
+          {&out.bias, layer.bias, size_t(layer.shape.n) * 2, true});
     if (layer.shape.actScale)
       pieces.push_back(
           {&out.actScale, layer.actScale, size_t(layer.shape.k) * 2, true});
@@ -531,7 +532,8 @@ void Model::upload() {
       }
       backend->copyToDevice(dst, view.data, view.size);
     } else {
-      const std::vector<uint8_t> bytes = randomBytes(piece.bytes, piece.fp16, rng);
+      const std::vector<uint8_t> bytes =
+          randomBytes(piece.bytes, piece.fp16, rng);
       backend->copyToDevice(dst, bytes.data(), bytes.size());
     }
     *piece.slot = dst;
@@ -596,8 +598,7 @@ int64_t Model::findLayer(const std::string &name) const {
 size_t Model::workspaceBytes(int64_t maxM) const {
   if (maxM < 1 || maxM > manifest().maxM)
     throw RuntimeError(AWQC_ERROR_BATCH_TOO_LARGE,
-                       "M = " + std::to_string(maxM) +
-                           " is outside [1, " +
+                       "M = " + std::to_string(maxM) + " is outside [1, " +
                            std::to_string(manifest().maxM) + "] of " +
                            bundle->path());
   size_t most = 0;
@@ -656,35 +657,33 @@ void Model::runLayer(int64_t index, int64_t m, const awqc_layer_io &io,
     checkPointer(io.residual, "residual");
   else if (io.residual)
     throw RuntimeError(AWQC_ERROR_INVALID_ARGUMENT,
-                       "layer " + name + " takes no residual, but one was "
-                                         "given");
+                       "layer " + name +
+                           " takes no residual, but one was "
+                           "given");
   size_t use = 0;
-  while (use < layer.kernels.size() &&
-         !(m >= layer.layer->kernels[use].minM &&
-           m <= layer.layer->kernels[use].maxM))
+  while (use < layer.kernels.size() && !(m >= layer.layer->kernels[use].minM &&
+                                         m <= layer.layer->kernels[use].maxM))
     ++use;
   if (use == layer.kernels.size())
     throw RuntimeError(AWQC_ERROR_INTERNAL,
-                       "layer " + name + " has no kernel for M = " +
-                           std::to_string(m));
+                       "layer " + name +
+                           " has no kernel for M = " + std::to_string(m));
   ModelKernel &kernel = *layer.kernels[use];
   load(kernel);
   const KernelLaunch launch = kernel.instance.launch(m);
   const size_t floatsBytes =
       alignUp(size_t(launch.workspaceFloats) * 4, kWorkspaceAlignment);
-  const size_t needed =
-      launch.workspaceFloats || launch.counters
-          ? floatsBytes + size_t(launch.counters) * 4
-          : 0;
+  const size_t needed = launch.workspaceFloats || launch.counters
+                            ? floatsBytes + size_t(launch.counters) * 4
+                            : 0;
   if (needed > 0) {
     checkPointer(workspace, "the workspace");
     if (workspaceSize < needed)
-      throw RuntimeError(AWQC_ERROR_BUFFER,
-                         "layer " + name + ": M = " + std::to_string(m) +
-                             " needs " + std::to_string(needed) +
-                             " workspace bytes, got " +
-                             std::to_string(workspaceSize) +
-                             " (awqc_model_workspace_bytes)");
+      throw RuntimeError(
+          AWQC_ERROR_BUFFER,
+          "layer " + name + ": M = " + std::to_string(m) + " needs " +
+              std::to_string(needed) + " workspace bytes, got " +
+              std::to_string(workspaceSize) + " (awqc_model_workspace_bytes)");
   }
   const DeviceLayout &weights =
       layer.layouts[static_cast<int>(kernel.instance.family)];
@@ -699,11 +698,10 @@ void Model::runLayer(int64_t index, int64_t m, const awqc_layer_io &io,
   args.y = static_cast<half *>(io.y);
   args.workspace =
       launch.workspaceFloats ? static_cast<float *>(workspace) : nullptr;
-  args.counters =
-      launch.counters
-          ? reinterpret_cast<unsigned int *>(static_cast<char *>(workspace) +
-                                             floatsBytes)
-          : nullptr;
+  args.counters = launch.counters
+                      ? reinterpret_cast<unsigned int *>(
+                            static_cast<char *>(workspace) + floatsBytes)
+                      : nullptr;
   args.M = static_cast<int>(m);
   backend->launch(*kernel.module, kernel.name, launch, &args, sizeof(args),
                   stream);

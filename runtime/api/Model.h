@@ -104,7 +104,7 @@ private:
   std::unique_ptr<bundle::Bundle> bundle;
   std::unique_ptr<Backend> backend; ///< nullptr when compile-only.
   std::unique_ptr<KernelCache> cache;
-  std::string target;     ///< What kernels are compiled for ("sm_90").
+  std::string target; ///< What kernels are compiled for ("sm_90").
   /// The bundle's PTX the GPU can run ("compute_90"), or "": the fallback
   /// for a GPU that awqc's table or this NVRTC does not know.
   std::string ptxTarget;

@@ -187,8 +187,7 @@ awqc_status awqc_model_run_layers(awqc_model *model, int64_t first,
   });
 }
 
-awqc_status awqc_model_alloc(awqc_model *model, size_t bytes,
-                             void **pointer) {
+awqc_status awqc_model_alloc(awqc_model *model, size_t bytes, void **pointer) {
   return guarded([&] {
     require(model, "the model");
     require(pointer, "the pointer output");

@@ -138,8 +138,9 @@ AWQC_API void awqc_open_options_init(awqc_open_options *options);
 
 /** Opens `path`, checks its version and hashes, binds it to the device,
  *  compiles (or loads from the cache) its kernels and uploads its weights. */
-AWQC_API awqc_status awqc_model_open(const char *path, const awqc_open_options *options,
-                            awqc_model **model);
+AWQC_API awqc_status awqc_model_open(const char *path,
+                                     const awqc_open_options *options,
+                                     awqc_model **model);
 
 /** Frees the model's device memory and kernels. NULL is a no-op. */
 AWQC_API void awqc_model_close(awqc_model *model);
@@ -160,7 +161,8 @@ typedef struct awqc_model_info {
 } awqc_model_info;
 
 /** Strings in `info` stay valid until awqc_model_close. */
-AWQC_API awqc_status awqc_model_get_info(const awqc_model *model, awqc_model_info *info);
+AWQC_API awqc_status awqc_model_get_info(const awqc_model *model,
+                                         awqc_model_info *info);
 
 typedef struct awqc_layer_info {
   const char *name; /**< The checkpoint tensors it computes, joined by ", ". */
@@ -173,24 +175,25 @@ typedef struct awqc_layer_info {
 } awqc_layer_info;
 
 /** Layer `index` in program order, 0 <= index < num_layers. */
-AWQC_API awqc_status awqc_model_get_layer(const awqc_model *model, int64_t index,
-                                 awqc_layer_info *info);
+AWQC_API awqc_status awqc_model_get_layer(const awqc_model *model,
+                                          int64_t index, awqc_layer_info *info);
 
 /** The index of the layer named `name` (a whole name from get_layer, or one
  *  of its tensors). */
-AWQC_API awqc_status awqc_model_find_layer(const awqc_model *model, const char *name,
-                                  int64_t *index);
+AWQC_API awqc_status awqc_model_find_layer(const awqc_model *model,
+                                           const char *name, int64_t *index);
 
 /** Bytes of workspace a run of any layer with up to `max_m` rows needs (0
  *  when none). The caller allocates it, zeroes it once (for example with
  *  awqc_model_zero_workspace) and may reuse it for every run on one stream:
  *  kernels leave it zeroed. Runs in flight at once need their own. */
-AWQC_API awqc_status awqc_model_workspace_bytes(const awqc_model *model, int64_t max_m,
-                                       size_t *bytes);
+AWQC_API awqc_status awqc_model_workspace_bytes(const awqc_model *model,
+                                                int64_t max_m, size_t *bytes);
 
 /** Zeroes `bytes` of `workspace` on `stream`. */
-AWQC_API awqc_status awqc_model_zero_workspace(awqc_model *model, void *workspace,
-                                      size_t bytes, void *stream);
+AWQC_API awqc_status awqc_model_zero_workspace(awqc_model *model,
+                                               void *workspace, size_t bytes,
+                                               void *stream);
 
 /** One layer's buffers. `residual` is required exactly when the layer has
  *  one; NULL otherwise. */
@@ -201,17 +204,20 @@ typedef struct awqc_layer_io {
 } awqc_layer_io;
 
 /** Runs layer `index` on `m` rows, enqueued on `stream`. */
-AWQC_API awqc_status awqc_model_run_layer(awqc_model *model, int64_t index, int64_t m,
-                                 const awqc_layer_io *io, void *workspace,
-                                 size_t workspace_bytes, void *stream);
+AWQC_API awqc_status awqc_model_run_layer(awqc_model *model, int64_t index,
+                                          int64_t m, const awqc_layer_io *io,
+                                          void *workspace,
+                                          size_t workspace_bytes, void *stream);
 
 /** Runs layers first .. first + count - 1 in order on `stream`, layer
  *  first + i on io[i] (a block's linears, or any range; later layers may
  *  read earlier outputs). */
 AWQC_API awqc_status awqc_model_run_layers(awqc_model *model, int64_t first,
-                                  int64_t count, int64_t m,
-                                  const awqc_layer_io *io, void *workspace,
-                                  size_t workspace_bytes, void *stream);
+                                           int64_t count, int64_t m,
+                                           const awqc_layer_io *io,
+                                           void *workspace,
+                                           size_t workspace_bytes,
+                                           void *stream);
 
 /** Device memory on the model's device, for callers without a CUDA runtime
  *  of their own (C programs, tools, tests): 256-byte aligned, freed with

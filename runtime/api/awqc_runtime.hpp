@@ -99,7 +99,8 @@ public:
     check(awqc_model_open(path.c_str(), options.get(), &handle));
   }
   ~Model() { awqc_model_close(handle); }
-  Model(Model &&other) noexcept : handle(std::exchange(other.handle, nullptr)) {}
+  Model(Model &&other) noexcept
+      : handle(std::exchange(other.handle, nullptr)) {}
   Model &operator=(Model &&other) noexcept {
     std::swap(handle, other.handle);
     return *this;
@@ -136,8 +137,8 @@ public:
   void runLayer(int64_t index, int64_t m, const awqc_layer_io &io,
                 void *workspace, size_t workspaceBytes,
                 void *stream = nullptr) {
-    check(awqc_model_run_layer(handle, index, m, &io, workspace,
-                               workspaceBytes, stream));
+    check(awqc_model_run_layer(handle, index, m, &io, workspace, workspaceBytes,
+                               stream));
   }
   void runLayers(int64_t first, int64_t count, int64_t m,
                  const awqc_layer_io *io, void *workspace,

@@ -12,14 +12,14 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <condition_variable>
-#include <exception>
-#include <mutex>
-#include <thread>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <unistd.h>
 
 namespace awq {
@@ -47,9 +47,8 @@ public:
 
   [[noreturn]] void fail(const std::string &path,
                          const std::string &expected) const {
-    throw BundleError(BundleError::Corrupt,
-                      what + ": manifest field '" + path + "': expected " +
-                          expected);
+    throw BundleError(BundleError::Corrupt, what + ": manifest field '" + path +
+                                                "': expected " + expected);
   }
   const json &field(const json &object, const std::string &path,
                     const char *key) const {
@@ -82,8 +81,8 @@ public:
       fail(path + "." + key, "true or false");
     return value.get<bool>();
   }
-  std::string text(const json &object, const std::string &path,
-                   const char *key, bool allowEmpty = false) const {
+  std::string text(const json &object, const std::string &path, const char *key,
+                   bool allowEmpty = false) const {
     const json &value = field(object, path, key);
     if (!value.is_string() || (!allowEmpty && value.get<std::string>().empty()))
       fail(path + "." + key, "a non-empty string");
@@ -172,9 +171,8 @@ std::string toJson(const Manifest &m) {
   root["kernels"] = kernels;
   json layers = json::array();
   for (const Layer &l : m.layers) {
-    json entry = {{"name", l.name},
-                  {"tensors", l.sources},
-                  {"function", l.function}};
+    json entry = {
+        {"name", l.name}, {"tensors", l.sources}, {"function", l.function}};
     entry.update(describeShape<json>(l.shape));
     json uses = json::array();
     for (const KernelUse &use : l.kernels)
@@ -366,7 +364,8 @@ void checkManifest(const Manifest &m, const std::string &what) {
   }
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const Layer &layer = m.layers[i];
-    const std::string where = "layer " + std::to_string(i) + " (" + layer.name + ")";
+    const std::string where =
+        "layer " + std::to_string(i) + " (" + layer.name + ")";
     if (layer.kernels.empty())
       fail(where + " has no kernel");
     int64_t next = 1;
@@ -446,15 +445,16 @@ std::string buildHeader(const std::vector<Placed> &placed,
                         const Manifest &manifest) {
   json header = json::object();
   const std::string text = toJson(manifest);
-  header["__metadata__"] = {{"format", kFormatName},
-                            {"format_version", std::to_string(kFormatVersion)},
-                            {"manifest", text},
-                            {"manifest_sha256", sha256(text.data(), text.size())}};
+  header["__metadata__"] = {
+      {"format", kFormatName},
+      {"format_version", std::to_string(kFormatVersion)},
+      {"manifest", text},
+      {"manifest_sha256", sha256(text.data(), text.size())}};
   for (const Placed &p : placed) {
     json info = json::object();
     info["dtype"] = p.tensor ? dtypeName(p.tensor->dtype) : "U8";
-    info["shape"] = p.tensor ? p.tensor->shape
-                             : std::vector<int64_t>{int64_t(p.size)};
+    info["shape"] =
+        p.tensor ? p.tensor->shape : std::vector<int64_t>{int64_t(p.size)};
     info["data_offsets"] = {p.begin, p.begin + p.size};
     header[p.name] = info;
   }
@@ -478,7 +478,8 @@ WriteStats writeBundle(const std::string &path, Manifest &manifest,
         t.name.rfind(kPadPrefix, 0) == 0 || !names.insert(t.name).second)
       throw Error(path + ": invalid or duplicate tensor name '" + t.name + "'");
     const uint64_t size = declaredBytes(t, path);
-    const uint64_t aligned = (offset + kAlignment - 1) / kAlignment * kAlignment;
+    const uint64_t aligned =
+        (offset + kAlignment - 1) / kAlignment * kAlignment;
     if (aligned != offset) {
       placed.push_back({nullptr, kPadPrefix + std::to_string(placed.size()),
                         offset, aligned - offset});
@@ -597,7 +598,8 @@ const std::string &Bundle::path() const { return file->path(); }
 uint64_t Bundle::fileBytes() const {
   uint64_t end = 0;
   for (const TensorView &t : file->tensors())
-    end = std::max<uint64_t>(end, t.data - file->tensors().front().data + t.size);
+    end =
+        std::max<uint64_t>(end, t.data - file->tensors().front().data + t.size);
   return 8 + file->headerSize() + end;
 }
 
@@ -621,8 +623,9 @@ std::unique_ptr<Bundle> Bundle::open(const std::string &path) {
     auto it = meta.find(key);
     if (it == meta.end())
       throw BundleError(BundleError::Corrupt,
-                        path + ": not an awqc bundle (safetensors metadata "
-                               "has no '" +
+                        path +
+                            ": not an awqc bundle (safetensors metadata "
+                            "has no '" +
                             std::string(key) + "')");
     return it->second;
   };
@@ -631,12 +634,11 @@ std::unique_ptr<Bundle> Bundle::open(const std::string &path) {
                       path + ": not an awqc bundle (metadata format is '" +
                           metaField("format") + "')");
   if (metaField("format_version") != std::to_string(kFormatVersion))
-    throw BundleError(BundleError::Version,
-                      path + ": bundle format version " +
-                          metaField("format_version") +
-                          ", this runtime reads version " +
-                          std::to_string(kFormatVersion) +
-                          "; recompile the model with this awqc");
+    throw BundleError(
+        BundleError::Version,
+        path + ": bundle format version " + metaField("format_version") +
+            ", this runtime reads version " + std::to_string(kFormatVersion) +
+            "; recompile the model with this awqc");
   const std::string &text = metaField("manifest");
   if (sha256(text.data(), text.size()) != metaField("manifest_sha256"))
     throw BundleError(BundleError::Corrupt,
@@ -646,16 +648,15 @@ std::unique_ptr<Bundle> Bundle::open(const std::string &path) {
 
   // Every tensor the manifest hashes exists, is aligned, and nothing else
   // but padding is stored.
-  const uint8_t *base = file.tensors().empty() ? nullptr
-                                               : file.tensors().front().data;
+  const uint8_t *base =
+      file.tensors().empty() ? nullptr : file.tensors().front().data;
   const uint64_t dataStart = 8 + file.headerSize();
   for (const TensorView &t : file.tensors()) {
     if (t.name.rfind(kPadPrefix, 0) == 0)
       continue;
     if (!bundle->manifest_.tensorSha256.count(t.name))
-      throw BundleError(BundleError::Corrupt,
-                        path + ": tensor '" + t.name +
-                            "' is not in the manifest");
+      throw BundleError(BundleError::Corrupt, path + ": tensor '" + t.name +
+                                                  "' is not in the manifest");
     if ((dataStart + uint64_t(t.data - base)) % kAlignment != 0)
       throw BundleError(BundleError::Corrupt,
                         path + ": tensor '" + t.name + "' is not " +

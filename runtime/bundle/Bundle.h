@@ -86,16 +86,16 @@ struct AotImage {
 };
 
 struct Manifest {
-  std::string compiler;        ///< "awqc 0.1.0".
-  std::string inputPath;       ///< What awqc compile read.
-  std::string inputSha256;     ///< Its hash (files in name order).
-  std::string target;          ///< The compile target, "sm_90".
-  int64_t targetSms = 0;       ///< The SM count the plan assumed.
-  int64_t maxM = 0;            ///< Largest M a run accepts.
-  bool hasWeights = true;      ///< False: written with --no-weights.
+  std::string compiler;    ///< "awqc 0.1.0".
+  std::string inputPath;   ///< What awqc compile read.
+  std::string inputSha256; ///< Its hash (files in name order).
+  std::string target;      ///< The compile target, "sm_90".
+  int64_t targetSms = 0;   ///< The SM count the plan assumed.
+  int64_t maxM = 0;        ///< Largest M a run accepts.
+  bool hasWeights = true;  ///< False: written with --no-weights.
   std::map<std::string, std::string> headers; ///< Include name -> tensor.
-  std::vector<Kernel> kernels;                 ///< In order of first use.
-  std::vector<Layer> layers;                   ///< In program order.
+  std::vector<Kernel> kernels;                ///< In order of first use.
+  std::vector<Layer> layers;                  ///< In program order.
   std::vector<AotImage> aot;
   /// Tensor -> SHA-256 (hex) of its bytes, for every tensor but padding.
   std::map<std::string, std::string> tensorSha256;
@@ -137,9 +137,10 @@ struct WriteStats {
 /// shapes, the tensors are produced and streamed in order, then the header
 /// is completed with their hashes (manifest.tensorSha256 is filled in).
 /// `progress(i, n)` is called after each tensor. Throws awq::Error.
-WriteStats writeBundle(const std::string &path, Manifest &manifest,
-                       const std::vector<PendingTensor> &tensors,
-                       const std::function<void(size_t, size_t)> &progress = {});
+WriteStats
+writeBundle(const std::string &path, Manifest &manifest,
+            const std::vector<PendingTensor> &tensors,
+            const std::function<void(size_t, size_t)> &progress = {});
 
 /// An opened bundle: the mapped file, its checked manifest, and its tensors.
 class Bundle {

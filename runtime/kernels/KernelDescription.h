@@ -61,9 +61,8 @@ template <typename Json> Json describeLaunch(const KernelInstance &instance) {
             ? Json("ceil(M / " + std::to_string(f.rowsPerBlock) + ")")
             : Json(f.grid[axis]);
   launch["workspace_floats"] = f.splitK > 1 ? "M * N" : "0";
-  launch["counters"] = f.splitK > 1
-                           ? "grid_x * " + std::string(axes[f.rowAxis])
-                           : std::string("0");
+  launch["counters"] = f.splitK > 1 ? "grid_x * " + std::string(axes[f.rowAxis])
+                                    : std::string("0");
   return launch;
 }
 

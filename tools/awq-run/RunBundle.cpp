@@ -115,8 +115,8 @@ int compileOnly(const BundleRunOptions &opts) {
     awqc_model *raw = nullptr;
     check(awqc_model_open(opts.path.c_str(), &options, &raw),
           opts.path + " for " + target);
-    std::unique_ptr<awqc_model, void (*)(awqc_model *)> model(
-        raw, awqc_model_close);
+    std::unique_ptr<awqc_model, void (*)(awqc_model *)> model(raw,
+                                                              awqc_model_close);
     awqc_model_info info;
     check(awqc_model_get_info(model.get(), &info), "model info");
     std::printf("jit %s: %lld kernels (%lld cached, %lld compiled, %lld "
@@ -169,18 +169,20 @@ int runBundle(const BundleRunOptions &opts) {
               info.device, static_cast<long long>(info.kernels_cached),
               static_cast<long long>(info.kernels_compiled),
               static_cast<long long>(info.kernels_embedded), info.jit_seconds);
-  std::printf("weights: %s\n",
-              manifest.hasWeights ? "the bundle's"
-                                  : "random (the bundle has none: timing "
-                                    "only, no reference)");
+  std::printf("weights: %s\n", manifest.hasWeights
+                                   ? "the bundle's"
+                                   : "random (the bundle has none: timing "
+                                     "only, no reference)");
 
   std::vector<int64_t> rows = opts.batches;
   if (rows.empty())
     rows = {1, 4, 8, 33};
   for (int64_t m : rows)
     if (m > info.max_m)
-      throw Error("--batch " + std::to_string(m) + " exceeds the bundle's "
-                  "max M of " + std::to_string(info.max_m));
+      throw Error("--batch " + std::to_string(m) +
+                  " exceeds the bundle's "
+                  "max M of " +
+                  std::to_string(info.max_m));
   const int64_t largest = *std::max_element(rows.begin(), rows.end());
   size_t workspaceBytes = 0;
   check(awqc_model_workspace_bytes(model.get(), largest, &workspaceBytes),
@@ -201,10 +203,10 @@ int runBundle(const BundleRunOptions &opts) {
   int nameWidth = 5;
   for (const bundle::Layer &layer : manifest.layers)
     nameWidth = std::max(nameWidth, static_cast<int>(layer.name.size()));
-  std::printf("%-*s %-5s %5s %12s %12s %8s %10s %10s %10s %8s  %s\n",
-              nameWidth, "layer", "kernel", "M", "max |err|", "rel err",
-              "err/bound", "ms", opts.bench ? "GB/s" : "",
-              cublas ? "cuBLAS ms" : "", cublas ? "speedup" : "", "status");
+  std::printf("%-*s %-5s %5s %12s %12s %8s %10s %10s %10s %8s  %s\n", nameWidth,
+              "layer", "kernel", "M", "max |err|", "rel err", "err/bound", "ms",
+              opts.bench ? "GB/s" : "", cublas ? "cuBLAS ms" : "",
+              cublas ? "speedup" : "", "status");
   int failures = 0;
   double worstRatio = 0;
   for (size_t index = 0; index < manifest.layers.size(); ++index) {
@@ -236,8 +238,8 @@ int runBundle(const BundleRunOptions &opts) {
       check(awqc_model_copy_to_device(model.get(), dx.pointer, x.data(),
                                       x.size() * 2),
             "copying x");
-      check(awqc_model_copy_to_device(model.get(), dr.pointer,
-                                      residual.data(), residual.size() * 2),
+      check(awqc_model_copy_to_device(model.get(), dr.pointer, residual.data(),
+                                      residual.size() * 2),
             "copying the residual");
       check(awqc_model_copy_to_device(model.get(), dy.pointer, y.data(),
                                       y.size() * 2),
@@ -284,8 +286,8 @@ int runBundle(const BundleRunOptions &opts) {
         std::vector<double> times;
         for (int r = 0; r < 53; ++r) {
           auto t0 = std::chrono::steady_clock::now();
-          cublas->gemmFp16(m, layer.shape.n, k, fp16Weight->pointer,
-                           dx.pointer, full.pointer);
+          cublas->gemmFp16(m, layer.shape.n, k, fp16Weight->pointer, dx.pointer,
+                           full.pointer);
           check(awqc_model_synchronize(model.get(), nullptr), "cuBLAS");
           if (r >= 3) // Warm-up runs are not timed.
             times.push_back(std::chrono::duration<double, std::milli>(

@@ -7,6 +7,7 @@
 // Then the reader is shown refusing what it must refuse.
 //
 //===----------------------------------------------------------------------===//
+#include "../execute/ExecuteTestSupport.h"
 #include "compiler/bundle/BundleBuilder.h"
 #include "compiler/execute/WeightEvaluator.h"
 #include "dialects/awq/AwqDialect.h"
@@ -14,7 +15,6 @@
 #include "runtime/formats/MappedFile.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
-#include "../execute/ExecuteTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -46,9 +46,8 @@ protected:
            std::to_string(std::random_device()()));
     fs::create_directories(dir);
     context = test::makeContext();
-    module = test::parse(
-        *context, readFile(std::string(AWQC_SOURCE_DIR) +
-                           "/examples/llama-block.mlir"));
+    module = test::parse(*context, readFile(std::string(AWQC_SOURCE_DIR) +
+                                            "/examples/llama-block.mlir"));
     ASSERT_TRUE(module);
     ASSERT_TRUE(test::lower(*module, "sm_80"));
     ASSERT_TRUE(mlir::succeeded(ir::emitKernels(*module, kernels)));
@@ -167,9 +166,8 @@ TEST_F(BundleRoundTrip, EveryTensorIsAlignedAndHashed) {
   for (const TensorView &t : file.tensors()) {
     if (t.name.rfind(".pad.", 0) == 0) // Padding fills the gaps.
       continue;
-    EXPECT_EQ((8 + headerLength + uint64_t(t.data - first)) %
-                  bundle::kAlignment,
-              0u)
+    EXPECT_EQ(
+        (8 + headerLength + uint64_t(t.data - first)) % bundle::kAlignment, 0u)
         << t.name;
     EXPECT_NO_THROW(b->verify(t.name)) << t.name;
     ++hashed;
@@ -279,9 +277,9 @@ TEST_F(BundleRoundTrip, WeightlessBundleDeclaresBuffersWithoutTensors) {
 TEST_F(BundleRoundTrip, MaxMBeyondTheGridIsRefused) {
   BundleOptions huge = options;
   huge.maxM = bundle::kMaxRowsLimit + 1;
-  EXPECT_THROW(writeModuleBundle(*module, kernels,
-                                 (dir / "huge.awqb").string(), huge),
-               Error);
+  EXPECT_THROW(
+      writeModuleBundle(*module, kernels, (dir / "huge.awqb").string(), huge),
+      Error);
   EXPECT_FALSE(fs::exists(dir / "huge.awqb"));
 }
 
