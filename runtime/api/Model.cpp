@@ -157,11 +157,16 @@ OpenOptions OpenOptions::from(const awqc_open_options *o) {
     throw RuntimeError(AWQC_ERROR_INVALID_ARGUMENT,
                        "awqc_open_options.jit_threads must be >= 0");
   out.jitThreads = o->jit_threads;
-  if (o->jit_mode != AWQC_JIT_EAGER && o->jit_mode != AWQC_JIT_LAZY)
+  // A C caller may store any int in the enum field; reading a value outside
+  // the enumerators through the C++ enum type is undefined, so read the int.
+  static_assert(sizeof(o->jit_mode) == sizeof(int), "C enums are ints here");
+  int jitMode = 0;
+  std::memcpy(&jitMode, &o->jit_mode, sizeof(jitMode));
+  if (jitMode != AWQC_JIT_EAGER && jitMode != AWQC_JIT_LAZY)
     throw RuntimeError(AWQC_ERROR_INVALID_ARGUMENT,
                        "awqc_open_options.jit_mode must be AWQC_JIT_EAGER or "
                        "AWQC_JIT_LAZY");
-  out.lazy = o->jit_mode == AWQC_JIT_LAZY;
+  out.lazy = jitMode == AWQC_JIT_LAZY;
   out.replan = o->replan != 0;
   out.verifyWeights = o->verify_weights != 0;
   out.randomWeights = o->random_weights != 0;

@@ -12,6 +12,25 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+// Under ASan, fiber stack memory is unpoisoned when mapped and before it is
+// unmapped: frames a kernel module's fibers leave behind (Boost's fiber entry
+// never returns, abandoned fibers unwind) keep their shadow, and this ASan
+// does not clear shadow on munmap, so a later mapping at the same addresses
+// would start with stale poison (stack-use-after-scope in a fresh fiber).
+#if defined(__SANITIZE_ADDRESS__)
+#define AWQ_HOST_EXECUTOR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AWQ_HOST_EXECUTOR_ASAN 1
+#endif
+#endif
+#ifdef AWQ_HOST_EXECUTOR_ASAN
+#include <sanitizer/asan_interface.h>
+#define AWQ_UNPOISON_STACKS(p, n) __asan_unpoison_memory_region(p, n)
+#else
+#define AWQ_UNPOISON_STACKS(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace awq {
 namespace host {
 
@@ -30,8 +49,10 @@ BlockWorkspace::~BlockWorkspace() {
 }
 
 void BlockWorkspace::releaseStacks() {
-  if (stackRegion)
+  if (stackRegion) {
+    AWQ_UNPOISON_STACKS(stackRegion, regionBytes);
     munmap(stackRegion, regionBytes);
+  }
   stackRegion = nullptr;
   regionBytes = 0;
   stackStarts.clear();
@@ -57,6 +78,7 @@ void *const *BlockWorkspace::stacks(unsigned count, size_t bytes) {
                 " bytes: " + std::strerror(errno));
   }
   stackRegion = static_cast<unsigned char *>(region);
+  AWQ_UNPOISON_STACKS(stackRegion, regionBytes);
   stackSize = rounded;
   for (unsigned i = 0; i < slots; ++i) {
     unsigned char *guard = stackRegion + i * slot;

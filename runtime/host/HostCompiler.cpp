@@ -36,6 +36,14 @@
 #ifndef AWQ_BOOST_INCLUDE_DIR
 #define AWQ_BOOST_INCLUDE_DIR ""
 #endif
+// A sanitized build (AWQC_SANITIZE) sets both: its modules are built with
+// the process's sanitizer flags by the compiler that built the process.
+#ifndef AWQ_HOST_SANITIZE_FLAGS
+#define AWQ_HOST_SANITIZE_FLAGS ""
+#endif
+#ifndef AWQ_HOST_CXX_DEFAULT
+#define AWQ_HOST_CXX_DEFAULT "c++"
+#endif
 
 namespace awq {
 namespace host {
@@ -208,7 +216,7 @@ BuildPlan planBuild(const std::string &source,
                     const HostCompileOptions &options) {
   BuildPlan plan;
   plan.compiler =
-      splitCommand(options.compiler.empty() ? envOr("AWQ_HOST_CXX", "c++")
+      splitCommand(options.compiler.empty() ? envOr("AWQ_HOST_CXX", AWQ_HOST_CXX_DEFAULT)
                                             : options.compiler);
   if (plan.compiler.empty())
     throw Error("host compiler command is empty");
@@ -236,6 +244,8 @@ BuildPlan planBuild(const std::string &source,
                 "-ffp-contract=off"};
   if (!isClang) // GNU unique symbols would merge module state across modules.
     plan.flags.push_back("-fno-gnu-unique");
+  for (const std::string &flag : splitCommand(AWQ_HOST_SANITIZE_FLAGS))
+    plan.flags.push_back(flag);
   plan.flags.push_back("-I" + deviceInclude);
   for (const std::string &dir : options.includeDirs)
     plan.flags.push_back("-I" + dir);

@@ -14,6 +14,10 @@ config.test_exec_root = config.awq_obj_root
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 
 llvm_config.use_default_substitutions()
+# lit passes ASAN_OPTIONS/UBSAN_OPTIONS through itself; LSAN_OPTIONS and the
+# kernel cache directories (.ci/sanitize sets both caches) are passed too.
+llvm_config.with_system_environment(
+    ["LSAN_OPTIONS", "AWQ_HOST_CACHE_DIR", "AWQC_CACHE_DIR"])
 llvm_config.with_environment("PATH", config.awq_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 

@@ -251,7 +251,11 @@ TEST(ErrorPathTest, OpenArguments) {
   expectOpenFails(testBundles().llama, options, AWQC_ERROR_INVALID_ARGUMENT,
                   "jit_threads must be >= 0");
   options = openOptions("host");
-  options.jit_mode = static_cast<awqc_jit_mode>(7);
+  // What a C caller may store in the enum field (a C++ cast of 7 to the
+  // enum type would itself be undefined); under UBSan the runtime must not
+  // read it as an awqc_jit_mode either.
+  const int badJitMode = 7;
+  std::memcpy(&options.jit_mode, &badJitMode, sizeof(badJitMode));
   expectOpenFails(testBundles().llama, options, AWQC_ERROR_INVALID_ARGUMENT,
                   "jit_mode");
   // awqc_open_options_init(NULL) is harmless.

@@ -210,9 +210,12 @@ TEST(HostModelTest, RunLayersInOrder) {
     if (i == 2)
       gateUp = y;
   }
-  // A range past the end fails on the first missing layer.
-  EXPECT_EQ(awqc_model_run_layers(model, 2, 3, m, io.data(), workspace.get(),
-                                  workspaceBytes, nullptr),
+  // A range past the end fails on the first missing layer. io[i] belongs to
+  // the i-th layer of the range: layers 2 and 3 run first, on their own
+  // buffers (io[2], io[3]), and only the third entry is never read.
+  std::vector<awqc_layer_io> pastTheEnd = {io[2], io[3], io[3]};
+  EXPECT_EQ(awqc_model_run_layers(model, 2, 3, m, pastTheEnd.data(),
+                                  workspace.get(), workspaceBytes, nullptr),
             AWQC_ERROR_INVALID_ARGUMENT);
   EXPECT_THAT(awqc_last_error(), HasSubstr("layer index 4 is out of range"));
 }

@@ -511,7 +511,10 @@ uint16_t exactMul(uint16_t a, uint16_t b) {
 
 uint16_t exactFma(uint16_t a, uint16_t b, uint16_t c) {
   const __int128 product = static_cast<__int128>(halfUnits(a)) * halfUnits(b);
-  const __int128 addend = static_cast<__int128>(halfUnits(c)) << 24;
+  // c in units of 2^-48 (a multiply: shifting a negative value is undefined
+  // before C++20).
+  const __int128 addend =
+      static_cast<__int128>(halfUnits(c)) * (static_cast<__int128>(1) << 24);
   const bool productNegative = ((a ^ b) & 0x8000) != 0;
   const bool zeroNegative =
       product == 0 && addend == 0 && productNegative && (c & 0x8000);

@@ -42,6 +42,26 @@
 #include <utility>
 #include <vector>
 
+// AWQ_HOST_ASAN: the module is built with AddressSanitizer (a sanitized
+// executor builds its modules so, see docs/testing.md). ASan must then be told
+// of every stack switch, else it takes a fiber's frames for the OS thread's
+// stack and misreports (e.g. when an exception unwinds a fiber). Boost.Context
+// annotates only its ucontext variant; the fcontext fibers used here are
+// annotated in BlockState (switchTo, ThreadBody, abandonFibers).
+#if defined(__SANITIZE_ADDRESS__)
+#define AWQ_HOST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AWQ_HOST_ASAN 1
+#endif
+#endif
+#ifndef AWQ_HOST_ASAN
+#define AWQ_HOST_ASAN 0
+#endif
+#if AWQ_HOST_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 // Module-private state is hidden: a default-visibility inline variable would
 // become a GNU "unique" symbol that the dynamic linker merges across modules.
 #define AWQ_HOST_PRIVATE __attribute__((visibility("hidden")))
@@ -291,6 +311,42 @@ private:
   unsigned readyHead = 0;
   unsigned readyCount = 0;
   unsigned previous = 0; ///< The fiber that switched to the running one.
+  /// The OS thread's own stack, learnt from ASan on the first switch into a
+  /// fiber (used only when AWQ_HOST_ASAN).
+  const void *schedulerStackBottom = nullptr;
+  size_t schedulerStackSize = 0;
+
+  /// Tells ASan that this stack is about to switch to `next`'s. A null
+  /// `fakeStack` says the current fiber ends.
+  void startSwitch(void **fakeStack, unsigned next) {
+#if AWQ_HOST_ASAN
+    if (next == numThreads)
+      __sanitizer_start_switch_fiber(fakeStack, schedulerStackBottom,
+                                     schedulerStackSize);
+    else
+      __sanitizer_start_switch_fiber(fakeStack, task->stacks[next],
+                                     task->stackBytes);
+#else
+    (void)fakeStack;
+    (void)next;
+#endif
+  }
+
+  /// Tells ASan that the switch to this stack is complete (`previous` names
+  /// who switched here).
+  void finishSwitch(void *fakeStack) {
+#if AWQ_HOST_ASAN
+    const void *bottom = nullptr;
+    size_t size = 0;
+    __sanitizer_finish_switch_fiber(fakeStack, &bottom, &size);
+    if (previous == numThreads) {
+      schedulerStackBottom = bottom;
+      schedulerStackSize = size;
+    }
+#else
+    (void)fakeStack;
+#endif
+  }
 
   boost::context::fiber &contextOf(unsigned index) {
     return index == numThreads ? scheduler : threads[index].context;
@@ -314,7 +370,10 @@ private:
     previous = me;
     current = next;
     boost::context::fiber target = std::move(contextOf(next));
+    void *fakeStack = nullptr;
+    startSwitch(&fakeStack, next);
     boost::context::fiber from = std::move(target).resume();
+    finishSwitch(fakeStack);
     // Resumed: `previous` names whoever switched to us (empty if it ended).
     contextOf(previous) = std::move(from);
     if (me < numThreads)
@@ -338,6 +397,7 @@ struct ThreadBody {
   unsigned index;
   boost::context::fiber operator()(boost::context::fiber &&from) {
     BlockState &b = *block;
+    b.finishSwitch(nullptr);
     b.contextOf(b.previous) = std::move(from);
     b.enterThread(index);
     b.threadMain(index);
@@ -346,6 +406,7 @@ struct ThreadBody {
         b.failed ? b.numThreads : (b.readyCount ? b.popReady() : b.numThreads);
     b.previous = index;
     b.current = next;
+    b.startSwitch(nullptr, next); // This fiber ends here.
     return std::move(b.contextOf(next));
   }
 };
@@ -493,8 +554,28 @@ inline std::string BlockState::deadlockReport() const {
 inline void BlockState::abandonFibers() {
   // Destroying a suspended fiber unwinds its stack (Boost throws
   // forced_unwind inside it), so kernel-side destructors still run.
-  for (ThreadState &t : threads)
+  for (unsigned i = 0; i < threads.size(); ++i) {
+    ThreadState &t = threads[i];
+    if (!t.context)
+      continue;
+#if AWQ_HOST_ASAN
+    // The switch into the fiber is announced here; Boost switches back
+    // (the unwound fiber's last jump) without a word to ASan, so that switch
+    // is completed here and one back to this stack is recorded. A fiber never
+    // started unwinds inside Boost's entry function, so ThreadBody cannot
+    // annotate either side.
+    void *fakeStack = nullptr;
+    __sanitizer_start_switch_fiber(&fakeStack, task->stacks[i],
+                                   task->stackBytes);
     t.context = boost::context::fiber();
+    __sanitizer_finish_switch_fiber(fakeStack, nullptr, nullptr);
+    __sanitizer_start_switch_fiber(&fakeStack, schedulerStackBottom,
+                                   schedulerStackSize);
+    __sanitizer_finish_switch_fiber(fakeStack, nullptr, nullptr);
+#else
+    t.context = boost::context::fiber();
+#endif
+  }
 }
 
 inline bool BlockState::run(const AwqHostBlockTask *newTask) {
