@@ -204,7 +204,7 @@ std::string toJson(const Manifest &m) {
   root["aot"] = aot;
   json hashes = json::object();
   for (const auto &[tensor, hash] : m.tensorSha256)
-    hashes[tensor] = hash;
+    appendUniqueKey(hashes, tensor, json(hash));
   root["tensor_sha256"] = hashes;
   return root.dump(1);
 }
@@ -456,7 +456,7 @@ std::string buildHeader(const std::vector<Placed> &placed,
     info["shape"] =
         p.tensor ? p.tensor->shape : std::vector<int64_t>{int64_t(p.size)};
     info["data_offsets"] = {p.begin, p.begin + p.size};
-    header[p.name] = info;
+    appendUniqueKey(header, p.name, std::move(info));
   }
   std::string out = header.dump();
   out.append((kAlignment - (8 + out.size()) % kAlignment) % kAlignment, ' ');

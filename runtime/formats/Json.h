@@ -16,6 +16,7 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace awq {
 
@@ -30,6 +31,19 @@ constexpr int kMaxJsonDepth = 64;
 /// and, optionally, the part of it, e.g. "model.safetensors: header".
 nlohmann::json parseJsonRejectingDuplicateKeys(std::string_view text,
                                                const std::string &where);
+
+/// Adds `key: value` to the JSON object `object` without searching for an
+/// existing `key`: ordered_json's operator[] scans every member, so building
+/// a 200k-tensor header with it is quadratic. The caller guarantees that the
+/// keys it appends are distinct (the writers validate names first).
+template <typename JsonT>
+void appendUniqueKey(JsonT &object, std::string key, JsonT value) {
+  auto &members = object.template get_ref<typename JsonT::object_t &>();
+  if constexpr (std::is_same_v<JsonT, nlohmann::ordered_json>)
+    members.emplace_back(std::move(key), std::move(value));
+  else
+    members.emplace_hint(members.end(), std::move(key), std::move(value));
+}
 
 } // namespace awq
 

@@ -26,13 +26,15 @@ using nlohmann::json;
 
 const char *typeName(const json &value) { return value.type_name(); }
 
-/// Reads a JSON integer in [0, limit]; throws naming `field` otherwise.
+/// Reads a JSON integer in [0, limit]; throws naming the field that
+/// `describeField()` spells otherwise (built only then: a header can hold
+/// 200k tensors).
+template <typename DescribeField>
 uint64_t readUnsigned(const json &value, uint64_t limit,
-                      const std::string &prefix, const std::string &field) {
+                      const DescribeField &describeField) {
   if (!value.is_number_unsigned() || value.get<uint64_t>() > limit) {
     std::string got = value.is_number() ? value.dump() : typeName(value);
-    throw Error(prefix + "field '" + field +
-                "' must be a non-negative integer" +
+    throw Error(describeField() + " must be a non-negative integer" +
                 (limit < std::numeric_limits<uint64_t>::max()
                      ? " at most " + std::to_string(limit)
                      : std::string()) +
@@ -128,29 +130,29 @@ void SafeTensorsFile::Impl::parse() {
       continue;
     }
 
-    const std::string prefix = path + ": tensor '" + name + "': ";
+    auto prefix = [&] { return path + ": tensor '" + name + "': "; };
     if (!info.is_object())
-      throw Error(prefix +
+      throw Error(prefix() +
                   "expected an object with dtype, shape and "
                   "data_offsets, got " +
                   typeName(info));
     for (const char *field : {"dtype", "shape", "data_offsets"})
       if (!info.contains(field))
-        throw Error(prefix + "missing field '" + field + "'");
+        throw Error(prefix() + "missing field '" + field + "'");
 
     const json &dtypeJson = info["dtype"];
     if (!dtypeJson.is_string())
-      throw Error(prefix + "field 'dtype' must be a string, got " +
+      throw Error(prefix() + "field 'dtype' must be a string, got " +
                   typeName(dtypeJson));
     const std::string &dtypeText = dtypeJson.get_ref<const std::string &>();
     std::optional<DType> dtype = parseDType(dtypeText);
     if (!dtype)
-      throw Error(prefix + "unknown dtype '" + dtypeText +
+      throw Error(prefix() + "unknown dtype '" + dtypeText +
                   "'; expected one of " + knownDTypeNames());
 
     const json &shapeJson = info["shape"];
     if (!shapeJson.is_array())
-      throw Error(prefix +
+      throw Error(prefix() +
                   "field 'shape' must be an array of non-negative "
                   "integers, got " +
                   typeName(shapeJson));
@@ -158,12 +160,13 @@ void SafeTensorsFile::Impl::parse() {
     shape.reserve(shapeJson.size());
     for (size_t i = 0; i < shapeJson.size(); ++i)
       shape.push_back(static_cast<int64_t>(
-          readUnsigned(shapeJson[i], std::numeric_limits<int64_t>::max(),
-                       prefix, "shape[" + std::to_string(i) + "]")));
+          readUnsigned(shapeJson[i], std::numeric_limits<int64_t>::max(), [&] {
+            return prefix() + "field 'shape[" + std::to_string(i) + "]'";
+          })));
 
     const json &offsetsJson = info["data_offsets"];
     if (!offsetsJson.is_array() || offsetsJson.size() != 2)
-      throw Error(prefix +
+      throw Error(prefix() +
                   "field 'data_offsets' must be an array of two "
                   "integers [begin, end], got " +
                   (offsetsJson.is_array()
@@ -171,16 +174,18 @@ void SafeTensorsFile::Impl::parse() {
                        : std::string(typeName(offsetsJson))));
     const uint64_t begin =
         readUnsigned(offsetsJson[0], std::numeric_limits<uint64_t>::max(),
-                     prefix, "data_offsets[0]");
+                     [&] { return prefix() + "field 'data_offsets[0]'"; });
     const uint64_t end =
         readUnsigned(offsetsJson[1], std::numeric_limits<uint64_t>::max(),
-                     prefix, "data_offsets[1]");
-    const std::string offsetsText = "data_offsets [" + std::to_string(begin) +
-                                    ", " + std::to_string(end) + "]";
+                     [&] { return prefix() + "field 'data_offsets[1]'"; });
+    auto offsetsText = [&] {
+      return "data_offsets [" + std::to_string(begin) + ", " +
+             std::to_string(end) + "]";
+    };
     if (begin > end)
-      throw Error(prefix + offsetsText + ": begin is after end");
+      throw Error(prefix() + offsetsText() + ": begin is after end");
     if (end > dataSize)
-      throw Error(prefix + offsetsText +
+      throw Error(prefix() + offsetsText() +
                   " run past the data buffer, which has " +
                   std::to_string(dataSize) + " bytes");
 
@@ -188,12 +193,12 @@ void SafeTensorsFile::Impl::parse() {
     std::optional<uint64_t> bytes =
         numel ? checkedMul(*numel, dtypeSize(*dtype)) : std::nullopt;
     if (!bytes)
-      throw Error(prefix + "shape " + formatShape(shape) + " of " + dtypeText +
-                  " overflows a 64-bit byte count");
+      throw Error(prefix() + "shape " + formatShape(shape) + " of " +
+                  dtypeText + " overflows a 64-bit byte count");
     if (*bytes != end - begin)
-      throw Error(prefix + dtypeText + " x shape " + formatShape(shape) +
+      throw Error(prefix() + dtypeText + " x shape " + formatShape(shape) +
                   " needs " + std::to_string(*bytes) + " bytes, but " +
-                  offsetsText + " span " + std::to_string(end - begin));
+                  offsetsText() + " span " + std::to_string(end - begin));
 
     PendingTensor tensor;
     tensor.view.name = name;

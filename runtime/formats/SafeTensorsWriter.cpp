@@ -3,6 +3,7 @@
 #include "runtime/formats/SafeTensorsWriter.h"
 
 #include "runtime/formats/AtomicFile.h"
+#include "runtime/formats/Json.h"
 #include "runtime/support/Error.h"
 
 #include <nlohmann/json.hpp>
@@ -36,7 +37,7 @@ std::string buildHeader(const std::vector<const TensorRef *> &tensors,
     info["dtype"] = dtypeName(tensor->dtype);
     info["shape"] = tensor->shape;
     info["data_offsets"] = {offset, offset + tensor->size};
-    header[tensor->name] = std::move(info);
+    appendUniqueKey(header, tensor->name, std::move(info));
     offset += tensor->size;
   }
   std::string text = header.dump();
@@ -159,7 +160,7 @@ writeSafeTensorsCheckpoint(const std::string &dir,
                   shards.size());
     written.files.push_back(name);
     for (const TensorRef *tensor : shards[i])
-      weightMap[tensor->name] = name;
+      appendUniqueKey(weightMap, tensor->name, nlohmann::ordered_json(name));
     writers.push_back(
         std::make_unique<AtomicFileWriter>((directory / name).string()));
     writeBody(*writers.back(), shards[i], metadata);

@@ -81,6 +81,30 @@ BENCHMARK(BM_OpenSafeTensors)
     ->Arg(200000)
     ->Unit(benchmark::kMillisecond);
 
+/// Writing as many tensors: the header is built by appending (ordered_json's
+/// operator[] scans every key, which made a 200k-tensor header take a
+/// minute).
+void BM_WriteSafeTensors(benchmark::State &state) {
+  TempDir dir;
+  const int count = static_cast<int>(state.range(0));
+  std::vector<uint8_t> bytes(64, 1);
+  std::vector<TensorRef> refs;
+  for (int i = 0; i < count; ++i)
+    refs.push_back({"model.layers." + std::to_string(i) + ".weight",
+                    DType::F16,
+                    {32},
+                    bytes.data(),
+                    64});
+  for (auto _ : state)
+    writeSafeTensors(dir.file("model.safetensors"), refs);
+  state.SetItemsProcessed(state.iterations() * count);
+}
+BENCHMARK(BM_WriteSafeTensors)
+    ->Arg(800)
+    ->Arg(64000)
+    ->Arg(200000)
+    ->Unit(benchmark::kMillisecond);
+
 void BM_ExportImportLayer(benchmark::State &state) {
   TempDir dir;
   QuantParams params;
