@@ -18,31 +18,30 @@ constexpr float kMinNormalHalf = 6.103515625e-05f;            // 2^-14
 constexpr float kHalfSubnormalStep = 5.9604644775390625e-08f; // 2^-24
 constexpr uint32_t kDroppedBits = (1u << 13) - 1; // fp32 vs fp16 mantissa
 
-/// The next fp16 value above v, which must be fp16-representable and > 0.
-float nextHalfUp(float v) {
-  if (v < kMinNormalHalf)
-    return v + kHalfSubnormalStep;
+/// The next fp16 value below v, which must be fp16-representable and > 0.
+float nextHalfDown(float v) {
+  if (v <= kMinNormalHalf)
+    return v - kHalfSubnormalStep;
   uint32_t bits;
   std::memcpy(&bits, &v, sizeof(bits));
-  bits += kDroppedBits + 1;
+  bits -= kDroppedBits + 1;
   float r;
   std::memcpy(&r, &bits, sizeof(r));
-  return r > kMaxHalf ? std::numeric_limits<float>::infinity() : r;
+  return r;
 }
 
 } // namespace
 
-float roundUpToHalf(float v) {
+float roundDownToHalf(float v) {
   if (!(v <= kMaxHalf))
     return std::numeric_limits<float>::infinity();
   if (v < kMinNormalHalf) // Subnormal halfs: multiples of 2^-24, exact here.
-    return std::ceil(v / kHalfSubnormalStep) * kHalfSubnormalStep;
-  // Normal halfs keep 10 of fp32's 23 mantissa bits; rounding the dropped
-  // bits up (the carry may bump the exponent) gives the next half >= v.
+    return std::floor(v / kHalfSubnormalStep) * kHalfSubnormalStep;
+  // Normal halfs keep 10 of fp32's 23 mantissa bits: dropping the other 13
+  // rounds a positive value down.
   uint32_t bits;
   std::memcpy(&bits, &v, sizeof(bits));
-  if (bits & kDroppedBits)
-    bits = (bits | kDroppedBits) + 1;
+  bits &= ~kDroppedBits;
   float r;
   std::memcpy(&r, &bits, sizeof(r));
   return r;
@@ -64,29 +63,50 @@ void checkQuantParams(const QuantParams &params, int64_t k,
 GroupGrid makeGroupGrid(float minVal, float maxVal, const QuantParams &params) {
   GroupGrid grid;
   grid.qmax = (1 << params.bits) - 1;
-  // The range is formed in fp64 (max - min of two floats may round down in
-  // fp32), and the fp16 scale is bumped up when the quotient rounded down,
-  // so that scale * steps >= range always holds.
-  const int steps = params.zeroPoint ? grid.qmax : (1 << (params.bits - 1)) - 1;
-  const double range =
-      params.zeroPoint
-          ? std::max(static_cast<double>(maxVal) - minVal, 1e-5)
-          : std::max<double>(std::max(std::fabs(minVal), std::fabs(maxVal)),
-                             1e-5);
-  float scale = roundUpToHalf(static_cast<float>(range / steps));
-  if (std::isfinite(scale) && static_cast<double>(scale) * steps < range)
-    scale = nextHalfUp(scale);
-  grid.scale = scale;
-  if (params.zeroPoint) {
-    if (!grid.valid())
-      return grid;
-    const float v =
-        std::min(std::max(-minVal / scale, -kMaxRoundInput), kMaxRoundInput);
-    grid.zero =
-        std::min(std::max(static_cast<int>(roundHalfEven(v)), 0), grid.qmax);
-  } else {
-    grid.zero = 1 << (params.bits - 1);
+  // The grid spans [lo, hi] in qmax steps. With a zero point, [lo, hi] is
+  // the group's range widened to hold 0 (a one-sided group would otherwise
+  // clamp its zero and saturate); without one, it is [-absmax, absmax] around
+  // the implicit zero 2^(b-1). Formed in fp64: hi - lo of two floats may
+  // round in fp32.
+  const double absMax = std::max<double>(std::fabs(minVal), std::fabs(maxVal));
+  const double lo = params.zeroPoint ? std::min<double>(minVal, 0) : -absMax;
+  const double hi = params.zeroPoint ? std::max<double>(maxVal, 0) : absMax;
+  const double range = std::max(hi - lo, 1e-5);
+  const double exact = range / grid.qmax;
+  if (!(exact <= kMaxHalf)) { // Not storable: the group is refused.
+    grid.scale = std::numeric_limits<float>::infinity();
+    return grid;
   }
+  // The fp16 scale is rounded down, so that qmax steps reach at least from
+  // lo to hi and both end codes are used: lo gets code 0 and hi rounds to
+  // qmax or beyond and is clamped to it (an extra error of at most
+  // qmax * (exact - scale), under one fp16 ulp of the scale per step, at
+  // that end only). Rounding up, as before, left the top code unused in
+  // most clipped groups. The code of lo and hi is verified: when the range is
+  // exactly qmax scales and lo / scale a half-integer, round-half-even can
+  // still miss an end, and the next smaller scale fixes it.
+  auto zeroFor = [&](float scale) {
+    if (!params.zeroPoint)
+      return 1 << (params.bits - 1);
+    const float v = std::min(std::max(static_cast<float>(-lo / scale), 0.0f),
+                             static_cast<float>(grid.qmax));
+    return static_cast<int>(roundHalfEven(v));
+  };
+  auto usesBothEnds = [&](float scale, int zero) {
+    auto code = [&](double w) {
+      return roundHalfEven(static_cast<float>(w / scale)) + zero;
+    };
+    return code(lo) <= 0 && code(hi) >= grid.qmax;
+  };
+  float scale =
+      std::max(roundDownToHalf(static_cast<float>(exact)), kHalfSubnormalStep);
+  int zero = zeroFor(scale);
+  if (!usesBothEnds(scale, zero) && scale > kHalfSubnormalStep) {
+    scale = nextHalfDown(scale);
+    zero = zeroFor(scale);
+  }
+  grid.scale = scale;
+  grid.zero = zero;
   return grid;
 }
 

@@ -2,17 +2,17 @@
 //
 // The quantizer AWQ and RTN share: each group of G consecutive input channels
 // of one output channel gets an fp16 scale and (asymmetric mode) an integer
-// zero point, following AutoAWQ's pseudo_quantize_tensor:
+// zero point. The grid spans [lo, hi] in qmax = 2^b - 1 steps:
 //
-//   asymmetric: scale = max(max - min, 1e-5) / (2^b - 1)
-//               zero  = clamp(-round(min / scale), 0, 2^b - 1)
-//   symmetric:  scale = max(absmax, 1e-5) / (2^(b-1) - 1),  zero = 2^(b-1)
-//   q = clamp(round(w / scale) + zero, 0, 2^b - 1),  w' = (q - zero) * scale
+//   asymmetric: [lo, hi] = [min(min, 0), max(max, 0)],  zero = round(-lo / s)
+//   symmetric:  [lo, hi] = [-absmax, absmax],            zero = 2^(b-1)
+//   s = down(max(hi - lo, 1e-5) / qmax)
+//   q = clamp(round(w / s) + zero, 0, qmax),  w' = (q - zero) * s
 //
-// round is round-half-to-even. Arithmetic is fp32; the scale is rounded *up*
-// to the next fp16 value so the stored grid still covers [min, max] (a
-// rounded-down scale could clip the group's extreme weight by a fraction of a
-// step). Weights come in the Hugging Face layout W[n, k] (out x in).
+// round is round-half-to-even, down rounds to the fp16 value below.
+// Arithmetic is fp32. Rounding the scale down makes lo and hi get the end
+// codes 0 and qmax, so no level is wasted (docs/quantization.md). Weights come
+// in the Hugging Face layout W[n, k] (out x in).
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_COMPILER_QUANTIZE_QUANTIZER_H
@@ -46,10 +46,11 @@ inline float roundHalfEven(float x) {
   return (x + magic) - magic;
 }
 
-/// The smallest fp16 value >= v, as a float, for finite v > 0; +inf when v
-/// exceeds the largest finite fp16 value. Bit arithmetic, so the hot path
-/// needs none of the compiler's software fp16 conversions.
-float roundUpToHalf(float v);
+/// The largest fp16 value <= v, as a float, for finite v > 0 (0 below the
+/// smallest subnormal); +inf when v exceeds the largest finite fp16 value.
+/// Bit arithmetic, so the hot path needs none of the compiler's software
+/// fp16 conversions.
+float roundDownToHalf(float v);
 
 /// The quantization grid of one group.
 struct GroupGrid {

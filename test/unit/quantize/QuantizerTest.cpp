@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfenv>
 #include <cmath>
 
@@ -46,29 +47,47 @@ TEST(Quantizer, RoundHalfEvenMatchesNearbyint) {
   }
 }
 
-TEST(Quantizer, RoundUpToHalfMatchesTheConversion) {
-  // The plain way: convert, and step up once if the conversion rounded down.
+TEST(Quantizer, RoundDownToHalfMatchesTheConversion) {
+  // The plain way: convert, and step down once if the conversion rounded up.
   auto plain = [](float v) {
     uint16_t h = floatToHalf(v);
-    if (halfToFloat(h) < v)
-      ++h;
+    if (halfToFloat(h) > v)
+      --h;
     return halfToFloat(h);
   };
   const uint64_t seed = testSeed();
   SCOPED_TRACE(seedMessage(seed));
   std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> expo(-27.0f, 16.5f);
+  std::uniform_real_distribution<float> expo(-27.0f, 15.99f);
   for (int i = 0; i < 300000; ++i) {
     const float v = std::exp2(expo(rng));
-    const float want = plain(v);
-    ASSERT_EQ(roundUpToHalf(v), std::isfinite(want) ? want : INFINITY) << v;
+    ASSERT_EQ(roundDownToHalf(v), plain(v)) << v;
   }
   // Every finite positive half maps to itself.
   for (uint32_t h = 1; h < 0x7c00; ++h)
-    ASSERT_EQ(roundUpToHalf(halfToFloat(h)), halfToFloat(h)) << h;
-  EXPECT_EQ(roundUpToHalf(65504.0f), 65504.0f);
-  EXPECT_EQ(roundUpToHalf(65504.5f), INFINITY);
-  EXPECT_EQ(roundUpToHalf(1e-9f), std::ldexp(1.0f, -24));
+    ASSERT_EQ(roundDownToHalf(halfToFloat(h)), halfToFloat(h)) << h;
+  EXPECT_EQ(roundDownToHalf(65504.0f), 65504.0f);
+  EXPECT_EQ(roundDownToHalf(65504.5f), INFINITY);
+  EXPECT_EQ(roundDownToHalf(1e-9f), 0.0f);
+  EXPECT_EQ(roundDownToHalf(std::ldexp(1.5f, -24)), std::ldexp(1.0f, -24));
+}
+
+/// The plain formula of docs/quantization.md, in double.
+struct PlainGrid {
+  double lo, hi, exact;
+};
+PlainGrid plainGrid(float minVal, float maxVal, int bits, bool zeroPoint) {
+  const double absMax =
+      std::max(std::fabs(double(minVal)), std::fabs(double(maxVal)));
+  PlainGrid g;
+  g.lo = zeroPoint ? std::min(double(minVal), 0.0) : -absMax;
+  g.hi = zeroPoint ? std::max(double(maxVal), 0.0) : absMax;
+  g.exact = std::max(g.hi - g.lo, 1e-5) / ((1 << bits) - 1);
+  return g;
+}
+
+int plainCode(double w, double scale, int zero, int qmax) {
+  return std::clamp<int>(int(std::nearbyint(float(w / scale))) + zero, 0, qmax);
 }
 
 TEST(Quantizer, GridFollowsTheFormulas) {
@@ -78,34 +97,150 @@ TEST(Quantizer, GridFollowsTheFormulas) {
   std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
   for (int bits : {3, 4, 8}) {
     const int qmax = (1 << bits) - 1;
-    for (int i = 0; i < 1000; ++i) {
+    for (int i = 0; i < 2000; ++i) {
       float lo = dist(rng), hi = dist(rng);
       if (lo > hi)
         std::swap(lo, hi);
-      const GroupGrid g = makeGroupGrid(lo, hi, {bits, 128, true});
-      const double exact = std::max(double(hi) - lo, 1e-5) / qmax;
-      // fp16-representable, covering the range, and at most one fp16 step
-      // above the exact quotient.
-      ASSERT_EQ(roundToHalf(g.scale), g.scale);
-      ASSERT_GE(g.scale, exact);
-      // One fp16 step: relative 2^-10 for normals, 2^-24 for subnormals.
-      ASSERT_LE(g.scale, exact * (1.0 + 1.0 / 512) + std::ldexp(1.0, -24));
-      ASSERT_EQ(g.qmax, qmax);
-      ASSERT_EQ(g.zero,
-                std::clamp<int>(int(std::nearbyint(-lo / g.scale)), 0, qmax));
-
-      const GroupGrid s = makeGroupGrid(lo, hi, {bits, 128, false});
-      const double absMax = std::max<double>(std::fabs(lo), std::fabs(hi));
-      ASSERT_EQ(s.zero, 1 << (bits - 1));
-      ASSERT_GE(s.scale, absMax / ((1 << (bits - 1)) - 1));
-      ASSERT_LE(s.scale, absMax / ((1 << (bits - 1)) - 1) * (1.0 + 1.0 / 512) +
-                             std::ldexp(1.0, -24));
+      for (bool zeroPoint : {true, false}) {
+        SCOPED_TRACE(::testing::Message()
+                     << "bits " << bits << " [" << lo << ", " << hi
+                     << "] zero point " << zeroPoint);
+        const GroupGrid g = makeGroupGrid(lo, hi, {bits, 128, zeroPoint});
+        const PlainGrid p = plainGrid(lo, hi, bits, zeroPoint);
+        // fp16-representable, at most the exact quotient and at most two fp16
+        // steps below it (one for rounding, one for the end-code check).
+        ASSERT_EQ(roundToHalf(g.scale), g.scale);
+        ASSERT_LE(g.scale, p.exact);
+        ASSERT_GE(g.scale,
+                  p.exact * (1.0 - 2.0 / 1024) - 2 * std::ldexp(1.0, -24));
+        ASSERT_EQ(g.qmax, qmax);
+        if (zeroPoint)
+          ASSERT_EQ(g.zero, std::clamp<int>(
+                                int(std::nearbyint(-p.lo / g.scale)), 0, qmax));
+        else
+          ASSERT_EQ(g.zero, 1 << (bits - 1));
+        // Both ends of the grid's span get the end codes.
+        ASSERT_EQ(plainCode(p.lo, g.scale, g.zero, qmax), 0);
+        ASSERT_EQ(plainCode(p.hi, g.scale, g.zero, qmax), qmax);
+      }
     }
   }
   // The 1e-5 floor keeps a constant group's scale positive.
   EXPECT_GT(makeGroupGrid(0.25f, 0.25f, {8, 32, true}).scale, 0.0f);
   // A range beyond 65504 * qmax cannot be stored.
   EXPECT_FALSE(makeGroupGrid(-1e9f, 1e9f, {4, 32, true}).valid());
+  EXPECT_FALSE(
+      makeGroupGrid(0.0f, 65504.0f * 15 * 1.01f, {4, 32, true}).valid());
+  EXPECT_TRUE(makeGroupGrid(-65504.0f, 65504.0f, {4, 32, true}).valid());
+}
+
+/// Quantizes one group with quantizeLinear and returns its codes, scale,
+/// zero and the worst |w - dequantized| over the group.
+struct GroupResult {
+  std::vector<int> codes;
+  float scale;
+  int zero;
+  double maxError;
+};
+GroupResult quantizeGroup(const std::vector<float> &w, int bits,
+                          bool zeroPoint) {
+  const int64_t k = static_cast<int64_t>(w.size());
+  QuantizedLinear l = quantizeLinear(
+      w.data(), 1, k, {bits, static_cast<int>(k), zeroPoint}, {}, "group");
+  GroupResult r;
+  r.scale = halfToFloat(l.scales[0]);
+  r.zero = zeroPoint ? int(l.zeros[0]) : 1 << (bits - 1);
+  r.maxError = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    r.codes.push_back(l.q[i]);
+    const double dq = (double(l.q[i]) - r.zero) * r.scale;
+    r.maxError = std::max(r.maxError, std::fabs(dq - w[i]));
+  }
+  return r;
+}
+
+bool hasCode(const GroupResult &r, int code) {
+  return std::find(r.codes.begin(), r.codes.end(), code) != r.codes.end();
+}
+
+TEST(Quantizer, EveryGroupUsesBothEndCodes) {
+  // Constructed groups, 32 weights each, at every width: the group's own
+  // weights reach code 0 and code qmax wherever the grid's span is the
+  // group's (its range holds 0, or the layer is symmetric and the group's
+  // extremes are opposite), and no weight is further than half a step plus
+  // the end's rounding slack from its dequantized value.
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  for (int bits : {3, 4, 8}) {
+    const int qmax = (1 << bits) - 1;
+    auto slack = [&](const GroupResult &r, double exact) {
+      return 0.5 * r.scale + qmax * std::max(0.0, exact - r.scale) +
+             1e-6 * exact;
+    };
+    // Symmetric in value (as a clipped group is): -c and c both present.
+    for (int trial = 0; trial < 200; ++trial) {
+      const float c = std::exp2(unit(rng) * 6);
+      std::vector<float> w(32);
+      for (float &v : w)
+        v = unit(rng) * c;
+      w[3] = -c;
+      w[17] = c;
+      for (bool zeroPoint : {true, false}) {
+        SCOPED_TRACE(::testing::Message() << "bits " << bits << " c " << c
+                                          << " zero point " << zeroPoint);
+        const GroupResult r = quantizeGroup(w, bits, zeroPoint);
+        ASSERT_TRUE(hasCode(r, 0));
+        ASSERT_TRUE(hasCode(r, qmax));
+        const double exact = 2.0 * c / qmax;
+        ASSERT_LE(r.maxError, slack(r, exact));
+      }
+    }
+    // Range exactly qmax fp16 steps with the low end on a half-integer:
+    // round-half-even would map [-2.5, qmax - 2.5] to codes 0..qmax-1 with
+    // scale 1; the grid takes the next smaller scale instead.
+    {
+      std::vector<float> w(32, 0.0f);
+      w[0] = -2.5f;
+      w[1] = qmax - 2.5f;
+      const GroupResult r = quantizeGroup(w, bits, true);
+      EXPECT_TRUE(hasCode(r, 0));
+      EXPECT_TRUE(hasCode(r, qmax));
+      EXPECT_LT(r.scale, 1.0f);
+    }
+    // One-sided groups: the span is widened to hold 0, the far end gets the
+    // end code and nothing saturates beyond half a step.
+    for (float sign : {1.0f, -1.0f}) {
+      std::vector<float> w(32);
+      for (int i = 0; i < 32; ++i)
+        w[i] = sign * (1.0f + 0.01f * i);
+      const GroupResult r = quantizeGroup(w, bits, true);
+      EXPECT_TRUE(hasCode(r, sign > 0 ? qmax : 0));
+      EXPECT_EQ(r.zero, sign > 0 ? 0 : qmax);
+      EXPECT_LE(r.maxError, slack(r, 1.31 / qmax));
+    }
+    // Constant groups dequantize to themselves within the slack.
+    for (float c : {0.25f, -3.0f, 0.0f, 1e-7f}) {
+      std::vector<float> w(32, c);
+      for (bool zeroPoint : {true, false}) {
+        const GroupResult r = quantizeGroup(w, bits, zeroPoint);
+        const double exact = plainGrid(c, c, bits, zeroPoint).exact;
+        EXPECT_LE(r.maxError, slack(r, exact) + std::ldexp(1.0, -25)) << c;
+      }
+    }
+    // A tiny range (below the 1e-5 floor): a positive scale, bounded error.
+    {
+      std::vector<float> w(32);
+      for (float &v : w)
+        v = 1e-7f * unit(rng);
+      for (bool zeroPoint : {true, false}) {
+        const GroupResult r = quantizeGroup(w, bits, zeroPoint);
+        EXPECT_GT(r.scale, 0.0f);
+        EXPECT_LE(r.maxError, r.scale);
+      }
+    }
+  }
 }
 
 TEST(Quantizer, RoundsHalfToEvenInsideAGroup) {
@@ -127,15 +262,15 @@ TEST(Quantizer, RoundsHalfToEvenInsideAGroup) {
   EXPECT_EQ(l.q[1], 15);
 }
 
-TEST(Quantizer, ZeroPointIsClamped) {
-  // All-positive group: -round(min / scale) < 0 clamps to 0.
+TEST(Quantizer, OneSidedGroupsSpanZero) {
+  // All-positive group: the span is [0, max], so the zero point is 0.
   std::vector<float> pos(32);
   for (int i = 0; i < 32; ++i)
     pos[i] = 1.0f + 0.01f * i;
   QuantizedLinear l =
       quantizeLinear(pos.data(), 1, 32, {4, 32, true}, {}, "pos");
   EXPECT_EQ(l.zeros[0], 0);
-  // All-negative group: the zero clamps to qmax.
+  // All-negative group: the span is [min, 0], so the zero is qmax.
   for (float &v : pos)
     v = -v;
   l = quantizeLinear(pos.data(), 1, 32, {4, 32, true}, {}, "neg");
@@ -160,18 +295,22 @@ TEST(Quantizer, SymmetricUsesTheImplicitZero) {
       for (int64_t c = g * 32; c < (g + 1) * 32; ++c)
         absMax = std::max(absMax, std::fabs(w[n * 64 + c]));
       const float scale = halfToFloat(l.scales[g * 4 + n]);
-      EXPECT_GE(double(scale), absMax / 7.0);
+      // 15 steps span [-absmax, absmax]; the fp16 scale is rounded down.
+      const double exact = 2.0 * absMax / 15;
+      EXPECT_LE(double(scale), exact);
+      EXPECT_GE(double(scale), exact * (1.0 - 2.0 / 1024));
       for (int64_t c = g * 32; c < (g + 1) * 32; ++c) {
         const int q = l.q[c * 4 + n];
         EXPECT_EQ(deq[c * 4 + n], float(q - 8) * scale);
         EXPECT_LE(std::fabs(deq[c * 4 + n] - w[n * 64 + c]),
-                  scale * 0.5f * 1.000001f);
+                  scale * 0.5 + 15 * (exact - scale) + 1e-6 * exact);
       }
     }
 }
 
 /// Every bits / group / mode combination: codes in range and every weight
-/// within half a step of its dequantized value (after an optional clip).
+/// within half a step of its dequantized value (after an optional clip),
+/// plus, at the ends of the span, what the rounded-down scale leaves out.
 TEST(Quantizer, EveryConfigurationStaysWithinHalfAStep) {
   const uint64_t seed = testSeed();
   SCOPED_TRACE(seedMessage(seed));
@@ -209,6 +348,10 @@ TEST(Quantizer, EveryConfigurationStaysWithinHalfAStep) {
             ASSERT_TRUE(fakeQuantizeRow(w.data() + r * k, k, p, row.data()));
             for (int64_t c = 0; c < k; ++c) {
               const int64_t g = c / group;
+              const auto [lo, hi] =
+                  std::minmax_element(w.begin() + r * k + g * group,
+                                      w.begin() + r * k + (g + 1) * group);
+              const double exact = plainGrid(*lo, *hi, bits, zeroPoint).exact;
               ASSERT_LE(l.q[c * n + r], qmax);
               if (zeroPoint) {
                 ASSERT_LE(l.zeros[g * n + r], qmax);
@@ -217,14 +360,15 @@ TEST(Quantizer, EveryConfigurationStaysWithinHalfAStep) {
               const float d = deq[c * n + r];
               // The vectorised fake-quantizer agrees bit for bit.
               ASSERT_EQ(row[c], d);
-              ASSERT_LE(std::fabs(d - w[r * k + c]), 0.5f * step * 1.000001f)
+              const double bound =
+                  0.5 * step + qmax * (exact - step) + 1e-6 * exact;
+              ASSERT_LE(std::fabs(d - w[r * k + c]), bound)
                   << "row " << r << " col " << c;
               const float excess =
                   clip ? std::max(0.0f, std::fabs(original[r * k + c]) -
                                             mv[r * (k / group) + g])
                        : 0.0f;
-              ASSERT_LE(std::fabs(d - original[r * k + c]),
-                        0.5f * step * 1.000001f + excess);
+              ASSERT_LE(std::fabs(d - original[r * k + c]), bound + excess);
             }
           }
         }
