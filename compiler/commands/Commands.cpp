@@ -82,9 +82,13 @@ int runQuantizeCommand(const std::vector<std::string> &argv, std::ostream &out,
     if (args.flag(OPT_symmetric))
       options.settings.zeroPoint = false;
     if (std::optional<std::string> method =
-            args.choiceValue(OPT_method, {"awq", "rtn"}))
-      options.method =
-          *method == "awq" ? QuantizeMethod::Awq : QuantizeMethod::Rtn;
+            args.choiceValue(OPT_method, {"awq", "rtn", "gptq", "awq-gptq"}))
+      options.method = *parseQuantizeMethod(*method);
+    options.actOrder = args.flag(OPT_act_order);
+    if (options.actOrder && !usesGptq(options.method))
+      throw UsageError("--act-order applies to --method gptq and awq-gptq, "
+                       "not " +
+                       std::string(methodName(options.method)));
     if (std::optional<std::string> formula =
             args.choiceValue(OPT_scale_formula, {"duo", "activation"}))
       options.formula =

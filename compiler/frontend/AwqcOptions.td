@@ -85,8 +85,13 @@ defm group : Value<"group", "32|64|128|-1",
   "Group size; -1 = one group per output column (default 128)", [sc_quantize]>;
 def symmetric : Flag<["--"], "symmetric", [sc_quantize]>,
   HelpText<"No zero point (implicit 2^(bits-1))">;
-defm method : Value<"method", "awq|rtn",
-  "awq (default) or plain round-to-nearest", [sc_quantize]>;
+defm method : Value<"method", "awq|rtn|gptq|awq-gptq",
+  "awq (default), plain round-to-nearest, gptq (error compensation through "
+  "the activations' Hessian), or awq-gptq (AWQ scales and clip, then GPTQ)",
+  [sc_quantize]>;
+def act_order : Flag<["--"], "act-order", [sc_quantize]>,
+  HelpText<"GPTQ: visit input channels by decreasing Hessian diagonal "
+           "(groups stay contiguous)">;
 defm scale_formula : Value<"scale-formula", "duo|activation",
   "AWQ scale candidates: AutoAWQ's duo scaling (default) or the paper's "
   "x_mean^r", [sc_quantize]>;

@@ -813,14 +813,25 @@ GroupResult quantizeInputGroup(const LinearGroupInput &group,
     }
   }
 
+  // GPTQ's Hessian: of the activations the scaled weights see, x / s,
+  // shared by the group's layers.
+  std::vector<float> hessian;
+  if (options.gptq)
+    hessian = gptqHessian(p.x, t, k, scales, threads);
+
   // Quantize, and measure each layer's real output error from its codes.
   std::vector<float> block(
       static_cast<size_t>(std::min(rows, kFinalizeBlockRows) * k));
   for (size_t i = 0; i < numLayers; ++i) {
     const int64_t n = p.layerRows(i);
+    const float *layerWeights = scaled.data() + p.offset[i] * k;
     QuantizedLinear ql =
-        quantizeLinear(scaled.data() + p.offset[i] * k, n, k, options.params,
-                       p.biases[i], p.whats[i], threads);
+        options.gptq
+            ? gptqQuantizeLinear(layerWeights, n, k, options.params,
+                                 p.biases[i], hessian, options.gptqOptions,
+                                 p.whats[i], threads)
+            : quantizeLinear(layerWeights, n, k, options.params, p.biases[i],
+                             p.whats[i], threads);
     const int64_t gs = options.params.groupSize;
     double sum = 0.0;
     for (int64_t n0 = 0; n0 < n; n0 += kFinalizeBlockRows) {

@@ -17,6 +17,7 @@
 #define AWQ_COMPILER_QUANTIZE_AWQ_H
 
 #include "compiler/quantize/Cancellation.h"
+#include "compiler/quantize/Gptq.h"
 #include "runtime/support/QuantizedLinear.h"
 
 #include <atomic>
@@ -113,6 +114,12 @@ struct QuantizeOptions {
   /// i = 0 .. clipSteps - 1 (defaults: shrink 1.00 down to 0.55).
   int clipGridSize = 20;
   int clipSteps = 10;
+  /// Quantize with GPTQ (error compensation through the Hessian of the
+  /// group's scaled activations) instead of round-to-nearest, after the
+  /// scale search and clipping (if any): `--method gptq` (no scale search)
+  /// and `--method awq-gptq`.
+  bool gptq = false;
+  GptqOptions gptqOptions;
   /// Tokens used by the clip search, sub-sampled evenly from the set.
   int64_t clipMaxTokens = 512;
   /// Threads for elementwise work (0 = all hardware threads). BLAS uses its

@@ -14,6 +14,36 @@
 
 namespace awq {
 
+const char *methodName(QuantizeMethod method) {
+  switch (method) {
+  case QuantizeMethod::Awq:
+    return "awq";
+  case QuantizeMethod::Rtn:
+    return "rtn";
+  case QuantizeMethod::Gptq:
+    return "gptq";
+  case QuantizeMethod::AwqGptq:
+    return "awq-gptq";
+  }
+  return "?";
+}
+
+std::optional<QuantizeMethod> parseQuantizeMethod(const std::string &name) {
+  for (QuantizeMethod method : {QuantizeMethod::Awq, QuantizeMethod::Rtn,
+                                QuantizeMethod::Gptq, QuantizeMethod::AwqGptq})
+    if (name == methodName(method))
+      return method;
+  return std::nullopt;
+}
+
+bool searchesScales(QuantizeMethod method) {
+  return method == QuantizeMethod::Awq || method == QuantizeMethod::AwqGptq;
+}
+
+bool usesGptq(QuantizeMethod method) {
+  return method == QuantizeMethod::Gptq || method == QuantizeMethod::AwqGptq;
+}
+
 const char *scaleDestinationName(ScaleDestination destination) {
   switch (destination) {
   case ScaleDestination::None:
@@ -120,7 +150,7 @@ void planDestinations(std::vector<PlannedGroup> &plans, const Fp16Model &model,
     const Producer &producer = group.producer;
     plan.destination = ScaleDestination::None;
     plan.target.clear();
-    if (options.method == QuantizeMethod::Rtn)
+    if (!searchesScales(options.method))
       continue;
     switch (producer.kind) {
     case ProducerKind::RmsNorm:

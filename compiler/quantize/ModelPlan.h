@@ -46,7 +46,22 @@ struct UniformQuantSettings {
   bool zeroPoint = true;
 };
 
-enum class QuantizeMethod { Awq, Rtn };
+/// How each input group is quantized (`awqc quantize --method`).
+enum class QuantizeMethod {
+  Awq,     ///< AWQ scale and clip search, then round-to-nearest.
+  Rtn,     ///< Round-to-nearest alone.
+  Gptq,    ///< GPTQ error compensation, no scales.
+  AwqGptq, ///< AWQ scale search, then GPTQ on the scaled weights.
+};
+
+/// "awq", "rtn", "gptq", "awq-gptq".
+const char *methodName(QuantizeMethod method);
+/// The method named `name` (as methodName spells it), if any.
+std::optional<QuantizeMethod> parseQuantizeMethod(const std::string &name);
+/// Whether the method searches AWQ scales (and so folds 1/s somewhere).
+bool searchesScales(QuantizeMethod method);
+/// Whether the method quantizes with GPTQ rather than round-to-nearest.
+bool usesGptq(QuantizeMethod method);
 
 /// Where a group's 1/s goes.
 enum class ScaleDestination {

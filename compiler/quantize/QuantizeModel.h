@@ -52,6 +52,8 @@ struct ModelQuantizeOptions {
   /// the checkpoint needs no activation scale tensor (AutoAWQ's behaviour;
   /// the result loads unchanged in AutoAWQ, vLLM and transformers).
   bool foldOnly = false;
+  /// GPTQ methods: visit columns by decreasing Hessian diagonal.
+  bool actOrder = false;
   int threads = 0;            ///< 0: every hardware thread.
   uint64_t maxShardBytes = 0; ///< 0: a single model.safetensors.
   /// Replace an existing output directory, if it is an earlier output of
@@ -102,6 +104,7 @@ struct ModelQuantizeResult {
   ScaleFormula formula = ScaleFormula::Duo;
   bool clip = true;
   bool foldOnly = false;
+  bool actOrder = false;
   std::vector<GroupQuantReport> groups; ///< In description order.
   std::vector<LayerQuantReport> layers; ///< In description order.
   /// Every quantized layer by tensor prefix (the name importAwqCheckpoint

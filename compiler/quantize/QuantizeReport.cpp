@@ -30,8 +30,19 @@ std::string format(const char *spec, double value) {
   return buffer;
 }
 
-const char *methodName(QuantizeMethod method) {
-  return method == QuantizeMethod::Awq ? "awq" : "rtn";
+/// What the table calls the method's own error (the RTN method keeps the
+/// AWQ column, equal to RTN's, so its table reads as the baseline).
+const char *errorLabel(QuantizeMethod method) {
+  switch (method) {
+  case QuantizeMethod::Gptq:
+    return "GPTQ";
+  case QuantizeMethod::AwqGptq:
+    return "AWQ+GPTQ";
+  case QuantizeMethod::Awq:
+  case QuantizeMethod::Rtn:
+    break;
+  }
+  return "AWQ";
 }
 
 const char *formulaName(ScaleFormula formula) {
@@ -80,6 +91,13 @@ std::string describeSettings(const ModelQuantizeResult &result) {
     out << " (" << formulaName(result.formula) << " scales"
         << (result.clip ? ", clip" : ", no clip")
         << (result.foldOnly ? ", fold only" : "") << ")";
+  } else if (result.method == QuantizeMethod::AwqGptq) {
+    out << " (" << formulaName(result.formula) << " scales"
+        << (result.clip ? ", clip" : ", no clip")
+        << (result.foldOnly ? ", fold only" : "")
+        << (result.actOrder ? ", act order" : "") << ")";
+  } else if (result.method == QuantizeMethod::Gptq && result.actOrder) {
+    out << " (act order)";
   }
   return out.str();
 }
@@ -92,11 +110,12 @@ std::string formatReportTable(const ModelQuantizeResult &result) {
   for (const GroupQuantReport &group : result.groups)
     groups[group.name] = &group;
 
+  const std::string label = errorLabel(result.method);
   std::ostringstream out;
   out << "awqc quantize: " << describeSettings(result) << "\n";
   out << padRight("layer", nameWidth) << "  " << padLeft("K x N", 11) << "  "
-      << padLeft("RTN mse", 10) << "  " << padLeft("AWQ mse", 10) << "  "
-      << padLeft("AWQ/RTN", 7) << "  " << padLeft("ratio", 5) << "  "
+      << padLeft("RTN mse", 10) << "  " << padLeft(label + " mse", 12) << "  "
+      << padLeft(label + "/RTN", 12) << "  " << padLeft("ratio", 5) << "  "
       << padLeft("clipped", 7) << "  "
       << "1/s folded into\n";
   for (const LayerQuantReport &layer : result.layers) {
@@ -124,20 +143,20 @@ std::string formatReportTable(const ModelQuantizeResult &result) {
     out << padRight(layer.name, nameWidth) << "  "
         << padLeft(std::to_string(layer.k) + "x" + std::to_string(layer.n), 11)
         << "  " << padLeft(format("%.3e", layer.rtnError), 10) << "  "
-        << padLeft(format("%.3e", layer.awqError), 10) << "  "
+        << padLeft(format("%.3e", layer.awqError), 12) << "  "
         << padLeft(layer.rtnError > 0
                        ? format("%.3f", layer.awqError / layer.rtnError)
                        : "-",
-                   7)
+                   12)
         << "  "
         << padLeft(group->scaleSearched ? format("%.2f", layer.ratio) : "-", 5)
         << "  " << padLeft(clipped, 7) << "  " << fold << "\n";
   }
   const QuantizeSummary summary = summarize(result);
-  out << "summary: " << summary.layers << " layers; AWQ < RTN on "
+  out << "summary: " << summary.layers << " layers; " << label << " < RTN on "
       << summary.awqBelowRtn << "/" << summary.layers
       << " layers; mean relative error RTN "
-      << format("%.3e", summary.meanRelativeRtn) << ", AWQ "
+      << format("%.3e", summary.meanRelativeRtn) << ", " << label << " "
       << format("%.3e", summary.meanRelativeAwq);
   if (summary.meanRelativeRtn > 0)
     out << " ("
@@ -159,7 +178,8 @@ json reportToJson(const ModelQuantizeResult &result) {
                         {"method", methodName(result.method)},
                         {"scale_formula", formulaName(result.formula)},
                         {"clip", result.clip},
-                        {"fold_only", result.foldOnly}};
+                        {"fold_only", result.foldOnly},
+                        {"act_order", result.actOrder}};
   json groups = json::array();
   for (const GroupQuantReport &group : result.groups) {
     json losses = json::array();
