@@ -46,4 +46,23 @@ for tool in /usr/lib/llvm-22/bin/mlir-tblgen /usr/lib/llvm-22/bin/llvm-tblgen \
     exit 1
   fi
 done
+# The SASS disassembler for awq-kernel-stats and its tests: the toolkit here
+# has neither nvdisasm nor cuobjdump, so nvdisasm comes from the
+# nvidia-cuda-nvdisasm wheel (13.x reads NVRTC 13.0's CUBINs) in .venv/.
+if ! command -v nvdisasm >/dev/null && [ ! -x "$CUDA_ROOT/bin/nvdisasm" ]; then
+  ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  VENV="$ROOT/.venv"
+  if ! ls "$VENV"/lib/python3*/site-packages/nvidia/cu*/bin/nvdisasm >/dev/null 2>&1; then
+    if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+      echo "bootstrap: installing python3-venv"
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv
+    fi
+    [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
+    if ! "$VENV/bin/pip" install -q "nvidia-cuda-nvdisasm>=13,<14"; then
+      echo "bootstrap: error: pip could not install nvidia-cuda-nvdisasm into $VENV" >&2
+      exit 1
+    fi
+  fi
+fi
 echo "bootstrap: all dependencies present"

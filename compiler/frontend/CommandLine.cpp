@@ -88,14 +88,17 @@ CommandArguments::CommandArguments(const llvm::opt::OptTable &table,
          (metavar.empty() ? std::string() : " (" + metavar + ")"));
   }
   const std::vector<std::string> &expected = spec_.positionals;
-  if (positionals_.size() != expected.size()) {
+  const size_t most = expected.size() + spec_.optionalPositionals.size();
+  if (positionals_.size() < expected.size() || positionals_.size() > most) {
     std::string list;
     for (const std::string &name : expected)
       list += (list.empty() ? "" : " ") + name;
+    for (const std::string &name : spec_.optionalPositionals)
+      list += (list.empty() ? "[" : " [") + name + "]";
     if (positionals_.size() < expected.size())
       fail("missing argument " + expected[positionals_.size()] +
            " (expected: " + list + ")");
-    fail("unexpected argument '" + positionals_[expected.size()] +
+    fail("unexpected argument '" + positionals_[most] +
          "' (expected: " + (list.empty() ? "no arguments" : list) + ")");
   }
 }

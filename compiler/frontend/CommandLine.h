@@ -46,6 +46,8 @@ struct CommandSpec {
   std::vector<std::string> positionals;
   /// Options that may be given more than once (list options).
   std::vector<unsigned> repeatable;
+  /// Names of optional positional arguments after the required ones.
+  std::vector<std::string> optionalPositionals;
 };
 
 /// One command line parsed against an option table.

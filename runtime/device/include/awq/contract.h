@@ -352,12 +352,15 @@ AWQ_CONTRACT const char *gemmViolation(const LinearShape &s,
 /// compiler plans for when the GPU is not known (the runtime re-plans with
 /// the SM count of the device it finds).
 struct ArchInfo {
-  int smVersion;             ///< 75, 80, 86, ... (compute capability x 10).
-  int64_t smCount;           ///< SMs of the representative part.
-  int64_t maxSharedBytes;    ///< Dynamic shared memory a block may opt in to.
-  int64_t sharedBytesPerSm;  ///< Shared memory of one SM.
-  int64_t maxThreadsPerSm;   ///< Resident threads per SM.
-  int64_t maxBlocksPerSm;    ///< Resident blocks per SM.
+  int smVersion;            ///< 75, 80, 86, ... (compute capability x 10).
+  int64_t smCount;          ///< SMs of the representative part.
+  int64_t maxSharedBytes;   ///< Dynamic shared memory a block may opt in to.
+  int64_t sharedBytesPerSm; ///< Shared memory of one SM.
+  int64_t maxThreadsPerSm;  ///< Resident threads per SM.
+  int64_t maxBlocksPerSm;   ///< Resident blocks per SM.
+  /// FP32 FFMA lanes per SM per clock: 64 on sm_80 (GA100), 128 from sm_86
+  /// on (the second FP32 datapath); the report's FMA pipe bound.
+  int64_t fp32LanesPerSm;
   bool asyncCopy;            ///< cp.async (sm_80+): both kernel families.
   bool mmaM16N8K16;          ///< mma.sync m16n8k16 f16 (sm_80+): GEMM.
   bool archSpecificFeatures; ///< Has an `a` target (sm_90a, ...).
@@ -368,20 +371,37 @@ struct ArchInfo {
 /// (figures from the CUDA programming guide's compute-capability tables and
 /// the parts' data sheets; sm_88 has no public part and is left out).
 inline constexpr ArchInfo kArchTable[] = {
-    {75, 40, 64 * 1024, 64 * 1024, 1024, 16, false, false, false, "Tesla T4"},
-    {80, 108, 163 * 1024, 164 * 1024, 2048, 32, true, true, false, "A100 SXM"},
-    {86, 84, 99 * 1024, 100 * 1024, 1536, 16, true, true, false, "RTX 3090 Ti"},
-    {87, 16, 163 * 1024, 164 * 1024, 1536, 16, true, true, false,
+    {75, 40, 64 * 1024, 64 * 1024, 1024, 16, 64, false, false, false,
+     "Tesla T4"},
+    {80, 108, 163 * 1024, 164 * 1024, 2048, 32, 64, true, true, false,
+     "A100 SXM"},
+    {86, 84, 99 * 1024, 100 * 1024, 1536, 16, 128, true, true, false,
+     "RTX 3090 Ti"},
+    {87, 16, 163 * 1024, 164 * 1024, 1536, 16, 128, true, true, false,
      "Jetson AGX Orin"},
-    {89, 128, 99 * 1024, 100 * 1024, 1536, 24, true, true, false, "RTX 4090"},
-    {90, 132, 227 * 1024, 228 * 1024, 2048, 32, true, true, true, "H100 SXM"},
-    {100, 148, 227 * 1024, 228 * 1024, 2048, 32, true, true, true, "B200"},
-    {103, 148, 227 * 1024, 228 * 1024, 2048, 32, true, true, true, "B300"},
-    {110, 20, 227 * 1024, 228 * 1024, 2048, 32, true, true, true,
+    {89, 128, 99 * 1024, 100 * 1024, 1536, 24, 128, true, true, false,
+     "RTX 4090"},
+    {90, 132, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true,
+     "H100 SXM"},
+    {100, 148, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true, "B200"},
+    {103, 148, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true, "B300"},
+    {110, 20, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true,
      "Jetson Thor"},
-    {120, 170, 99 * 1024, 100 * 1024, 1536, 24, true, true, true, "RTX 5090"},
-    {121, 48, 99 * 1024, 100 * 1024, 1536, 24, true, true, true, "DGX Spark"},
+    {120, 170, 99 * 1024, 100 * 1024, 1536, 24, 128, true, true, true,
+     "RTX 5090"},
+    {121, 48, 99 * 1024, 100 * 1024, 1536, 24, 128, true, true, true,
+     "DGX Spark"},
 };
+
+/// Per-SM facts shared by every architecture of the table (sm_75 to sm_121,
+/// CUDA programming guide, "Technical Specifications per Compute
+/// Capability"): 64K 32-bit registers, allocated per warp in units of 256;
+/// 1 KB of shared memory reserved per resident block.
+constexpr int64_t kRegistersPerSm = 65536;
+constexpr int64_t kRegisterAllocationUnit = 256;
+constexpr int64_t kReservedSharedBytesPerBlock = 1024;
+/// Shared memory is allocated to a block in units of this many bytes.
+constexpr int64_t kSharedAllocationUnit = 128;
 
 /// The architecture with compute capability `smVersion` x 10, or nullptr.
 AWQ_CONTRACT const ArchInfo *findArch(int smVersion) {

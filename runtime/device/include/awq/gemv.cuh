@@ -144,12 +144,12 @@ struct GemvConfig {
       ColsPerWarp * (Bits * (kTilesPerSplit > 1 ? 2 : 1) + 2 * MaxRows + 4) +
       4 * MaxRows;
   /// Second __launch_bounds__ argument: as many blocks per SM as the budget
-  /// allows (65536 registers per SM), between 1 and 16 (sm_86/89's block
+  /// allows (kRegistersPerSm), between 1 and 16 (sm_86/89's block
   /// limit). Without it ptxas guesses a target from the block size alone and
   /// spills some configs at 56-64 registers; with it ptxas may use registers
-  /// up to 65536 / (threads * blocks).
-  static constexpr int kBlocksForBudget =
-      65536 / (ThreadsPerBlock * ((kRegisterBudget + 7) / 8 * 8));
+  /// up to kRegistersPerSm / (threads * blocks).
+  static constexpr int kBlocksForBudget = static_cast<int>(
+      kRegistersPerSm / (ThreadsPerBlock * ((kRegisterBudget + 7) / 8 * 8)));
   static constexpr int kMinBlocksPerSM =
       kBlocksForBudget < 1 ? 1
                            : (kBlocksForBudget > 16 ? 16 : kBlocksForBudget);

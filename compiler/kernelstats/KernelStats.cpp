@@ -1,0 +1,299 @@
+//===- KernelStats.cpp - The static report of one compiled kernel ---------===//
+#include "compiler/kernelstats/KernelStats.h"
+
+#include "compiler/kernelstats/GpuParts.h"
+#include "runtime/nvrtc/NvrtcCompiler.h"
+#include "runtime/support/Error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+namespace awq {
+
+Occupancy computeOccupancy(const ArchInfo &arch, int64_t threads,
+                           int64_t registers, int64_t sharedBytes) {
+  Occupancy o;
+  const int64_t warpsPerBlock = ceilDiv(threads, 32);
+  const int64_t regsPerWarp =
+      roundUp(std::max<int64_t>(registers, 1) * 32, kRegisterAllocationUnit);
+  const int64_t byRegisters = kRegistersPerSm / regsPerWarp / warpsPerBlock;
+  const int64_t blockShared = roundUp(
+      sharedBytes + kReservedSharedBytesPerBlock, kSharedAllocationUnit);
+  const int64_t byShared = arch.sharedBytesPerSm / blockShared;
+  const int64_t byWarps = arch.maxThreadsPerSm / 32 / warpsPerBlock;
+  const int64_t byBlocks = arch.maxBlocksPerSm;
+  o.blocks = std::min({byRegisters, byShared, byWarps, byBlocks});
+  o.warps = o.blocks * warpsPerBlock;
+  for (const auto &[cap, name] :
+       {std::pair<int64_t, const char *>{byRegisters, "registers"},
+        {byShared, "shared memory"},
+        {byWarps, "warps"},
+        {byBlocks, "blocks"}})
+    if (cap == o.blocks)
+      o.limitedBy += (o.limitedBy.empty() ? "" : "+") + std::string(name);
+  return o;
+}
+
+double pipeRate(sass::Pipe pipe, const ArchInfo &arch) {
+  using sass::Pipe;
+  switch (pipe) {
+  case Pipe::Alu:
+  case Pipe::FmaHeavy:
+    return 64; // 16 lanes per scheduler: a warp instruction every 2 clocks.
+  case Pipe::Fma:
+    return static_cast<double>(arch.fp32LanesPerSm);
+  case Pipe::Lsu:
+    return 32; // One warp-wide memory instruction per SM and clock.
+  case Pipe::Xu:
+    return 16;
+  case Pipe::Tensor:
+    return 16; // HMMA.16816 (2048 FMAs) every 2 clocks per SM (sm_80).
+  default:
+    return 0;
+  }
+}
+
+namespace {
+
+/// The top-level loops that do the family's math, with the count of it.
+std::vector<std::pair<size_t, int64_t>> mathLoops(const sass::Function &f,
+                                                  const sass::ControlFlow &flow,
+                                                  const char *math) {
+  std::vector<std::pair<size_t, int64_t>> out;
+  for (size_t i = 0; i < flow.loops.size(); ++i) {
+    if (flow.loops[i].parent >= 0)
+      continue;
+    int64_t count = 0;
+    for (size_t in : sass::loopInstructions(flow, flow.loops[i]))
+      count += f.code[in].base() == math;
+    if (count > 0)
+      out.push_back({i, count});
+  }
+  return out;
+}
+
+void countBody(const sass::Function &f, const sass::ControlFlow &flow,
+               size_t loopIndex, int64_t threads, RowBody &body) {
+  const sass::Loop &loop = flow.loops[loopIndex];
+  body.loopFound = true;
+  body.firstAddress = loop.firstAddress;
+  body.lastAddress = loop.lastAddress;
+  body.instructions = loop.instructions;
+  for (const sass::Loop &other : flow.loops)
+    for (int p = other.parent; p >= 0; p = flow.loops[p].parent)
+      if (&flow.loops[p] == &loop) {
+        ++body.nestedLoops;
+        break;
+      }
+  // Thread-instructions per weight: every thread of the block runs the loop
+  // once per iteration, and the block consumes weightsPerIteration weights.
+  const double scale = static_cast<double>(threads) /
+                       static_cast<double>(body.weightsPerIteration);
+  std::map<std::string, GlobalLoad> loads;
+  for (size_t i : sass::loopInstructions(flow, loop)) {
+    const std::string &opcode = f.code[i].opcode;
+    const sass::Pipe pipe = sass::pipeOf(opcode);
+    const sass::Class cls = sass::classOf(opcode);
+    body.perPipe[static_cast<int>(pipe)] += scale;
+    body.perClass[static_cast<int>(cls)] += scale;
+    if (pipe == sass::Pipe::Unknown &&
+        std::find(body.unknownOpcodes.begin(), body.unknownOpcodes.end(),
+                  opcode) == body.unknownOpcodes.end())
+      body.unknownOpcodes.push_back(opcode);
+    if (cls == sass::Class::GlobalLoad ||
+        (cls == sass::Class::AsyncCopy && f.code[i].base() == "LDGSTS")) {
+      GlobalLoad &load = loads[opcode];
+      load.opcode = opcode;
+      load.bytesPerLane = sass::accessBytes(opcode);
+      ++load.count;
+    }
+  }
+  body.instructionsPerWeight = static_cast<double>(loop.instructions) * scale;
+  for (auto &[opcode, load] : loads)
+    body.globalLoads.push_back(load);
+}
+
+/// The roofline / Little's-law estimate of `body` on every named GPU of the
+/// target's architecture (docs/kernels.md, "Reading the machine code").
+void estimate(const KernelStats &stats, RowBody &body) {
+  const ArchInfo *arch = parseTarget(stats.target)->arch;
+  const KernelLaunch launch = stats.instance.launch(body.rows);
+  const double blocks =
+      static_cast<double>(launch.gridX * launch.gridY * launch.gridZ);
+  const double bitsBytes = stats.instance.shape.bits / 8.0;
+  const int64_t warpsPerBlock = ceilDiv(launch.threads, 32);
+  const double inFlightPerBlock =
+      static_cast<double>(stats.bytesInFlightPerWarp * warpsPerBlock);
+  for (const GpuPart &gpu : kGpuParts) {
+    if (gpu.smVersion != arch->smVersion)
+      continue;
+    BandwidthEstimate e;
+    e.gpu = gpu.name;
+    e.peakGBs = gpu.dramBandwidthGBs;
+    const double sms = static_cast<double>(gpu.smCount);
+    // A grid smaller than the GPU's resident slots leaves SMs or slots idle.
+    const double activeSms = std::min(sms, blocks);
+    const double blocksPerSm =
+        std::min(static_cast<double>(stats.occupancy.blocks), blocks / sms);
+    const double clock = gpu.boostClockGHz * 1e9;
+    // Weights per second under each bound, then bytes per second.
+    const double bytesPerWeight = stats.bytesPerWeight;
+    double best = gpu.dramBandwidthGBs * 1e9 / bytesPerWeight;
+    e.limitedBy = "dram";
+    auto consider = [&](double weightsPerSecond, const std::string &name) {
+      if (weightsPerSecond < best) {
+        best = weightsPerSecond;
+        e.limitedBy = name;
+      }
+    };
+    const double issue =
+        activeSms * clock * kIssueRatePerSm / body.instructionsPerWeight;
+    e.issueBoundGBs = issue * bytesPerWeight / 1e9;
+    consider(issue, "issue");
+    for (int p = 0; p < sass::kPipeCount; ++p) {
+      const double rate = pipeRate(static_cast<sass::Pipe>(p), *arch);
+      if (rate > 0 && body.perPipe[p] > 0)
+        consider(activeSms * clock * rate / body.perPipe[p],
+                 sass::pipeName(static_cast<sass::Pipe>(p)));
+    }
+    // Little's law: bytes in flight / latency, in packed weight bytes.
+    const double latency =
+        sms * blocksPerSm * inFlightPerBlock / (kAssumedDramLatencyNs * 1e-9);
+    e.latencyBoundGBs = latency / bitsBytes * bytesPerWeight / 1e9;
+    consider(latency / bitsBytes, "latency");
+    e.estimateGBs = best * bytesPerWeight / 1e9;
+    body.estimates.push_back(e);
+  }
+}
+
+} // namespace
+
+void analyzeSass(const sass::Function &function, KernelStats &stats) {
+  const sass::ControlFlow flow = sass::analyze(function);
+  const KernelInstance &in = stats.instance;
+  stats.bodies.clear();
+  if (in.family == KernelFamily::Gemv) {
+    const GemvParams &p = in.gemv;
+    const GemvGeometry g = gemvGeometry(in.shape, p);
+    std::vector<int64_t> rows;
+    for (int64_t r = 1; r <= p.maxRows; r *= 2)
+      rows.push_back(r);
+    // One tile per block: the row bodies are straight-line code, no loop.
+    const bool hasLoop = g.tilesPerSplit > 1;
+    std::vector<std::pair<size_t, int64_t>> candidates =
+        hasLoop ? mathLoops(function, flow, "FFMA")
+                : std::vector<std::pair<size_t, int64_t>>{};
+    if (hasLoop && candidates.size() < rows.size())
+      throw Error(stats.name + " (" + stats.target + "): found " +
+                  std::to_string(candidates.size()) +
+                  " top-level loop(s) with FFMA in the SASS, expected one "
+                  "per row body (" +
+                  std::to_string(rows.size()) + ")");
+    for (int64_t r : rows) {
+      RowBody body;
+      body.rows = r;
+      // Per lane and tile: 32 FMAs per column and row, plus two per unit for
+      // the zero point and the scale.
+      body.mathExpected = p.colsPerWarp * r * (kGemvValuesPerUnit + 2);
+      body.weightsPerIteration = g.colsPerBlock * kGemvValuesPerTile;
+      if (hasLoop) {
+        // The loop whose FFMA count is closest to this body's.
+        auto best =
+            std::min_element(candidates.begin(), candidates.end(),
+                             [&](const auto &a, const auto &b) {
+                               return std::llabs(a.second - body.mathExpected) <
+                                      std::llabs(b.second - body.mathExpected);
+                             });
+        body.mathFound = best->second;
+        countBody(function, flow, best->first, p.threads, body);
+        candidates.erase(best);
+        estimate(stats, body);
+      }
+      stats.bodies.push_back(std::move(body));
+    }
+    return;
+  }
+  const GemmParams &p = in.gemm;
+  RowBody body;
+  body.rows = p.tileM;
+  body.mathExpected =
+      (p.tileM / p.warpsM / 16) * (p.tileN / p.warpsN / 8) * (p.tileK / 16);
+  std::vector<std::pair<size_t, int64_t>> candidates =
+      mathLoops(function, flow, "HMMA");
+  if (candidates.empty())
+    throw Error(stats.name + " (" + stats.target +
+                "): no loop with HMMA in the SASS (the K loop was not found)");
+  const auto best = std::max_element(
+      candidates.begin(), candidates.end(),
+      [](const auto &a, const auto &b) { return a.second < b.second; });
+  body.mathFound = best->second;
+  // ptxas may unroll the K loop: then one iteration consumes several tiles.
+  const int64_t unroll = std::max<int64_t>(
+      1, std::llround(static_cast<double>(body.mathFound) / body.mathExpected));
+  body.weightsPerIteration = unroll * p.tileN * p.tileK;
+  body.mathExpected *= unroll;
+  countBody(function, flow, best->first, p.warpsM * p.warpsN * 32, body);
+  estimate(stats, body);
+  stats.bodies.push_back(std::move(body));
+}
+
+KernelStats analyzeKernel(const std::string &name,
+                          const KernelInstance &instance,
+                          const std::string &target, const Disassembler &tool) {
+  const std::optional<Target> parsed = parseTarget(target);
+  if (!parsed)
+    throw Error("unknown target '" + target + "' (known: " + knownTargets() +
+                ")");
+  if (const char *why = archViolation(*parsed->arch))
+    throw Error("target " + target + " (" + parsed->arch->part + "): " + why);
+  KernelStats stats;
+  stats.name = name;
+  stats.instance = instance;
+  stats.target = target;
+  NvrtcOptions options;
+  options.arch = target;
+  const CompileResult compiled =
+      compileToCubin(instance.source(name), name + ".cu", options);
+  stats.nvrtcSeconds = compiled.seconds;
+  const KernelResources *resources = compiled.find(name);
+  if (!resources || resources->registers < 0)
+    throw Error(name + " (" + target +
+                "): ptxas reported no resources for the kernel");
+  stats.registers = resources->registers;
+  stats.spillStoreBytes = resources->spillStoreBytes;
+  stats.spillLoadBytes = resources->spillLoadBytes;
+  stats.stackBytes = resources->stackBytes;
+  stats.staticSharedBytes = resources->sharedBytes;
+  stats.dynamicSharedBytes = instance.sharedBytes();
+  stats.occupancy =
+      computeOccupancy(*parsed->arch, instance.threads(), resources->registers,
+                       stats.staticSharedBytes + stats.dynamicSharedBytes);
+  const LinearShape &s = instance.shape;
+  if (instance.family == KernelFamily::Gemv) {
+    stats.bytesInFlightPerWarp =
+        instance.gemv.colsPerWarp * kGemvUnitsPerTile * s.bits * 4;
+  } else {
+    const GemmParams &p = instance.gemm;
+    stats.bytesInFlightPerWarp =
+        (p.stages - 1) * p.tileN * p.tileK * s.bits / 8 / (p.warpsM * p.warpsN);
+  }
+  stats.bytesInFlightPerSm = stats.bytesInFlightPerWarp * stats.occupancy.warps;
+  stats.bytesPerWeight = static_cast<double>(instance.weightBytes()) /
+                         static_cast<double>(s.k * s.n);
+
+  const std::string listing =
+      disassemble(tool, compiled.cubin, name + " (" + target + ")");
+  const std::vector<sass::Function> functions = sass::parseListing(listing);
+  const auto function =
+      std::find_if(functions.begin(), functions.end(),
+                   [&](const sass::Function &f) { return f.name == name; });
+  if (function == functions.end())
+    throw Error(name + " (" + target + "): the disassembly of " + tool.path +
+                " has no function named " + name);
+  analyzeSass(*function, stats);
+  return stats;
+}
+
+} // namespace awq

@@ -1,0 +1,120 @@
+//===- KernelStats.h - The static report of one compiled kernel -----------===//
+//
+// For one kernel instance and one architecture: NVRTC compile time, ptxas'
+// resources, resident warps per SM and what limits them, the main loop of
+// each row body found in the SASS with its instructions per weight by class
+// and by pipe, the global loads in it, the weight bytes in flight per SM,
+// and a roofline / Little's-law estimate of the bandwidth on named GPUs.
+// The model and its limits: docs/kernels.md, "Reading the machine code".
+// MLIR-free.
+//
+//===----------------------------------------------------------------------===//
+#ifndef AWQ_COMPILER_KERNELSTATS_KERNELSTATS_H
+#define AWQ_COMPILER_KERNELSTATS_KERNELSTATS_H
+
+#include "compiler/kernelstats/Disassembler.h"
+#include "compiler/kernelstats/Sass.h"
+#include "runtime/kernels/KernelInstance.h"
+#include "runtime/kernels/KernelPlan.h"
+
+#include <array>
+#include <string>
+#include <vector>
+
+namespace awq {
+
+/// Resident blocks and warps of a kernel on one SM.
+struct Occupancy {
+  int64_t blocks = 0, warps = 0;
+  /// What caps `blocks`: some of "registers", "shared memory", "warps",
+  /// "blocks" joined by '+' when several give the same cap.
+  std::string limitedBy;
+};
+
+/// Blocks of `threads` threads using `registers` per thread and
+/// `sharedBytes` (static + dynamic) per block that one SM of `arch` holds,
+/// by the occupancy calculator's rules (awq/contract.h's per-SM facts).
+Occupancy computeOccupancy(const ArchInfo &arch, int64_t threads,
+                           int64_t registers, int64_t sharedBytes);
+
+/// Thread-instructions per clock one SM of `arch` completes on `pipe`; 0 for
+/// pipes the estimate does not bound (uniform, adu, control, fp64, unknown).
+double pipeRate(sass::Pipe pipe, const ArchInfo &arch);
+/// Thread-instructions one SM issues per clock: four schedulers, one warp
+/// instruction each.
+constexpr double kIssueRatePerSm = 128;
+
+/// One kind of global load in a main loop.
+struct GlobalLoad {
+  std::string opcode; ///< With its width and cache modifiers.
+  int count = 0;      ///< Per iteration (static).
+  int bytesPerLane = 0;
+};
+
+/// The bandwidth estimate on one GPU.
+struct BandwidthEstimate {
+  std::string gpu;
+  double peakGBs = 0;
+  double estimateGBs = 0;
+  /// "dram", "latency" (Little's law), "issue" or a pipe name.
+  std::string limitedBy;
+  double issueBoundGBs = 0, latencyBoundGBs = 0;
+};
+
+/// The main loop of one row body (GEMV: M = 1, 2, 4, 8 rows per block;
+/// GEMM: the K loop, one body for every M up to TileM).
+struct RowBody {
+  int64_t rows = 0;
+  bool loopFound = false;
+  uint64_t firstAddress = 0, lastAddress = 0;
+  size_t instructions = 0; ///< Static count in the loop, nested loops once.
+  int nestedLoops = 0;
+  /// FFMA (GEMV) or HMMA (GEMM) in the loop, and what the configuration
+  /// implies per iteration: equal unless ptxas restructured the loop.
+  int64_t mathFound = 0, mathExpected = 0;
+  /// Weights one block consumes per iteration (from the configuration).
+  int64_t weightsPerIteration = 0;
+  double instructionsPerWeight = 0;
+  std::array<double, sass::kPipeCount> perPipe{};
+  std::array<double, sass::kClassCount> perClass{};
+  std::vector<GlobalLoad> globalLoads;
+  /// Opcodes the classification table does not know (pipe "unknown").
+  std::vector<std::string> unknownOpcodes;
+  std::vector<BandwidthEstimate> estimates;
+};
+
+/// The report of one kernel on one architecture.
+struct KernelStats {
+  std::string name;
+  KernelInstance instance;
+  std::string target;
+  double nvrtcSeconds = 0;
+  int registers = 0;
+  int64_t spillStoreBytes = 0, spillLoadBytes = 0, stackBytes = 0;
+  int64_t staticSharedBytes = 0, dynamicSharedBytes = 0;
+  Occupancy occupancy;
+  /// Packed weight bytes a warp has requested ahead of use: GEMV, one K tile
+  /// of its columns (the register prefetch); GEMM, its share of the
+  /// Stages - 1 tiles the cp.async ring holds in flight.
+  int64_t bytesInFlightPerWarp = 0;
+  int64_t bytesInFlightPerSm = 0; ///< Per warp x resident warps.
+  /// Weight, scale and zero bytes per weight one launch streams.
+  double bytesPerWeight = 0;
+  std::vector<RowBody> bodies;
+};
+
+/// Finds the row bodies' main loops in `function` (the kernel's SASS) and
+/// counts them; fills stats.bodies. Needs stats.instance, target and the
+/// occupancy fields. Throws awq::Error when the loops found do not match
+/// the row bodies the configuration has.
+void analyzeSass(const sass::Function &function, KernelStats &stats);
+
+/// Compiles `instance` as kernel `name` for `target` with NVRTC (the
+/// project's compile path), disassembles it with `tool` and analyzes it.
+KernelStats analyzeKernel(const std::string &name,
+                          const KernelInstance &instance,
+                          const std::string &target, const Disassembler &tool);
+
+} // namespace awq
+
+#endif // AWQ_COMPILER_KERNELSTATS_KERNELSTATS_H

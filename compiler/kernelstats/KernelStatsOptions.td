@@ -1,0 +1,23 @@
+//===- KernelStatsOptions.td - The options of awq-kernel-stats ------------===//
+
+include "llvm/Option/OptParser.td"
+
+// `--name VALUE` and `--name=VALUE`; help shows the first.
+multiclass Value<string name, string metavar, string help> {
+  def NAME : Separate<["--"], name>, MetaVarName<metavar>, HelpText<help>;
+  def NAME # _eq : Joined<["--"], name # "=">, Alias<!cast<Option>(NAME)>;
+}
+
+def help : Flag<["--"], "help">, HelpText<"Show this help and exit">;
+def : Flag<["-"], "h">, Alias<help>;
+def version : Flag<["--"], "version">, HelpText<"Print the version and exit">;
+defm target : Value<"target", "sm_XY[a],...",
+  "Architectures to plan, compile and report, comma separated, repeatable "
+  "(default sm_90)">;
+def json : Flag<["--"], "json">,
+  HelpText<"Print one JSON object per kernel and row body instead of tables">;
+defm disassembler : Value<"disassembler", "PATH",
+  "nvdisasm or cuobjdump to use (default: $AWQC_DISASSEMBLER, the CUDA "
+  "toolkit, PATH, then the project's .venv)">;
+defm families : Value<"families", "both|gemv|gemm",
+  "Kernel families to emit and report (default both)">;

@@ -1,0 +1,300 @@
+//===- SassTest.cpp - SASS parsing, loops, opcode classes, occupancy ------===//
+//
+// Hand-written SASS in the formats of nvdisasm and cuobjdump: no CUDA tool
+// is needed, so these always run.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/kernelstats/Sass.h"
+#include "compiler/kernelstats/GpuParts.h"
+#include "compiler/kernelstats/KernelStats.h"
+#include "runtime/support/Error.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <sstream>
+
+namespace awq {
+namespace {
+
+using namespace sass;
+
+/// nvdisasm -c output: an outer loop (.L_x_1 .. 0x00f0) holding an inner
+/// loop (.L_x_2 .. 0x0080), a BRA.DIV whose out-of-line fallback jumps back
+/// into the outer loop, and the trap after EXIT.
+constexpr const char *kNested = R"sass(
+	.target	sm_90
+//--------------------- .text.k           --------------------------
+	.section	.text.k,"ax",@progbits
+k:
+.text.k:
+        /*0000*/                   S2R R0, SR_TID.X ;
+        /*0010*/                   MOV R1, RZ ;
+.L_x_1:
+        /*0020*/                   LDG.E.NA.128.CONSTANT R4, desc[UR6][R2.64] ;
+        /*0030*/                   IMAD.MOV.U32 R8, RZ, RZ, R0 ;
+.L_x_2:
+        /*0040*/                   LDS.128 R12, [R8] ;
+        /*0050*/                   FFMA R1, R12, R4, R1 ;
+        /*0060*/                   IADD3 R8, R8, 0x80, RZ ;
+        /*0070*/                   ISETP.GE.AND P1, PT, R8, 0x100, PT ;
+        /*0080*/              @!P1 BRA `(.L_x_2) ;
+        /*0090*/                   BRA.DIV UR4, `(.L_x_3) ;
+        /*00a0*/                   SHFL.BFLY PT, R9, R1, 0x1, 0x1f ;
+.L_x_4:
+        /*00b0*/                   LOP3.LUT R5, R4, 0xf, RZ, 0xc0, !PT ;
+        /*00c0*/                   HFMA2.MMA R6, -RZ, RZ, 0, 0 ;
+        /*00d0*/                   IADD3 R2, P0, R2, 0x10, RZ ;
+        /*00e0*/                   ISETP.NE.AND P0, PT, R2, R3, PT ;
+        /*00f0*/               @P0 BRA `(.L_x_1) ;
+        /*0100*/                   STG.E desc[UR4][R10.64], R1 ;
+        /*0110*/                   EXIT ;
+.L_x_3:
+        /*0120*/                   WARPSYNC.COLLECTIVE R7, `(.L_x_5) ;
+        /*0130*/                   SHFL.BFLY P0, R9, R1, R6, R5 ;
+.L_x_5:
+        /*0140*/                   BRA `(.L_x_4) ;
+.L_x_6:
+        /*0150*/                   BRA `(.L_x_6);
+        /*0160*/                   NOP;
+.L_x_7:
+
+
+//--------------------- SYMBOLS --------------------------
+)sass";
+
+TEST(SassParse, ReadsInstructionsPredicatesAndTargets) {
+  const std::vector<Function> functions = parseListing(kNested);
+  ASSERT_EQ(functions.size(), 1u);
+  const Function &f = functions[0];
+  EXPECT_EQ(f.name, "k");
+  ASSERT_EQ(f.code.size(), 23u);
+  EXPECT_EQ(f.code[2].opcode, "LDG.E.NA.128.CONSTANT");
+  EXPECT_EQ(f.code[2].base(), "LDG");
+  EXPECT_TRUE(f.code[2].hasModifier("NA"));
+  EXPECT_FALSE(f.code[2].hasModifier("N"));
+  EXPECT_EQ(f.code[2].operands, "R4, desc[UR6][R2.64]");
+  EXPECT_EQ(f.code[8].predicate, "@!P1");
+  EXPECT_EQ(f.code[8].target, ".L_x_2");
+  EXPECT_EQ(f.resolve(".L_x_2"), 4u);
+  EXPECT_EQ(f.code[9].opcode, "BRA.DIV");
+  EXPECT_EQ(f.code[22].address, 0x160u);
+}
+
+TEST(SassParse, RejectsTextWithoutInstructions) {
+  try {
+    parseListing("nvdisasm fatal : not an ELF file\n");
+    FAIL() << "expected an error";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("no SASS instruction"),
+              std::string::npos);
+  }
+}
+
+TEST(SassLoops, FindsNestedLoopsAndIgnoresDivergenceFallbackAndTrap) {
+  const Function f = parseListing(kNested)[0];
+  const ControlFlow flow = analyze(f);
+  ASSERT_EQ(flow.loops.size(), 2u);
+  const Loop &outer = flow.loops[0];
+  const Loop &inner = flow.loops[1];
+  EXPECT_EQ(outer.depth, 1);
+  EXPECT_EQ(outer.parent, -1);
+  EXPECT_EQ(outer.firstAddress, 0x20u);
+  EXPECT_EQ(outer.lastAddress, 0xf0u);
+  EXPECT_EQ(outer.instructions, 14u); // 0x20..0xf0; not the fallback.
+  EXPECT_EQ(inner.depth, 2);
+  EXPECT_EQ(inner.parent, 0);
+  EXPECT_EQ(inner.firstAddress, 0x40u);
+  EXPECT_EQ(inner.lastAddress, 0x80u);
+  EXPECT_EQ(inner.instructions, 5u);
+  // The fallback (0x120..0x140) is unreachable without the BRA.DIV edge.
+  for (const Block &b : flow.blocks) {
+    if (f.code[b.first].address >= 0x120 && f.code[b.first].address <= 0x140)
+      EXPECT_FALSE(b.reachable);
+  }
+}
+
+TEST(SassLoops, ReadsCuobjdumpAddressTargets) {
+  const std::string text = R"sass(
+	code for sm_80
+		Function : k2
+	.headerflags	@"EF_CUDA_SM80 EF_CUDA_PTX_SM(EF_CUDA_SM80)"
+        /*0000*/                   MOV R1, c[0x0][0x28] ;                    /* 0x00000a0000017a02 */
+                                                                             /* 0x000fe40000000f00 */
+        /*0010*/                   FFMA R2, R3, R4, R2 ;                     /* 0x0000000403027223 */
+                                                                             /* 0x000fe40000000002 */
+        /*0020*/                   ISETP.NE.AND P0, PT, R2, RZ, PT ;
+        /*0030*/               @P0 BRA 0x10 ;
+        /*0040*/                   EXIT ;
+        /*0050*/                   BRA 0x50;
+)sass";
+  const Function f = parseListing(text)[0];
+  EXPECT_EQ(f.name, "k2");
+  ASSERT_EQ(f.code.size(), 6u);
+  EXPECT_EQ(f.code[3].target, "0x10");
+  const ControlFlow flow = analyze(f);
+  ASSERT_EQ(flow.loops.size(), 1u);
+  EXPECT_EQ(flow.loops[0].firstAddress, 0x10u);
+  EXPECT_EQ(flow.loops[0].instructions, 3u);
+}
+
+TEST(SassLoops, UniformPredicateOperandMakesABranchConditional) {
+  const std::string text = R"sass(
+	.section	.text.k3,"ax",@progbits
+.L_x_0:
+        /*0000*/                   FFMA R2, R3, R4, R2 ;
+        /*0010*/                   BRA.U !UP0, `(.L_x_0) ;
+        /*0020*/                   EXIT ;
+)sass";
+  const Function f = parseListing(text)[0];
+  const ControlFlow flow = analyze(f);
+  ASSERT_EQ(flow.loops.size(), 1u);
+  // The EXIT after the loop is reachable: the branch falls through.
+  EXPECT_TRUE(flow.blocks.back().reachable);
+}
+
+TEST(SassClasses, OpcodesMapToPipesAndClasses) {
+  EXPECT_EQ(pipeOf("LOP3.LUT"), Pipe::Alu);
+  EXPECT_EQ(classOf("LOP3.LUT"), Class::IntLogic);
+  EXPECT_EQ(pipeOf("SHF.R.U32.HI"), Pipe::Alu);
+  EXPECT_EQ(pipeOf("PRMT"), Pipe::Alu);
+  EXPECT_EQ(pipeOf("ISETP.GE.AND"), Pipe::Alu);
+  EXPECT_EQ(classOf("ISETP.GE.AND"), Class::IntArith);
+  EXPECT_EQ(pipeOf("FFMA"), Pipe::Fma);
+  EXPECT_EQ(classOf("FFMA"), Class::Fp32);
+  EXPECT_EQ(pipeOf("HFMA2"), Pipe::Fma);
+  EXPECT_EQ(classOf("HADD2.F32"), Class::Fp16);
+  EXPECT_EQ(pipeOf("IMAD.WIDE.U32"), Pipe::FmaHeavy);
+  EXPECT_EQ(classOf("IMAD.WIDE.U32"), Class::IntMultiply);
+  EXPECT_EQ(pipeOf("IMAD.MOV.U32"), Pipe::FmaHeavy);
+  EXPECT_EQ(classOf("IMAD.MOV.U32"), Class::Move);
+  EXPECT_EQ(pipeOf("HFMA2.MMA"), Pipe::Tensor);
+  EXPECT_EQ(classOf("HFMA2.MMA"), Class::Move);
+  EXPECT_EQ(pipeOf("HMMA.16816.F32"), Pipe::Tensor);
+  EXPECT_EQ(pipeOf("LDG.E.NA.128.CONSTANT"), Pipe::Lsu);
+  EXPECT_EQ(classOf("LDG.E.NA.128.CONSTANT"), Class::GlobalLoad);
+  EXPECT_EQ(classOf("LDGSTS.E.BYPASS.128"), Class::AsyncCopy);
+  EXPECT_EQ(classOf("LDSM.16.M88.4"), Class::SharedLoad);
+  EXPECT_EQ(classOf("SHFL.BFLY"), Class::Shuffle);
+  EXPECT_EQ(pipeOf("UIADD3"), Pipe::Uniform);
+  EXPECT_EQ(pipeOf("ULDC.64"), Pipe::Uniform);
+  EXPECT_EQ(classOf("ULDC.64"), Class::ConstantLoad);
+  EXPECT_EQ(pipeOf("LDC.64"), Pipe::Adu);
+  EXPECT_EQ(pipeOf("BAR.SYNC.DEFER_BLOCKING"), Pipe::Control);
+  EXPECT_EQ(pipeOf("MUFU.EX2"), Pipe::Xu);
+  EXPECT_EQ(pipeOf("FROBNICATE"), Pipe::Unknown);
+  EXPECT_EQ(classOf("FROBNICATE"), Class::Other);
+  EXPECT_STREQ(pipeName(Pipe::FmaHeavy), "fma_heavy");
+  EXPECT_STREQ(className(Class::Other), "other");
+}
+
+TEST(SassClasses, AccessWidths) {
+  EXPECT_EQ(accessBytes("LDG.E.NA.128.CONSTANT"), 16);
+  EXPECT_EQ(accessBytes("LDG.E.64"), 8);
+  EXPECT_EQ(accessBytes("LDG.E.U16.CONSTANT"), 2);
+  EXPECT_EQ(accessBytes("LDG.E.S8"), 1);
+  EXPECT_EQ(accessBytes("LDG.E"), 4);
+}
+
+/// A GEMV with one 32-thread warp of one column and one row: a tile
+/// iteration consumes 1024 weights; the loop below holds 34 FFMA (the
+/// configuration's 32 + 2), 6 LOP3 and a branch.
+TEST(KernelStatsCounts, DividesLoopCountsByTheConfigurationsWeights) {
+  LinearShape shape;
+  shape.k = 4096;
+  shape.n = 64;
+  GemvParams params;
+  params.threads = 32;
+  params.colsPerWarp = 1;
+  params.kSplit = 1;
+  params.maxRows = 1;
+  KernelStats stats;
+  stats.name = "k";
+  stats.target = "sm_90";
+  stats.instance = KernelInstance::makeGemv(shape, params);
+  stats.occupancy = computeOccupancy(*findArch(90), 32, 40, 4096);
+  stats.bytesInFlightPerWarp = 32 * 4 * 4;
+  stats.bytesPerWeight = 0.5;
+  std::ostringstream text;
+  text << "\t.section\t.text.k,\"ax\",@progbits\n.L_x_0:\n";
+  int address = 0;
+  auto emit = [&](const std::string &in) {
+    char buffer[16];
+    std::snprintf(buffer, sizeof buffer, "%04x", address);
+    text << "        /*" << buffer << "*/  " << in << " ;\n";
+    address += 16;
+  };
+  for (int i = 0; i < 34; ++i)
+    emit("FFMA R1, R2, R3, R1");
+  for (int i = 0; i < 6; ++i)
+    emit("LOP3.LUT R2, R4, 0xf, RZ, 0xc0, !PT");
+  emit("@P0 BRA `(.L_x_0)");
+  emit("EXIT");
+  analyzeSass(parseListing(text.str())[0], stats);
+  ASSERT_EQ(stats.bodies.size(), 1u);
+  const RowBody &body = stats.bodies[0];
+  EXPECT_TRUE(body.loopFound);
+  EXPECT_EQ(body.mathFound, 34);
+  EXPECT_EQ(body.mathExpected, 34);
+  EXPECT_EQ(body.weightsPerIteration, 1024);
+  EXPECT_EQ(body.instructions, 41u);
+  EXPECT_DOUBLE_EQ(body.instructionsPerWeight, 41.0 * 32 / 1024);
+  EXPECT_DOUBLE_EQ(body.perPipe[static_cast<int>(Pipe::Alu)], 6.0 * 32 / 1024);
+  EXPECT_DOUBLE_EQ(body.perPipe[static_cast<int>(Pipe::Fma)], 34.0 * 32 / 1024);
+  // One estimate per named sm_90 GPU (H100 and H200).
+  EXPECT_EQ(body.estimates.size(), 2u);
+  for (const BandwidthEstimate &e : body.estimates)
+    EXPECT_LE(e.estimateGBs, e.peakGBs + 1e-9);
+}
+
+TEST(KernelStatsCounts, MissingRowBodyLoopsAreAnError) {
+  LinearShape shape;
+  shape.k = 4096;
+  shape.n = 64;
+  GemvParams params{32, 1, 1, 2}; // Two row bodies, one loop below.
+  KernelStats stats;
+  stats.name = "k";
+  stats.target = "sm_90";
+  stats.instance = KernelInstance::makeGemv(shape, params);
+  const std::string text = "\t.section\t.text.k,\"ax\",@progbits\n.L_x_0:\n"
+                           "        /*0000*/  FFMA R1, R2, R3, R1 ;\n"
+                           "        /*0010*/  @P0 BRA `(.L_x_0) ;\n"
+                           "        /*0020*/  EXIT ;\n";
+  EXPECT_THROW(analyzeSass(parseListing(text)[0], stats), Error);
+}
+
+TEST(Occupancy, RegistersSharedMemoryWarpsAndBlocks) {
+  const ArchInfo &h100 = *findArch(90);
+  // The 4-bit GEMV at 246 registers: 248 x 32 per warp, 8 warps.
+  Occupancy o = computeOccupancy(h100, 128, 246, 16912);
+  EXPECT_EQ(o.blocks, 2);
+  EXPECT_EQ(o.warps, 8);
+  EXPECT_EQ(o.limitedBy, "registers");
+  // 32 registers, 48 KB of shared memory: 4 blocks by shared memory.
+  o = computeOccupancy(h100, 128, 32, 48 * 1024);
+  EXPECT_EQ(o.blocks, 4);
+  EXPECT_EQ(o.limitedBy, "shared memory");
+  // Tiny blocks: the block limit.
+  o = computeOccupancy(h100, 32, 16, 0);
+  EXPECT_EQ(o.blocks, 32);
+  EXPECT_EQ(o.limitedBy, "blocks");
+  // 1024-thread blocks at 32 registers: warps and registers both allow 2.
+  o = computeOccupancy(h100, 1024, 32, 0);
+  EXPECT_EQ(o.blocks, 2);
+  EXPECT_EQ(o.limitedBy, "registers+warps");
+}
+
+TEST(GpuParts, AgreeWithTheArchitectureTable) {
+  for (const GpuPart &gpu : kGpuParts) {
+    const ArchInfo *arch = findArch(gpu.smVersion);
+    ASSERT_NE(arch, nullptr) << gpu.name;
+    EXPECT_GT(gpu.boostClockGHz, 0.5) << gpu.name;
+    EXPECT_GT(gpu.dramBandwidthGBs, 100) << gpu.name;
+    if (std::strcmp(arch->part, gpu.name) == 0) {
+      EXPECT_EQ(arch->smCount, gpu.smCount) << gpu.name;
+    }
+  }
+}
+
+} // namespace
+} // namespace awq
