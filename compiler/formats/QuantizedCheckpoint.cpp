@@ -157,29 +157,44 @@ HostTensor HostTensor::fromView(const TensorView &view) {
   return tensor;
 }
 
+namespace {
+/// The one spelling of an AWQ layer's tensors: names, dtypes, shapes.
+std::vector<TensorRef> awqLayout(const std::string &prefix, int64_t k,
+                                 int64_t n, int64_t groups, int64_t words,
+                                 bool hasBias) {
+  std::vector<TensorRef> layout = {
+      {prefix + ".qweight", DType::I32, {k, words}},
+      {prefix + ".qzeros", DType::I32, {groups, words}},
+      {prefix + ".scales", DType::F16, {groups, n}}};
+  if (hasBias)
+    layout.push_back({prefix + ".bias", DType::F16, {n}});
+  return layout;
+}
+} // namespace
+
+std::vector<TensorRef> awqLayerTensorLayout(const std::string &prefix,
+                                            int64_t k, int64_t n,
+                                            const QuantParams &params,
+                                            bool hasBias) {
+  return awqLayout(prefix, k, n,
+                   params.groupSize == k ? 1 : k / params.groupSize,
+                   awqPackedWords(n, params.bits, prefix), hasBias);
+}
+
 void AwqLayerTensors::appendRefs(const std::string &prefix,
                                  std::vector<TensorRef> &out) const {
-  out.push_back({prefix + ".qweight",
-                 DType::I32,
-                 {k, words},
-                 qweight.data(),
-                 qweight.size() * sizeof(int32_t)});
-  out.push_back({prefix + ".qzeros",
-                 DType::I32,
-                 {groups, words},
-                 qzeros.data(),
-                 qzeros.size() * sizeof(int32_t)});
-  out.push_back({prefix + ".scales",
-                 DType::F16,
-                 {groups, n},
-                 scales.data(),
-                 scales.size() * sizeof(uint16_t)});
-  if (!bias.empty())
-    out.push_back({prefix + ".bias",
-                   DType::F16,
-                   {n},
-                   bias.data(),
-                   bias.size() * sizeof(uint16_t)});
+  const void *data[] = {qweight.data(), qzeros.data(), scales.data(),
+                        bias.data()};
+  const size_t sizes[] = {
+      qweight.size() * sizeof(int32_t), qzeros.size() * sizeof(int32_t),
+      scales.size() * sizeof(uint16_t), bias.size() * sizeof(uint16_t)};
+  std::vector<TensorRef> layout =
+      awqLayout(prefix, k, n, groups, words, !bias.empty());
+  for (size_t i = 0; i < layout.size(); ++i) {
+    layout[i].data = data[i];
+    layout[i].size = sizes[i];
+    out.push_back(std::move(layout[i]));
+  }
 }
 
 AwqLayerTensors packAwqLayer(const QuantizedLinear &layer,

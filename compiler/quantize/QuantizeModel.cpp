@@ -19,7 +19,9 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <new>
+#include <set>
 #include <type_traits>
 
 // OpenBLAS keeps its own thread pool; --threads should bound it too. Weak, so
@@ -165,23 +167,6 @@ void measureOriginalOutput(const std::vector<float> &x, int64_t tokens,
   report.awqError = loss.sumSquares(delta.data(), n) / denom;
 }
 
-/// A tensor for the output: borrowed bytes, or an owned fp16 buffer.
-struct OutputTensor {
-  std::string name;
-  std::vector<int64_t> shape;
-  DType dtype = DType::F16;
-  const void *data = nullptr;
-  size_t size = 0;
-  std::vector<uint16_t> owned;
-
-  TensorRef ref() const {
-    if (data != nullptr)
-      return {name, dtype, shape, data, size};
-    return {name, DType::F16, shape, owned.data(),
-            owned.size() * sizeof(uint16_t)};
-  }
-};
-
 /// The running state of one quantizeModel call.
 class ModelQuantizer {
 public:
@@ -192,6 +177,9 @@ public:
       totalWork_ += group.work;
   }
 
+  /// Lays out the checkpoint in `dir` before any work, so each layer is
+  /// written as soon as it is quantized and never held until the end.
+  void openCheckpoint(const std::string &dir);
   void quantizeGroup(size_t step);
   void writeCheckpoint(const std::string &dir);
   const LayerQuantReport &layerReport(const std::string &layer) const {
@@ -214,10 +202,45 @@ private:
   std::map<std::string, std::pair<std::vector<float>, std::string>>
       rowDivisors_;
   std::map<std::string, std::vector<uint16_t>> foldedTensors_;
-  std::map<std::string, AwqLayerTensors> packed_;
-  std::vector<OutputTensor> activationScales_;
+  std::unique_ptr<SafeTensorsCheckpointWriter> checkpoint_;
   std::map<std::string, std::string> scaleOfGroup_;
 };
+
+void ModelQuantizer::openCheckpoint(const std::string &dir) {
+  std::vector<TensorRef> layout;
+  std::set<std::string> folded; // Norm tensors that get 1/s, written F16.
+  for (const PlannedGroup &group : plan_.groups) {
+    if (group.searchScales && group.destination == ScaleDestination::NormWeight)
+      folded.insert({group.target, group.normBias});
+    for (const PlannedLayer &layer : group.layers) {
+      QuantParams params;
+      params.bits = plan_.settings.bits;
+      params.groupSize =
+          plan_.settings.groupSize == -1 ? layer.k : plan_.settings.groupSize;
+      params.zeroPoint = plan_.settings.zeroPoint;
+      for (TensorRef &ref : awqLayerTensorLayout(
+               layer.weights, layer.k, layer.n, params, layer.bias != nullptr))
+        layout.push_back(std::move(ref));
+    }
+    if (group.searchScales &&
+        group.destination == ScaleDestination::ActivationScale)
+      layout.push_back({group.target, DType::F16, {group.k}});
+  }
+  for (const std::string &name : plan_.passThrough) {
+    const TensorView &view = plan_.weights->get(name);
+    const bool toHalf = view.dtype == DType::BF16 || view.dtype == DType::F32 ||
+                        folded.count(name);
+    layout.push_back({name, toHalf ? DType::F16 : view.dtype, view.shape});
+  }
+  std::sort(
+      layout.begin(), layout.end(),
+      [](const TensorRef &a, const TensorRef &b) { return a.name < b.name; });
+  // transformers checks the "format" entry when it loads safetensors.
+  checkpoint_ = std::make_unique<SafeTensorsCheckpointWriter>(
+      dir, layout, std::map<std::string, std::string>{{"format", "pt"}},
+      options_.maxShardBytes);
+  result_.checkpointBytes = checkpoint_->totalBytes();
+}
 
 void ModelQuantizer::quantizeGroup(size_t step) {
   const Clock::time_point start = Clock::now();
@@ -333,11 +356,9 @@ void ModelQuantizer::quantizeGroup(size_t step) {
     rowDivisors_[plan.target] = {s, plan.name};
     break;
   case ScaleDestination::ActivationScale: {
-    OutputTensor tensor;
-    tensor.name = plan.target;
-    tensor.shape = {k};
-    tensor.owned = activationScaleFromScales(s);
-    activationScales_.push_back(std::move(tensor));
+    const std::vector<uint16_t> scale = activationScaleFromScales(s);
+    checkpoint_->write(plan.target, scale.data(),
+                       scale.size() * sizeof(uint16_t));
     scaleOfGroup_[plan.name] = plan.target;
     break;
   }
@@ -368,8 +389,13 @@ void ModelQuantizer::quantizeGroup(size_t step) {
                             options_.threads, options_.cancel, entry);
       rowDivisors_.erase(divisor);
     }
-    packed_.emplace(layer.weights,
-                    packAwqLayer(quantized.layers[i], layer.name));
+    // Written now and dropped: memory stays at one group's worth.
+    const AwqLayerTensors packed =
+        packAwqLayer(quantized.layers[i], layer.name);
+    std::vector<TensorRef> refs;
+    packed.appendRefs(layer.weights, refs);
+    for (const TensorRef &ref : refs)
+      checkpoint_->write(ref.name, ref.data, ref.size);
     if (options_.keepLayers)
       result_.quantized[layer.weights] = std::move(quantized.layers[i]);
   }
@@ -394,45 +420,26 @@ void ModelQuantizer::writeCheckpoint(const std::string &dir) {
   report(progress);
 
   // Unquantized tensors pass through, floating ones as F16 (as AutoAWQ
-  // writes them); norm weights carry their folded 1/s.
-  std::vector<OutputTensor> tensors;
+  // writes them); norm weights carry their folded 1/s. One at a time.
   for (const std::string &name : plan_.passThrough) {
     throwIfCancelled(options_.cancel, "awqc quantize");
     const TensorView &view = plan_.weights->get(name);
-    OutputTensor tensor;
-    tensor.name = name;
-    tensor.shape = view.shape;
     auto folded = foldedTensors_.find(name);
     if (folded != foldedTensors_.end()) {
-      tensor.owned = std::move(folded->second);
+      checkpoint_->write(name, folded->second.data(),
+                         folded->second.size() * sizeof(uint16_t));
+      foldedTensors_.erase(folded);
     } else if (view.dtype == DType::BF16 || view.dtype == DType::F32) {
-      tensor.owned = toHalfsChecked(
+      const std::vector<uint16_t> halfs = toHalfsChecked(
           toFloats(view), std::string(view.file) + ": tensor '" + name + "'");
+      checkpoint_->write(name, halfs.data(), halfs.size() * sizeof(uint16_t));
     } else {
-      tensor.dtype = view.dtype;
-      tensor.data = view.data;
-      tensor.size = view.size;
+      checkpoint_->write(name, view.data, view.size);
     }
-    tensors.push_back(std::move(tensor));
   }
 
-  std::vector<TensorRef> refs;
-  for (const auto &[name, layer] : packed_)
-    layer.appendRefs(name, refs);
-  for (const OutputTensor &tensor : tensors)
-    refs.push_back(tensor.ref());
-  for (const OutputTensor &tensor : activationScales_)
-    refs.push_back(tensor.ref());
-  std::sort(
-      refs.begin(), refs.end(),
-      [](const TensorRef &a, const TensorRef &b) { return a.name < b.name; });
-  for (const TensorRef &ref : refs)
-    result_.checkpointBytes += ref.size;
-
   throwIfCancelled(options_.cancel, "awqc quantize");
-  // transformers checks the "format" entry when it loads safetensors.
-  const WrittenCheckpoint written = writeSafeTensorsCheckpoint(
-      dir, refs, {{"format", "pt"}}, options_.maxShardBytes);
+  const WrittenCheckpoint written = checkpoint_->commit();
   result_.files = written.files;
   if (!written.index.empty())
     result_.files.push_back(written.index);
@@ -508,6 +515,7 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   throwIfCancelled(options.cancel, "awqc quantize");
   StagingDirectory staging(options.output, quantizeOutputRules(options));
   ModelQuantizer quantizer(options, plan, result);
+  quantizer.openCheckpoint(staging.path());
   for (size_t step = 0; step < plan.order.size(); ++step) {
     throwIfCancelled(options.cancel, "awqc quantize");
     quantizer.quantizeGroup(step);

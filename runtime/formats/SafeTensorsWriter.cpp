@@ -46,10 +46,11 @@ std::string buildHeader(const std::vector<const TensorRef *> &tensors,
   return text;
 }
 
-/// Streams one complete safetensors file into `writer` (not committed).
-void writeBody(AtomicFileWriter &writer,
-               const std::vector<const TensorRef *> &tensors,
-               const std::map<std::string, std::string> &metadata) {
+/// Writes the length prefix and header of a file holding `tensors`; returns
+/// where the data buffer starts.
+uint64_t writeHeader(AtomicFileWriter &writer,
+                     const std::vector<const TensorRef *> &tensors,
+                     const std::map<std::string, std::string> &metadata) {
   const std::string header = buildHeader(tensors, metadata);
   const uint64_t length = header.size();
   uint8_t prefix[8];
@@ -57,6 +58,14 @@ void writeBody(AtomicFileWriter &writer,
     prefix[i] = static_cast<uint8_t>(length >> (8 * i));
   writer.write(prefix, sizeof(prefix));
   writer.write(header);
+  return sizeof(prefix) + length;
+}
+
+/// Streams one complete safetensors file into `writer` (not committed).
+void writeBody(AtomicFileWriter &writer,
+               const std::vector<const TensorRef *> &tensors,
+               const std::map<std::string, std::string> &metadata) {
+  writeHeader(writer, tensors, metadata);
   for (const TensorRef *tensor : tensors)
     writer.write(tensor->data, tensor->size);
 }
@@ -68,9 +77,11 @@ void removeIfExists(const fs::path &path) {
 
 } // namespace
 
-void validateTensorRefs(const std::vector<TensorRef> &tensors,
-                        const std::string &what) {
+std::vector<uint64_t> tensorLayoutSizes(const std::vector<TensorRef> &tensors,
+                                        const std::string &what) {
   std::set<std::string> seen;
+  std::vector<uint64_t> sizes;
+  sizes.reserve(tensors.size());
   for (const TensorRef &tensor : tensors) {
     if (tensor.name.empty())
       throw Error(what + ": a tensor has an empty name");
@@ -86,11 +97,21 @@ void validateTensorRefs(const std::vector<TensorRef> &tensors,
       throw Error(what + ": tensor '" + tensor.name + "': shape " +
                   formatShape(tensor.shape) +
                   " has a negative extent or overflows a 64-bit byte count");
-    if (*bytes != tensor.size)
+    sizes.push_back(*bytes);
+  }
+  return sizes;
+}
+
+void validateTensorRefs(const std::vector<TensorRef> &tensors,
+                        const std::string &what) {
+  const std::vector<uint64_t> sizes = tensorLayoutSizes(tensors, what);
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorRef &tensor = tensors[i];
+    if (sizes[i] != tensor.size)
       throw Error(what + ": tensor '" + tensor.name +
                   "': " + dtypeName(tensor.dtype) + " x shape " +
                   formatShape(tensor.shape) + " needs " +
-                  std::to_string(*bytes) + " bytes, but " +
+                  std::to_string(sizes[i]) + " bytes, but " +
                   std::to_string(tensor.size) + " were given");
     if (tensor.size && !tensor.data)
       throw Error(what + ": tensor '" + tensor.name + "' has no data");
@@ -110,22 +131,29 @@ void writeSafeTensors(const std::string &path,
   writer.commit();
 }
 
-WrittenCheckpoint
-writeSafeTensorsCheckpoint(const std::string &dir,
-                           const std::vector<TensorRef> &tensors,
-                           const std::map<std::string, std::string> &metadata,
-                           uint64_t maxShardBytes) {
+struct SafeTensorsCheckpointWriter::Shard {
+  std::string name;
+  std::unique_ptr<AtomicFileWriter> file;
+};
+
+SafeTensorsCheckpointWriter::SafeTensorsCheckpointWriter(
+    const std::string &dir, const std::vector<TensorRef> &tensors,
+    const std::map<std::string, std::string> &metadata, uint64_t maxShardBytes)
+    : dir_(dir) {
   const fs::path directory(dir);
   std::error_code ec;
   if (!fs::is_directory(directory, ec))
     throw Error(dir + ": not an existing directory to write a checkpoint into");
-  validateTensorRefs(tensors, dir);
+  const std::vector<uint64_t> sizes = tensorLayoutSizes(tensors, dir);
 
   // Greedy split in the given order, as transformers' save_pretrained does.
+  std::vector<TensorRef> laidOut = tensors;
   std::vector<std::vector<const TensorRef *>> shards(1);
   uint64_t shardBytes = 0;
-  uint64_t totalBytes = 0;
-  for (const TensorRef &tensor : tensors) {
+  for (size_t i = 0; i < laidOut.size(); ++i) {
+    TensorRef &tensor = laidOut[i];
+    tensor.size = sizes[i];
+    tensor.data = nullptr;
     if (maxShardBytes && !shards.back().empty() &&
         shardBytes + tensor.size > maxShardBytes) {
       shards.emplace_back();
@@ -133,49 +161,112 @@ writeSafeTensorsCheckpoint(const std::string &dir,
     }
     shards.back().push_back(&tensor);
     shardBytes += tensor.size;
-    totalBytes += tensor.size;
+    totalBytes_ += tensor.size;
   }
-
-  const fs::path singlePath = directory / "model.safetensors";
-  const fs::path indexPath = directory / "model.safetensors.index.json";
-  WrittenCheckpoint written;
-  if (shards.size() == 1) {
-    AtomicFileWriter writer(singlePath.string());
-    writeBody(writer, shards.front(), metadata);
-    writer.commit();
-    written.files.push_back("model.safetensors");
-    removeIfExists(indexPath);
-    return written;
-  }
-
   if (shards.size() > 99999)
     throw Error(dir + ": " + std::to_string(shards.size()) +
                 " shards exceed the 5-digit shard numbering; raise the shard "
                 "size limit");
-  std::vector<std::unique_ptr<AtomicFileWriter>> writers;
-  nlohmann::ordered_json weightMap = nlohmann::ordered_json::object();
-  for (size_t i = 0; i < shards.size(); ++i) {
-    char name[64];
-    std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", i + 1,
-                  shards.size());
-    written.files.push_back(name);
-    for (const TensorRef *tensor : shards[i])
-      appendUniqueKey(weightMap, tensor->name, nlohmann::ordered_json(name));
-    writers.push_back(
-        std::make_unique<AtomicFileWriter>((directory / name).string()));
-    writeBody(*writers.back(), shards[i], metadata);
-    writers.back()->finish();
-  }
-  for (auto &writer : writers)
-    writer->commit();
 
+  for (size_t i = 0; i < shards.size(); ++i) {
+    auto shard = std::make_unique<Shard>();
+    if (shards.size() == 1) {
+      shard->name = "model.safetensors";
+    } else {
+      char name[64];
+      std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors",
+                    i + 1, shards.size());
+      shard->name = name;
+    }
+    shard->file =
+        std::make_unique<AtomicFileWriter>((directory / shard->name).string());
+    uint64_t offset = writeHeader(*shard->file, shards[i], metadata);
+    for (const TensorRef *tensor : shards[i]) {
+      order_.push_back(tensor->name);
+      slots_[tensor->name] = Slot{i, offset, tensor->size, false};
+      offset += tensor->size;
+    }
+    shards_.push_back(std::move(shard));
+  }
+}
+
+SafeTensorsCheckpointWriter::~SafeTensorsCheckpointWriter() = default;
+
+void SafeTensorsCheckpointWriter::write(const std::string &name,
+                                        const void *data, size_t size) {
+  auto it = slots_.find(name);
+  if (it == slots_.end())
+    throw Error(dir_ + ": tensor '" + name +
+                "' is not part of the checkpoint being written");
+  Slot &slot = it->second;
+  if (slot.written)
+    throw Error(dir_ + ": tensor '" + name + "' is written twice");
+  if (size != slot.size)
+    throw Error(dir_ + ": tensor '" + name + "' needs " +
+                std::to_string(slot.size) + " bytes, but " +
+                std::to_string(size) + " were given");
+  if (size && !data)
+    throw Error(dir_ + ": tensor '" + name + "' has no data");
+  // Sparse until written: pwrite past the end extends the file.
+  if (size)
+    shards_[slot.shard]->file->writeAt(slot.offset, data, size);
+  slot.written = true;
+}
+
+WrittenCheckpoint SafeTensorsCheckpointWriter::commit() {
+  if (committed_)
+    throw Error(dir_ + ": checkpoint already committed");
+  for (const std::string &name : order_)
+    if (!slots_.at(name).written)
+      throw Error(dir_ + ": tensor '" + name +
+                  "' was never written; the checkpoint is incomplete");
+  const fs::path directory(dir_);
+  const fs::path singlePath = directory / "model.safetensors";
+  const fs::path indexPath = directory / "model.safetensors.index.json";
+  WrittenCheckpoint written;
+  // Every shard is complete on disk before any becomes visible.
+  for (auto &shard : shards_)
+    shard->file->finish();
+  for (auto &shard : shards_) {
+    shard->file->commit();
+    written.files.push_back(shard->name);
+  }
+  committed_ = true;
+  if (shards_.size() == 1) {
+    removeIfExists(indexPath);
+    return written;
+  }
+  nlohmann::ordered_json weightMap = nlohmann::ordered_json::object();
+  for (const std::string &name : order_)
+    appendUniqueKey(
+        weightMap, name,
+        nlohmann::ordered_json(shards_[slots_.at(name).shard]->name));
   nlohmann::ordered_json index;
-  index["metadata"] = {{"total_size", totalBytes}};
+  index["metadata"] = {{"total_size", totalBytes_}};
   index["weight_map"] = std::move(weightMap);
   writeFileAtomically(indexPath.string(), index.dump(2) + "\n");
   written.index = "model.safetensors.index.json";
   removeIfExists(singlePath);
   return written;
+}
+
+WrittenCheckpoint
+writeSafeTensorsCheckpoint(const std::string &dir,
+                           const std::vector<TensorRef> &tensors,
+                           const std::map<std::string, std::string> &metadata,
+                           uint64_t maxShardBytes) {
+  {
+    const fs::path directory(dir);
+    std::error_code ec;
+    if (!fs::is_directory(directory, ec))
+      throw Error(dir +
+                  ": not an existing directory to write a checkpoint into");
+  }
+  validateTensorRefs(tensors, dir);
+  SafeTensorsCheckpointWriter writer(dir, tensors, metadata, maxShardBytes);
+  for (const TensorRef &tensor : tensors)
+    writer.write(tensor.name, tensor.data, tensor.size);
+  return writer.commit();
 }
 
 } // namespace awq

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,53 @@ void writeSafeTensors(const std::string &path,
 struct WrittenCheckpoint {
   std::vector<std::string> files; ///< Shards (or the single file).
   std::string index;              ///< The index file, empty when unsharded.
+};
+
+/// A checkpoint whose layout is fixed before its data exists, so tensors
+/// can be written as they are produced, in any order, and dropped: shards,
+/// offsets and headers follow from the tensors' names, dtypes and shapes
+/// (`data` and `size` of the refs given are ignored; sizes come from the
+/// shapes). Each shard is a temporary file until commit(), which requires
+/// every tensor to have been written once; without it the destructor
+/// removes them, so the directory never holds a partial checkpoint.
+class SafeTensorsCheckpointWriter {
+public:
+  /// Lays out `tensors` in the given order as writeSafeTensorsCheckpoint
+  /// does and creates the shard files with their headers. Throws awq::Error
+  /// naming `dir` and the tensor on a bad name, shape or directory.
+  SafeTensorsCheckpointWriter(
+      const std::string &dir, const std::vector<TensorRef> &tensors,
+      const std::map<std::string, std::string> &metadata,
+      uint64_t maxShardBytes = 0);
+  ~SafeTensorsCheckpointWriter();
+  SafeTensorsCheckpointWriter(const SafeTensorsCheckpointWriter &) = delete;
+  SafeTensorsCheckpointWriter &
+  operator=(const SafeTensorsCheckpointWriter &) = delete;
+
+  /// Writes the bytes of tensor `name`: `size` must be its size, and each
+  /// tensor is written once. Throws awq::Error naming the tensor otherwise.
+  void write(const std::string &name, const void *data, size_t size);
+  /// Bytes of tensor data over all shards.
+  uint64_t totalBytes() const { return totalBytes_; }
+  /// Flushes every shard, renames them into place, then writes the index
+  /// (when sharded) and removes a stale single file or index. Throws
+  /// awq::Error naming the first tensor never written.
+  WrittenCheckpoint commit();
+
+private:
+  struct Shard;
+  struct Slot {
+    size_t shard = 0;
+    uint64_t offset = 0; ///< From the start of the shard file.
+    uint64_t size = 0;
+    bool written = false;
+  };
+  std::string dir_;
+  std::vector<std::string> order_; ///< Names in layout order.
+  std::map<std::string, Slot> slots_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  uint64_t totalBytes_ = 0;
+  bool committed_ = false;
 };
 
 /// Writes a checkpoint into the existing directory `dir`. With

@@ -310,6 +310,76 @@ TEST(SafeTensorsCheckpointWriter, ShardsGreedilyAndWritesIndex) {
   EXPECT_EQ(SafeTensorsCheckpoint::open(dir.path()).size(), 5u);
 }
 
+TEST(SafeTensorsCheckpointWriter, TensorsArriveInAnyOrder) {
+  // The layout is fixed up front; data written in reverse order, each
+  // buffer freed (overwritten) right after, reads back as given, sharded
+  // and not.
+  for (uint64_t limit : {uint64_t(0), uint64_t(100)}) {
+    SCOPED_TRACE(limit);
+    TempDir dir;
+    std::vector<TensorRef> layout;
+    std::vector<std::vector<uint8_t>> data;
+    for (int i = 0; i < 7; ++i) {
+      const int64_t count = 3 + 11 * i;
+      layout.push_back({"t" + std::to_string(i), DType::F16, {count}});
+      data.push_back(randomBytes(static_cast<size_t>(count) * 2));
+    }
+    {
+      SafeTensorsCheckpointWriter writer(dir.path(), layout, {{"k", "v"}},
+                                         limit);
+      EXPECT_EQ(writer.totalBytes(), 2u * (7 * 3 + 11 * 21));
+      for (int i = 6; i >= 0; --i) {
+        std::vector<uint8_t> buffer = data[i];
+        writer.write(layout[i].name, buffer.data(), buffer.size());
+        std::fill(buffer.begin(), buffer.end(), uint8_t(0xAB));
+      }
+      // Nothing but temporaries before the commit.
+      for (const std::string &entry : dir.entries())
+        EXPECT_NE(entry.find(".tmp."), std::string::npos) << entry;
+      const WrittenCheckpoint written = writer.commit();
+      EXPECT_EQ(written.files.size() > 1, limit != 0);
+    }
+    SafeTensorsCheckpoint checkpoint = SafeTensorsCheckpoint::open(dir.path());
+    ASSERT_EQ(checkpoint.size(), layout.size());
+    for (size_t i = 0; i < layout.size(); ++i) {
+      const TensorView &view = checkpoint.get(layout[i].name);
+      EXPECT_EQ(view.dtype, DType::F16);
+      EXPECT_EQ(view.shape, layout[i].shape);
+      ASSERT_EQ(view.size, data[i].size());
+      EXPECT_EQ(0, std::memcmp(view.data, data[i].data(), view.size));
+    }
+    EXPECT_EQ(checkpoint.metadata().at("k"), "v");
+  }
+}
+
+TEST(SafeTensorsCheckpointWriter, RefusesWrongWritesAndIncompleteCommits) {
+  TempDir dir;
+  const std::vector<TensorRef> layout = {{"a", DType::I32, {2, 3}},
+                                         {"b", DType::F16, {4}}};
+  std::vector<uint8_t> bytes = randomBytes(24);
+  {
+    SafeTensorsCheckpointWriter writer(dir.path(), layout, {});
+    expectError([&] { writer.write("c", bytes.data(), 8); },
+                {"tensor 'c'", "not part of the checkpoint"});
+    expectError([&] { writer.write("a", bytes.data(), 20); },
+                {"tensor 'a'", "needs 24 bytes, but 20 were given"});
+    writer.write("a", bytes.data(), 24);
+    expectError([&] { writer.write("a", bytes.data(), 24); },
+                {"tensor 'a'", "written twice"});
+    expectError([&] { writer.commit(); },
+                {"tensor 'b'", "never written", "incomplete"});
+  }
+  // The writer is gone without a commit: no checkpoint, no temporaries.
+  EXPECT_TRUE(dir.entries().empty());
+  expectError(
+      [&] {
+        SafeTensorsCheckpointWriter(
+            dir.path(), {{"a", DType::F16, {2}}, {"a", DType::F16, {2}}}, {});
+      },
+      {"tensor 'a'", "given twice"});
+  EXPECT_TRUE(dir.entries().empty());
+}
+
 TEST(SafeTensorsCheckpointWriter, MissingDirectoryThrows) {
   TempDir dir;
   const uint8_t bytes[1] = {1};
