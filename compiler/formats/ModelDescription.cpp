@@ -136,7 +136,8 @@ Epilogue parseEpilogue(const JsonField &field) {
 LayerDescription parseLayer(const JsonField &field) {
   field.requireObject();
   field.rejectUnknownKeys({"name", "k", "n", "bits", "group_size", "zero_point",
-                           "bias", "input_group", "weights", "epilogue"});
+                           "bias", "input_group", "weights", "epilogue",
+                           "skip_clip"});
   LayerDescription layer;
   layer.name = field.field("name").asName();
   layer.k = field.field("k").asInt(1, kMaxFeatures);
@@ -162,6 +163,8 @@ LayerDescription parseLayer(const JsonField &field) {
     layer.weights = layer.name;
   if (std::optional<JsonField> epilogue = field.optionalField("epilogue"))
     layer.epilogue = parseEpilogue(*epilogue);
+  if (std::optional<JsonField> skipClip = field.optionalField("skip_clip"))
+    layer.skipClip = skipClip->asBool();
   return layer;
 }
 
@@ -469,6 +472,8 @@ JsonT toDocument(const ModelDescription &description) {
           {"partner", e.partner}};
     else if (e.kind == EpilogueKind::ResidualAdd)
       entry["epilogue"] = {{"kind", "residual_add"}, {"residual", e.residual}};
+    if (layer.skipClip)
+      entry["skip_clip"] = true;
     layers.push_back(std::move(entry));
   }
   document["layers"] = std::move(layers);

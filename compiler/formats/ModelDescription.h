@@ -95,6 +95,9 @@ struct LayerDescription {
   /// Tensor name prefix in the checkpoint (`<weights>.qweight`, ...).
   std::string weights;
   Epilogue epilogue;
+  /// awqc quantize leaves the layer out of the clip search (it always does
+  /// for the first two inputs of an attention producer, q and k).
+  bool skipClip = false;
 
   /// The resolved QuantParams (group size -1 becomes k).
   QuantParams params() const;

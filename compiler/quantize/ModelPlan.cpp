@@ -272,7 +272,7 @@ ModelPlan planModelQuantization(const ModelPlanOptions &options) {
       entry.k = layer->k;
       entry.weight = &model->weightOf(*layer);
       entry.bias = model->biasOf(*layer);
-      entry.skipClip = skipClip.count(layer->name) != 0;
+      entry.skipClip = layer->skipClip || skipClip.count(layer->name) != 0;
       planned.work += static_cast<uint64_t>(layer->n * layer->k);
       planned.layers.push_back(entry);
     }

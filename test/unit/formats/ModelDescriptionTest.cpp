@@ -43,6 +43,7 @@ json baseDocument() {
        "epilogue": {"kind": "silu_mul", "role": "up", "partner": "gate"}},
       {"name": "down", "k": 512, "n": 256, "bits": 3, "group_size": 64,
        "zero_point": true, "bias": true, "input_group": "g_hidden",
+       "skip_clip": true,
        "epilogue": {"kind": "residual_add", "residual": "stream"}},
       {"name": "head", "k": 256, "n": 64, "bits": 8, "group_size": -1,
        "zero_point": false, "input_group": "g_out"}
@@ -85,6 +86,8 @@ TEST(ModelDescription, ParsesEveryField) {
   EXPECT_TRUE(down.bias);
   EXPECT_EQ(down.epilogue.kind, EpilogueKind::ResidualAdd);
   EXPECT_EQ(down.epilogue.residual, "stream");
+  EXPECT_TRUE(down.skipClip);
+  EXPECT_FALSE(gate.skipClip); // Defaults to false.
   const LayerDescription &head = d.layers[3];
   EXPECT_EQ(head.groupSize, -1);
   EXPECT_EQ(head.params().groupSize, 256);
@@ -345,6 +348,9 @@ std::vector<BadCase> badCases() {
       {"zero_point type",
        [](json &d) { d["layers"][3]["zero_point"] = "false"; },
        {"layers[3].zero_point", "expected true or false"}},
+      {"skip_clip type",
+       [](json &d) { d["layers"][0]["skip_clip"] = 1; },
+       {"layers[0].skip_clip", "expected true or false"}},
       {"bias type",
        [](json &d) { d["layers"][3]["bias"] = 1; },
        {"layers[3].bias", "expected true or false"}},

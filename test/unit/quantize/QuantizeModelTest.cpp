@@ -558,7 +558,7 @@ TEST(QuantizeModel, DescriptionInputWithLinearAndInputProducers) {
        "weights": "model.layers.0.mlp.up_proj"},
       {"name": "down", "k": 512, "n": 256, "bits": 3, "group_size": 64,
        "zero_point": true, "input_group": "g_mid",
-       "weights": "model.layers.0.mlp.down_proj"}
+       "weights": "model.layers.0.mlp.down_proj", "skip_clip": true}
     ]})";
   test::writeText(dir / "chain.json", description);
   std::mt19937_64 rng(seed);
@@ -595,6 +595,10 @@ TEST(QuantizeModel, DescriptionInputWithLinearAndInputProducers) {
   EXPECT_EQ(result.groups[2].target, "up");
   ASSERT_EQ(result.layers.size(), 3u);
   EXPECT_EQ(result.layers[1].rowsScaledBy, "g_mid");
+  // skip_clip in the description; the others are clipped.
+  EXPECT_TRUE(result.layers[0].clip.searched);
+  EXPECT_TRUE(result.layers[1].clip.searched);
+  EXPECT_FALSE(result.layers[2].clip.searched);
 
   const QuantizedCheckpoint q = importQuantizedCheckpoint(dir / "awq");
   ASSERT_EQ(q.linears.size(), 3u);
@@ -613,6 +617,7 @@ TEST(QuantizeModel, DescriptionInputWithLinearAndInputProducers) {
             "g_in.activation_scale");
   EXPECT_FALSE(written["input_groups"][1].contains("activation_scale"));
   EXPECT_EQ(written["layers"][2]["weights"], "model.layers.0.mlp.down_proj");
+  EXPECT_EQ(written["layers"][2]["skip_clip"], true);
 
   // Numerically, through the reference (3 bits: a looser error bound).
   const SafeTensorsCheckpoint fp16 = SafeTensorsCheckpoint::open(dir / "fp16");
