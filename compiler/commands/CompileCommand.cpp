@@ -146,19 +146,11 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
     else
       checkOutputDirectory(output, rules);
 
-    mlir::DialectRegistry registry;
-    registry.insert<ir::AwqDialect, mlir::func::FuncDialect>();
-    mlir::MLIRContext context(registry);
-    context.loadAllAvailableDialects();
-    // Diagnostics name the op and its location; the whole module is noise.
-    context.printOpOnDiagnostic(false);
-    std::string diagnostics;
-    llvm::raw_string_ostream diagnosticStream(diagnostics);
-    llvm::SourceMgr sourceMgr;
-    mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context,
-                                             diagnosticStream);
+    ModelSession session;
+    mlir::MLIRContext &context = session.context();
+    const std::string &diagnostics = session.diagnostics();
 
-    LoadedModel loaded = loadModel(context, sourceMgr, input, target);
+    LoadedModel loaded = session.load(input, target);
     mlir::OwningOpRef<mlir::ModuleOp> module = std::move(loaded.module);
     if (!module)
       throw Error(diagnostics.empty() ? input + ": cannot parse" : diagnostics);

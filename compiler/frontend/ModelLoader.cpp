@@ -7,6 +7,7 @@
 #include "compiler/formats/QuantizationConfig.h"
 #include "compiler/formats/QuantizedCheckpoint.h"
 #include "dialects/awq/AwqDialect.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/support/Error.h"
 
@@ -94,6 +95,22 @@ LoadedModel loadModel(mlir::MLIRContext &context, llvm::SourceMgr &sourceMgr,
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   loaded.module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
   return loaded;
+}
+
+namespace {
+mlir::DialectRegistry modelDialects() {
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::awq::AwqDialect, mlir::func::FuncDialect>();
+  return registry;
+}
+} // namespace
+
+ModelSession::ModelSession()
+    : context_(modelDialects()), diagnosticStream_(diagnostics_),
+      handler_(sourceMgr_, &context_, diagnosticStream_) {
+  context_.loadAllAvailableDialects();
+  // Diagnostics name the op and its location; the whole module is noise.
+  context_.printOpOnDiagnostic(false);
 }
 
 std::string resolveTarget(mlir::ModuleOp module, const std::string &requested) {

@@ -10,9 +10,11 @@
 #define AWQ_COMPILER_FRONTEND_MODELLOADER_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <string>
 
@@ -36,6 +38,31 @@ struct LoadedModel {
 /// hold an activation scale the model does not apply (no weight data read).
 LoadedModel loadModel(mlir::MLIRContext &context, llvm::SourceMgr &sourceMgr,
                       const std::string &input, const std::string &target);
+
+/// The MLIR side of a tool that compiles a model: a context with the awq and
+/// func dialects whose diagnostics are collected as text for error messages
+/// (each names its op and location; the whole module is never printed).
+class ModelSession {
+public:
+  ModelSession();
+  ModelSession(const ModelSession &) = delete;
+  ModelSession &operator=(const ModelSession &) = delete;
+
+  mlir::MLIRContext &context() { return context_; }
+  /// loadModel over this session's context and source manager.
+  LoadedModel load(const std::string &input, const std::string &target) {
+    return loadModel(context_, sourceMgr_, input, target);
+  }
+  /// What the diagnostics said so far.
+  const std::string &diagnostics() const { return diagnostics_; }
+
+private:
+  mlir::MLIRContext context_;
+  llvm::SourceMgr sourceMgr_;
+  std::string diagnostics_;
+  llvm::raw_string_ostream diagnosticStream_;
+  mlir::SourceMgrDiagnosticHandler handler_;
+};
 
 /// The architecture to compile `module` for: `requested` when given, else
 /// the module's `awq.target`, else kDefaultTarget.

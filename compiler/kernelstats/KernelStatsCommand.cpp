@@ -62,17 +62,10 @@ std::string defaultKernelStatsInput() {
 std::vector<std::pair<std::string, KernelInstance>>
 compileKernelInstances(const std::string &input, const std::string &target,
                        const std::string &families) {
-  mlir::DialectRegistry registry;
-  registry.insert<ir::AwqDialect, mlir::func::FuncDialect>();
-  mlir::MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  context.printOpOnDiagnostic(false);
-  std::string diagnostics;
-  llvm::raw_string_ostream diagnosticStream(diagnostics);
-  llvm::SourceMgr sourceMgr;
-  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context,
-                                           diagnosticStream);
-  LoadedModel loaded = loadModel(context, sourceMgr, input, target);
+  ModelSession session;
+  mlir::MLIRContext &context = session.context();
+  LoadedModel loaded = session.load(input, target);
+  const std::string &diagnostics = session.diagnostics();
   if (!loaded.module)
     throw Error(diagnostics.empty() ? input + ": cannot parse" : diagnostics);
   mlir::PassManager pm(&context);
