@@ -2,6 +2,8 @@
 
 #include "compiler/commands/ProgressDisplay.h"
 
+#include "compiler/commands/Inspect.h"
+
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -60,6 +62,15 @@ void ProgressDisplay::update(const ModelProgress &progress) {
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const int percent = static_cast<int>(std::floor(progress.fraction * 100.0));
+  if (progress.phase == ModelProgress::Phase::Planned) {
+    finish();
+    err_ << "awqc quantize: " << progress.groupCount
+         << " input groups; working memory up to "
+         << formatBytes(progress.workingMemoryBytes) << " (input group "
+         << progress.groupName << ") besides the mapped input files\n"
+         << std::flush;
+    return;
+  }
   if (!terminal_) {
     if (progress.phase == ModelProgress::Phase::GroupDone) {
       std::ostringstream line;

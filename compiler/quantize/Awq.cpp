@@ -398,6 +398,22 @@ ClipSearcher::ClipSearcher(const float *x, int64_t t, int64_t k,
   }
 }
 
+uint64_t ClipSearcher::workingBytes(int64_t t, int64_t k,
+                                    const QuantizeOptions &options) {
+  const uint64_t tokens =
+      static_cast<uint64_t>(std::min(t, options.clipMaxTokens));
+  const uint64_t g = static_cast<uint64_t>(options.params.groupSize);
+  const uint64_t uk = static_cast<uint64_t>(k);
+  // x_ (fp32) with its fp64 copy and the fp64 Gram matrices while the
+  // factors (fp32) are made; then the candidate buffers of a search, at most
+  // kClipBufferFloats errors and as many token products per candidate row.
+  const uint64_t build = 4 * tokens * uk + 8 * tokens * uk + 8 * uk * g;
+  const uint64_t search =
+      4 * kClipBufferFloats +
+      4 * tokens * static_cast<uint64_t>(kClipBufferFloats) / g;
+  return build + 4 * uk * g + search;
+}
+
 ClipResult ClipSearcher::search(const float *w, int64_t rows,
                                 const std::string &what,
                                 const std::function<void()> &onGroup) const {
@@ -708,6 +724,34 @@ ScaleSearchResult searchGroupScales(const LinearGroupInput &group,
                   OutputLoss::Method::Auto, options.numThreads, options.cancel);
   std::vector<float> err(static_cast<size_t>(p.rows * p.k));
   return runScaleSearch(p, options, stats, loss, err.data(), progress);
+}
+
+uint64_t groupWorkingBytes(const std::vector<int64_t> &layerRows, int64_t k,
+                           int64_t t, bool activationsAreF32,
+                           bool anyLayerClipped,
+                           const QuantizeOptions &options) {
+  int64_t rows = 0, widest = 0;
+  for (int64_t n : layerRows) {
+    rows += n;
+    widest = std::max(widest, n);
+  }
+  const uint64_t rk = static_cast<uint64_t>(rows) * static_cast<uint64_t>(k);
+  const uint64_t tk = static_cast<uint64_t>(t) * static_cast<uint64_t>(k);
+  const bool search = options.searchScales && options.fixedScales.empty();
+  const int64_t evaluations = 3 + (search ? options.scaleGridSize : 0);
+  // The fp32 weights and their error / scaled copy, the converted
+  // activations, the loss, the codes of every layer and the finalize block.
+  uint64_t bytes =
+      4 * rk + 4 * rk + (activationsAreF32 ? 0 : 4 * tk) +
+      OutputLoss::workingBytes(t, k, rows * evaluations, rows) + rk +
+      4 * static_cast<uint64_t>(std::min(rows, kFinalizeBlockRows)) *
+          static_cast<uint64_t>(k);
+  if (options.searchClip && anyLayerClipped)
+    bytes += ClipSearcher::workingBytes(t, k, options);
+  if (options.gptq)
+    bytes += 4 * static_cast<uint64_t>(k) * static_cast<uint64_t>(k) +
+             gptqWorkingBytes(widest, k, options.gptqOptions);
+  return bytes;
 }
 
 GroupResult quantizeInputGroup(const LinearGroupInput &group,

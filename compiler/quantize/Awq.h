@@ -198,6 +198,16 @@ struct GroupResult {
 GroupResult quantizeInputGroup(const LinearGroupInput &group,
                                const QuantizeOptions &options);
 
+/// Heap bytes quantizeInputGroup holds at most for a group of layers with
+/// `rows` output rows each, K = `k`, `t` tokens (`activationsAreF32`: read
+/// in place, else converted), an upper bound used to print the memory a run
+/// needs before it starts. Per-buffer terms follow the code; tested against
+/// the allocator's peak.
+uint64_t groupWorkingBytes(const std::vector<int64_t> &rows, int64_t k,
+                           int64_t t, bool activationsAreF32,
+                           bool anyLayerClipped,
+                           const QuantizeOptions &options);
+
 /// The outcome of a scale search alone.
 struct ScaleSearchResult {
   std::vector<float> scales; ///< s [K].
@@ -263,6 +273,11 @@ public:
                     const std::function<void()> &onGroup = {}) const;
 
   int64_t tokens() const { return tokens_; }
+
+  /// Heap bytes a searcher over `t` tokens and K = `k` holds at most while
+  /// it is built and searches.
+  static uint64_t workingBytes(int64_t t, int64_t k,
+                               const QuantizeOptions &options);
 
 private:
   int64_t k_, tokens_;

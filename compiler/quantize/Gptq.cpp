@@ -95,6 +95,19 @@ std::vector<float> gptqHessian(const float *x, int64_t t, int64_t k,
   return h;
 }
 
+uint64_t gptqWorkingBytes(int64_t n, int64_t k, const GptqOptions &options) {
+  const uint64_t nk = static_cast<uint64_t>(n) * static_cast<uint64_t>(k);
+  const uint64_t kk = static_cast<uint64_t>(k) * static_cast<uint64_t>(k);
+  // wt and the codes; H, the factorization's copy and U; the error block;
+  // with act-order the permuted copies of H and wt next to the originals.
+  uint64_t bytes = 4 * nk + nk + 3 * 4 * kk +
+                   4 * static_cast<uint64_t>(std::min(options.blockSize, k)) *
+                       static_cast<uint64_t>(n);
+  if (options.actOrder)
+    bytes += 4 * kk + 4 * nk;
+  return bytes;
+}
+
 QuantizedLinear gptqQuantizeLinear(const float *weight, int64_t n, int64_t k,
                                    const QuantParams &params,
                                    const std::vector<uint16_t> &bias,

@@ -42,6 +42,10 @@ std::vector<float> gptqHessian(const float *x, int64_t t, int64_t k,
                                const std::vector<float> &inputScale,
                                int numThreads);
 
+/// Heap bytes gptqQuantizeLinear holds at most for an [n, k] weight (the
+/// Hessian passed in not included).
+uint64_t gptqWorkingBytes(int64_t n, int64_t k, const GptqOptions &options);
+
 /// Quantizes weight [n, k] (Hugging Face layout) with GPTQ against `hessian`
 /// ([k, k], from gptqHessian). Throws awq::Error naming `what` on bad
 /// shapes, non-finite weights, a group range too large for an fp16 scale, or

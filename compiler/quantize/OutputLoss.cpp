@@ -42,7 +42,25 @@ double parallelDot(const float *a, const float *b, int64_t count,
   return total;
 }
 
+/// The formulation with fewer flops over the whole run.
+OutputLoss::Method cheaperMethod(int64_t t, int64_t k, int64_t expectedRows) {
+  const double rows = static_cast<double>(std::max<int64_t>(expectedRows, 1));
+  const double direct = static_cast<double>(t) * k * rows;
+  const double gram = static_cast<double>(t) * k * k + double(k) * k * rows;
+  return gram < direct ? OutputLoss::Method::Gram : OutputLoss::Method::Direct;
+}
+
 } // namespace
+
+uint64_t OutputLoss::workingBytes(int64_t t, int64_t k, int64_t expectedRows,
+                                  int64_t maxRowsPerCall) {
+  const int64_t rows = std::max<int64_t>(1, maxRowsPerCall);
+  if (cheaperMethod(t, k, expectedRows) == Method::Direct)
+    return 4 * static_cast<uint64_t>(t) *
+           std::max<int64_t>(1, std::min(rows, kBufferFloats / t));
+  return 4 * static_cast<uint64_t>(k) *
+         (k + std::max<int64_t>(1, std::min(rows, kBufferFloats / k)));
+}
 
 OutputLoss::OutputLoss(const float *x, int64_t t, int64_t k,
                        int64_t expectedRows, Method method, int numThreads,
@@ -53,13 +71,8 @@ OutputLoss::OutputLoss(const float *x, int64_t t, int64_t k,
     throw Error("OutputLoss: calibration activations must be a non-empty "
                 "[T, K] matrix with dimensions below 2^31, got " +
                 std::to_string(t) + "x" + std::to_string(k));
-  if (method_ == Method::Auto) {
-    // Flop counts of the two formulations over the whole run.
-    const double rows = static_cast<double>(std::max<int64_t>(expectedRows, 1));
-    const double direct = static_cast<double>(t) * k * rows;
-    const double gram = static_cast<double>(t) * k * k + double(k) * k * rows;
-    method_ = gram < direct ? Method::Gram : Method::Direct;
-  }
+  if (method_ == Method::Auto)
+    method_ = cheaperMethod(t, k, expectedRows);
   if (method_ == Method::Gram) {
     throwIfCancelled(cancel_, "OutputLoss");
     gram_.assign(static_cast<size_t>(k * k), 0.0f);

@@ -39,6 +39,11 @@ public:
 
   /// Method actually used (never Auto).
   Method method() const { return method_; }
+
+  /// Heap bytes an OutputLoss of these dimensions holds at most (the Gram
+  /// matrix and the product buffer), for memory estimates.
+  static uint64_t workingBytes(int64_t t, int64_t k, int64_t expectedRows,
+                               int64_t maxRowsPerCall);
   int64_t tokens() const { return t_; }
 
 private:

@@ -167,6 +167,30 @@ void measureOriginalOutput(const std::vector<float> &x, int64_t tokens,
   report.awqError = loss.sumSquares(delta.data(), n) / denom;
 }
 
+/// What quantizeInputGroup is asked to do for one planned group.
+QuantizeOptions groupQuantizeOptions(const ModelQuantizeOptions &options,
+                                     const ModelPlan &model,
+                                     const PlannedGroup &plan) {
+  QuantizeOptions qo = QuantizeOptions::rtn(QuantParams{});
+  if (searchesScales(options.method)) {
+    qo.searchScales = plan.searchScales;
+    qo.formula = options.formula;
+  }
+  // AWQ+GPTQ clips too (the clamped weights are what GPTQ then rounds): on
+  // the synthetic models it lowers the error at 3 and 4 bits
+  // (docs/quantization.md).
+  qo.searchClip = searchesScales(options.method) && options.clip;
+  qo.gptq = usesGptq(options.method);
+  qo.gptqOptions.actOrder = options.actOrder;
+  qo.params.bits = model.settings.bits;
+  qo.params.groupSize =
+      model.settings.groupSize == -1 ? plan.k : model.settings.groupSize;
+  qo.params.zeroPoint = model.settings.zeroPoint;
+  qo.numThreads = options.threads;
+  qo.cancel = options.cancel;
+  return qo;
+}
+
 /// The running state of one quantizeModel call.
 class ModelQuantizer {
 public:
@@ -288,23 +312,7 @@ void ModelQuantizer::quantizeGroup(size_t step) {
   mapped.emplace_back(*plan.activations, tokens, k);
   group.activations = mapped.back().view;
 
-  QuantizeOptions qo = QuantizeOptions::rtn(QuantParams{});
-  if (searchesScales(options_.method)) {
-    qo.searchScales = plan.searchScales;
-    qo.formula = options_.formula;
-  }
-  // AWQ+GPTQ clips too (the clamped weights are what GPTQ then rounds): on
-  // the synthetic models it lowers the error at 3 and 4 bits
-  // (docs/quantization.md).
-  qo.searchClip = searchesScales(options_.method) && options_.clip;
-  qo.gptq = usesGptq(options_.method);
-  qo.gptqOptions.actOrder = options_.actOrder;
-  qo.params.bits = plan_.settings.bits;
-  qo.params.groupSize =
-      plan_.settings.groupSize == -1 ? k : plan_.settings.groupSize;
-  qo.params.zeroPoint = plan_.settings.zeroPoint;
-  qo.numThreads = options_.threads;
-  qo.cancel = options_.cancel;
+  QuantizeOptions qo = groupQuantizeOptions(options_, plan_, plan);
   if (options_.onProgress)
     qo.onProgress = [&](const QuantizeProgress &p) {
       ModelProgress progress;
@@ -467,6 +475,46 @@ void ModelQuantizer::writeCheckpoint(const std::string &dir) {
 
 } // namespace
 
+WorkingMemoryEstimate estimateWorkingMemory(const ModelQuantizeOptions &options,
+                                            const ModelPlan &plan) {
+  // Layers whose rows absorb another group's 1/s: quantizeGroup keeps their
+  // original and divided fp32 weights, the fp32 activations and the
+  // measurement's delta besides what quantizeInputGroup holds.
+  std::set<std::string> dividedRows;
+  for (const PlannedGroup &group : plan.groups)
+    if (group.destination == ScaleDestination::LinearRows)
+      dividedRows.insert(group.target);
+  WorkingMemoryEstimate estimate;
+  for (const PlannedGroup &group : plan.groups) {
+    const QuantizeOptions qo = groupQuantizeOptions(options, plan, group);
+    const int64_t t = group.activations->shape[0], k = group.k;
+    std::vector<int64_t> rows;
+    bool anyClipped = false;
+    uint64_t extra = 0, divided = 0;
+    for (const PlannedLayer &layer : group.layers) {
+      rows.push_back(layer.n);
+      anyClipped = anyClipped || !layer.skipClip;
+      const uint64_t nk =
+          static_cast<uint64_t>(layer.n) * static_cast<uint64_t>(k);
+      extra += nk; // The packed layer, written and dropped.
+      if (dividedRows.count(layer.name))
+        divided += 4 * nk + 4 * nk + 4 * nk +
+                   OutputLoss::workingBytes(t, k, 3 * layer.n, layer.n);
+    }
+    if (divided)
+      divided += 4 * static_cast<uint64_t>(t) * static_cast<uint64_t>(k);
+    const uint64_t bytes =
+        groupWorkingBytes(rows, k, t, group.activations->dtype == DType::F32,
+                          anyClipped, qo) +
+        extra + divided;
+    if (bytes > estimate.bytes) {
+      estimate.bytes = bytes;
+      estimate.group = group.name;
+    }
+  }
+  return estimate;
+}
+
 OutputRules quantizeOutputRules(const ModelQuantizeOptions &options) {
   OutputRules rules;
   rules.command = "awqc quantize";
@@ -499,6 +547,15 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   planOptions.method = options.method;
   planOptions.foldOnly = options.foldOnly;
   const ModelPlan plan = planModelQuantization(planOptions);
+  const WorkingMemoryEstimate memory = estimateWorkingMemory(options, plan);
+  if (options.onProgress) {
+    ModelProgress planned;
+    planned.phase = ModelProgress::Phase::Planned;
+    planned.groupCount = plan.order.size();
+    planned.groupName = memory.group;
+    planned.workingMemoryBytes = memory.bytes;
+    options.onProgress(planned);
+  }
 
   ModelQuantizeResult result;
   result.model = options.model;
@@ -510,6 +567,7 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   result.clip = options.clip && searchesScales(options.method);
   result.foldOnly = options.foldOnly;
   result.actOrder = options.actOrder && usesGptq(options.method);
+  result.estimatedWorkingMemory = memory.bytes;
   result.groups.resize(plan.groups.size());
 
   throwIfCancelled(options.cancel, "awqc quantize");

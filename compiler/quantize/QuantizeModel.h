@@ -28,7 +28,8 @@ namespace awq {
 
 /// Progress of the whole run, reported from the calling thread.
 struct ModelProgress {
-  enum class Phase { Quantizing, GroupDone, Writing };
+  /// Planned: once, before any work, with the memory estimate.
+  enum class Phase { Planned, Quantizing, GroupDone, Writing };
   Phase phase = Phase::Quantizing;
   size_t group = 0; ///< 0-based index in processing order.
   size_t groupCount = 0;
@@ -36,6 +37,8 @@ struct ModelProgress {
   std::string layer; ///< Current layer, when the stage has one.
   QuantizeStage stage = QuantizeStage::Statistics;
   double groupFraction = 0.0;
+  /// Planned: estimateWorkingMemory's bytes (groupName is its group).
+  uint64_t workingMemoryBytes = 0;
   /// Fraction of all groups' work (weighted by their weight count).
   double fraction = 0.0;
 };
@@ -112,8 +115,21 @@ struct ModelQuantizeResult {
   std::map<std::string, QuantizedLinear> quantized;
   std::vector<std::string> files; ///< Files written, relative to `output`.
   uint64_t checkpointBytes = 0;   ///< Tensor data bytes written.
+  /// estimateWorkingMemory's bytes for this run.
+  uint64_t estimatedWorkingMemory = 0;
   double seconds = 0.0;
 };
+
+/// The heap the run needs at most: one input group's working set (the
+/// largest), since layers are written as they are done. The mapped model
+/// and calibration files come on top (their pages are the kernel's to
+/// drop). An upper bound, checked against the allocator's peak in tests.
+struct WorkingMemoryEstimate {
+  uint64_t bytes = 0;
+  std::string group; ///< The input group that needs it.
+};
+WorkingMemoryEstimate estimateWorkingMemory(const ModelQuantizeOptions &options,
+                                            const ModelPlan &plan);
 
 /// Runs the whole quantization. Throws awq::Error naming the file, tensor,
 /// group or field on bad input (before any work where it can be checked

@@ -235,6 +235,7 @@ json reportToJson(const ModelQuantizeResult &result) {
       {"total_awq_error", number(summary.totalAwq)}};
   report["files"] = result.files;
   report["checkpoint_bytes"] = result.checkpointBytes;
+  report["estimated_working_memory_bytes"] = result.estimatedWorkingMemory;
   report["seconds"] = result.seconds;
   return report;
 }
