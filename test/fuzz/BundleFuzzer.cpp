@@ -75,7 +75,8 @@ void readManifest(const std::string &text) {
     };
     tensors.push_back(std::move(tensor));
   }
-  const std::string path = fuzz::freshDirectory("bundle") + "/written.awqb";
+  const std::string path =
+      fuzz::keptDirectory("bundle-written") + "/written.awqb";
   try {
     bundle::writeBundle(path, manifest, tensors);
   } catch (const Error &error) {
@@ -100,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
   if (data[0] % 2 == 0) {
-    const std::string path = fuzz::freshDirectory("bundle") + "/model.awqb";
+    const std::string path = fuzz::keptDirectory("bundle") + "/model.awqb";
     fuzz::writeFile(path, data + 1, size - 1);
     openBundleFile(path);
   } else {

@@ -45,7 +45,7 @@ nlohmann::json settingsOf(uint8_t byte) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
-  const std::string dir = fuzz::freshDirectory("checkpoint");
+  const std::string dir = fuzz::keptDirectory("checkpoint");
   nlohmann::json config = {{"quantization_config", settingsOf(data[0])}};
   fuzz::writeFile(dir + "/config.json", config.dump());
   fuzz::writeFile(dir + "/model.safetensors", data + 1, size - 1);

@@ -13,7 +13,7 @@
 using namespace awq;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  const std::string dir = fuzz::freshDirectory("config");
+  const std::string dir = fuzz::keptDirectory("config");
   fuzz::writeFile(dir + "/config.json", data, size);
   ModelDescription description;
   try {

@@ -56,6 +56,14 @@ std::string freshDirectory(const std::string &name) {
   return dir;
 }
 
+std::string keptDirectory(const std::string &name) {
+  const std::string dir = scratchDirectory() + "/" + name;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return freshDirectory(name);
+  return dir;
+}
+
 void writeFile(const std::string &path, const uint8_t *data, size_t size) {
   std::FILE *file = std::fopen(path.c_str(), "wb");
   if (!file || (size && std::fwrite(data, 1, size, file) != size) ||

@@ -25,6 +25,10 @@ const std::string &scratchDirectory();
 /// A fresh, empty directory `name` inside scratchDirectory().
 std::string freshDirectory(const std::string &name);
 
+/// The directory `name` inside scratchDirectory(), created on first use and
+/// kept (cheaper per input when a target rewrites the same files).
+std::string keptDirectory(const std::string &name);
+
 /// Replaces the file `path` by `size` bytes of `data`; aborts when it cannot.
 void writeFile(const std::string &path, const uint8_t *data, size_t size);
 void writeFile(const std::string &path, const std::string &text);

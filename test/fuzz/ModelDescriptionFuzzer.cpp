@@ -12,7 +12,7 @@
 using namespace awq;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  const std::string path = fuzz::freshDirectory("description") + "/model.json";
+  const std::string path = fuzz::keptDirectory("description") + "/model.json";
   fuzz::writeFile(path, data, size);
   ModelDescription description;
   try {

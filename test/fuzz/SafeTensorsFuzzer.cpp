@@ -31,7 +31,7 @@ void readEverything(const std::vector<TensorView> &tensors) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  const std::string dir = fuzz::freshDirectory("safetensors");
+  const std::string dir = fuzz::keptDirectory("safetensors");
   const std::string path = dir + "/model.safetensors";
   fuzz::writeFile(path, data, size);
   try {
