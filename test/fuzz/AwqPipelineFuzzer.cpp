@@ -2,10 +2,11 @@
 //
 // The input is MLIR text. It is parsed and verified with the awq, func and
 // tensor dialects; a module the verifier accepts goes through
-// --awq-pipeline (target sm_80 unless the module names one) and, when that
-// succeeds, through the CUDA emitter. Nothing may crash or assert, every
-// pass must leave IR that verifies (checked after each pass, naming it),
-// and every failure must come with an error diagnostic.
+// --awq-pipeline (target sm_80 unless the module names one; a first line
+// "// awq-pipeline: families=gemv gemm-min-m=4 ..." sets the options) and,
+// when that succeeds, through the CUDA emitter. Nothing may crash or assert,
+// every pass must leave IR that verifies (checked after each pass, naming
+// it), and every failure must come with an error diagnostic.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/CudaEmitter.h"
@@ -89,10 +90,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!(*module)->hasAttr(mlir::awq::AwqDialect::getTargetAttrName()))
     (*module)->setAttr(mlir::awq::AwqDialect::getTargetAttrName(),
                        StringAttr::get(&context, "sm_80"));
+  // A first line "// awq-pipeline: OPTIONS" sets the pipeline's options
+  // (target=, sm-count=, families=, gemm-min-m=): they are fuzzed too.
+  mlir::awq::AwqPipelineOptions options;
+  constexpr llvm::StringLiteral optionsPrefix = "// awq-pipeline:";
+  if (StringRef(text).starts_with(optionsPrefix)) {
+    std::string errors;
+    llvm::raw_string_ostream stream(errors);
+    StringRef line =
+        StringRef(text).drop_front(optionsPrefix.size()).split('\n').first;
+    if (failed(options.parseFromString(line, stream))) {
+      ::awq::fuzz::rejected(errors);
+      return 0;
+    }
+  }
   PassManager pm(&context);
   pm.enableVerifier(false);
   pm.addInstrumentation(std::make_unique<VerifyAfterEachPass>(diagnostics));
-  mlir::awq::AwqPipelineOptions options;
   mlir::awq::buildAwqPipeline(pm, options);
   if (failed(pm.run(*module))) {
     requireError("--awq-pipeline");

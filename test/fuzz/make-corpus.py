@@ -251,6 +251,11 @@ def main():
           struct.pack("<Q", 4) + b"f" * 64 + b"data")
 
     seeds = mlir_seeds()
+    # The pipeline's options, on a first line the target reads.
+    block = open(os.path.join(ROOT, "examples/llama-block.mlir")).read()
+    for i, options in enumerate(["families=gemv", "families=gemm gemm-min-m=3",
+                                 "target=sm_90 sm-count=7", "target=sm_86 gemm-min-m=64"]):
+        seeds["options.%d" % i] = "// awq-pipeline: %s\n%s" % (options, block)
     for name, text in seeds.items():
         write(out, "awq-pipeline", name, text)
     with open(os.path.join(out, "awq-pipeline.dict"), "w") as f:
