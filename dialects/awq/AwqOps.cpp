@@ -124,6 +124,21 @@ LogicalResult LinearOp::verify() {
                            << " sends small batches to a gemv kernel, but "
                               "no gemv configuration is attached";
   }
+  // An attached configuration must fit the layer as the kernel op it lowers
+  // to will (awq-lower-to-kernels keeps the shape): the kernel contract is
+  // the one rule for both.
+  if (GemvConfigAttr gemv = getGemvAttr()) {
+    std::string why = ::awq::checkGemv(getLinearShape(), gemvParamsOf(gemv));
+    if (!why.empty())
+      return emitOpError() << "gemv configuration does not fit the layer: "
+                           << why;
+  }
+  if (GemmConfigAttr gemm = getGemmAttr()) {
+    std::string why = ::awq::checkGemm(getLinearShape(), gemmParamsOf(gemm));
+    if (!why.empty())
+      return emitOpError() << "gemm configuration does not fit the layer: "
+                           << why;
+  }
   return success();
 }
 

@@ -268,6 +268,35 @@ func.func @linear_min_m_gemv(%x: tensor<?x256xf16>, %w: !w) {
 
 // -----
 
+// Three K splits of four 1024-value tiles leave the last split empty: the
+// gemv kernel op this lowers to would be invalid, so the linear is too.
+!w = !awq.qweight<k = 4096, n = 4096, bits = 4, group = 128, zero_point, autoawq_gemm>
+func.func @linear_gemv_misfit(%x: tensor<?x4096xf16>, %w: !w) {
+  // expected-error @+1 {{gemv configuration does not fit the layer: k_split must leave every split at least one 1024-value K tile (K = 4096, N = 4096, 4-bit, group 128; threads 128, cols_per_warp 4, k_split 3, max_rows 4)}}
+  %0 = awq.linear %x, %w {gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 3, max_rows = 4>} : tensor<?x4096xf16>, !w -> tensor<?x4096xf16>
+  return
+}
+
+// -----
+
+!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>
+func.func @linear_gemm_misfit(%x: tensor<?x256xf16>, %w: !w) {
+  // expected-error @+1 {{gemm configuration does not fit the layer: split_k must be at most the number of K tiles}}
+  %0 = awq.linear %x, %w {gemm_min_m = 1 : i64, gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 8>} : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  return
+}
+
+// -----
+
+!w = !awq.qweight<k = 256, n = 256, bits = 4, group = 128, zero_point, autoawq_gemm>
+func.func @linear_gemv_silu_mul_misfit(%x: tensor<?x256xf16>, %w: !w) {
+  // expected-error @+1 {{gemv configuration does not fit the layer: silu_mul needs an even cols_per_warp}}
+  %0 = awq.linear %x, %w epilogue silu_mul {gemv = #awq.gemv<threads = 128, cols_per_warp = 1, k_split = 1, max_rows = 4>} : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  return
+}
+
+// -----
+
 func.func @rms_rank(%x: tensor<256xf16>, %g: tensor<256xf16>) {
   // expected-error @+1 {{input must be a 2-D [M x K] tensor, got 'tensor<256xf16>'}}
   %0 = awq.rms_norm %x, %g : tensor<256xf16>, tensor<256xf16>

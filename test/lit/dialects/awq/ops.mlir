@@ -35,9 +35,9 @@ func.func @linear(%x: tensor<?x256xf16>, %w: !w4, %b: tensor<128xf16>,
   // CHECK: awq.linear %[[X]], %[[W]] bias(%[[B]] : tensor<128xf16>) act_scale(%[[S]] : tensor<256xf16>) residual(%[[R]] : tensor<?x128xf16>)
   // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>
   // CHECK-SAME: gemm_min_m = 9
-  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 2, max_rows = 4>
+  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 1, max_rows = 4>
   %1 = awq.linear %x, %w bias(%b : tensor<128xf16>) act_scale(%s : tensor<256xf16>) residual(%r : tensor<?x128xf16>)
-      {gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 2, max_rows = 4>,
+      {gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 1, max_rows = 4>,
        gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>,
        gemm_min_m = 9}
       : tensor<?x256xf16>, !w4 -> tensor<?x128xf16>
