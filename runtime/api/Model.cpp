@@ -111,6 +111,19 @@ std::vector<uint8_t> randomBytes(size_t bytes, bool fp16,
   return out;
 }
 
+/// An embedded image as cuModuleLoadData takes it: a CUBIN as stored, PTX
+/// (a virtual architecture's image) NUL-terminated, since the driver reads
+/// PTX text up to its terminator.
+std::vector<char> driverImage(bundle::Bundle &bundle,
+                              const bundle::AotImage &image) {
+  bundle.verify(image.tensor);
+  const TensorView &view = bundle.tensor(image.tensor);
+  std::vector<char> bytes(view.data, view.data + view.size);
+  if (image.target.rfind("compute_", 0) == 0)
+    bytes.push_back('\0');
+  return bytes;
+}
+
 /// The highest virtual architecture compute_N (N <= the GPU's sm number)
 /// for which the bundle holds PTX of every kernel, or "".
 std::string bestPtxTarget(const bundle::Manifest &manifest,
@@ -373,9 +386,7 @@ void Model::compile() {
       // An sm_XYa image runs on exactly the sm_XY parts our target names.
       if (!found && kernel->fromBundle && image.kernel == kernel->name &&
           (image.target == target || image.target == target + "a")) {
-        bundle->verify(image.tensor);
-        const TensorView &view = bundle->tensor(image.tensor);
-        kernel->cubin.assign(view.data, view.data + view.size);
+        kernel->cubin = driverImage(*bundle, image);
         ++embedded;
         found = true;
       }
@@ -391,13 +402,8 @@ void Model::compile() {
     if (ptxTarget.empty() || !kernel.fromBundle)
       return std::nullopt;
     for (const bundle::AotImage &image : manifest.aot)
-      if (image.kernel == kernel.name && image.target == ptxTarget) {
-        bundle->verify(image.tensor);
-        const TensorView &view = bundle->tensor(image.tensor);
-        std::vector<char> text(view.data, view.data + view.size);
-        text.push_back('\0');
-        return text;
-      }
+      if (image.kernel == kernel.name && image.target == ptxTarget)
+        return driverImage(*bundle, image);
     return std::nullopt;
   };
   if (!pending.empty() && target == ptxTarget) {

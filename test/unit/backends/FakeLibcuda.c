@@ -211,10 +211,15 @@ CUresult cuCtxSynchronize(void) {
 
 CUresult cuModuleLoadData(void **result, const void *image) {
   NEED_CONTEXT();
-  const char *text = (const char *)image;
-  const int ptx = strstr(text, ".version") && strstr(text, ".target");
-  if (memcmp(image, "FAKECUBIN", 9) != 0 && !ptx)
-    return NO_BINARY_FOR_GPU;
+  // Binary images first: a CUBIN has no terminator to search up to. Like
+  // the real driver, PTX is read as text up to its NUL.
+  if (memcmp(image, "FAKECUBIN", 9) != 0) {
+    if (memcmp(image, "\177ELF", 4) == 0)
+      return NO_BINARY_FOR_GPU;
+    const char *text = (const char *)image;
+    if (!strstr(text, ".version") || !strstr(text, ".target"))
+      return NO_BINARY_FOR_GPU;
+  }
   *result = &module;
   return OK;
 }
