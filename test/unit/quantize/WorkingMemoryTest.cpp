@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdlib>
 #include <malloc.h>
 #include <new>
@@ -24,34 +25,92 @@ namespace {
 std::atomic<int64_t> liveBytes{0};
 std::atomic<int64_t> peakBytes{0};
 
-void *countedAllocate(size_t size) {
-  void *p = std::malloc(size == 0 ? 1 : size);
-  if (!p)
-    throw std::bad_alloc();
-  const int64_t live =
-      liveBytes.fetch_add(static_cast<int64_t>(malloc_usable_size(p))) +
-      static_cast<int64_t>(malloc_usable_size(p));
+void countAllocation(void *p) {
+  const int64_t size = static_cast<int64_t>(malloc_usable_size(p));
+  const int64_t live = liveBytes.fetch_add(size) + size;
   int64_t peak = peakBytes.load();
   while (live > peak && !peakBytes.compare_exchange_weak(peak, live)) {
   }
+}
+
+void *countedAllocate(size_t size, size_t alignment = 0) noexcept {
+  if (size == 0)
+    size = 1;
+  void *p = alignment > alignof(std::max_align_t)
+                ? std::aligned_alloc(alignment, (size + alignment - 1) /
+                                                    alignment * alignment)
+                : std::malloc(size);
+  if (p)
+    countAllocation(p);
   return p;
 }
 
-void countedFree(void *p) {
+void countedFree(void *p) noexcept {
   if (!p)
     return;
   liveBytes.fetch_sub(static_cast<int64_t>(malloc_usable_size(p)));
   std::free(p);
 }
 
+void *countedOrThrow(size_t size, size_t alignment = 0) {
+  if (void *p = countedAllocate(size, alignment))
+    return p;
+  throw std::bad_alloc();
+}
+
 } // namespace
 
-void *operator new(size_t size) { return countedAllocate(size); }
-void *operator new[](size_t size) { return countedAllocate(size); }
+// Every replaceable form, so that no allocation of the run (std::stable_sort
+// takes its buffer with the nothrow form) is made by one allocator and
+// released by another.
+void *operator new(size_t size) { return countedOrThrow(size); }
+void *operator new[](size_t size) { return countedOrThrow(size); }
+void *operator new(size_t size, const std::nothrow_t &) noexcept {
+  return countedAllocate(size);
+}
+void *operator new[](size_t size, const std::nothrow_t &) noexcept {
+  return countedAllocate(size);
+}
+void *operator new(size_t size, std::align_val_t alignment) {
+  return countedOrThrow(size, static_cast<size_t>(alignment));
+}
+void *operator new[](size_t size, std::align_val_t alignment) {
+  return countedOrThrow(size, static_cast<size_t>(alignment));
+}
+void *operator new(size_t size, std::align_val_t alignment,
+                   const std::nothrow_t &) noexcept {
+  return countedAllocate(size, static_cast<size_t>(alignment));
+}
+void *operator new[](size_t size, std::align_val_t alignment,
+                     const std::nothrow_t &) noexcept {
+  return countedAllocate(size, static_cast<size_t>(alignment));
+}
 void operator delete(void *p) noexcept { countedFree(p); }
 void operator delete[](void *p) noexcept { countedFree(p); }
 void operator delete(void *p, size_t) noexcept { countedFree(p); }
 void operator delete[](void *p, size_t) noexcept { countedFree(p); }
+void operator delete(void *p, const std::nothrow_t &) noexcept {
+  countedFree(p);
+}
+void operator delete[](void *p, const std::nothrow_t &) noexcept {
+  countedFree(p);
+}
+void operator delete(void *p, std::align_val_t) noexcept { countedFree(p); }
+void operator delete[](void *p, std::align_val_t) noexcept { countedFree(p); }
+void operator delete(void *p, size_t, std::align_val_t) noexcept {
+  countedFree(p);
+}
+void operator delete[](void *p, size_t, std::align_val_t) noexcept {
+  countedFree(p);
+}
+void operator delete(void *p, std::align_val_t,
+                     const std::nothrow_t &) noexcept {
+  countedFree(p);
+}
+void operator delete[](void *p, std::align_val_t,
+                       const std::nothrow_t &) noexcept {
+  countedFree(p);
+}
 
 namespace awq {
 namespace {
