@@ -7,7 +7,7 @@ PACKAGES=(
   cmake ninja-build lld g++ pkg-config python3
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libopenblas-dev libboost-context-dev ccache
+  libopenblas-dev liblapack-dev libboost-context-dev ccache
 )
 
 missing=()
@@ -59,9 +59,11 @@ if ! command -v nvdisasm >/dev/null && [ ! -x "$CUDA_ROOT/bin/nvdisasm" ]; then
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv
     fi
     [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
+    # Only awq-kernel-stats needs it (its count tests skip without it), so a
+    # machine without PyPI still builds and tests everything else.
     if ! "$VENV/bin/pip" install -q "nvidia-cuda-nvdisasm>=13,<14"; then
-      echo "bootstrap: error: pip could not install nvidia-cuda-nvdisasm into $VENV" >&2
-      exit 1
+      echo "bootstrap: warning: pip could not install nvidia-cuda-nvdisasm into $VENV;" \
+        "awq-kernel-stats and its count tests need a disassembler (docs/kernels.md)" >&2
     fi
   fi
 fi
