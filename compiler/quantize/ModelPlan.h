@@ -15,6 +15,7 @@
 #define AWQ_COMPILER_QUANTIZE_MODELPLAN_H
 
 #include "runtime/formats/SafeTensors.h"
+#include "runtime/support/QuantizedLinear.h"
 
 #include <nlohmann/json.hpp>
 
@@ -44,6 +45,11 @@ struct UniformQuantSettings {
   int bits = 4;
   int64_t groupSize = 128; ///< As written: -1 or a positive group size.
   bool zeroPoint = true;
+
+  /// The parameters of a layer with `k` input features (-1 becomes k).
+  QuantParams paramsFor(int64_t k) const {
+    return QuantParams{bits, groupSize == -1 ? k : groupSize, zeroPoint};
+  }
 };
 
 /// How each input group is quantized (`awqc quantize --method`).

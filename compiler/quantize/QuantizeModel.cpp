@@ -182,10 +182,7 @@ QuantizeOptions groupQuantizeOptions(const ModelQuantizeOptions &options,
   qo.searchClip = searchesScales(options.method) && options.clip;
   qo.gptq = usesGptq(options.method);
   qo.gptqOptions.actOrder = options.actOrder;
-  qo.params.bits = model.settings.bits;
-  qo.params.groupSize =
-      model.settings.groupSize == -1 ? plan.k : model.settings.groupSize;
-  qo.params.zeroPoint = model.settings.zeroPoint;
+  qo.params = model.settings.paramsFor(plan.k);
   qo.numThreads = options.threads;
   qo.cancel = options.cancel;
   return qo;
@@ -237,13 +234,9 @@ void ModelQuantizer::openCheckpoint(const std::string &dir) {
     if (group.searchScales && group.destination == ScaleDestination::NormWeight)
       folded.insert({group.target, group.normBias});
     for (const PlannedLayer &layer : group.layers) {
-      QuantParams params;
-      params.bits = plan_.settings.bits;
-      params.groupSize =
-          plan_.settings.groupSize == -1 ? layer.k : plan_.settings.groupSize;
-      params.zeroPoint = plan_.settings.zeroPoint;
       for (TensorRef &ref : awqLayerTensorLayout(
-               layer.weights, layer.k, layer.n, params, layer.bias != nullptr))
+               layer.weights, layer.k, layer.n,
+               plan_.settings.paramsFor(layer.k), layer.bias != nullptr))
         layout.push_back(std::move(ref));
     }
     if (group.searchScales &&
