@@ -216,27 +216,50 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
     return;
   }
   const GemmParams &p = in.gemm;
-  RowBody body;
-  body.rows = p.tileM;
-  body.mathExpected =
-      (p.tileM / p.warpsM / 16) * (p.tileN / p.warpsN / 8) * (p.tileK / 16);
   std::vector<std::pair<size_t, int64_t>> candidates =
       mathLoops(function, flow, "HMMA");
   if (candidates.empty())
     throw Error(stats.name + " (" + stats.target +
                 "): no loop with HMMA in the SASS (the K loop was not found)");
-  const auto best = std::max_element(
+  // The row split's K loop has the most HMMA; the small-M body's
+  // (gemmSmallBodyRows), when the tiling has one, a WarpsM-th of a single
+  // m16 tile's.
+  const auto rowSplit = std::max_element(
       candidates.begin(), candidates.end(),
       [](const auto &a, const auto &b) { return a.second < b.second; });
-  body.mathFound = best->second;
-  // ptxas may unroll the K loop: then one iteration consumes several tiles.
-  const int64_t unroll = std::max<int64_t>(
-      1, std::llround(static_cast<double>(body.mathFound) / body.mathExpected));
-  body.weightsPerIteration = unroll * p.tileN * p.tileK;
-  body.mathExpected *= unroll;
-  countBody(function, flow, best->first, p.warpsM * p.warpsN * 32, body);
-  estimate(stats, body);
-  stats.bodies.push_back(std::move(body));
+  auto countGemmBody = [&](int64_t rows, int64_t mathPerTile,
+                           std::pair<size_t, int64_t> loop) {
+    RowBody body;
+    body.rows = rows;
+    body.mathFound = loop.second;
+    // ptxas may unroll the K loop: then one iteration consumes several
+    // tiles.
+    const int64_t unroll = std::max<int64_t>(
+        1, std::llround(static_cast<double>(body.mathFound) / mathPerTile));
+    body.mathExpected = mathPerTile * unroll;
+    body.weightsPerIteration = unroll * p.tileN * p.tileK;
+    countBody(function, flow, loop.first, p.warpsM * p.warpsN * 32, body);
+    estimate(stats, body);
+    return body;
+  };
+  const int64_t warpTiles = (p.tileN / p.warpsN / 8) * (p.tileK / 16);
+  const std::pair<size_t, int64_t> rowSplitLoop = *rowSplit;
+  if (const int64_t smallRows = gemmSmallBodyRows(in.shape, p)) {
+    candidates.erase(rowSplit);
+    const int64_t expected = warpTiles / p.warpsM;
+    auto best = std::min_element(candidates.begin(), candidates.end(),
+                                 [&](const auto &a, const auto &b) {
+                                   return std::llabs(a.second - expected) <
+                                          std::llabs(b.second - expected);
+                                 });
+    if (best == candidates.end())
+      throw Error(stats.name + " (" + stats.target +
+                  "): one loop with HMMA in the SASS, expected two (the "
+                  "small-M body and the row split)");
+    stats.bodies.push_back(countGemmBody(smallRows, expected, *best));
+  }
+  stats.bodies.push_back(countGemmBody(
+      p.tileM, (p.tileM / p.warpsM / 16) * warpTiles, rowSplitLoop));
 }
 
 KernelStats analyzeKernel(const std::string &name,

@@ -301,9 +301,30 @@ const std::vector<HostCase> &hostCases() {
       s.shape.bias = true;
       c.push_back({"gemm_b4_g128_split5_midgroup", s});
     }
+    // The small-M body (M <= 16) with split-K, groups smaller than the K
+    // tile (two per warp share) and an N tail in the second column tile.
+    c.push_back({"gemm_b4_g32_small_splitk",
+                 makeSpec(1024, 200, 4, 32, true, 32, 128, 128, 2, 2, 3, 3)});
+    // Four warp rows share each K tile's four packets (3 bits, symmetric,
+    // group 64, two splits).
+    {
+      KernelInstance s =
+          makeSpec(512, 128, 3, 64, false, 64, 64, 128, 4, 1, 2, 2);
+      s.shape.actScale = s.shape.bias = true;
+      c.push_back({"gemm_b3_g64_small_4warprows", s});
+    }
     return c;
   }();
   return cases;
+}
+
+TEST(GemmHostCases, CoverTheSmallMBody) {
+  // M = 1, 7 and 16 run the small-M body of these cases (gemmSmallBodyRows);
+  // the others run the row split at every M.
+  int withSmallBody = 0;
+  for (const HostCase &c : hostCases())
+    withSmallBody += gemmSmallBodyRows(c.spec.shape, c.spec.gemm) > 0;
+  EXPECT_GE(withSmallBody, 4);
 }
 
 class GemmHost : public ::testing::TestWithParam<size_t> {};

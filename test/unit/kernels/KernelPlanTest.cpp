@@ -550,6 +550,24 @@ TEST(PlanGemm, NeverExceedsAnArchitecturesSharedMemory) {
   }
 }
 
+TEST(GemmSmallBody, ExistsWhenWarpRowsCanSharePacketsAndTheSumsFit) {
+  const LinearShape s = layer(4096, 4096, 4, 128);
+  // Two warp rows, two packets of 32 per K tile of 64: one each.
+  EXPECT_EQ(gemmSmallBodyRows(s, GemmParams{64, 128, 64, 2, 2, 3, 1}), 16);
+  // One warp row: the row split already gives one m16 tile per warp.
+  EXPECT_EQ(gemmSmallBodyRows(s, GemmParams{16, 128, 64, 1, 2, 3, 1}), 0);
+  // One packet per K tile of 32 cannot be shared by two warp rows.
+  EXPECT_EQ(gemmSmallBodyRows(s, GemmParams{64, 128, 32, 2, 2, 3, 1}), 0);
+  // Four packets for three warp rows do not divide.
+  EXPECT_EQ(gemmSmallBodyRows(s, GemmParams{96, 64, 128, 3, 1, 3, 1}), 0);
+  // The partial sums of 3 warp rows x 512 columns (96 KB) do not fit the
+  // 2-stage pipeline of 3-bit packets (about 82 KB).
+  const LinearShape threeBit = layer(4096, 4096, 3, 128);
+  const GemmParams wide{64, 512, 128, 4, 4, 2, 1};
+  ASSERT_LT(gemmGeometry(threeBit, wide).sharedBytes - 16, 3 * 512 * 64);
+  EXPECT_EQ(gemmSmallBodyRows(threeBit, wide), 0);
+}
+
 TEST(PlanGemm, TilingsForLlamaShapes) {
   const ArchInfo &h100 = *findArch(90);
   // 32 column tiles of 128 leave 100 SMs idle: 4 splits.
@@ -557,9 +575,11 @@ TEST(PlanGemm, TilingsForLlamaShapes) {
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->tileM, 64);
   EXPECT_EQ(p->tileN, 128);
-  EXPECT_EQ(p->tileK, 64);
+  EXPECT_EQ(p->tileK, 128);
   EXPECT_EQ(p->warpsM * p->warpsN, 4);
-  EXPECT_EQ(p->stages, 4);
+  EXPECT_EQ(p->stages, 3);
+  // Two warp rows with two packets each: the small-M body exists.
+  EXPECT_EQ(gemmSmallBodyRows(layer(4096, 4096, 4, 128), *p), 16);
   EXPECT_EQ(p->splitK, 4);
   // 224 column tiles fill the GPU.
   EXPECT_EQ(planGemm(layer(8192, 28672, 4, 128), h100)->splitK, 1);

@@ -286,6 +286,25 @@ AWQ_CONTRACT GemmGeometry gemmGeometry(const LinearShape &s,
   return g;
 }
 
+/// Rows of the GEMM's small-M body, or 0 when the tiling has none.
+///
+/// A launch of at most 16 rows fills one m16 MMA tile. Run by the row
+/// split, the WarpsM warps that share a column range would each dequantize
+/// the same weights and feed them to TileM / WarpsM / 16 MMA tiles of
+/// padding. The small body instead gives each of them a contiguous share of
+/// every K tile's 32-row packets (the tile's packets must divide evenly),
+/// so a weight is dequantized once per block and meets one m16 tile; the
+/// warps' partial sums are added through shared memory after the K loop,
+/// in the pipeline's space ((WarpsM - 1) x TileN x 64 bytes, which must
+/// fit).
+AWQ_CONTRACT int64_t gemmSmallBodyRows(const LinearShape &s,
+                                       const GemmParams &p) {
+  if (p.warpsM < 2 || (p.tileK / kGemmPacketK) % p.warpsM != 0)
+    return 0;
+  const int64_t reductionBytes = (p.warpsM - 1) * p.tileN * 64;
+  return reductionBytes <= gemmGeometry(s, p).sharedBytes - 16 ? 16 : 0;
+}
+
 /// How each family turns packed integers into arithmetic values (the names
 /// of the IR's DequantKind): the GEMV decodes through fp32 subnormals, the
 /// GEMM through fp16 magic numbers with lop3 (4 bits), prmt (8 bits) or bit

@@ -158,6 +158,9 @@ struct GemmConfig {
   static constexpr int kThreads = 32 * WarpsM_ * WarpsN_;
   static constexpr int kWarpTileM = TileM_ / WarpsM_;
   static constexpr int kWarpTileN = TileN_ / WarpsN_;
+  /// Rows of the small-M body (awq::gemmSmallBodyRows), 0 without one.
+  static constexpr int kSmallRows =
+      static_cast<int>(gemmSmallBodyRows(kShape, kParams));
   /// m16 MMA tiles per warp and 64-column packets per warp.
   static constexpr int kMFrags = kWarpTileM / 16;
   static constexpr int kNBlocks = kWarpTileN / 64;
@@ -219,20 +222,90 @@ struct GemmConfig {
 
 namespace gemm_detail {
 
-/// The block-wide state of one GEMM launch: tile origin, K range and the
-/// shared memory map.
+/// The block-wide state of one GEMM launch: tile origin, K range, the
+/// shared memory map, and this thread's share of the copies of every tile.
+///
+/// What a thread copies (which activation rows and weight chunks, where to)
+/// is the same for every K tile but its offset along K, so it is worked out
+/// once here: the per-tile cost of a copy is one add and the cp.async.
 template <class Cfg> struct GemmBlock {
   using Swizzle = SwizzledRows<Cfg::kTileK * 2>;
+
+  static constexpr int kAChunksPerRow = Cfg::kTileK / 8;
+  static constexpr int kAChunks = Cfg::kTileM * kAChunksPerRow;
+  static constexpr int kACopies = ceilDiv(kAChunks, Cfg::kThreads);
+  static constexpr int kBChunksPerNBlock = Cfg::kBBytesPerNBlock / 16;
+  static constexpr int kBChunks = (Cfg::kTileN / 64) * kBChunksPerNBlock;
+  static constexpr int kBCopies = ceilDiv(kBChunks, Cfg::kThreads);
+  /// Bytes of one 64-column block's packets per K tile.
+  static constexpr long long kBTileStride =
+      (Cfg::kTileK / 32) * static_cast<long long>(Cfg::kPacketBytes);
 
   const LinearArgs &args;
   unsigned char *shared;
   int tid, lane, warpM, warpN;
   int m0, n0;
   int kBegin, kEnd; ///< K tiles [kBegin, kEnd) of this block.
+  /// A launch of at most kSmallRows rows: the small-M body runs.
+  bool small;
   /// L2 evict-first for the weights when this launch reads each of them
   /// once (a single M tile); other M tiles' blocks would re-read them.
-  bool streamWeights;
   uint64_t weightPolicy;
+
+  /// Activation copies: source row start (K offset 0), swizzled
+  /// destination, K offset in the tile; `aRowValid` says whether the row
+  /// exists (else zero fill).
+  const half *aSource[kACopies];
+  int aDest[kACopies], aK[kACopies];
+  bool aRowValid[kACopies];
+  /// Weight copies: source at K tile 0, destination in the stage.
+  const unsigned char *bSource[kBCopies];
+  int bDest[kBCopies];
+  bool bCopy[kBCopies], bValid[kBCopies];
+
+  __device__ __forceinline__ GemmBlock(const LinearArgs &a, unsigned char *sh,
+                                       int thread, int split)
+      : args(a), shared(sh), tid(thread), lane(thread & 31),
+        warpM((thread >> 5) / Cfg::kWarpsN),
+        warpN((thread >> 5) % Cfg::kWarpsN),
+        m0(static_cast<int>(blockIdx.y) * Cfg::kTileM),
+        n0(static_cast<int>(blockIdx.x) * Cfg::kTileN),
+        kBegin(split * Cfg::kKTiles / Cfg::kSplitK),
+        kEnd((split + 1) * Cfg::kKTiles / Cfg::kSplitK),
+        small(Cfg::kSmallRows > 0 && a.M <= Cfg::kSmallRows),
+        weightPolicy(gridDim.y == 1 ? makeEvictFirstPolicy()
+                                    : makeEvictNormalPolicy()) {
+#pragma unroll
+    for (int i = 0; i < kACopies; ++i) {
+      const int c = tid + i * Cfg::kThreads;
+      const int row = c / kAChunksPerRow, chunk = c % kAChunksPerRow;
+      aRowValid[i] = m0 + row < args.M;
+      aK[i] = chunk * 8;
+      // A missing row reads nothing (zero fill) but keeps an address inside
+      // x: row 0's, which every launch has.
+      aSource[i] =
+          args.x +
+          static_cast<long long>(aRowValid[i] ? m0 + row : 0) * Cfg::kK + aK[i];
+      aDest[i] = Swizzle::elementOffset(row, chunk);
+    }
+    const unsigned char *q =
+        reinterpret_cast<const unsigned char *>(args.qweight);
+#pragma unroll
+    for (int i = 0; i < kBCopies; ++i) {
+      const int c = tid + i * Cfg::kThreads;
+      const int block = c / kBChunksPerNBlock, offset = c % kBChunksPerNBlock;
+      const int gBlock = n0 / 64 + block;
+      bCopy[i] = kBChunks % Cfg::kThreads == 0 || c < kBChunks;
+      bValid[i] = gBlock < Cfg::kPackedNBlocks;
+      // A block past the packed columns reads nothing (zero fill) at
+      // block 0's address, which exists.
+      bSource[i] = q +
+                   static_cast<long long>(bValid[i] ? gBlock : 0) *
+                       Cfg::kPackedKPackets * Cfg::kPacketBytes +
+                   offset * 16;
+      bDest[i] = block * Cfg::kBBytesPerNBlock + offset * 16;
+    }
+  }
 
   __device__ __forceinline__ half *aTile(int stage) const {
     return reinterpret_cast<half *>(shared + stage * Cfg::kStageBytes);
@@ -257,53 +330,37 @@ template <class Cfg> struct GemmBlock {
 
   /// Issues the cp.async copies of K tile `kt` into `stage` (and its scale
   /// chunk when it starts one). The caller commits.
+  template <bool Small>
   __device__ __forceinline__ void loadTile(int kt, int stage) const {
     const int kBase = kt * Cfg::kTileK;
 
-    // Activations: rows >= M and columns >= K become zeros.
-    constexpr int kChunksPerRow = Cfg::kTileK / 8;
-    constexpr int kAChunks = Cfg::kTileM * kChunksPerRow;
+    // Activations: rows >= M and columns >= K become zeros. The small-M
+    // body reads rows 0..15 only, and they are the first copies of every
+    // thread (copy i covers chunk tid + i * threads).
     half *a = aTile(stage);
+    constexpr int kRowChunks =
+        (Small ? Cfg::kSmallRows : Cfg::kTileM) * kAChunksPerRow;
 #pragma unroll
-    for (int i = 0; i < ceilDiv(kAChunks, Cfg::kThreads); ++i) {
-      const int c = tid + i * Cfg::kThreads;
-      if (kAChunks % Cfg::kThreads == 0 || c < kAChunks) {
-        const int row = c / kChunksPerRow, chunk = c % kChunksPerRow;
-        const int gRow = m0 + row, gK = kBase + chunk * 8;
-        const bool valid = gRow < args.M && gK < Cfg::kK;
-        const half *src =
-            valid ? args.x + static_cast<long long>(gRow) * Cfg::kK + gK
-                  : args.x;
-        cpAsync16(a + Swizzle::elementOffset(row, chunk), src, valid);
+    for (int i = 0; i < ceilDiv(kRowChunks, Cfg::kThreads); ++i) {
+      if (kRowChunks % Cfg::kThreads == 0 ||
+          tid + i * Cfg::kThreads < kRowChunks) {
+        if constexpr (Cfg::kK % Cfg::kTileK == 0) {
+          cpAsync16(a + aDest[i], aSource[i] + kBase, aRowValid[i]);
+        } else {
+          // The K tail: columns >= K are zero-filled from a safe address.
+          const bool valid = aRowValid[i] && kBase + aK[i] < Cfg::kK;
+          cpAsync16(a + aDest[i], valid ? aSource[i] + kBase : args.x, valid);
+        }
       }
     }
 
     // Weights: per 64-column block a contiguous run of TileK / 32 packets.
-    constexpr int kChunksPerNBlock = Cfg::kBBytesPerNBlock / 16;
-    constexpr int kBChunks = (Cfg::kTileN / 64) * kChunksPerNBlock;
-    const unsigned char *q =
-        reinterpret_cast<const unsigned char *>(args.qweight);
     unsigned char *b = bTile(stage);
 #pragma unroll
-    for (int i = 0; i < ceilDiv(kBChunks, Cfg::kThreads); ++i) {
-      const int c = tid + i * Cfg::kThreads;
-      if (kBChunks % Cfg::kThreads == 0 || c < kBChunks) {
-        const int block = c / kChunksPerNBlock, offset = c % kChunksPerNBlock;
-        const int gBlock = n0 / 64 + block;
-        const bool valid = gBlock < Cfg::kPackedNBlocks;
-        const unsigned char *src =
-            valid ? q +
-                        (static_cast<long long>(gBlock) * Cfg::kPackedKPackets +
-                         kBase / 32) *
-                            Cfg::kPacketBytes +
-                        offset * 16
-                  : q;
-        unsigned char *dst = b + block * Cfg::kBBytesPerNBlock + offset * 16;
-        if (streamWeights)
-          cpAsync16Policy(dst, src, valid, weightPolicy);
-        else
-          cpAsync16(dst, src, valid);
-      }
+    for (int i = 0; i < kBCopies; ++i) {
+      if (bCopy[i])
+        cpAsync16Policy(b + bDest[i], bSource[i] + kt * kBTileStride, bValid[i],
+                        weightPolicy);
     }
 
     if constexpr (Cfg::kHasActScale) {
@@ -435,45 +492,25 @@ __device__ __forceinline__ void storePair(const LinearArgs &args, int row,
   }
 }
 
-} // namespace gemm_detail
-
-/// The kernel body; instantiate it through AWQ_GEMM_KERNEL.
-template <class Cfg>
-__device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
-  using namespace gemm_detail;
+/// The K loop of one body: the cp.async ring and, per K tile, the MMAs of
+/// this warp. The row split (Small = false) gives each warp MFrags m16 tiles
+/// of rows and every packet of the tile; the small-M body (Small = true,
+/// MFrags = 1) gives each warp rows 0..15 and its WarpsM-th share of the
+/// packets (awq::gemmSmallBodyRows).
+template <class Cfg, int MFrags, bool Small>
+__device__ __forceinline__ void
+kLoop(const GemmBlock<Cfg> &blk, float (&acc)[MFrags][Cfg::kNBlocks * 8][4]) {
   using Swizzle = SwizzledRows<Cfg::kTileK * 2>;
-#if defined(__CUDA_ARCH__)
-  static_assert(findArch(__CUDA_ARCH__ / 10) == nullptr ||
-                    Cfg::kSharedBytes <=
-                        findArch(__CUDA_ARCH__ / 10)->maxSharedBytes,
-                "GemmConfig: the tiles need more shared memory than a block "
-                "may use on this architecture (awq::kArchTable)");
-#endif
-  AWQ_DYNAMIC_SHARED(unsigned char, awqGemmShared);
-
-  const int tid = static_cast<int>(threadIdx.x);
-  const int warp = tid >> 5;
-  const int split = static_cast<int>(blockIdx.z);
-  const GemmBlock<Cfg> blk{args,
-                           awqGemmShared,
-                           tid,
-                           tid & 31,
-                           warp / Cfg::kWarpsN,
-                           warp % Cfg::kWarpsN,
-                           static_cast<int>(blockIdx.y) * Cfg::kTileM,
-                           static_cast<int>(blockIdx.x) * Cfg::kTileN,
-                           split * Cfg::kKTiles / Cfg::kSplitK,
-                           (split + 1) * Cfg::kKTiles / Cfg::kSplitK,
-                           gridDim.y == 1,
-                           makeEvictFirstPolicy()};
+  constexpr int kPackets = Cfg::kTileK / 32;
+  constexpr int kWarpPackets = Small ? kPackets / Cfg::kWarpsM : kPackets;
+  const int firstPacket = Small ? blk.warpM * kWarpPackets : 0;
+  const int rowOrigin = Small ? 0 : blk.warpM * Cfg::kWarpTileM;
   const int numTiles = blk.kEnd - blk.kBegin;
-
   const int lane = blk.lane;
   const int g = lane >> 2, t = lane & 3;
 
-  float acc[Cfg::kMFrags][Cfg::kNBlocks * 8][4];
 #pragma unroll
-  for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+  for (int mf = 0; mf < MFrags; ++mf) {
 #pragma unroll
     for (int nf = 0; nf < Cfg::kNBlocks * 8; ++nf) {
 #pragma unroll
@@ -487,7 +524,7 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
 #pragma unroll
   for (int s = 0; s < Cfg::kStages - 1; ++s) {
     if (s < numTiles)
-      blk.loadTile(blk.kBegin + s, s);
+      blk.template loadTile<Small>(blk.kBegin + s, s);
     cpAsyncCommit();
   }
 
@@ -500,7 +537,7 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
       __syncthreads();
     const int next = i + Cfg::kStages - 1;
     if (next < numTiles)
-      blk.loadTile(blk.kBegin + next, next % Cfg::kStages);
+      blk.template loadTile<Small>(blk.kBegin + next, next % Cfg::kStages);
     cpAsyncCommit();
 
     const int kt = blk.kBegin + i;
@@ -516,10 +553,11 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
 
     uint32_t scale[Cfg::kNBlocks][4], minusZero[Cfg::kNBlocks][4];
 #pragma unroll
-    for (int kp = 0; kp < Cfg::kTileK / 32; ++kp) {
+    for (int j = 0; j < kWarpPackets; ++j) {
+      const int kp = firstPacket + j;
       // A new group starts at this packet: refresh s and -z*s (8 columns of
       // each 64-column block per lane, one 16-byte shared load each).
-      if (kp == 0 ||
+      if (j == 0 ||
           (Cfg::kGroupEff < Cfg::kTileK && (kp * 32) % Cfg::kGroupEff == 0)) {
         const int row =
             Cfg::kGroupEff >= Cfg::kTileK ? 0 : kp * 32 / Cfg::kGroupEff;
@@ -567,10 +605,10 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const int kk = kp * 32 + h * 16;
-        uint32_t a[Cfg::kMFrags][4];
+        uint32_t a[MFrags][4];
 #pragma unroll
-        for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
-          const int row = blk.warpM * Cfg::kWarpTileM + mf * 16 + (lane & 15);
+        for (int mf = 0; mf < MFrags; ++mf) {
+          const int row = rowOrigin + mf * 16 + (lane & 15);
           ldmatrix<4>(a[mf],
                       aS + Swizzle::elementOffset(row, kk / 8 + (lane >> 4)));
         }
@@ -580,7 +618,7 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
           const half2 low = *reinterpret_cast<const half2 *>(act);
           const half2 high = *reinterpret_cast<const half2 *>(act + 8);
 #pragma unroll
-          for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+          for (int mf = 0; mf < MFrags; ++mf) {
             a[mf][0] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][0]), low));
             a[mf][1] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][1]), low));
             a[mf][2] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][2]), high));
@@ -590,7 +628,7 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
         if constexpr (faults::kWrongFragmentIndex) {
           // Fault injection: rows g + 8 and columns 2t + 8 trade places.
 #pragma unroll
-          for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+          for (int mf = 0; mf < MFrags; ++mf) {
             const uint32_t swap = a[mf][1];
             a[mf][1] = a[mf][2];
             a[mf][2] = swap;
@@ -602,38 +640,51 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
           dequantHalf<Cfg::kBits>(words[nb] + h * (kWords / 2), scale[nb],
                                   minusZero[nb], b);
 #pragma unroll
-          for (int j = 0; j < 8; ++j) {
+          for (int j8 = 0; j8 < 8; ++j8) {
 #pragma unroll
-            for (int mf = 0; mf < Cfg::kMFrags; ++mf)
-              mmaM16N8K16(acc[mf][nb * 8 + j], a[mf], b[j]);
+            for (int mf = 0; mf < MFrags; ++mf)
+              mmaM16N8K16(acc[mf][nb * 8 + j8], a[mf], b[j8]);
           }
         }
       }
     }
   }
-  // Drain the (empty) trailing groups before the block may exit.
+  // Drain the (empty) trailing groups before the block may exit or reuse
+  // the ring.
   cpAsyncWait<0>();
+}
 
-  const int rowBase = blk.m0 + blk.warpM * Cfg::kWarpTileM + g;
-  const int colBase = blk.n0 + blk.warpN * Cfg::kWarpTileN + 2 * t;
+/// After the K loop: split-K accumulation through the workspace when
+/// SplitK > 1, then the epilogue. `rowBase` is this lane's first row (g of
+/// its first m16 tile); only `owner` lanes add or store, but every thread
+/// takes part in the barriers.
+template <class Cfg, int MFrags>
+__device__ __forceinline__ void
+finish(const GemmBlock<Cfg> &blk, float (&acc)[MFrags][Cfg::kNBlocks * 8][4],
+       int rowBase, bool owner) {
+  const LinearArgs &args = blk.args;
+  const int colBase = blk.n0 + blk.warpN * Cfg::kWarpTileN + 2 * (blk.lane & 3);
 
   if constexpr (Cfg::kSplitK > 1) {
     // Partial sums into the workspace; the last of the SplitK blocks of this
     // tile finishes it.
+    if (owner) {
 #pragma unroll
-    for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+      for (int mf = 0; mf < MFrags; ++mf) {
 #pragma unroll
-      for (int nf = 0; nf < Cfg::kNBlocks * 8; ++nf) {
+        for (int nf = 0; nf < Cfg::kNBlocks * 8; ++nf) {
 #pragma unroll
-        for (int half8 = 0; half8 < 2; ++half8) {
-          const int row = rowBase + mf * 16 + half8 * 8;
-          const int col = colBase + nf * 8;
-          if (row < args.M) {
-            float *ws = args.workspace + static_cast<long long>(row) * Cfg::kN;
-            if (col < Cfg::kN)
-              atomicAdd(ws + col, acc[mf][nf][2 * half8]);
-            if (col + 1 < Cfg::kN)
-              atomicAdd(ws + col + 1, acc[mf][nf][2 * half8 + 1]);
+          for (int half8 = 0; half8 < 2; ++half8) {
+            const int row = rowBase + mf * 16 + half8 * 8;
+            const int col = colBase + nf * 8;
+            if (row < args.M) {
+              float *ws =
+                  args.workspace + static_cast<long long>(row) * Cfg::kN;
+              if (col < Cfg::kN)
+                atomicAdd(ws + col, acc[mf][nf][2 * half8]);
+              if (col + 1 < Cfg::kN)
+                atomicAdd(ws + col + 1, acc[mf][nf][2 * half8 + 1]);
+            }
           }
         }
       }
@@ -650,11 +701,11 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
       *flag = last ? 1u : 0u;
     }
     __syncthreads();
-    if (*flag == 0u)
+    if (*flag == 0u || !owner)
       return;
     __threadfence();
 #pragma unroll
-    for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+    for (int mf = 0; mf < MFrags; ++mf) {
 #pragma unroll
       for (int nf = 0; nf < Cfg::kNBlocks * 8; ++nf) {
 #pragma unroll
@@ -681,9 +732,11 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
       }
     }
   }
+  if (!owner)
+    return;
 
 #pragma unroll
-  for (int mf = 0; mf < Cfg::kMFrags; ++mf) {
+  for (int mf = 0; mf < MFrags; ++mf) {
 #pragma unroll
     for (int nf = 0; nf < Cfg::kNBlocks * 8; ++nf) {
       const int row = rowBase + mf * 16;
@@ -692,6 +745,71 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
       storePair<Cfg>(args, row + 8, col, acc[mf][nf][2], acc[mf][nf][3]);
     }
   }
+}
+
+/// The small-M body: the WarpsM warps of a column range each sum their
+/// share of the packets (kLoop<..., true>); warps 1.. hand their sums to
+/// warp row 0 through the (drained) pipeline's shared memory, which then
+/// finishes rows 0..15.
+template <class Cfg>
+__device__ __forceinline__ void smallBody(const GemmBlock<Cfg> &blk) {
+  float acc[1][Cfg::kNBlocks * 8][4];
+  kLoop<Cfg, 1, true>(blk, acc);
+  // Every warp is past its last shared read and every copy has landed.
+  __syncthreads();
+  float4 *partials = reinterpret_cast<float4 *>(blk.shared);
+  constexpr int kTiles = Cfg::kNBlocks * 8;
+  if (blk.warpM > 0) {
+    const int warpSlot = (blk.warpM - 1) * Cfg::kWarpsN + blk.warpN;
+#pragma unroll
+    for (int nf = 0; nf < kTiles; ++nf)
+      partials[(warpSlot * kTiles + nf) * 32 + blk.lane] = make_float4(
+          acc[0][nf][0], acc[0][nf][1], acc[0][nf][2], acc[0][nf][3]);
+  }
+  __syncthreads();
+  if (blk.warpM == 0) {
+    for (int wm = 1; wm < Cfg::kWarpsM; ++wm) {
+      const int warpSlot = (wm - 1) * Cfg::kWarpsN + blk.warpN;
+#pragma unroll
+      for (int nf = 0; nf < kTiles; ++nf) {
+        const float4 p = partials[(warpSlot * kTiles + nf) * 32 + blk.lane];
+        acc[0][nf][0] += p.x;
+        acc[0][nf][1] += p.y;
+        acc[0][nf][2] += p.z;
+        acc[0][nf][3] += p.w;
+      }
+    }
+  }
+  finish<Cfg, 1>(blk, acc, blk.m0 + (blk.lane >> 2), blk.warpM == 0);
+}
+
+} // namespace gemm_detail
+
+/// The kernel body; instantiate it through AWQ_GEMM_KERNEL.
+template <class Cfg>
+__device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
+  using namespace gemm_detail;
+#if defined(__CUDA_ARCH__)
+  static_assert(findArch(__CUDA_ARCH__ / 10) == nullptr ||
+                    Cfg::kSharedBytes <=
+                        findArch(__CUDA_ARCH__ / 10)->maxSharedBytes,
+                "GemmConfig: the tiles need more shared memory than a block "
+                "may use on this architecture (awq::kArchTable)");
+#endif
+  AWQ_DYNAMIC_SHARED(unsigned char, awqGemmShared);
+
+  const GemmBlock<Cfg> blk(args, awqGemmShared, static_cast<int>(threadIdx.x),
+                           static_cast<int>(blockIdx.z));
+  if constexpr (Cfg::kSmallRows > 0) {
+    if (blk.small) {
+      smallBody<Cfg>(blk);
+      return;
+    }
+  }
+  float acc[Cfg::kMFrags][Cfg::kNBlocks * 8][4];
+  kLoop<Cfg, Cfg::kMFrags, false>(blk, acc);
+  finish<Cfg, Cfg::kMFrags>(
+      blk, acc, blk.m0 + blk.warpM * Cfg::kWarpTileM + (blk.lane >> 2), true);
 }
 
 } // namespace awq

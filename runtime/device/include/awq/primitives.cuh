@@ -130,6 +130,21 @@ __device__ __forceinline__ uint64_t makeEvictFirstPolicy() {
 #endif
 }
 
+/// The L2 policy that leaves lines at normal priority: for weights a launch
+/// reads more than once (several M tiles re-read them), passed where a
+/// streaming load would take makeEvictFirstPolicy() so that both cases
+/// issue the same instruction.
+__device__ __forceinline__ uint64_t makeEvictNormalPolicy() {
+#if defined(__CUDA_ARCH__)
+  uint64_t policy;
+  asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n"
+               : "=l"(policy));
+  return policy;
+#else
+  return 0;
+#endif
+}
+
 /// One 16-byte read-only load that bypasses L1 allocation and hints L2 to
 /// evict the line first. `pointer` must be 16-byte aligned.
 __device__ __forceinline__ uint4 loadStreaming16(const void *pointer,
