@@ -227,20 +227,26 @@ std::string KernelInstance::source(const std::string &name) const {
   }
   const GemmParams &p = gemm;
   const GemmGeometry g = gemmGeometry(s, p);
-  text += "// K loop: " + str(g.kTiles) + " tiles of " + str(p.tileK) + ", " +
-          str(p.stages) + "-stage cp.async pipeline, dequantization: " +
-          gemmDequantName(s.bits) + "\n#include \"awq/gemm.cuh\"\n\nusing " +
-          config + " = awq::GemmConfig<\n    /*K=*/" + str(s.k) + ", /*N=*/" +
-          str(s.n) + ", /*Bits=*/" + str(s.bits) + ", /*GroupSize=*/" +
-          str(s.group) + ",\n    /*HasZeroPoint=*/" + boolText(s.zeroPoint) +
-          ", /*TileM=*/" + str(p.tileM) + ", /*TileN=*/" + str(p.tileN) +
-          ", /*TileK=*/" + str(p.tileK) + ",\n    /*WarpsM=*/" + str(p.warpsM) +
-          ", /*WarpsN=*/" + str(p.warpsN) + ", /*Stages=*/" + str(p.stages) +
-          ", /*SplitK=*/" + str(p.splitK) + ",\n    /*HasActScale=*/" +
-          boolText(s.actScale) + ", /*HasBias=*/" + boolText(s.bias) +
-          ", /*HasResidual=*/" + boolText(s.residual) + ", /*SiluMul=*/" +
-          boolText(s.siluMul) + ">;\n\nAWQ_GEMM_KERNEL(" + name + ", " +
-          config + ")\n";
+  const int64_t smallRows = gemmSmallBodyRows(s, p);
+  text +=
+      "// K loop: " + str(g.kTiles) + " tiles of " + str(p.tileK) + ", " +
+      str(p.stages) +
+      "-stage cp.async pipeline, dequantization: " + gemmDequantName(s.bits) +
+      "\n// Row bodies: " +
+      (smallRows ? "M <= " + str(smallRows) + " (warp rows share K), "
+                 : std::string()) +
+      str(p.tileM) + " rows per block\n#include \"awq/gemm.cuh\"\n\nusing " +
+      config + " = awq::GemmConfig<\n    /*K=*/" + str(s.k) + ", /*N=*/" +
+      str(s.n) + ", /*Bits=*/" + str(s.bits) + ", /*GroupSize=*/" +
+      str(s.group) + ",\n    /*HasZeroPoint=*/" + boolText(s.zeroPoint) +
+      ", /*TileM=*/" + str(p.tileM) + ", /*TileN=*/" + str(p.tileN) +
+      ", /*TileK=*/" + str(p.tileK) + ",\n    /*WarpsM=*/" + str(p.warpsM) +
+      ", /*WarpsN=*/" + str(p.warpsN) + ", /*Stages=*/" + str(p.stages) +
+      ", /*SplitK=*/" + str(p.splitK) + ",\n    /*HasActScale=*/" +
+      boolText(s.actScale) + ", /*HasBias=*/" + boolText(s.bias) +
+      ", /*HasResidual=*/" + boolText(s.residual) + ", /*SiluMul=*/" +
+      boolText(s.siluMul) + ">;\n\nAWQ_GEMM_KERNEL(" + name + ", " + config +
+      ")\n";
   return text;
 }
 

@@ -14,11 +14,11 @@ module attributes {awq.target = "sm_80"} {
 func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !down, %n: !narrow)
     -> (tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x64xf16>) {
   // CHECK: awq.linear
-  // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 3>
+  // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 3>
   // CHECK-SAME: gemm_min_m = 5
   // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 4>
   // GEMM90: awq.linear
-  // GEMM90-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 4>
+  // GEMM90-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 4>
   // GEMM90-SAME: gemm_min_m = 1
   // GEMM90-NOT: gemv =
   %0 = awq.linear %x, %w : tensor<?x4096xf16>, !w -> tensor<?x4096xf16>
@@ -30,7 +30,7 @@ func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !d
   // its four GEMV blocks (4 columns per warp) split K four ways (4096 values
   // = 4 GEMV tiles).
   // CHECK: awq.linear
-  // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 64, tile_k = 64, warps_m = 2, warps_n = 1, stages = 4, split_k = 4>
+  // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 64, tile_k = 128, warps_m = 2, warps_n = 1, stages = 3, split_k = 4>
   // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 4, max_rows = 4>
   %2 = awq.linear %x, %n : tensor<?x4096xf16>, !narrow -> tensor<?x64xf16>
   return %0, %1, %2 : tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x64xf16>
@@ -45,7 +45,7 @@ func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !d
 !w8 = !awq.qweight<k = 8192, n = 28672, bits = 8, group = 128, symmetric, autoawq_gemm>
 module attributes {awq.target = "sm_86"} {
 func.func @consumer(%x: tensor<?x8192xf16>, %w: !w8) -> tensor<?x28672xf16> {
-  // CHECK: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>
+  // CHECK: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 1>
   // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 1, max_rows = 4>
   %0 = awq.linear %x, %w : tensor<?x8192xf16>, !w8 -> tensor<?x28672xf16>
   return %0 : tensor<?x28672xf16>

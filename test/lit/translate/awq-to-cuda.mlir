@@ -36,19 +36,20 @@ module attributes {awq.target = "sm_90"} {
 // CHECK-NEXT: /*HasBias=*/false, /*HasResidual=*/false, /*SiluMul=*/true>;
 // CHECK: AWQ_GEMV_KERNEL(gemv_k4096_n22016_b4_g128_zp_silu_t128c8s1r4, gemv_k4096_n22016_b4_g128_zp_silu_t128c8s1r4_config)
 
-// CHECK-LABEL: // ===== kernel gemm_k4096_n22016_b4_g128_zp_silu_m64n128k64w2x2s4sk1 =====
-// CHECK: // K loop: 64 tiles of 64, 4-stage cp.async pipeline, dequantization: fp16_magic_lop3
+// CHECK-LABEL: // ===== kernel gemm_k4096_n22016_b4_g128_zp_silu_m64n128k128w2x2s3sk1 =====
+// CHECK: // K loop: 32 tiles of 128, 3-stage cp.async pipeline, dequantization: fp16_magic_lop3
+// CHECK-NEXT: // Row bodies: M <= 16 (warp rows share K), 64 rows per block
 // CHECK: #include "awq/gemm.cuh"
-// CHECK: /*TileM=*/64, /*TileN=*/128, /*TileK=*/64,
-// CHECK-NEXT: /*WarpsM=*/2, /*WarpsN=*/2, /*Stages=*/4, /*SplitK=*/1,
+// CHECK: /*TileM=*/64, /*TileN=*/128, /*TileK=*/128,
+// CHECK-NEXT: /*WarpsM=*/2, /*WarpsN=*/2, /*Stages=*/3, /*SplitK=*/1,
 // CHECK: /*SiluMul=*/true>;
-// CHECK: AWQ_GEMM_KERNEL(gemm_k4096_n22016_b4_g128_zp_silu_m64n128k64w2x2s4sk1,
+// CHECK: AWQ_GEMM_KERNEL(gemm_k4096_n22016_b4_g128_zp_silu_m64n128k128w2x2s3sk1,
 
 // CHECK-LABEL: // ===== kernel gemv_k11008_n4096_b3_g64_sym_res_t128c8s3r4 =====
 // CHECK: // gemv: K = 11008, N = 4096 (output columns 4096), 3-bit, group 64, symmetric, residual add
 // CHECK: /*KSplit=*/3, /*MaxRows=*/4, /*HasActScale=*/false,
-// CHECK-LABEL: // ===== kernel gemm_k11008_n4096_b3_g64_sym_res_m64n128k64w2x2s4sk4 =====
-// CHECK: // K loop: 172 tiles of 64, 4-stage cp.async pipeline, dequantization: fp16_magic_planes
+// CHECK-LABEL: // ===== kernel gemm_k11008_n4096_b3_g64_sym_res_m64n128k128w2x2s3sk4 =====
+// CHECK: // K loop: 86 tiles of 128, 3-stage cp.async pipeline, dequantization: fp16_magic_planes
 // CHECK: /*HasZeroPoint=*/false,
 // CHECK: /*SplitK=*/4,
 
