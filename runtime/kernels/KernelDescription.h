@@ -59,8 +59,11 @@ template <typename Json> Json describeLaunch(const KernelInstance &instance) {
     launch[axes[axis]] =
         axis == f.rowAxis
             ? Json("ceil(M / " + std::to_string(f.rowsPerBlock) + ")")
-            : Json(f.grid[axis]);
-  launch["workspace_floats"] = f.splitK > 1 ? "M * N" : "0";
+        : axis == 2 && f.splitShrinksWithM ? Json(f.splitText())
+                                           : Json(f.grid[axis]);
+  launch["workspace_floats"] =
+      f.splitK > 1 ? (f.splitShrinksWithM ? "M * N while grid_z > 1" : "M * N")
+                   : "0";
   launch["counters"] = f.splitK > 1 ? "grid_x * " + std::string(axes[f.rowAxis])
                                     : std::string("0");
   return launch;

@@ -4,6 +4,7 @@
 #include "runtime/kernels/KernelPlan.h"
 #include "runtime/support/Error.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace awq {
@@ -140,7 +141,7 @@ KernelLaunch KernelInstance::launch(int64_t m) const {
     const GemmGeometry g = gemmGeometry(shape, gemm);
     launch.gridX = g.gridX;
     launch.gridY = g.gridY(m);
-    launch.gridZ = g.gridZ;
+    launch.gridZ = g.gridZ(m);
     launch.threads = g.threads;
     launch.sharedBytes = g.sharedBytes;
     launch.workspaceFloats = g.workspaceFloats(m);
@@ -167,9 +168,22 @@ KernelInstance::LaunchFormula KernelInstance::launchFormula() const {
   formula.rowsPerBlock =
       family == KernelFamily::Gemv ? gemv.maxRows : gemm.tileM;
   formula.splitK = family == KernelFamily::Gemv ? gemv.kSplit : gemm.splitK;
+  formula.splitShrinksWithM = family == KernelFamily::Gemm && gemm.splitK > 1;
   formula.threads = one.threads;
   formula.sharedBytes = one.sharedBytes;
   return formula;
+}
+
+std::string KernelInstance::LaunchFormula::splitText() const {
+  return splitShrinksWithM ? "max(1, floor(" + str(splitK) + " / ceil(M / " +
+                                 str(rowsPerBlock) + ")))"
+                           : str(grid[2]);
+}
+
+int64_t KernelInstance::LaunchFormula::splits(int64_t m) const {
+  if (!splitShrinksWithM)
+    return splitK;
+  return std::max<int64_t>(1, splitK / ((m + rowsPerBlock - 1) / rowsPerBlock));
 }
 
 std::string KernelInstance::describeLaunch() const {
@@ -178,11 +192,14 @@ std::string KernelInstance::describeLaunch() const {
   for (int axis = 0; axis < 3; ++axis)
     grid += (axis ? ", " : "") + (axis == f.rowAxis
                                       ? "ceil(M / " + str(f.rowsPerBlock) + ")"
-                                      : str(f.grid[axis]));
+                                  : axis == 2 ? f.splitText()
+                                              : str(f.grid[axis]));
   return "grid (" + grid + "), block " + str(f.threads) + ", " +
          str(f.sharedBytes) + " bytes of dynamic shared memory" +
-         (f.splitK > 1 ? "; split-K workspace M x N floats and one counter "
-                         "per block column and row block, all zero"
+         (f.splitK > 1 ? std::string("; split-K workspace M x N floats and "
+                                     "one counter per block column and row "
+                                     "block, all zero") +
+                             (f.splitShrinksWithM ? ", while grid z > 1" : "")
                        : "");
 }
 

@@ -86,6 +86,15 @@ struct KernelInstance {
     int64_t rowsPerBlock = 1;
     int64_t splitK = 1; ///< > 1: zeroed workspace M x N floats and one
                         ///< counter per block of the x and row axes.
+    /// The GEMM's K splits shrink as M tiles grow: grid z is
+    /// max(1, splitK / grid[rowAxis]) (GemmGeometry::gridZ), and the
+    /// workspace is needed only while it is above 1.
+    bool splitShrinksWithM = false;
+    /// The split axis for people: "max(1, floor(S / ceil(M / r)))" or the
+    /// fixed count.
+    std::string splitText() const;
+    /// grid z for M rows.
+    int64_t splits(int64_t m) const;
     int64_t threads = 0, sharedBytes = 0;
   };
   LaunchFormula launchFormula() const;

@@ -147,11 +147,13 @@ std::optional<GemmParams> planGemm(const LinearShape &shape,
       if (gemmViolation(shape, params) ||
           gemmGeometry(shape, params).sharedBytes > arch.maxSharedBytes)
         continue;
+      // A memory-bound launch of one M tile needs many loads in flight:
+      // split K until the grid holds about two blocks per SM, at most 8
+      // ways. Launches of more M tiles split less (GemmGeometry::gridZ).
       const GemmGeometry geometry = gemmGeometry(shape, params);
-      if (geometry.gridX < *smCount)
-        params.splitK =
-            std::clamp<int64_t>(*smCount / geometry.gridX, 1,
-                                std::min<int64_t>(4, geometry.kTiles));
+      params.splitK = std::clamp<int64_t>(
+          ceilDiv(2 * *smCount, geometry.gridX), 1,
+          std::min<int64_t>(kGemmMaxPlannedSplits, geometry.kTiles));
       return params;
     }
   }

@@ -57,11 +57,15 @@ std::optional<GemvParams> planGemv(const LinearShape &shape,
                                    const ArchInfo &arch,
                                    const PlanOptions &options = {});
 
-/// The GEMM tiling for `shape` on `arch`: 64 x 128 x 64 tiles with 2 x 2
-/// warps (64 x 64 with one warp column for N <= 64), the deepest pipeline
-/// (4, 3, 2 stages; then K tiles of 32 and 128) the architecture's shared
-/// memory holds, and split-K (at most 4) when the column tiles alone leave
-/// SMs idle. nullopt when the contract allows no GEMM for the layer.
+/// The most K splits planGemm gives a layer.
+constexpr int64_t kGemmMaxPlannedSplits = 8;
+
+/// The GEMM tiling for `shape` on `arch`: 64 x 128 x 128 tiles with 2 x 2
+/// warps (64 x 64 with one warp column for N <= 64), 3 stages when the
+/// architecture's shared memory holds them (then 4, 2; then K tiles of 64
+/// and 32), and split-K (at most kGemmMaxPlannedSplits) until a launch of
+/// one M tile has about two blocks per SM. nullopt when the contract allows
+/// no GEMM for the layer.
 std::optional<GemmParams> planGemm(const LinearShape &shape,
                                    const ArchInfo &arch,
                                    const PlanOptions &options = {});

@@ -24,7 +24,7 @@
 // CHECK: awq.gemv_kernel "gemv_k256_n1536_b4_g128_zp_silu_t128c8s1r4" config #awq.gemv<{{[^>]+}}> %[[H2]], %{{[^ ]+}} epilogue silu_mul
 // CHECK: awq.gemm_kernel "gemm_k256_n1536_b4_g128_zp_silu_m64n128k128w2x2s3sk2" config #awq.gemm<{{[^>]+}}> %[[H2]], %{{[^ ]+}} epilogue silu_mul
 // CHECK: %[[ACT:.+]] = awq.select_by_rows {{.*}} : tensor<?x256xf16>, tensor<?x768xf16>
-// CHECK: awq.gemm_kernel "gemm_k768_n256_b4_g128_zp_res_m64n128k128w2x2s3sk4" config #awq.gemm<{{[^>]+}}> %[[ACT]], %{{[^ ]+}} residual(%[[R1]] : tensor<?x256xf16>)
+// CHECK: awq.gemm_kernel "gemm_k768_n256_b4_g128_zp_res_m64n128k128w2x2s3sk6" config #awq.gemm<{{[^>]+}}> %[[ACT]], %{{[^ ]+}} residual(%[[R1]] : tensor<?x256xf16>)
 // CHECK-NOT: awq.add
 // CHECK-NOT: awq.silu_mul
 // CHECK-NOT: awq.linear

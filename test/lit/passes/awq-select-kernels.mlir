@@ -7,30 +7,30 @@
 
 // LLaMA-2-7B shapes on A100 (108 SMs): 4096 columns in 32-column GEMV blocks
 // give 128 blocks, so K is split in two to reach 2 blocks per SM; the GEMM's
-// 32 column tiles are split 3 ways along K.
+// 32 column tiles are split 7 ways along K (two blocks per SM on 108 SMs).
 // CHECK-LABEL: func.func @llama
 // GEMM90-LABEL: func.func @llama
 module attributes {awq.target = "sm_80"} {
 func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !down, %n: !narrow)
     -> (tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x64xf16>) {
   // CHECK: awq.linear
-  // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 3>
+  // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 7>
   // CHECK-SAME: gemm_min_m = 5
   // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 4>
   // GEMM90: awq.linear
-  // GEMM90-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 4>
+  // GEMM90-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 8>
   // GEMM90-SAME: gemm_min_m = 1
   // GEMM90-NOT: gemv =
   %0 = awq.linear %x, %w : tensor<?x4096xf16>, !w -> tensor<?x4096xf16>
   // CHECK: awq.linear
-  // CHECK-SAME: split_k = 3
+  // CHECK-SAME: split_k = 7
   // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 4>
   %1 = awq.linear %h, %d : tensor<?x11008xf16>, !down -> tensor<?x4096xf16>
   // A 64-column 8-bit layer gets 64-wide GEMM tiles on one warp column, and
   // its four GEMV blocks (4 columns per warp) split K four ways (4096 values
   // = 4 GEMV tiles).
   // CHECK: awq.linear
-  // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 64, tile_k = 128, warps_m = 2, warps_n = 1, stages = 3, split_k = 4>
+  // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 64, tile_k = 128, warps_m = 2, warps_n = 1, stages = 3, split_k = 8>
   // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 4, max_rows = 4>
   %2 = awq.linear %x, %n : tensor<?x4096xf16>, !narrow -> tensor<?x64xf16>
   return %0, %1, %2 : tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x64xf16>

@@ -36,22 +36,22 @@ module attributes {awq.target = "sm_90"} {
 // CHECK-NEXT: /*HasBias=*/false, /*HasResidual=*/false, /*SiluMul=*/true>;
 // CHECK: AWQ_GEMV_KERNEL(gemv_k4096_n22016_b4_g128_zp_silu_t128c8s1r4, gemv_k4096_n22016_b4_g128_zp_silu_t128c8s1r4_config)
 
-// CHECK-LABEL: // ===== kernel gemm_k4096_n22016_b4_g128_zp_silu_m64n128k128w2x2s3sk1 =====
+// CHECK-LABEL: // ===== kernel gemm_k4096_n22016_b4_g128_zp_silu_m64n128k128w2x2s3sk2 =====
 // CHECK: // K loop: 32 tiles of 128, 3-stage cp.async pipeline, dequantization: fp16_magic_lop3
 // CHECK-NEXT: // Row bodies: M <= 16 (warp rows share K), 64 rows per block
 // CHECK: #include "awq/gemm.cuh"
 // CHECK: /*TileM=*/64, /*TileN=*/128, /*TileK=*/128,
-// CHECK-NEXT: /*WarpsM=*/2, /*WarpsN=*/2, /*Stages=*/3, /*SplitK=*/1,
+// CHECK-NEXT: /*WarpsM=*/2, /*WarpsN=*/2, /*Stages=*/3, /*SplitK=*/2,
 // CHECK: /*SiluMul=*/true>;
-// CHECK: AWQ_GEMM_KERNEL(gemm_k4096_n22016_b4_g128_zp_silu_m64n128k128w2x2s3sk1,
+// CHECK: AWQ_GEMM_KERNEL(gemm_k4096_n22016_b4_g128_zp_silu_m64n128k128w2x2s3sk2,
 
 // CHECK-LABEL: // ===== kernel gemv_k11008_n4096_b3_g64_sym_res_t128c8s3r4 =====
 // CHECK: // gemv: K = 11008, N = 4096 (output columns 4096), 3-bit, group 64, symmetric, residual add
 // CHECK: /*KSplit=*/3, /*MaxRows=*/4, /*HasActScale=*/false,
-// CHECK-LABEL: // ===== kernel gemm_k11008_n4096_b3_g64_sym_res_m64n128k128w2x2s3sk4 =====
+// CHECK-LABEL: // ===== kernel gemm_k11008_n4096_b3_g64_sym_res_m64n128k128w2x2s3sk8 =====
 // CHECK: // K loop: 86 tiles of 128, 3-stage cp.async pipeline, dequantization: fp16_magic_planes
 // CHECK: /*HasZeroPoint=*/false,
-// CHECK: /*SplitK=*/4,
+// CHECK: /*SplitK=*/8,
 
 // RUN: echo 'func.func @f(%%w: !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>) -> tensor<256x128xf16> { %%0 = awq.dequantize %%w : !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm> -> tensor<256x128xf16>  return %%0 : tensor<256x128xf16> }' > %t.explicit.mlir
 // RUN: not awq-translate --awq-to-cuda %t.explicit.mlir 2>&1 | FileCheck %s --check-prefix=EXPLICIT

@@ -121,7 +121,7 @@ void checkGemm(std::initializer_list<int> plannedOn = {}) {
     const awq::KernelLaunch launch = instance.launch(m);
     EXPECT_EQ(launch.gridX, Cfg::kGridX) << "M = " << m;
     EXPECT_EQ(launch.gridY, Cfg::gridY(m)) << "M = " << m;
-    EXPECT_EQ(launch.gridZ, Cfg::kGridZ) << "M = " << m;
+    EXPECT_EQ(launch.gridZ, Cfg::gridZ(m)) << "M = " << m;
     EXPECT_EQ(launch.threads, Cfg::kThreads);
     EXPECT_EQ(launch.sharedBytes, static_cast<int64_t>(Cfg::kSharedBytes));
     EXPECT_EQ(launch.workspaceFloats,
@@ -163,10 +163,10 @@ void checkGemm(std::initializer_list<int> plannedOn = {}) {
   EXPECT_EQ(g.chunkRows, Cfg::kChunkRows);
   EXPECT_EQ(g.threads, Cfg::kThreads);
   EXPECT_EQ(g.gridX, Cfg::kGridX);
-  EXPECT_EQ(g.gridZ, Cfg::kGridZ);
   EXPECT_EQ(g.sharedBytes, static_cast<int64_t>(Cfg::kSharedBytes));
   for (int m : {1, 7, 64, 65, 300}) {
     EXPECT_EQ(g.gridY(m), Cfg::gridY(m)) << "M = " << m;
+    EXPECT_EQ(g.gridZ(m), Cfg::gridZ(m)) << "M = " << m;
     EXPECT_EQ(g.workspaceFloats(m),
               static_cast<int64_t>(Cfg::workspaceFloats(m)));
     EXPECT_EQ(g.counterCount(m), static_cast<int64_t>(Cfg::counterCount(m)));
@@ -199,17 +199,19 @@ TEST(KernelGeometry, ChosenGemvTilingsMatchTheDeviceTemplate) {
 }
 
 TEST(KernelGeometry, PlannedGemmInstancesMatchTheDeviceTemplate) {
-  checkGemm<4096, 4096, 4, 128, true, 64, 128, 64, 2, 2, 4, 3, false, false,
+  checkGemm<4096, 4096, 4, 128, true, 64, 128, 128, 2, 2, 3, 7, false, false,
             false, false>({80});
-  checkGemm<4096, 4096, 4, 128, true, 64, 128, 64, 2, 2, 4, 4, true, true, true,
-            false>({89, 90});
-  checkGemm<11008, 4096, 3, 64, false, 64, 128, 64, 2, 2, 4, 4, true, false,
+  checkGemm<4096, 4096, 4, 128, true, 64, 128, 128, 2, 2, 3, 8, true, true,
             true, false>({89, 90});
-  checkGemm<4096, 22016, 4, 128, true, 64, 128, 64, 2, 2, 4, 1, false, true,
-            false, true>({80, 86, 89, 90});
-  checkGemm<8192, 28672, 4, 128, true, 64, 128, 64, 2, 2, 4, 1, false, false,
-            false, false>({80, 86, 89, 90});
-  checkGemm<96, 10, 8, 32, true, 64, 64, 64, 2, 1, 4, 2, false, false, false,
+  checkGemm<11008, 4096, 3, 64, false, 64, 128, 128, 2, 2, 3, 6, true, false,
+            true, false>({86});
+  checkGemm<11008, 4096, 3, 64, false, 64, 128, 128, 2, 2, 3, 8, true, false,
+            true, false>({89, 90});
+  checkGemm<4096, 22016, 4, 128, true, 64, 128, 128, 2, 2, 3, 2, false, true,
+            false, true>({80, 89, 90});
+  checkGemm<8192, 28672, 4, 128, true, 64, 128, 128, 2, 2, 3, 1, false, false,
+            false, false>({80, 86});
+  checkGemm<96, 10, 8, 32, true, 64, 64, 128, 2, 1, 3, 1, false, false, false,
             true>({80, 86, 89, 90});
 }
 

@@ -97,15 +97,22 @@ TEST(KernelInstance, GemmSourceAndLaunchGeometry) {
       KernelInstance::makeGemm(s, GemmParams{64, 256, 64, 1, 4, 4, 2});
   EXPECT_EQ(instance.family, KernelFamily::Gemm);
   EXPECT_EQ(instance.check(), "");
-  const KernelLaunch launch = instance.launch(130);
+  // One M tile of 64: both splits.
+  KernelLaunch launch = instance.launch(64);
   EXPECT_EQ(launch.gridX, 16);
-  EXPECT_EQ(launch.gridY, 3);
+  EXPECT_EQ(launch.gridY, 1);
   EXPECT_EQ(launch.gridZ, 2);
   EXPECT_EQ(launch.threads, 128);
   EXPECT_EQ(launch.threads, instance.threads());
   EXPECT_EQ(launch.sharedBytes, instance.sharedBytes());
-  EXPECT_EQ(launch.workspaceFloats, 130 * 4000);
-  EXPECT_EQ(launch.counters, 48);
+  EXPECT_EQ(launch.workspaceFloats, 64 * 4000);
+  EXPECT_EQ(launch.counters, 16);
+  // Two M tiles double the blocks: no split, no workspace.
+  launch = instance.launch(65);
+  EXPECT_EQ(launch.gridY, 2);
+  EXPECT_EQ(launch.gridZ, 1);
+  EXPECT_EQ(launch.workspaceFloats, 0);
+  EXPECT_EQ(launch.counters, 0);
   expectError([&] { instance.launch(0); }, "M must be at least 1");
 
   EXPECT_EQ(instance.configType(),
@@ -238,19 +245,25 @@ TEST(KernelInstance, LaunchFormulaMatchesLaunch) {
         KernelInstance::makeGemm(s, *planGemm(s, h100))}) {
     const KernelInstance::LaunchFormula f = instance.launchFormula();
     EXPECT_EQ(f.rowAxis, instance.family == KernelFamily::Gemv ? 2 : 1);
-    for (int64_t m : {1, 3, 4, 5, 63, 64, 65, 1000}) {
+    EXPECT_GT(instance.launchFormula().splitK, 1) << "split-K untested";
+    for (int64_t m : {1, 3, 4, 5, 63, 64, 65, 129, 200, 1000}) {
       const KernelLaunch launch = instance.launch(m);
       const int64_t grid[3] = {launch.gridX, launch.gridY, launch.gridZ};
+      const int64_t rowBlocks = (m + f.rowsPerBlock - 1) / f.rowsPerBlock;
+      // The GEMM's splits shrink as M tiles grow, written out plainly.
+      const int64_t splits = instance.family == KernelFamily::Gemv
+                                 ? f.splitK
+                                 : std::max<int64_t>(1, f.splitK / rowBlocks);
+      EXPECT_EQ(f.splits(m), splits);
       for (int axis = 0; axis < 3; ++axis)
-        EXPECT_EQ(grid[axis], axis == f.rowAxis
-                                  ? (m + f.rowsPerBlock - 1) / f.rowsPerBlock
-                                  : f.grid[axis])
-            << familyName(instance.family) << " M = " << m << " axis "
-            << axis;
+        EXPECT_EQ(grid[axis], axis == f.rowAxis ? rowBlocks
+                              : axis == 2       ? splits
+                                                : f.grid[axis])
+            << familyName(instance.family) << " M = " << m << " axis " << axis;
       EXPECT_EQ(launch.threads, f.threads);
       EXPECT_EQ(launch.sharedBytes, f.sharedBytes);
-      EXPECT_EQ(launch.workspaceFloats, f.splitK > 1 ? m * s.n : 0);
-      EXPECT_EQ(launch.counters, f.splitK > 1 ? f.grid[0] * grid[f.rowAxis] : 0);
+      EXPECT_EQ(launch.workspaceFloats, splits > 1 ? m * s.n : 0);
+      EXPECT_EQ(launch.counters, splits > 1 ? f.grid[0] * grid[f.rowAxis] : 0);
     }
   }
 }

@@ -54,10 +54,12 @@ std::vector<Use> llama7bUses() {
       shape.siluMul = linear.siluMul;
       const std::string layer =
           "model_layers_" + std::to_string(block) + "_" + linear.name;
-      uses.push_back({layer + "_gemv", awq::KernelInstance::makeGemv(
-                                           shape, *awq::planGemv(shape, arch))});
-      uses.push_back({layer + "_gemm", awq::KernelInstance::makeGemm(
-                                           shape, *awq::planGemm(shape, arch))});
+      uses.push_back(
+          {layer + "_gemv",
+           awq::KernelInstance::makeGemv(shape, *awq::planGemv(shape, arch))});
+      uses.push_back(
+          {layer + "_gemm",
+           awq::KernelInstance::makeGemm(shape, *awq::planGemm(shape, arch))});
     }
   return uses;
 }
@@ -80,10 +82,10 @@ void BM_JitModel(benchmark::State &state) {
       benchmark::DoNotOptimize(
           awq::compileToCubin(source, name + ".cu", options).cubin.data());
   state.counters["kernels"] = static_cast<double>(sources.size());
-  state.counters["s_per_kernel"] = benchmark::Counter(
-      static_cast<double>(sources.size()),
-      benchmark::Counter::kIsIterationInvariantRate |
-          benchmark::Counter::kInvert);
+  state.counters["s_per_kernel"] =
+      benchmark::Counter(static_cast<double>(sources.size()),
+                         benchmark::Counter::kIsIterationInvariantRate |
+                             benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_JitModel)
     ->ArgName("distinct")

@@ -245,16 +245,25 @@ struct GemmParams {
 struct GemmGeometry {
   int64_t kPadded = 0, kTiles = 0, groupEff = 0, tilesPerChunk = 0,
           chunkRows = 0;
-  int64_t threads = 0, gridX = 0, gridZ = 0, sharedBytes = 0;
+  int64_t threads = 0, gridX = 0, sharedBytes = 0;
   int64_t tileM = 0, splitK = 0, n = 0;
   /// Bytes of packed weights, scales and zero terms one launch streams.
   int64_t weightBytes = 0;
   AWQ_CONTRACT int64_t gridY(int64_t m) const { return ceilDiv(m, tileM); }
+  /// K splits of a launch of M rows (grid z): the planned split_k while
+  /// one M tile leaves the GPU short of blocks, divided among the M tiles
+  /// as they grow (max(1, split_k / gridY)), so the grid keeps about the
+  /// planned number of blocks and a long prompt does not pay the split-K
+  /// workspace traffic a single decode row needs.
+  AWQ_CONTRACT int64_t gridZ(int64_t m) const {
+    const int64_t splits = splitK / gridY(m);
+    return splits > 1 ? splits : 1;
+  }
   AWQ_CONTRACT int64_t workspaceFloats(int64_t m) const {
-    return splitK > 1 ? m * n : 0;
+    return gridZ(m) > 1 ? m * n : 0;
   }
   AWQ_CONTRACT int64_t counterCount(int64_t m) const {
-    return splitK > 1 ? gridY(m) * gridX : 0;
+    return gridZ(m) > 1 ? gridY(m) * gridX : 0;
   }
 };
 
@@ -278,7 +287,6 @@ AWQ_CONTRACT GemmGeometry gemmGeometry(const LinearShape &s,
   // The last 16 bytes hold the split-K "last block" flag.
   g.sharedBytes = p.stages * (aBytes + bBytes + actBytes + scaleSlotBytes) + 16;
   g.gridX = p.tileN > 0 ? ceilDiv(s.n, p.tileN) : 0;
-  g.gridZ = p.splitK;
   g.tileM = p.tileM;
   g.splitK = p.splitK;
   g.n = s.n;

@@ -46,7 +46,7 @@
 // constraint: the repacker pads the weights (zeros) to 64 columns and 128 rows
 // and the kernel predicates the activation loads (zero fill) and output stores.
 //
-// Launch: grid (kGridX, gridY(M), kGridZ), block (kThreads), kSharedBytes of
+// Launch: grid (kGridX, gridY(M), gridZ(M)), block (kThreads), kSharedBytes of
 // dynamic shared memory (opt in above 48 KB). A split-K kernel needs an fp32
 // workspace of workspaceFloats(M) and counterCount(M) counters, both zero.
 // LinearArgs: x, qweight, scales, zeros (= fp16 z * s, nullptr when
@@ -206,9 +206,13 @@ struct GemmConfig {
 
   /// Launch geometry.
   static constexpr int kGridX = static_cast<int>(kGeometry.gridX);
-  static constexpr int kGridZ = static_cast<int>(kGeometry.gridZ);
   static __host__ __device__ constexpr int gridY(int m) {
     return static_cast<int>(kGeometry.gridY(m));
+  }
+  /// K splits for M rows (awq::GemmGeometry::gridZ); the kernel reads its
+  /// split count from gridDim.z.
+  static __host__ __device__ constexpr int gridZ(int m) {
+    return static_cast<int>(kGeometry.gridZ(m));
   }
   /// Split-K scratch: an [M, N] fp32 workspace and one counter per output
   /// tile, both zero before a launch and zero again after it.
@@ -237,6 +241,24 @@ template <class Cfg> struct GemmBlock {
   static constexpr int kBChunksPerNBlock = Cfg::kBBytesPerNBlock / 16;
   static constexpr int kBChunks = (Cfg::kTileN / 64) * kBChunksPerNBlock;
   static constexpr int kBCopies = ceilDiv(kBChunks, Cfg::kThreads);
+  /// Copy i of a thread reads chunk tid + i * threads. When a block's
+  /// chunks are a multiple of the threads (or the threads a multiple of
+  /// them), copy i sits a compile-time distance from copy 0, and when the
+  /// packed columns fill every column tile no copy is ever out of range:
+  /// then one base pointer and immediate offsets serve all copies.
+  static constexpr bool kBOneBase = kBChunks % Cfg::kThreads == 0 &&
+                                    (kBChunksPerNBlock % Cfg::kThreads == 0 ||
+                                     Cfg::kThreads % kBChunksPerNBlock == 0) &&
+                                    Cfg::kPackedN % Cfg::kTileN == 0;
+  static __host__ __device__ constexpr long long bSourceOffset(int i) {
+    return static_cast<long long>(i * Cfg::kThreads / kBChunksPerNBlock) *
+               Cfg::kPackedKPackets * Cfg::kPacketBytes +
+           (i * Cfg::kThreads % kBChunksPerNBlock) * 16;
+  }
+  static __host__ __device__ constexpr int bDestOffset(int i) {
+    return (i * Cfg::kThreads / kBChunksPerNBlock) * Cfg::kBBytesPerNBlock +
+           (i * Cfg::kThreads % kBChunksPerNBlock) * 16;
+  }
   /// Bytes of one 64-column block's packets per K tile.
   static constexpr long long kBTileStride =
       (Cfg::kTileK / 32) * static_cast<long long>(Cfg::kPacketBytes);
@@ -270,8 +292,8 @@ template <class Cfg> struct GemmBlock {
         warpN((thread >> 5) % Cfg::kWarpsN),
         m0(static_cast<int>(blockIdx.y) * Cfg::kTileM),
         n0(static_cast<int>(blockIdx.x) * Cfg::kTileN),
-        kBegin(split * Cfg::kKTiles / Cfg::kSplitK),
-        kEnd((split + 1) * Cfg::kKTiles / Cfg::kSplitK),
+        kBegin(split * Cfg::kKTiles / static_cast<int>(gridDim.z)),
+        kEnd((split + 1) * Cfg::kKTiles / static_cast<int>(gridDim.z)),
         small(Cfg::kSmallRows > 0 && a.M <= Cfg::kSmallRows),
         weightPolicy(gridDim.y == 1 ? makeEvictFirstPolicy()
                                     : makeEvictNormalPolicy()) {
@@ -324,6 +346,17 @@ template <class Cfg> struct GemmBlock {
   __device__ __forceinline__ half *zeroSlot(int slot) const {
     return scaleSlot(slot) + Cfg::kScaleSlotHalves;
   }
+  /// The scale ring slot of K tile `kt` (in ring stage `stage`): chunks
+  /// counted from this block's first, modulo Stages. Consecutive Stages
+  /// chunks, all the pipeline holds at once, get distinct slots; with one
+  /// tile per chunk the slot is the stage.
+  __device__ __forceinline__ int scaleSlotOf(int kt, int stage) const {
+    if constexpr (Cfg::kTilesPerChunk == 1)
+      return stage;
+    else
+      return (kt / Cfg::kTilesPerChunk - kBegin / Cfg::kTilesPerChunk) %
+             Cfg::kStages;
+  }
   __device__ __forceinline__ unsigned *lastBlockFlag() const {
     return reinterpret_cast<unsigned *>(shared + Cfg::kFlagOffset);
   }
@@ -356,11 +389,19 @@ template <class Cfg> struct GemmBlock {
 
     // Weights: per 64-column block a contiguous run of TileK / 32 packets.
     unsigned char *b = bTile(stage);
+    if constexpr (kBOneBase) {
+      const unsigned char *source = bSource[0] + kt * kBTileStride;
 #pragma unroll
-    for (int i = 0; i < kBCopies; ++i) {
-      if (bCopy[i])
-        cpAsync16Policy(b + bDest[i], bSource[i] + kt * kBTileStride, bValid[i],
-                        weightPolicy);
+      for (int i = 0; i < kBCopies; ++i)
+        cpAsync16Policy(b + bDest[0] + bDestOffset(i),
+                        source + bSourceOffset(i), true, weightPolicy);
+    } else {
+#pragma unroll
+      for (int i = 0; i < kBCopies; ++i) {
+        if (bCopy[i])
+          cpAsync16Policy(b + bDest[i], bSource[i] + kt * kBTileStride,
+                          bValid[i], weightPolicy);
+      }
     }
 
     if constexpr (Cfg::kHasActScale) {
@@ -377,7 +418,7 @@ template <class Cfg> struct GemmBlock {
     // the first tile of this block's K range, loads the chunk.
     if (kt == kBegin || kt % Cfg::kTilesPerChunk == 0) {
       const int chunk = kt / Cfg::kTilesPerChunk;
-      const int slot = chunk % Cfg::kStages;
+      const int slot = scaleSlotOf(kt, stage);
       constexpr int kChunksPerRowS = Cfg::kTileN / 8;
       constexpr int kSChunks = Cfg::kChunkRows * kChunksPerRowS;
       constexpr int kAll = Cfg::kHasZeroPoint ? 2 * kSChunks : kSChunks;
@@ -405,18 +446,14 @@ template <class Cfg> struct GemmBlock {
   }
 };
 
-/// Dequantizes one lane's B fragments for one 16-row half of a packet
-/// (RepackGemm.h) with the shared decoders of awq/dequant.cuh: b[j] = the
-/// m16n8k16 B registers of N tile j, w = q * s - zs in one rounding.
-/// `words` are the half's packed words (4, 8 or 3 of them); `scale` and
-/// `minusZero` hold this lane's eight columns' s and -zs (half j of the
-/// 16-byte vector is column 8 j + g).
+/// Decodes one lane's B fragments for one 16-row half of a packet
+/// (GemmLayout.h) with the shared decoders of awq/dequant.cuh; `words` are
+/// the half's packed words (4, 8 or 3 of them). The codes alone: q[p] = {q(k =
+/// 2t (+8 r)), q(k + 1)} of N tile j for register p = 2 j + r, exact small
+/// integers in fp16.
 template <int Bits>
-__device__ __forceinline__ void
-dequantHalf(const uint32_t *words, const uint32_t (&scale)[4],
-            const uint32_t (&minusZero)[4], uint32_t (&b)[8][2]) {
-  // q[p] = {q(k = 2t (+8 r)), q(k + 1)} for register p = 2 j + r.
-  half2 q[16];
+__device__ __forceinline__ void decodeHalf(const uint32_t *words,
+                                           half2 (&q)[16]) {
   if constexpr (Bits == 4) {
 #pragma unroll
     for (int w = 0; w < 4; ++w)
@@ -429,6 +466,17 @@ dequantHalf(const uint32_t *words, const uint32_t (&scale)[4],
     const uint32_t three[3] = {words[0], words[1], words[2]};
     decode3ToHalf2(three, q);
   }
+}
+
+/// Dequantizes the half: b[j] = the m16n8k16 B registers of N tile j,
+/// w = q * s - zs in one rounding. `scale` and `minusZero` hold this lane's
+/// eight columns' s and -zs (half j of the 16-byte vector is column 8 j + g).
+template <int Bits>
+__device__ __forceinline__ void
+dequantHalf(const uint32_t *words, const uint32_t (&scale)[4],
+            const uint32_t (&minusZero)[4], uint32_t (&b)[8][2]) {
+  half2 q[16];
+  decodeHalf<Bits>(words, q);
 #pragma unroll
   for (int j = 0; j < 8; ++j) {
     const half2 s2 = bitsAsHalf2(scale[j / 2]);
@@ -528,6 +576,9 @@ kLoop(const GemmBlock<Cfg> &blk, float (&acc)[MFrags][Cfg::kNBlocks * 8][4]) {
     cpAsyncCommit();
   }
 
+  // Ring stages of tile i and of tile i + Stages - 1, kept as counters (a
+  // modulo by 3 costs a multiply-high and three more instructions).
+  int stage = 0, nextStage = Cfg::kStages - 1;
   for (int i = 0; i < numTiles; ++i) {
     // Tile i has landed for this thread; the barrier makes every thread's
     // copies visible and guarantees nobody still reads the stage refilled
@@ -537,12 +588,11 @@ kLoop(const GemmBlock<Cfg> &blk, float (&acc)[MFrags][Cfg::kNBlocks * 8][4]) {
       __syncthreads();
     const int next = i + Cfg::kStages - 1;
     if (next < numTiles)
-      blk.template loadTile<Small>(blk.kBegin + next, next % Cfg::kStages);
+      blk.template loadTile<Small>(blk.kBegin + next, nextStage);
     cpAsyncCommit();
 
     const int kt = blk.kBegin + i;
-    const int stage = i % Cfg::kStages;
-    const int slot = (kt / Cfg::kTilesPerChunk) % Cfg::kStages;
+    const int slot = blk.scaleSlotOf(kt, stage);
     const half *aS = blk.aTile(stage);
     const unsigned char *bS =
         blk.bTile(stage) + blk.warpN * Cfg::kNBlocks * Cfg::kBBytesPerNBlock;
@@ -648,6 +698,8 @@ kLoop(const GemmBlock<Cfg> &blk, float (&acc)[MFrags][Cfg::kNBlocks * 8][4]) {
         }
       }
     }
+    stage = stage + 1 == Cfg::kStages ? 0 : stage + 1;
+    nextStage = nextStage + 1 == Cfg::kStages ? 0 : nextStage + 1;
   }
   // Drain the (empty) trailing groups before the block may exit or reuse
   // the ring.
@@ -665,9 +717,11 @@ finish(const GemmBlock<Cfg> &blk, float (&acc)[MFrags][Cfg::kNBlocks * 8][4],
   const LinearArgs &args = blk.args;
   const int colBase = blk.n0 + blk.warpN * Cfg::kWarpTileN + 2 * (blk.lane & 3);
 
-  if constexpr (Cfg::kSplitK > 1) {
-    // Partial sums into the workspace; the last of the SplitK blocks of this
-    // tile finishes it.
+  // Launches of many M tiles split K less (GemmGeometry::gridZ), down to
+  // not at all.
+  if (Cfg::kSplitK > 1 && gridDim.z > 1) {
+    // Partial sums into the workspace; the last of the gridDim.z blocks of
+    // this tile finishes it.
     if (owner) {
 #pragma unroll
       for (int mf = 0; mf < MFrags; ++mf) {
@@ -695,7 +749,7 @@ finish(const GemmBlock<Cfg> &blk, float (&acc)[MFrags][Cfg::kNBlocks * 8][4],
     if (blk.tid == 0) {
       const unsigned tile = blockIdx.y * gridDim.x + blockIdx.x;
       const unsigned arrived = atomicAdd(args.counters + tile, 1u);
-      const bool last = arrived == Cfg::kSplitK - 1;
+      const bool last = arrived == gridDim.z - 1;
       if (last)
         args.counters[tile] = 0; // Ready for the next launch.
       *flag = last ? 1u : 0u;
