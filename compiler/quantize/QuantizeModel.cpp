@@ -614,6 +614,9 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   if (options.targetBits) {
     const Clock::time_point measureStart = Clock::now();
     std::vector<WidthCandidates> candidates;
+    size_t free = 0, measured = 0;
+    for (const PlannedGroup &group : plan.groups)
+      free += group.bitsPinned ? 0 : 1;
     for (const PlannedGroup &group : plan.groups) {
       WidthCandidates entry;
       entry.weights = group.work;
@@ -622,6 +625,16 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
         entry.errors = {0.0};
       } else {
         throwIfCancelled(options.cancel, "awqc quantize");
+        if (options.onProgress) {
+          ModelProgress measuring;
+          measuring.phase = ModelProgress::Phase::Measuring;
+          measuring.group = measured;
+          measuring.groupCount = free;
+          measuring.groupName = group.name;
+          measuring.fraction = double(measured) / double(free);
+          options.onProgress(measuring);
+        }
+        ++measured;
         widthErrors[group.index] = measureWidths(options, group);
         for (const auto &[bits, error] : widthErrors[group.index]) {
           entry.bits.push_back(bits);

@@ -29,8 +29,10 @@ namespace awq {
 
 /// Progress of the whole run, reported from the calling thread.
 struct ModelProgress {
-  /// Planned: once, before any work, with the memory estimate.
-  enum class Phase { Planned, Quantizing, GroupDone, Writing };
+  /// Measuring: --target-bits quantizes a group at every candidate width
+  /// (group counts the free groups). Planned: once, before the quantization
+  /// proper, with the memory estimate.
+  enum class Phase { Measuring, Planned, Quantizing, GroupDone, Writing };
   Phase phase = Phase::Quantizing;
   size_t group = 0; ///< 0-based index in processing order.
   size_t groupCount = 0;
