@@ -754,6 +754,22 @@ TEST(QuantizeModel, TargetBitsMeetsTheBudgetAndPredictsItsError) {
   const ModelDescription derived = describeCheckpoint(dir / "mixed");
   for (size_t i = 0; i < derived.layers.size(); ++i)
     EXPECT_EQ(derived.layers[i].bits, result.layers[i].bits);
+  // ... and refuses an entry that names no layer of the model.
+  nlohmann::json config = readJsonFile(dir / "mixed/config.json");
+  config["quantization_config"]["awqc_layers"]["model.layers.9.nope"] = {
+      {"bits", 8}};
+  test::writeText(dir / "mixed/config.json", config.dump());
+  std::string message;
+  try {
+    describeCheckpoint(dir / "mixed");
+  } catch (const Error &e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("config.json: quantization_config.awqc_layers names "
+                         "'model.layers.9.nope', which is no layer of the "
+                         "model"),
+            std::string::npos)
+      << message;
 
   // The text and JSON reports name the chosen widths.
   const std::string table = formatReportTable(result);
