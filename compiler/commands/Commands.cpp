@@ -16,7 +16,9 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -79,6 +81,20 @@ int runQuantizeCommand(const std::vector<std::string> &argv, std::ostream &out,
                          "got 0");
       options.settings.groupSize = *group;
     }
+    if (std::optional<std::string> target = args.value(OPT_target_bits)) {
+      char *end = nullptr;
+      const double value = std::strtod(target->c_str(), &end);
+      if (target->empty() || end != target->c_str() + target->size() ||
+          !std::isfinite(value) || value < 3 || value > 8)
+        throw UsageError("--target-bits must be a number from 3 to 8 (the "
+                         "narrowest and the widest width), got '" +
+                         *target + "'");
+      if (options.settings.bits)
+        throw UsageError("--target-bits chooses each input group's bits; "
+                         "give it or --bits, not both");
+      options.targetBits = value;
+    }
+    options.copyUnlisted = args.flag(OPT_copy_unlisted);
     if (args.flag(OPT_symmetric))
       options.settings.zeroPoint = false;
     if (std::optional<std::string> method =

@@ -149,6 +149,7 @@ json inspectDirectory(const std::string &path) {
       {"group_size", q.groupSize},
       {"zero_point", q.zeroPoint},
       {"version", q.version},
+      {"layers_with_own_settings", q.layers.size()},
       {"source", q.source}};
   std::set<std::string> layerTensors;
   json layers = json::array();
@@ -177,13 +178,16 @@ json inspectDirectory(const std::string &path) {
         bias = bias || std::string(part) == ".bias";
       }
     }
-    layers.push_back({{"name", prefix},
-                      {"k", k},
-                      {"n", n},
-                      {"group_size", groups > 0 ? k / groups : 0},
-                      {"groups", groups},
-                      {"bias", bias},
-                      {"bytes", bytes}});
+    auto own = q.layers.find(prefix);
+    layers.push_back(
+        {{"name", prefix},
+         {"k", k},
+         {"n", n},
+         {"bits", own == q.layers.end() ? q.bits : own->second.bits},
+         {"group_size", groups > 0 ? k / groups : 0},
+         {"groups", groups},
+         {"bias", bias},
+         {"bytes", bytes}});
     weights += static_cast<uint64_t>(k * n);
     layerBytes += bytes;
   }
@@ -486,7 +490,11 @@ std::string formatInspection(const json &summary) {
         << (group == -1 ? std::string("one group per column")
                         : "group " + std::to_string(group))
         << ", " << (q["zero_point"].get<bool>() ? "zero point" : "symmetric")
-        << ", version " << q["version"].get<std::string>() << "\n";
+        << ", version " << q["version"].get<std::string>();
+    if (q["layers_with_own_settings"].get<size_t>() > 0)
+      out << "; mixed: " << q["layers_with_own_settings"].get<size_t>()
+          << " layers with their own bits or group size (awqc_layers)";
+    out << "\n";
     const json &totals = summary["totals"];
     char bits[32];
     std::snprintf(bits, sizeof(bits), "%.2f",
@@ -501,13 +509,17 @@ std::string formatInspection(const json &summary) {
     size_t width = 5;
     for (const json &layer : summary["layers"])
       width = std::max(width, layer["name"].get<std::string>().size());
+    // A mixed-precision checkpoint shows each layer's width.
+    const bool mixed = q["layers_with_own_settings"].get<size_t>() > 0;
     out << "  " << pad("layer", width) << "  " << pad("K x N", 13)
-        << pad("group", 7) << pad("bias", 6) << "size\n";
+        << (mixed ? pad("bits", 6) : "") << pad("group", 7) << pad("bias", 6)
+        << "size\n";
     for (const json &layer : summary["layers"])
       out << "  " << pad(layer["name"].get<std::string>(), width) << "  "
           << pad(std::to_string(layer["k"].get<int64_t>()) + "x" +
                      std::to_string(layer["n"].get<int64_t>()),
                  13)
+          << (mixed ? pad(std::to_string(layer["bits"].get<int>()), 6) : "")
           << pad(std::to_string(layer["group_size"].get<int64_t>()), 7)
           << pad(layer["bias"].get<bool>() ? "yes" : "no", 6)
           << formatBytes(layer["bytes"]) << "\n";

@@ -71,6 +71,17 @@ void ProgressDisplay::update(const ModelProgress &progress) {
          << std::flush;
     return;
   }
+  if (progress.phase == ModelProgress::Phase::Measuring) {
+    std::ostringstream line;
+    line << "awqc quantize: --target-bits: measuring group "
+         << progress.group + 1 << "/" << progress.groupCount << " "
+         << progress.groupName << " at 3, 4 and 8 bits";
+    if (terminal_)
+      draw(line.str());
+    else
+      err_ << line.str() << "\n" << std::flush;
+    return;
+  }
   if (!terminal_) {
     if (progress.phase == ModelProgress::Phase::GroupDone) {
       std::ostringstream line;

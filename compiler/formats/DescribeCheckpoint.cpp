@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <set>
 
 namespace awq {
 
@@ -84,6 +85,22 @@ ModelDescription describeCheckpoint(const std::string &dir) {
   layerQuantization.groupSize = quantization.groupSize;
   layerQuantization.zeroPoint = quantization.zeroPoint;
   appendLlamaBlocks(shape, layerQuantization, description);
+  // A mixed-precision checkpoint: each listed layer's own width.
+  std::set<std::string> listed;
+  for (LayerDescription &layer : description.layers) {
+    auto own = quantization.layers.find(layer.weights);
+    if (own == quantization.layers.end())
+      continue;
+    layer.bits = own->second.bits;
+    layer.groupSize = own->second.groupSize;
+    listed.insert(own->first);
+  }
+  for (const auto &entry : quantization.layers)
+    if (!listed.count(entry.first))
+      throw Error(quantization.source +
+                  ": quantization_config.awqc_layers "
+                  "names '" +
+                  entry.first + "', which is no layer of the model");
 
   // AutoAWQ skips a module when any entry is a substring of its name.
   for (const LayerDescription &layer : description.layers)

@@ -133,11 +133,42 @@ Epilogue parseEpilogue(const JsonField &field) {
   return epilogue;
 }
 
+/// A layer's "quantize" object: awqc quantize's settings for it.
+QuantizeOverride parseQuantizeOverride(const JsonField &field, int64_t k) {
+  field.requireObject();
+  field.rejectUnknownKeys({"method", "bits", "group_size"});
+  QuantizeOverride quantize;
+  if (std::optional<JsonField> method = field.optionalField("method")) {
+    quantize.method = method->asString();
+    if (quantize.method != "rtn" && quantize.method != "awq" &&
+        quantize.method != "gptq" && quantize.method != "awq-gptq")
+      method->fail("\"rtn\", \"awq\", \"gptq\" or \"awq-gptq\"");
+  }
+  if (std::optional<JsonField> bits = field.optionalField("bits")) {
+    quantize.bits = static_cast<int>(bits->asInt(INT32_MIN, INT32_MAX));
+    if (quantize.bits != 3 && quantize.bits != 4 && quantize.bits != 8)
+      bits->fail("3, 4 or 8");
+  }
+  if (std::optional<JsonField> group = field.optionalField("group_size")) {
+    quantize.groupSize = group->asInt(-1, kMaxFeatures);
+    if (quantize.groupSize == 0 ||
+        (quantize.groupSize != -1 &&
+         !isSupportedGroupSize(k, quantize.groupSize)))
+      group->fail("-1 or k (one group per column) or a multiple of 32 that "
+                  "divides k = " +
+                  std::to_string(k));
+  }
+  if (quantize.empty())
+    field.failWith("expected at least one of \"method\", \"bits\", "
+                   "\"group_size\" (or no \"quantize\" object)");
+  return quantize;
+}
+
 LayerDescription parseLayer(const JsonField &field) {
   field.requireObject();
   field.rejectUnknownKeys({"name", "k", "n", "bits", "group_size", "zero_point",
                            "bias", "input_group", "weights", "epilogue",
-                           "skip_clip"});
+                           "skip_clip", "quantize"});
   LayerDescription layer;
   layer.name = field.field("name").asName();
   layer.k = field.field("k").asInt(1, kMaxFeatures);
@@ -165,7 +196,39 @@ LayerDescription parseLayer(const JsonField &field) {
     layer.epilogue = parseEpilogue(*epilogue);
   if (std::optional<JsonField> skipClip = field.optionalField("skip_clip"))
     layer.skipClip = skipClip->asBool();
+  if (std::optional<JsonField> quantize = field.optionalField("quantize"))
+    layer.quantize = parseQuantizeOverride(*quantize, layer.k);
   return layer;
+}
+
+std::string describeOverrideValue(const QuantizeOverride &quantize,
+                                  const std::string &key) {
+  if (key == "method")
+    return quantize.method.empty() ? "none" : "\"" + quantize.method + "\"";
+  const int64_t value = key == "bits" ? quantize.bits : quantize.groupSize;
+  return value ? std::to_string(value) : "none";
+}
+
+/// The layers of an input group are quantized together (one scale search,
+/// one Hessian) and merged into one kernel where they can be (q/k/v,
+/// gate/up), so their "quantize" settings must agree field by field.
+[[noreturn]] void failQuantizeMismatch(const JsonField &field,
+                                       const LayerDescription &layer,
+                                       const LayerDescription &first) {
+  for (const char *key : {"method", "bits", "group_size"}) {
+    const std::string mine = describeOverrideValue(layer.quantize, key);
+    const std::string theirs = describeOverrideValue(first.quantize, key);
+    if (mine == theirs)
+      continue;
+    field.failWith(
+        std::string("quantize.") + key + " is " + mine + " but layer '" +
+        first.name + "' of the same input group '" + layer.inputGroup +
+        "' has " + theirs +
+        "; the layers of an input group share their input and are quantized "
+        "(and merged into kernels) together: give each of them the same "
+        "\"quantize\" settings");
+  }
+  field.failWith("internal error: quantize settings differ");
 }
 
 /// Cross-reference checks once every group and layer is known.
@@ -195,6 +258,8 @@ void checkReferences(const ModelDescription &description,
           " differs from k = " + std::to_string(groupFirst.k) + " of layer '" +
           groupFirst.name + "' in the same input group '" + layer.inputGroup +
           "' (layers of a group read the same input)");
+    if (!first && groupFirst.quantize != layer.quantize)
+      failQuantizeMismatch(field, layer, groupFirst);
   }
 
   // Groups: used, and producers referring to real layers.
@@ -474,6 +539,16 @@ JsonT toDocument(const ModelDescription &description) {
       entry["epilogue"] = {{"kind", "residual_add"}, {"residual", e.residual}};
     if (layer.skipClip)
       entry["skip_clip"] = true;
+    if (!layer.quantize.empty()) {
+      JsonT quantize = JsonT::object();
+      if (!layer.quantize.method.empty())
+        quantize["method"] = layer.quantize.method;
+      if (layer.quantize.bits)
+        quantize["bits"] = layer.quantize.bits;
+      if (layer.quantize.groupSize)
+        quantize["group_size"] = layer.quantize.groupSize;
+      entry["quantize"] = std::move(quantize);
+    }
     layers.push_back(std::move(entry));
   }
   document["layers"] = std::move(layers);

@@ -82,6 +82,26 @@ struct Epilogue {
   std::string residual;
 };
 
+/// awqc quantize's settings for one layer (the layer's `"quantize"` object).
+/// They win over the command line (--method, --bits, --group) and over the
+/// widths --target-bits chooses. Every layer of an input group must give the
+/// same values (the group is quantized together and merged into kernels).
+struct QuantizeOverride {
+  /// "rtn", "awq", "gptq" or "awq-gptq"; empty when not given.
+  std::string method;
+  int bits = 0;          ///< 3, 4 or 8; 0 when not given.
+  int64_t groupSize = 0; ///< As group_size; 0 when not given.
+
+  bool empty() const { return method.empty() && !bits && !groupSize; }
+  bool operator==(const QuantizeOverride &other) const {
+    return method == other.method && bits == other.bits &&
+           groupSize == other.groupSize;
+  }
+  bool operator!=(const QuantizeOverride &other) const {
+    return !(*this == other);
+  }
+};
+
 struct LayerDescription {
   std::string name;
   int64_t k = 0;
@@ -98,6 +118,8 @@ struct LayerDescription {
   /// awqc quantize leaves the layer out of the clip search (it always does
   /// for the first two inputs of an attention producer, q and k).
   bool skipClip = false;
+  /// awqc quantize's per-layer method, bits and group size.
+  QuantizeOverride quantize;
 
   /// The resolved QuantParams (group size -1 becomes k).
   QuantParams params() const;

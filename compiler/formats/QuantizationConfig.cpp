@@ -47,12 +47,16 @@ int64_t readGroupSize(const JsonField &field) {
 
 QuantParams QuantizationConfig::paramsFor(int64_t k,
                                           const std::string &layer) const {
+  LayerQuantization own{bits, groupSize};
+  auto it = layers.find(layer);
+  if (it != layers.end())
+    own = it->second;
   QuantParams params;
-  params.bits = bits;
+  params.bits = own.bits;
   params.zeroPoint = zeroPoint;
-  params.groupSize = groupSize == -1 ? k : groupSize;
+  params.groupSize = own.groupSize == -1 ? k : own.groupSize;
   if (k <= 0 || params.groupSize <= 0 || k % params.groupSize != 0)
-    throw Error(source + ": group_size " + std::to_string(groupSize) +
+    throw Error(source + ": group_size " + std::to_string(own.groupSize) +
                 " does not divide K = " + std::to_string(k) + " of layer '" +
                 layer + "'");
   return params;
@@ -131,6 +135,33 @@ parseQuantizationConfig(const json &object, const std::string &file,
     }
   }
 
+  if (std::optional<JsonField> layers = root.optionalField("awqc_layers")) {
+    // Per-layer widths (awqc quantize --target-bits or a description's
+    // "quantize" settings). AutoAWQ would read such a checkpoint with one
+    // width, so it is refused under its "gemm" version.
+    if (!isAwq || config.version != kAwqcGemmVersion)
+      layers->failWith(std::string("per-layer settings need quant_method "
+                                   "\"awq\" with version \"") +
+                       kAwqcGemmVersion + "\"");
+    layers->requireObject();
+    for (auto it = layers->value().begin(); it != layers->value().end(); ++it) {
+      if (it.key().empty())
+        layers->failWith("a layer name must not be empty");
+      const JsonField entry = layers->field(it.key());
+      entry.requireObject();
+      entry.rejectUnknownKeys({"bits", "group_size"});
+      LayerQuantization own{config.bits, config.groupSize};
+      if (std::optional<JsonField> bits = entry.optionalField("bits")) {
+        own.bits = static_cast<int>(bits->asInt(1, 64));
+        if (own.bits != 3 && own.bits != 4 && own.bits != 8)
+          bits->fail("3, 4 or 8");
+      }
+      if (std::optional<JsonField> group = entry.optionalField("group_size"))
+        own.groupSize = readGroupSize(*group);
+      config.layers.emplace(it.key(), own);
+    }
+  }
+
   if (std::optional<JsonField> modules =
           root.optionalField("modules_to_not_convert")) {
     size_t count = modules->requireArray();
@@ -172,6 +203,12 @@ json awqQuantizationConfigJson(const QuantizationConfig &config) {
   object["group_size"] = config.groupSize;
   object["zero_point"] = config.zeroPoint;
   object["version"] = config.version;
+  if (!config.layers.empty()) {
+    json layers = json::object();
+    for (const auto &[name, own] : config.layers)
+      layers[name] = {{"bits", own.bits}, {"group_size", own.groupSize}};
+    object["awqc_layers"] = std::move(layers);
+  }
   if (config.modulesToNotConvert.empty())
     object["modules_to_not_convert"] = nullptr;
   else

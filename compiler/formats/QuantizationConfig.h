@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,16 @@ enum class QuantMethod { Awq, Gptq };
 constexpr const char *kAwqGemmVersion = "gemm";
 /// awqc's extension of the gemm layout to 3 and 8 bits (docs/formats.md).
 constexpr const char *kAwqcGemmVersion = "awqc-gemm";
+
+/// A layer's bits and group size where they differ from the checkpoint's
+/// (a mixed-precision checkpoint of awqc quantize).
+struct LayerQuantization {
+  int bits = 4;
+  int64_t groupSize = 128; ///< -1: one group per output column.
+  bool operator==(const LayerQuantization &other) const {
+    return bits == other.bits && groupSize == other.groupSize;
+  }
+};
 
 struct QuantizationConfig {
   QuantMethod method = QuantMethod::Awq;
@@ -40,11 +51,15 @@ struct QuantizationConfig {
   bool descAct = false;
   /// Module names (or name fragments) left unquantized.
   std::vector<std::string> modulesToNotConvert;
+  /// AWQ `awqc_layers`: tensor prefix -> the layer's own bits and group size
+  /// (only with version "awqc-gemm"; the other layers use bits, group_size).
+  std::map<std::string, LayerQuantization> layers;
   /// The file the settings came from, for messages.
   std::string source;
 
-  /// The QuantParams of a layer with `k` input features. Throws awq::Error
-  /// naming `layer` when the group size does not divide k.
+  /// The QuantParams of a layer with `k` input features (its `layers`
+  /// entry, else the checkpoint's settings). Throws awq::Error naming
+  /// `layer` when the group size does not divide k.
   QuantParams paramsFor(int64_t k, const std::string &layer) const;
 };
 

@@ -81,6 +81,13 @@ def dump_ir_after_all : Flag<["--"], "dump-ir-after-all", [sc_compile]>,
 
 // awqc quantize
 defm weight_bits : Value<"bits", "3|4|8", "Weight bits (default 4)", [sc_quantize]>;
+defm target_bits : Value<"target-bits", "B",
+  "Mixed precision: choose each input group's bits (3, 4 or 8) so the "
+  "average code bits per weight is at most B (3 to 8, e.g. 3.5); not with "
+  "--bits", [sc_quantize]>;
+def copy_unlisted : Flag<["--"], "copy-unlisted", [sc_quantize]>,
+  HelpText<"Model description input: also copy (as FP16) the checkpoint's "
+           "tensors the description does not name">;
 defm group : Value<"group", "32|64|128|-1",
   "Group size; -1 = one group per output column (default 128)", [sc_quantize]>;
 def symmetric : Flag<["--"], "symmetric", [sc_quantize]>,

@@ -10,6 +10,7 @@
 #include "runtime/support/Error.h"
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 namespace awq {
@@ -80,8 +81,12 @@ bool checkLayerTensors(const SafeTensorsCheckpoint &weights,
   return bias != nullptr;
 }
 
-/// Applies the overrides and checks that one quantization_config can
-/// describe every layer.
+/// Resolves each layer's settings: its "quantize" override, else the
+/// command line's, else the description's (a Hugging Face directory: 4 bits,
+/// group 128, zero point). Checks that the layers of an input group agree
+/// (they are quantized together and merged into kernels) and that one
+/// zero_point covers the model (config.json states one). Returns the first
+/// layer's settings.
 UniformQuantSettings applySettings(ModelDescription &description,
                                    const QuantSettingsOverride &overrides,
                                    bool fromDescription,
@@ -94,50 +99,65 @@ UniformQuantSettings applySettings(ModelDescription &description,
       *overrides.groupSize <= 0)
     throw Error("--group must be -1 or positive, got " +
                 std::to_string(*overrides.groupSize));
-  UniformQuantSettings settings;
-  if (fromDescription && !description.layers.empty()) {
-    const LayerDescription &first = description.layers.front();
-    settings = {first.bits, first.groupSize, first.zeroPoint};
-  }
-  if (overrides.bits)
-    settings.bits = *overrides.bits;
-  if (overrides.groupSize)
-    settings.groupSize = *overrides.groupSize;
-  if (overrides.zeroPoint)
-    settings.zeroPoint = *overrides.zeroPoint;
-
+  const UniformQuantSettings defaults;
+  std::map<std::string, const LayerDescription *> firstOfGroup;
+  const LayerDescription *first = nullptr;
   for (LayerDescription &layer : description.layers) {
-    // A description may mix settings per layer; an AWQ checkpoint cannot.
-    if (fromDescription) {
-      const char *field = nullptr;
-      if (!overrides.bits && layer.bits != settings.bits)
-        field = "bits (pass --bits)";
-      else if (!overrides.groupSize && layer.groupSize != settings.groupSize)
-        field = "group_size (pass --group)";
-      else if (!overrides.zeroPoint && layer.zeroPoint != settings.zeroPoint)
-        field = "zero_point (pass --symmetric or not)";
-      if (field)
-        throw Error(source + ": layer '" + layer.name + "' and layer '" +
-                    description.layers.front().name + "' differ in " + field +
-                    "; one AWQ checkpoint holds one setting for all layers");
+    const QuantizeOverride &own = layer.quantize;
+    layer.bits = own.bits          ? own.bits
+                 : overrides.bits  ? *overrides.bits
+                 : fromDescription ? layer.bits
+                                   : defaults.bits;
+    layer.groupSize = own.groupSize         ? own.groupSize
+                      : overrides.groupSize ? *overrides.groupSize
+                      : fromDescription     ? layer.groupSize
+                                            : defaults.groupSize;
+    layer.zeroPoint = overrides.zeroPoint ? *overrides.zeroPoint
+                      : fromDescription   ? layer.zeroPoint
+                                          : defaults.zeroPoint;
+    if (!first)
+      first = &layer;
+    // One AWQ checkpoint has one zero_point.
+    if (layer.zeroPoint != first->zeroPoint)
+      throw Error(source + ": layer '" + layer.name + "' and layer '" +
+                  first->name +
+                  "' differ in zero_point (pass --symmetric or not); one AWQ "
+                  "checkpoint holds one zero point setting for all layers");
+    auto [it, isFirst] = firstOfGroup.emplace(layer.inputGroup, &layer);
+    const LayerDescription &groupFirst = *it->second;
+    if (!isFirst) {
+      const bool bitsDiffer = layer.bits != groupFirst.bits;
+      if (bitsDiffer || layer.groupSize != groupFirst.groupSize)
+        throw Error(
+            source + ": layer '" + layer.name + "' has " +
+            (bitsDiffer ? "bits " + std::to_string(layer.bits)
+                        : "group_size " + std::to_string(layer.groupSize)) +
+            " but layer '" + groupFirst.name + "' of the same input group '" +
+            layer.inputGroup + "' has " +
+            (bitsDiffer ? std::to_string(groupFirst.bits)
+                        : std::to_string(groupFirst.groupSize)) +
+            "; the layers of an input group are quantized together and "
+            "merged into kernels: give them the same " +
+            (bitsDiffer ? "bits (or pass --bits)"
+                        : "group_size (or pass --group)"));
     }
-    layer.bits = settings.bits;
-    layer.groupSize = settings.groupSize;
-    layer.zeroPoint = settings.zeroPoint;
     const std::string what = source + ": layer '" + layer.name + "'";
     // The kernels' rule (awq/contract.h), checked before any work so that
     // every checkpoint awqc writes also compiles.
-    if (settings.groupSize != -1 &&
-        !isSupportedGroupSize(layer.k, settings.groupSize))
-      throw Error(what + ": group size " + std::to_string(settings.groupSize) +
+    if (layer.groupSize != -1 &&
+        !isSupportedGroupSize(layer.k, layer.groupSize))
+      throw Error(what + ": group size " + std::to_string(layer.groupSize) +
                   " must be K or a multiple of 32 that divides K = " +
                   std::to_string(layer.k) +
                   " (use --group 32, 64, 128, ... dividing every K, or -1)");
-    // Fails here, before any work, rather than when packing the result.
-    awqPackedWords(layer.n, settings.bits,
+    // Fails here, before any work, rather than when packing the result. A
+    // width --target-bits may choose is checked when it is chosen.
+    awqPackedWords(layer.n, layer.bits,
                    what + " (N = " + std::to_string(layer.n) + ")");
   }
-  return settings;
+  if (!first)
+    return defaults;
+  return {first->bits, first->groupSize, first->zeroPoint};
 }
 
 std::string directoryName(const fs::path &dir) {

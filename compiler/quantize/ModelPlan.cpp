@@ -150,7 +150,7 @@ void planDestinations(std::vector<PlannedGroup> &plans, const Fp16Model &model,
     const Producer &producer = group.producer;
     plan.destination = ScaleDestination::None;
     plan.target.clear();
-    if (!searchesScales(options.method))
+    if (!searchesScales(plan.method))
       continue;
     switch (producer.kind) {
     case ProducerKind::RmsNorm:
@@ -264,6 +264,13 @@ ModelPlan planModelQuantization(const ModelPlanOptions &options) {
         description.layersOfGroup(group.name);
     planned.k = layers.front()->k;
     planned.activations = &calibration->tensorFor(group, layers);
+    // Fp16Model checked that the layers of a group agree on these.
+    const LayerDescription &first = *layers.front();
+    planned.settings = {first.bits, first.groupSize, first.zeroPoint};
+    planned.method = options.method;
+    if (!first.quantize.method.empty())
+      planned.method = *parseQuantizeMethod(first.quantize.method);
+    planned.bitsPinned = first.quantize.bits != 0 || options.settings.bits;
     for (const LayerDescription *layer : layers) {
       PlannedLayer entry;
       entry.name = layer->name;
@@ -277,6 +284,7 @@ ModelPlan planModelQuantization(const ModelPlanOptions &options) {
       planned.layers.push_back(entry);
     }
   }
+  plan.settings = dominantSettings(plan);
   planDestinations(plan.groups, *model, options);
   plan.order = processingOrder(plan.groups, description);
 
@@ -286,13 +294,51 @@ ModelPlan planModelQuantization(const ModelPlanOptions &options) {
     consumed.insert(layer.weights + ".weight");
     consumed.insert(layer.weights + ".bias");
   }
+  // A Hugging Face directory is a whole model: embeddings, lm_head and the
+  // final norm go along. A description may list a few linears of a large
+  // checkpoint: only the tensors it names travel, unless asked.
+  std::set<std::string> named;
+  for (const InputGroup &group : description.inputGroups)
+    for (const std::string *tensor :
+         {&group.producer.weight, &group.producer.bias})
+      if (!tensor->empty())
+        named.insert(*tensor);
+  const bool everything = model->huggingFace || options.copyUnlisted;
   for (const std::string &name : model->weights->names())
-    if (!consumed.count(name))
+    if (!consumed.count(name) && (everything || named.count(name)))
       plan.passThrough.push_back(name);
 
   plan.model = std::move(model);
   plan.calibration = std::move(calibration);
   return plan;
+}
+
+UniformQuantSettings dominantSettings(const ModelPlan &plan) {
+  std::vector<std::pair<UniformQuantSettings, uint64_t>> weights;
+  for (const PlannedGroup &group : plan.groups) {
+    auto same = std::find_if(weights.begin(), weights.end(), [&](auto &entry) {
+      return entry.first.bits == group.settings.bits &&
+             entry.first.groupSize == group.settings.groupSize;
+    });
+    if (same == weights.end())
+      weights.push_back({group.settings, group.work});
+    else
+      same->second += group.work;
+  }
+  if (weights.empty())
+    return plan.settings;
+  // max_element keeps the first of equals: the earliest group's settings.
+  return std::max_element(weights.begin(), weights.end(),
+                          [](auto &a, auto &b) { return a.second < b.second; })
+      ->first;
+}
+
+bool isMixedPrecision(const ModelPlan &plan) {
+  for (const PlannedGroup &group : plan.groups)
+    if (group.settings.bits != plan.settings.bits ||
+        group.settings.groupSize != plan.settings.groupSize)
+      return true;
+  return false;
 }
 
 void writeQuantizedDescription(
@@ -301,6 +347,17 @@ void writeQuantizedDescription(
     const std::string &path) {
   ModelDescription description = plan.model->description;
   description.checkpoint = {".", "awq"};
+  std::map<std::string, const UniformQuantSettings *> settingsOf;
+  for (const PlannedGroup &group : plan.groups)
+    for (const PlannedLayer &planned : group.layers)
+      settingsOf[planned.name] = &group.settings;
+  for (LayerDescription &layer : description.layers) {
+    auto it = settingsOf.find(layer.name);
+    if (it != settingsOf.end()) {
+      layer.bits = it->second->bits;
+      layer.groupSize = it->second->groupSize;
+    }
+  }
   for (InputGroup &group : description.inputGroups) {
     auto it = activationScales.find(group.name);
     group.activationScale = it == activationScales.end() ? "" : it->second;

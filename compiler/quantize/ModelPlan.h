@@ -95,6 +95,14 @@ struct PlannedLayer {
 struct PlannedGroup {
   size_t index = 0; ///< Position in the model description.
   std::string name;
+  /// This group's bits and group size (every layer of a group shares them:
+  /// the group is quantized together and merged into kernels).
+  UniformQuantSettings settings;
+  /// Its method: a "quantize" override of its layers, else --method.
+  QuantizeMethod method = QuantizeMethod::Awq;
+  /// Its bits were given (a layer's "quantize".bits, or --bits): --target-bits
+  /// does not choose them.
+  bool bitsPinned = false;
   std::vector<PlannedLayer> layers;
   int64_t k = 0;
   const TensorView *activations = nullptr; ///< [tokens, K].
@@ -113,9 +121,14 @@ struct ModelPlanOptions {
   QuantSettingsOverride settings;
   QuantizeMethod method = QuantizeMethod::Awq;
   bool foldOnly = false;
+  /// A model description's checkpoint: also pass through the tensors the
+  /// description does not name (a Hugging Face directory always does).
+  bool copyUnlisted = false;
 };
 
 struct ModelPlan {
+  /// The settings of most weights (config.json's quantization_config; the
+  /// groups that differ are listed in its awqc_layers).
   UniformQuantSettings settings;
   /// config.json of the model (empty object when there is none).
   nlohmann::json config = nlohmann::json::object();
@@ -123,7 +136,8 @@ struct ModelPlan {
   std::vector<size_t> order;        ///< Processing order (indices).
   std::vector<std::string> layers;  ///< Description order.
   /// Tensors that are not layer weights or biases, in name order: they pass
-  /// through (norms with 1/s folded in).
+  /// through (norms with 1/s folded in). For a model description only those
+  /// it names (producer weights and biases) unless copyUnlisted.
   std::vector<std::string> passThrough;
   const SafeTensorsCheckpoint *weights = nullptr;
   /// Owners of the mappings the views above point into.
@@ -135,9 +149,16 @@ struct ModelPlan {
 /// naming the file, tensor, group or field on any problem.
 ModelPlan planModelQuantization(const ModelPlanOptions &options);
 
+/// The settings covering the most weights over the plan's groups (ties: the
+/// earliest group's); what config.json's quantization_config states.
+UniformQuantSettings dominantSettings(const ModelPlan &plan);
+
+/// Whether some group's bits or group size differ from `plan.settings`.
+bool isMixedPrecision(const ModelPlan &plan);
+
 /// Writes the model description of the quantized checkpoint (checkpoint path
-/// ".", format awq) to `path`, with `activationScales` (input group ->
-/// tensor) recorded on their groups.
+/// ".", format awq) to `path`, with each layer's final bits and group size
+/// and `activationScales` (input group -> tensor) recorded on their groups.
 void writeQuantizedDescription(
     const ModelPlan &plan,
     const std::map<std::string, std::string> &activationScales,

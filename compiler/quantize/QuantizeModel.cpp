@@ -2,10 +2,12 @@
 
 #include "compiler/quantize/QuantizeModel.h"
 
+#include "compiler/formats/AwqPacking.h"
 #include "compiler/formats/QuantizationConfig.h"
 #include "compiler/formats/QuantizedCheckpoint.h"
 #include "compiler/frontend/OutputStaging.h"
 #include "compiler/quantize/Cancellation.h"
+#include "compiler/quantize/MixedPrecision.h"
 #include "compiler/quantize/OutputLoss.h"
 #include "compiler/quantize/Quantizer.h"
 #include "runtime/formats/AtomicFile.h"
@@ -169,23 +171,69 @@ void measureOriginalOutput(const std::vector<float> &x, int64_t tokens,
 
 /// What quantizeInputGroup is asked to do for one planned group.
 QuantizeOptions groupQuantizeOptions(const ModelQuantizeOptions &options,
-                                     const ModelPlan &model,
                                      const PlannedGroup &plan) {
   QuantizeOptions qo = QuantizeOptions::rtn(QuantParams{});
-  if (searchesScales(options.method)) {
+  if (searchesScales(plan.method)) {
     qo.searchScales = plan.searchScales;
     qo.formula = options.formula;
   }
   // AWQ+GPTQ clips too (the clamped weights are what GPTQ then rounds): on
   // the synthetic models it lowers the error at 3 and 4 bits
   // (docs/quantization.md).
-  qo.searchClip = searchesScales(options.method) && options.clip;
-  qo.gptq = usesGptq(options.method);
+  qo.searchClip = searchesScales(plan.method) && options.clip;
+  qo.gptq = usesGptq(plan.method);
   qo.gptqOptions.actOrder = options.actOrder;
-  qo.params = model.settings.paramsFor(plan.k);
+  qo.params = plan.settings.paramsFor(plan.k);
   qo.numThreads = options.threads;
   qo.cancel = options.cancel;
   return qo;
+}
+
+/// --target-bits: the group quantized at each candidate width that fits its
+/// layers' packing, on the original weights (a later group's 1/s divided
+/// into a layer's rows is not known yet), and the sum of its layers'
+/// relative output errors at each (the report's relative_awq_error).
+std::vector<std::pair<int, double>>
+measureWidths(const ModelQuantizeOptions &options, const PlannedGroup &plan) {
+  std::vector<MatrixInput> mapped;
+  mapped.reserve(2 * plan.layers.size() + 1);
+  LinearGroupInput group;
+  group.name = plan.name;
+  for (const PlannedLayer &layer : plan.layers) {
+    LinearLayerInput input;
+    input.name = layer.name;
+    input.skipClip = layer.skipClip;
+    mapped.emplace_back(*layer.weight, layer.n, layer.k);
+    input.weight = mapped.back().view;
+    if (layer.bias) {
+      mapped.emplace_back(*layer.bias, 1, layer.n);
+      input.bias = {mapped.back().view.data, mapped.back().view.type, layer.n};
+    }
+    group.layers.push_back(std::move(input));
+  }
+  mapped.emplace_back(*plan.activations, plan.activations->shape[0], plan.k);
+  group.activations = mapped.back().view;
+
+  std::vector<std::pair<int, double>> errors;
+  for (int bits : kCandidateWidths) {
+    bool packs = true;
+    for (const PlannedLayer &layer : plan.layers)
+      packs = packs &&
+              layer.n % awqPackGeometry(bits, layer.name).valuesPerGroup == 0;
+    if (!packs)
+      continue;
+    PlannedGroup trial = plan;
+    trial.settings.bits = bits;
+    const GroupResult result =
+        quantizeInputGroup(group, groupQuantizeOptions(options, trial));
+    double error = 0.0;
+    for (const LayerReport &report : result.reports)
+      error += report.outputMeanSquare > 0
+                   ? report.awqError / report.outputMeanSquare
+                   : report.awqError;
+    errors.push_back({bits, error});
+  }
+  return errors;
 }
 
 /// The running state of one quantizeModel call.
@@ -236,7 +284,7 @@ void ModelQuantizer::openCheckpoint(const std::string &dir) {
     for (const PlannedLayer &layer : group.layers) {
       for (TensorRef &ref : awqLayerTensorLayout(
                layer.weights, layer.k, layer.n,
-               plan_.settings.paramsFor(layer.k), layer.bias != nullptr))
+               group.settings.paramsFor(layer.k), layer.bias != nullptr))
         layout.push_back(std::move(ref));
     }
     if (group.searchScales &&
@@ -305,7 +353,7 @@ void ModelQuantizer::quantizeGroup(size_t step) {
   mapped.emplace_back(*plan.activations, tokens, k);
   group.activations = mapped.back().view;
 
-  QuantizeOptions qo = groupQuantizeOptions(options_, plan_, plan);
+  QuantizeOptions qo = groupQuantizeOptions(options_, plan);
   if (options_.onProgress)
     qo.onProgress = [&](const QuantizeProgress &p) {
       ModelProgress progress;
@@ -325,6 +373,8 @@ void ModelQuantizer::quantizeGroup(size_t step) {
 
   GroupQuantReport &out = result_.groups[plan.index];
   out.name = plan.name;
+  out.settings = plan.settings;
+  out.method = plan.method;
   out.k = k;
   out.tokens = tokens;
   out.scaleSearched = quantized.scaleSearched;
@@ -375,6 +425,9 @@ void ModelQuantizer::quantizeGroup(size_t step) {
     entry.group = plan.name;
     entry.n = layer.n;
     entry.k = layer.k;
+    entry.bits = plan.settings.bits;
+    entry.groupSize = plan.settings.groupSize;
+    entry.method = plan.method;
     entry.outputMeanSquare = lr.outputMeanSquare;
     entry.rtnError = lr.rtnError;
     entry.awqError = lr.awqError;
@@ -454,8 +507,17 @@ void ModelQuantizer::writeCheckpoint(const std::string &dir) {
   quantization.bits = plan_.settings.bits;
   quantization.groupSize = plan_.settings.groupSize;
   quantization.zeroPoint = plan_.settings.zeroPoint;
-  quantization.version =
-      plan_.settings.bits == 4 ? kAwqGemmVersion : kAwqcGemmVersion;
+  // A mixed checkpoint lists the groups that differ; AutoAWQ would read
+  // them with one width, so it is marked as awqc's layout.
+  for (const PlannedGroup &group : plan_.groups)
+    if (group.settings.bits != quantization.bits ||
+        group.settings.groupSize != quantization.groupSize)
+      for (const PlannedLayer &layer : group.layers)
+        quantization.layers[layer.weights] = {group.settings.bits,
+                                              group.settings.groupSize};
+  quantization.version = plan_.settings.bits == 4 && quantization.layers.empty()
+                             ? kAwqGemmVersion
+                             : kAwqcGemmVersion;
   config["quantization_config"] = awqQuantizationConfigJson(quantization);
   writeFileAtomically((fs::path(dir) / "config.json").string(),
                       config.dump(2) + "\n");
@@ -479,7 +541,7 @@ WorkingMemoryEstimate estimateWorkingMemory(const ModelQuantizeOptions &options,
       dividedRows.insert(group.target);
   WorkingMemoryEstimate estimate;
   for (const PlannedGroup &group : plan.groups) {
-    const QuantizeOptions qo = groupQuantizeOptions(options, plan, group);
+    const QuantizeOptions qo = groupQuantizeOptions(options, group);
     const int64_t t = group.activations->shape[0], k = group.k;
     std::vector<int64_t> rows;
     bool anyClipped = false;
@@ -539,7 +601,56 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   planOptions.settings = options.settings;
   planOptions.method = options.method;
   planOptions.foldOnly = options.foldOnly;
-  const ModelPlan plan = planModelQuantization(planOptions);
+  planOptions.copyUnlisted = options.copyUnlisted;
+  ModelPlan plan = planModelQuantization(planOptions);
+  if (options.targetBits && options.settings.bits)
+    throw Error("--target-bits chooses each input group's bits; it cannot be "
+                "combined with --bits");
+
+  // Mixed precision: measure every free group at every width, then choose.
+  std::optional<MixedPrecisionReport> mixed;
+  std::vector<std::vector<std::pair<int, double>>> widthErrors(
+      plan.groups.size());
+  if (options.targetBits) {
+    const Clock::time_point measureStart = Clock::now();
+    std::vector<WidthCandidates> candidates;
+    size_t free = 0, measured = 0;
+    for (const PlannedGroup &group : plan.groups)
+      free += group.bitsPinned ? 0 : 1;
+    for (const PlannedGroup &group : plan.groups) {
+      WidthCandidates entry;
+      entry.weights = group.work;
+      if (group.bitsPinned) {
+        entry.bits = {group.settings.bits};
+        entry.errors = {0.0};
+      } else {
+        throwIfCancelled(options.cancel, "awqc quantize");
+        if (options.onProgress) {
+          ModelProgress measuring;
+          measuring.phase = ModelProgress::Phase::Measuring;
+          measuring.group = measured;
+          measuring.groupCount = free;
+          measuring.groupName = group.name;
+          measuring.fraction = double(measured) / double(free);
+          options.onProgress(measuring);
+        }
+        ++measured;
+        widthErrors[group.index] = measureWidths(options, group);
+        for (const auto &[bits, error] : widthErrors[group.index]) {
+          entry.bits.push_back(bits);
+          entry.errors.push_back(error);
+        }
+      }
+      candidates.push_back(std::move(entry));
+    }
+    const WidthAllocation allocation =
+        allocateWidths(candidates, *options.targetBits);
+    for (PlannedGroup &group : plan.groups)
+      group.settings.bits = allocation.bits[group.index];
+    plan.settings = dominantSettings(plan);
+    mixed = MixedPrecisionReport{*options.targetBits, allocation.averageBits,
+                                 allocation.error, secondsSince(measureStart)};
+  }
   const WorkingMemoryEstimate memory = estimateWorkingMemory(options, plan);
   if (options.onProgress) {
     ModelProgress planned;
@@ -555,6 +666,8 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   result.calibration = options.calibration;
   result.output = options.output;
   result.settings = plan.settings;
+  result.mixed = isMixedPrecision(plan);
+  result.mixedPrecision = mixed;
   result.method = options.method;
   result.formula = options.formula;
   result.clip = options.clip && searchesScales(options.method);
@@ -562,6 +675,8 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   result.actOrder = options.actOrder && usesGptq(options.method);
   result.estimatedWorkingMemory = memory.bytes;
   result.groups.resize(plan.groups.size());
+  for (size_t g = 0; g < plan.groups.size(); ++g)
+    result.groups[g].widthErrors = widthErrors[g];
 
   throwIfCancelled(options.cancel, "awqc quantize");
   StagingDirectory staging(options.output, quantizeOutputRules(options));

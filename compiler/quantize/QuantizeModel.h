@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,10 @@ namespace awq {
 
 /// Progress of the whole run, reported from the calling thread.
 struct ModelProgress {
-  /// Planned: once, before any work, with the memory estimate.
-  enum class Phase { Planned, Quantizing, GroupDone, Writing };
+  /// Measuring: --target-bits quantizes a group at every candidate width
+  /// (group counts the free groups). Planned: once, before the quantization
+  /// proper, with the memory estimate.
+  enum class Phase { Measuring, Planned, Quantizing, GroupDone, Writing };
   Phase phase = Phase::Quantizing;
   size_t group = 0; ///< 0-based index in processing order.
   size_t groupCount = 0;
@@ -57,6 +60,13 @@ struct ModelQuantizeOptions {
   bool foldOnly = false;
   /// GPTQ methods: visit columns by decreasing Hessian diagonal.
   bool actOrder = false;
+  /// Mixed precision: choose each input group's bits among 3, 4 and 8 so
+  /// the average bits per weight is at most this (allocateWidths). Groups
+  /// whose layers give "quantize".bits keep them. Not with settings.bits.
+  std::optional<double> targetBits;
+  /// A model description's checkpoint: also copy the tensors it does not
+  /// name (ModelPlanOptions::copyUnlisted).
+  bool copyUnlisted = false;
   int threads = 0;            ///< 0: every hardware thread.
   uint64_t maxShardBytes = 0; ///< 0: a single model.safetensors.
   /// Replace an existing output directory, if it is an earlier output of
@@ -72,6 +82,11 @@ struct ModelQuantizeOptions {
 struct GroupQuantReport {
   std::string name;
   std::vector<std::string> layers;
+  UniformQuantSettings settings; ///< Its bits and group size.
+  QuantizeMethod method = QuantizeMethod::Awq;
+  /// --target-bits: the summed relative output error of the group's layers
+  /// quantized at each candidate width (empty when not measured).
+  std::vector<std::pair<int, double>> widthErrors;
   int64_t k = 0;
   int64_t tokens = 0;
   bool scaleSearched = false;
@@ -88,6 +103,9 @@ struct LayerQuantReport {
   std::string name;
   std::string group;
   int64_t n = 0, k = 0;
+  int bits = 4;
+  int64_t groupSize = 128; ///< As written (-1: one group per column).
+  QuantizeMethod method = QuantizeMethod::Awq;
   /// As awq::LayerReport, always measured on the layer's original output:
   /// for a layer whose rows absorbed the next group's 1/s the fold is undone
   /// before comparing.
@@ -100,9 +118,23 @@ struct LayerQuantReport {
   std::string rowsScaledBy;
 };
 
+/// What --target-bits chose.
+struct MixedPrecisionReport {
+  double targetBits = 0.0;
+  /// Weight-count-weighted mean of the code widths (scales and zeros not
+  /// counted).
+  double averageBits = 0.0;
+  /// Sum over the groups of their measured error at the chosen width.
+  double predictedError = 0.0;
+  double measureSeconds = 0.0;
+};
+
 struct ModelQuantizeResult {
   std::string model, calibration, output;
+  /// The settings of most weights; layers may differ (mixed).
   UniformQuantSettings settings;
+  bool mixed = false; ///< Some layers' bits or group size differ.
+  std::optional<MixedPrecisionReport> mixedPrecision;
   QuantizeMethod method = QuantizeMethod::Awq;
   ScaleFormula formula = ScaleFormula::Duo;
   bool clip = true;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace awq {
@@ -79,12 +80,37 @@ QuantizeSummary summarize(const ModelQuantizeResult &result) {
 }
 
 std::string describeSettings(const ModelQuantizeResult &result) {
+  std::set<int> widths;
+  std::set<int64_t> groupSizes;
+  for (const LayerQuantReport &layer : result.layers) {
+    widths.insert(layer.bits);
+    groupSizes.insert(layer.groupSize);
+  }
+  if (widths.empty())
+    widths.insert(result.settings.bits);
+  if (groupSizes.empty())
+    groupSizes.insert(result.settings.groupSize);
   std::ostringstream out;
-  out << result.settings.bits << "-bit, ";
-  if (result.settings.groupSize == -1)
+  if (widths.size() > 1)
+    out << "mixed ";
+  for (auto it = widths.begin(); it != widths.end(); ++it)
+    out << (it == widths.begin() ? "" : "/") << *it;
+  out << "-bit";
+  if (result.mixedPrecision)
+    out << " (target " << format("%g", result.mixedPrecision->targetBits)
+        << ", " << format("%.3f", result.mixedPrecision->averageBits)
+        << " bits per weight)";
+  out << ", ";
+  if (groupSizes.size() > 1) {
+    out << "groups ";
+    for (auto it = groupSizes.begin(); it != groupSizes.end(); ++it)
+      out << (it == groupSizes.begin() ? "" : "/")
+          << (*it == -1 ? std::string("per-column") : std::to_string(*it));
+  } else if (*groupSizes.begin() == -1) {
     out << "one group per column";
-  else
-    out << "group " << result.settings.groupSize;
+  } else {
+    out << "group " << *groupSizes.begin();
+  }
   out << ", " << (result.settings.zeroPoint ? "zero point" : "symmetric")
       << ", " << methodName(result.method);
   if (result.method == QuantizeMethod::Awq) {
@@ -110,11 +136,18 @@ std::string formatReportTable(const ModelQuantizeResult &result) {
   for (const GroupQuantReport &group : result.groups)
     groups[group.name] = &group;
 
+  // Layers with their own settings: bits, group size and method columns.
+  bool perLayer = result.mixed;
+  for (const LayerQuantReport &layer : result.layers)
+    perLayer = perLayer || layer.method != result.method;
   const std::string label = errorLabel(result.method);
   std::ostringstream out;
   out << "awqc quantize: " << describeSettings(result) << "\n";
-  out << padRight("layer", nameWidth) << "  " << padLeft("K x N", 11) << "  "
-      << padLeft("RTN mse", 10) << "  " << padLeft(label + " mse", 12) << "  "
+  out << padRight("layer", nameWidth) << "  " << padLeft("K x N", 11) << "  ";
+  if (perLayer)
+    out << padLeft("bits", 4) << "  " << padLeft("group", 5) << "  "
+        << padRight("method", 8) << "  ";
+  out << padLeft("RTN mse", 10) << "  " << padLeft(label + " mse", 12) << "  "
       << padLeft(label + "/RTN", 12) << "  " << padLeft("ratio", 5) << "  "
       << padLeft("clipped", 7) << "  "
       << "1/s folded into\n";
@@ -142,7 +175,12 @@ std::string formatReportTable(const ModelQuantizeResult &result) {
             : "-";
     out << padRight(layer.name, nameWidth) << "  "
         << padLeft(std::to_string(layer.k) + "x" + std::to_string(layer.n), 11)
-        << "  " << padLeft(format("%.3e", layer.rtnError), 10) << "  "
+        << "  ";
+    if (perLayer)
+      out << padLeft(std::to_string(layer.bits), 4) << "  "
+          << padLeft(std::to_string(layer.groupSize), 5) << "  "
+          << padRight(methodName(layer.method), 8) << "  ";
+    out << padLeft(format("%.3e", layer.rtnError), 10) << "  "
         << padLeft(format("%.3e", layer.awqError), 12) << "  "
         << padLeft(layer.rtnError > 0
                        ? format("%.3f", layer.awqError / layer.rtnError)
@@ -163,6 +201,17 @@ std::string formatReportTable(const ModelQuantizeResult &result) {
         << format("%.3f", summary.meanRelativeAwq / summary.meanRelativeRtn)
         << "x)";
   out << "\n";
+  if (result.mixedPrecision) {
+    const MixedPrecisionReport &mixed = *result.mixedPrecision;
+    out << "target bits: " << format("%g", mixed.targetBits) << "; chose";
+    for (const GroupQuantReport &group : result.groups)
+      out << " " << group.name << "=" << group.settings.bits;
+    out << "; " << format("%.3f", mixed.averageBits)
+        << " bits per weight (codes only; scales and zeros not counted), "
+           "predicted relative error sum "
+        << format("%.3e", mixed.predictedError) << ", measured in "
+        << format("%.1f", mixed.measureSeconds) << " s\n";
+  }
   return out.str();
 }
 
@@ -179,15 +228,30 @@ json reportToJson(const ModelQuantizeResult &result) {
                         {"scale_formula", formulaName(result.formula)},
                         {"clip", result.clip},
                         {"fold_only", result.foldOnly},
-                        {"act_order", result.actOrder}};
+                        {"act_order", result.actOrder},
+                        {"mixed", result.mixed}};
+  if (result.mixedPrecision)
+    report["mixed_precision"] = {
+        {"target_bits", result.mixedPrecision->targetBits},
+        {"average_bits", result.mixedPrecision->averageBits},
+        {"counts", "code bits per weight; scales and zeros not counted"},
+        {"predicted_error", number(result.mixedPrecision->predictedError)},
+        {"measure_seconds", result.mixedPrecision->measureSeconds}};
   json groups = json::array();
   for (const GroupQuantReport &group : result.groups) {
     json losses = json::array();
     for (double loss : group.ratioLosses)
       losses.push_back(number(loss));
+    json widthErrors = json::object();
+    for (const auto &[bits, error] : group.widthErrors)
+      widthErrors[std::to_string(bits)] = number(error);
     groups.push_back(
         {{"name", group.name},
          {"layers", group.layers},
+         {"bits", group.settings.bits},
+         {"group_size", group.settings.groupSize},
+         {"method", methodName(group.method)},
+         {"width_errors", widthErrors},
          {"k", group.k},
          {"tokens", group.tokens},
          {"scale_searched", group.scaleSearched},
@@ -204,6 +268,9 @@ json reportToJson(const ModelQuantizeResult &result) {
                   {"group", layer.group},
                   {"n", layer.n},
                   {"k", layer.k},
+                  {"bits", layer.bits},
+                  {"group_size", layer.groupSize},
+                  {"method", methodName(layer.method)},
                   {"output_mean_square", number(layer.outputMeanSquare)},
                   {"rtn_error", number(layer.rtnError)},
                   {"awq_error", number(layer.awqError)},

@@ -130,20 +130,42 @@ TEST(DescriptionOutput, DescriptionInputEqualsHuggingFaceInput) {
   CommandRun run = quantize(dir / "fp16", dir / "hf", {});
   ASSERT_EQ(run.code, 0) << run.err;
 
-  // The same model as a description pointing at the FP16 weights, with one
-  // layer asking for other settings.
+  // The same model as a description pointing at the FP16 weights. Layers
+  // of one input group must agree on their bits (they are quantized
+  // together and merged into kernels)...
   ModelDescription description = parseModelDescription(dir / "hf/model.json");
   description.checkpoint.path = "fp16";
-  description.layers[3].bits = 3;
+  description.layers[1].bits = 3;
   writeModelDescription(description, dir / "model.json");
   run = quantize(dir / "model.json", dir / "desc", {});
   EXPECT_EQ(run.code, 1);
-  EXPECT_NE(run.err.find("layer 'model.layers.0.self_attn.o_proj' and layer "
-                         "'model.layers.0.self_attn.q_proj' differ in bits "
-                         "(pass --bits)"),
+  EXPECT_NE(run.err.find("layer 'model.layers.0.self_attn.k_proj' has bits 3 "
+                         "but layer 'model.layers.0.self_attn.q_proj' of the "
+                         "same input group 'model.layers.0.attn_input' has "
+                         "4; the layers of an input group are quantized "
+                         "together and merged into kernels: give them the "
+                         "same bits (or pass --bits)"),
             std::string::npos)
       << run.err;
-  run = quantize(dir / "model.json", dir / "desc", {"--bits", "4"});
+  // ... groups may differ: o_proj alone at 3 bits.
+  description.layers[1].bits = 4;
+  description.layers[3].bits = 3;
+  writeModelDescription(description, dir / "model.json");
+  run = quantize(dir / "model.json", dir / "mixed", {});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const QuantizedCheckpoint mixed = importQuantizedCheckpoint(dir / "mixed");
+  EXPECT_EQ(mixed.linears.at("model.layers.0.self_attn.o_proj").params.bits, 3);
+  EXPECT_EQ(mixed.linears.at("model.layers.0.self_attn.v_proj").params.bits, 4);
+  EXPECT_EQ(parseModelDescription(dir / "mixed/model.json").layers[3].bits, 3);
+  // Without --copy-unlisted a description's output holds only the tensors
+  // it names (the norms), not the embeddings, lm_head and final norm.
+  const QuantizedCheckpoint listed = importQuantizedCheckpoint(dir / "mixed");
+  EXPECT_FALSE(listed.tensors.count("model.embed_tokens.weight"));
+  EXPECT_TRUE(listed.tensors.count("model.layers.0.input_layernorm.weight"));
+  // --bits overrides the description's own bits; --copy-unlisted copies
+  // what a Hugging Face directory's run copies.
+  run = quantize(dir / "model.json", dir / "desc",
+                 {"--bits", "4", "--copy-unlisted"});
   ASSERT_EQ(run.code, 0) << run.err;
 
   // Same structure, same folds, same order: the very same bytes.

@@ -6,6 +6,7 @@
 #include "compiler/formats/JsonFields.h"
 #include "compiler/formats/QuantizedCheckpoint.h"
 #include "runtime/formats/SafeTensors.h"
+#include "runtime/formats/SafeTensorsWriter.h"
 
 #include <gtest/gtest.h>
 
@@ -482,6 +483,44 @@ TEST(QuantizationConfig, ReportsBadSettings) {
         {"group_size", 128},
         {"checkpoint_format", "marlin"}},
        {"quantization_config.checkpoint_format", "\"gptq\" or \"gptq_v2\""}},
+      // Per-layer widths (awqc_layers): only under awqc's own version.
+      {[] {
+         json c = awqConfig(4, 64, true, "gemm");
+         c["awqc_layers"] = {{"a", {{"bits", 8}}}};
+         return c;
+       }(),
+       {"quantization_config.awqc_layers", "per-layer settings need",
+        "\"awqc-gemm\""}},
+      {[] {
+         json c = awqConfig(4, 64, true, "awqc-gemm");
+         c["awqc_layers"] = {{"a", {{"bits", 5}}}};
+         return c;
+       }(),
+       {"quantization_config.awqc_layers.a.bits", "3, 4 or 8", "number 5"}},
+      {[] {
+         json c = awqConfig(4, 64, true, "awqc-gemm");
+         c["awqc_layers"] = {{"a", {{"group_size", 0}}}};
+         return c;
+       }(),
+       {"quantization_config.awqc_layers.a.group_size", "positive"}},
+      {[] {
+         json c = awqConfig(4, 64, true, "awqc-gemm");
+         c["awqc_layers"] = {{"a", {{"zero_point", false}}}};
+         return c;
+       }(),
+       {"quantization_config.awqc_layers.a.zero_point: unknown field"}},
+      {[] {
+         json c = awqConfig(4, 64, true, "awqc-gemm");
+         c["awqc_layers"] = {{"a", 8}};
+         return c;
+       }(),
+       {"quantization_config.awqc_layers.a", "an object"}},
+      {[] {
+         json c = awqConfig(4, 64, true, "awqc-gemm");
+         c["awqc_layers"] = json::array();
+         return c;
+       }(),
+       {"quantization_config.awqc_layers", "an object"}},
   };
   for (const Case &c : cases) {
     SCOPED_TRACE(c.config.dump());
@@ -497,6 +536,53 @@ TEST(QuantizationConfig, ReportsBadSettings) {
   TempDir empty;
   expectError([&] { readQuantizationConfig(empty.path()); },
               {"no quantization settings"});
+}
+
+/// A mixed-precision checkpoint (awqc_layers) reads back every layer at its
+/// own width and group size, bit for bit; the config round-trips.
+TEST(QuantizationConfig, MixedWidthsReadBackPerLayer) {
+  TempDir dir;
+  QuantParams p4{4, 64, true};
+  QuantParams p8{8, 128, true};
+  QuantParams p3{3, 256, true};
+  const std::map<std::string, QuantizedLinear> layers = {
+      {"a", randomLayer(256, 64, p4, true)},
+      {"b", randomLayer(256, 64, p8, false)},
+      {"c", randomLayer(256, 64, p3, false)}};
+  std::vector<AwqLayerTensors> packed;
+  std::vector<TensorRef> refs;
+  for (const auto &[name, layer] : layers)
+    packed.push_back(packAwqLayer(layer, name));
+  size_t i = 0;
+  for (const auto &[name, layer] : layers)
+    packed[i++].appendRefs(name, refs);
+  writeSafeTensors(dir.file("model.safetensors"), refs, {{"format", "pt"}});
+  QuantizationConfig config;
+  config.bits = 4;
+  config.groupSize = 64;
+  config.version = kAwqcGemmVersion;
+  config.layers["b"] = {8, 128};
+  config.layers["c"] = {3, -1};
+  writeBytes(dir.file("config.json"),
+             json({{"quantization_config", awqQuantizationConfigJson(config)}})
+                 .dump());
+
+  const QuantizationConfig read = readQuantizationConfig(dir.path());
+  EXPECT_EQ(read.layers, config.layers);
+  EXPECT_EQ(read.paramsFor(256, "a").bits, 4);
+  EXPECT_EQ(read.paramsFor(256, "c").groupSize, 256); // -1 is K.
+  const QuantizedCheckpoint imported = importAwqCheckpoint(dir.path());
+  for (const auto &[name, layer] : layers) {
+    SCOPED_TRACE(name);
+    expectSameLayer(imported.linears.at(name), layer);
+  }
+  // A layer read at the checkpoint's width fails on its packed shape.
+  config.layers.erase("b");
+  writeBytes(dir.file("config.json"),
+             json({{"quantization_config", awqQuantizationConfigJson(config)}})
+                 .dump());
+  expectError([&] { importAwqCheckpoint(dir.path()); },
+              {"b.qweight", "expected shape"});
 }
 
 TEST(QuantizationConfig, ReadsOlderAutoAwqQuantConfig) {

@@ -44,9 +44,11 @@ json baseDocument() {
       {"name": "down", "k": 512, "n": 256, "bits": 3, "group_size": 64,
        "zero_point": true, "bias": true, "input_group": "g_hidden",
        "skip_clip": true,
+       "quantize": {"method": "gptq", "bits": 8, "group_size": 128},
        "epilogue": {"kind": "residual_add", "residual": "stream"}},
       {"name": "head", "k": 256, "n": 64, "bits": 8, "group_size": -1,
-       "zero_point": false, "input_group": "g_out"}
+       "zero_point": false, "input_group": "g_out",
+       "quantize": {"bits": 4}}
     ]
   })");
 }
@@ -88,6 +90,14 @@ TEST(ModelDescription, ParsesEveryField) {
   EXPECT_EQ(down.epilogue.residual, "stream");
   EXPECT_TRUE(down.skipClip);
   EXPECT_FALSE(gate.skipClip); // Defaults to false.
+  EXPECT_EQ(down.quantize.method, "gptq");
+  EXPECT_EQ(down.quantize.bits, 8);
+  EXPECT_EQ(down.quantize.groupSize, 128);
+  EXPECT_EQ(down.bits, 3); // The override does not change the layer's own.
+  EXPECT_TRUE(gate.quantize.empty());
+  EXPECT_EQ(d.layers[3].quantize.bits, 4);
+  EXPECT_EQ(d.layers[3].quantize.method, "");
+  EXPECT_EQ(d.layers[3].quantize.groupSize, 0);
   const LayerDescription &head = d.layers[3];
   EXPECT_EQ(head.groupSize, -1);
   EXPECT_EQ(head.params().groupSize, 256);
@@ -351,6 +361,61 @@ std::vector<BadCase> badCases() {
       {"skip_clip type",
        [](json &d) { d["layers"][0]["skip_clip"] = 1; },
        {"layers[0].skip_clip", "expected true or false"}},
+      // awqc quantize's per-layer settings.
+      {"quantize type",
+       [](json &d) { d["layers"][3]["quantize"] = 4; },
+       {"layers[3].quantize: expected an object"}},
+      {"quantize empty",
+       [](json &d) { d["layers"][3]["quantize"] = json::object(); },
+       {"layers[3].quantize", "at least one of \"method\", \"bits\", "
+                              "\"group_size\""}},
+      {"quantize field",
+       [](json &d) { d["layers"][3]["quantize"]["zero_point"] = true; },
+       {"layers[3].quantize.zero_point: unknown field"}},
+      {"quantize method",
+       [](json &d) { d["layers"][3]["quantize"]["method"] = "smoothquant"; },
+       {"layers[3].quantize.method",
+        "\"rtn\", \"awq\", \"gptq\" or \"awq-gptq\"", "smoothquant"}},
+      {"quantize method type",
+       [](json &d) { d["layers"][3]["quantize"]["method"] = 1; },
+       {"layers[3].quantize.method", "a string"}},
+      {"quantize bits",
+       [](json &d) { d["layers"][3]["quantize"]["bits"] = 2; },
+       {"layers[3].quantize.bits", "expected 3, 4 or 8", "number 2"}},
+      {"quantize bits type",
+       [](json &d) { d["layers"][3]["quantize"]["bits"] = "4"; },
+       {"layers[3].quantize.bits", "an integer"}},
+      {"quantize group divisibility",
+       [](json &d) { d["layers"][3]["quantize"]["group_size"] = 96; },
+       {"layers[3].quantize.group_size", "multiple of 32 that divides k = 256",
+        "number 96"}},
+      {"quantize group zero",
+       [](json &d) { d["layers"][3]["quantize"]["group_size"] = 0; },
+       {"layers[3].quantize.group_size", "-1 or k"}},
+      {"quantize bits differ in group",
+       [](json &d) {
+         d["layers"][0]["quantize"] = {{"bits", 8}};
+         d["layers"][1]["quantize"] = {{"bits", 3}};
+       },
+       {"layers[1]", "quantize.bits is 3 but layer 'gate'",
+        "same input group 'g_in' has 8", "give each of them the same"}},
+      {"quantize given on one layer of a group",
+       [](json &d) {
+         d["layers"][0]["quantize"] = {{"bits", 8}};
+       },
+       {"layers[1]", "quantize.bits is none but layer 'gate'", "has 8"}},
+      {"quantize method differs in group",
+       [](json &d) {
+         d["layers"][0]["quantize"] = {{"method", "awq"}};
+         d["layers"][1]["quantize"] = {{"method", "rtn"}};
+       },
+       {"layers[1]", "quantize.method is \"rtn\"", "has \"awq\""}},
+      {"quantize group differs in group",
+       [](json &d) {
+         d["layers"][0]["quantize"] = {{"group_size", 64}};
+         d["layers"][1]["quantize"] = {{"group_size", -1}};
+       },
+       {"layers[1]", "quantize.group_size is -1", "has 64"}},
       {"bias type",
        [](json &d) { d["layers"][3]["bias"] = 1; },
        {"layers[3].bias", "expected true or false"}},

@@ -11,6 +11,7 @@
 #include "test/unit/commands/CommandsTestSupport.h"
 
 #include "compiler/formats/JsonFields.h"
+#include "compiler/formats/ModelDescription.h"
 #include "compiler/formats/QuantizedCheckpoint.h"
 #include "compiler/quantize/Cancellation.h"
 #include "compiler/quantize/QuantizeModel.h"
@@ -29,6 +30,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <set>
 
 namespace awq {
 namespace {
@@ -604,10 +606,14 @@ TEST(QuantizeModel, DescriptionInputWithLinearAndInputProducers) {
   ASSERT_EQ(q.linears.size(), 3u);
   for (const auto &[prefix, layer] : result.quantized)
     expectSameLayer(layer, q.linears.at(prefix), prefix);
-  // Tensors that are no layer's weights pass through (k/v/o/gate of the
-  // synthetic block among them), plus the activation scale.
-  EXPECT_TRUE(q.tensors.count("model.layers.0.self_attn.k_proj.weight"));
+  // Only the tensors the description names pass through (the norm, with 1/s
+  // folded in), plus the activation scale; not the other weights of the
+  // checkpoint (k/v/o/gate of the synthetic block, embeddings).
+  EXPECT_TRUE(
+      q.tensors.count("model.layers.0.post_attention_layernorm.weight"));
   EXPECT_TRUE(q.tensors.count("g_in.activation_scale"));
+  EXPECT_EQ(q.tensors.size(), 2u);
+  EXPECT_FALSE(q.tensors.count("model.layers.0.self_attn.k_proj.weight"));
   EXPECT_FALSE(q.tensors.count("model.layers.0.mlp.up_proj.weight"));
 
   const nlohmann::json written = readJsonFile(dir / "awq/model.json");
@@ -646,6 +652,281 @@ TEST(QuantizeModel, DescriptionInputWithLinearAndInputProducers) {
                        q.linears.at(weights[i]), *layers[i].second,
                        result.layers[i], params, /*maxRelativeError=*/0.1);
   }
+
+  // --copy-unlisted: every other tensor of the checkpoint goes along (as
+  // FP16), as for a Hugging Face directory.
+  options.output = dir / "all";
+  options.copyUnlisted = true;
+  options.method = QuantizeMethod::Rtn;
+  quantizeModel(options);
+  const QuantizedCheckpoint all = importQuantizedCheckpoint(dir / "all");
+  const TensorView &kProj = fp16.get("model.layers.0.self_attn.k_proj.weight");
+  ASSERT_TRUE(all.tensors.count("model.layers.0.self_attn.k_proj.weight"));
+  EXPECT_EQ(all.tensors.at("model.layers.0.self_attn.k_proj.weight").dtype,
+            DType::F16);
+  EXPECT_EQ(floatsOf(all.tensors.at("model.layers.0.self_attn.k_proj.weight")),
+            floatsOf(kProj)); // F16 already: copied exactly.
+  EXPECT_TRUE(all.tensors.count("model.embed_tokens.weight"));
+  EXPECT_FALSE(all.tensors.count("model.layers.0.mlp.up_proj.weight"));
+}
+
+//===----------------------------------------------------------------------===//
+// Mixed precision: --target-bits and the description's "quantize" settings.
+//===----------------------------------------------------------------------===//
+
+/// Weight-count-weighted mean of the layers' code widths.
+double averageBitsOf(const ModelQuantizeResult &result) {
+  double weighted = 0, weights = 0;
+  for (const LayerQuantReport &layer : result.layers) {
+    weighted += double(layer.n * layer.k) * layer.bits;
+    weights += double(layer.n * layer.k);
+  }
+  return weighted / weights;
+}
+
+ModelQuantizeOptions targetBitsOptions(const TempDir &dir, double target,
+                                       QuantizeMethod method) {
+  ModelQuantizeOptions options;
+  options.model = dir / "fp16";
+  options.calibration = dir / "fp16/calibration.safetensors";
+  options.output = dir / "mixed";
+  options.targetBits = target;
+  options.method = method;
+  options.threads = 1;
+  options.keepLayers = true;
+  return options;
+}
+
+TEST(QuantizeModel, TargetBitsMeetsTheBudgetAndPredictsItsError) {
+  TempDir dir;
+  const uint64_t seed = test::testSeed();
+  SCOPED_TRACE(test::seedMessage(seed));
+  test::synthesize(dir / "fp16", seed, {"--tokens", "64"});
+  // RTN folds nothing, so each group's measured error at its chosen width
+  // is exactly what the final run measures.
+  const ModelQuantizeResult result =
+      quantizeModel(targetBitsOptions(dir, 3.5, QuantizeMethod::Rtn));
+  ASSERT_TRUE(result.mixedPrecision);
+  EXPECT_TRUE(result.mixed);
+  const double average = averageBitsOf(result);
+  EXPECT_LE(average, 3.5);
+  EXPECT_GT(average, 3.0); // The budget is spent, not left unused.
+  EXPECT_NEAR(result.mixedPrecision->averageBits, average, 1e-12);
+
+  double actual = 0, uniform3 = 0, uniform4 = 0;
+  for (const LayerQuantReport &layer : result.layers)
+    actual += layer.awqError / layer.outputMeanSquare;
+  for (const GroupQuantReport &group : result.groups) {
+    SCOPED_TRACE(group.name);
+    ASSERT_EQ(group.widthErrors.size(), 3u);
+    EXPECT_EQ(group.widthErrors[0].first, 3);
+    EXPECT_EQ(group.widthErrors[2].first, 8);
+    // More bits, less error.
+    EXPECT_GT(group.widthErrors[0].second, group.widthErrors[1].second);
+    EXPECT_GT(group.widthErrors[1].second, group.widthErrors[2].second);
+    uniform3 += group.widthErrors[0].second;
+    uniform4 += group.widthErrors[1].second;
+  }
+  EXPECT_NEAR(result.mixedPrecision->predictedError, actual, 1e-9 * actual);
+  EXPECT_LT(actual, uniform3);
+  EXPECT_GT(actual, uniform4);
+
+  // The checkpoint holds each layer at its own width, bit for bit, and says
+  // so in config.json (awqc_layers) and model.json.
+  const QuantizedCheckpoint imported = importQuantizedCheckpoint(dir / "mixed");
+  EXPECT_EQ(imported.quantization.version, "awqc-gemm");
+  EXPECT_FALSE(imported.quantization.layers.empty());
+  std::set<int> widths;
+  for (const LayerQuantReport &layer : result.layers) {
+    widths.insert(layer.bits);
+    EXPECT_EQ(imported.linears.at(layer.name).params.bits, layer.bits)
+        << layer.name;
+    expectSameLayer(result.quantized.at(layer.name),
+                    imported.linears.at(layer.name), layer.name);
+  }
+  EXPECT_GT(widths.size(), 1u);
+  const ModelDescription written =
+      parseModelDescription(dir / "mixed/model.json");
+  for (size_t i = 0; i < written.layers.size(); ++i)
+    EXPECT_EQ(written.layers[i].bits, result.layers[i].bits);
+  // describeCheckpoint reads the per-layer widths from config.json alone.
+  fs::remove(dir / "mixed/model.json");
+  const ModelDescription derived = describeCheckpoint(dir / "mixed");
+  for (size_t i = 0; i < derived.layers.size(); ++i)
+    EXPECT_EQ(derived.layers[i].bits, result.layers[i].bits);
+  // ... and refuses an entry that names no layer of the model.
+  nlohmann::json config = readJsonFile(dir / "mixed/config.json");
+  config["quantization_config"]["awqc_layers"]["model.layers.9.nope"] = {
+      {"bits", 8}};
+  test::writeText(dir / "mixed/config.json", config.dump());
+  std::string message;
+  try {
+    describeCheckpoint(dir / "mixed");
+  } catch (const Error &e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("config.json: quantization_config.awqc_layers names "
+                         "'model.layers.9.nope', which is no layer of the "
+                         "model"),
+            std::string::npos)
+      << message;
+
+  // The text and JSON reports name the chosen widths.
+  const std::string table = formatReportTable(result);
+  EXPECT_NE(table.find("mixed 3/"), std::string::npos) << table;
+  EXPECT_NE(table.find("target bits: 3.5; chose"), std::string::npos);
+  const nlohmann::json report = reportToJson(result);
+  EXPECT_EQ(report["mixed_precision"]["target_bits"], 3.5);
+  EXPECT_EQ(report["layers"][0]["bits"], result.layers[0].bits);
+  EXPECT_EQ(report["groups"][0]["width_errors"].size(), 3u);
+  EXPECT_TRUE(dir.leftovers().empty());
+}
+
+/// An AWQ checkpoint with mixed widths computes the FP16 model's layers: each
+/// quantized layer through the fp64 reference, at its own width.
+TEST(QuantizeModel, MixedWidthCheckpointComputesTheModel) {
+  TempDir dir;
+  const uint64_t seed = test::testSeed();
+  SCOPED_TRACE(test::seedMessage(seed));
+  const int64_t tokens = 96;
+  test::synthesize(dir / "fp16", seed,
+                   {"--tokens", std::to_string(tokens), "--kv-heads", "2"});
+  const ModelQuantizeResult result =
+      quantizeModel(targetBitsOptions(dir, 4.25, QuantizeMethod::Awq));
+  ASSERT_TRUE(result.mixed);
+  EXPECT_LE(averageBitsOf(result), 4.25);
+
+  const SafeTensorsCheckpoint fp16 = SafeTensorsCheckpoint::open(dir / "fp16");
+  const SafeTensorsFile calibration(dir / "fp16/calibration.safetensors");
+  const QuantizedCheckpoint q = importQuantizedCheckpoint(dir / "mixed");
+  std::map<std::string, const GroupQuantReport *> groups;
+  for (const GroupQuantReport &g : result.groups)
+    groups[g.name] = &g;
+  std::set<int> widths;
+  for (const LayerQuantReport &report : result.layers) {
+    SCOPED_TRACE(report.name);
+    const GroupQuantReport &group = *groups.at(report.group);
+    LayerSetting setting;
+    switch (group.destination) {
+    case ScaleDestination::NormWeight: {
+      const std::vector<float> original = floatsOf(fp16.get(group.target));
+      const std::vector<float> folded = floatsOf(q.tensors.at(group.target));
+      for (size_t c = 0; c < original.size(); ++c)
+        setting.inputFactor.push_back(folded[c] / original[c]);
+      break;
+    }
+    case ScaleDestination::LinearRows:
+      for (float v : group.scales)
+        setting.inputFactor.push_back(1.0f / v);
+      break;
+    case ScaleDestination::ActivationScale:
+      setting.activationScale = halfsOf(q.tensors.at(group.target));
+      break;
+    case ScaleDestination::None:
+      FAIL() << "AWQ searched no scale for group " << group.name;
+    }
+    if (!report.rowsScaledBy.empty())
+      setting.outputFactor = groups.at(report.rowsScaledBy)->scales;
+    const QuantizedLinear &layer = q.linears.at(report.name);
+    ASSERT_EQ(layer.params.bits, report.bits);
+    widths.insert(report.bits);
+    checkLayerFunction(floatsOf(calibration.get(group.layers.front())), tokens,
+                       floatsOf(fp16.get(report.name + ".weight")), layer,
+                       setting, report,
+                       QuantParams{report.bits, report.groupSize, true},
+                       report.bits == 3 ? 0.05 : 0.02);
+  }
+  EXPECT_GT(widths.size(), 1u);
+}
+
+TEST(QuantizeModel, DescriptionQuantizeSettingsWinOverTheCommandLine) {
+  TempDir dir;
+  const uint64_t seed = test::testSeed();
+  SCOPED_TRACE(test::seedMessage(seed));
+  test::synthesize(dir / "fp16", seed, {"--layers", "1", "--tokens", "8"});
+  ModelDescription description = parseModelDescription([&] {
+    // The Hugging Face input's own model.json, pointed at the FP16 weights.
+    ModelQuantizeOptions options;
+    options.model = dir / "fp16";
+    options.calibration = dir / "fp16/calibration.safetensors";
+    options.output = dir / "plain";
+    options.method = QuantizeMethod::Rtn;
+    options.threads = 1;
+    quantizeModel(options);
+    return dir / "plain/model.json";
+  }());
+  description.checkpoint.path = "fp16";
+  // q, k, v: 8-bit RTN; o: GPTQ with per-column groups; the rest free.
+  for (LayerDescription &layer : description.layers) {
+    if (layer.inputGroup == "model.layers.0.attn_input")
+      layer.quantize = {"rtn", 8, 0};
+    if (layer.inputGroup == "model.layers.0.attn_output")
+      layer.quantize = {"gptq", 0, -1};
+  }
+  writeModelDescription(description, dir / "model.json");
+
+  ModelQuantizeOptions options;
+  options.model = dir / "model.json";
+  options.calibration = dir / "fp16/calibration.safetensors";
+  options.output = dir / "mixed";
+  options.targetBits = 5.0;
+  options.method = QuantizeMethod::Awq;
+  options.threads = 1;
+  const ModelQuantizeResult result = quantizeModel(options);
+  ASSERT_EQ(result.layers.size(), 7u);
+  for (const LayerQuantReport &layer : result.layers) {
+    SCOPED_TRACE(layer.name);
+    if (layer.group == "model.layers.0.attn_input") {
+      EXPECT_EQ(layer.bits, 8);
+      EXPECT_EQ(layer.method, QuantizeMethod::Rtn);
+      EXPECT_EQ(layer.awqError, layer.rtnError);
+    } else if (layer.group == "model.layers.0.attn_output") {
+      EXPECT_EQ(layer.method, QuantizeMethod::Gptq);
+      EXPECT_EQ(layer.groupSize, -1);
+    } else {
+      EXPECT_EQ(layer.method, QuantizeMethod::Awq);
+      EXPECT_EQ(layer.groupSize, 128);
+    }
+  }
+  // Fixed groups were not measured; the others were.
+  EXPECT_TRUE(result.groups[0].widthErrors.empty());
+  EXPECT_EQ(result.groups[1].widthErrors.size(), 3u);
+  EXPECT_LE(averageBitsOf(result), 5.0);
+  EXPECT_EQ(result.groups[0].destination, ScaleDestination::None);
+  const QuantizedCheckpoint q = importQuantizedCheckpoint(dir / "mixed");
+  EXPECT_EQ(q.linears.at("model.layers.0.self_attn.o_proj").params.groupSize,
+            256);
+  // The written description keeps the settings it was asked for.
+  const ModelDescription written =
+      parseModelDescription(dir / "mixed/model.json");
+  EXPECT_EQ(written.layers[0].quantize.method, "rtn");
+  EXPECT_EQ(written.layers[0].bits, 8);
+  EXPECT_EQ(written.layers[3].groupSize, -1);
+
+  // Infeasible with the 8-bit q/k/v fixed: nothing is written.
+  options.targetBits = 3.0;
+  options.output = dir / "impossible";
+  std::string message;
+  try {
+    quantizeModel(options);
+  } catch (const Error &e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("--target-bits 3 cannot be met"), std::string::npos)
+      << message;
+  EXPECT_FALSE(fs::exists(dir / "impossible"));
+  // --target-bits and --bits exclude each other.
+  options.targetBits = 4.0;
+  options.settings.bits = 4;
+  message.clear();
+  try {
+    quantizeModel(options);
+  } catch (const Error &e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("cannot be combined with --bits"), std::string::npos)
+      << message;
+  EXPECT_TRUE(dir.leftovers().empty());
 }
 
 //===----------------------------------------------------------------------===//
