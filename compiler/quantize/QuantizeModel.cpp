@@ -180,6 +180,11 @@ QuantizeOptions groupQuantizeOptions(const ModelQuantizeOptions &options,
   // the synthetic models it lowers the error at 3 and 4 bits
   // (docs/quantization.md).
   qo.searchClip = searchesScales(options.method) && options.clip;
+  if (resolvedClipSearch(options.method, options.clipSearch) ==
+      ClipSearchKind::Asymmetric) {
+    qo.clipShape = ClipShape::Asymmetric;
+    qo.clipRefine = 4;
+  }
   qo.gptq = usesGptq(options.method);
   qo.gptqOptions.actOrder = options.actOrder;
   qo.params = model.settings.paramsFor(plan.k);
@@ -468,6 +473,14 @@ void ModelQuantizer::writeCheckpoint(const std::string &dir) {
 
 } // namespace
 
+ClipSearchKind resolvedClipSearch(QuantizeMethod method,
+                                  std::optional<ClipSearchKind> requested) {
+  if (requested)
+    return *requested;
+  return method == QuantizeMethod::Awq ? ClipSearchKind::Asymmetric
+                                       : ClipSearchKind::AutoAwq;
+}
+
 WorkingMemoryEstimate estimateWorkingMemory(const ModelQuantizeOptions &options,
                                             const ModelPlan &plan) {
   // Layers whose rows absorb another group's 1/s: quantizeGroup keeps their
@@ -557,6 +570,7 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   result.settings = plan.settings;
   result.method = options.method;
   result.formula = options.formula;
+  result.clipSearch = resolvedClipSearch(options.method, options.clipSearch);
   result.clip = options.clip && searchesScales(options.method);
   result.foldOnly = options.foldOnly;
   result.actOrder = options.actOrder && usesGptq(options.method);

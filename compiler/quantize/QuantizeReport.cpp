@@ -89,11 +89,17 @@ std::string describeSettings(const ModelQuantizeResult &result) {
       << ", " << methodName(result.method);
   if (result.method == QuantizeMethod::Awq) {
     out << " (" << formulaName(result.formula) << " scales"
-        << (result.clip ? ", clip" : ", no clip")
+        << (!result.clip ? ", no clip"
+            : result.clipSearch == ClipSearchKind::Asymmetric
+                ? ", asymmetric clip"
+                : ", clip")
         << (result.foldOnly ? ", fold only" : "") << ")";
   } else if (result.method == QuantizeMethod::AwqGptq) {
     out << " (" << formulaName(result.formula) << " scales"
-        << (result.clip ? ", clip" : ", no clip")
+        << (!result.clip ? ", no clip"
+            : result.clipSearch == ClipSearchKind::Asymmetric
+                ? ", asymmetric clip"
+                : ", clip")
         << (result.foldOnly ? ", fold only" : "")
         << (result.actOrder ? ", act order" : "") << ")";
   } else if (result.method == QuantizeMethod::Gptq && result.actOrder) {
@@ -172,14 +178,18 @@ json reportToJson(const ModelQuantizeResult &result) {
   report["model"] = result.model;
   report["calibration"] = result.calibration;
   report["output"] = result.output;
-  report["settings"] = {{"bits", result.settings.bits},
-                        {"group_size", result.settings.groupSize},
-                        {"zero_point", result.settings.zeroPoint},
-                        {"method", methodName(result.method)},
-                        {"scale_formula", formulaName(result.formula)},
-                        {"clip", result.clip},
-                        {"fold_only", result.foldOnly},
-                        {"act_order", result.actOrder}};
+  report["settings"] = {
+      {"bits", result.settings.bits},
+      {"group_size", result.settings.groupSize},
+      {"zero_point", result.settings.zeroPoint},
+      {"method", methodName(result.method)},
+      {"scale_formula", formulaName(result.formula)},
+      {"clip", result.clip},
+      {"clip_search", result.clipSearch == ClipSearchKind::Asymmetric
+                          ? "asymmetric"
+                          : "autoawq"},
+      {"fold_only", result.foldOnly},
+      {"act_order", result.actOrder}};
   json groups = json::array();
   for (const GroupQuantReport &group : result.groups) {
     json losses = json::array();
