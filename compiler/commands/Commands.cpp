@@ -93,6 +93,13 @@ int runQuantizeCommand(const std::vector<std::string> &argv, std::ostream &out,
             args.choiceValue(OPT_scale_formula, {"duo", "activation"}))
       options.formula =
           *formula == "duo" ? ScaleFormula::Duo : ScaleFormula::ActivationOnly;
+    if (std::optional<std::string> scaleSearch =
+            args.choiceValue(OPT_scale_search, {"gptq", "rtn"})) {
+      if (options.method != QuantizeMethod::AwqGptq)
+        throw UsageError("--scale-search applies to --method awq-gptq, not " +
+                         std::string(methodName(options.method)));
+      options.gptqAwareScales = *scaleSearch == "gptq";
+    }
     options.clip = !args.flag(OPT_no_clip);
     if (std::optional<std::string> clipSearch =
             args.choiceValue(OPT_clip_search, {"asymmetric", "autoawq"})) {

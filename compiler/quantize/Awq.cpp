@@ -14,8 +14,11 @@
 #include <atomic>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 namespace awq {
 
@@ -199,6 +202,12 @@ void checkOptions(const QuantizeOptions &o, const std::string &what) {
   if (o.clipRefine < 0)
     throw Error(what + ": clipRefine must be >= 0, got " +
                 std::to_string(o.clipRefine));
+  if (o.gptqScaleCandidates < 0 || o.gptqScaleRows < 1)
+    throw Error(what +
+                ": the GPTQ-aware scale choice needs gptqScaleCandidates >= 0 "
+                "and gptqScaleRows >= 1, got " +
+                std::to_string(o.gptqScaleCandidates) + " and " +
+                std::to_string(o.gptqScaleRows));
   if (o.clipMaxTokens < 1)
     throw Error(what + ": clipMaxTokens must be >= 1, got " +
                 std::to_string(o.clipMaxTokens));
@@ -862,12 +871,127 @@ ScaleSearchResult runScaleSearch(const PreparedGroup &p,
   return result;
 }
 
+/// Rows the GPTQ-aware scale choice quantizes: up to gptqScaleRows of each
+/// linear, evenly spaced.
+std::vector<int64_t> gptqSampleRows(const PreparedGroup &p,
+                                    const QuantizeOptions &options) {
+  std::vector<int64_t> sample;
+  for (size_t i = 0; i + 1 < p.offset.size(); ++i) {
+    const int64_t n = p.layerRows(i);
+    const int64_t m = std::min(n, options.gptqScaleRows);
+    for (int64_t j = 0; j < m; ++j)
+      sample.push_back(p.offset[i] + j * n / m);
+  }
+  return sample;
+}
+
+/// Candidates the GPTQ-aware scale choice quantizes (units of progress).
+int64_t gptqScaleEvaluations(const QuantizeOptions &options) {
+  if (!options.gptq || options.gptqScaleCandidates <= 1)
+    return 0;
+  return std::min(options.gptqScaleCandidates, options.scaleGridSize);
+}
+
+/// Replaces the round-to-nearest choice r* of `found` by the candidate with
+/// the lowest output error after GPTQ on sampled rows. GPTQ's compensation
+/// does part of what the scales do, so it favours milder scales: the
+/// candidates are r* and grid ratios spread evenly from 0 up to it. No
+/// clipping here (the clip search follows the choice). `err` is scratch of
+/// rows * k floats. Returns the ratios tried and their losses (none when r*
+/// is the only candidate).
+std::pair<std::vector<double>, std::vector<double>>
+chooseScalesAfterGptq(const PreparedGroup &p, const QuantizeOptions &options,
+                      const GroupStatistics &stats, const OutputLoss &loss,
+                      float *err, ScaleSearchResult &found,
+                      ProgressTracker &progress) {
+  const int64_t k = p.k;
+  const int64_t wanted = gptqScaleEvaluations(options);
+  const int top =
+      static_cast<int>(std::lround(found.ratio * options.scaleGridSize));
+  std::vector<double> ratios{found.ratio};
+  for (int64_t j = 0; j + 1 < wanted; ++j) {
+    const int i = static_cast<int>(
+        std::lround(static_cast<double>(top) * static_cast<double>(j) /
+                    static_cast<double>(wanted - 1)));
+    const double r = static_cast<double>(i) / options.scaleGridSize;
+    if (found.ratioLosses[i] < kInf &&
+        std::find(ratios.begin(), ratios.end(), r) == ratios.end())
+      ratios.push_back(r);
+  }
+  if (ratios.size() == 1) {
+    for (int64_t j = 0; j < wanted; ++j)
+      progress.step(QuantizeStage::ScaleSearch, "");
+    return {};
+  }
+
+  const std::vector<int64_t> sample = gptqSampleRows(p, options);
+  const int64_t m = static_cast<int64_t>(sample.size());
+  std::vector<float> wSub(static_cast<size_t>(m * k));
+  for (int64_t j = 0; j < m; ++j)
+    std::copy_n(p.w.data() + sample[j] * k, k, wSub.data() + j * k);
+  const std::vector<float> h1 =
+      gptqHessian(p.x, p.t, k, {}, options.numThreads);
+  std::vector<float> hs(h1.size());
+
+  std::vector<double> losses;
+  double bestLoss = kInf;
+  std::vector<float> bestScales;
+  double bestRatio = found.ratio;
+  for (double ratio : ratios) {
+    std::vector<float> s =
+        candidateScales(stats.xMean, stats.wMean, ratio, options.formula);
+    // The Hessian of x / s is H_1 scaled by 1 / (s_i s_j).
+    parallelFor(k, options.numThreads, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        for (int64_t j = 0; j < k; ++j)
+          hs[i * k + j] = h1[i * k + j] / (s[i] * s[j]);
+    });
+    for (int64_t j = 0; j < m; ++j)
+      for (int64_t c = 0; c < k; ++c)
+        err[j * k + c] = wSub[j * k + c] * s[c];
+    double l = kInf;
+    try {
+      const QuantizedLinear q = gptqQuantizeLinear(
+          err, m, k, options.params, {}, hs, options.gptqOptions,
+          p.where + ": GPTQ-aware scale search", options.numThreads);
+      const int64_t gs = options.params.groupSize;
+      for (int64_t j = 0; j < m; ++j)
+        for (int64_t c = 0; c < k; ++c) {
+          const float deq =
+              static_cast<float>(int(q.q[c * m + j]) - q.zeroAt(c / gs, j)) *
+              halfToFloat(q.scales[(c / gs) * m + j]);
+          err[j * k + c] = deq / s[c] - wSub[j * k + c];
+        }
+      l = loss.sumSquares(err, m) /
+          (static_cast<double>(p.t) * static_cast<double>(m));
+    } catch (const Error &) {
+      // A range too large for fp16 scales: the candidate is unusable.
+    }
+    losses.push_back(l);
+    if (l < bestLoss) {
+      bestLoss = l;
+      bestRatio = ratio;
+      bestScales = std::move(s);
+    }
+    progress.step(QuantizeStage::ScaleSearch, "");
+  }
+  for (size_t j = ratios.size(); j < static_cast<size_t>(wanted); ++j)
+    progress.step(QuantizeStage::ScaleSearch, "");
+  if (bestLoss < kInf) {
+    found.scales = std::move(bestScales);
+    found.ratio = bestRatio;
+  }
+  return {ratios, losses};
+}
+
 } // namespace
 
 ScaleSearchResult searchGroupScales(const LinearGroupInput &group,
                                     const QuantizeOptions &options) {
   PreparedGroup p = checkGroup(group, options);
-  ProgressTracker progress(options, group.name, 1 + options.scaleGridSize);
+  ProgressTracker progress(options, group.name,
+                           1 + options.scaleGridSize +
+                               gptqScaleEvaluations(options));
   progress.start();
   readGroup(group, p, options.numThreads);
   const GroupStatistics stats = groupStatistics(p, options);
@@ -875,7 +999,11 @@ ScaleSearchResult searchGroupScales(const LinearGroupInput &group,
   OutputLoss loss(p.x, p.t, p.k, p.rows * options.scaleGridSize,
                   OutputLoss::Method::Auto, options.numThreads, options.cancel);
   std::vector<float> err(static_cast<size_t>(p.rows * p.k));
-  return runScaleSearch(p, options, stats, loss, err.data(), progress);
+  ScaleSearchResult found =
+      runScaleSearch(p, options, stats, loss, err.data(), progress);
+  if (gptqScaleEvaluations(options) > 0)
+    chooseScalesAfterGptq(p, options, stats, loss, err.data(), found, progress);
+  return found;
 }
 
 uint64_t groupWorkingBytes(const std::vector<int64_t> &layerRows, int64_t k,
@@ -900,9 +1028,27 @@ uint64_t groupWorkingBytes(const std::vector<int64_t> &layerRows, int64_t k,
           static_cast<uint64_t>(k);
   if (options.searchClip && anyLayerClipped)
     bytes += ClipSearcher::workingBytes(t, k, options);
-  if (options.gptq)
-    bytes += 4 * static_cast<uint64_t>(k) * static_cast<uint64_t>(k) +
-             gptqWorkingBytes(widest, k, options.gptqOptions);
+  if (options.gptq) {
+    const uint64_t kk = static_cast<uint64_t>(k) * static_cast<uint64_t>(k);
+    // The final GPTQ: the Hessian and one layer's working set. Before it,
+    // the GPTQ-aware scale choice: the sampled rows, H_1 and H_s, the
+    // candidate's codes and scales and GPTQ's working set for them.
+    uint64_t gptqBytes =
+        4 * kk + gptqWorkingBytes(widest, k, options.gptqOptions);
+    if (search && gptqScaleEvaluations(options) > 0) {
+      int64_t sampled = 0;
+      for (int64_t n : layerRows)
+        sampled += std::min(n, options.gptqScaleRows);
+      const uint64_t mk =
+          static_cast<uint64_t>(sampled) * static_cast<uint64_t>(k);
+      gptqBytes = std::max(
+          gptqBytes,
+          4 * mk + 8 * kk + mk +
+              4 * mk / static_cast<uint64_t>(options.params.groupSize) +
+              gptqWorkingBytes(sampled, k, options.gptqOptions));
+    }
+    bytes += gptqBytes;
+  }
   return bytes;
 }
 
@@ -919,10 +1065,10 @@ GroupResult quantizeInputGroup(const LinearGroupInput &group,
     for (const LinearLayerInput &l : group.layers)
       clipLayers += l.skipClip ? 0 : 1;
   const int64_t groupsPerRow = k / options.params.groupSize;
-  ProgressTracker progress(options, group.name,
-                           2 + (search ? options.scaleGridSize : 0) +
-                               clipLayers * groupsPerRow +
-                               static_cast<int64_t>(numLayers));
+  ProgressTracker progress(
+      options, group.name,
+      2 + (search ? options.scaleGridSize + gptqScaleEvaluations(options) : 0) +
+          clipLayers * groupsPerRow + static_cast<int64_t>(numLayers));
   progress.start();
   readGroup(group, p, threads);
   GroupStatistics stats;
@@ -967,6 +1113,10 @@ GroupResult quantizeInputGroup(const LinearGroupInput &group,
   } else if (search) {
     ScaleSearchResult found =
         runScaleSearch(p, options, stats, loss, err.data(), progress);
+    if (gptqScaleEvaluations(options) > 0)
+      std::tie(result.gptqRatios, result.gptqRatioLosses) =
+          chooseScalesAfterGptq(p, options, stats, loss, err.data(), found,
+                                progress);
     scales = std::move(found.scales);
     result.ratio = found.ratio;
     result.ratioLosses = std::move(found.ratioLosses);

@@ -136,6 +136,14 @@ struct QuantizeOptions {
   /// and `--method awq-gptq`.
   bool gptq = false;
   GptqOptions gptqOptions;
+  /// With gptq and a scale search (awq-gptq): choose the ratio by the
+  /// output error after GPTQ instead of after round-to-nearest, among the
+  /// round-to-nearest choice r* and gptqScaleCandidates - 1 grid ratios
+  /// spread evenly over [0, r*] (GPTQ favours milder scales), measured on up
+  /// to gptqScaleRows rows of each linear, evenly spaced, without clipping.
+  /// 0 or 1: the round-to-nearest choice (AutoAWQ's).
+  int gptqScaleCandidates = 0;
+  int64_t gptqScaleRows = 256;
   /// Tokens used by the clip search, sub-sampled evenly from the set.
   int64_t clipMaxTokens = 512;
   /// Threads for elementwise work (0 = all hardware threads). BLAS uses its
@@ -203,6 +211,11 @@ struct GroupResult {
   /// group's linears on all calibration tokens); +inf for a candidate whose
   /// scaled weights do not fit fp16 scales. Empty when not searched.
   std::vector<double> ratioLosses;
+  /// The GPTQ-aware choice (gptqScaleCandidates > 1): the ratios tried, the
+  /// round-to-nearest choice first, and their output MSE (on all
+  /// calibration tokens) after GPTQ on the sampled rows. Empty when the
+  /// choice was not made or had one candidate.
+  std::vector<double> gptqRatios, gptqRatioLosses;
   std::vector<LayerReport> reports;
 };
 

@@ -186,6 +186,10 @@ QuantizeOptions groupQuantizeOptions(const ModelQuantizeOptions &options,
     qo.clipRefine = 4;
   }
   qo.gptq = usesGptq(options.method);
+  // GPTQ does part of what the scales do: on real weights choosing the
+  // ratio after GPTQ lowers the held-out error (docs/quantization.md).
+  if (options.method == QuantizeMethod::AwqGptq && options.gptqAwareScales)
+    qo.gptqScaleCandidates = 4;
   qo.gptqOptions.actOrder = options.actOrder;
   qo.params = model.settings.paramsFor(plan.k);
   qo.numThreads = options.threads;
@@ -335,6 +339,8 @@ void ModelQuantizer::quantizeGroup(size_t step) {
   out.scaleSearched = quantized.scaleSearched;
   out.ratio = quantized.ratio;
   out.ratioLosses = quantized.ratioLosses;
+  out.gptqRatios = quantized.gptqRatios;
+  out.gptqRatioLosses = quantized.gptqRatioLosses;
   out.scales = quantized.scales;
   out.destination =
       quantized.scaleSearched ? plan.destination : ScaleDestination::None;
@@ -571,6 +577,8 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   result.method = options.method;
   result.formula = options.formula;
   result.clipSearch = resolvedClipSearch(options.method, options.clipSearch);
+  result.gptqAwareScales =
+      options.method == QuantizeMethod::AwqGptq && options.gptqAwareScales;
   result.clip = options.clip && searchesScales(options.method);
   result.foldOnly = options.foldOnly;
   result.actOrder = options.actOrder && usesGptq(options.method);

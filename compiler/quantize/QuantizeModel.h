@@ -72,6 +72,9 @@ struct ModelQuantizeOptions {
   /// The clip search's candidates; unset: Asymmetric for awq, AutoAwq for
   /// awq-gptq (resolvedClipSearch).
   std::optional<ClipSearchKind> clipSearch;
+  /// awq-gptq: choose the AWQ ratio by the output error after GPTQ
+  /// (QuantizeOptions::gptqScaleCandidates = 4, 256 rows per linear).
+  bool gptqAwareScales = true;
   /// Search scales only for groups whose 1/s folds into their producer, so
   /// the checkpoint needs no activation scale tensor (AutoAWQ's behaviour;
   /// the result loads unchanged in AutoAWQ, vLLM and transformers).
@@ -98,6 +101,8 @@ struct GroupQuantReport {
   bool scaleSearched = false;
   double ratio = 0.0;
   std::vector<double> ratioLosses;
+  /// The GPTQ-aware choice's candidates and losses (GroupResult).
+  std::vector<double> gptqRatios, gptqRatioLosses;
   ScaleDestination destination = ScaleDestination::None;
   /// The tensor or layer that absorbed 1/s (or the activation scale tensor).
   std::string target;
@@ -128,6 +133,7 @@ struct ModelQuantizeResult {
   ScaleFormula formula = ScaleFormula::Duo;
   bool clip = true;
   ClipSearchKind clipSearch = ClipSearchKind::AutoAwq;
+  bool gptqAwareScales = false; ///< Used (awq-gptq only).
   bool foldOnly = false;
   bool actOrder = false;
   std::vector<GroupQuantReport> groups; ///< In description order.

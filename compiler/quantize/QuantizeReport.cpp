@@ -188,6 +188,7 @@ json reportToJson(const ModelQuantizeResult &result) {
       {"clip_search", result.clipSearch == ClipSearchKind::Asymmetric
                           ? "asymmetric"
                           : "autoawq"},
+      {"scale_search", result.gptqAwareScales ? "gptq" : "rtn"},
       {"fold_only", result.foldOnly},
       {"act_order", result.actOrder}};
   json groups = json::array();
@@ -195,6 +196,9 @@ json reportToJson(const ModelQuantizeResult &result) {
     json losses = json::array();
     for (double loss : group.ratioLosses)
       losses.push_back(number(loss));
+    json gptqLosses = json::array();
+    for (double loss : group.gptqRatioLosses)
+      gptqLosses.push_back(number(loss));
     groups.push_back(
         {{"name", group.name},
          {"layers", group.layers},
@@ -203,6 +207,8 @@ json reportToJson(const ModelQuantizeResult &result) {
          {"scale_searched", group.scaleSearched},
          {"ratio", group.ratio},
          {"ratio_losses", losses},
+         {"gptq_ratios", group.gptqRatios},
+         {"gptq_ratio_losses", gptqLosses},
          {"scale_destination", scaleDestinationName(group.destination)},
          {"scale_target", group.target},
          {"seconds", group.seconds}});

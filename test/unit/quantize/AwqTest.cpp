@@ -272,6 +272,99 @@ TEST(AwqScales, SearchLossesMatchPlainComputation) {
   }
 }
 
+/// The GPTQ-aware choice quantizes every candidate with GPTQ and keeps the
+/// one of lowest output error; with every row sampled and no clip that is
+/// the final error, so it is never above the round-to-nearest choice's.
+TEST(AwqScales, GptqAwareChoiceHasTheLowestErrorAfterGptq) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 256, k = 128, n1 = 32, n2 = 48;
+  // Correlated activations (what GPTQ feeds on) with outlier channels.
+  std::vector<float> x = outlierActivations(rng, t, k, 3);
+  for (int64_t r = 0; r < t; ++r)
+    for (int64_t c = 1; c < k; ++c)
+      x[r * k + c] = roundToHalf(0.6f * x[r * k + c - 1] + x[r * k + c]);
+  const std::vector<float> w1 = heavyTailedWeights(rng, n1, k);
+  const std::vector<float> w2 = heavyTailedWeights(rng, n2, k);
+  LinearGroupInput group;
+  group.name = "gate_up";
+  group.activations = f32View(x, t, k);
+  group.layers.push_back({"gate", f32View(w1, n1, k), {}, false});
+  group.layers.push_back({"up", f32View(w2, n2, k), {}, false});
+  QuantizeOptions options;
+  options.params = {3, 32, true};
+  options.searchClip = false;
+  options.gptq = true;
+  options.gptqOptions.actOrder = true;
+  const GroupResult plain = quantizeInputGroup(group, options);
+  EXPECT_TRUE(plain.gptqRatios.empty());
+  ASSERT_GT(plain.ratio, 0.0) << "the test needs a choice to make";
+  options.gptqScaleCandidates = 20; // every grid ratio in [0, r*]
+  options.gptqScaleRows = 1000;     // every row
+  const GroupResult aware = quantizeInputGroup(group, options);
+  const int top = static_cast<int>(std::lround(plain.ratio * 20));
+  ASSERT_EQ(aware.gptqRatios.size(), size_t(top + 1));
+  ASSERT_EQ(aware.gptqRatioLosses.size(), size_t(top + 1));
+  EXPECT_EQ(aware.gptqRatios[0], plain.ratio);
+  for (int i = 0; i < top; ++i)
+    EXPECT_EQ(aware.gptqRatios[i + 1], i / 20.0);
+
+  // Each candidate's loss, recomputed: GPTQ of the concatenated W * s
+  // against the Hessian of x / s, then the plain fp64 output MSE.
+  std::vector<float> both = w1;
+  both.insert(both.end(), w2.begin(), w2.end());
+  const std::vector<float> xMean = meanAbsActivation(x.data(), t, k);
+  const std::vector<float> wMean =
+      normalizedWeightMean(both.data(), n1 + n2, k, 32);
+  size_t best = 0;
+  std::vector<double> want;
+  for (size_t i = 0; i < aware.gptqRatios.size(); ++i) {
+    const std::vector<float> s =
+        candidateScales(xMean, wMean, aware.gptqRatios[i], ScaleFormula::Duo);
+    std::vector<float> ws(both.size());
+    for (int64_t j = 0; j < n1 + n2; ++j)
+      for (int64_t c = 0; c < k; ++c)
+        ws[j * k + c] = both[j * k + c] * s[c];
+    const QuantizedLinear q = gptqQuantizeLinear(
+        ws.data(), n1 + n2, k, options.params, {},
+        gptqHessian(x.data(), t, k, s, 1), options.gptqOptions, "w", 1);
+    want.push_back(plainOutputMse(x, t, k, both, n1 + n2, dequantize(q), s));
+    // The Hessians differ in fp32 rounding (scaled from H_1 or computed
+    // from x / s), which may flip a few of GPTQ's codes.
+    EXPECT_NEAR(aware.gptqRatioLosses[i], want[i], 2e-2 * want[i])
+        << "candidate " << i;
+    if (want[i] < want[best])
+      best = i;
+  }
+  // The chosen scales are those of the candidate of lowest loss, the best
+  // one up to fp32 near-ties.
+  const size_t chosen = std::min_element(aware.gptqRatioLosses.begin(),
+                                         aware.gptqRatioLosses.end()) -
+                        aware.gptqRatioLosses.begin();
+  EXPECT_LE(want[chosen], want[best] * 1.02);
+  EXPECT_EQ(aware.ratio, aware.gptqRatios[chosen]);
+  EXPECT_EQ(aware.scales,
+            candidateScales(xMean, wMean, aware.ratio, ScaleFormula::Duo));
+  double plainTotal = 0, awareTotal = 0;
+  for (size_t i = 0; i < 2; ++i) {
+    plainTotal += plain.reports[i].awqError * plain.reports[i].n;
+    awareTotal += aware.reports[i].awqError * aware.reports[i].n;
+  }
+  EXPECT_LE(awareTotal, plainTotal * (1 + 1e-4));
+
+  // Sampling rows and fewer candidates: r*, then 0 and a ratio between.
+  options.gptqScaleCandidates = 3;
+  options.gptqScaleRows = 8;
+  const GroupResult sampled = quantizeInputGroup(group, options);
+  ASSERT_GE(sampled.gptqRatios.size(), 2u);
+  EXPECT_EQ(sampled.gptqRatios[0], plain.ratio);
+  EXPECT_EQ(sampled.gptqRatios[1], 0.0);
+  EXPECT_NE(std::find(sampled.gptqRatios.begin(), sampled.gptqRatios.end(),
+                      sampled.ratio),
+            sampled.gptqRatios.end());
+}
+
 INSTANTIATE_TEST_SUITE_P(
     BitsAndFormulas, AwqBeatsRtn,
     ::testing::Values(PropertyCase{3, ScaleFormula::ActivationOnly},
