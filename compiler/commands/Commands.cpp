@@ -109,7 +109,23 @@ int runQuantizeCommand(const std::vector<std::string> &argv, std::ostream &out,
             args.choiceValue(OPT_scale_formula, {"duo", "activation"}))
       options.formula =
           *formula == "duo" ? ScaleFormula::Duo : ScaleFormula::ActivationOnly;
+    if (std::optional<std::string> scaleSearch =
+            args.choiceValue(OPT_scale_search, {"gptq", "rtn"})) {
+      if (options.method != QuantizeMethod::AwqGptq)
+        throw UsageError("--scale-search applies to --method awq-gptq, not " +
+                         std::string(methodName(options.method)));
+      options.gptqAwareScales = *scaleSearch == "gptq";
+    }
     options.clip = !args.flag(OPT_no_clip);
+    if (std::optional<std::string> clipSearch =
+            args.choiceValue(OPT_clip_search, {"asymmetric", "autoawq"})) {
+      if (!searchesScales(options.method) || !options.clip)
+        throw UsageError("--clip-search applies to --method awq and awq-gptq "
+                         "with the clip search on");
+      options.clipSearch = *clipSearch == "asymmetric"
+                               ? ClipSearchKind::Asymmetric
+                               : ClipSearchKind::AutoAwq;
+    }
     options.foldOnly = args.flag(OPT_fold_only);
     if (std::optional<int64_t> threads = args.intValue(OPT_threads, 1, 4096))
       options.threads = static_cast<int>(*threads);

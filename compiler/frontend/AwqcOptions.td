@@ -104,6 +104,12 @@ defm scale_formula : Value<"scale-formula", "duo|activation",
   "x_mean^r", [sc_quantize]>;
 def no_clip : Flag<["--"], "no-clip", [sc_quantize]>,
   HelpText<"Skip the clip search">;
+defm scale_search : Value<"scale-search", "gptq|rtn",
+  "awq-gptq: choose the AWQ scales by the output error after GPTQ "
+  "(default) or after round-to-nearest (AutoAWQ's)", [sc_quantize]>;
+defm clip_search : Value<"clip-search", "asymmetric|autoawq",
+  "Clip candidates: lower and upper bound apart, refined (default for awq), "
+  "or AutoAWQ's symmetric grid (default for awq-gptq)", [sc_quantize]>;
 def fold_only : Flag<["--"], "fold-only", [sc_quantize]>,
   HelpText<"Search scales only where 1/s folds into the producer; no "
            "activation scale tensors (AutoAWQ/vLLM compatible)">;

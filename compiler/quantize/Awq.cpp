@@ -14,8 +14,11 @@
 #include <atomic>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 namespace awq {
 
@@ -196,6 +199,15 @@ void checkOptions(const QuantizeOptions &o, const std::string &what) {
                 ": clip search needs 1 <= clipSteps <= clipGridSize, got " +
                 std::to_string(o.clipSteps) + " steps of 1/" +
                 std::to_string(o.clipGridSize));
+  if (o.clipRefine < 0)
+    throw Error(what + ": clipRefine must be >= 0, got " +
+                std::to_string(o.clipRefine));
+  if (o.gptqScaleCandidates < 0 || o.gptqScaleRows < 1)
+    throw Error(what +
+                ": the GPTQ-aware scale choice needs gptqScaleCandidates >= 0 "
+                "and gptqScaleRows >= 1, got " +
+                std::to_string(o.gptqScaleCandidates) + " and " +
+                std::to_string(o.gptqScaleRows));
   if (o.clipMaxTokens < 1)
     throw Error(what + ": clipMaxTokens must be >= 1, got " +
                 std::to_string(o.clipMaxTokens));
@@ -398,6 +410,38 @@ ClipSearcher::ClipSearcher(const float *x, int64_t t, int64_t k,
   }
 }
 
+namespace {
+
+/// The candidate counts of one clip search: the coarse stage and the
+/// refinement around its best, per (row, group).
+struct ClipPlan {
+  bool asymmetric = false;
+  int64_t coarse = 0, fine = 0;
+  int64_t half = 0; ///< Fine offsets -half .. half steps of 1/(grid R).
+  int64_t perRow() const { return std::max(coarse, fine); }
+};
+
+ClipPlan clipPlan(const QuantizeOptions &o) {
+  ClipPlan plan;
+  const int64_t steps = o.clipSteps;
+  plan.asymmetric = o.clipShape == ClipShape::Asymmetric && o.params.zeroPoint;
+  // Asymmetric: every (lower, upper) pair of shrinks, then the symmetric
+  // candidates other than "no clip", so the set holds today's.
+  plan.coarse = plan.asymmetric ? steps * steps + steps - 1 : steps;
+  plan.half = o.clipRefine / 2;
+  if (plan.half > 0)
+    plan.fine = plan.asymmetric ? (2 * plan.half + 1) * (2 * plan.half + 1) - 1
+                                : 2 * plan.half;
+  return plan;
+}
+
+} // namespace
+
+int64_t ClipSearcher::candidatesPerGroup(const QuantizeOptions &options) {
+  const ClipPlan plan = clipPlan(options);
+  return plan.coarse + plan.fine;
+}
+
 uint64_t ClipSearcher::workingBytes(int64_t t, int64_t k,
                                     const QuantizeOptions &options) {
   const uint64_t tokens =
@@ -405,12 +449,19 @@ uint64_t ClipSearcher::workingBytes(int64_t t, int64_t k,
   const uint64_t g = static_cast<uint64_t>(options.params.groupSize);
   const uint64_t uk = static_cast<uint64_t>(k);
   // x_ (fp32) with its fp64 copy and the fp64 Gram matrices while the
-  // factors (fp32) are made; then the candidate buffers of a search, at most
-  // kClipBufferFloats errors and as many token products per candidate row.
+  // factors (fp32) are made; then the candidate buffers of a search: the
+  // errors of a chunk of rows' candidates (kClipBufferFloats, or one row's
+  // when that is more), their token products, per candidate its loss,
+  // validity and bounds, and per row its extremes and best so far.
+  const uint64_t perRow = static_cast<uint64_t>(clipPlan(options).perRow());
+  const uint64_t chunkRows = std::max<uint64_t>(
+      1, static_cast<uint64_t>(kClipBufferFloats) / (perRow * g));
+  const uint64_t cands = chunkRows * perRow;
   const uint64_t build = 4 * tokens * uk + 8 * tokens * uk + 8 * uk * g;
-  const uint64_t search =
-      4 * kClipBufferFloats +
-      4 * tokens * static_cast<uint64_t>(kClipBufferFloats) / g;
+  // The token products only without the Gram factors (G >= tokens).
+  const uint64_t products = g < tokens ? 0 : 4 * tokens * cands;
+  const uint64_t search = 4 * cands * g + products + (8 + 1 + 4 + 4) * cands +
+                          (4 * 4 + 8) * chunkRows;
   return build + 4 * uk * g + search;
 }
 
@@ -424,114 +475,222 @@ ClipResult ClipSearcher::search(const float *w, int64_t rows,
   const int64_t steps = options_.clipSteps;
   const float grid = static_cast<float>(options_.clipGridSize);
   const int threads = options_.numThreads;
+  const ClipPlan plan = clipPlan(options_);
+  const int64_t perRow = plan.perRow();
+  const float fineStep =
+      plan.half > 0 ? 1.0f / (grid * static_cast<float>(options_.clipRefine))
+                    : 0.0f;
 
   ClipResult result;
   result.rows = rows;
   result.groups = groups;
   const size_t cells = static_cast<size_t>(rows * groups);
+  result.minVal.assign(cells, 0.0f);
   result.maxVal.assign(cells, 0.0f);
-  result.shrinkStep.assign(cells, 0);
+  result.shrink.assign(cells, 1.0f);
   result.lossBefore.assign(cells, 0.0);
   result.lossAfter.assign(cells, 0.0);
 
+  // Chunk by rows so that one chunk's candidates fill the buffer (at least
+  // one row, whatever its candidate count).
   const int64_t chunk =
-      std::max<int64_t>(1, std::min(rows, kClipBufferFloats / (steps * g)));
-  const int64_t maxCands = chunk * steps;
+      std::max<int64_t>(1, std::min(rows, kClipBufferFloats / (perRow * g)));
+  const int64_t maxCands = chunk * perRow;
   std::vector<float> err(static_cast<size_t>(maxCands * g));
   std::vector<float> prod(
       static_cast<size_t>(useGram_ ? 0 : tokens_ * maxCands));
   std::vector<double> loss(static_cast<size_t>(maxCands));
   std::vector<char> valid(static_cast<size_t>(maxCands));
-  std::vector<float> absMax(static_cast<size_t>(chunk));
+  // Candidate bounds: clamp to [lower, upper], lower <= 0 <= upper.
+  std::vector<float> lower(static_cast<size_t>(maxCands)),
+      upper(static_cast<size_t>(maxCands));
+  // Per row of a chunk: the group's min and max, and the best bounds so far.
+  std::vector<float> gMin(static_cast<size_t>(chunk)),
+      gMax(static_cast<size_t>(chunk)), bestLo(static_cast<size_t>(chunk)),
+      bestHi(static_cast<size_t>(chunk));
+  std::vector<double> bestLoss(static_cast<size_t>(chunk));
   const double invTokens = 1.0 / static_cast<double>(tokens_);
 
   for (int64_t grp = 0; grp < groups; ++grp) {
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
       throwIfCancelled(options_.cancel, what);
       const int64_t rc = std::min(chunk, rows - r0);
-      const int64_t cands = rc * steps;
 
-      // Quantization error of every candidate clip of every row's group.
-      parallelFor(rc, threads, [&](int64_t begin, int64_t end) {
-        for (int64_t row = begin; row < end; ++row) {
-          const float *wg = w + (r0 + row) * k + grp * g;
-          float lo, hi;
-          groupMinMax(wg, g, lo, hi);
-          const float amax = std::max(std::fabs(lo), std::fabs(hi));
-          absMax[row] = amax;
-          for (int64_t step = 0; step < steps; ++step) {
-            const float mv = amax * (1.0f - static_cast<float>(step) / grid);
-            float *e = err.data() + (row * steps + step) * g;
-            const GroupGrid gg =
-                makeGroupGrid(std::max(lo, -mv), std::min(hi, mv), params);
-            valid[row * steps + step] = gg.valid();
-            if (!gg.valid()) {
-              std::fill(e, e + g, 0.0f);
-              continue;
+      // Scores n candidates per row (bounds in lower/upper, valid set for
+      // usable ones) into loss: the token-mean squared partial output error.
+      auto score = [&](int64_t n) {
+        const int64_t cands = rc * n;
+        parallelFor(rc, threads, [&](int64_t begin, int64_t end) {
+          for (int64_t row = begin; row < end; ++row) {
+            const float *wg = w + (r0 + row) * k + grp * g;
+            for (int64_t c = 0; c < n; ++c) {
+              const int64_t j = row * n + c;
+              float *e = err.data() + j * g;
+              const float lb = lower[j], ub = upper[j];
+              const GroupGrid gg =
+                  valid[j] ? makeGroupGrid(std::max(gMin[row], lb),
+                                           std::min(gMax[row], ub), params)
+                           : GroupGrid{};
+              valid[j] = valid[j] && gg.valid();
+              if (!valid[j]) {
+                std::fill(e, e + g, 0.0f);
+                continue;
+              }
+              for (int64_t i = 0; i < g; ++i) {
+                const float v = wg[i] < lb ? lb : wg[i];
+                e[i] = v > ub ? ub : v;
+              }
+              fakeQuantizeSpan(e, g, gg, e);
+              for (int64_t i = 0; i < g; ++i)
+                e[i] -= wg[i];
             }
-            for (int64_t i = 0; i < g; ++i) {
-              const float v = wg[i] < -mv ? -mv : wg[i];
-              e[i] = v > mv ? mv : v;
-            }
-            fakeQuantizeSpan(e, g, gg, e);
-            for (int64_t i = 0; i < g; ++i)
-              e[i] -= wg[i];
-          }
-        }
-      });
-
-      // Token-mean squared partial output error of each candidate.
-      if (useGram_) {
-        // err := err L_g in place (half the flops of err H_g), then the
-        // squared norm of each row.
-        cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans,
-                    CblasNonUnit, static_cast<int>(cands), static_cast<int>(g),
-                    1.0f, gram_.data() + grp * g * g, static_cast<int>(g),
-                    err.data(), static_cast<int>(g));
-        parallelFor(cands, threads, [&](int64_t begin, int64_t end) {
-          for (int64_t j = begin; j < end; ++j) {
-            const float *z = err.data() + j * g;
-            double acc = 0.0;
-            for (int64_t i = 0; i < g; ++i)
-              acc += static_cast<double>(z[i]) * z[i];
-            loss[j] = acc * invTokens;
           }
         });
-      } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                    static_cast<int>(tokens_), static_cast<int>(cands),
-                    static_cast<int>(g), 1.0f, x_.data() + grp * g,
-                    static_cast<int>(k), err.data(), static_cast<int>(g), 0.0f,
-                    prod.data(), static_cast<int>(cands));
-        parallelFor(cands, threads, [&](int64_t begin, int64_t end) {
-          std::vector<double> acc(static_cast<size_t>(end - begin), 0.0);
-          for (int64_t tok = 0; tok < tokens_; ++tok) {
-            const float *y = prod.data() + tok * cands;
+        if (useGram_) {
+          // err := err L_g in place (half the flops of err H_g), then the
+          // squared norm of each row.
+          cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans,
+                      CblasNonUnit, static_cast<int>(cands),
+                      static_cast<int>(g), 1.0f, gram_.data() + grp * g * g,
+                      static_cast<int>(g), err.data(), static_cast<int>(g));
+          parallelFor(cands, threads, [&](int64_t begin, int64_t end) {
+            for (int64_t j = begin; j < end; ++j) {
+              const float *z = err.data() + j * g;
+              double acc = 0.0;
+              for (int64_t i = 0; i < g; ++i)
+                acc += static_cast<double>(z[i]) * z[i];
+              loss[j] = acc * invTokens;
+            }
+          });
+        } else {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                      static_cast<int>(tokens_), static_cast<int>(cands),
+                      static_cast<int>(g), 1.0f, x_.data() + grp * g,
+                      static_cast<int>(k), err.data(), static_cast<int>(g),
+                      0.0f, prod.data(), static_cast<int>(cands));
+          parallelFor(cands, threads, [&](int64_t begin, int64_t end) {
+            std::vector<double> acc(static_cast<size_t>(end - begin), 0.0);
+            for (int64_t tok = 0; tok < tokens_; ++tok) {
+              const float *y = prod.data() + tok * cands;
+              for (int64_t j = begin; j < end; ++j)
+                acc[j - begin] += static_cast<double>(y[j]) * y[j];
+            }
             for (int64_t j = begin; j < end; ++j)
-              acc[j - begin] += static_cast<double>(y[j]) * y[j];
+              loss[j] = acc[j - begin] * invTokens;
+          });
+        }
+      };
+
+      // The coarse candidates; candidate 0 is "no clip" in both shapes.
+      for (int64_t row = 0; row < rc; ++row) {
+        float lo, hi;
+        groupMinMax(w + (r0 + row) * k + grp * g, g, lo, hi);
+        gMin[row] = lo;
+        gMax[row] = hi;
+        const float amax = std::max(std::fabs(lo), std::fabs(hi));
+        float *lb = lower.data() + row * plan.coarse;
+        float *ub = upper.data() + row * plan.coarse;
+        int64_t c = 0;
+        if (plan.asymmetric) {
+          const float lo0 = std::min(lo, 0.0f), hi0 = std::max(hi, 0.0f);
+          for (int64_t a = 0; a < steps; ++a)
+            for (int64_t b = 0; b < steps; ++b, ++c) {
+              lb[c] = lo0 * (1.0f - static_cast<float>(a) / grid);
+              ub[c] = hi0 * (1.0f - static_cast<float>(b) / grid);
+            }
+        }
+        for (int64_t step = plan.asymmetric ? 1 : 0; step < steps;
+             ++step, ++c) {
+          const float mv = amax * (1.0f - static_cast<float>(step) / grid);
+          lb[c] = -mv;
+          ub[c] = mv;
+        }
+        std::fill(valid.begin() + row * plan.coarse,
+                  valid.begin() + (row + 1) * plan.coarse, 1);
+      }
+      score(plan.coarse);
+
+      // Strictly lowest loss wins; candidate 0 is the starting point.
+      for (int64_t row = 0; row < rc; ++row) {
+        const int64_t base = row * plan.coarse;
+        const size_t cell = static_cast<size_t>((r0 + row) * groups + grp);
+        int64_t best = 0;
+        double bl = valid[base] ? loss[base] : kInf;
+        result.lossBefore[cell] = bl;
+        for (int64_t c = 1; c < plan.coarse; ++c)
+          if (valid[base + c] && loss[base + c] < bl) {
+            best = c;
+            bl = loss[base + c];
           }
-          for (int64_t j = begin; j < end; ++j)
-            loss[j] = acc[j - begin] * invTokens;
-        });
+        bestLoss[row] = bl;
+        bestLo[row] = lower[base + best];
+        bestHi[row] = upper[base + best];
       }
 
-      // Strictly lowest loss wins; step 0 (no clip) is the starting point.
-      for (int64_t row = 0; row < rc; ++row) {
-        const double *l = loss.data() + row * steps;
-        const char *ok = valid.data() + row * steps;
-        int64_t best = 0;
-        double bestLoss = ok[0] ? l[0] : kInf;
-        for (int64_t step = 1; step < steps; ++step)
-          if (ok[step] && l[step] < bestLoss) {
-            best = step;
-            bestLoss = l[step];
+      if (plan.fine > 0) {
+        // Around each row's best, steps of 1/(grid R) of the group's
+        // extremes (per bound when asymmetric), up to `half` of them.
+        for (int64_t row = 0; row < rc; ++row) {
+          const float lo0 = std::min(gMin[row], 0.0f),
+                      hi0 = std::max(gMax[row], 0.0f);
+          const float amax = std::max(-lo0, hi0);
+          float *lb = lower.data() + row * plan.fine;
+          float *ub = upper.data() + row * plan.fine;
+          char *ok = valid.data() + row * plan.fine;
+          int64_t c = 0;
+          if (plan.asymmetric) {
+            // A bound beyond the group's extreme clips nothing on that side.
+            const float l0 = std::max(bestLo[row], lo0),
+                        u0 = std::min(bestHi[row], hi0);
+            const float dl = -lo0 * fineStep, du = hi0 * fineStep;
+            for (int64_t p = -plan.half; p <= plan.half; ++p)
+              for (int64_t q = -plan.half; q <= plan.half; ++q) {
+                if (p == 0 && q == 0)
+                  continue;
+                lb[c] = l0 + static_cast<float>(p) * dl;
+                ub[c] = u0 - static_cast<float>(q) * du;
+                ok[c] = lb[c] >= lo0 && lb[c] <= 0.0f && ub[c] >= 0.0f &&
+                        ub[c] <= hi0;
+                ++c;
+              }
+          } else {
+            for (int64_t p = -plan.half; p <= plan.half; ++p) {
+              if (p == 0)
+                continue;
+              const float mv =
+                  bestHi[row] - static_cast<float>(p) * amax * fineStep;
+              lb[c] = -mv;
+              ub[c] = mv;
+              ok[c] = mv > 0.0f && mv <= amax;
+              ++c;
+            }
           }
+        }
+        score(plan.fine);
+        for (int64_t row = 0; row < rc; ++row)
+          for (int64_t c = 0; c < plan.fine; ++c) {
+            const int64_t j = row * plan.fine + c;
+            if (valid[j] && loss[j] < bestLoss[row]) {
+              bestLoss[row] = loss[j];
+              bestLo[row] = lower[j];
+              bestHi[row] = upper[j];
+            }
+          }
+      }
+
+      for (int64_t row = 0; row < rc; ++row) {
         const size_t cell = static_cast<size_t>((r0 + row) * groups + grp);
-        result.shrinkStep[cell] = static_cast<int>(best);
-        result.maxVal[cell] =
-            absMax[row] * (1.0f - static_cast<float>(best) / grid);
-        result.lossBefore[cell] = ok[0] ? l[0] : kInf;
-        result.lossAfter[cell] = bestLoss;
+        const float lo0 = std::min(gMin[row], 0.0f),
+                    hi0 = std::max(gMax[row], 0.0f);
+        result.minVal[cell] = bestLo[row];
+        result.maxVal[cell] = bestHi[row];
+        const float span = hi0 - lo0;
+        result.shrink[cell] =
+            span > 0.0f
+                ? (std::min(hi0, bestHi[row]) - std::max(lo0, bestLo[row])) /
+                      span
+                : 1.0f;
+        result.lossAfter[cell] = bestLoss[row];
       }
     }
     if (onGroup)
@@ -544,16 +703,18 @@ void applyClip(float *w, int64_t rows, int64_t k, int64_t groupSize,
                const ClipResult &clip) {
   const int64_t groups = k / groupSize;
   if (clip.rows != rows || clip.groups != groups ||
-      clip.maxVal.size() != static_cast<size_t>(rows * groups))
+      clip.maxVal.size() != static_cast<size_t>(rows * groups) ||
+      clip.minVal.size() != clip.maxVal.size())
     throw Error("applyClip: clip result is for " + std::to_string(clip.rows) +
                 "x" + std::to_string(clip.groups) + " groups, weights have " +
                 std::to_string(rows) + "x" + std::to_string(groups));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t grp = 0; grp < groups; ++grp) {
-      const float mv = clip.maxVal[r * groups + grp];
+      const float lo = clip.minVal[r * groups + grp];
+      const float hi = clip.maxVal[r * groups + grp];
       float *wg = w + r * k + grp * groupSize;
       for (int64_t i = 0; i < groupSize; ++i)
-        wg[i] = std::min(std::max(wg[i], -mv), mv);
+        wg[i] = std::min(std::max(wg[i], lo), hi);
     }
 }
 
@@ -710,12 +871,127 @@ ScaleSearchResult runScaleSearch(const PreparedGroup &p,
   return result;
 }
 
+/// Rows the GPTQ-aware scale choice quantizes: up to gptqScaleRows of each
+/// linear, evenly spaced.
+std::vector<int64_t> gptqSampleRows(const PreparedGroup &p,
+                                    const QuantizeOptions &options) {
+  std::vector<int64_t> sample;
+  for (size_t i = 0; i + 1 < p.offset.size(); ++i) {
+    const int64_t n = p.layerRows(i);
+    const int64_t m = std::min(n, options.gptqScaleRows);
+    for (int64_t j = 0; j < m; ++j)
+      sample.push_back(p.offset[i] + j * n / m);
+  }
+  return sample;
+}
+
+/// Candidates the GPTQ-aware scale choice quantizes (units of progress).
+int64_t gptqScaleEvaluations(const QuantizeOptions &options) {
+  if (!options.gptq || options.gptqScaleCandidates <= 1)
+    return 0;
+  return std::min(options.gptqScaleCandidates, options.scaleGridSize);
+}
+
+/// Replaces the round-to-nearest choice r* of `found` by the candidate with
+/// the lowest output error after GPTQ on sampled rows. GPTQ's compensation
+/// does part of what the scales do, so it favours milder scales: the
+/// candidates are r* and grid ratios spread evenly from 0 up to it. No
+/// clipping here (the clip search follows the choice). `err` is scratch of
+/// rows * k floats. Returns the ratios tried and their losses (none when r*
+/// is the only candidate).
+std::pair<std::vector<double>, std::vector<double>>
+chooseScalesAfterGptq(const PreparedGroup &p, const QuantizeOptions &options,
+                      const GroupStatistics &stats, const OutputLoss &loss,
+                      float *err, ScaleSearchResult &found,
+                      ProgressTracker &progress) {
+  const int64_t k = p.k;
+  const int64_t wanted = gptqScaleEvaluations(options);
+  const int top =
+      static_cast<int>(std::lround(found.ratio * options.scaleGridSize));
+  std::vector<double> ratios{found.ratio};
+  for (int64_t j = 0; j + 1 < wanted; ++j) {
+    const int i = static_cast<int>(
+        std::lround(static_cast<double>(top) * static_cast<double>(j) /
+                    static_cast<double>(wanted - 1)));
+    const double r = static_cast<double>(i) / options.scaleGridSize;
+    if (found.ratioLosses[i] < kInf &&
+        std::find(ratios.begin(), ratios.end(), r) == ratios.end())
+      ratios.push_back(r);
+  }
+  if (ratios.size() == 1) {
+    for (int64_t j = 0; j < wanted; ++j)
+      progress.step(QuantizeStage::ScaleSearch, "");
+    return {};
+  }
+
+  const std::vector<int64_t> sample = gptqSampleRows(p, options);
+  const int64_t m = static_cast<int64_t>(sample.size());
+  std::vector<float> wSub(static_cast<size_t>(m * k));
+  for (int64_t j = 0; j < m; ++j)
+    std::copy_n(p.w.data() + sample[j] * k, k, wSub.data() + j * k);
+  const std::vector<float> h1 =
+      gptqHessian(p.x, p.t, k, {}, options.numThreads);
+  std::vector<float> hs(h1.size());
+
+  std::vector<double> losses;
+  double bestLoss = kInf;
+  std::vector<float> bestScales;
+  double bestRatio = found.ratio;
+  for (double ratio : ratios) {
+    std::vector<float> s =
+        candidateScales(stats.xMean, stats.wMean, ratio, options.formula);
+    // The Hessian of x / s is H_1 scaled by 1 / (s_i s_j).
+    parallelFor(k, options.numThreads, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        for (int64_t j = 0; j < k; ++j)
+          hs[i * k + j] = h1[i * k + j] / (s[i] * s[j]);
+    });
+    for (int64_t j = 0; j < m; ++j)
+      for (int64_t c = 0; c < k; ++c)
+        err[j * k + c] = wSub[j * k + c] * s[c];
+    double l = kInf;
+    try {
+      const QuantizedLinear q = gptqQuantizeLinear(
+          err, m, k, options.params, {}, hs, options.gptqOptions,
+          p.where + ": GPTQ-aware scale search", options.numThreads);
+      const int64_t gs = options.params.groupSize;
+      for (int64_t j = 0; j < m; ++j)
+        for (int64_t c = 0; c < k; ++c) {
+          const float deq =
+              static_cast<float>(int(q.q[c * m + j]) - q.zeroAt(c / gs, j)) *
+              halfToFloat(q.scales[(c / gs) * m + j]);
+          err[j * k + c] = deq / s[c] - wSub[j * k + c];
+        }
+      l = loss.sumSquares(err, m) /
+          (static_cast<double>(p.t) * static_cast<double>(m));
+    } catch (const Error &) {
+      // A range too large for fp16 scales: the candidate is unusable.
+    }
+    losses.push_back(l);
+    if (l < bestLoss) {
+      bestLoss = l;
+      bestRatio = ratio;
+      bestScales = std::move(s);
+    }
+    progress.step(QuantizeStage::ScaleSearch, "");
+  }
+  for (size_t j = ratios.size(); j < static_cast<size_t>(wanted); ++j)
+    progress.step(QuantizeStage::ScaleSearch, "");
+  if (bestLoss < kInf) {
+    found.scales = std::move(bestScales);
+    found.ratio = bestRatio;
+  }
+  return {ratios, losses};
+}
+
 } // namespace
 
 ScaleSearchResult searchGroupScales(const LinearGroupInput &group,
                                     const QuantizeOptions &options) {
   PreparedGroup p = checkGroup(group, options);
-  ProgressTracker progress(options, group.name, 1 + options.scaleGridSize);
+  ProgressTracker progress(options, group.name,
+                           1 + options.scaleGridSize +
+                               gptqScaleEvaluations(options));
   progress.start();
   readGroup(group, p, options.numThreads);
   const GroupStatistics stats = groupStatistics(p, options);
@@ -723,7 +999,11 @@ ScaleSearchResult searchGroupScales(const LinearGroupInput &group,
   OutputLoss loss(p.x, p.t, p.k, p.rows * options.scaleGridSize,
                   OutputLoss::Method::Auto, options.numThreads, options.cancel);
   std::vector<float> err(static_cast<size_t>(p.rows * p.k));
-  return runScaleSearch(p, options, stats, loss, err.data(), progress);
+  ScaleSearchResult found =
+      runScaleSearch(p, options, stats, loss, err.data(), progress);
+  if (gptqScaleEvaluations(options) > 0)
+    chooseScalesAfterGptq(p, options, stats, loss, err.data(), found, progress);
+  return found;
 }
 
 uint64_t groupWorkingBytes(const std::vector<int64_t> &layerRows, int64_t k,
@@ -748,9 +1028,27 @@ uint64_t groupWorkingBytes(const std::vector<int64_t> &layerRows, int64_t k,
           static_cast<uint64_t>(k);
   if (options.searchClip && anyLayerClipped)
     bytes += ClipSearcher::workingBytes(t, k, options);
-  if (options.gptq)
-    bytes += 4 * static_cast<uint64_t>(k) * static_cast<uint64_t>(k) +
-             gptqWorkingBytes(widest, k, options.gptqOptions);
+  if (options.gptq) {
+    const uint64_t kk = static_cast<uint64_t>(k) * static_cast<uint64_t>(k);
+    // The final GPTQ: the Hessian and one layer's working set. Before it,
+    // the GPTQ-aware scale choice: the sampled rows, H_1 and H_s, the
+    // candidate's codes and scales and GPTQ's working set for them.
+    uint64_t gptqBytes =
+        4 * kk + gptqWorkingBytes(widest, k, options.gptqOptions);
+    if (search && gptqScaleEvaluations(options) > 0) {
+      int64_t sampled = 0;
+      for (int64_t n : layerRows)
+        sampled += std::min(n, options.gptqScaleRows);
+      const uint64_t mk =
+          static_cast<uint64_t>(sampled) * static_cast<uint64_t>(k);
+      gptqBytes = std::max(
+          gptqBytes,
+          4 * mk + 8 * kk + mk +
+              4 * mk / static_cast<uint64_t>(options.params.groupSize) +
+              gptqWorkingBytes(sampled, k, options.gptqOptions));
+    }
+    bytes += gptqBytes;
+  }
   return bytes;
 }
 
@@ -767,10 +1065,10 @@ GroupResult quantizeInputGroup(const LinearGroupInput &group,
     for (const LinearLayerInput &l : group.layers)
       clipLayers += l.skipClip ? 0 : 1;
   const int64_t groupsPerRow = k / options.params.groupSize;
-  ProgressTracker progress(options, group.name,
-                           2 + (search ? options.scaleGridSize : 0) +
-                               clipLayers * groupsPerRow +
-                               static_cast<int64_t>(numLayers));
+  ProgressTracker progress(
+      options, group.name,
+      2 + (search ? options.scaleGridSize + gptqScaleEvaluations(options) : 0) +
+          clipLayers * groupsPerRow + static_cast<int64_t>(numLayers));
   progress.start();
   readGroup(group, p, threads);
   GroupStatistics stats;
@@ -815,6 +1113,10 @@ GroupResult quantizeInputGroup(const LinearGroupInput &group,
   } else if (search) {
     ScaleSearchResult found =
         runScaleSearch(p, options, stats, loss, err.data(), progress);
+    if (gptqScaleEvaluations(options) > 0)
+      std::tie(result.gptqRatios, result.gptqRatioLosses) =
+          chooseScalesAfterGptq(p, options, stats, loss, err.data(), found,
+                                progress);
     scales = std::move(found.scales);
     result.ratio = found.ratio;
     result.ratioLosses = std::move(found.ratioLosses);
@@ -844,12 +1146,11 @@ GroupResult quantizeInputGroup(const LinearGroupInput &group,
       stats.searched = true;
       stats.groups = n * groupsPerRow;
       double shrinkSum = 0.0;
-      for (size_t c = 0; c < clip.shrinkStep.size(); ++c) {
-        const double shrink = 1.0 - static_cast<double>(clip.shrinkStep[c]) /
-                                        options.clipGridSize;
+      for (size_t c = 0; c < clip.shrink.size(); ++c) {
+        const double shrink = clip.shrink[c];
         shrinkSum += shrink;
         stats.minShrink = std::min(stats.minShrink, shrink);
-        stats.clippedGroups += clip.shrinkStep[c] > 0 ? 1 : 0;
+        stats.clippedGroups += shrink < 1.0 ? 1 : 0;
         stats.lossBefore += clip.lossBefore[c];
         stats.lossAfter += clip.lossAfter[c];
       }

@@ -99,8 +99,19 @@ struct QuantizeProgress {
   }
 };
 
+/// How the clip search shapes its candidate thresholds.
+enum class ClipShape {
+  /// AutoAWQ's: clamp to [-max_val, max_val], max_val = absmax * shrink.
+  Symmetric,
+  /// Zero-point grids only: the lower and the upper bound are shrunk
+  /// separately, on a 2-D grid of (lower, upper) shrinks (plus the symmetric
+  /// candidates), since the grid's zero point lets either end move alone.
+  /// With --symmetric grids this falls back to Symmetric.
+  Asymmetric,
+};
+
 /// Settings of quantizeInputGroup; the defaults are AutoAWQ's (duo scaling,
-/// 20 ratios, 10 clip steps of 1/20, 512 clip tokens).
+/// 20 ratios, 10 clip steps of 1/20, 512 clip tokens) except where noted.
 struct QuantizeOptions {
   QuantParams params;
   /// false: s = 1 (no scale search).
@@ -114,12 +125,25 @@ struct QuantizeOptions {
   /// i = 0 .. clipSteps - 1 (defaults: shrink 1.00 down to 0.55).
   int clipGridSize = 20;
   int clipSteps = 10;
+  ClipShape clipShape = ClipShape::Symmetric;
+  /// After the coarse candidates, each group's best is refined on a grid
+  /// clipRefine times finer, up to half a coarse step on either side of it
+  /// (per bound for Asymmetric). 0: no refinement (AutoAWQ).
+  int clipRefine = 0;
   /// Quantize with GPTQ (error compensation through the Hessian of the
   /// group's scaled activations) instead of round-to-nearest, after the
   /// scale search and clipping (if any): `--method gptq` (no scale search)
   /// and `--method awq-gptq`.
   bool gptq = false;
   GptqOptions gptqOptions;
+  /// With gptq and a scale search (awq-gptq): choose the ratio by the
+  /// output error after GPTQ instead of after round-to-nearest, among the
+  /// round-to-nearest choice r* and gptqScaleCandidates - 1 grid ratios
+  /// spread evenly over [0, r*] (GPTQ favours milder scales), measured on up
+  /// to gptqScaleRows rows of each linear, evenly spaced, without clipping.
+  /// 0 or 1: the round-to-nearest choice (AutoAWQ's).
+  int gptqScaleCandidates = 0;
+  int64_t gptqScaleRows = 256;
   /// Tokens used by the clip search, sub-sampled evenly from the set.
   int64_t clipMaxTokens = 512;
   /// Threads for elementwise work (0 = all hardware threads). BLAS uses its
@@ -150,7 +174,7 @@ struct ClipStats {
   bool searched = false;     ///< false: skipped (skipClip) or disabled.
   int64_t groups = 0;        ///< (output channel, group) pairs.
   int64_t clippedGroups = 0; ///< Pairs whose chosen shrink is < 1.
-  double meanShrink = 1.0;   ///< Mean chosen max_val / absmax.
+  double meanShrink = 1.0;   ///< Mean ClipResult::shrink (clipped range).
   double minShrink = 1.0;
   /// Sum over pairs of the token-mean squared error of the group's partial
   /// output, without clipping and with the chosen clip.
@@ -187,6 +211,11 @@ struct GroupResult {
   /// group's linears on all calibration tokens); +inf for a candidate whose
   /// scaled weights do not fit fp16 scales. Empty when not searched.
   std::vector<double> ratioLosses;
+  /// The GPTQ-aware choice (gptqScaleCandidates > 1): the ratios tried, the
+  /// round-to-nearest choice first, and their output MSE (on all
+  /// calibration tokens) after GPTQ on the sampled rows. Empty when the
+  /// choice was not made or had one candidate.
+  std::vector<double> gptqRatios, gptqRatioLosses;
   std::vector<LayerReport> reports;
 };
 
@@ -248,8 +277,14 @@ std::vector<float> candidateScales(const std::vector<float> &xMean,
 struct ClipResult {
   int64_t rows = 0;
   int64_t groups = 0;
-  std::vector<float> maxVal;   ///< [rows, groups]: clamp to [-maxVal, maxVal].
-  std::vector<int> shrinkStep; ///< [rows, groups]: chosen i, shrink 1 - i/grid.
+  /// [rows, groups]: clamp the group to [minVal, maxVal] (minVal <= 0 <=
+  /// maxVal; Symmetric: minVal = -maxVal).
+  std::vector<float> minVal, maxVal;
+  /// [rows, groups]: the clipped range over the unclipped one, (min(max,
+  /// maxVal) - max(min, minVal)) / (max - min) with min, max the group's
+  /// extremes widened to hold 0, as the quantization grid spans them; 1 when
+  /// nothing is clipped.
+  std::vector<float> shrink;
   /// [rows, groups]: token-mean squared error of the group's partial output
   /// (x_g . (Q(w_g) - w_g)) without clipping and with the chosen clip.
   std::vector<double> lossBefore;
@@ -274,6 +309,9 @@ public:
 
   int64_t tokens() const { return tokens_; }
 
+  /// Candidates a search scores per (row, group), all stages together.
+  static int64_t candidatesPerGroup(const QuantizeOptions &options);
+
   /// Heap bytes a searcher over `t` tokens and K = `k` holds at most while
   /// it is built and searches.
   static uint64_t workingBytes(int64_t t, int64_t k,
@@ -288,7 +326,7 @@ private:
   bool useGram_ = false;
 };
 
-/// Clamps w [rows, k] group-wise to [-maxVal, maxVal] as chosen by `clip`.
+/// Clamps w [rows, k] group-wise to [minVal, maxVal] as chosen by `clip`.
 void applyClip(float *w, int64_t rows, int64_t k, int64_t groupSize,
                const ClipResult &clip);
 

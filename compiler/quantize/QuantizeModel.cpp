@@ -181,7 +181,16 @@ QuantizeOptions groupQuantizeOptions(const ModelQuantizeOptions &options,
   // the synthetic models it lowers the error at 3 and 4 bits
   // (docs/quantization.md).
   qo.searchClip = searchesScales(plan.method) && options.clip;
+  if (resolvedClipSearch(plan.method, options.clipSearch) ==
+      ClipSearchKind::Asymmetric) {
+    qo.clipShape = ClipShape::Asymmetric;
+    qo.clipRefine = 4;
+  }
   qo.gptq = usesGptq(plan.method);
+  // GPTQ does part of what the scales do: on real weights choosing the
+  // ratio after GPTQ lowers the held-out error (docs/quantization.md).
+  if (plan.method == QuantizeMethod::AwqGptq && options.gptqAwareScales)
+    qo.gptqScaleCandidates = 4;
   qo.gptqOptions.actOrder = options.actOrder;
   qo.params = plan.settings.paramsFor(plan.k);
   qo.numThreads = options.threads;
@@ -380,6 +389,8 @@ void ModelQuantizer::quantizeGroup(size_t step) {
   out.scaleSearched = quantized.scaleSearched;
   out.ratio = quantized.ratio;
   out.ratioLosses = quantized.ratioLosses;
+  out.gptqRatios = quantized.gptqRatios;
+  out.gptqRatioLosses = quantized.gptqRatioLosses;
   out.scales = quantized.scales;
   out.destination =
       quantized.scaleSearched ? plan.destination : ScaleDestination::None;
@@ -530,6 +541,14 @@ void ModelQuantizer::writeCheckpoint(const std::string &dir) {
 
 } // namespace
 
+ClipSearchKind resolvedClipSearch(QuantizeMethod method,
+                                  std::optional<ClipSearchKind> requested) {
+  if (requested)
+    return *requested;
+  return method == QuantizeMethod::Awq ? ClipSearchKind::Asymmetric
+                                       : ClipSearchKind::AutoAwq;
+}
+
 WorkingMemoryEstimate estimateWorkingMemory(const ModelQuantizeOptions &options,
                                             const ModelPlan &plan) {
   // Layers whose rows absorb another group's 1/s: quantizeGroup keeps their
@@ -670,6 +689,9 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   result.mixedPrecision = mixed;
   result.method = options.method;
   result.formula = options.formula;
+  result.clipSearch = resolvedClipSearch(options.method, options.clipSearch);
+  result.gptqAwareScales =
+      options.method == QuantizeMethod::AwqGptq && options.gptqAwareScales;
   result.clip = options.clip && searchesScales(options.method);
   result.foldOnly = options.foldOnly;
   result.actOrder = options.actOrder && usesGptq(options.method);

@@ -46,6 +46,23 @@ struct ModelProgress {
   double fraction = 0.0;
 };
 
+/// The clip search's candidate sets (docs/quantization.md, "Clip search").
+enum class ClipSearchKind {
+  /// AutoAWQ's: symmetric thresholds, shrink 1.00 down to 0.55 in steps of
+  /// 0.05 (ClipShape::Symmetric, no refinement).
+  AutoAwq,
+  /// Lower and upper bound shrunk apart on the same steps, then refined to
+  /// steps of 0.0125 around the best (ClipShape::Asymmetric, clipRefine 4);
+  /// with --symmetric grids, symmetric thresholds refined the same way.
+  Asymmetric,
+};
+
+/// The clip search a run uses: `requested`, or the method's default
+/// (Asymmetric for awq; AutoAwq for awq-gptq, where the asymmetric search
+/// did not lower the held-out error after GPTQ).
+ClipSearchKind resolvedClipSearch(QuantizeMethod method,
+                                  std::optional<ClipSearchKind> requested);
+
 struct ModelQuantizeOptions {
   std::string model;       ///< Hugging Face directory or model description.
   std::string calibration; ///< Calibration safetensors file.
@@ -54,6 +71,12 @@ struct ModelQuantizeOptions {
   QuantizeMethod method = QuantizeMethod::Awq;
   ScaleFormula formula = ScaleFormula::Duo;
   bool clip = true;
+  /// The clip search's candidates; unset: Asymmetric for awq, AutoAwq for
+  /// awq-gptq (resolvedClipSearch).
+  std::optional<ClipSearchKind> clipSearch;
+  /// awq-gptq: choose the AWQ ratio by the output error after GPTQ
+  /// (QuantizeOptions::gptqScaleCandidates = 4, 256 rows per linear).
+  bool gptqAwareScales = true;
   /// Search scales only for groups whose 1/s folds into their producer, so
   /// the checkpoint needs no activation scale tensor (AutoAWQ's behaviour;
   /// the result loads unchanged in AutoAWQ, vLLM and transformers).
@@ -92,6 +115,8 @@ struct GroupQuantReport {
   bool scaleSearched = false;
   double ratio = 0.0;
   std::vector<double> ratioLosses;
+  /// The GPTQ-aware choice's candidates and losses (GroupResult).
+  std::vector<double> gptqRatios, gptqRatioLosses;
   ScaleDestination destination = ScaleDestination::None;
   /// The tensor or layer that absorbed 1/s (or the activation scale tensor).
   std::string target;
@@ -138,6 +163,8 @@ struct ModelQuantizeResult {
   QuantizeMethod method = QuantizeMethod::Awq;
   ScaleFormula formula = ScaleFormula::Duo;
   bool clip = true;
+  ClipSearchKind clipSearch = ClipSearchKind::AutoAwq;
+  bool gptqAwareScales = false; ///< Used (awq-gptq only).
   bool foldOnly = false;
   bool actOrder = false;
   std::vector<GroupQuantReport> groups; ///< In description order.

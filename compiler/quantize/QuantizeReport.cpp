@@ -115,11 +115,17 @@ std::string describeSettings(const ModelQuantizeResult &result) {
       << ", " << methodName(result.method);
   if (result.method == QuantizeMethod::Awq) {
     out << " (" << formulaName(result.formula) << " scales"
-        << (result.clip ? ", clip" : ", no clip")
+        << (!result.clip ? ", no clip"
+            : result.clipSearch == ClipSearchKind::Asymmetric
+                ? ", asymmetric clip"
+                : ", clip")
         << (result.foldOnly ? ", fold only" : "") << ")";
   } else if (result.method == QuantizeMethod::AwqGptq) {
     out << " (" << formulaName(result.formula) << " scales"
-        << (result.clip ? ", clip" : ", no clip")
+        << (!result.clip ? ", no clip"
+            : result.clipSearch == ClipSearchKind::Asymmetric
+                ? ", asymmetric clip"
+                : ", clip")
         << (result.foldOnly ? ", fold only" : "")
         << (result.actOrder ? ", act order" : "") << ")";
   } else if (result.method == QuantizeMethod::Gptq && result.actOrder) {
@@ -221,15 +227,20 @@ json reportToJson(const ModelQuantizeResult &result) {
   report["model"] = result.model;
   report["calibration"] = result.calibration;
   report["output"] = result.output;
-  report["settings"] = {{"bits", result.settings.bits},
-                        {"group_size", result.settings.groupSize},
-                        {"zero_point", result.settings.zeroPoint},
-                        {"method", methodName(result.method)},
-                        {"scale_formula", formulaName(result.formula)},
-                        {"clip", result.clip},
-                        {"fold_only", result.foldOnly},
-                        {"act_order", result.actOrder},
-                        {"mixed", result.mixed}};
+  report["settings"] = {
+      {"bits", result.settings.bits},
+      {"group_size", result.settings.groupSize},
+      {"zero_point", result.settings.zeroPoint},
+      {"method", methodName(result.method)},
+      {"scale_formula", formulaName(result.formula)},
+      {"clip", result.clip},
+      {"clip_search", result.clipSearch == ClipSearchKind::Asymmetric
+                          ? "asymmetric"
+                          : "autoawq"},
+      {"scale_search", result.gptqAwareScales ? "gptq" : "rtn"},
+      {"fold_only", result.foldOnly},
+      {"act_order", result.actOrder},
+      {"mixed", result.mixed}};
   if (result.mixedPrecision)
     report["mixed_precision"] = {
         {"target_bits", result.mixedPrecision->targetBits},
@@ -245,6 +256,9 @@ json reportToJson(const ModelQuantizeResult &result) {
     json widthErrors = json::object();
     for (const auto &[bits, error] : group.widthErrors)
       widthErrors[std::to_string(bits)] = number(error);
+    json gptqLosses = json::array();
+    for (double loss : group.gptqRatioLosses)
+      gptqLosses.push_back(number(loss));
     groups.push_back(
         {{"name", group.name},
          {"layers", group.layers},
@@ -257,6 +271,8 @@ json reportToJson(const ModelQuantizeResult &result) {
          {"scale_searched", group.scaleSearched},
          {"ratio", group.ratio},
          {"ratio_losses", losses},
+         {"gptq_ratios", group.gptqRatios},
+         {"gptq_ratio_losses", gptqLosses},
          {"scale_destination", scaleDestinationName(group.destination)},
          {"scale_target", group.target},
          {"seconds", group.seconds}});

@@ -35,7 +35,7 @@ struct QuantizeSummary {
 
 QuantizeSummary summarize(const ModelQuantizeResult &result);
 
-/// "4-bit, group 128, zero point, awq (duo scales, clip)".
+/// "4-bit, group 128, zero point, awq (duo scales, asymmetric clip)".
 std::string describeSettings(const ModelQuantizeResult &result);
 
 /// The human-readable report: one row per layer, then a summary.

@@ -50,7 +50,7 @@ TEST_F(QuantizeCommandTest, PrintsTheReportAndWritesItAsJson) {
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_PRED2(contains, run.out,
                "awqc quantize: 3-bit, group 64, zero point, awq (duo scales, "
-               "clip)\n");
+               "asymmetric clip)\n");
   EXPECT_PRED2(contains, run.out, "summary: 14 layers; AWQ < RTN on 14/14");
   EXPECT_PRED2(contains, run.out, "wrote " + dir_ / "awq");
   // Not a terminal: plain lines, one per group, no carriage returns.
@@ -67,6 +67,7 @@ TEST_F(QuantizeCommandTest, PrintsTheReportAndWritesItAsJson) {
   EXPECT_EQ(report["settings"]["group_size"], 64);
   EXPECT_EQ(report["settings"]["method"], "awq");
   EXPECT_EQ(report["settings"]["scale_formula"], "duo");
+  EXPECT_EQ(report["settings"]["clip_search"], "asymmetric");
   ASSERT_EQ(report["layers"].size(), 14u);
   ASSERT_EQ(report["groups"].size(), 8u);
   for (const nlohmann::json &layer : report["layers"]) {

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <malloc.h>
 #include <new>
+#include <optional>
 
 namespace {
 
@@ -120,6 +121,7 @@ struct Case {
   QuantizeMethod method;
   bool actOrder;
   int64_t hidden, intermediate, tokens;
+  std::optional<ClipSearchKind> clipSearch = std::nullopt;
 };
 
 class WorkingMemoryTest : public testing::TestWithParam<Case> {};
@@ -142,6 +144,7 @@ TEST_P(WorkingMemoryTest, EstimateBoundsThePeakOfARealRun) {
   options.output = dir / "out";
   options.method = c.method;
   options.actOrder = c.actOrder;
+  options.clipSearch = c.clipSearch;
   options.threads = 2;
   uint64_t estimate = 0;
   options.onProgress = [&](const ModelProgress &p) {
@@ -172,7 +175,11 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{"gptq_act_order", QuantizeMethod::Gptq, true, 512,
                          1408, 256},
                     Case{"awq_gptq_many_tokens", QuantizeMethod::AwqGptq, false,
-                         256, 768, 2048}),
+                         256, 768, 2048},
+                    Case{"awq_autoawq_clip", QuantizeMethod::Awq, false, 512,
+                         1408, 256, ClipSearchKind::AutoAwq},
+                    Case{"awq_gptq_asymmetric_clip", QuantizeMethod::AwqGptq,
+                         true, 256, 768, 1024, ClipSearchKind::Asymmetric}),
     [](const testing::TestParamInfo<Case> &info) { return info.param.name; });
 
 } // namespace
