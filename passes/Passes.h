@@ -3,6 +3,7 @@
 #define AWQ_PASSES_PASSES_H
 
 #include "dialects/awq/AwqDialect.h"
+#include "runtime/kernels/KernelPlan.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassOptions.h"
@@ -32,7 +33,7 @@ struct AwqPipelineOptions : public PassPipelineOptions<AwqPipelineOptions> {
   Option<int64_t> gemmMinM{*this, "gemm-min-m",
                            llvm::cl::desc("Rows from which the tensor-core "
                                           "kernel runs"),
-                           llvm::cl::init(5)};
+                           llvm::cl::init(::awq::kDefaultGemmMinM)};
 };
 
 /// Adds the passes that take graph-level IR to kernel level.

@@ -120,14 +120,17 @@ def SelectKernelsPass : Pass<"awq-select-kernels", "::mlir::ModuleOp"> {
     unless `target` is given):
 
     * `gemv`: the CUDA-core kernel for M < `gemm_min_m`. 128 threads, 8
-      columns per warp (4 for 8-bit weights), up to 4 rows per block; K is split across blocks
+      columns per warp (4 for 8-bit weights), row bodies up to
+      `gemm_min_m - 1` rows (at most 4) per block; K is split across blocks
       until the grid covers twice the SM count.
     * `gemm`: the tensor-core kernel. A 64 x 128 tile (64 x 64 when N is
-      small) on 2 x 2 warps, a 64-deep K tile (32 with 32-wide groups when
-      that is all that fits), as many cp.async stages (up to 4) as the
-      architecture's shared memory allows, and split-K when the column tiles
-      alone cannot occupy the SMs at small M.
-    * `gemm_min_m`: the row count from which the GEMM kernel runs.
+      small) on 2 x 2 warps, a 128-deep K tile (64 or 32 for groups it does
+      not divide), 3 cp.async stages where the architecture's shared memory
+      holds them, and split-K until a launch of one M tile has about two
+      blocks per SM (launches of more M tiles split less).
+    * `gemm_min_m`: the row count from which the GEMM kernel runs (default
+      2: the GEMM's small-M body beats the GEMV from two rows on;
+      `awq::kDefaultGemmMinM`).
 
     `families` restricts the choice to one kernel family (`gemv` or `gemm`).
 
@@ -138,9 +141,9 @@ def SelectKernelsPass : Pass<"awq-select-kernels", "::mlir::ModuleOp"> {
     becomes, for sm_80,
 
     ```mlir
-    %y = awq.linear %x, %w {gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1>,
-                            gemm_min_m = 5 : i64,
-                            gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4>} : ...
+    %y = awq.linear %x, %w {gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 7>,
+                            gemm_min_m = 2 : i64,
+                            gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 1>} : ...
     ```
   }];
   let options = [
@@ -150,7 +153,8 @@ def SelectKernelsPass : Pass<"awq-select-kernels", "::mlir::ModuleOp"> {
            "SMs to fill (default: the representative part of the architecture)">,
     Option<"families", "families", "std::string", /*default=*/"\"both\"",
            "Kernel families to build: both, gemv or gemm">,
-    Option<"gemmMinM", "gemm-min-m", "int64_t", /*default=*/"5",
+    Option<"gemmMinM", "gemm-min-m", "int64_t",
+           /*default=*/"::awq::kDefaultGemmMinM",
            "Rows from which the tensor-core kernel runs when both exist">
   ];
   let dependentDialects = ["::mlir::awq::AwqDialect"];

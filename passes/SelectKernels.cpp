@@ -96,10 +96,15 @@ struct SelectKernelsPass
       ::awq::LinearShape shape = linear.getLinearShape();
       std::optional<::awq::GemvParams> gemv;
       std::optional<::awq::GemmParams> gemm;
-      if (families != "gemm")
-        gemv = ::awq::planGemv(shape, *arch, plan);
       if (families != "gemv")
         gemm = ::awq::planGemm(shape, *arch, plan);
+      // The GEMV serves the rows below gemm_min_m, or all of them when no
+      // GEMM fits the layer.
+      ::awq::PlanOptions gemvPlan = plan;
+      if (gemm)
+        gemvPlan.gemvRows = static_cast<int64_t>(gemmMinM) - 1;
+      if (families != "gemm")
+        gemv = ::awq::planGemv(shape, *arch, gemvPlan);
       if (!gemv && !gemm) {
         ::awq::GemvParams defaultGemv;
         ::awq::GemmParams defaultGemm;

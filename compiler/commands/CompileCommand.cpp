@@ -109,7 +109,7 @@ int runCompileCommand(const std::vector<std::string> &argv, std::ostream &out,
     const std::string target = args.value(OPT_target).value_or("");
     ir::AwqPipelineOptions pipeline;
     pipeline.families = args.value(OPT_families).value_or("both");
-    pipeline.gemmMinM = args.intValue(OPT_gemm_min_m, 1, INT32_MAX).value_or(5);
+    pipeline.gemmMinM = args.intValue(OPT_gemm_min_m, 1, INT32_MAX).value_or(kDefaultGemmMinM);
     const bool toBundle = isBundlePath(output);
     const OutputRules rules =
         toBundle ? bundleOutputRules(input, args.flag(OPT_force))

@@ -63,7 +63,7 @@ defm target : Value<"target", "sm_XY[a]",
 defm families : Value<"families", "both|gemv|gemm",
   "Kernel families to emit (default both)", [sc_compile]>;
 defm gemm_min_m : Value<"gemm-min-m", "N",
-  "Smallest row count M that runs the GEMM kernel (default 5)", [sc_compile]>;
+  "Smallest row count M that runs the GEMM kernel (default 2)", [sc_compile]>;
 defm max_m : Value<"max-m", "N",
   "Largest row count M the bundle runs (default 4096; bundles only)",
   [sc_compile]>;

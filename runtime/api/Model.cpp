@@ -308,6 +308,9 @@ void Model::plan() {
       if (options.replan && gpu && parsed) {
         PlanOptions planOptions;
         planOptions.smCount = smCount;
+        // The rows the bundle gives this kernel (the compiler planned the
+        // GEMV's row bodies for them).
+        planOptions.gemvRows = use.maxM;
         if (use.family == KernelFamily::Gemv) {
           if (auto p = planGemv(layer.shape, *parsed->arch, planOptions))
             instance = KernelInstance::makeGemv(layer.shape, *p);

@@ -56,11 +56,10 @@ template <typename Json> Json describeLaunch(const KernelInstance &instance) {
               {"rows_per_block", f.rowsPerBlock},
               {"split_k", f.splitK}};
   for (int axis = 0; axis < 3; ++axis)
-    launch[axes[axis]] =
-        axis == f.rowAxis
-            ? Json("ceil(M / " + std::to_string(f.rowsPerBlock) + ")")
-        : axis == 2 && f.splitShrinksWithM ? Json(f.splitText())
-                                           : Json(f.grid[axis]);
+    launch[axes[axis]] = axis == f.rowAxis ? Json(f.rowText())
+                         : axis == 2 && f.splitShrinksWithM
+                             ? Json(f.splitText())
+                             : Json(f.grid[axis]);
   launch["workspace_floats"] =
       f.splitK > 1 ? (f.splitShrinksWithM ? "M * N while grid_z > 1" : "M * N")
                    : "0";

@@ -174,6 +174,11 @@ KernelInstance::LaunchFormula KernelInstance::launchFormula() const {
   return formula;
 }
 
+std::string KernelInstance::LaunchFormula::rowText() const {
+  return rowsPerBlock == 1 ? std::string("M")
+                           : "ceil(M / " + str(rowsPerBlock) + ")";
+}
+
 std::string KernelInstance::LaunchFormula::splitText() const {
   return splitShrinksWithM ? "max(1, floor(" + str(splitK) + " / ceil(M / " +
                                  str(rowsPerBlock) + ")))"
@@ -190,10 +195,9 @@ std::string KernelInstance::describeLaunch() const {
   const LaunchFormula f = launchFormula();
   std::string grid;
   for (int axis = 0; axis < 3; ++axis)
-    grid += (axis ? ", " : "") + (axis == f.rowAxis
-                                      ? "ceil(M / " + str(f.rowsPerBlock) + ")"
-                                  : axis == 2 ? f.splitText()
-                                              : str(f.grid[axis]));
+    grid += (axis ? ", " : "") + (axis == f.rowAxis ? f.rowText()
+                                  : axis == 2       ? f.splitText()
+                                                    : str(f.grid[axis]));
   return "grid (" + grid + "), block " + str(f.threads) + ", " +
          str(f.sharedBytes) + " bytes of dynamic shared memory" +
          (f.splitK > 1 ? std::string("; split-K workspace M x N floats and "

@@ -90,6 +90,9 @@ struct KernelInstance {
     /// max(1, splitK / grid[rowAxis]) (GemmGeometry::gridZ), and the
     /// workspace is needed only while it is above 1.
     bool splitShrinksWithM = false;
+    /// The row axis for people: "ceil(M / r)", or "M" for one row per
+    /// block.
+    std::string rowText() const;
     /// The split axis for people: "max(1, floor(S / ceil(M / r)))" or the
     /// fixed count.
     std::string splitText() const;

@@ -102,7 +102,9 @@ std::optional<GemvParams> planGemv(const LinearShape &shape,
   // An 8-bit unit is twice the words of a 4-bit one: half the columns per
   // warp keeps the register-double-buffered tile from spilling.
   params.colsPerWarp = shape.bits == 8 ? 4 : 8;
-  params.maxRows = 4;
+  params.maxRows = 1;
+  while (params.maxRows < std::min<int64_t>(options.gemvRows, 4))
+    params.maxRows *= 2;
   params.kSplit = 1;
   const GemvGeometry geometry = gemvGeometry(shape, params);
   // A memory-bound kernel needs many loads in flight: split K until the

@@ -47,12 +47,24 @@ std::string checkGemmOnArch(const LinearShape &shape, const GemmParams &params,
 struct PlanOptions {
   /// SMs to fill; 0 means the architecture's representative part.
   int64_t smCount = 0;
+  /// The most rows the GEMV is launched with (the layer's GEMM takes the
+  /// rest): its row bodies stop at the power of two that covers them, at
+  /// most 4 (more rows take several chunks of 4). Fewer bodies mean fewer
+  /// registers, more resident warps and a shorter compile.
+  int64_t gemvRows = 4;
 };
 
+/// The row count from which a layer that has both kernels runs the GEMM:
+/// the GEMM's small-M body (M <= 16) issues 2.6-2.7 instructions per weight
+/// on the 7B shapes where the GEMV needs 4.7-4.8 at M = 2 and 7.1-7.2 at
+/// M = 4 (docs/performance.md), so the GEMV serves decode of one row only.
+constexpr int64_t kDefaultGemmMinM = 2;
+
 /// The GEMV launch for `shape` on `arch`: 128 threads, 8 columns per warp (4
-/// for 8-bit weights, whose twice-as-wide units would spill), up to 4 rows
-/// per block, and split-K until the grid holds two blocks per SM. nullopt
-/// when the contract allows no GEMV for the layer.
+/// for 8-bit weights, whose twice-as-wide units would spill), row bodies up
+/// to `options.gemvRows` (at most 4) rows per block, and split-K until the
+/// grid holds two blocks per SM. nullopt when the contract allows no GEMV
+/// for the layer.
 std::optional<GemvParams> planGemv(const LinearShape &shape,
                                    const ArchInfo &arch,
                                    const PlanOptions &options = {});

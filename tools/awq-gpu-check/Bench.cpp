@@ -42,9 +42,9 @@ namespace gpucheck {
 
 namespace {
 
-/// The pipeline's default gemm_min_m (passes/Passes.td): GEMV below, GEMM
-/// from this many rows on.
-constexpr int64_t kGemmMinM = 5;
+/// The pipeline's default gemm_min_m: GEMV below, GEMM from this many rows
+/// on.
+constexpr int64_t kGemmMinM = kDefaultGemmMinM;
 
 struct BenchShape {
   int64_t k, n;

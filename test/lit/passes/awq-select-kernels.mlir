@@ -1,5 +1,6 @@
 // RUN: awq-opt %s --split-input-file --awq-select-kernels | FileCheck %s
 // RUN: awq-opt %s --split-input-file --awq-select-kernels="target=sm_90 families=gemm" | FileCheck %s --check-prefix=GEMM90
+// RUN: awq-opt %s --split-input-file --awq-select-kernels="gemm-min-m=5" | FileCheck %s --check-prefix=MINM5
 
 !w = !awq.qweight<k = 4096, n = 4096, bits = 4, group = 128, scaled_zero, autoawq_gemm>
 !down = !awq.qweight<k = 11008, n = 4096, bits = 4, group = 128, scaled_zero, autoawq_gemm>
@@ -15,8 +16,13 @@ func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !d
     -> (tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x64xf16>) {
   // CHECK: awq.linear
   // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 7>
-  // CHECK-SAME: gemm_min_m = 5
-  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 4>
+  // CHECK-SAME: gemm_min_m = 2
+  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 1>
+  // A GEMV that serves up to 4 rows gets row bodies for 1, 2 and 4.
+  // MINM5-LABEL: func.func @llama
+  // MINM5: awq.linear
+  // MINM5-SAME: gemm_min_m = 5
+  // MINM5-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 4>
   // GEMM90: awq.linear
   // GEMM90-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 8>
   // GEMM90-SAME: gemm_min_m = 1
@@ -24,14 +30,14 @@ func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !d
   %0 = awq.linear %x, %w : tensor<?x4096xf16>, !w -> tensor<?x4096xf16>
   // CHECK: awq.linear
   // CHECK-SAME: split_k = 7
-  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 4>
+  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 1>
   %1 = awq.linear %h, %d : tensor<?x11008xf16>, !down -> tensor<?x4096xf16>
   // A 64-column 8-bit layer gets 64-wide GEMM tiles on one warp column, and
   // its four GEMV blocks (4 columns per warp) split K four ways (4096 values
   // = 4 GEMV tiles).
   // CHECK: awq.linear
   // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 64, tile_k = 128, warps_m = 2, warps_n = 1, stages = 3, split_k = 8>
-  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 4, max_rows = 4>
+  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 4, max_rows = 1>
   %2 = awq.linear %x, %n : tensor<?x4096xf16>, !narrow -> tensor<?x64xf16>
   return %0, %1, %2 : tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x64xf16>
 }
@@ -39,14 +45,14 @@ func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !d
 
 // -----
 
-// sm_86 has 99 KB of shared memory per block: 8-bit 128-wide tiles fit four
-// stages at tile_k 64.
+// sm_86 has 99 KB of shared memory per block: 8-bit 128-wide tiles fit three
+// stages at tile_k 128.
 // CHECK-LABEL: func.func @consumer
 !w8 = !awq.qweight<k = 8192, n = 28672, bits = 8, group = 128, symmetric, autoawq_gemm>
 module attributes {awq.target = "sm_86"} {
 func.func @consumer(%x: tensor<?x8192xf16>, %w: !w8) -> tensor<?x28672xf16> {
   // CHECK: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 1>
-  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 1, max_rows = 4>
+  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 1, max_rows = 1>
   %0 = awq.linear %x, %w : tensor<?x8192xf16>, !w8 -> tensor<?x28672xf16>
   return %0 : tensor<?x28672xf16>
 }
