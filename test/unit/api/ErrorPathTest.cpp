@@ -571,10 +571,10 @@ TEST_F(RunArgumentTest, WorkspaceTooSmallOrMissing) {
       awqc_model_run_layer(model, 1, m, &io, nullptr, workspaceBytes, nullptr),
       AWQC_ERROR_INVALID_ARGUMENT);
   expectMessage("the workspace is NULL");
-  // GEMV sizes need none.
-  LayerRun small(model, llamaBundle().manifest().layers.at(1), 2, rng);
+  // The GEMV (M = 1) needs none.
+  LayerRun small(model, llamaBundle().manifest().layers.at(1), 1, rng);
   const awqc_layer_io smallIo = small.io();
-  EXPECT_EQ(awqc_model_run_layer(model, 1, 2, &smallIo, nullptr, 0, nullptr),
+  EXPECT_EQ(awqc_model_run_layer(model, 1, 1, &smallIo, nullptr, 0, nullptr),
             AWQC_OK)
       << awqc_last_error();
 }

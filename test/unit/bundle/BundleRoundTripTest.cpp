@@ -13,6 +13,7 @@
 #include "dialects/awq/AwqDialect.h"
 #include "dialects/awq/KernelSchedules.h"
 #include "runtime/formats/MappedFile.h"
+#include "runtime/kernels/KernelPlan.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
 
@@ -138,12 +139,13 @@ TEST_F(BundleRoundTrip, ManifestDescribesLayersKernelsAndRanges) {
   EXPECT_EQ(qkv.shape.k, 256);
   EXPECT_EQ(qkv.shape.n, 768);
   ASSERT_EQ(qkv.kernels.size(), 2u);
-  // The pipeline's default: GEMV below 5 rows, GEMM from there to max M.
+  // The pipeline's default: the GEMV for one row, the GEMM from two rows to
+  // max M.
   EXPECT_EQ(qkv.kernels[0].family, KernelFamily::Gemv);
   EXPECT_EQ(qkv.kernels[0].minM, 1);
-  EXPECT_EQ(qkv.kernels[0].maxM, 4);
+  EXPECT_EQ(qkv.kernels[0].maxM, kDefaultGemmMinM - 1);
   EXPECT_EQ(qkv.kernels[1].family, KernelFamily::Gemm);
-  EXPECT_EQ(qkv.kernels[1].minM, 5);
+  EXPECT_EQ(qkv.kernels[1].minM, kDefaultGemmMinM);
   EXPECT_EQ(qkv.kernels[1].maxM, 100);
   EXPECT_TRUE(m.layers[1].shape.residual);
   EXPECT_TRUE(m.layers[2].shape.siluMul);
