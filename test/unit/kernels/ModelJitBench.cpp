@@ -54,9 +54,12 @@ std::vector<Use> llama7bUses() {
       shape.siluMul = linear.siluMul;
       const std::string layer =
           "model_layers_" + std::to_string(block) + "_" + linear.name;
+      // The GEMV serves the rows below the pipeline's gemm_min_m.
+      awq::PlanOptions gemvRows;
+      gemvRows.gemvRows = awq::kDefaultGemmMinM - 1;
       uses.push_back(
-          {layer + "_gemv",
-           awq::KernelInstance::makeGemv(shape, *awq::planGemv(shape, arch))});
+          {layer + "_gemv", awq::KernelInstance::makeGemv(
+                                shape, *awq::planGemv(shape, arch, gemvRows))});
       uses.push_back(
           {layer + "_gemm",
            awq::KernelInstance::makeGemm(shape, *awq::planGemm(shape, arch))});
