@@ -9,10 +9,12 @@
 // worse fails here; one that makes it better should lower the table.
 //
 // The table is today's measurement (NVRTC 13.0, December 2026), not the
-// goal. The goal of the kernel-performance issue for the GEMV at M = 1:
-// <= 2.5 instructions per weight, <= 1.0 on the ALU pipe, >= 16 resident
-// warps and >= 32 KB of weight bytes in flight per SM (docs/kernels.md,
-// "Reading the machine code").
+// goal. The goal of the kernel-performance issue for decode (M = 1): <= 2.5
+// instructions per weight, <= 1.0 on the ALU pipe, >= 16 resident warps and
+// >= 32 KB of weight bytes in flight per SM; for the GEMM at M <= 16: <= 3.0
+// (docs/kernels.md, "Reading the machine code"; docs/performance.md says
+// which are met). GEMM bodies: 16 rows is the small-M body, 64 the row
+// split.
 //
 // Skips (GTEST_SKIP) when no disassembler is found.
 //
