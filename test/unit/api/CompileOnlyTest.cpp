@@ -128,6 +128,29 @@ TEST_P(CompileOnlyTest, CannotRun) {
   EXPECT_EQ(awqc_model_workspace_bytes(model, 33, &bytes), AWQC_OK);
 }
 
+/// Re-planning for the architecture the bundle was planned for reproduces
+/// every kernel, the GEMV's row bodies included (the runtime plans them for
+/// the M range the bundle gives the GEMV, as the compiler did), so the
+/// embedded CUBINs serve and nothing is compiled.
+TEST(CompileOnlyReplan, SamePlanUsesEveryEmbeddedCubin) {
+  const std::string bundle = freshDir("replan") + "/aot.awqb";
+  runAwqc("compile " + std::string(AWQ_API_TEST_SOURCE_DIR) +
+          "/examples/llama-block.mlir -o " + bundle +
+          " --random-weights 1 --target sm_80 --aot sm_80");
+  const std::string cacheDir = freshDir("replan-cache");
+  awqc_open_options o;
+  awqc_open_options_init(&o);
+  o.compile_only_target = "sm_80";
+  o.cache_dir = cacheDir.c_str();
+  OpenResult opened = openModel(bundle, o);
+  ASSERT_EQ(opened.status, AWQC_OK) << opened.message;
+  awqc_model_info info;
+  ASSERT_EQ(awqc_model_get_info(opened.model.get(), &info), AWQC_OK);
+  EXPECT_GT(info.num_kernels, 0);
+  EXPECT_EQ(info.kernels_embedded, info.num_kernels);
+  EXPECT_EQ(info.kernels_compiled + info.kernels_cached, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Targets, CompileOnlyTest,
                          ::testing::Values("sm_80", "sm_90a"),
                          [](const auto &info) {

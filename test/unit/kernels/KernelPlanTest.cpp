@@ -456,6 +456,23 @@ TEST(PlanGemv, LlamaShapesOnH100) {
   EXPECT_EQ(p->colsPerWarp, 4);
 }
 
+TEST(PlanGemv, RowBodiesCoverTheRowsItServes) {
+  const ArchInfo &h100 = *findArch(90);
+  const LinearShape s = layer(4096, 4096, 4, 128);
+  // The power of two covering the rows, at most 4 (more rows take several
+  // chunks of 4).
+  for (const auto &[rows, maxRows] : std::vector<std::pair<int64_t, int64_t>>{
+           {1, 1}, {2, 2}, {3, 4}, {4, 4}, {5, 4}, {4096, 4}}) {
+    PlanOptions options;
+    options.gemvRows = rows;
+    const std::optional<GemvParams> p = planGemv(s, h100, options);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->maxRows, maxRows) << "rows " << rows;
+  }
+  // Without the option the GEMV serves any M.
+  EXPECT_EQ(planGemv(s, h100)->maxRows, 4);
+}
+
 TEST(PlanGemv, SmCountOptionAndRejectedLayers) {
   const ArchInfo &a100 = *findArch(80);
   const LinearShape s = layer(11008, 4096, 4, 128);
