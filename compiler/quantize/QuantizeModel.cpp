@@ -198,6 +198,23 @@ QuantizeOptions groupQuantizeOptions(const ModelQuantizeOptions &options,
   return qo;
 }
 
+/// A layer's input over its mapped weight and bias as stored; the views
+/// point into `mapped`, whose capacity the caller reserved (so they stay
+/// valid as it grows).
+LinearLayerInput mappedLayerInput(const PlannedLayer &layer,
+                                  std::vector<MatrixInput> &mapped) {
+  LinearLayerInput input;
+  input.name = layer.name;
+  input.skipClip = layer.skipClip;
+  mapped.emplace_back(*layer.weight, layer.n, layer.k);
+  input.weight = mapped.back().view;
+  if (layer.bias) {
+    mapped.emplace_back(*layer.bias, 1, layer.n);
+    input.bias = {mapped.back().view.data, mapped.back().view.type, layer.n};
+  }
+  return input;
+}
+
 /// --target-bits: the group quantized at each candidate width that fits its
 /// layers' packing, on the original weights (a later group's 1/s divided
 /// into a layer's rows is not known yet), and the sum of its layers'
@@ -208,18 +225,8 @@ measureWidths(const ModelQuantizeOptions &options, const PlannedGroup &plan) {
   mapped.reserve(2 * plan.layers.size() + 1);
   LinearGroupInput group;
   group.name = plan.name;
-  for (const PlannedLayer &layer : plan.layers) {
-    LinearLayerInput input;
-    input.name = layer.name;
-    input.skipClip = layer.skipClip;
-    mapped.emplace_back(*layer.weight, layer.n, layer.k);
-    input.weight = mapped.back().view;
-    if (layer.bias) {
-      mapped.emplace_back(*layer.bias, 1, layer.n);
-      input.bias = {mapped.back().view.data, mapped.back().view.type, layer.n};
-    }
-    group.layers.push_back(std::move(input));
-  }
+  for (const PlannedLayer &layer : plan.layers)
+    group.layers.push_back(mappedLayerInput(layer, mapped));
   mapped.emplace_back(*plan.activations, plan.activations->shape[0], plan.k);
   group.activations = mapped.back().view;
 
@@ -330,19 +337,13 @@ void ModelQuantizer::quantizeGroup(size_t step) {
   LinearGroupInput group;
   group.name = plan.name;
   for (const PlannedLayer &layer : plan.layers) {
-    LinearLayerInput input;
-    input.name = layer.name;
-    input.skipClip = layer.skipClip;
     auto divisor = rowDivisors_.find(layer.name);
     if (divisor == rowDivisors_.end()) {
-      mapped.emplace_back(*layer.weight, layer.n, layer.k);
-      input.weight = mapped.back().view;
-      if (layer.bias) {
-        mapped.emplace_back(*layer.bias, 1, layer.n);
-        input.bias = {mapped.back().view.data, mapped.back().view.type,
-                      layer.n};
-      }
+      group.layers.push_back(mappedLayerInput(layer, mapped));
     } else {
+      LinearLayerInput input;
+      input.name = layer.name;
+      input.skipClip = layer.skipClip;
       const std::vector<float> &d = divisor->second.first;
       std::vector<float> &w = original[layer.name] = toFloats(*layer.weight);
       std::vector<float> &scaled = divided[layer.name] = w;
@@ -356,8 +357,8 @@ void ModelQuantizer::quantizeGroup(size_t step) {
           b[row] /= d[row];
         input.bias = {b.data(), ElementType::F32, layer.n};
       }
+      group.layers.push_back(std::move(input));
     }
-    group.layers.push_back(std::move(input));
   }
   mapped.emplace_back(*plan.activations, tokens, k);
   group.activations = mapped.back().view;

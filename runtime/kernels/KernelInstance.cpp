@@ -4,7 +4,6 @@
 #include "runtime/kernels/KernelPlan.h"
 #include "runtime/support/Error.h"
 
-#include <algorithm>
 #include <cctype>
 
 namespace awq {
@@ -186,9 +185,7 @@ std::string KernelInstance::LaunchFormula::splitText() const {
 }
 
 int64_t KernelInstance::LaunchFormula::splits(int64_t m) const {
-  if (!splitShrinksWithM)
-    return splitK;
-  return std::max<int64_t>(1, splitK / ((m + rowsPerBlock - 1) / rowsPerBlock));
+  return splitShrinksWithM ? gemmSplits(splitK, rowsPerBlock, m) : splitK;
 }
 
 std::string KernelInstance::describeLaunch() const {

@@ -137,10 +137,8 @@ std::optional<GemmParams> planGemm(const LinearShape &shape,
   }
   // K tiles of 128 halve the per-tile cost (copies, barrier, ring
   // bookkeeping) per weight against 64 and give the small-M body two
-  // packets per warp; 3 stages keep 3 blocks per SM on sm_90. On the
-  // static counts (docs/performance.md) that took the LLaMA-2-7B kernels
-  // from 7.3-7.8 to 6.2 instructions per weight at 64 rows, and to 2.8 at
-  // M <= 16 (small-M body).
+  // packets per warp; 3 stages keep 3 blocks per SM on sm_90 (the static
+  // counts are in docs/performance.md).
   for (int64_t tileK : {128, 64, 32}) {
     params.tileK = tileK;
     for (int64_t stages : {3, 4, 2}) {

@@ -242,6 +242,13 @@ struct GemmParams {
   int64_t stages = 3, splitK = 1;
 };
 
+/// K splits of a GEMM launch of `m` rows planned for `splitK`:
+/// max(1, splitK / ceil(m / tileM)) (GemmGeometry::gridZ says why).
+AWQ_CONTRACT int64_t gemmSplits(int64_t splitK, int64_t tileM, int64_t m) {
+  const int64_t splits = splitK / ceilDiv(m, tileM);
+  return splits > 1 ? splits : 1;
+}
+
 struct GemmGeometry {
   int64_t kPadded = 0, kTiles = 0, groupEff = 0, tilesPerChunk = 0,
           chunkRows = 0;
@@ -256,8 +263,7 @@ struct GemmGeometry {
   /// planned number of blocks and a long prompt does not pay the split-K
   /// workspace traffic a single decode row needs.
   AWQ_CONTRACT int64_t gridZ(int64_t m) const {
-    const int64_t splits = splitK / gridY(m);
-    return splits > 1 ? splits : 1;
+    return gemmSplits(splitK, tileM, m);
   }
   AWQ_CONTRACT int64_t workspaceFloats(int64_t m) const {
     return gridZ(m) > 1 ? m * n : 0;
