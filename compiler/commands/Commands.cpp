@@ -117,14 +117,24 @@ int runQuantizeCommand(const std::vector<std::string> &argv, std::ostream &out,
       options.gptqAwareScales = *scaleSearch == "gptq";
     }
     options.clip = !args.flag(OPT_no_clip);
-    if (std::optional<std::string> clipSearch =
-            args.choiceValue(OPT_clip_search, {"asymmetric", "autoawq"})) {
+    if (std::optional<std::string> clipSearch = args.choiceValue(
+            OPT_clip_search, {"asymmetric", "exhaustive", "autoawq"})) {
       if (!searchesScales(options.method) || !options.clip)
         throw UsageError("--clip-search applies to --method awq and awq-gptq "
                          "with the clip search on");
-      options.clipSearch = *clipSearch == "asymmetric"
-                               ? ClipSearchKind::Asymmetric
-                               : ClipSearchKind::AutoAwq;
+      for (ClipSearchKind kind :
+           {ClipSearchKind::AutoAwq, ClipSearchKind::Asymmetric,
+            ClipSearchKind::Exhaustive})
+        if (*clipSearch == clipSearchName(kind))
+          options.clipSearch = kind;
+    }
+    if (std::optional<int64_t> screen =
+            args.intValue(OPT_scale_screen_rows, 0, int64_t(1) << 31)) {
+      if (!searchesScales(options.method))
+        throw UsageError("--scale-screen-rows applies to --method awq and "
+                         "awq-gptq, not " +
+                         std::string(methodName(options.method)));
+      options.scaleScreenRows = *screen;
     }
     options.foldOnly = args.flag(OPT_fold_only);
     if (std::optional<int64_t> threads = args.intValue(OPT_threads, 1, 4096))

@@ -107,9 +107,15 @@ def no_clip : Flag<["--"], "no-clip", [sc_quantize]>,
 defm scale_search : Value<"scale-search", "gptq|rtn",
   "awq-gptq: choose the AWQ scales by the output error after GPTQ "
   "(default) or after round-to-nearest (AutoAWQ's)", [sc_quantize]>;
-defm clip_search : Value<"clip-search", "asymmetric|autoawq",
-  "Clip candidates: lower and upper bound apart, refined (default for awq), "
-  "or AutoAWQ's symmetric grid (default for awq-gptq)", [sc_quantize]>;
+defm clip_search : Value<"clip-search", "asymmetric|exhaustive|autoawq",
+  "Clip candidates: lower and upper bound apart on a grid of every second "
+  "step, refined (default for awq); the same over every step (twice the "
+  "time, slightly lower error); or AutoAWQ's symmetric grid (default for "
+  "awq-gptq)", [sc_quantize]>;
+defm scale_screen_rows : Value<"scale-screen-rows", "N",
+  "Groups of more than 2N output rows score every scale ratio on N evenly "
+  "spaced rows, then the best three on all rows (default 1024; 0: every "
+  "ratio on all rows, as AutoAWQ)", [sc_quantize]>;
 def fold_only : Flag<["--"], "fold-only", [sc_quantize]>,
   HelpText<"Search scales only where 1/s folds into the producer; no "
            "activation scale tensors (AutoAWQ/vLLM compatible)">;

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <limits>
 #include <tuple>
 #include <utility>
@@ -122,11 +123,14 @@ void checkMatrix(const MatrixView &m, const std::string &what,
                 std::to_string(m.rows) + ", " + std::to_string(m.cols) + "]");
 }
 
-/// err[r, :] = Q(w[r, :] * s) / s - w[r, :] for rows of w [rows, k]; s may be
-/// null (s = 1). Returns false when some group's scale overflows fp16.
+/// err[j, :] = Q(w[r, :] * s) / s - w[r, :] for rows r of w [*, k]: r = j
+/// for j < rows, or r = rowIndex[j] when rowIndex is given (err is then
+/// compact); s may be null (s = 1). Returns false when some group's scale
+/// overflows fp16.
 bool scaledQuantizationError(const float *w, int64_t rows, int64_t k,
                              const float *s, const QuantParams &params,
-                             float *err, int numThreads) {
+                             float *err, int numThreads,
+                             const int64_t *rowIndex = nullptr) {
   // Multiplying by 1/s instead of dividing is off by an fp32 ulp at most,
   // which is immaterial for ranking candidates and twice as fast.
   std::vector<float> invS(s != nullptr ? static_cast<size_t>(k) : 0);
@@ -136,7 +140,7 @@ bool scaledQuantizationError(const float *w, int64_t rows, int64_t k,
   parallelFor(rows, numThreads, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end && ok.load(std::memory_order_relaxed);
          ++r) {
-      const float *wr = w + r * k;
+      const float *wr = w + (rowIndex != nullptr ? rowIndex[r] : r) * k;
       float *er = err + r * k;
       if (s != nullptr)
         for (int64_t c = 0; c < k; ++c)
@@ -155,6 +159,52 @@ bool scaledQuantizationError(const float *w, int64_t rows, int64_t k,
   });
   return ok.load();
 }
+
+/// sum_i z[i]^2 in fp64, over 8 independent partial sums so that the
+/// additions vectorise instead of waiting on each other.
+double sumOfSquares(const float *z, int64_t n) {
+  constexpr int64_t kLanes = 8;
+  double part[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l)
+      part[l] += static_cast<double>(z[i + l]) * z[i + l];
+  for (; i < n; ++i)
+    part[0] += static_cast<double>(z[i]) * z[i];
+  double total = 0.0;
+  for (double v : part)
+    total += v;
+  return total;
+}
+
+/// Sets OpenBLAS's thread count for a scope (BLAS called from several of
+/// our threads at once must not start its own), and restores it. Other BLAS
+/// libraries have no such setting and are left alone: their calls are
+/// reentrant.
+class BlasThreadsScope {
+public:
+  explicit BlasThreadsScope(int threads) {
+    static const auto get = reinterpret_cast<int (*)()>(
+        dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    static const auto set = reinterpret_cast<void (*)(int)>(
+        dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (get == nullptr || set == nullptr)
+      return;
+    set_ = set;
+    previous_ = get();
+    set(threads);
+  }
+  ~BlasThreadsScope() {
+    if (set_ != nullptr)
+      set_(previous_);
+  }
+  BlasThreadsScope(const BlasThreadsScope &) = delete;
+  BlasThreadsScope &operator=(const BlasThreadsScope &) = delete;
+
+private:
+  void (*set_)(int) = nullptr;
+  int previous_ = 0;
+};
 
 /// Reports progress and polls cancellation after each unit of work.
 class ProgressTracker {
@@ -412,22 +462,34 @@ ClipSearcher::ClipSearcher(const float *x, int64_t t, int64_t k,
 
 namespace {
 
-/// The candidate counts of one clip search: the coarse stage and the
-/// refinement around its best, per (row, group).
+/// The candidate counts of one clip search per (row, group): the coarse
+/// stage, for a strided 2-D grid the neighbourhood of its best at full
+/// grid steps, and the refinement around the best.
 struct ClipPlan {
   bool asymmetric = false;
-  int64_t coarse = 0, fine = 0;
+  int64_t stride = 1; ///< Of the 2-D grid (asymmetric only).
+  int64_t coarse = 0, mid = 0, fine = 0;
   int64_t half = 0; ///< Fine offsets -half .. half steps of 1/(grid R).
-  int64_t perRow() const { return std::max(coarse, fine); }
+  int64_t perRow() const { return std::max({coarse, mid, fine}); }
 };
 
 ClipPlan clipPlan(const QuantizeOptions &o) {
   ClipPlan plan;
   const int64_t steps = o.clipSteps;
   plan.asymmetric = o.clipShape == ClipShape::Asymmetric && o.params.zeroPoint;
-  // Asymmetric: every (lower, upper) pair of shrinks, then the symmetric
-  // candidates other than "no clip", so the set holds today's.
-  plan.coarse = plan.asymmetric ? steps * steps + steps - 1 : steps;
+  if (plan.asymmetric) {
+    // The (lower, upper) pairs of every stride-th shrink, then the
+    // symmetric candidates other than "no clip", so the set holds
+    // AutoAWQ's; then the full-step neighbours of the best that the stride
+    // skipped.
+    plan.stride = std::max(1, o.clipGridStride);
+    const int64_t perBound = (steps + plan.stride - 1) / plan.stride;
+    plan.coarse = perBound * perBound + steps - 1;
+    const int64_t reach = 2 * (plan.stride - 1) + 1;
+    plan.mid = plan.stride > 1 ? reach * reach - 1 : 0;
+  } else {
+    plan.coarse = steps;
+  }
   plan.half = o.clipRefine / 2;
   if (plan.half > 0)
     plan.fine = plan.asymmetric ? (2 * plan.half + 1) * (2 * plan.half + 1) - 1
@@ -439,7 +501,7 @@ ClipPlan clipPlan(const QuantizeOptions &o) {
 
 int64_t ClipSearcher::candidatesPerGroup(const QuantizeOptions &options) {
   const ClipPlan plan = clipPlan(options);
-  return plan.coarse + plan.fine;
+  return plan.coarse + plan.mid + plan.fine;
 }
 
 uint64_t ClipSearcher::workingBytes(int64_t t, int64_t k,
@@ -510,6 +572,7 @@ ClipResult ClipSearcher::search(const float *w, int64_t rows,
       bestHi(static_cast<size_t>(chunk));
   std::vector<double> bestLoss(static_cast<size_t>(chunk));
   const double invTokens = 1.0 / static_cast<double>(tokens_);
+  const BlasThreadsScope singleThreadedBlas(1);
 
   for (int64_t grp = 0; grp < groups; ++grp) {
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
@@ -518,10 +581,14 @@ ClipResult ClipSearcher::search(const float *w, int64_t rows,
 
       // Scores n candidates per row (bounds in lower/upper, valid set for
       // usable ones) into loss: the token-mean squared partial output error.
+      // Each worker takes whole rows through all three steps with its own
+      // single-threaded BLAS call (BlasThreadsScope), so there is one join
+      // per call instead of BLAS's thread hand-offs between the steps.
       auto score = [&](int64_t n) {
         const int64_t cands = rc * n;
-        parallelFor(rc, threads, [&](int64_t begin, int64_t end) {
-          for (int64_t row = begin; row < end; ++row) {
+        parallelFor(rc, threads, [&](int64_t rowBegin, int64_t rowEnd) {
+          const int64_t begin = rowBegin * n, end = rowEnd * n;
+          for (int64_t row = rowBegin; row < rowEnd; ++row) {
             const float *wg = w + (r0 + row) * k + grp * g;
             for (int64_t c = 0; c < n; ++c) {
               const int64_t j = row * n + c;
@@ -536,49 +603,38 @@ ClipResult ClipSearcher::search(const float *w, int64_t rows,
                 std::fill(e, e + g, 0.0f);
                 continue;
               }
-              for (int64_t i = 0; i < g; ++i) {
-                const float v = wg[i] < lb ? lb : wg[i];
-                e[i] = v > ub ? ub : v;
-              }
-              fakeQuantizeSpan(e, g, gg, e);
-              for (int64_t i = 0; i < g; ++i)
-                e[i] -= wg[i];
+              clampedQuantizationError(wg, g, lb, ub, gg, e);
             }
           }
-        });
-        if (useGram_) {
-          // err := err L_g in place (half the flops of err H_g), then the
-          // squared norm of each row.
-          cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans,
-                      CblasNonUnit, static_cast<int>(cands),
-                      static_cast<int>(g), 1.0f, gram_.data() + grp * g * g,
-                      static_cast<int>(g), err.data(), static_cast<int>(g));
-          parallelFor(cands, threads, [&](int64_t begin, int64_t end) {
-            for (int64_t j = begin; j < end; ++j) {
-              const float *z = err.data() + j * g;
-              double acc = 0.0;
-              for (int64_t i = 0; i < g; ++i)
-                acc += static_cast<double>(z[i]) * z[i];
-              loss[j] = acc * invTokens;
-            }
-          });
-        } else {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                      static_cast<int>(tokens_), static_cast<int>(cands),
-                      static_cast<int>(g), 1.0f, x_.data() + grp * g,
-                      static_cast<int>(k), err.data(), static_cast<int>(g),
-                      0.0f, prod.data(), static_cast<int>(cands));
-          parallelFor(cands, threads, [&](int64_t begin, int64_t end) {
-            std::vector<double> acc(static_cast<size_t>(end - begin), 0.0);
+          const int ig = static_cast<int>(g);
+          if (useGram_) {
+            // err := err L_g in place (half the flops of err H_g), then the
+            // squared norm of each row.
+            cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans,
+                        CblasNonUnit, static_cast<int>(end - begin), ig, 1.0f,
+                        gram_.data() + grp * g * g, ig, err.data() + begin * g,
+                        ig);
+            for (int64_t j = begin; j < end; ++j)
+              loss[j] = sumOfSquares(err.data() + j * g, g) * invTokens;
+          } else {
+            // The token products of this worker's candidates: columns
+            // begin .. end of prod [tokens, cands].
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                        static_cast<int>(tokens_),
+                        static_cast<int>(end - begin), ig, 1.0f,
+                        x_.data() + grp * g, static_cast<int>(k),
+                        err.data() + begin * g, ig, 0.0f, prod.data() + begin,
+                        static_cast<int>(cands));
+            std::fill(loss.begin() + begin, loss.begin() + end, 0.0);
             for (int64_t tok = 0; tok < tokens_; ++tok) {
               const float *y = prod.data() + tok * cands;
               for (int64_t j = begin; j < end; ++j)
-                acc[j - begin] += static_cast<double>(y[j]) * y[j];
+                loss[j] += static_cast<double>(y[j]) * y[j];
             }
             for (int64_t j = begin; j < end; ++j)
-              loss[j] = acc[j - begin] * invTokens;
-          });
-        }
+              loss[j] *= invTokens;
+          }
+        });
       };
 
       // The coarse candidates; candidate 0 is "no clip" in both shapes.
@@ -593,8 +649,8 @@ ClipResult ClipSearcher::search(const float *w, int64_t rows,
         int64_t c = 0;
         if (plan.asymmetric) {
           const float lo0 = std::min(lo, 0.0f), hi0 = std::max(hi, 0.0f);
-          for (int64_t a = 0; a < steps; ++a)
-            for (int64_t b = 0; b < steps; ++b, ++c) {
+          for (int64_t a = 0; a < steps; a += plan.stride)
+            for (int64_t b = 0; b < steps; b += plan.stride, ++c) {
               lb[c] = lo0 * (1.0f - static_cast<float>(a) / grid);
               ub[c] = hi0 * (1.0f - static_cast<float>(b) / grid);
             }
@@ -627,24 +683,25 @@ ClipResult ClipSearcher::search(const float *w, int64_t rows,
         bestHi[row] = upper[base + best];
       }
 
-      if (plan.fine > 0) {
-        // Around each row's best, steps of 1/(grid R) of the group's
-        // extremes (per bound when asymmetric), up to `half` of them.
+      // Candidates around each row's best: offsets -half .. half of
+      // `step` times the group's extremes (per bound when asymmetric),
+      // scored, and the best kept.
+      auto refine = [&](int64_t n, int64_t half, float step) {
         for (int64_t row = 0; row < rc; ++row) {
           const float lo0 = std::min(gMin[row], 0.0f),
                       hi0 = std::max(gMax[row], 0.0f);
           const float amax = std::max(-lo0, hi0);
-          float *lb = lower.data() + row * plan.fine;
-          float *ub = upper.data() + row * plan.fine;
-          char *ok = valid.data() + row * plan.fine;
+          float *lb = lower.data() + row * n;
+          float *ub = upper.data() + row * n;
+          char *ok = valid.data() + row * n;
           int64_t c = 0;
           if (plan.asymmetric) {
             // A bound beyond the group's extreme clips nothing on that side.
             const float l0 = std::max(bestLo[row], lo0),
                         u0 = std::min(bestHi[row], hi0);
-            const float dl = -lo0 * fineStep, du = hi0 * fineStep;
-            for (int64_t p = -plan.half; p <= plan.half; ++p)
-              for (int64_t q = -plan.half; q <= plan.half; ++q) {
+            const float dl = -lo0 * step, du = hi0 * step;
+            for (int64_t p = -half; p <= half; ++p)
+              for (int64_t q = -half; q <= half; ++q) {
                 if (p == 0 && q == 0)
                   continue;
                 lb[c] = l0 + static_cast<float>(p) * dl;
@@ -654,11 +711,11 @@ ClipResult ClipSearcher::search(const float *w, int64_t rows,
                 ++c;
               }
           } else {
-            for (int64_t p = -plan.half; p <= plan.half; ++p) {
+            for (int64_t p = -half; p <= half; ++p) {
               if (p == 0)
                 continue;
               const float mv =
-                  bestHi[row] - static_cast<float>(p) * amax * fineStep;
+                  bestHi[row] - static_cast<float>(p) * amax * step;
               lb[c] = -mv;
               ub[c] = mv;
               ok[c] = mv > 0.0f && mv <= amax;
@@ -666,17 +723,21 @@ ClipResult ClipSearcher::search(const float *w, int64_t rows,
             }
           }
         }
-        score(plan.fine);
+        score(n);
         for (int64_t row = 0; row < rc; ++row)
-          for (int64_t c = 0; c < plan.fine; ++c) {
-            const int64_t j = row * plan.fine + c;
+          for (int64_t c = 0; c < n; ++c) {
+            const int64_t j = row * n + c;
             if (valid[j] && loss[j] < bestLoss[row]) {
               bestLoss[row] = loss[j];
               bestLo[row] = lower[j];
               bestHi[row] = upper[j];
             }
           }
-      }
+      };
+      if (plan.mid > 0)
+        refine(plan.mid, plan.stride - 1, 1.0f / grid);
+      if (plan.fine > 0)
+        refine(plan.fine, plan.half, fineStep);
 
       for (int64_t row = 0; row < rc; ++row) {
         const size_t cell = static_cast<size_t>((r0 + row) * groups + grp);
@@ -838,36 +899,109 @@ GroupStatistics groupStatistics(const PreparedGroup &p,
   return stats;
 }
 
+/// The rows a screened scale search scores every ratio on: scaleScreenRows
+/// of them, evenly spaced over the concatenated outputs; none (every ratio
+/// on all rows) when the group has at most twice as many rows.
+std::vector<int64_t> scaleScreenRows(int64_t rows,
+                                     const QuantizeOptions &options) {
+  const int64_t m = options.scaleScreenRows;
+  std::vector<int64_t> sample;
+  if (m <= 0 || rows <= 2 * m)
+    return sample;
+  for (int64_t j = 0; j < m; ++j)
+    sample.push_back(j * rows / m);
+  return sample;
+}
+
+/// Output rows the scale search's losses cover (OutputLoss's cost model).
+int64_t scaleSearchLossRows(int64_t rows, const QuantizeOptions &options) {
+  const int64_t screened =
+      static_cast<int64_t>(scaleScreenRows(rows, options).size());
+  if (screened == 0)
+    return rows * options.scaleGridSize;
+  return screened * options.scaleGridSize + rows * options.scaleFinalists;
+}
+
 /// The scale search over the concatenated outputs of the group; `err` is
-/// scratch of rows * k floats.
+/// scratch of rows * k floats. Large groups are screened: every ratio is
+/// scored on evenly spaced rows (an unbiased estimate of the mean loss),
+/// and the scaleFinalists best are scored again on all rows, which decide.
+/// The exact loss then costs a few full evaluations instead of one per
+/// ratio, and the choice only differs from the exhaustive one when the
+/// exhaustive best was not among the screened finalists.
 ScaleSearchResult runScaleSearch(const PreparedGroup &p,
                                  const QuantizeOptions &options,
                                  const GroupStatistics &stats,
                                  const OutputLoss &loss, float *err,
                                  ProgressTracker &progress) {
   const std::vector<float> &xMean = stats.xMean, &wMean = stats.wMean;
+  const std::vector<int64_t> sample = scaleScreenRows(p.rows, options);
+  const int64_t screened =
+      sample.empty() ? p.rows : static_cast<int64_t>(sample.size());
+  const double tokens = static_cast<double>(p.t);
   ScaleSearchResult result;
-  double bestLoss = kInf;
+  result.screenRows = sample.empty() ? 0 : screened;
+  auto ratioOf = [&](int i) {
+    return static_cast<double>(i) / options.scaleGridSize;
+  };
   for (int i = 0; i < options.scaleGridSize; ++i) {
-    const double ratio = static_cast<double>(i) / options.scaleGridSize;
-    std::vector<float> s =
-        candidateScales(xMean, wMean, ratio, options.formula);
+    const std::vector<float> s =
+        candidateScales(xMean, wMean, ratioOf(i), options.formula);
     double l = kInf;
-    if (scaledQuantizationError(p.w.data(), p.rows, p.k, s.data(),
-                                options.params, err, options.numThreads))
-      l = loss.sumSquares(err, p.rows) /
-          (static_cast<double>(p.t) * static_cast<double>(p.rows));
+    if (scaledQuantizationError(p.w.data(), screened, p.k, s.data(),
+                                options.params, err, options.numThreads,
+                                sample.empty() ? nullptr : sample.data()))
+      l = loss.sumSquares(err, screened) /
+          (tokens * static_cast<double>(screened));
     result.ratioLosses.push_back(l);
-    if (l < bestLoss) {
-      bestLoss = l;
-      result.ratio = ratio;
-      result.scales = std::move(s);
-    }
     progress.step(QuantizeStage::ScaleSearch, "");
   }
-  if (!(bestLoss < kInf))
+
+  // The candidates that decide: every ratio, or the screened finalists
+  // (lowest estimate first, ties to the smaller ratio).
+  std::vector<int> order(result.ratioLosses.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return result.ratioLosses[a] < result.ratioLosses[b];
+  });
+  if (!sample.empty())
+    order.resize(std::min<size_t>(
+        order.size(),
+        static_cast<size_t>(std::max(1, options.scaleFinalists))));
+  double bestLoss = kInf;
+  int best = -1;
+  if (sample.empty()) {
+    for (int i = 0; i < options.scaleGridSize; ++i)
+      if (result.ratioLosses[i] < bestLoss) {
+        bestLoss = result.ratioLosses[i];
+        best = i;
+      }
+  } else {
+    for (int i : order) {
+      if (!(result.ratioLosses[i] < kInf))
+        continue;
+      const std::vector<float> s =
+          candidateScales(xMean, wMean, ratioOf(i), options.formula);
+      double l = kInf;
+      if (scaledQuantizationError(p.w.data(), p.rows, p.k, s.data(),
+                                  options.params, err, options.numThreads))
+        l = loss.sumSquares(err, p.rows) /
+            (tokens * static_cast<double>(p.rows));
+      result.finalistRatios.push_back(ratioOf(i));
+      result.finalistLosses.push_back(l);
+      if (l < bestLoss || (l == bestLoss && i < best)) {
+        bestLoss = l;
+        best = i;
+      }
+      throwIfCancelled(options.cancel, p.where);
+    }
+  }
+  if (best < 0)
     throw Error(p.where + ": every candidate scale makes some weight group's "
                           "range too large for an fp16 quantization scale");
+  result.ratio = ratioOf(best);
+  result.scales = candidateScales(xMean, wMean, result.ratio, options.formula);
   return result;
 }
 
@@ -996,7 +1130,7 @@ ScaleSearchResult searchGroupScales(const LinearGroupInput &group,
   readGroup(group, p, options.numThreads);
   const GroupStatistics stats = groupStatistics(p, options);
   progress.step(QuantizeStage::Statistics, "");
-  OutputLoss loss(p.x, p.t, p.k, p.rows * options.scaleGridSize,
+  OutputLoss loss(p.x, p.t, p.k, scaleSearchLossRows(p.rows, options),
                   OutputLoss::Method::Auto, options.numThreads, options.cancel);
   std::vector<float> err(static_cast<size_t>(p.rows * p.k));
   ScaleSearchResult found =
@@ -1018,12 +1152,13 @@ uint64_t groupWorkingBytes(const std::vector<int64_t> &layerRows, int64_t k,
   const uint64_t rk = static_cast<uint64_t>(rows) * static_cast<uint64_t>(k);
   const uint64_t tk = static_cast<uint64_t>(t) * static_cast<uint64_t>(k);
   const bool search = options.searchScales && options.fixedScales.empty();
-  const int64_t evaluations = 3 + (search ? options.scaleGridSize : 0);
+  const int64_t lossRows =
+      3 * rows + (search ? scaleSearchLossRows(rows, options) : 0);
   // The fp32 weights and their error / scaled copy, the converted
   // activations, the loss, the codes of every layer and the finalize block.
   uint64_t bytes =
       4 * rk + 4 * rk + (activationsAreF32 ? 0 : 4 * tk) +
-      OutputLoss::workingBytes(t, k, rows * evaluations, rows) + rk +
+      OutputLoss::workingBytes(t, k, lossRows, rows) + rk +
       4 * static_cast<uint64_t>(std::min(rows, kFinalizeBlockRows)) *
           static_cast<uint64_t>(k);
   if (options.searchClip && anyLayerClipped)
@@ -1085,10 +1220,11 @@ GroupResult quantizeInputGroup(const LinearGroupInput &group,
     result.reports[i].k = k;
   }
 
-  // Loss evaluations: output magnitude, RTN, every ratio and the result.
-  const int64_t evaluations = 3 + (search ? options.scaleGridSize : 0);
-  OutputLoss loss(p.x, t, k, rows * evaluations, OutputLoss::Method::Auto,
-                  threads, options.cancel);
+  // Loss evaluations: output magnitude, RTN, the scale search and the
+  // result.
+  OutputLoss loss(p.x, t, k,
+                  3 * rows + (search ? scaleSearchLossRows(rows, options) : 0),
+                  OutputLoss::Method::Auto, threads, options.cancel);
   const double tokens = static_cast<double>(t);
 
   // Baseline: output magnitude and RTN error per layer.
@@ -1120,6 +1256,9 @@ GroupResult quantizeInputGroup(const LinearGroupInput &group,
     scales = std::move(found.scales);
     result.ratio = found.ratio;
     result.ratioLosses = std::move(found.ratioLosses);
+    result.scaleScreenRows = found.screenRows;
+    result.finalistRatios = std::move(found.finalistRatios);
+    result.finalistLosses = std::move(found.finalistLosses);
     result.scaleSearched = true;
   }
 

@@ -121,6 +121,11 @@ struct QuantizeOptions {
   ScaleFormula formula = ScaleFormula::Duo;
   /// Ratios tried: i / scaleGridSize for i = 0 .. scaleGridSize - 1.
   int scaleGridSize = 20;
+  /// Groups of more than 2 * scaleScreenRows output rows score every ratio
+  /// on scaleScreenRows evenly spaced rows, then the scaleFinalists best on
+  /// all rows, which decide (0: every ratio on all rows, as AutoAWQ).
+  int64_t scaleScreenRows = 0;
+  int scaleFinalists = 3;
   /// Clip candidates: max_val = absmax * (1 - i / clipGridSize) for
   /// i = 0 .. clipSteps - 1 (defaults: shrink 1.00 down to 0.55).
   int clipGridSize = 20;
@@ -130,6 +135,10 @@ struct QuantizeOptions {
   /// clipRefine times finer, up to half a coarse step on either side of it
   /// (per bound for Asymmetric). 0: no refinement (AutoAWQ).
   int clipRefine = 0;
+  /// Asymmetric only: the 2-D grid pairs every clipGridStride-th shrink of
+  /// each bound, then the full-step neighbours of its best within the
+  /// stride are scored (2: 25 + 8 candidates instead of 100 for 10 steps).
+  int clipGridStride = 1;
   /// Quantize with GPTQ (error compensation through the Hessian of the
   /// group's scaled activations) instead of round-to-nearest, after the
   /// scale search and clipping (if any): `--method gptq` (no scale search)
@@ -208,9 +217,14 @@ struct GroupResult {
   bool scaleSearched = false;
   double ratio = 0.0;
   /// Loss of each candidate ratio (MSE over the concatenated outputs of the
-  /// group's linears on all calibration tokens); +inf for a candidate whose
-  /// scaled weights do not fit fp16 scales. Empty when not searched.
+  /// group's linears on all calibration tokens, on scaleScreenRows sampled
+  /// rows when screened); +inf for a candidate whose scaled weights do not
+  /// fit fp16 scales. Empty when not searched.
   std::vector<double> ratioLosses;
+  /// Screened searches: the rows screened (0: none, ratioLosses decided),
+  /// and the finalists' ratios with their loss on all rows, which decided.
+  int64_t scaleScreenRows = 0;
+  std::vector<double> finalistRatios, finalistLosses;
   /// The GPTQ-aware choice (gptqScaleCandidates > 1): the ratios tried, the
   /// round-to-nearest choice first, and their output MSE (on all
   /// calibration tokens) after GPTQ on the sampled rows. Empty when the
@@ -241,7 +255,10 @@ uint64_t groupWorkingBytes(const std::vector<int64_t> &rows, int64_t k,
 struct ScaleSearchResult {
   std::vector<float> scales; ///< s [K].
   double ratio = 0.0;
+  /// As GroupResult's fields of the same names.
   std::vector<double> ratioLosses;
+  int64_t screenRows = 0;
+  std::vector<double> finalistRatios, finalistLosses;
 };
 
 /// Only the scale search of quantizeInputGroup (same loss, same choice),

@@ -181,11 +181,14 @@ QuantizeOptions groupQuantizeOptions(const ModelQuantizeOptions &options,
   // the synthetic models it lowers the error at 3 and 4 bits
   // (docs/quantization.md).
   qo.searchClip = searchesScales(plan.method) && options.clip;
-  if (resolvedClipSearch(plan.method, options.clipSearch) ==
-      ClipSearchKind::Asymmetric) {
+  const ClipSearchKind clipSearch =
+      resolvedClipSearch(plan.method, options.clipSearch);
+  if (clipSearch != ClipSearchKind::AutoAwq) {
     qo.clipShape = ClipShape::Asymmetric;
+    qo.clipGridStride = clipSearch == ClipSearchKind::Exhaustive ? 1 : 2;
     qo.clipRefine = 4;
   }
+  qo.scaleScreenRows = options.scaleScreenRows;
   qo.gptq = usesGptq(plan.method);
   // GPTQ does part of what the scales do: on real weights choosing the
   // ratio after GPTQ lowers the held-out error (docs/quantization.md).
@@ -390,6 +393,9 @@ void ModelQuantizer::quantizeGroup(size_t step) {
   out.scaleSearched = quantized.scaleSearched;
   out.ratio = quantized.ratio;
   out.ratioLosses = quantized.ratioLosses;
+  out.scaleScreenRows = quantized.scaleScreenRows;
+  out.finalistRatios = quantized.finalistRatios;
+  out.finalistLosses = quantized.finalistLosses;
   out.gptqRatios = quantized.gptqRatios;
   out.gptqRatioLosses = quantized.gptqRatioLosses;
   out.scales = quantized.scales;
@@ -542,6 +548,18 @@ void ModelQuantizer::writeCheckpoint(const std::string &dir) {
 
 } // namespace
 
+const char *clipSearchName(ClipSearchKind kind) {
+  switch (kind) {
+  case ClipSearchKind::AutoAwq:
+    return "autoawq";
+  case ClipSearchKind::Asymmetric:
+    return "asymmetric";
+  case ClipSearchKind::Exhaustive:
+    return "exhaustive";
+  }
+  return "?";
+}
+
 ClipSearchKind resolvedClipSearch(QuantizeMethod method,
                                   std::optional<ClipSearchKind> requested) {
   if (requested)
@@ -691,6 +709,8 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   result.method = options.method;
   result.formula = options.formula;
   result.clipSearch = resolvedClipSearch(options.method, options.clipSearch);
+  result.scaleScreenRows =
+      searchesScales(options.method) ? options.scaleScreenRows : 0;
   result.gptqAwareScales =
       options.method == QuantizeMethod::AwqGptq && options.gptqAwareScales;
   result.clip = options.clip && searchesScales(options.method);

@@ -51,11 +51,18 @@ enum class ClipSearchKind {
   /// AutoAWQ's: symmetric thresholds, shrink 1.00 down to 0.55 in steps of
   /// 0.05 (ClipShape::Symmetric, no refinement).
   AutoAwq,
-  /// Lower and upper bound shrunk apart on the same steps, then refined to
-  /// steps of 0.0125 around the best (ClipShape::Asymmetric, clipRefine 4);
-  /// with --symmetric grids, symmetric thresholds refined the same way.
+  /// Lower and upper bound shrunk apart: the pairs of every second step,
+  /// the steps between around the best pair, then steps of 0.0125 around
+  /// the best (ClipShape::Asymmetric, clipGridStride 2, clipRefine 4); with
+  /// --symmetric grids, symmetric thresholds refined the same way.
   Asymmetric,
+  /// As Asymmetric over every pair of steps (clipGridStride 1): twice the
+  /// candidates, for a slightly lower error.
+  Exhaustive,
 };
+
+/// The name of a clip search on the command line and in reports.
+const char *clipSearchName(ClipSearchKind kind);
 
 /// The clip search a run uses: `requested`, or the method's default
 /// (Asymmetric for awq; AutoAwq for awq-gptq, where the asymmetric search
@@ -74,6 +81,10 @@ struct ModelQuantizeOptions {
   /// The clip search's candidates; unset: Asymmetric for awq, AutoAwq for
   /// awq-gptq (resolvedClipSearch).
   std::optional<ClipSearchKind> clipSearch;
+  /// Groups of more than twice this many output rows screen the scale
+  /// ratios on this many rows and decide among the best three on all rows
+  /// (QuantizeOptions::scaleScreenRows; 0: every ratio on all rows).
+  int64_t scaleScreenRows = 1024;
   /// awq-gptq: choose the AWQ ratio by the output error after GPTQ
   /// (QuantizeOptions::gptqScaleCandidates = 4, 256 rows per linear).
   bool gptqAwareScales = true;
@@ -115,6 +126,9 @@ struct GroupQuantReport {
   bool scaleSearched = false;
   double ratio = 0.0;
   std::vector<double> ratioLosses;
+  /// A screened scale search's sample and finalists (GroupResult).
+  int64_t scaleScreenRows = 0;
+  std::vector<double> finalistRatios, finalistLosses;
   /// The GPTQ-aware choice's candidates and losses (GroupResult).
   std::vector<double> gptqRatios, gptqRatioLosses;
   ScaleDestination destination = ScaleDestination::None;
@@ -164,6 +178,7 @@ struct ModelQuantizeResult {
   ScaleFormula formula = ScaleFormula::Duo;
   bool clip = true;
   ClipSearchKind clipSearch = ClipSearchKind::AutoAwq;
+  int64_t scaleScreenRows = 0;  ///< ModelQuantizeOptions' (scale searches).
   bool gptqAwareScales = false; ///< Used (awq-gptq only).
   bool foldOnly = false;
   bool actOrder = false;

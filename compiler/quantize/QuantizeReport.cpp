@@ -116,16 +116,18 @@ std::string describeSettings(const ModelQuantizeResult &result) {
   if (result.method == QuantizeMethod::Awq) {
     out << " (" << formulaName(result.formula) << " scales"
         << (!result.clip ? ", no clip"
-            : result.clipSearch == ClipSearchKind::Asymmetric
-                ? ", asymmetric clip"
-                : ", clip")
+            : result.clipSearch == ClipSearchKind::AutoAwq
+                ? ", clip"
+                : ", " + std::string(clipSearchName(result.clipSearch)) +
+                      " clip")
         << (result.foldOnly ? ", fold only" : "") << ")";
   } else if (result.method == QuantizeMethod::AwqGptq) {
     out << " (" << formulaName(result.formula) << " scales"
         << (!result.clip ? ", no clip"
-            : result.clipSearch == ClipSearchKind::Asymmetric
-                ? ", asymmetric clip"
-                : ", clip")
+            : result.clipSearch == ClipSearchKind::AutoAwq
+                ? ", clip"
+                : ", " + std::string(clipSearchName(result.clipSearch)) +
+                      " clip")
         << (result.foldOnly ? ", fold only" : "")
         << (result.actOrder ? ", act order" : "") << ")";
   } else if (result.method == QuantizeMethod::Gptq && result.actOrder) {
@@ -234,9 +236,8 @@ json reportToJson(const ModelQuantizeResult &result) {
       {"method", methodName(result.method)},
       {"scale_formula", formulaName(result.formula)},
       {"clip", result.clip},
-      {"clip_search", result.clipSearch == ClipSearchKind::Asymmetric
-                          ? "asymmetric"
-                          : "autoawq"},
+      {"clip_search", clipSearchName(result.clipSearch)},
+      {"scale_screen_rows", result.scaleScreenRows},
       {"scale_search", result.gptqAwareScales ? "gptq" : "rtn"},
       {"fold_only", result.foldOnly},
       {"act_order", result.actOrder},
@@ -259,6 +260,9 @@ json reportToJson(const ModelQuantizeResult &result) {
     json gptqLosses = json::array();
     for (double loss : group.gptqRatioLosses)
       gptqLosses.push_back(number(loss));
+    json finalistLosses = json::array();
+    for (double loss : group.finalistLosses)
+      finalistLosses.push_back(number(loss));
     groups.push_back(
         {{"name", group.name},
          {"layers", group.layers},
@@ -271,6 +275,9 @@ json reportToJson(const ModelQuantizeResult &result) {
          {"scale_searched", group.scaleSearched},
          {"ratio", group.ratio},
          {"ratio_losses", losses},
+         {"ratio_screen_rows", group.scaleScreenRows},
+         {"finalist_ratios", group.finalistRatios},
+         {"finalist_losses", finalistLosses},
          {"gptq_ratios", group.gptqRatios},
          {"gptq_ratio_losses", gptqLosses},
          {"scale_destination", scaleDestinationName(group.destination)},

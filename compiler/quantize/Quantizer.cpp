@@ -110,8 +110,15 @@ GroupGrid makeGroupGrid(float minVal, float maxVal, const QuantParams &params) {
   return grid;
 }
 
-void fakeQuantizeSpan(const float *w, int64_t count, const GroupGrid &grid,
-                      float *out) {
+namespace {
+
+/// The fake quantizer's loop, optionally clamping the input to [lb, ub]
+/// first and subtracting the unclamped input after: written once, compiled
+/// for the baseline ISA and for AVX-512 (chosen at run time).
+template <bool ClampAndSubtract>
+[[gnu::always_inline]] inline void
+fakeQuantizeLoop(const float *w, int64_t count, const GroupGrid &grid, float lb,
+                 float ub, float *out) {
   const float scale = grid.scale;
   const float zero = static_cast<float>(grid.zero);
   const float qmax = static_cast<float>(grid.qmax);
@@ -119,16 +126,70 @@ void fakeQuantizeSpan(const float *w, int64_t count, const GroupGrid &grid,
   // Same operations as quantizeCode, in float: every intermediate is an
   // integer below 2^23, so the float and int paths agree bit for bit. The
   // value-form ternaries (not std::min/max, which return references) let
-  // the compiler use packed min/max without -ffast-math.
+  // the compiler use packed min/max without -ffast-math. The product
+  // (q - zero) * scale is exact in fp32 (a code below 2^8 times an fp16
+  // scale), so a build that fuses it with the subtraction gives the same
+  // bits.
   for (int64_t i = 0; i < count; ++i) {
-    float v = w[i] / scale;
+    const float x = w[i];
+    float c = x;
+    if constexpr (ClampAndSubtract) {
+      c = c < lb ? lb : c;
+      c = c > ub ? ub : c;
+    }
+    float v = c / scale;
     v = v < -kMaxRoundInput ? -kMaxRoundInput : v;
     v = v > kMaxRoundInput ? kMaxRoundInput : v;
     float q = ((v + magic) - magic) + zero;
     q = q < 0.0f ? 0.0f : q;
     q = q > qmax ? qmax : q;
-    out[i] = (q - zero) * scale;
+    const float d = (q - zero) * scale;
+    if constexpr (ClampAndSubtract)
+      out[i] = d - x;
+    else
+      out[i] = d;
   }
+}
+
+template <bool ClampAndSubtract>
+void fakeQuantizeBaseline(const float *w, int64_t count, const GroupGrid &grid,
+                          float lb, float ub, float *out) {
+  fakeQuantizeLoop<ClampAndSubtract>(w, count, grid, lb, ub, out);
+}
+
+template <bool ClampAndSubtract>
+[[gnu::target("avx512f,avx512vl,avx512dq,avx512bw")]] void
+fakeQuantizeAvx512(const float *w, int64_t count, const GroupGrid &grid,
+                   float lb, float ub, float *out) {
+  fakeQuantizeLoop<ClampAndSubtract>(w, count, grid, lb, ub, out);
+}
+
+using FakeQuantizeFn = void (*)(const float *, int64_t, const GroupGrid &,
+                                float, float, float *);
+
+/// The build of the loop for this CPU (elementwise IEEE operations only, so
+/// both give the same bits).
+template <bool ClampAndSubtract> FakeQuantizeFn fakeQuantizeForCpu() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+    return &fakeQuantizeAvx512<ClampAndSubtract>;
+#endif
+  return &fakeQuantizeBaseline<ClampAndSubtract>;
+}
+
+} // namespace
+
+void fakeQuantizeSpan(const float *w, int64_t count, const GroupGrid &grid,
+                      float *out) {
+  static const FakeQuantizeFn impl = fakeQuantizeForCpu<false>();
+  impl(w, count, grid, 0.0f, 0.0f, out);
+}
+
+void clampedQuantizationError(const float *w, int64_t count, float lb, float ub,
+                              const GroupGrid &grid, float *err) {
+  static const FakeQuantizeFn impl = fakeQuantizeForCpu<true>();
+  impl(w, count, grid, lb, ub, err);
 }
 
 void groupMinMax(const float *w, int64_t count, float &minVal, float &maxVal) {

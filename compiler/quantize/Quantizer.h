@@ -85,6 +85,11 @@ inline int quantizeCode(float w, const GroupGrid &grid) {
 void fakeQuantizeSpan(const float *w, int64_t count, const GroupGrid &grid,
                       float *out);
 
+/// err[i] = fakeQuantize(clamp(w[i], lb, ub)) - w[i] on `grid` for
+/// i < count (err may alias w): a clip candidate's error, in one pass.
+void clampedQuantizationError(const float *w, int64_t count, float lb, float ub,
+                              const GroupGrid &grid, float *err);
+
 /// The minimum and maximum of w[0, count), count >= 1 (finite values).
 void groupMinMax(const float *w, int64_t count, float &minVal, float &maxVal);
 

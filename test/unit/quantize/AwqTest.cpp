@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 
 using namespace awq;
@@ -272,6 +273,91 @@ TEST(AwqScales, SearchLossesMatchPlainComputation) {
   }
 }
 
+/// A screened search scores every ratio on evenly spaced rows, then the
+/// three lowest on all rows, and keeps the lowest of those; checked with
+/// plain loops. A group of at most twice the screened rows is not screened.
+TEST(AwqScales, ScreenedSearchDecidesAmongFinalistsOnAllRows) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t t = 40, k = 64, n1 = 90, n2 = 70, rows = n1 + n2;
+  const std::vector<float> x = outlierActivations(rng, t, k, 3);
+  const std::vector<float> w1 = heavyTailedWeights(rng, n1, k);
+  const std::vector<float> w2 = heavyTailedWeights(rng, n2, k);
+  LinearGroupInput group;
+  group.name = "gate_up";
+  group.activations = f32View(x, t, k);
+  group.layers.push_back({"gate", f32View(w1, n1, k), {}, false});
+  group.layers.push_back({"up", f32View(w2, n2, k), {}, false});
+  std::vector<float> both = w1;
+  both.insert(both.end(), w2.begin(), w2.end());
+  QuantizeOptions options;
+  options.params = {3, 32, true};
+  options.searchClip = false;
+  const std::vector<float> xMean = meanAbsActivation(x.data(), t, k);
+  const std::vector<float> wMean =
+      normalizedWeightMean(both.data(), rows, k, 32);
+  // Output MSE of ratio i over the given rows of the concatenated weights.
+  auto plainLoss = [&](int i, const std::vector<int64_t> &use) {
+    const std::vector<float> s =
+        candidateScales(xMean, wMean, i / 20.0, options.formula);
+    std::vector<float> w, ws;
+    for (int64_t r : use)
+      for (int64_t c = 0; c < k; ++c) {
+        w.push_back(both[r * k + c]);
+        ws.push_back(both[r * k + c] * s[c]);
+      }
+    const int64_t m = static_cast<int64_t>(use.size());
+    const QuantizedLinear q =
+        quantizeLinear(ws.data(), m, k, options.params, {}, "w");
+    return plainOutputMse(x, t, k, w, m, dequantize(q), s);
+  };
+  std::vector<int64_t> all(rows);
+  std::iota(all.begin(), all.end(), 0);
+
+  options.scaleScreenRows = 50;
+  const GroupResult result = quantizeInputGroup(group, options);
+  ASSERT_EQ(result.scaleScreenRows, 50);
+  ASSERT_EQ(result.ratioLosses.size(), 20u);
+  std::vector<int64_t> sample;
+  for (int64_t j = 0; j < 50; ++j)
+    sample.push_back(j * rows / 50);
+  std::vector<int> order(20);
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<double> screened(20);
+  for (int i = 0; i < 20; ++i) {
+    screened[i] = plainLoss(i, sample);
+    EXPECT_NEAR(result.ratioLosses[i], screened[i], 1e-3 * screened[i])
+        << "ratio " << i;
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return screened[a] < screened[b]; });
+  ASSERT_EQ(result.finalistRatios.size(), 3u);
+  ASSERT_EQ(result.finalistLosses.size(), 3u);
+  double bestExact = 1e300;
+  for (int j = 0; j < 3; ++j) {
+    EXPECT_NEAR(result.finalistRatios[j], order[j] / 20.0, 1e-12)
+        << "finalist " << j;
+    const double exact = plainLoss(order[j], all);
+    EXPECT_NEAR(result.finalistLosses[j], exact, 1e-3 * exact);
+    bestExact = std::min(bestExact, exact);
+  }
+  EXPECT_LE(plainLoss(static_cast<int>(std::lround(result.ratio * 20)), all),
+            bestExact * (1 + 1e-3));
+  EXPECT_TRUE(std::find(result.finalistRatios.begin(),
+                        result.finalistRatios.end(),
+                        result.ratio) != result.finalistRatios.end());
+
+  options.scaleScreenRows = rows / 2;
+  const GroupResult full = quantizeInputGroup(group, options);
+  EXPECT_EQ(full.scaleScreenRows, 0);
+  EXPECT_TRUE(full.finalistRatios.empty());
+  for (int i = 0; i < 20; ++i) {
+    const double want = plainLoss(i, all);
+    EXPECT_NEAR(full.ratioLosses[i], want, 1e-3 * want) << "ratio " << i;
+  }
+}
+
 /// The GPTQ-aware choice quantizes every candidate with GPTQ and keeps the
 /// one of lowest output error; with every row sampled and no clip that is
 /// the final error, so it is never above the round-to-nearest choice's.
@@ -428,13 +514,16 @@ struct ClipCase {
   int64_t clipTokens; ///< 128 with G = 32: Gram; 64 with G = 128: direct.
   ClipShape shape;
   int refine;
+  int stride = 1; ///< Of the asymmetric 2-D grid.
 };
 
 std::string clipCaseName(const ::testing::TestParamInfo<ClipCase> &info) {
   return std::string(info.param.clipTokens > 64 ? "Gram" : "Direct") +
          (info.param.shape == ClipShape::Asymmetric ? "Asymmetric"
                                                     : "Symmetric") +
-         "Refine" + std::to_string(info.param.refine);
+         "Refine" + std::to_string(info.param.refine) +
+         (info.param.stride > 1 ? "Stride" + std::to_string(info.param.stride)
+                                : "");
 }
 
 /// A clip candidate: clamp a group to [lower, upper].
@@ -447,14 +536,15 @@ struct PlainBounds {
 
 /// The candidate grid of the clip search, written out plainly: coarse
 /// candidates of a group with extremes lo0 <= 0 <= hi0 (amax the larger
-/// magnitude), at steps of 1/20 down to 0.55.
-std::vector<PlainBounds> plainCoarseCandidates(float lo0, float hi0,
-                                               bool asymmetric) {
+/// magnitude), at steps of 1/20 down to 0.55 (every stride-th step of each
+/// bound on the asymmetric grid).
+std::vector<PlainBounds>
+plainCoarseCandidates(float lo0, float hi0, bool asymmetric, int stride = 1) {
   const float amax = std::max(-lo0, hi0);
   std::vector<PlainBounds> c;
   if (asymmetric)
-    for (int a = 0; a < 10; ++a)
-      for (int b = 0; b < 10; ++b)
+    for (int a = 0; a < 10; a += stride)
+      for (int b = 0; b < 10; b += stride)
         c.push_back({lo0 * (1.0f - a / 20.0f), hi0 * (1.0f - b / 20.0f)});
   for (int i = asymmetric ? 1 : 0; i < 10; ++i) {
     const float mv = amax * (1.0f - i / 20.0f);
@@ -463,14 +553,12 @@ std::vector<PlainBounds> plainCoarseCandidates(float lo0, float hi0,
   return c;
 }
 
-/// The refinement candidates around `centre`: offsets of up to refine/2
-/// steps of 1/(20 refine) of each extreme, inside the group's range.
-std::vector<PlainBounds> plainFineCandidates(float lo0, float hi0,
-                                             PlainBounds centre,
-                                             bool asymmetric, int refine) {
+/// The candidates around `centre`: offsets of up to `half` steps of `step`
+/// times each extreme, inside the group's range.
+std::vector<PlainBounds> plainNeighbours(float lo0, float hi0,
+                                         PlainBounds centre, bool asymmetric,
+                                         int half, float step) {
   std::vector<PlainBounds> c;
-  const int half = refine / 2;
-  const float step = 1.0f / (20.0f * refine);
   const float amax = std::max(-lo0, hi0);
   if (!asymmetric) {
     for (int p = -half; p <= half; ++p) {
@@ -490,6 +578,23 @@ std::vector<PlainBounds> plainFineCandidates(float lo0, float hi0,
         c.push_back(b);
     }
   return c;
+}
+
+/// The refinement candidates around `centre`: offsets of up to refine/2
+/// steps of 1/(20 refine) of each extreme.
+std::vector<PlainBounds> plainFineCandidates(float lo0, float hi0,
+                                             PlainBounds centre,
+                                             bool asymmetric, int refine) {
+  return plainNeighbours(lo0, hi0, centre, asymmetric, refine / 2,
+                         1.0f / (20.0f * refine));
+}
+
+/// A strided grid's full-step neighbours of `centre` that the stride skipped.
+std::vector<PlainBounds> plainMidCandidates(float lo0, float hi0,
+                                            PlainBounds centre, int stride) {
+  if (stride <= 1)
+    return {};
+  return plainNeighbours(lo0, hi0, centre, true, stride - 1, 1.0f / 20.0f);
 }
 
 /// Token-mean squared partial output error of one group clamped to `b` and
@@ -540,6 +645,7 @@ TEST_P(ClipSearchTest, ChoosesTheBestCandidateOfTheGrid) {
   options.clipMaxTokens = cc.clipTokens;
   options.clipShape = cc.shape;
   options.clipRefine = cc.refine;
+  options.clipGridStride = cc.stride;
   const bool asymmetric = cc.shape == ClipShape::Asymmetric;
   const int64_t g = options.params.groupSize, groups = k / g;
   std::vector<float> x = outlierActivations(rng, t, k, 3);
@@ -567,8 +673,9 @@ TEST_P(ClipSearchTest, ChoosesTheBestCandidateOfTheGrid) {
       auto lossOf = [&](PlainBounds b) {
         return plainClipLoss(x, t, k, s, tc, grp * g, wg, g, b, options.params);
       };
+      const int stride = asymmetric ? cc.stride : 1;
       const std::vector<PlainBounds> coarse =
-          plainCoarseCandidates(lo0, hi0, asymmetric);
+          plainCoarseCandidates(lo0, hi0, asymmetric, stride);
       size_t refBest = 0;
       std::vector<double> coarseLoss;
       for (const PlainBounds &b : coarse) {
@@ -576,22 +683,40 @@ TEST_P(ClipSearchTest, ChoosesTheBestCandidateOfTheGrid) {
         if (coarseLoss.back() < coarseLoss[refBest])
           refBest = coarseLoss.size() - 1;
       }
+      // The staged search in fp64: the strided grid's skipped neighbours of
+      // its best, then the refinement around the best so far.
       double best = coarseLoss[refBest];
+      PlainBounds bestBounds = coarse[refBest];
+      for (const PlainBounds &b :
+           plainMidCandidates(lo0, hi0, bestBounds, stride))
+        if (lossOf(b) < best) {
+          best = lossOf(b);
+          bestBounds = b;
+        }
       if (cc.refine > 1)
-        for (const PlainBounds &b : plainFineCandidates(
-                 lo0, hi0, coarse[refBest], asymmetric, cc.refine))
+        for (const PlainBounds &b :
+             plainFineCandidates(lo0, hi0, bestBounds, asymmetric, cc.refine))
           best = std::min(best, lossOf(b));
 
       const size_t cell = r * groups + grp;
       const PlainBounds chosen{clip.minVal[cell], clip.maxVal[cell]};
       SCOPED_TRACE("row " + std::to_string(r) + " group " +
                    std::to_string(grp));
-      // The choice is a candidate: coarse, or a refinement of one.
+      // The choice is a candidate: coarse, a skipped neighbour of one, or
+      // a refinement of either.
       const bool isCoarse =
           std::find(coarse.begin(), coarse.end(), chosen) != coarse.end();
+      std::vector<PlainBounds> centres = coarse;
+      for (const PlainBounds &centre : coarse)
+        for (const PlainBounds &b :
+             plainMidCandidates(lo0, hi0, centre, stride))
+          centres.push_back(b);
       bool isFine = false;
-      if (!isCoarse && cc.refine > 1)
-        for (const PlainBounds &centre : coarse) {
+      if (!isCoarse)
+        isFine =
+            std::find(centres.begin(), centres.end(), chosen) != centres.end();
+      if (!isCoarse && !isFine && cc.refine > 1)
+        for (const PlainBounds &centre : centres) {
           const std::vector<PlainBounds> fine =
               plainFineCandidates(lo0, hi0, centre, asymmetric, cc.refine);
           isFine |= std::find(fine.begin(), fine.end(), chosen) != fine.end();
@@ -622,7 +747,7 @@ TEST_P(ClipSearchTest, ChoosesTheBestCandidateOfTheGrid) {
   EXPECT_GT(clipped, 0)
       << "heavy-tailed weights should get some groups clipped";
   EXPECT_GE(bestOfAll, rows * groups * 95 / 100);
-  if (cc.refine > 1)
+  if (cc.refine > 1 || (asymmetric && cc.stride > 1))
     EXPECT_GT(offCoarse, 0) << "refinement should move some choices";
   else
     EXPECT_EQ(offCoarse, 0);
@@ -645,7 +770,10 @@ INSTANTIATE_TEST_SUITE_P(
                       ClipCase{128, ClipShape::Asymmetric, 0},
                       ClipCase{64, ClipShape::Asymmetric, 0},
                       ClipCase{128, ClipShape::Asymmetric, 4},
-                      ClipCase{64, ClipShape::Asymmetric, 2}),
+                      ClipCase{64, ClipShape::Asymmetric, 2},
+                      ClipCase{128, ClipShape::Asymmetric, 0, 2},
+                      ClipCase{128, ClipShape::Asymmetric, 4, 2},
+                      ClipCase{64, ClipShape::Asymmetric, 4, 3}),
     clipCaseName);
 
 /// On groups whose tails differ (one large weight on one side), clipping the

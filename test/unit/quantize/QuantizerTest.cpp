@@ -409,3 +409,46 @@ TEST(Quantizer, RejectsBadInput) {
 }
 
 } // namespace
+
+/// A clip candidate's error in one pass: bit for bit the clamp, the integer
+/// code path (quantizeCode) and the subtraction written out, on every
+/// width, with and without a zero point, clamps inside and outside the
+/// group's range, spans of odd lengths (the vector loop's tails) and the
+/// input aliased by the output.
+TEST(Quantizer, ClampedQuantizationErrorMatchesThePlainSteps) {
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> shrink(0.3f, 1.2f);
+  for (int bits : {3, 4, 8})
+    for (bool zeroPoint : {true, false})
+      for (int64_t count :
+           {int64_t(1), int64_t(7), int64_t(32), int64_t(77), int64_t(128)}) {
+        SCOPED_TRACE("bits " + std::to_string(bits) +
+                     (zeroPoint ? " asym" : " sym") + " count " +
+                     std::to_string(count));
+        const QuantParams p{bits, 32, zeroPoint};
+        for (int trial = 0; trial < 20; ++trial) {
+          const std::vector<float> w = normalVector(rng, count, 0.05f);
+          const auto [lo, hi] = std::minmax_element(w.begin(), w.end());
+          const float lb = std::min(*lo, 0.0f) * shrink(rng);
+          const float ub = std::max(*hi, 0.0f) * shrink(rng);
+          const GroupGrid grid =
+              makeGroupGrid(std::max(*lo, lb), std::min(*hi, ub), p);
+          ASSERT_TRUE(grid.valid());
+          std::vector<float> err(count, std::nanf("")), inPlace = w;
+          clampedQuantizationError(w.data(), count, lb, ub, grid, err.data());
+          clampedQuantizationError(inPlace.data(), count, lb, ub, grid,
+                                   inPlace.data());
+          for (int64_t i = 0; i < count; ++i) {
+            const float c = std::clamp(w[i], lb, ub);
+            const float want =
+                static_cast<float>(quantizeCode(c, grid) - grid.zero) *
+                    grid.scale -
+                w[i];
+            ASSERT_EQ(err[i], want) << "element " << i;
+            ASSERT_EQ(inPlace[i], want) << "element " << i;
+          }
+        }
+      }
+}
