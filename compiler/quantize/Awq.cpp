@@ -18,6 +18,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <limits>
+#include <mutex>
 #include <tuple>
 #include <utility>
 
@@ -177,33 +178,49 @@ double sumOfSquares(const float *z, int64_t n) {
   return total;
 }
 
-/// Sets OpenBLAS's thread count for a scope (BLAS called from several of
-/// our threads at once must not start its own), and restores it. Other BLAS
-/// libraries have no such setting and are left alone: their calls are
-/// reentrant.
-class BlasThreadsScope {
+/// Holds OpenBLAS at one thread while any scope is alive (BLAS called from
+/// several of our threads at once must not start its own), restoring its
+/// count when the last one ends. Other BLAS libraries have no such setting
+/// and are left alone: their calls are reentrant.
+class SingleThreadedBlasScope {
 public:
-  explicit BlasThreadsScope(int threads) {
-    static const auto get = reinterpret_cast<int (*)()>(
-        dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    static const auto set = reinterpret_cast<void (*)(int)>(
-        dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    if (get == nullptr || set == nullptr)
+  SingleThreadedBlasScope() {
+    const Api &api = openBlas();
+    if (api.set == nullptr)
       return;
-    set_ = set;
-    previous_ = get();
-    set(threads);
+    std::lock_guard<std::mutex> lock(api.mutex);
+    if (api.holders++ == 0) {
+      api.previous = api.get();
+      api.set(1);
+    }
   }
-  ~BlasThreadsScope() {
-    if (set_ != nullptr)
-      set_(previous_);
+  ~SingleThreadedBlasScope() {
+    const Api &api = openBlas();
+    if (api.set == nullptr)
+      return;
+    std::lock_guard<std::mutex> lock(api.mutex);
+    if (--api.holders == 0)
+      api.set(api.previous);
   }
-  BlasThreadsScope(const BlasThreadsScope &) = delete;
-  BlasThreadsScope &operator=(const BlasThreadsScope &) = delete;
+  SingleThreadedBlasScope(const SingleThreadedBlasScope &) = delete;
+  SingleThreadedBlasScope &operator=(const SingleThreadedBlasScope &) = delete;
 
 private:
-  void (*set_)(int) = nullptr;
-  int previous_ = 0;
+  struct Api {
+    Api(int (*getter)(), void (*setter)(int))
+        : get(getter), set(getter != nullptr ? setter : nullptr) {}
+    int (*get)() = nullptr;
+    void (*set)(int) = nullptr;
+    mutable std::mutex mutex;
+    mutable int holders = 0, previous = 0;
+  };
+  static const Api &openBlas() {
+    static const Api api(reinterpret_cast<int (*)()>(
+                             dlsym(RTLD_DEFAULT, "openblas_get_num_threads")),
+                         reinterpret_cast<void (*)(int)>(
+                             dlsym(RTLD_DEFAULT, "openblas_set_num_threads")));
+    return api;
+  }
 };
 
 /// Reports progress and polls cancellation after each unit of work.
@@ -572,7 +589,7 @@ ClipResult ClipSearcher::search(const float *w, int64_t rows,
       bestHi(static_cast<size_t>(chunk));
   std::vector<double> bestLoss(static_cast<size_t>(chunk));
   const double invTokens = 1.0 / static_cast<double>(tokens_);
-  const BlasThreadsScope singleThreadedBlas(1);
+  const SingleThreadedBlasScope singleThreadedBlas;
 
   for (int64_t grp = 0; grp < groups; ++grp) {
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
@@ -582,8 +599,8 @@ ClipResult ClipSearcher::search(const float *w, int64_t rows,
       // Scores n candidates per row (bounds in lower/upper, valid set for
       // usable ones) into loss: the token-mean squared partial output error.
       // Each worker takes whole rows through all three steps with its own
-      // single-threaded BLAS call (BlasThreadsScope), so there is one join
-      // per call instead of BLAS's thread hand-offs between the steps.
+      // single-threaded BLAS call (SingleThreadedBlasScope), so there is one
+      // join per call instead of BLAS's thread hand-offs between the steps.
       auto score = [&](int64_t n) {
         const int64_t cands = rc * n;
         parallelFor(rc, threads, [&](int64_t rowBegin, int64_t rowEnd) {

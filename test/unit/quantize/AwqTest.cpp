@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <dlfcn.h>
 #include <numeric>
 #include <string>
 
@@ -1094,3 +1095,28 @@ TEST(AwqDriver, RejectsBadInput) {
 }
 
 } // namespace
+
+/// The clip search runs OpenBLAS single-threaded (its workers call BLAS
+/// themselves) and gives OpenBLAS its thread count back afterwards.
+TEST(AwqClip, RestoresOpenBlasThreads) {
+  const auto get = reinterpret_cast<int (*)()>(
+      dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  const auto set = reinterpret_cast<void (*)(int)>(
+      dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (get == nullptr || set == nullptr)
+    GTEST_SKIP() << "BLAS is not OpenBLAS";
+  const uint64_t seed = testSeed();
+  SCOPED_TRACE(seedMessage(seed));
+  std::mt19937_64 rng(seed);
+  const int before = get();
+  set(2);
+  const int64_t t = 64, k = 64, rows = 8;
+  const std::vector<float> x = outlierActivations(rng, t, k, 2);
+  const std::vector<float> w = heavyTailedWeights(rng, rows, k);
+  QuantizeOptions options;
+  options.params = {4, 32, true};
+  ClipSearcher searcher(x.data(), t, k, {}, options);
+  searcher.search(w.data(), rows, "layer");
+  EXPECT_EQ(get(), 2);
+  set(before);
+}
