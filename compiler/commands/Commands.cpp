@@ -9,6 +9,7 @@
 #include "compiler/frontend/CommandLine.h"
 #include "compiler/frontend/OutputStaging.h"
 #include "compiler/quantize/Cancellation.h"
+#include "compiler/quantize/QuantizeJournal.h"
 #include "compiler/quantize/QuantizeModel.h"
 #include "compiler/quantize/QuantizeReport.h"
 #include "compiler/quantize/SyntheticModel.h"
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -51,7 +53,12 @@ constexpr const char *kQuantizeSummary =
     "or a\nmodel description JSON) with AWQ into an AutoAWQ-format "
     "checkpoint directory:\nconfig.json with quantization_config, "
     "safetensors, and model.json (the model\ndescription the awqc compiler "
-    "reads). Prints a per-layer error report.\n\nMODEL: a Hugging Face "
+    "reads). Prints a per-layer error report.\n\nThe run keeps its state in "
+    "a hidden .OUT.awqc-partial directory next to\nthe output: if it is "
+    "killed or interrupted (Ctrl-C) after an input group is\nfinished, "
+    "rerun the same command with --resume to continue from there (the\n"
+    "inputs and options must be the same; what differs is listed). The "
+    "output\nappears only when complete.\n\nMODEL: a Hugging Face "
     "checkpoint directory (LLaMA, Mistral, Qwen2) or a\nmodel description "
     "JSON.";
 
@@ -142,6 +149,16 @@ int runQuantizeCommand(const std::vector<std::string> &argv, std::ostream &out,
     if (std::optional<uint64_t> shard = args.byteSizeValue(OPT_shard_size))
       options.maxShardBytes = *shard;
     options.overwrite = args.flag(OPT_force);
+    options.resume = args.flag(OPT_resume);
+    // Tests only: die as a crash would, right after the k-th finished group
+    // is journaled (test/lit/awqc/resume.test).
+    if (const char *kill = std::getenv("AWQC_TEST_KILL_AFTER_GROUPS")) {
+      const size_t after = std::strtoull(kill, nullptr, 10);
+      options.afterGroupJournaled = [after](size_t finished) {
+        if (finished >= after)
+          ::raise(SIGKILL);
+      };
+    }
     const bool quiet = args.flag(OPT_quiet);
     const std::optional<std::string> reportPath = args.value(OPT_report);
     OutputRules reportRules;
@@ -171,7 +188,13 @@ int runQuantizeCommand(const std::vector<std::string> &argv, std::ostream &out,
       if (interrupt.signal() == 0)
         throw;
       err << command << ": interrupted; no checkpoint was written to "
-          << options.output << "\n";
+          << options.output;
+      const std::string state = QuantizeJournal::directoryFor(options.output);
+      std::error_code ec;
+      if (fs::exists(state, ec))
+        err << "; the finished input groups are kept in " << state
+            << ": rerun with --resume to continue";
+      err << "\n";
       return interrupt.exitCode();
     }
     if (progress)

@@ -67,8 +67,12 @@ void ProgressDisplay::update(const ModelProgress &progress) {
     err_ << "awqc quantize: " << progress.groupCount
          << " input groups; working memory up to "
          << formatBytes(progress.workingMemoryBytes) << " (input group "
-         << progress.groupName << ") besides the mapped input files\n"
-         << std::flush;
+         << progress.groupName << ") besides the mapped input files\n";
+    if (progress.resumedGroups > 0)
+      err_ << "awqc quantize: resuming: " << progress.resumedGroups << " of "
+           << progress.groupCount
+           << " input groups were finished by the interrupted run\n";
+    err_ << std::flush;
     return;
   }
   if (progress.phase == ModelProgress::Phase::Measuring) {

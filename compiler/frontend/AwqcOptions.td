@@ -119,6 +119,9 @@ defm scale_screen_rows : Value<"scale-screen-rows", "N",
 def fold_only : Flag<["--"], "fold-only", [sc_quantize]>,
   HelpText<"Search scales only where 1/s folds into the producer; no "
            "activation scale tensors (AutoAWQ/vLLM compatible)">;
+def resume : Flag<["--"], "resume", [sc_quantize]>,
+  HelpText<"Continue an interrupted run (killed, Ctrl-C, crash) from its last "
+           "finished input group; same inputs and options, checked">;
 defm report : Value<"report", "FILE",
   "Also write the report as JSON", [sc_quantize]>;
 defm threads : Value<"threads", "N",

@@ -214,8 +214,26 @@ StagingDirectory::StagingDirectory(std::string destination, OutputRules rules)
                 temp_ + "'" + (ec ? ": " + ec.message() : std::string()));
 }
 
+std::string fixedSiblingPath(const std::string &destination,
+                             const std::string &kind) {
+  const fs::path dest = normalizedDestination(destination);
+  return (dest.parent_path() / ("." + dest.filename().string() + ".awqc-" + kind))
+      .string();
+}
+
+StagingDirectory::StagingDirectory(std::string destination, OutputRules rules,
+                                   std::string existing)
+    : destination_(std::move(destination)), temp_(std::move(existing)),
+      rules_(std::move(rules)), adopted_(true) {
+  checkOutputDirectory(destination_, rules_);
+  std::error_code ec;
+  if (!fs::is_directory(temp_, ec))
+    throw Error(destination_ + ": the directory to move into place, '" +
+                temp_ + "', does not exist");
+}
+
 StagingDirectory::~StagingDirectory() {
-  if (committed_)
+  if (committed_ || adopted_)
     return;
   std::error_code ec;
   fs::remove_all(temp_, ec); // Best effort: never throw from a destructor.

@@ -62,13 +62,25 @@ bool fileContains(const std::filesystem::path &file, std::string_view text,
 /// crash. Throws awq::Error naming it.
 void syncDirectory(const std::string &path);
 
+/// `.<name>.awqc-<kind>` next to `destination`: a fixed name (no pid) that a
+/// later run finds again, such as the state an interrupted run keeps for
+/// --resume. Throws awq::Error as checkOutputDirectory does for names that
+/// cannot be created.
+std::string fixedSiblingPath(const std::string &destination,
+                             const std::string &kind);
+
 /// A directory being built under a temporary name next to its destination.
 class StagingDirectory {
 public:
   /// Runs checkOutputDirectory and creates `.<name>.awqc-tmp-<pid>-<n>` next
   /// to `destination`. Throws awq::Error naming the destination.
   StagingDirectory(std::string destination, OutputRules rules);
-  /// Removes the temporary directory unless committed.
+  /// Adopts `existing`, a directory the caller created (on the same
+  /// filesystem), instead of creating one; the caller owns its removal, so
+  /// the destructor leaves it.
+  StagingDirectory(std::string destination, OutputRules rules,
+                   std::string existing);
+  /// Removes the temporary directory unless committed (or adopted).
   ~StagingDirectory();
   StagingDirectory(const StagingDirectory &) = delete;
   StagingDirectory &operator=(const StagingDirectory &) = delete;
@@ -90,6 +102,7 @@ private:
   std::string temp_;
   OutputRules rules_;
   bool committed_ = false;
+  bool adopted_ = false;
 };
 
 } // namespace awq

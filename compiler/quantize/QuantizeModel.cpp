@@ -9,11 +9,15 @@
 #include "compiler/quantize/Cancellation.h"
 #include "compiler/quantize/MixedPrecision.h"
 #include "compiler/quantize/OutputLoss.h"
+#include "compiler/quantize/QuantizeJournal.h"
 #include "compiler/quantize/Quantizer.h"
 #include "runtime/formats/AtomicFile.h"
 #include "runtime/formats/SafeTensorsWriter.h"
 #include "runtime/support/Error.h"
 #include "runtime/support/Half.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/SHA256.h"
 
 #include <algorithm>
 #include <chrono>
@@ -268,13 +272,25 @@ public:
   /// Lays out the checkpoint in `dir` before any work, so each layer is
   /// written as soon as it is quantized and never held until the end.
   void openCheckpoint(const std::string &dir);
-  void quantizeGroup(size_t step);
+  /// Quantizes and writes the group at `step`, then fsyncs the shards and
+  /// returns what the journal keeps of it.
+  FinishedGroup quantizeGroup(size_t step);
+  /// Redoes the effects of a group an interrupted run finished, after
+  /// checking that its tensors in the partial shards match the journal.
+  /// Throws awq::Error naming `journal` otherwise.
+  void restoreGroup(const FinishedGroup &finished, const std::string &journal);
   void writeCheckpoint(const std::string &dir);
   const LayerQuantReport &layerReport(const std::string &layer) const {
     return layerReports_.at(layer);
   }
 
 private:
+  /// Where a searched group's 1/s goes: folded into a norm, kept to divide
+  /// a later layer's rows, or an activation scale tensor (already written).
+  void placeScales(const PlannedGroup &plan, const GroupQuantReport &out);
+  /// Writes a tensor of the current group and adds it to its record.
+  void writeTensor(const std::string &name, const void *data, size_t size);
+
   void report(ModelProgress progress) const {
     progress.groupCount = plan_.order.size();
     if (options_.onProgress)
@@ -292,7 +308,80 @@ private:
   std::map<std::string, std::vector<uint16_t>> foldedTensors_;
   std::unique_ptr<SafeTensorsCheckpointWriter> checkpoint_;
   std::map<std::string, std::string> scaleOfGroup_;
+  /// The current group's tensors and the hash of their bytes.
+  std::vector<std::string> groupTensors_;
+  llvm::SHA256 groupHash_;
 };
+
+void ModelQuantizer::writeTensor(const std::string &name, const void *data,
+                                 size_t size) {
+  checkpoint_->write(name, data, size);
+  groupTensors_.push_back(name);
+  groupHash_.update(
+      llvm::ArrayRef<uint8_t>(static_cast<const uint8_t *>(data), size));
+}
+
+void ModelQuantizer::placeScales(const PlannedGroup &plan,
+                                 const GroupQuantReport &out) {
+  const std::vector<float> &s = out.scales;
+  const int64_t k = plan.k;
+  switch (out.destination) {
+  case ScaleDestination::None:
+    break;
+  case ScaleDestination::NormWeight:
+    for (const std::string &name : {plan.target, plan.normBias}) {
+      if (name.empty())
+        continue;
+      std::vector<float> values = toFloats(plan_.weights->get(name));
+      for (int64_t c = 0; c < k; ++c)
+        values[c] /= s[c];
+      foldedTensors_[name] = toHalfsChecked(
+          values, plan_.weights->source() + ": tensor '" + name +
+                      "' divided by the AWQ scales of input group '" +
+                      plan.name + "'");
+    }
+    break;
+  case ScaleDestination::LinearRows:
+    rowDivisors_[plan.target] = {s, plan.name};
+    break;
+  case ScaleDestination::ActivationScale:
+    scaleOfGroup_[plan.name] = plan.target;
+    break;
+  }
+}
+
+void ModelQuantizer::restoreGroup(const FinishedGroup &finished,
+                                  const std::string &journal) {
+  const PlannedGroup &plan = plan_.groups[plan_.order[finished.step]];
+  if (finished.report.name != plan.name ||
+      finished.layers.size() != plan.layers.size())
+    throw Error(journal + ": step " + std::to_string(finished.step) +
+                " records input group '" + finished.report.name +
+                "', but the plan has '" + plan.name + "' there");
+  // The journal line is written after the shards are fsynced; reading the
+  // bytes back also catches a filesystem that lost them.
+  llvm::SHA256 hash;
+  for (const std::string &name : finished.tensors) {
+    checkpoint_->markWritten(name);
+    const std::vector<uint8_t> bytes = checkpoint_->read(name);
+    hash.update(llvm::ArrayRef<uint8_t>(bytes));
+  }
+  if (sha256Hex(hash.final()) != finished.sha256)
+    throw Error(journal + ": the tensors of input group '" + plan.name +
+                "' in the partial checkpoint differ from what was "
+                "journaled; the state is damaged: pass --force without "
+                "--resume to start over");
+  GroupQuantReport &out = result_.groups[plan.index];
+  std::vector<std::pair<int, double>> widthErrors = std::move(out.widthErrors);
+  out = finished.report;
+  out.widthErrors = std::move(widthErrors);
+  placeScales(plan, out);
+  for (const LayerQuantReport &layer : finished.layers) {
+    layerReports_[layer.name] = layer;
+    rowDivisors_.erase(layer.name);
+  }
+  doneWork_ += plan.work;
+}
 
 void ModelQuantizer::openCheckpoint(const std::string &dir) {
   std::vector<TensorRef> layout;
@@ -322,12 +411,14 @@ void ModelQuantizer::openCheckpoint(const std::string &dir) {
   // transformers checks the "format" entry when it loads safetensors.
   checkpoint_ = std::make_unique<SafeTensorsCheckpointWriter>(
       dir, layout, std::map<std::string, std::string>{{"format", "pt"}},
-      options_.maxShardBytes);
+      options_.maxShardBytes, ShardFiles::Resumable);
   result_.checkpointBytes = checkpoint_->totalBytes();
 }
 
-void ModelQuantizer::quantizeGroup(size_t step) {
+FinishedGroup ModelQuantizer::quantizeGroup(size_t step) {
   const Clock::time_point start = Clock::now();
+  groupTensors_.clear();
+  groupHash_ = llvm::SHA256();
   const PlannedGroup &plan = plan_.groups[plan_.order[step]];
   const int64_t k = plan.k;
   const int64_t tokens = plan.activations->shape[0];
@@ -404,34 +495,11 @@ void ModelQuantizer::quantizeGroup(size_t step) {
   if (out.destination != ScaleDestination::None)
     out.target = plan.target;
   const std::vector<float> &s = quantized.scales;
-
-  switch (out.destination) {
-  case ScaleDestination::None:
-    break;
-  case ScaleDestination::NormWeight:
-    for (const std::string &name : {plan.target, plan.normBias}) {
-      if (name.empty())
-        continue;
-      std::vector<float> values = toFloats(plan_.weights->get(name));
-      for (int64_t c = 0; c < k; ++c)
-        values[c] /= s[c];
-      foldedTensors_[name] = toHalfsChecked(
-          values, plan_.weights->source() + ": tensor '" + name +
-                      "' divided by the AWQ scales of input group '" +
-                      plan.name + "'");
-    }
-    break;
-  case ScaleDestination::LinearRows:
-    rowDivisors_[plan.target] = {s, plan.name};
-    break;
-  case ScaleDestination::ActivationScale: {
+  if (out.destination == ScaleDestination::ActivationScale) {
     const std::vector<uint16_t> scale = activationScaleFromScales(s);
-    checkpoint_->write(plan.target, scale.data(),
-                       scale.size() * sizeof(uint16_t));
-    scaleOfGroup_[plan.name] = plan.target;
-    break;
+    writeTensor(plan.target, scale.data(), scale.size() * sizeof(uint16_t));
   }
-  }
+  placeScales(plan, out);
 
   std::vector<float> x; // fp32 activations, only for layers with divided rows.
   for (size_t i = 0; i < plan.layers.size(); ++i) {
@@ -467,12 +535,22 @@ void ModelQuantizer::quantizeGroup(size_t step) {
     std::vector<TensorRef> refs;
     packed.appendRefs(layer.weights, refs);
     for (const TensorRef &ref : refs)
-      checkpoint_->write(ref.name, ref.data, ref.size);
+      writeTensor(ref.name, ref.data, ref.size);
     if (options_.keepLayers)
       result_.quantized[layer.weights] = std::move(quantized.layers[i]);
   }
   out.seconds = secondsSince(start);
   doneWork_ += plan.work;
+  // Durable before the journal says the group is finished.
+  checkpoint_->sync();
+  FinishedGroup finished;
+  finished.step = step;
+  finished.report = out;
+  finished.report.widthErrors.clear(); // Journaled when measured.
+  for (const PlannedLayer &layer : plan.layers)
+    finished.layers.push_back(layerReports_.at(layer.name));
+  finished.tensors = std::move(groupTensors_);
+  finished.sha256 = sha256Hex(groupHash_.final());
 
   ModelProgress progress;
   progress.phase = ModelProgress::Phase::GroupDone;
@@ -482,6 +560,7 @@ void ModelQuantizer::quantizeGroup(size_t step) {
   progress.groupFraction = 1.0;
   progress.fraction = totalWork_ ? double(doneWork_) / double(totalWork_) : 1;
   report(progress);
+  return finished;
 }
 
 void ModelQuantizer::writeCheckpoint(const std::string &dir) {
@@ -623,6 +702,83 @@ OutputRules quantizeOutputRules(const ModelQuantizeOptions &options) {
   return rules;
 }
 
+namespace {
+
+/// The state of this run (QuantizeJournal): an interrupted run's, checked
+/// against `fingerprint`, with --resume; else a new one.
+std::unique_ptr<QuantizeJournal>
+openRunState(const ModelQuantizeOptions &options,
+             const RunFingerprint &fingerprint, size_t groupCount) {
+  const std::string dir = QuantizeJournal::directoryFor(options.output);
+  std::error_code ec;
+  const bool exists = fs::exists(dir, ec);
+  if (options.resume) {
+    if (!exists)
+      throw Error(options.output +
+                  ": nothing to resume: no interrupted awqc quantize left "
+                  "its state in " +
+                  dir + "; run without --resume");
+    std::unique_ptr<QuantizeJournal> journal = QuantizeJournal::open(dir);
+    const std::vector<std::string> differences =
+        fingerprintDifferences(journal->fingerprint(), fingerprint);
+    if (!differences.empty()) {
+      std::string list;
+      for (const std::string &difference : differences)
+        list += "\n  " + difference;
+      throw Error(options.output +
+                  ": cannot resume: the interrupted run (state in " + dir +
+                  ") had other inputs or options:" + list +
+                  "\nrerun with the same ones, or without --resume and "
+                  "with --force to discard it and start over");
+    }
+    if (!fs::is_directory(journal->checkpointDirectory(), ec)) {
+      // It had finished: the checkpoint was renamed into place.
+      journal->remove();
+      throw Error(options.output + ": nothing to resume: the interrupted "
+                                   "run had completed its output");
+    }
+    // Back to the state before commit(): shards renamed into place go
+    // back to their partial names, other files are written again.
+    for (const fs::directory_entry &entry :
+         fs::directory_iterator(journal->checkpointDirectory())) {
+      const fs::path path = entry.path();
+      const std::string name = path.filename().string();
+      const std::string suffix = ".safetensors";
+      if (name.size() > suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) ==
+              0)
+        fs::rename(path, path.string() + ".partial");
+      else if (path.extension() != ".partial")
+        fs::remove_all(path);
+    }
+    return journal;
+  }
+  if (exists) {
+    if (!options.overwrite) {
+      size_t finished = 0;
+      {
+        std::unique_ptr<QuantizeJournal> journal = QuantizeJournal::open(dir);
+        for (const nlohmann::json &record : journal->records())
+          finished += record.value("kind", "") == "group" ? 1 : 0;
+        if (journal->recordCount() == 0)
+          journal->remove(); // Nothing finished: nothing to lose.
+      }
+      if (fs::exists(dir, ec))
+        throw Error(options.output + ": an interrupted awqc quantize left "
+                                     "its state in " +
+                    dir + " (" + std::to_string(finished) + " of " +
+                    std::to_string(groupCount) +
+                    " input groups finished); pass --resume to continue it, "
+                    "or --force to discard it and start over");
+    } else {
+      QuantizeJournal::discard(dir);
+    }
+  }
+  return QuantizeJournal::create(dir, fingerprint);
+}
+
+} // namespace
+
 ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   const Clock::time_point start = Clock::now();
   if (options.threads < 0)
@@ -645,98 +801,158 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
     throw Error("--target-bits chooses each input group's bits; it cannot be "
                 "combined with --bits");
 
-  // Mixed precision: measure every free group at every width, then choose.
-  std::optional<MixedPrecisionReport> mixed;
-  std::vector<std::vector<std::pair<int, double>>> widthErrors(
-      plan.groups.size());
-  if (options.targetBits) {
-    const Clock::time_point measureStart = Clock::now();
-    std::vector<WidthCandidates> candidates;
-    size_t free = 0, measured = 0;
-    for (const PlannedGroup &group : plan.groups)
-      free += group.bitsPinned ? 0 : 1;
-    for (const PlannedGroup &group : plan.groups) {
-      WidthCandidates entry;
-      entry.weights = group.work;
-      if (group.bitsPinned) {
-        entry.bits = {group.settings.bits};
-        entry.errors = {0.0};
-      } else {
-        throwIfCancelled(options.cancel, "awqc quantize");
-        if (options.onProgress) {
-          ModelProgress measuring;
-          measuring.phase = ModelProgress::Phase::Measuring;
-          measuring.group = measured;
-          measuring.groupCount = free;
-          measuring.groupName = group.name;
-          measuring.fraction = double(measured) / double(free);
-          options.onProgress(measuring);
-        }
-        ++measured;
-        widthErrors[group.index] = measureWidths(options, group);
-        for (const auto &[bits, error] : widthErrors[group.index]) {
-          entry.bits.push_back(bits);
-          entry.errors.push_back(error);
-        }
-      }
-      candidates.push_back(std::move(entry));
+  std::unique_ptr<QuantizeJournal> journal = openRunState(
+      options, runFingerprint(options, plan), plan.groups.size());
+  const std::string journalPath =
+      (fs::path(journal->path()) / "journal").string();
+  // What an interrupted run journaled, by step and by measured group.
+  std::map<size_t, FinishedGroup> finished;
+  std::map<size_t, std::vector<std::pair<int, double>>> measuredBefore;
+  for (size_t i = 0; i < journal->records().size(); ++i) {
+    const nlohmann::json &record = journal->records()[i];
+    const std::string where =
+        journalPath + ": record " + std::to_string(i + 1);
+    if (record.value("kind", "") == "widths") {
+      auto measured = measuredWidthsFromJson(record, where);
+      measuredBefore[measured.first] = std::move(measured.second);
+    } else {
+      FinishedGroup group = finishedGroupFromJson(record, where);
+      if (group.step != finished.size() || group.step >= plan.order.size())
+        throw Error(where + ": step " + std::to_string(group.step) +
+                    " is out of order");
+      finished.emplace(group.step, std::move(group));
     }
-    const WidthAllocation allocation =
-        allocateWidths(candidates, *options.targetBits);
-    for (PlannedGroup &group : plan.groups)
-      group.settings.bits = allocation.bits[group.index];
-    plan.settings = dominantSettings(plan);
-    mixed = MixedPrecisionReport{*options.targetBits, allocation.averageBits,
-                                 allocation.error, secondsSince(measureStart)};
-  }
-  const WorkingMemoryEstimate memory = estimateWorkingMemory(options, plan);
-  if (options.onProgress) {
-    ModelProgress planned;
-    planned.phase = ModelProgress::Phase::Planned;
-    planned.groupCount = plan.order.size();
-    planned.groupName = memory.group;
-    planned.workingMemoryBytes = memory.bytes;
-    options.onProgress(planned);
   }
 
-  ModelQuantizeResult result;
-  result.model = options.model;
-  result.calibration = options.calibration;
-  result.output = options.output;
-  result.settings = plan.settings;
-  result.mixed = isMixedPrecision(plan);
-  result.mixedPrecision = mixed;
-  result.method = options.method;
-  result.formula = options.formula;
-  result.clipSearch = resolvedClipSearch(options.method, options.clipSearch);
-  result.scaleScreenRows =
-      searchesScales(options.method) ? options.scaleScreenRows : 0;
-  result.gptqAwareScales =
-      options.method == QuantizeMethod::AwqGptq && options.gptqAwareScales;
-  result.clip = options.clip && searchesScales(options.method);
-  result.foldOnly = options.foldOnly;
-  result.actOrder = options.actOrder && usesGptq(options.method);
-  result.estimatedWorkingMemory = memory.bytes;
-  result.groups.resize(plan.groups.size());
-  for (size_t g = 0; g < plan.groups.size(); ++g)
-    result.groups[g].widthErrors = widthErrors[g];
+  // Ctrl-C or SIGTERM keeps what is finished for --resume (a killed process
+  // keeps it anyway); any other error removes it, as it would recur.
+  bool keepState = false;
+  try {
+    // Mixed precision: measure every free group at every width, then
+    // choose; each measurement is journaled.
+    std::optional<MixedPrecisionReport> mixed;
+    std::vector<std::vector<std::pair<int, double>>> widthErrors(
+        plan.groups.size());
+    if (options.targetBits) {
+      const Clock::time_point measureStart = Clock::now();
+      std::vector<WidthCandidates> candidates;
+      size_t free = 0, measured = 0;
+      for (const PlannedGroup &group : plan.groups)
+        free += group.bitsPinned ? 0 : 1;
+      for (const PlannedGroup &group : plan.groups) {
+        WidthCandidates entry;
+        entry.weights = group.work;
+        if (group.bitsPinned) {
+          entry.bits = {group.settings.bits};
+          entry.errors = {0.0};
+        } else {
+          throwIfCancelled(options.cancel, "awqc quantize");
+          if (options.onProgress) {
+            ModelProgress measuring;
+            measuring.phase = ModelProgress::Phase::Measuring;
+            measuring.group = measured;
+            measuring.groupCount = free;
+            measuring.groupName = group.name;
+            measuring.fraction = double(measured) / double(free);
+            options.onProgress(measuring);
+          }
+          ++measured;
+          auto before = measuredBefore.find(group.index);
+          if (before != measuredBefore.end()) {
+            widthErrors[group.index] = before->second;
+          } else {
+            widthErrors[group.index] = measureWidths(options, group);
+            journal->append(measuredWidthsToJson(group.index,
+                                                 widthErrors[group.index]));
+          }
+          for (const auto &[bits, error] : widthErrors[group.index]) {
+            entry.bits.push_back(bits);
+            entry.errors.push_back(error);
+          }
+        }
+        candidates.push_back(std::move(entry));
+      }
+      const WidthAllocation allocation =
+          allocateWidths(candidates, *options.targetBits);
+      for (PlannedGroup &group : plan.groups)
+        group.settings.bits = allocation.bits[group.index];
+      plan.settings = dominantSettings(plan);
+      mixed =
+          MixedPrecisionReport{*options.targetBits, allocation.averageBits,
+                               allocation.error, secondsSince(measureStart)};
+    }
+    const WorkingMemoryEstimate memory = estimateWorkingMemory(options, plan);
+    if (options.onProgress) {
+      ModelProgress planned;
+      planned.phase = ModelProgress::Phase::Planned;
+      planned.groupCount = plan.order.size();
+      planned.groupName = memory.group;
+      planned.workingMemoryBytes = memory.bytes;
+      planned.resumedGroups = finished.size();
+      options.onProgress(planned);
+    }
 
-  throwIfCancelled(options.cancel, "awqc quantize");
-  StagingDirectory staging(options.output, quantizeOutputRules(options));
-  ModelQuantizer quantizer(options, plan, result);
-  quantizer.openCheckpoint(staging.path());
-  for (size_t step = 0; step < plan.order.size(); ++step) {
+    ModelQuantizeResult result;
+    result.model = options.model;
+    result.calibration = options.calibration;
+    result.output = options.output;
+    result.settings = plan.settings;
+    result.mixed = isMixedPrecision(plan);
+    result.mixedPrecision = mixed;
+    result.method = options.method;
+    result.formula = options.formula;
+    result.clipSearch = resolvedClipSearch(options.method, options.clipSearch);
+    result.scaleScreenRows =
+        searchesScales(options.method) ? options.scaleScreenRows : 0;
+    result.gptqAwareScales =
+        options.method == QuantizeMethod::AwqGptq && options.gptqAwareScales;
+    result.clip = options.clip && searchesScales(options.method);
+    result.foldOnly = options.foldOnly;
+    result.actOrder = options.actOrder && usesGptq(options.method);
+    result.estimatedWorkingMemory = memory.bytes;
+    result.resumedGroups = finished.size();
+    result.groups.resize(plan.groups.size());
+    for (size_t g = 0; g < plan.groups.size(); ++g)
+      result.groups[g].widthErrors = widthErrors[g];
+
     throwIfCancelled(options.cancel, "awqc quantize");
-    quantizer.quantizeGroup(step);
-  }
-  for (const std::string &layer : plan.layers)
-    result.layers.push_back(quantizer.layerReport(layer));
-  quantizer.writeCheckpoint(staging.path());
+    ModelQuantizer quantizer(options, plan, result);
+    quantizer.openCheckpoint(journal->checkpointDirectory());
+    keepState = true; // A damaged state is reported, not removed.
+    for (const auto &[step, group] : finished)
+      quantizer.restoreGroup(group, journalPath);
+    keepState = false;
+    for (size_t step = finished.size(); step < plan.order.size(); ++step) {
+      throwIfCancelled(options.cancel, "awqc quantize");
+      journal->append(finishedGroupToJson(quantizer.quantizeGroup(step)));
+      if (options.afterGroupJournaled)
+        options.afterGroupJournaled(step + 1);
+    }
+    for (const std::string &layer : plan.layers)
+      result.layers.push_back(quantizer.layerReport(layer));
+    quantizer.writeCheckpoint(journal->checkpointDirectory());
 
-  throwIfCancelled(options.cancel, "awqc quantize");
-  staging.commit();
-  result.seconds = secondsSince(start);
-  return result;
+    throwIfCancelled(options.cancel, "awqc quantize");
+    StagingDirectory staging(options.output, quantizeOutputRules(options),
+                             journal->checkpointDirectory());
+    staging.commit();
+    journal->remove();
+    result.seconds = secondsSince(start);
+    return result;
+  } catch (const Cancelled &) {
+    if (!keepState && journal->recordCount() == 0)
+      journal->remove();
+    throw;
+  } catch (...) {
+    if (!keepState) {
+      try {
+        journal->remove();
+      } catch (const Error &) {
+        // The first error is the one to report.
+      }
+    }
+    throw;
+  }
 }
 
 } // namespace awq

@@ -44,6 +44,8 @@ struct ModelProgress {
   uint64_t workingMemoryBytes = 0;
   /// Fraction of all groups' work (weighted by their weight count).
   double fraction = 0.0;
+  /// Planned, with --resume: groups an interrupted run finished, kept.
+  size_t resumedGroups = 0;
 };
 
 /// The clip search's candidate sets (docs/quantization.md, "Clip search").
@@ -106,11 +108,19 @@ struct ModelQuantizeOptions {
   /// Replace an existing output directory, if it is an earlier output of
   /// awqc quantize (quantizeOutputRules).
   bool overwrite = false;
-  /// Return every quantized layer in ModelQuantizeResult::quantized.
+  /// Continue the interrupted run whose state (QuantizeJournal) is next to
+  /// `output`: same inputs and options, finished groups are not redone.
+  bool resume = false;
+  /// Return every layer quantized by this call (not those a resumed run
+  /// kept) in ModelQuantizeResult::quantized.
   bool keepLayers = false;
   std::function<void(const ModelProgress &)> onProgress;
-  /// When set, the run throws awq::Cancelled soon and leaves no output.
+  /// When set, the run throws awq::Cancelled soon and leaves no output
+  /// (only the state for --resume, once a group is finished).
   const std::atomic<bool> *cancel = nullptr;
+  /// Tests: called with the number of finished groups each time one is
+  /// journaled (durably), e.g. to kill the run there.
+  std::function<void(size_t)> afterGroupJournaled;
 };
 
 struct GroupQuantReport {
@@ -191,6 +201,8 @@ struct ModelQuantizeResult {
   uint64_t checkpointBytes = 0;   ///< Tensor data bytes written.
   /// estimateWorkingMemory's bytes for this run.
   uint64_t estimatedWorkingMemory = 0;
+  /// --resume: groups the interrupted run had finished (not redone).
+  size_t resumedGroups = 0;
   double seconds = 0.0;
 };
 
@@ -207,8 +219,13 @@ WorkingMemoryEstimate estimateWorkingMemory(const ModelQuantizeOptions &options,
 
 /// Runs the whole quantization. Throws awq::Error naming the file, tensor,
 /// group or field on bad input (before any work where it can be checked
-/// up front), and awq::Cancelled when `cancel` is set; either way nothing is
-/// left at or next to `output`.
+/// up front), and awq::Cancelled when `cancel` is set. Nothing is ever left
+/// at `output` unless complete. Next to it, `.<name>.awqc-partial` holds the
+/// run's state (QuantizeJournal.h): kept when cancelled after a group was
+/// finished, or when the process dies, so that `resume` continues; removed
+/// on success and on any other error. Without `resume`, an existing state
+/// is refused unless `overwrite` (which discards it); with `resume`, a
+/// missing state or one whose fingerprint differs is refused.
 ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options);
 
 /// What quantizeModel may replace at `options.output`: with --force, only an

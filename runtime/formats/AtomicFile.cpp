@@ -92,7 +92,7 @@ AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
     tempPath_ = temporaryName(path_, attempt);
     // 0666 lets the process umask decide the final permissions, as for any
     // file the user creates.
-    fd_ = ::open(tempPath_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+    fd_ = ::open(tempPath_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
                  0666);
     if (fd_ >= 0)
       return;
@@ -105,10 +105,24 @@ AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
   }
 }
 
+AtomicFileWriter::AtomicFileWriter(std::string path, std::string tempPath)
+    : path_(std::move(path)), tempPath_(std::move(tempPath)), keepTemp_(true) {
+  if (path_.empty() || tempPath_.empty())
+    throw Error("cannot write a file with an empty path");
+  struct stat info;
+  reopened_ = ::stat(tempPath_.c_str(), &info) == 0;
+  do
+    fd_ = ::open(tempPath_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  while (fd_ < 0 && errno == EINTR);
+  if (fd_ < 0)
+    throw Error(path_ + ": cannot open its partial file " + tempPath_ + ": " +
+                errnoText());
+}
+
 AtomicFileWriter::~AtomicFileWriter() {
   if (fd_ >= 0)
     ::close(fd_);
-  if (!committed_)
+  if (!committed_ && !keepTemp_)
     ::unlink(tempPath_.c_str());
 }
 
@@ -145,6 +159,30 @@ void AtomicFileWriter::writeAt(uint64_t offset, const void *data,
     offset += static_cast<uint64_t>(written);
     size -= static_cast<size_t>(written);
   }
+}
+
+void AtomicFileWriter::readAt(uint64_t offset, void *data,
+                              size_t size) const {
+  if (fd_ < 0)
+    throw Error(path_ + ": read after the file was finished");
+  char *bytes = static_cast<char *>(data);
+  while (size > 0) {
+    ssize_t got = ::pread(fd_, bytes, size, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      throw Error(tempPath_ + ": cannot read " + std::to_string(size) +
+                  " bytes at offset " + std::to_string(offset) + ": " +
+                  (got < 0 ? errnoText() : std::string("end of file")));
+    bytes += got;
+    offset += static_cast<uint64_t>(got);
+    size -= static_cast<size_t>(got);
+  }
+}
+
+void AtomicFileWriter::sync() {
+  if (fd_ >= 0 && ::fsync(fd_) != 0)
+    throw Error(path_ + ": fsync failed: " + errnoText());
 }
 
 void AtomicFileWriter::finish() {

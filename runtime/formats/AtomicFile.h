@@ -23,6 +23,10 @@ public:
   /// Creates the temporary file. Throws awq::Error naming `path` when the
   /// directory does not exist or is not writable.
   explicit AtomicFileWriter(std::string path);
+  /// Resumable: writes through the fixed temporary `tempPath`, opened
+  /// without truncation when it exists (a run that resumes reopens what an
+  /// interrupted one wrote) and left in place unless committed.
+  AtomicFileWriter(std::string path, std::string tempPath);
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter &) = delete;
   AtomicFileWriter &operator=(const AtomicFileWriter &) = delete;
@@ -35,6 +39,13 @@ public:
   /// the data after it is known), leaving the append position alone.
   void writeAt(uint64_t offset, const void *data, size_t size);
 
+  /// Reads `size` bytes at `offset` back; throws awq::Error naming the
+  /// destination when they are not all there.
+  void readAt(uint64_t offset, void *data, size_t size) const;
+
+  /// fsyncs what was written so far, keeping the file open.
+  void sync();
+
   /// Flushes the data to disk and closes the temporary file, without making
   /// it visible yet. Lets a caller finish several files before renaming any.
   void finish();
@@ -45,12 +56,16 @@ public:
 
   const std::string &path() const { return path_; }
   const std::string &tempPath() const { return tempPath_; }
+  /// Resumable only: whether the temporary file existed before.
+  bool reopened() const { return reopened_; }
 
 private:
   std::string path_;
   std::string tempPath_;
   int fd_ = -1;
   bool committed_ = false;
+  bool keepTemp_ = false;
+  bool reopened_ = false;
 };
 
 /// Removes what killed writers left next to `path`: siblings named like

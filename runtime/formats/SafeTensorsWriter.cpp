@@ -138,7 +138,8 @@ struct SafeTensorsCheckpointWriter::Shard {
 
 SafeTensorsCheckpointWriter::SafeTensorsCheckpointWriter(
     const std::string &dir, const std::vector<TensorRef> &tensors,
-    const std::map<std::string, std::string> &metadata, uint64_t maxShardBytes)
+    const std::map<std::string, std::string> &metadata, uint64_t maxShardBytes,
+    ShardFiles files)
     : dir_(dir) {
   const fs::path directory(dir);
   std::error_code ec;
@@ -178,8 +179,13 @@ SafeTensorsCheckpointWriter::SafeTensorsCheckpointWriter(
                     i + 1, shards.size());
       shard->name = name;
     }
-    shard->file =
-        std::make_unique<AtomicFileWriter>((directory / shard->name).string());
+    const std::string path = (directory / shard->name).string();
+    // A reopened partial shard gets the same header again: the layout is a
+    // function of the tensors, which the caller keeps equal across resumes.
+    shard->file = files == ShardFiles::Resumable
+                      ? std::make_unique<AtomicFileWriter>(path,
+                                                           path + ".partial")
+                      : std::make_unique<AtomicFileWriter>(path);
     uint64_t offset = writeHeader(*shard->file, shards[i], metadata);
     for (const TensorRef *tensor : shards[i]) {
       order_.push_back(tensor->name);
@@ -211,6 +217,44 @@ void SafeTensorsCheckpointWriter::write(const std::string &name,
   if (size)
     shards_[slot.shard]->file->writeAt(slot.offset, data, size);
   slot.written = true;
+}
+
+const SafeTensorsCheckpointWriter::Slot &
+SafeTensorsCheckpointWriter::slot(const std::string &name) const {
+  auto it = slots_.find(name);
+  if (it == slots_.end())
+    throw Error(dir_ + ": tensor '" + name +
+                "' is not part of the checkpoint being written");
+  return it->second;
+}
+
+void SafeTensorsCheckpointWriter::markWritten(const std::string &name) {
+  slot(name);
+  Slot &entry = slots_.at(name);
+  if (entry.written)
+    throw Error(dir_ + ": tensor '" + name + "' is written twice");
+  const AtomicFileWriter &file = *shards_[entry.shard]->file;
+  if (!file.reopened())
+    throw Error(dir_ + ": tensor '" + name + "' should be in " +
+                file.tempPath() + ", which did not exist");
+  entry.written = true;
+}
+
+std::vector<uint8_t>
+SafeTensorsCheckpointWriter::read(const std::string &name) const {
+  const Slot &entry = slot(name);
+  if (!entry.written)
+    throw Error(dir_ + ": tensor '" + name + "' was not written yet");
+  std::vector<uint8_t> bytes(entry.size);
+  if (!bytes.empty())
+    shards_[entry.shard]->file->readAt(entry.offset, bytes.data(),
+                                       bytes.size());
+  return bytes;
+}
+
+void SafeTensorsCheckpointWriter::sync() {
+  for (auto &shard : shards_)
+    shard->file->sync();
 }
 
 WrittenCheckpoint SafeTensorsCheckpointWriter::commit() {

@@ -46,6 +46,16 @@ struct WrittenCheckpoint {
   std::string index;              ///< The index file, empty when unsharded.
 };
 
+/// Where SafeTensorsCheckpointWriter keeps its shards until commit().
+enum class ShardFiles {
+  /// Unique temporary names, removed unless committed.
+  Temporary,
+  /// `<shard>.partial` in the directory, kept when not committed and
+  /// reopened (not truncated) by a later writer of the same layout, so an
+  /// interrupted run can be resumed (markWritten, read, sync).
+  Resumable,
+};
+
 /// A checkpoint whose layout is fixed before its data exists, so tensors
 /// can be written as they are produced, in any order, and dropped: shards,
 /// offsets and headers follow from the tensors' names, dtypes and shapes
@@ -61,7 +71,7 @@ public:
   SafeTensorsCheckpointWriter(
       const std::string &dir, const std::vector<TensorRef> &tensors,
       const std::map<std::string, std::string> &metadata,
-      uint64_t maxShardBytes = 0);
+      uint64_t maxShardBytes = 0, ShardFiles files = ShardFiles::Temporary);
   ~SafeTensorsCheckpointWriter();
   SafeTensorsCheckpointWriter(const SafeTensorsCheckpointWriter &) = delete;
   SafeTensorsCheckpointWriter &
@@ -70,6 +80,15 @@ public:
   /// Writes the bytes of tensor `name`: `size` must be its size, and each
   /// tensor is written once. Throws awq::Error naming the tensor otherwise.
   void write(const std::string &name, const void *data, size_t size);
+  /// Resumable: records that tensor `name` was written by an earlier
+  /// writer (its bytes are in the reopened shard). Throws awq::Error naming
+  /// the tensor when its shard file did not exist before this writer.
+  void markWritten(const std::string &name);
+  /// The bytes of a tensor written (or marked) so far, read back from its
+  /// shard. Throws awq::Error naming the tensor.
+  std::vector<uint8_t> read(const std::string &name) const;
+  /// fsyncs every shard: what was written survives a crash from here on.
+  void sync();
   /// Bytes of tensor data over all shards.
   uint64_t totalBytes() const { return totalBytes_; }
   /// Flushes every shard, renames them into place, then writes the index
@@ -85,6 +104,7 @@ private:
     uint64_t size = 0;
     bool written = false;
   };
+  const Slot &slot(const std::string &name) const;
   std::string dir_;
   std::vector<std::string> order_; ///< Names in layout order.
   std::map<std::string, Slot> slots_;
