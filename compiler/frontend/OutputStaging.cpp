@@ -84,17 +84,17 @@ fs::path checkPlacement(const std::string &destination,
   std::error_code ec;
   const fs::path parent = parentOf(dest);
   if (!fs::is_directory(parent, ec))
-    throw Error(destination + ": the parent directory '" + parent.string() +
-                (fs::exists(parent, ec) ? "' is not a directory"
-                                        : "' does not exist"));
+    throw Error(
+        destination + ": the parent directory '" + parent.string() +
+        (fs::exists(parent, ec) ? "' is not a directory" : "' does not exist"));
   // Whether files can be created there is found out now, not after the work
   // (a read-only mount, a pseudo file system, a full quota).
   const fs::path probe =
       parent / ("." + dest.filename().string() + ".awqc-probe-" +
                 std::to_string(::getpid()) + "-" +
                 std::to_string(stagingCounter.fetch_add(1)));
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                        0600);
+  const int fd =
+      ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
     throw Error(destination + ": cannot create files in '" + parent.string() +
                 "': " + std::strerror(errno));
@@ -217,7 +217,8 @@ StagingDirectory::StagingDirectory(std::string destination, OutputRules rules)
 std::string fixedSiblingPath(const std::string &destination,
                              const std::string &kind) {
   const fs::path dest = normalizedDestination(destination);
-  return (dest.parent_path() / ("." + dest.filename().string() + ".awqc-" + kind))
+  return (dest.parent_path() /
+          ("." + dest.filename().string() + ".awqc-" + kind))
       .string();
 }
 
@@ -228,8 +229,8 @@ StagingDirectory::StagingDirectory(std::string destination, OutputRules rules,
   checkOutputDirectory(destination_, rules_);
   std::error_code ec;
   if (!fs::is_directory(temp_, ec))
-    throw Error(destination_ + ": the directory to move into place, '" +
-                temp_ + "', does not exist");
+    throw Error(destination_ + ": the directory to move into place, '" + temp_ +
+                "', does not exist");
 }
 
 StagingDirectory::~StagingDirectory() {

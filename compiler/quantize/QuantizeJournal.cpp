@@ -1,4 +1,5 @@
-//===- QuantizeJournal.cpp - Resumable state of an awqc quantize run -------===//
+//===- QuantizeJournal.cpp - Resumable state of an awqc quantize run
+//-------===//
 
 #include "compiler/quantize/QuantizeJournal.h"
 
@@ -121,6 +122,16 @@ public:
     return value.get<bool>();
   }
   double real(const char *field) const { return decode(at(field), field); }
+  /// A double encoded by encodeDouble, found in `field`.
+  double decode(const json &value, const char *field) const {
+    uint64_t bits;
+    if (!value.is_string() ||
+        !unhexBytes(value.get<std::string>(), &bits, sizeof(bits)))
+      fail(field, "expected hex double bits");
+    double out;
+    std::memcpy(&out, &bits, sizeof(out));
+    return out;
+  }
   std::vector<double> reals(const char *field) const {
     const json &value = at(field);
     if (!value.is_array())
@@ -162,16 +173,6 @@ public:
   }
 
 private:
-  double decode(const json &value, const char *field) const {
-    uint64_t bits;
-    if (!value.is_string() ||
-        !unhexBytes(value.get<std::string>(), &bits, sizeof(bits)))
-      fail(field, "expected hex double bits");
-    double out;
-    std::memcpy(&out, &bits, sizeof(out));
-    return out;
-  }
-
   const json &object_;
   std::string where_;
 };
@@ -296,9 +297,9 @@ std::string fileIdentity(const std::string &path) {
                 static_cast<int64_t>(info.st_mtim.tv_sec),
                 static_cast<long>(info.st_mtim.tv_nsec));
   return std::string(text) + ", head sha256 " +
-         sha256Hex(llvm::SHA256::hash(llvm::ArrayRef<uint8_t>(
-                       reinterpret_cast<const uint8_t *>(head.data()),
-                       head.size())))
+         sha256Hex(
+             llvm::SHA256::hash(llvm::ArrayRef<uint8_t>(
+                 reinterpret_cast<const uint8_t *>(head.data()), head.size())))
              .substr(0, 16);
 }
 
@@ -341,9 +342,9 @@ RunFingerprint runFingerprint(const ModelQuantizeOptions &options,
     std::snprintf(target, sizeof(target), "%.17g", *options.targetBits);
   fingerprint.push_back({"--target-bits", target});
   fingerprint.push_back({"--method", methodName(options.method)});
-  fingerprint.push_back(
-      {"--scale-formula",
-       options.formula == ScaleFormula::Duo ? "duo" : "activation"});
+  fingerprint.push_back({"--scale-formula", options.formula == ScaleFormula::Duo
+                                                ? "duo"
+                                                : "activation"});
   fingerprint.push_back({"--no-clip", options.clip ? "no" : "yes"});
   fingerprint.push_back(
       {"--clip-search",
@@ -357,7 +358,8 @@ RunFingerprint runFingerprint(const ModelQuantizeOptions &options,
   fingerprint.push_back({"--act-order", options.actOrder ? "yes" : "no"});
   fingerprint.push_back(
       {"--copy-unlisted", options.copyUnlisted ? "yes" : "no"});
-  fingerprint.push_back({"--shard-size", std::to_string(options.maxShardBytes)});
+  fingerprint.push_back(
+      {"--shard-size", std::to_string(options.maxShardBytes)});
   return fingerprint;
 }
 
@@ -384,28 +386,29 @@ json finishedGroupToJson(const FinishedGroup &group) {
   json layers = json::array();
   for (const LayerQuantReport &layer : group.layers)
     layers.push_back(layerToJson(layer));
-  return {{"kind", "group"},
-          {"step", group.step},
-          {"name", r.name},
-          {"layers", r.layers},
-          {"bits", r.settings.bits},
-          {"group_size", r.settings.groupSize},
-          {"zero_point", r.settings.zeroPoint},
-          {"method", methodName(r.method)},
-          {"k", r.k},
-          {"tokens", r.tokens},
-          {"scale_searched", r.scaleSearched},
-          {"ratio", encodeDouble(r.ratio)},
-          {"ratio_losses", encodeDoubles(r.ratioLosses)},
-          {"gptq_ratios", encodeDoubles(r.gptqRatios)},
-          {"gptq_ratio_losses", encodeDoubles(r.gptqRatioLosses)},
-          {"destination", scaleDestinationName(r.destination)},
-          {"target", r.target},
-          {"scales", hexBytes(r.scales.data(), r.scales.size() * sizeof(float))},
-          {"seconds", encodeDouble(r.seconds)},
-          {"layer_reports", std::move(layers)},
-          {"tensors", group.tensors},
-          {"sha256", group.sha256}};
+  return {
+      {"kind", "group"},
+      {"step", group.step},
+      {"name", r.name},
+      {"layers", r.layers},
+      {"bits", r.settings.bits},
+      {"group_size", r.settings.groupSize},
+      {"zero_point", r.settings.zeroPoint},
+      {"method", methodName(r.method)},
+      {"k", r.k},
+      {"tokens", r.tokens},
+      {"scale_searched", r.scaleSearched},
+      {"ratio", encodeDouble(r.ratio)},
+      {"ratio_losses", encodeDoubles(r.ratioLosses)},
+      {"gptq_ratios", encodeDoubles(r.gptqRatios)},
+      {"gptq_ratio_losses", encodeDoubles(r.gptqRatioLosses)},
+      {"destination", scaleDestinationName(r.destination)},
+      {"target", r.target},
+      {"scales", hexBytes(r.scales.data(), r.scales.size() * sizeof(float))},
+      {"seconds", encodeDouble(r.seconds)},
+      {"layer_reports", std::move(layers)},
+      {"tensors", group.tensors},
+      {"sha256", group.sha256}};
 }
 
 FinishedGroup finishedGroupFromJson(const json &record,
@@ -438,9 +441,8 @@ FinishedGroup finishedGroupFromJson(const json &record,
   if (!layers.is_array())
     reader.fail("layer_reports", "expected an array");
   for (const json &layer : layers)
-    group.layers.push_back(
-        layerFromJson(layer, where + ": layer " + std::to_string(
-                                                      group.layers.size())));
+    group.layers.push_back(layerFromJson(
+        layer, where + ": layer " + std::to_string(group.layers.size())));
   group.tensors = reader.strings("tensors");
   group.sha256 = reader.string("sha256");
   return group;
@@ -465,11 +467,9 @@ measuredWidthsFromJson(const json &record, const std::string &where) {
     reader.fail("errors", "expected an array");
   std::vector<std::pair<int, double>> errors;
   for (const json &entry : list) {
-    if (!entry.is_array() || entry.size() != 2 ||
-        !entry[0].is_number_integer())
+    if (!entry.is_array() || entry.size() != 2 || !entry[0].is_number_integer())
       reader.fail("errors", "expected [bits, error] pairs");
-    const Reader pair(json{{"error", entry[1]}}, where);
-    errors.push_back({entry[0].get<int>(), pair.real("error")});
+    errors.push_back({entry[0].get<int>(), reader.decode(entry[1], "errors")});
   }
   return {static_cast<size_t>(group), std::move(errors)};
 }
@@ -496,8 +496,8 @@ std::unique_ptr<QuantizeJournal>
 QuantizeJournal::create(const std::string &dir,
                         const RunFingerprint &fingerprint) {
   if (::mkdir(dir.c_str(), 0777) != 0)
-    throw Error(dir + ": cannot create the state directory of the run: " +
-                errnoText());
+    throw Error(
+        dir + ": cannot create the state directory of the run: " + errnoText());
   std::unique_ptr<QuantizeJournal> journal(
       new QuantizeJournal(dir, lockDirectory(dir)));
   journal->fingerprint_ = fingerprint;
@@ -523,8 +523,7 @@ QuantizeJournal::create(const std::string &dir,
   return journal;
 }
 
-std::unique_ptr<QuantizeJournal>
-QuantizeJournal::open(const std::string &dir) {
+std::unique_ptr<QuantizeJournal> QuantizeJournal::open(const std::string &dir) {
   std::unique_ptr<QuantizeJournal> journal(
       new QuantizeJournal(dir, lockDirectory(dir)));
   const std::string fingerprintPath =
@@ -572,9 +571,8 @@ QuantizeJournal::open(const std::string &dir) {
         good = record.is_object() && !record.is_discarded();
       }
     }
-    const bool last =
-        end == std::string::npos || all.find_first_not_of('\0', end + 1) ==
-                                        std::string::npos;
+    const bool last = end == std::string::npos ||
+                      all.find_first_not_of('\0', end + 1) == std::string::npos;
     if (!good || end == std::string::npos) {
       // A crash while appending tears at most the last line.
       if (last)
@@ -592,8 +590,8 @@ QuantizeJournal::open(const std::string &dir) {
   if (journal->journalFd_ < 0)
     throw Error(journalPath + ": cannot open it: " + errnoText());
   if (intact != all.size() && ::ftruncate(journal->journalFd_, intact) != 0)
-    throw Error(journalPath + ": cannot drop its torn last line: " +
-                errnoText());
+    throw Error(journalPath +
+                ": cannot drop its torn last line: " + errnoText());
   return journal;
 }
 
@@ -629,8 +627,7 @@ void QuantizeJournal::remove() {
     ::close(lockFd_);
   lockFd_ = -1;
   if (ec)
-    throw Error(dir_ + ": cannot remove the state of the run: " +
-                ec.message());
+    throw Error(dir_ + ": cannot remove the state of the run: " + ec.message());
 }
 
 } // namespace awq

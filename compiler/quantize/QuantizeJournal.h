@@ -1,4 +1,5 @@
-//===- QuantizeJournal.h - Resumable state of an awqc quantize run ---------===//
+//===- QuantizeJournal.h - Resumable state of an awqc quantize run
+//---------===//
 //
 // `awqc quantize --resume` continues an interrupted run from its last
 // finished input group. The state lives next to the output, in
@@ -71,8 +72,9 @@ FinishedGroup finishedGroupFromJson(const nlohmann::json &record,
                                     const std::string &where);
 
 /// --target-bits: a group's measured error at each candidate width.
-nlohmann::json measuredWidthsToJson(
-    size_t group, const std::vector<std::pair<int, double>> &errors);
+nlohmann::json
+measuredWidthsToJson(size_t group,
+                     const std::vector<std::pair<int, double>> &errors);
 std::pair<size_t, std::vector<std::pair<int, double>>>
 measuredWidthsFromJson(const nlohmann::json &record, const std::string &where);
 

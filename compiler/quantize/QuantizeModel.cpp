@@ -745,8 +745,7 @@ openRunState(const ModelQuantizeOptions &options,
       const std::string name = path.filename().string();
       const std::string suffix = ".safetensors";
       if (name.size() > suffix.size() &&
-          name.compare(name.size() - suffix.size(), suffix.size(), suffix) ==
-              0)
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
         fs::rename(path, path.string() + ".partial");
       else if (path.extension() != ".partial")
         fs::remove_all(path);
@@ -764,8 +763,9 @@ openRunState(const ModelQuantizeOptions &options,
           journal->remove(); // Nothing finished: nothing to lose.
       }
       if (fs::exists(dir, ec))
-        throw Error(options.output + ": an interrupted awqc quantize left "
-                                     "its state in " +
+        throw Error(options.output +
+                    ": an interrupted awqc quantize left "
+                    "its state in " +
                     dir + " (" + std::to_string(finished) + " of " +
                     std::to_string(groupCount) +
                     " input groups finished); pass --resume to continue it, "
@@ -801,8 +801,8 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
     throw Error("--target-bits chooses each input group's bits; it cannot be "
                 "combined with --bits");
 
-  std::unique_ptr<QuantizeJournal> journal = openRunState(
-      options, runFingerprint(options, plan), plan.groups.size());
+  std::unique_ptr<QuantizeJournal> journal =
+      openRunState(options, runFingerprint(options, plan), plan.groups.size());
   const std::string journalPath =
       (fs::path(journal->path()) / "journal").string();
   // What an interrupted run journaled, by step and by measured group.
@@ -810,8 +810,7 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
   std::map<size_t, std::vector<std::pair<int, double>>> measuredBefore;
   for (size_t i = 0; i < journal->records().size(); ++i) {
     const nlohmann::json &record = journal->records()[i];
-    const std::string where =
-        journalPath + ": record " + std::to_string(i + 1);
+    const std::string where = journalPath + ": record " + std::to_string(i + 1);
     if (record.value("kind", "") == "widths") {
       auto measured = measuredWidthsFromJson(record, where);
       measuredBefore[measured.first] = std::move(measured.second);
@@ -847,24 +846,24 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
           entry.errors = {0.0};
         } else {
           throwIfCancelled(options.cancel, "awqc quantize");
-          if (options.onProgress) {
-            ModelProgress measuring;
-            measuring.phase = ModelProgress::Phase::Measuring;
-            measuring.group = measured;
-            measuring.groupCount = free;
-            measuring.groupName = group.name;
-            measuring.fraction = double(measured) / double(free);
-            options.onProgress(measuring);
-          }
-          ++measured;
           auto before = measuredBefore.find(group.index);
           if (before != measuredBefore.end()) {
             widthErrors[group.index] = before->second;
           } else {
+            if (options.onProgress) {
+              ModelProgress measuring;
+              measuring.phase = ModelProgress::Phase::Measuring;
+              measuring.group = measured;
+              measuring.groupCount = free;
+              measuring.groupName = group.name;
+              measuring.fraction = double(measured) / double(free);
+              options.onProgress(measuring);
+            }
             widthErrors[group.index] = measureWidths(options, group);
-            journal->append(measuredWidthsToJson(group.index,
-                                                 widthErrors[group.index]));
+            journal->append(
+                measuredWidthsToJson(group.index, widthErrors[group.index]));
           }
+          ++measured;
           for (const auto &[bits, error] : widthErrors[group.index]) {
             entry.bits.push_back(bits);
             entry.errors.push_back(error);

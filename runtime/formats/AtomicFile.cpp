@@ -54,8 +54,7 @@ size_t removeStaleTemporaries(const std::string &path) {
     const char *digits = entry.c_str() + prefix.size();
     char *end = nullptr;
     const long pid = std::strtol(digits, &end, 10);
-    return end != digits && pid > 0 && (*end == '.' || *end == '-') ? pid
-                                                                    : -1L;
+    return end != digits && pid > 0 && (*end == '.' || *end == '-') ? pid : -1L;
   };
   size_t removed = 0;
   std::error_code ec;
@@ -92,8 +91,8 @@ AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
     tempPath_ = temporaryName(path_, attempt);
     // 0666 lets the process umask decide the final permissions, as for any
     // file the user creates.
-    fd_ = ::open(tempPath_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-                 0666);
+    fd_ =
+        ::open(tempPath_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd_ >= 0)
       return;
     if (errno == EEXIST && attempt < 100)
@@ -143,8 +142,7 @@ void AtomicFileWriter::write(const void *data, size_t size) {
   }
 }
 
-void AtomicFileWriter::writeAt(uint64_t offset, const void *data,
-                               size_t size) {
+void AtomicFileWriter::writeAt(uint64_t offset, const void *data, size_t size) {
   if (fd_ < 0)
     throw Error(path_ + ": write after the file was finished");
   const char *bytes = static_cast<const char *>(data);
@@ -161,8 +159,7 @@ void AtomicFileWriter::writeAt(uint64_t offset, const void *data,
   }
 }
 
-void AtomicFileWriter::readAt(uint64_t offset, void *data,
-                              size_t size) const {
+void AtomicFileWriter::readAt(uint64_t offset, void *data, size_t size) const {
   if (fd_ < 0)
     throw Error(path_ + ": read after the file was finished");
   char *bytes = static_cast<char *>(data);

@@ -182,10 +182,10 @@ SafeTensorsCheckpointWriter::SafeTensorsCheckpointWriter(
     const std::string path = (directory / shard->name).string();
     // A reopened partial shard gets the same header again: the layout is a
     // function of the tensors, which the caller keeps equal across resumes.
-    shard->file = files == ShardFiles::Resumable
-                      ? std::make_unique<AtomicFileWriter>(path,
-                                                           path + ".partial")
-                      : std::make_unique<AtomicFileWriter>(path);
+    shard->file =
+        files == ShardFiles::Resumable
+            ? std::make_unique<AtomicFileWriter>(path, path + ".partial")
+            : std::make_unique<AtomicFileWriter>(path);
     uint64_t offset = writeHeader(*shard->file, shards[i], metadata);
     for (const TensorRef *tensor : shards[i]) {
       order_.push_back(tensor->name);

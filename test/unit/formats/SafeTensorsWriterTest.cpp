@@ -23,6 +23,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 std::vector<uint8_t> randomBytes(size_t count) {
   std::vector<uint8_t> bytes(count);
   for (uint8_t &b : bytes)
@@ -378,6 +383,73 @@ TEST(SafeTensorsCheckpointWriter, RefusesWrongWritesAndIncompleteCommits) {
       },
       {"tensor 'a'", "given twice"});
   EXPECT_TRUE(dir.entries().empty());
+}
+
+TEST(SafeTensorsCheckpointWriter, ResumableShardsSurviveAndAreReopened) {
+  // A resumable writer that is dropped keeps its partial shards; a second
+  // one over the same layout takes over the tensors the first wrote (read
+  // back as written) and commits the same bytes as an uninterrupted writer.
+  for (uint64_t limit : {uint64_t(0), uint64_t(100)}) {
+    SCOPED_TRACE(limit);
+    TempDir reference, dir;
+    std::vector<TensorRef> layout;
+    std::vector<std::vector<uint8_t>> data;
+    for (int i = 0; i < 6; ++i) {
+      const int64_t count = 5 + 9 * i;
+      layout.push_back({"t" + std::to_string(i), DType::F16, {count}});
+      data.push_back(randomBytes(static_cast<size_t>(count) * 2));
+    }
+    {
+      SafeTensorsCheckpointWriter writer(reference.path(), layout, {}, limit);
+      for (int i = 0; i < 6; ++i)
+        writer.write(layout[i].name, data[i].data(), data[i].size());
+      writer.commit();
+    }
+    {
+      SafeTensorsCheckpointWriter first(dir.path(), layout, {}, limit,
+                                        ShardFiles::Resumable);
+      for (int i : {4, 0, 2})
+        first.write(layout[i].name, data[i].data(), data[i].size());
+      first.sync();
+      // A tensor of a shard that was created only now cannot be marked.
+      for (const std::string &entry : dir.entries())
+        EXPECT_NE(entry.find(".safetensors.partial"), std::string::npos)
+            << entry;
+    }
+    EXPECT_FALSE(dir.entries().empty());
+    {
+      SafeTensorsCheckpointWriter second(dir.path(), layout, {}, limit,
+                                         ShardFiles::Resumable);
+      for (int i : {0, 2, 4}) {
+        second.markWritten(layout[i].name);
+        EXPECT_EQ(second.read(layout[i].name), data[i]);
+      }
+      expectError([&] { second.markWritten("t0"); },
+                  {"tensor 't0'", "written twice"});
+      expectError([&] { second.read("t1"); },
+                  {"tensor 't1'", "not written yet"});
+      for (int i : {5, 3, 1})
+        second.write(layout[i].name, data[i].data(), data[i].size());
+      const WrittenCheckpoint written = second.commit();
+      EXPECT_EQ(written.files.size() > 1, limit != 0);
+    }
+    std::vector<std::string> expected = reference.entries();
+    EXPECT_EQ(dir.entries(), expected);
+    for (const std::string &name : expected)
+      EXPECT_EQ(readFile(dir.file(name)), readFile(reference.file(name)))
+          << name;
+  }
+}
+
+TEST(SafeTensorsCheckpointWriter, MarkingNeedsTheShardFromBefore) {
+  TempDir dir;
+  const std::vector<TensorRef> layout = {{"a", DType::U8, {4}}};
+  SafeTensorsCheckpointWriter writer(dir.path(), layout, {}, 0,
+                                     ShardFiles::Resumable);
+  expectError([&] { writer.markWritten("a"); },
+              {"tensor 'a'", "model.safetensors.partial", "did not exist"});
+  expectError([&] { writer.markWritten("b"); },
+              {"tensor 'b'", "not part of the checkpoint"});
 }
 
 TEST(SafeTensorsCheckpointWriter, MissingDirectoryThrows) {

@@ -482,7 +482,7 @@ TEST(QuantizeModel, ShardedInputAndOutput) {
     expectSameLayer(layer, q.linears.at(name), name);
 }
 
-TEST(QuantizeModel, CancellationLeavesNothing) {
+TEST(QuantizeModel, CancellationLeavesNoOutputOnlyTheResumableState) {
   TempDir dir;
   test::synthesize(dir / "fp16", test::testSeed(), {"--tokens", "32"});
   std::atomic<bool> cancel{false};
@@ -492,6 +492,16 @@ TEST(QuantizeModel, CancellationLeavesNothing) {
   options.output = dir / "awq";
   options.threads = 1;
   options.cancel = &cancel;
+  // Before any group is finished: nothing is left at all.
+  options.onProgress = [&](const ModelProgress &p) {
+    if (p.phase == ModelProgress::Phase::Planned)
+      cancel = true;
+  };
+  EXPECT_THROW(quantizeModel(options), Cancelled);
+  EXPECT_FALSE(fs::exists(dir / "awq"));
+  EXPECT_TRUE(dir.leftovers().empty());
+
+  cancel = false;
   int groupsDone = 0;
   options.onProgress = [&](const ModelProgress &p) {
     if (p.phase == ModelProgress::Phase::GroupDone && ++groupsDone == 3)
@@ -500,15 +510,26 @@ TEST(QuantizeModel, CancellationLeavesNothing) {
   EXPECT_THROW(quantizeModel(options), Cancelled);
   EXPECT_EQ(groupsDone, 3);
   EXPECT_FALSE(fs::exists(dir / "awq"));
-  EXPECT_TRUE(dir.leftovers().empty());
+  EXPECT_EQ(dir.leftovers(), std::vector<std::string>{".awq.awqc-partial"});
 
-  // Cancelling while writing (after the last group) also leaves nothing.
+  // Cancelling while writing (after the last group) also leaves no output.
   cancel = false;
+  options.resume = true;
   options.onProgress = [&](const ModelProgress &p) {
     if (p.phase == ModelProgress::Phase::Writing)
       cancel = true;
   };
   EXPECT_THROW(quantizeModel(options), Cancelled);
+  EXPECT_FALSE(fs::exists(dir / "awq"));
+  EXPECT_EQ(dir.leftovers(), std::vector<std::string>{".awq.awqc-partial"});
+
+  // Any other error removes the state, as it would recur on resume.
+  options.onProgress = nullptr;
+  options.afterGroupJournaled = [](size_t) { throw Error("injected"); };
+  cancel = false;
+  options.resume = false;
+  options.overwrite = true;
+  EXPECT_THROW(quantizeModel(options), Error);
   EXPECT_FALSE(fs::exists(dir / "awq"));
   EXPECT_TRUE(dir.leftovers().empty());
 }
