@@ -84,17 +84,17 @@ fs::path checkPlacement(const std::string &destination,
   std::error_code ec;
   const fs::path parent = parentOf(dest);
   if (!fs::is_directory(parent, ec))
-    throw Error(
-        destination + ": the parent directory '" + parent.string() +
-        (fs::exists(parent, ec) ? "' is not a directory" : "' does not exist"));
+    throw Error(destination + ": the parent directory '" + parent.string() +
+                (fs::exists(parent, ec) ? "' is not a directory"
+                                        : "' does not exist"));
   // Whether files can be created there is found out now, not after the work
   // (a read-only mount, a pseudo file system, a full quota).
   const fs::path probe =
       parent / ("." + dest.filename().string() + ".awqc-probe-" +
                 std::to_string(::getpid()) + "-" +
                 std::to_string(stagingCounter.fetch_add(1)));
-  const int fd =
-      ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                        0600);
   if (fd < 0)
     throw Error(destination + ": cannot create files in '" + parent.string() +
                 "': " + std::strerror(errno));

@@ -54,7 +54,8 @@ size_t removeStaleTemporaries(const std::string &path) {
     const char *digits = entry.c_str() + prefix.size();
     char *end = nullptr;
     const long pid = std::strtol(digits, &end, 10);
-    return end != digits && pid > 0 && (*end == '.' || *end == '-') ? pid : -1L;
+    return end != digits && pid > 0 && (*end == '.' || *end == '-') ? pid
+                                                                    : -1L;
   };
   size_t removed = 0;
   std::error_code ec;
