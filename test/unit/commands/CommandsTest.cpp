@@ -181,34 +181,38 @@ TEST_F(QuantizeCommandTest, UsageAndInputErrors) {
   EXPECT_TRUE(dir_.leftovers().empty());
 }
 
-/// A stream buffer that raises a signal the first time anything is written:
-/// the quantizer's first progress line then plays the user's Ctrl-C.
+/// A stream buffer that raises a signal the first time anything is written
+/// (or once `trigger` was written): the quantizer's progress lines then play
+/// the user's Ctrl-C.
 class SignalOnWrite : public std::streambuf {
 public:
-  explicit SignalOnWrite(int signo) : signo_(signo) {}
+  explicit SignalOnWrite(int signo, std::string trigger = "")
+      : signo_(signo), trigger_(std::move(trigger)) {}
   std::string text;
 
 protected:
   int overflow(int c) override {
-    fire();
     if (c != EOF)
       text.push_back(static_cast<char>(c));
+    fire();
     return c;
   }
   std::streamsize xsputn(const char *s, std::streamsize n) override {
-    fire();
     text.append(s, static_cast<size_t>(n));
+    fire();
     return n;
   }
 
 private:
   void fire() {
-    if (!fired_) {
+    if (!fired_ &&
+        (trigger_.empty() || text.find(trigger_) != std::string::npos)) {
       fired_ = true;
       std::raise(signo_);
     }
   }
   int signo_;
+  std::string trigger_;
   bool fired_ = false;
 };
 
@@ -238,6 +242,40 @@ TEST_P(InterruptTest, ASignalLeavesNoCheckpoint) {
   struct sigaction after = {};
   sigaction(signo, nullptr, &after);
   EXPECT_EQ(after.sa_handler, before.sa_handler);
+}
+
+TEST_P(InterruptTest, ASignalAfterFinishedGroupsKeepsThemForResume) {
+  const int signo = GetParam();
+  SignalOnWrite buffer(signo, "[2/8]");
+  std::ostream err(&buffer);
+  std::ostringstream out;
+  const std::vector<std::string> args = {dir_ / "fp16",
+                                         "--calibration",
+                                         dir_ / "fp16/calibration.safetensors",
+                                         "-o",
+                                         dir_ / "awq",
+                                         "--threads",
+                                         "1"};
+  EXPECT_EQ(runQuantizeCommand(args, out, err), 128 + signo);
+  EXPECT_PRED2(contains, buffer.text,
+               "interrupted; no checkpoint was written to " + dir_ / "awq" +
+                   "; the finished input groups are kept in " +
+                   dir_ / ".awq.awqc-partial" +
+                   ": rerun with --resume to continue\n");
+  EXPECT_FALSE(fs::exists(dir_ / "awq"));
+  EXPECT_EQ(dir_.leftovers(), std::vector<std::string>{".awq.awqc-partial"});
+
+  std::vector<std::string> resume = args;
+  resume.push_back("--resume");
+  const test::CommandRun run = test::runCommand(&runQuantizeCommand, resume);
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_PRED2(contains, run.err,
+               "awqc quantize: resuming: 2 of 8 input groups were finished "
+               "by the interrupted run\n");
+  EXPECT_FALSE(contains(run.err, "[2/8]"));
+  EXPECT_PRED2(contains, run.err, "[3/8]");
+  EXPECT_TRUE(fs::exists(dir_ / "awq/model.json"));
+  EXPECT_TRUE(dir_.leftovers().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, InterruptTest,
