@@ -354,10 +354,13 @@ void ModelQuantizer::restoreGroup(const FinishedGroup &finished,
                                   const std::string &journal) {
   const PlannedGroup &plan = plan_.groups[plan_.order[finished.step]];
   if (finished.report.name != plan.name ||
-      finished.layers.size() != plan.layers.size())
+      finished.layers.size() != plan.layers.size() ||
+      (finished.report.destination != ScaleDestination::None &&
+       finished.report.scales.size() != static_cast<size_t>(plan.k)))
     throw Error(journal + ": step " + std::to_string(finished.step) +
                 " records input group '" + finished.report.name +
-                "', but the plan has '" + plan.name + "' there");
+                "', which does not match the plan's '" + plan.name +
+                "' there (name, layers or K)");
   // The journal line is written after the shards are fsynced; reading the
   // bytes back also catches a filesystem that lost them.
   llvm::SHA256 hash;
@@ -777,6 +780,15 @@ openRunState(const ModelQuantizeOptions &options,
   return QuantizeJournal::create(dir, fingerprint);
 }
 
+/// Removes the run's state while another error is on its way out: that one
+/// is the error to report.
+void removeQuietly(QuantizeJournal &journal) {
+  try {
+    journal.remove();
+  } catch (const Error &) {
+  }
+}
+
 } // namespace
 
 ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
@@ -940,16 +952,11 @@ ModelQuantizeResult quantizeModel(const ModelQuantizeOptions &options) {
     return result;
   } catch (const Cancelled &) {
     if (!keepState && journal->recordCount() == 0)
-      journal->remove();
+      removeQuietly(*journal);
     throw;
   } catch (...) {
-    if (!keepState) {
-      try {
-        journal->remove();
-      } catch (const Error &) {
-        // The first error is the one to report.
-      }
-    }
+    if (!keepState)
+      removeQuietly(*journal);
     throw;
   }
 }
