@@ -60,6 +60,8 @@ struct ResumeCase {
   size_t interruptAfter; ///< Finished groups when interrupted.
 };
 
+void PrintTo(const ResumeCase &c, std::ostream *os) { *os << c.name; }
+
 class QuantizeResumeTest : public testing::TestWithParam<ResumeCase> {
 protected:
   void SetUp() override {
