@@ -1,9 +1,9 @@
 //===- Interrupt.h - Turn SIGINT/SIGTERM into a cancellation flag ---------===//
 //
 // A long quantization run must stop cleanly on Ctrl-C: the handler only sets
-// an atomic flag that the quantizer polls, so the run unwinds normally and
-// removes its temporary output. The previous handlers come back when the
-// scope ends.
+// an atomic flag that the quantizer polls, so the run unwinds normally,
+// writes no output and keeps only the finished groups for --resume. The
+// previous handlers come back when the scope ends.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_COMPILER_COMMANDS_INTERRUPT_H
