@@ -24,6 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
