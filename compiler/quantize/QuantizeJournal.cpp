@@ -35,7 +35,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char *kFormat = "awqc-quantize-journal 1";
+constexpr const char *kFormat = "awqc-quantize-journal 2";
 
 std::string errnoText() { return std::strerror(errno); }
 
@@ -348,10 +348,9 @@ RunFingerprint runFingerprint(const ModelQuantizeOptions &options,
   fingerprint.push_back({"--no-clip", options.clip ? "no" : "yes"});
   fingerprint.push_back(
       {"--clip-search",
-       resolvedClipSearch(options.method, options.clipSearch) ==
-               ClipSearchKind::Asymmetric
-           ? "asymmetric"
-           : "autoawq"});
+       clipSearchName(resolvedClipSearch(options.method, options.clipSearch))});
+  fingerprint.push_back(
+      {"--scale-screen-rows", std::to_string(options.scaleScreenRows)});
   fingerprint.push_back(
       {"--scale-search", options.gptqAwareScales ? "gptq" : "rtn"});
   fingerprint.push_back({"--fold-only", options.foldOnly ? "yes" : "no"});
@@ -400,6 +399,9 @@ json finishedGroupToJson(const FinishedGroup &group) {
       {"scale_searched", r.scaleSearched},
       {"ratio", encodeDouble(r.ratio)},
       {"ratio_losses", encodeDoubles(r.ratioLosses)},
+      {"scale_screen_rows", r.scaleScreenRows},
+      {"finalist_ratios", encodeDoubles(r.finalistRatios)},
+      {"finalist_losses", encodeDoubles(r.finalistLosses)},
       {"gptq_ratios", encodeDoubles(r.gptqRatios)},
       {"gptq_ratio_losses", encodeDoubles(r.gptqRatioLosses)},
       {"destination", scaleDestinationName(r.destination)},
@@ -431,6 +433,9 @@ FinishedGroup finishedGroupFromJson(const json &record,
   r.scaleSearched = reader.boolean("scale_searched");
   r.ratio = reader.real("ratio");
   r.ratioLosses = reader.reals("ratio_losses");
+  r.scaleScreenRows = reader.integer("scale_screen_rows");
+  r.finalistRatios = reader.reals("finalist_ratios");
+  r.finalistLosses = reader.reals("finalist_losses");
   r.gptqRatios = reader.reals("gptq_ratios");
   r.gptqRatioLosses = reader.reals("gptq_ratio_losses");
   r.destination = parseDestination(reader, "destination");

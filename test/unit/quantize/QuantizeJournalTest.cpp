@@ -163,6 +163,9 @@ TEST(QuantizeJournal, FinishedGroupsRoundTripExactly) {
   group.report.ratio = 0.1 + 0.2; // Not a short decimal.
   group.report.ratioLosses = {std::numeric_limits<double>::infinity(), 1e-300,
                               -0.0};
+  group.report.scaleScreenRows = 1024;
+  group.report.finalistRatios = {0.35, 0.4};
+  group.report.finalistLosses = {1.0 / 9.0, 2.0};
   group.report.gptqRatios = {0.25};
   group.report.gptqRatioLosses = {3.5};
   group.report.destination = ScaleDestination::LinearRows;
@@ -201,6 +204,9 @@ TEST(QuantizeJournal, FinishedGroupsRoundTripExactly) {
   EXPECT_EQ(back.report.ratio, group.report.ratio);
   EXPECT_EQ(back.report.ratioLosses, group.report.ratioLosses);
   EXPECT_TRUE(std::signbit(back.report.ratioLosses[2]));
+  EXPECT_EQ(back.report.scaleScreenRows, 1024);
+  EXPECT_EQ(back.report.finalistRatios, group.report.finalistRatios);
+  EXPECT_EQ(back.report.finalistLosses, group.report.finalistLosses);
   EXPECT_EQ(back.report.gptqRatios, group.report.gptqRatios);
   EXPECT_EQ(back.report.gptqRatioLosses, group.report.gptqRatioLosses);
   EXPECT_EQ(back.report.destination, ScaleDestination::LinearRows);

@@ -140,6 +140,7 @@ TEST_P(QuantizeResumeTest, GivesTheSameBytesWithoutRedoingFinishedGroups) {
     EXPECT_EQ(resumed.groups[g].name, full.groups[g].name);
     EXPECT_EQ(resumed.groups[g].scales, full.groups[g].scales);
     EXPECT_EQ(resumed.groups[g].ratio, full.groups[g].ratio);
+    EXPECT_EQ(resumed.groups[g].finalistRatios, full.groups[g].finalistRatios);
     EXPECT_EQ(resumed.groups[g].widthErrors, full.groups[g].widthErrors);
   }
   EXPECT_EQ(resumed.mixed, full.mixed);
@@ -229,6 +230,15 @@ TEST_F(QuantizeResume, OtherOptionsOrInputsAreRefusedNamingWhatDiffers) {
   o.resume = true;
   o.foldOnly = true;
   EXPECT_THAT(errorOf(o), HasSubstr("--fold-only: was no, now yes"));
+  o = options();
+  o.resume = true;
+  o.scaleScreenRows = 0;
+  EXPECT_THAT(errorOf(o), HasSubstr("--scale-screen-rows: was 1024, now 0"));
+  o = options();
+  o.resume = true;
+  o.clipSearch = ClipSearchKind::Exhaustive;
+  EXPECT_THAT(errorOf(o),
+              HasSubstr("--clip-search: was asymmetric, now exhaustive"));
 
   // An input rewritten since (here only its time) is another input.
   const fs::path calibration = dir_ / "fp16/calibration.safetensors";
