@@ -394,8 +394,13 @@ struct ArchInfo {
   /// FP32 FFMA lanes per SM per clock: 64 on sm_80 (GA100), 128 from sm_86
   /// on (the second FP32 datapath); the report's FMA pipe bound.
   int64_t fp32LanesPerSm;
-  bool asyncCopy;            ///< cp.async (sm_80+): both kernel families.
-  bool mmaM16N8K16;          ///< mma.sync m16n8k16 f16 (sm_80+): GEMM.
+  /// cp.async and the L2 cache-policy loads (createpolicy, .L2::cache_hint),
+  /// both sm_80+. Without them the GEMM stages its tiles through registers
+  /// with plain 16-byte loads and the loads carry no L2 hint.
+  bool asyncCopy;
+  /// mma.sync m16n8k16 f16 (sm_80+). Without it the GEMM issues each as two
+  /// m16n8k8 (sm_75+, like ldmatrix).
+  bool mmaM16N8K16;
   bool archSpecificFeatures; ///< Has an `a` target (sm_90a, ...).
   const char *part;          ///< The representative part.
 };
@@ -444,12 +449,46 @@ AWQ_CONTRACT const ArchInfo *findArch(int smVersion) {
   return nullptr;
 }
 
+/// The oldest architecture the kernels serve: ldmatrix and mma.sync m16n8k8
+/// (both sm_75+) are the least the GEMM needs.
+constexpr int kMinSmVersion = 75;
+
 /// Why the kernels cannot run on `arch` at all, or nullptr.
 AWQ_CONTRACT const char *archViolation(const ArchInfo &arch) {
-  if (!arch.asyncCopy || !arch.mmaM16N8K16)
-    return "the kernels need sm_80 or newer (cp.async and mma.sync "
-           "m16n8k16)";
+  if (arch.smVersion < kMinSmVersion)
+    return "the kernels need sm_75 or newer (ldmatrix and mma.sync m16n8k8)";
   return nullptr;
+}
+
+/// The table entry whose features code compiled for compute capability
+/// `smVersion` x 10 may use: the newest entry at or below it (an
+/// architecture the table lacks, such as sm_88, has its predecessor's
+/// features), or nullptr below the table.
+AWQ_CONTRACT const ArchInfo *featuresOf(int smVersion) {
+  const ArchInfo *best = nullptr;
+  for (const ArchInfo &arch : kArchTable)
+    if (arch.smVersion <= smVersion &&
+        (!best || arch.smVersion > best->smVersion))
+      best = &arch;
+  return best;
+}
+
+/// Resident blocks one SM of `arch` holds by shared memory alone, for
+/// blocks of `sharedBytes` (static and dynamic). Registers are known only
+/// after compilation (compiler/kernelstats counts them too).
+AWQ_CONTRACT int64_t blocksPerSmByShared(const ArchInfo &arch,
+                                         int64_t sharedBytes) {
+  return arch.sharedBytesPerSm /
+         roundUp(sharedBytes + kReservedSharedBytesPerBlock,
+                 kSharedAllocationUnit);
+}
+
+/// K tiles of weights a GEMM block has requested ahead of use: the Stages - 1
+/// tiles of the cp.async ring, or, without cp.async, the one tile staged in
+/// registers (a deeper ring would hold no more in flight).
+AWQ_CONTRACT int64_t gemmTilesInFlight(const GemmParams &p,
+                                       const ArchInfo &arch) {
+  return arch.asyncCopy ? p.stages - 1 : 1;
 }
 
 } // namespace awq

@@ -4,6 +4,7 @@
 // of these (signatures fixed by the device library contract). Semantics follow
 // the PTX ISA as summarized in shared/notes/ptx-semantics.md:
 //   mmaM16N8K16  mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+//   mmaM16N8K8   mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32
 //   ldmatrix     ldmatrix.sync.aligned.m8n8.x{1,2,4}[.trans].shared.b16
 //   cpAsync*     cp.async.{ca,cg}.shared.global (+ src-size), commit_group,
 //                wait_group
@@ -40,6 +41,17 @@ inline void mmaM16N8K16(float d[4], const uint32_t a[4], const uint32_t b[2],
   std::memcpy(in.cf, c, sizeof(in.cf));
   const detail::LaneOutput &out = detail::arriveWarpOp(block, site);
   std::memcpy(d, out.word, 4 * sizeof(float));
+}
+
+/// Warp-collective: mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32, A
+/// registers a[0..1], B register b, PTX fragment layouts. The m16n8k16
+/// emulation with the K = 8..15 registers zero: the 8 products and C are
+/// summed in double and rounded once to fp32, as there.
+inline void mmaM16N8K8(float d[4], const uint32_t a[2], uint32_t b,
+                       const float c[4]) {
+  const uint32_t a16[4] = {a[0], a[1], 0u, 0u};
+  const uint32_t b16[2] = {b, 0u};
+  mmaM16N8K16(d, a16, b16, c);
 }
 
 /// Warp-collective: ldmatrix.sync.aligned.m8n8.x{count}[.trans].shared.b16;
