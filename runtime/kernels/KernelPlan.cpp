@@ -70,13 +70,17 @@ std::string checkGemm(const LinearShape &shape, const GemmParams &p) {
 
 std::string checkGemmOnArch(const LinearShape &shape, const GemmParams &p,
                             const ArchInfo &arch) {
+  const char *why = gemmArchViolation(shape, p, arch);
+  if (!why)
+    return {};
   const int64_t shared = gemmGeometry(shape, p).sharedBytes;
   if (shared > arch.maxSharedBytes)
     return "the tiles need " + std::to_string(shared) +
            " bytes of shared memory, more than the " +
            std::to_string(arch.maxSharedBytes) + " a block may use on sm_" +
            std::to_string(arch.smVersion);
-  return {};
+  return std::string(why) + " (sm_" + std::to_string(arch.smVersion) + ": " +
+         std::to_string(gemmStagedChunks(shape, p)) + " chunks)";
 }
 
 namespace {
@@ -157,7 +161,7 @@ std::optional<GemmParams> planGemm(const LinearShape &shape,
         if (gemmViolation(shape, params))
           continue;
         const GemmGeometry geometry = gemmGeometry(shape, params);
-        if (geometry.sharedBytes > arch.maxSharedBytes ||
+        if (gemmArchViolation(shape, params, arch) ||
             blocksPerSmByShared(arch, geometry.sharedBytes) < minBlocks)
           continue;
         // A memory-bound launch of one M tile needs many loads in flight:

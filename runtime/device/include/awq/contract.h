@@ -483,6 +483,42 @@ AWQ_CONTRACT int64_t blocksPerSmByShared(const ArchInfo &arch,
                  kSharedAllocationUnit);
 }
 
+/// 16-byte chunks one GEMM thread moves per K tile: its share of the
+/// activation, weight, activation-scale and scale/zero copies (awq/gemm.cuh's
+/// GemmBlock). Without cp.async it holds them all in registers at once.
+AWQ_CONTRACT int64_t gemmStagedChunks(const LinearShape &s,
+                                      const GemmParams &p) {
+  const int64_t threads = 32 * p.warpsM * p.warpsN;
+  const GemmGeometry g = gemmGeometry(s, p);
+  const int64_t scaleChunks =
+      (s.zeroPoint ? 2 : 1) * g.chunkRows * (p.tileN / 8);
+  return ceilDiv(p.tileM * p.tileK / 8, threads) +
+         ceilDiv((p.tileN / kGemmPacketN) * (p.tileK / kGemmPacketK) *
+                     gemmPacketBytes(s.bits) / 16,
+                 threads) +
+         (s.actScale ? 1 : 0) + ceilDiv(scaleChunks, threads);
+}
+
+/// The most 16-byte chunks a GEMM thread stages in registers without
+/// cp.async: the planned sm_75 tilings need 7 or 8; more, next to the
+/// accumulators of 64-row warp tiles, spill.
+constexpr int64_t kGemmMaxStagedChunks = 8;
+
+/// Why the GEMM tiling `p` for `s` cannot run on `arch` (its shared memory,
+/// or without cp.async its register staging), or nullptr.
+AWQ_CONTRACT const char *gemmArchViolation(const LinearShape &s,
+                                           const GemmParams &p,
+                                           const ArchInfo &arch) {
+  if (gemmGeometry(s, p).sharedBytes > arch.maxSharedBytes)
+    return "the tiles need more shared memory than a block may use on this "
+           "architecture";
+  if (!arch.asyncCopy && gemmStagedChunks(s, p) > kGemmMaxStagedChunks)
+    return "without cp.async each thread stages its share of a K tile in "
+           "registers, at most 8 16-byte chunks: use fewer rows or K values "
+           "per tile, or more warps";
+  return nullptr;
+}
+
 /// K tiles of weights a GEMM block has requested ahead of use: the Stages - 1
 /// tiles of the cp.async ring, or, without cp.async, the one tile staged in
 /// registers (a deeper ring would hold no more in flight).

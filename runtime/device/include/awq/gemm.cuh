@@ -941,6 +941,14 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
                 "GemmConfig: the tiles need more shared memory than a block "
                 "may use on this architecture (awq::kArchTable)");
 #endif
+  static_assert(target::kAsyncCopy ||
+                    GemmBlock<Cfg>::kStagedChunks <= kGemmMaxStagedChunks,
+                "GemmConfig: without cp.async a thread stages more of a K "
+                "tile in registers than awq::gemmArchViolation allows");
+  static_assert(GemmBlock<Cfg>::kStagedChunks ==
+                    gemmStagedChunks(Cfg::kShape, Cfg::kParams),
+                "GemmConfig: the copies per thread disagree with the "
+                "contract's count");
   AWQ_DYNAMIC_SHARED(unsigned char, awqGemmShared);
 
   const GemmBlock<Cfg> blk(args, awqGemmShared, static_cast<int>(threadIdx.x),

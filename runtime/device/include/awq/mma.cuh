@@ -48,6 +48,7 @@ mmaM16N8K16(float (&acc)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
                  "r"(b[1]));
 #else
   float d[4];
+  host::requireFeature(target::kMmaM16N8K16, "mma.sync.m16n8k16");
   host::mmaM16N8K16(d, a, b, acc);
   for (int i = 0; i < 4; ++i)
     acc[i] = d[i];
@@ -149,6 +150,7 @@ cpAsync16(void *sharedDst, const void *globalSource, bool valid) {
                "l"(globalSource), "r"(sourceBytes)
                : "memory");
 #else
+  host::requireFeature(target::kAsyncCopy, "cp.async");
   host::cpAsync(sharedDst, globalSource, 16, valid ? 16 : 0);
 #endif
 }
@@ -169,6 +171,7 @@ __device__ __forceinline__ void cpAsync16Policy(void *sharedDst,
                : "memory");
 #else
   (void)policy;
+  host::requireFeature(target::kAsyncCopy, "cp.async");
   host::cpAsync(sharedDst, globalSource, 16, valid ? 16 : 0);
 #endif
 }
@@ -179,6 +182,7 @@ __device__ __forceinline__ void cpAsyncCommit() {
 #if defined(__CUDA_ARCH__)
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 #else
+  host::requireFeature(target::kAsyncCopy, "cp.async.commit_group");
   host::cpAsyncCommit();
 #endif
 }
@@ -191,6 +195,7 @@ template <int MaxPending> __device__ __forceinline__ void cpAsyncWait() {
 #if defined(__CUDA_ARCH__)
   asm volatile("cp.async.wait_group %0;\n" ::"n"(MaxPending) : "memory");
 #else
+  host::requireFeature(target::kAsyncCopy, "cp.async.wait_group");
   host::cpAsyncWait(MaxPending);
 #endif
 }

@@ -27,6 +27,16 @@
 namespace awq {
 namespace host {
 
+/// Raises unless the emulated architecture (AWQ_HOST_SM) has `instruction`:
+/// a kernel built for sm_75 must never reach an sm_80 instruction, which the
+/// GPU would refuse to assemble.
+inline void requireFeature(bool present, const char *instruction) {
+  if (!present)
+    detail::raise(std::string(instruction) +
+                  " is not available on the emulated architecture "
+                  "(AWQ_HOST_SM); the kernel must take its other path");
+}
+
 /// Warp-collective (all 32 lanes call it): D = A*B + C, m16n8k16, f16
 /// inputs, f32 accumulate, PTX fragment layouts. The sum of the 16 exact
 /// products and C is formed in double in k order and rounded once to fp32.
