@@ -1,7 +1,7 @@
 //===- gemm.cuh - Tensor-core GEMM for AWQ-quantized linear layers --------===//
 //
-// y = epilogue(x * W) for larger M (about 8 rows and up), with W dequantized
-// in registers right before mma.sync.m16n8k16 (f16 in, f32 accumulate).
+// y = epilogue(x * W) for M >= 2 rows, with W dequantized in registers
+// right before mma.sync.m16n8k16 (f16 in, f32 accumulate).
 //
 // One thread block computes a TileM x TileN output tile over a range of K
 // tiles (all of them, or 1/SplitK of them). Its WarpsM x WarpsN warps each own
@@ -22,6 +22,11 @@
 //     columns) for 4 bits (two for 8 bits, 16 + 8 bytes per 32 rows for 3
 //     bits), decoded with lop3/prmt magic numbers and one fp16 FMA each:
 //     w = q * s - zs (zero point) or w = (q - 2^(b-1)) * s (symmetric).
+//
+// sm_75 (no cp.async, awq::target::kAsyncCopy false): the same chunks go
+// global --ld.global.v4--> registers before a tile's MMAs and registers -->
+// shared after them (one tile in flight; the planner gives 2 stages), and
+// each m16n8k16 runs as two m16n8k8 (mmaK16).
 //
 // Why the weights go through shared memory rather than straight from global
 // into registers: the cp.async ring hides DRAM latency Stages-1 tiles deep
