@@ -75,7 +75,8 @@ std::string describeElement(const std::string &kernel, int64_t row, int64_t col,
 } // namespace
 
 HostKernelRunner::HostKernelRunner(std::vector<KernelSpec> kernels,
-                                   std::vector<std::string> defines)
+                                   std::vector<std::string> defines,
+                                   int smVersion)
     : specs(std::move(kernels)) {
   std::string source;
   std::vector<std::string> names;
@@ -85,6 +86,7 @@ HostKernelRunner::HostKernelRunner(std::vector<KernelSpec> kernels,
   }
   host::HostCompileOptions options;
   options.defines = std::move(defines);
+  options.smVersion = smVersion;
   options.sourceName =
       specs.empty() ? "kernels.cu" : specs.front().name + ".cu";
   module = host::HostModule::load(source, names, options);
@@ -182,8 +184,8 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
     residual = randomHalfs(rng, static_cast<size_t>(m * shape.nOut()), -1, 1);
   // Checked before the run: a mismatch is the caller's error, not the
   // kernel's.
-  checkLinearOutput(name, shape, *data.layer, data.actScale, x, residual, m,
-                    {}, bound, /*shapeOnly=*/true);
+  checkLinearOutput(name, shape, *data.layer, data.actScale, x, residual, m, {},
+                    bound, /*shapeOnly=*/true);
   double seconds = 0;
   std::vector<uint16_t> y = execute(name, data, x, residual, m, &seconds);
   KernelRunResult result = checkLinearOutput(
@@ -205,8 +207,7 @@ KernelRunResult checkLinearOutput(const std::string &name,
       layer.params.groupSize != shape.group ||
       layer.params.zeroPoint != shape.zeroPoint)
     throw Error(name + ": the weights do not match the kernel's shape");
-  if (shape.bias != !layer.bias.empty() ||
-      shape.actScale != !actScale.empty())
+  if (shape.bias != !layer.bias.empty() || shape.actScale != !actScale.empty())
     throw Error(name + ": bias or activation scale presence differs from the "
                        "kernel's");
   if (m < 1)

@@ -76,23 +76,21 @@ struct ErrorBound {
 /// `layer` (its bias included) under `bound`. `name` labels messages. Throws
 /// awq::Error when the layer, the activation scale or the buffers do not
 /// fit `shape`; with `shapeOnly`, checks only that (y is ignored).
-KernelRunResult checkLinearOutput(const std::string &name,
-                                  const LinearShape &shape,
-                                  const QuantizedLinear &layer,
-                                  const std::vector<uint16_t> &actScale,
-                                  const std::vector<uint16_t> &x,
-                                  const std::vector<uint16_t> &residual,
-                                  int64_t m, const std::vector<uint16_t> &y,
-                                  const ErrorBound &bound = ErrorBound(),
-                                  bool shapeOnly = false);
+KernelRunResult checkLinearOutput(
+    const std::string &name, const LinearShape &shape,
+    const QuantizedLinear &layer, const std::vector<uint16_t> &actScale,
+    const std::vector<uint16_t> &x, const std::vector<uint16_t> &residual,
+    int64_t m, const std::vector<uint16_t> &y,
+    const ErrorBound &bound = ErrorBound(), bool shapeOnly = false);
 
 class HostKernelRunner {
 public:
   /// Compiles every kernel of `kernels` into one host module (cached on disk
   /// by the executor). `defines` are passed to the host compiler (e.g. the
-  /// fault-injection macros).
+  /// fault-injection macros); `smVersion` (compute capability x 10, 0 for
+  /// the default) is the architecture whose code paths the build takes.
   HostKernelRunner(std::vector<KernelSpec> kernels,
-                   std::vector<std::string> defines = {});
+                   std::vector<std::string> defines = {}, int smVersion = 0);
   ~HostKernelRunner();
 
   const std::vector<KernelSpec> &kernels() const { return specs; }

@@ -19,9 +19,7 @@ Occupancy computeOccupancy(const ArchInfo &arch, int64_t threads,
   const int64_t regsPerWarp =
       roundUp(std::max<int64_t>(registers, 1) * 32, kRegisterAllocationUnit);
   const int64_t byRegisters = kRegistersPerSm / regsPerWarp / warpsPerBlock;
-  const int64_t blockShared = roundUp(
-      sharedBytes + kReservedSharedBytesPerBlock, kSharedAllocationUnit);
-  const int64_t byShared = arch.sharedBytesPerSm / blockShared;
+  const int64_t byShared = blocksPerSmByShared(arch, sharedBytes);
   const int64_t byWarps = arch.maxThreadsPerSm / 32 / warpsPerBlock;
   const int64_t byBlocks = arch.maxBlocksPerSm;
   o.blocks = std::min({byRegisters, byShared, byWarps, byBlocks});
@@ -49,7 +47,9 @@ double pipeRate(sass::Pipe pipe, const ArchInfo &arch) {
   case Pipe::Xu:
     return 16;
   case Pipe::Tensor:
-    return 16; // HMMA.16816 (2048 FMAs) every 2 clocks per SM (sm_80).
+    // HMMA.16816 (2048 FMAs) every 2 clocks per SM (sm_80); sm_75's
+    // HMMA.1688 (1024 FMAs) at half the FMA rate, also every 2 clocks.
+    return 16;
   default:
     return 0;
   }
@@ -242,7 +242,11 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
     estimate(stats, body);
     return body;
   };
-  const int64_t warpTiles = (p.tileN / p.warpsN / 8) * (p.tileK / 16);
+  // HMMA per m16n8k16 tile: two m16n8k8 without m16n8k16 (sm_75).
+  const int64_t hmmaPerTile =
+      parseTarget(stats.target)->arch->mmaM16N8K16 ? 1 : 2;
+  const int64_t warpTiles =
+      hmmaPerTile * (p.tileN / p.warpsN / 8) * (p.tileK / 16);
   const std::pair<size_t, int64_t> rowSplitLoop = *rowSplit;
   if (const int64_t smallRows = gemmSmallBodyRows(in.shape, p)) {
     candidates.erase(rowSplit);
@@ -299,8 +303,8 @@ KernelStats analyzeKernel(const std::string &name,
         instance.gemv.colsPerWarp * kGemvUnitsPerTile * s.bits * 4;
   } else {
     const GemmParams &p = instance.gemm;
-    stats.bytesInFlightPerWarp =
-        (p.stages - 1) * p.tileN * p.tileK * s.bits / 8 / (p.warpsM * p.warpsN);
+    stats.bytesInFlightPerWarp = gemmTilesInFlight(p, *parsed->arch) * p.tileN *
+                                 p.tileK * s.bits / 8 / (p.warpsM * p.warpsN);
   }
   stats.bytesInFlightPerSm = stats.bytesInFlightPerWarp * stats.occupancy.warps;
   stats.bytesPerWeight = static_cast<double>(instance.weightBytes()) /

@@ -468,6 +468,9 @@ void Model::load(ModelKernel &kernel) {
     if (backend->isHost()) {
       image.source = kernel.source;
       image.deviceIncludeDir = hostIncludeDir;
+      // The bundle's architecture paths, as its GPU would run them.
+      if (const std::optional<Target> parsed = parseTarget(target))
+        image.smVersion = parsed->arch->smVersion;
     } else {
       if (kernel.cubin.empty()) { // Lazy JIT: this kernel alone.
         JitOptions jit;

@@ -37,25 +37,28 @@ private:
 
 /// What the planner and the JIT need to know of a device.
 struct DeviceProperties {
-  std::string name;   ///< "NVIDIA H200", or "host (CPU emulation)".
-  std::string arch;   ///< "sm_90"; empty on the host.
-  int ordinal = 0;    ///< CUDA device ordinal.
-  int smCount = 0;    ///< Streaming multiprocessors (host: 0).
+  std::string name; ///< "NVIDIA H200", or "host (CPU emulation)".
+  std::string arch; ///< "sm_90"; empty on the host.
+  int ordinal = 0;  ///< CUDA device ordinal.
+  int smCount = 0;  ///< Streaming multiprocessors (host: 0).
   /// Largest dynamic shared memory one block may opt in to.
   int64_t sharedPerBlockOptin = 0;
-  int64_t totalMemory = 0; ///< Bytes of device memory.
+  int64_t totalMemory = 0;   ///< Bytes of device memory.
   std::string driverVersion; ///< "13.0"; empty on the host.
 };
 
 /// What a module is made from: the CUBIN for a GPU, the CUDA source for the
 /// host (built by the host executor), and the extern "C" kernels it defines.
 struct ModuleImage {
-  std::string sourceName;             ///< For messages ("gemv_k4096_...cu").
-  std::string source;                 ///< Needed by the host backend.
-  std::vector<char> cubin;            ///< Needed by the CUDA backend.
-  std::vector<std::string> kernels;   ///< Entry points to resolve.
+  std::string sourceName;           ///< For messages ("gemv_k4096_...cu").
+  std::string source;               ///< Needed by the host backend.
+  std::vector<char> cubin;          ///< Needed by the CUDA backend.
+  std::vector<std::string> kernels; ///< Entry points to resolve.
   /// Include directory holding awq/*.cuh for the host build.
   std::string deviceIncludeDir;
+  /// The architecture the host build emulates (compute capability x 10;
+  /// 0: the device library's default).
+  int smVersion = 0;
 };
 
 /// A loaded module; launch its kernels through the backend that loaded it.

@@ -67,6 +67,7 @@ public:
       options.deviceIncludeDir = image.deviceIncludeDir;
     if (!image.sourceName.empty())
       options.sourceName = image.sourceName;
+    options.smVersion = image.smVersion;
     auto loaded = std::make_unique<HostLoadedModule>();
     try {
       loaded->module =

@@ -215,9 +215,9 @@ struct BuildPlan {
 BuildPlan planBuild(const std::string &source,
                     const HostCompileOptions &options) {
   BuildPlan plan;
-  plan.compiler =
-      splitCommand(options.compiler.empty() ? envOr("AWQ_HOST_CXX", AWQ_HOST_CXX_DEFAULT)
-                                            : options.compiler);
+  plan.compiler = splitCommand(options.compiler.empty()
+                                   ? envOr("AWQ_HOST_CXX", AWQ_HOST_CXX_DEFAULT)
+                                   : options.compiler);
   if (plan.compiler.empty())
     throw Error("host compiler command is empty");
   const std::string identity = compilerIdentity(plan.compiler);
@@ -258,6 +258,8 @@ BuildPlan planBuild(const std::string &source,
                   "', expected NAME or NAME=VALUE");
     plan.flags.push_back("-D" + define);
   }
+  if (options.smVersion != 0)
+    plan.flags.push_back("-DAWQ_HOST_SM=" + std::to_string(options.smVersion));
   for (const std::string &flag : options.extraFlags)
     plan.flags.push_back(flag);
 

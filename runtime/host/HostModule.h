@@ -57,6 +57,10 @@ struct HostCompileOptions {
   std::string deviceIncludeDir;
   /// The name compiler messages and emulation errors use for the source.
   std::string sourceName = "kernel.cu";
+  /// The architecture the kernels are built as, compute capability x 10
+  /// (AWQ_HOST_SM: the device library takes that architecture's paths, as
+  /// from __CUDA_ARCH__ on a GPU); 0 means the library's default, sm_80.
+  int smVersion = 0;
 };
 
 /// How a launch runs on the CPU.

@@ -2,6 +2,7 @@
 #include "runtime/kernels/KernelPlan.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace awq {
 namespace {
@@ -69,13 +70,17 @@ std::string checkGemm(const LinearShape &shape, const GemmParams &p) {
 
 std::string checkGemmOnArch(const LinearShape &shape, const GemmParams &p,
                             const ArchInfo &arch) {
+  const char *why = gemmArchViolation(shape, p, arch);
+  if (!why)
+    return {};
   const int64_t shared = gemmGeometry(shape, p).sharedBytes;
   if (shared > arch.maxSharedBytes)
     return "the tiles need " + std::to_string(shared) +
            " bytes of shared memory, more than the " +
            std::to_string(arch.maxSharedBytes) + " a block may use on sm_" +
            std::to_string(arch.smVersion);
-  return {};
+  return std::string(why) + " (sm_" + std::to_string(arch.smVersion) + ": " +
+         std::to_string(gemmStagedChunks(shape, p)) + " chunks)";
 }
 
 namespace {
@@ -138,23 +143,35 @@ std::optional<GemmParams> planGemm(const LinearShape &shape,
   // K tiles of 128 halve the per-tile cost (copies, barrier, ring
   // bookkeeping) per weight against 64 and give the small-M body two
   // packets per warp; 3 stages keep 3 blocks per SM on sm_90 (the static
-  // counts are in docs/performance.md).
-  for (int64_t tileK : {128, 64, 32}) {
-    params.tileK = tileK;
-    for (int64_t stages : {3, 4, 2}) {
-      params.stages = stages;
-      params.splitK = 1;
-      if (gemmViolation(shape, params) ||
-          gemmGeometry(shape, params).sharedBytes > arch.maxSharedBytes)
-        continue;
-      // A memory-bound launch of one M tile needs many loads in flight:
-      // split K until the grid holds about two blocks per SM, at most 8
-      // ways. Launches of more M tiles split less (GemmGeometry::gridZ).
-      const GemmGeometry geometry = gemmGeometry(shape, params);
-      params.splitK = std::clamp<int64_t>(
-          ceilDiv(2 * *smCount, geometry.gridX), 1,
-          std::min<int64_t>(kGemmMaxPlannedSplits, geometry.kTiles));
-      return params;
+  // counts are in docs/performance.md). A tiling must leave room for
+  // kGemmMinBlocksPerSm blocks in the SM's shared memory: one block of 4
+  // warps cannot hide the latencies of its own barriers and shared loads,
+  // so the parts with less shared memory per SM (sm_75, sm_86, sm_89,
+  // sm_120) trade the K tile of 128 for a second block. Without cp.async
+  // one tile is in flight whatever the ring's depth: two stages only.
+  const std::vector<int64_t> stageChoices =
+      arch.asyncCopy ? std::vector<int64_t>{3, 4, 2} : std::vector<int64_t>{2};
+  // Should no tiling leave room for two blocks, one block will do.
+  for (int64_t minBlocks : {kGemmMinBlocksPerSm, int64_t(1)}) {
+    for (int64_t tileK : {128, 64, 32}) {
+      params.tileK = tileK;
+      for (int64_t stages : stageChoices) {
+        params.stages = stages;
+        params.splitK = 1;
+        if (gemmViolation(shape, params))
+          continue;
+        const GemmGeometry geometry = gemmGeometry(shape, params);
+        if (gemmArchViolation(shape, params, arch) ||
+            blocksPerSmByShared(arch, geometry.sharedBytes) < minBlocks)
+          continue;
+        // A memory-bound launch of one M tile needs many loads in flight:
+        // split K until the grid holds about two blocks per SM, at most 8
+        // ways. Launches of more M tiles split less (GemmGeometry::gridZ).
+        params.splitK = std::clamp<int64_t>(
+            ceilDiv(2 * *smCount, geometry.gridX), 1,
+            std::min<int64_t>(kGemmMaxPlannedSplits, geometry.kTiles));
+        return params;
+      }
     }
   }
   return std::nullopt;

@@ -72,12 +72,17 @@ std::optional<GemvParams> planGemv(const LinearShape &shape,
 /// The most K splits planGemm gives a layer.
 constexpr int64_t kGemmMaxPlannedSplits = 8;
 
+/// The fewest resident blocks per SM a planned GEMM tiling leaves room for
+/// in shared memory.
+constexpr int64_t kGemmMinBlocksPerSm = 2;
+
 /// The GEMM tiling for `shape` on `arch`: 64 x 128 x 128 tiles with 2 x 2
 /// warps (64 x 64 with one warp column for N <= 64), 3 stages when the
-/// architecture's shared memory holds them (then 4, 2; then K tiles of 64
-/// and 32), and split-K (at most kGemmMaxPlannedSplits) until a launch of
-/// one M tile has about two blocks per SM. nullopt when the contract allows
-/// no GEMM for the layer.
+/// architecture's shared memory holds them for kGemmMinBlocksPerSm blocks
+/// per SM (then 4, 2; then K tiles of 64 and 32; without cp.async 2 stages
+/// only), and split-K (at most kGemmMaxPlannedSplits) until a launch of one
+/// M tile has about two blocks per SM. nullopt when the contract allows no
+/// GEMM for the layer.
 std::optional<GemmParams> planGemm(const LinearShape &shape,
                                    const ArchInfo &arch,
                                    const PlanOptions &options = {});

@@ -10,7 +10,7 @@
 // CHECK-LABEL: func.func @attention_inputs
 // CHECK: %[[H:.+]] = awq.rms_norm
 // CHECK: awq.gemv_kernel "gemv_k256_n768_b4_g128_zp_t128c8s1r1" config #awq.gemv<{{[^>]+}}> %[[H]]
-// CHECK: awq.gemm_kernel "gemm_k256_n768_b4_g128_zp_m64n128k128w2x2s3sk2" config #awq.gemm<{{[^>]+}}> %[[H]]
+// CHECK: awq.gemm_kernel "gemm_k256_n768_b4_g128_zp_m64n128k64w2x2s3sk4" config #awq.gemm<{{[^>]+}}> %[[H]]
 // CHECK: %[[QKV:.+]] = awq.select_by_rows
 // CHECK: awq.split %[[QKV]] : tensor<?x768xf16> -> tensor<?x256xf16>, tensor<?x256xf16>, tensor<?x256xf16>
 // CHECK-NOT: awq.linear
@@ -22,9 +22,9 @@
 // CHECK: %[[H2:.+]] = awq.rms_norm %[[R1]]
 // CHECK: awq.concat_weights %{{.*}}, %{{.*}} {interleave}
 // CHECK: awq.gemv_kernel "gemv_k256_n1536_b4_g128_zp_silu_t128c8s1r1" config #awq.gemv<{{[^>]+}}> %[[H2]], %{{[^ ]+}} epilogue silu_mul
-// CHECK: awq.gemm_kernel "gemm_k256_n1536_b4_g128_zp_silu_m64n128k128w2x2s3sk2" config #awq.gemm<{{[^>]+}}> %[[H2]], %{{[^ ]+}} epilogue silu_mul
+// CHECK: awq.gemm_kernel "gemm_k256_n1536_b4_g128_zp_silu_m64n128k64w2x2s3sk4" config #awq.gemm<{{[^>]+}}> %[[H2]], %{{[^ ]+}} epilogue silu_mul
 // CHECK: %[[ACT:.+]] = awq.select_by_rows {{.*}} : tensor<?x256xf16>, tensor<?x768xf16>
-// CHECK: awq.gemm_kernel "gemm_k768_n256_b4_g128_zp_res_m64n128k128w2x2s3sk6" config #awq.gemm<{{[^>]+}}> %[[ACT]], %{{[^ ]+}} residual(%[[R1]] : tensor<?x256xf16>)
+// CHECK: awq.gemm_kernel "gemm_k768_n256_b4_g128_zp_res_m64n128k64w2x2s3sk8" config #awq.gemm<{{[^>]+}}> %[[ACT]], %{{[^ ]+}} residual(%[[R1]] : tensor<?x256xf16>)
 // CHECK-NOT: awq.add
 // CHECK-NOT: awq.silu_mul
 // CHECK-NOT: awq.linear

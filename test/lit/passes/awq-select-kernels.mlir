@@ -45,15 +45,33 @@ func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !d
 
 // -----
 
-// sm_86 has 99 KB of shared memory per block: 8-bit 128-wide tiles fit three
-// stages at tile_k 128.
+// sm_86 has 100 KB of shared memory per SM: three stages of 8-bit 128 x 128
+// tiles (97 KB) would leave room for one block, three of tile_k 64 (49 KB)
+// fit two.
 // CHECK-LABEL: func.func @consumer
 !w8 = !awq.qweight<k = 8192, n = 28672, bits = 8, group = 128, symmetric, autoawq_gemm>
 module attributes {awq.target = "sm_86"} {
 func.func @consumer(%x: tensor<?x8192xf16>, %w: !w8) -> tensor<?x28672xf16> {
-  // CHECK: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 1>
+  // CHECK: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 3, split_k = 1>
   // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 1, max_rows = 1>
   %0 = awq.linear %x, %w : tensor<?x8192xf16>, !w8 -> tensor<?x28672xf16>
   return %0 : tensor<?x28672xf16>
+}
+}
+
+// -----
+
+// sm_75 (T4) has no cp.async: the GEMM stages one tile in registers, so a
+// two-stage ring holds all there is; tile_k 64 leaves room for two blocks
+// in its 64 KB per SM. 4096 columns in tiles of 128 on 40 SMs: three splits;
+// the GEMV's 128 blocks of 32 columns need none.
+// CHECK-LABEL: func.func @turing
+!t = !awq.qweight<k = 4096, n = 4096, bits = 4, group = 128, zero_point, autoawq_gemm>
+module attributes {awq.target = "sm_75"} {
+func.func @turing(%x: tensor<?x4096xf16>, %w: !t) -> tensor<?x4096xf16> {
+  // CHECK: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 2, split_k = 3>
+  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 1>
+  %0 = awq.linear %x, %w : tensor<?x4096xf16>, !t -> tensor<?x4096xf16>
+  return %0 : tensor<?x4096xf16>
 }
 }

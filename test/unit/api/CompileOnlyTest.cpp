@@ -152,7 +152,7 @@ TEST(CompileOnlyReplan, SamePlanUsesEveryEmbeddedCubin) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, CompileOnlyTest,
-                         ::testing::Values("sm_80", "sm_90a"),
+                         ::testing::Values("sm_75", "sm_80", "sm_90a"),
                          [](const auto &info) {
                            return std::string(info.param);
                          });

@@ -5,8 +5,11 @@
 // ldmatrix x1/x2/x4 with and without .trans, and mma.sync m16n8k16
 // accumulating into existing values. On the host its outputs are checked
 // against the PTX fragment formulas written out plainly here; NVRTC must
-// compile it for every target architecture. The shared-memory swizzle the
-// GEMM's ldmatrix reads through (SwizzledRows) is checked on the host.
+// compile it for every target architecture. A second kernel drives what the
+// sm_75 path uses instead (plain 16-byte loads, mma.sync m16n8k8 and mmaK16
+// as two of them), built on the host as sm_75, where the first kernel's
+// cp.async must be refused. The shared-memory swizzle the GEMM's ldmatrix
+// reads through (SwizzledRows) is checked on the host.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/host/HostModule.h"
@@ -19,6 +22,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -103,6 +107,43 @@ extern "C" __global__ void mmaPrimitives(PrimitiveArgs args) {
 AWQ_HOST_ENTRY(mmaPrimitives, PrimitiveArgs)
 )";
 
+/// What the sm_75 path uses: the tile arrives through plain loads, then
+/// mmaK16 (two m16n8k8 there) and one m16n8k8 on its own (into out[0..3]).
+const char *kSm75Source = R"(
+#include "awq/mma.cuh"
+#include "awq/primitives.cuh"
+
+struct PrimitiveArgs {
+  const unsigned short *in;
+  const float *accIn;
+  uint32_t *out;
+  float *accOut;
+};
+
+extern "C" __global__ void mmaSm75Primitives(PrimitiveArgs args) {
+  AWQ_DYNAMIC_SHARED(unsigned short, tile);
+  const int lane = threadIdx.x;
+  const uint64_t policy = awq::makeEvictFirstPolicy();
+  for (int i = 0; i < 2; ++i)
+    reinterpret_cast<uint4 *>(tile)[2 * lane + i] =
+        awq::loadStreaming16(args.in + (2 * lane + i) * 8, policy);
+  __syncthreads();
+  uint32_t a[4], b[2];
+  awq::ldmatrix<4>(a, tile + lane * 8);
+  awq::ldmatrix<2, true>(b, tile + 256 + (lane % 16) * 8);
+  float acc[4], low[4];
+  for (int i = 0; i < 4; ++i)
+    acc[i] = low[i] = args.accIn[lane * 4 + i];
+  awq::mmaK16(acc, a, b);
+  awq::mmaM16N8K8(low, a[0], a[1], b[0]);
+  for (int i = 0; i < 4; ++i) {
+    args.accOut[lane * 4 + i] = acc[i];
+    args.out[lane * 32 + i] = awq::floatAsBits(low[i]);
+  }
+}
+AWQ_HOST_ENTRY(mmaSm75Primitives, PrimitiveArgs)
+)";
+
 uint32_t pack(uint16_t low, uint16_t high) {
   return static_cast<uint32_t>(low) | static_cast<uint32_t>(high) << 16;
 }
@@ -173,6 +214,79 @@ TEST(GemmPrimitives, HostWrappersFollowThePtxLayouts) {
     }
     for (int i = 0; i < 4; ++i)
       EXPECT_EQ(o[20 + i], 0u) << "zero-filled word " << i;
+  }
+}
+
+TEST(GemmPrimitives, Sm75BuildUsesM16N8K8AndRefusesCpAsync) {
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("random seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> unit(-2.0f, 2.0f);
+  std::vector<uint16_t> in(512);
+  for (uint16_t &v : in)
+    v = floatToHalf(unit(rng));
+  std::vector<float> accIn(128);
+  for (float &v : accIn)
+    v = unit(rng);
+  std::vector<uint32_t> out(32 * 32, 0xDEADBEEFu);
+  std::vector<float> accOut(128, std::nanf(""));
+
+  host::HostCompileOptions options;
+  options.cacheDir = AWQ_GEMM_TEST_CACHE_DIR;
+  options.sourceName = "gemm_primitives_sm75.cu";
+  options.smVersion = 75;
+  const auto module =
+      host::HostModule::load(kSm75Source, {"mmaSm75Primitives"}, options);
+  PrimitiveArgs args{in.data(), accIn.data(), out.data(), accOut.data()};
+  module->launch("mmaSm75Primitives", {1}, {32}, 512 * 2, &args);
+
+  auto m = [&](int j, int r, int c) { return in[(8 * j + r) * 8 + c]; };
+  auto aAt = [&](int row, int k) {
+    return halfToFloat(m((row / 8) + 2 * (k / 8), row % 8, k % 8));
+  };
+  auto bAt = [&](int k, int n) { return halfToFloat(in[256 + k * 8 + n]); };
+  for (int lane = 0; lane < 32; ++lane) {
+    SCOPED_TRACE("lane " + std::to_string(lane));
+    const int g = lane / 4, t = lane % 4;
+    const int rows[4] = {g, g, g + 8, g + 8};
+    const int cols[4] = {2 * t, 2 * t + 1, 2 * t, 2 * t + 1};
+    for (int i = 0; i < 4; ++i) {
+      double low = accIn[lane * 4 + i], high = 0;
+      for (int k = 0; k < 16; ++k)
+        (k < 8 ? low : high) +=
+            double(aAt(rows[i], k)) * double(bAt(k, cols[i]));
+      const double full = low + high;
+      EXPECT_NEAR(accOut[lane * 4 + i], full, 1e-5 * (1 + std::fabs(full)))
+          << "mmaK16 d" << i;
+      float got;
+      std::memcpy(&got, &out[lane * 32 + i], sizeof(got));
+      EXPECT_NEAR(got, low, 1e-5 * (1 + std::fabs(low))) << "m16n8k8 d" << i;
+    }
+  }
+
+  // The sm_80 primitives' kernel, built as sm_75: its cp.async is refused.
+  options.sourceName = "gemm_primitives_as_sm75.cu";
+  const auto refusing =
+      host::HostModule::load(kSource, {"mmaPrimitives"}, options);
+  try {
+    refusing->launch("mmaPrimitives", {1}, {32}, 3 * 512, &args);
+    ADD_FAILURE() << "cp.async ran in an sm_75 build";
+  } catch (const std::exception &error) {
+    EXPECT_NE(std::string(error.what()).find("cp.async is not available"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+TEST(GemmPrimitives, Sm75PrimitivesCompileWithoutSpills) {
+  for (const char *arch : {"sm_75", "sm_80", "sm_120"}) {
+    NvrtcOptions options;
+    options.arch = arch;
+    const CompileResult result =
+        compileToCubin(kSm75Source, "gemm_primitives_sm75.cu", options);
+    const KernelResources *r = result.find("mmaSm75Primitives");
+    ASSERT_NE(r, nullptr) << arch;
+    EXPECT_EQ(r->spillStoreBytes, 0) << arch;
   }
 }
 

@@ -1,10 +1,11 @@
-//===- GemvCompileTest.cpp - Every GEMV shape builds for sm_80..sm_90 -----===//
+//===- GemvCompileTest.cpp - Every GEMV shape builds for sm_75..sm_120 ----===//
 //
 // For LLaMA-2-7B's shapes, 8192 x 28672 and small odd shapes across bit
 // widths, group sizes, zero point / symmetric and the epilogues, takes the
-// GEMV instance the planner (planGemv) picks on each of sm_80, sm_86, sm_89
-// and sm_90, plus chosen tilings that reach the template's extremes (1, 2
-// and 8 rows per block, 64 and 256 threads, 2 columns per warp), emits each
+// GEMV instance the planner (planGemv) picks on each of sm_75, sm_80,
+// sm_86, sm_89, sm_90 and sm_120, plus chosen tilings that reach the
+// template's extremes (1, 2 and 8 rows per block, 64 and 256 threads, 2
+// columns per warp), emits each
 // with KernelInstance::source, compiles one program per architecture (one
 // test each) to CUBIN with NVRTC, and requires ptxas to report no spills and
 // no stack frame for every kernel.

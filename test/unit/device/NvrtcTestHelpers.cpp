@@ -11,8 +11,8 @@ namespace awq {
 namespace test {
 
 const std::vector<std::string> &targetArchs() {
-  static const std::vector<std::string> archs = {"sm_80", "sm_86", "sm_89",
-                                                 "sm_90"};
+  static const std::vector<std::string> archs = {"sm_75", "sm_80", "sm_86",
+                                                 "sm_89", "sm_90", "sm_120"};
   return archs;
 }
 

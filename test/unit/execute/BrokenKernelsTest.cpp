@@ -4,14 +4,17 @@
 // primitives (fault-injection macros of the device library) and shows that
 // the same comparison the numerics matrix uses fails for each: a wrong
 // nibble order in the 4-bit dequantization, a missing barrier in the GEMM's
-// cp.async pipeline, and a wrong mma fragment index. A fault is detected
-// when some output leaves the bound or the emulator reports misuse.
+// pipeline, and a wrong mma fragment index. Each fault is tried in the sm_80
+// build (cp.async ring, m16n8k16) and the sm_75 build (register-staged
+// tiles, m16n8k8 pairs). A fault is detected when some output leaves the
+// bound or the emulator reports misuse.
 //
 //===----------------------------------------------------------------------===//
 #include "ExecuteTestSupport.h"
 
 #include "compiler/execute/WeightEvaluator.h"
 #include "dialects/awq/AwqDialect.h"
+#include "runtime/kernels/KernelPlan.h"
 #include "runtime/support/Error.h"
 
 #include <gtest/gtest.h>
@@ -24,7 +27,7 @@ namespace awq {
 namespace {
 
 const char *kLayers = R"mlir(
-module attributes {awq.target = "sm_80"} {
+module attributes {awq.target = "TARGET"} {
 func.func @wide(%x: tensor<?x384xf16>) -> tensor<?x136xf16> {
   %w = awq.external "broken.wide" : !awq.qweight<k = 384, n = 136, bits = 4, group = 128, zero_point, autoawq_gemm>
   %y = awq.linear %x, %w : tensor<?x384xf16>, !awq.qweight<k = 384, n = 136, bits = 4, group = 128, zero_point, autoawq_gemm> -> tensor<?x136xf16>
@@ -36,16 +39,20 @@ func.func @wide(%x: tensor<?x384xf16>) -> tensor<?x136xf16> {
 struct Fault {
   const char *macro;
   const char *family; // the family whose code the macro breaks
+  const char *target;
 };
 
 class BrokenKernels : public ::testing::TestWithParam<Fault> {};
 
 TEST_P(BrokenKernels, AreCaught) {
   const Fault fault = GetParam();
+  const ArchInfo *arch = parseTarget(fault.target)->arch;
+  std::string text = kLayers;
+  text.replace(text.find("TARGET"), 6, fault.target);
   auto context = test::makeContext();
-  auto module = test::parse(*context, kLayers);
+  auto module = test::parse(*context, text);
   ASSERT_TRUE(module);
-  ASSERT_TRUE(test::lower(*module));
+  ASSERT_TRUE(test::lower(*module, fault.target));
   std::vector<KernelSpec> specs;
   for (const KernelSpec &spec : test::kernelSpecs(*module))
     if (familyName(spec.instance.family) == std::string(fault.family))
@@ -68,7 +75,7 @@ TEST_P(BrokenKernels, AreCaught) {
 
   // The healthy build passes at every M the faulty one is tried at.
   const std::vector<int64_t> rows = {1, 9, 33};
-  HostKernelRunner healthy(specs);
+  HostKernelRunner healthy(specs, {}, arch->smVersion);
   for (int64_t m : rows)
     ASSERT_TRUE(healthy.run(specs[0].name, data, m, seed + m).ok())
         << "M = " << m;
@@ -76,7 +83,7 @@ TEST_P(BrokenKernels, AreCaught) {
   bool detected = false;
   std::string how;
   try {
-    HostKernelRunner broken(specs, {fault.macro});
+    HostKernelRunner broken(specs, {fault.macro}, arch->smVersion);
     for (int64_t m : rows) {
       KernelRunResult result = broken.run(specs[0].name, data, m, seed + m);
       // A NaN or inf output must show in the error columns, not vanish.
@@ -102,13 +109,17 @@ TEST_P(BrokenKernels, AreCaught) {
 
 INSTANTIATE_TEST_SUITE_P(
     Faults, BrokenKernels,
-    ::testing::Values(Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv"},
-                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm"},
-                      Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm"},
-                      Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm"}),
+    ::testing::Values(Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_80"},
+                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_80"},
+                      Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_80"},
+                      Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_80"},
+                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_75"},
+                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_75"},
+                      Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_75"},
+                      Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_75"}),
     [](const auto &info) {
       std::string name = std::string(info.param.macro).substr(10);
-      return name + "_" + info.param.family;
+      return name + "_" + info.param.family + "_" + info.param.target;
     });
 
 } // namespace

@@ -202,22 +202,43 @@ TEST(KernelGeometry, PlannedGemmInstancesMatchTheDeviceTemplate) {
   checkGemm<4096, 4096, 4, 128, true, 64, 128, 128, 2, 2, 3, 7, false, false,
             false, false>({80});
   checkGemm<4096, 4096, 4, 128, true, 64, 128, 128, 2, 2, 3, 8, true, true,
-            true, false>({89, 90});
-  checkGemm<11008, 4096, 3, 64, false, 64, 128, 128, 2, 2, 3, 6, true, false,
+            true, false>({90});
+  // The 100 KB parts: 64-deep K tiles leave room for two blocks per SM.
+  checkGemm<4096, 4096, 4, 128, true, 64, 128, 64, 2, 2, 3, 8, true, true, true,
+            false>({89, 120});
+  // sm_75: two stages (one tile in flight through registers).
+  checkGemm<4096, 4096, 4, 128, true, 64, 128, 64, 2, 2, 2, 3, true, true, true,
+            false>({75});
+  // 3-bit packets are smaller: 128-deep tiles fit twice in 2 stages.
+  checkGemm<11008, 4096, 3, 64, false, 64, 128, 128, 2, 2, 2, 6, true, false,
             true, false>({86});
+  checkGemm<11008, 4096, 3, 64, false, 64, 128, 128, 2, 2, 2, 8, true, false,
+            true, false>({89, 120});
   checkGemm<11008, 4096, 3, 64, false, 64, 128, 128, 2, 2, 3, 8, true, false,
-            true, false>({89, 90});
+            true, false>({90});
+  checkGemm<11008, 4096, 3, 64, false, 64, 128, 64, 2, 2, 2, 3, true, false,
+            true, false>({75});
   checkGemm<4096, 22016, 4, 128, true, 64, 128, 128, 2, 2, 3, 2, false, true,
-            false, true>({80, 89, 90});
+            false, true>({80, 90});
+  checkGemm<4096, 22016, 4, 128, true, 64, 128, 64, 2, 2, 3, 2, false, true,
+            false, true>({89, 120});
+  checkGemm<4096, 22016, 4, 128, true, 64, 128, 64, 2, 2, 2, 1, false, true,
+            false, true>({75});
   checkGemm<8192, 28672, 4, 128, true, 64, 128, 128, 2, 2, 3, 1, false, false,
-            false, false>({80, 86});
+            false, false>({80});
+  checkGemm<8192, 28672, 4, 128, true, 64, 128, 64, 2, 2, 3, 1, false, false,
+            false, false>({86});
   checkGemm<96, 10, 8, 32, true, 64, 64, 128, 2, 1, 3, 1, false, false, false,
-            true>({80, 86, 89, 90});
+            true>({80, 90});
+  checkGemm<96, 10, 8, 32, true, 64, 64, 64, 2, 1, 3, 2, false, false, false,
+            true>({86, 89, 120});
+  checkGemm<96, 10, 8, 32, true, 64, 64, 32, 2, 1, 2, 3, false, false, false,
+            true>({75});
 }
 
 TEST(KernelGeometry, ChosenGemmTilingsMatchTheDeviceTemplate) {
   checkGemm<4096, 22016, 4, 128, true, 64, 128, 64, 2, 2, 3, 1, false, true,
-            false, true>();
+            false, true>({86});
   checkGemm<200, 72, 8, 200, true, 64, 64, 64, 2, 1, 4, 4, true, true, true,
             false>();
   checkGemm<160, 96, 3, 32, true, 64, 128, 64, 2, 2, 2, 1, false, false, false,

@@ -28,7 +28,7 @@ LinearShape layer(int64_t k, int64_t n, int bits, int64_t group) {
   return s;
 }
 
-/// Every architecture of the table the kernels run on (sm_80 and newer).
+/// Every architecture of the table the kernels run on (all of them).
 std::vector<const ArchInfo *> kernelArchs() {
   std::vector<const ArchInfo *> archs;
   for (const ArchInfo &arch : kArchTable)
@@ -88,26 +88,39 @@ TEST(ArchTable, ParseTargetRejectsUnknownNames) {
     EXPECT_FALSE(parseTarget(name).has_value()) << "'" << name << "'";
 }
 
-TEST(ArchTable, KernelsNeedSm80) {
-  const ArchInfo *turing = findArch(75);
-  ASSERT_NE(turing, nullptr);
-  ASSERT_NE(archViolation(*turing), nullptr);
-  EXPECT_TRUE(mentions(archViolation(*turing), "sm_80"));
-  EXPECT_TRUE(mentions(archViolation(*turing), "cp.async"));
-  EXPECT_TRUE(mentions(archViolation(*turing), "m16n8k16"));
-  const LinearShape shape = layer(4096, 4096, 4, 128);
-  EXPECT_FALSE(planGemv(shape, *turing).has_value());
-  EXPECT_FALSE(planGemm(shape, *turing).has_value());
+TEST(ArchTable, KernelsNeedSm75) {
+  // Every entry runs the kernels; sm_75 without cp.async and m16n8k16.
   for (const ArchInfo &arch : kArchTable) {
-    if (arch.smVersion == 75)
-      continue;
     EXPECT_EQ(archViolation(arch), nullptr) << arch.smVersion;
-    EXPECT_GE(arch.smVersion, 80);
-    EXPECT_TRUE(arch.asyncCopy && arch.mmaM16N8K16) << arch.smVersion;
+    EXPECT_EQ(arch.asyncCopy, arch.smVersion >= 80) << arch.smVersion;
+    EXPECT_EQ(arch.mmaM16N8K16, arch.smVersion >= 80) << arch.smVersion;
   }
-  EXPECT_EQ(kernelArchs().size(), std::size(kArchTable) - 1);
+  EXPECT_EQ(kernelArchs().size(), std::size(kArchTable));
+  ArchInfo volta = *findArch(75);
+  volta.smVersion = 70;
+  ASSERT_NE(archViolation(volta), nullptr);
+  EXPECT_TRUE(mentions(archViolation(volta), "sm_75"));
+  EXPECT_TRUE(mentions(archViolation(volta), "m16n8k8"));
+  const LinearShape shape = layer(4096, 4096, 4, 128);
+  EXPECT_FALSE(planGemv(shape, volta).has_value());
+  EXPECT_FALSE(planGemm(shape, volta).has_value());
+  const ArchInfo &turing = *findArch(75);
+  EXPECT_TRUE(planGemv(shape, turing).has_value());
+  EXPECT_TRUE(planGemm(shape, turing).has_value());
   EXPECT_EQ(findArch(70), nullptr);
   EXPECT_EQ(findArch(88), nullptr);
+}
+
+TEST(ArchTable, FeaturesOfACompiledArchitecture) {
+  // The kernels' compile-time features (awq::target) come from the newest
+  // entry at or below the architecture compiled for.
+  for (const ArchInfo &arch : kArchTable)
+    EXPECT_EQ(featuresOf(arch.smVersion), &arch) << arch.smVersion;
+  EXPECT_EQ(featuresOf(88), findArch(87));
+  EXPECT_EQ(featuresOf(130), findArch(121));
+  EXPECT_EQ(featuresOf(74), nullptr);
+  static_assert(!featuresOf(75)->asyncCopy && featuresOf(80)->asyncCopy,
+                "usable in constant expressions");
 }
 
 TEST(ArchTable, EntriesAreConsistent) {
@@ -538,6 +551,66 @@ TEST(PlanGemm, PlansEveryLayerWithinEachArchitecture) {
                         std::max<int64_t>(1, p->splitK / ceilDiv(m, p->tileM)));
             }
           }
+}
+
+TEST(CheckGemm, RegisterStagingWithoutCpAsync) {
+  // sm_75 stages a thread's share of each K tile in registers.
+  const LinearShape s = layer(4096, 4096, 4, 128);
+  const GemmParams planned{64, 128, 64, 2, 2, 2, 1};
+  EXPECT_EQ(gemmStagedChunks(s, planned), 4 + 2 + 1); // x, weights, s + zs
+  EXPECT_EQ(checkGemmOnArch(s, planned, *findArch(75)), "");
+  const GemmParams tall{128, 128, 64, 2, 2, 2, 1};
+  EXPECT_EQ(gemmStagedChunks(s, tall), 8 + 2 + 1);
+  EXPECT_EQ(checkGemmOnArch(s, tall, *findArch(75)),
+            std::string(gemmArchViolation(s, tall, *findArch(75))) +
+                " (sm_75: 11 chunks)");
+  EXPECT_TRUE(mentions(checkGemmOnArch(s, tall, *findArch(75)), "cp.async"));
+  // With cp.async nothing is staged in registers.
+  EXPECT_EQ(checkGemmOnArch(s, tall, *findArch(80)), "");
+}
+
+TEST(PlanGemm, LeavesRoomForTwoBlocksPerSm) {
+  // The 7B shapes with group 128 on every architecture: the tiling keeps
+  // at least two blocks per SM in shared memory; 128-deep K tiles where
+  // they fit (sm_80, sm_90 and the other 228 KB parts), 64-deep ones with
+  // 3 stages on the 100 KB parts, and 2 stages without cp.async (sm_75).
+  for (const ArchInfo *arch : kernelArchs())
+    for (size_t i = 0; i < 6; ++i) { // The 7B and 70B shapes.
+      const PlanLayer &l = kLlamaShapes[i];
+      SCOPED_TRACE("sm_" + std::to_string(arch->smVersion) + " " +
+                   std::to_string(l.k) + "x" + std::to_string(l.n));
+      const LinearShape s = layer(l.k, l.n, 4, 128);
+      const std::optional<GemmParams> p = planGemm(s, *arch);
+      ASSERT_TRUE(p.has_value());
+      const int64_t shared = gemmGeometry(s, *p).sharedBytes;
+      EXPECT_GE(blocksPerSmByShared(*arch, shared), kGemmMinBlocksPerSm);
+      EXPECT_EQ(gemmArchViolation(s, *p, *arch), nullptr);
+      const bool bigShared = arch->sharedBytesPerSm > 128 * 1024;
+      EXPECT_EQ(p->tileK, bigShared ? 128 : 64);
+      EXPECT_EQ(p->stages, arch->asyncCopy ? 3 : 2);
+      // The small-M body stays (two packets per K tile of 64).
+      EXPECT_EQ(gemmSmallBodyRows(s, *p), 16);
+      // Without cp.async one tile is in flight, with it Stages - 1.
+      EXPECT_EQ(gemmTilesInFlight(*p, *arch), arch->asyncCopy ? 2 : 1);
+    }
+  // sm_80 keeps its tiling with two blocks, sm_90 with three.
+  const LinearShape s = layer(4096, 4096, 4, 128);
+  EXPECT_EQ(blocksPerSmByShared(
+                *findArch(80),
+                gemmGeometry(s, *planGemm(s, *findArch(80))).sharedBytes),
+            2);
+  EXPECT_EQ(blocksPerSmByShared(
+                *findArch(90),
+                gemmGeometry(s, *planGemm(s, *findArch(90))).sharedBytes),
+            3);
+  // A part whose shared memory holds one block of every tiling still gets
+  // a plan.
+  ArchInfo tiny = *findArch(86);
+  tiny.sharedBytesPerSm = 16 * 1024;
+  tiny.maxSharedBytes = 15 * 1024;
+  const std::optional<GemmParams> p = planGemm(s, tiny);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(blocksPerSmByShared(tiny, gemmGeometry(s, *p).sharedBytes), 1);
 }
 
 TEST(PlanGemm, NeverExceedsAnArchitecturesSharedMemory) {

@@ -394,8 +394,13 @@ struct ArchInfo {
   /// FP32 FFMA lanes per SM per clock: 64 on sm_80 (GA100), 128 from sm_86
   /// on (the second FP32 datapath); the report's FMA pipe bound.
   int64_t fp32LanesPerSm;
-  bool asyncCopy;            ///< cp.async (sm_80+): both kernel families.
-  bool mmaM16N8K16;          ///< mma.sync m16n8k16 f16 (sm_80+): GEMM.
+  /// cp.async and the L2 cache-policy loads (createpolicy, .L2::cache_hint),
+  /// both sm_80+. Without them the GEMM stages its tiles through registers
+  /// with plain 16-byte loads and the loads carry no L2 hint.
+  bool asyncCopy;
+  /// mma.sync m16n8k16 f16 (sm_80+). Without it the GEMM issues each as two
+  /// m16n8k8 (sm_75+, like ldmatrix).
+  bool mmaM16N8K16;
   bool archSpecificFeatures; ///< Has an `a` target (sm_90a, ...).
   const char *part;          ///< The representative part.
 };
@@ -444,12 +449,82 @@ AWQ_CONTRACT const ArchInfo *findArch(int smVersion) {
   return nullptr;
 }
 
+/// The oldest architecture the kernels serve: ldmatrix and mma.sync m16n8k8
+/// (both sm_75+) are the least the GEMM needs.
+constexpr int kMinSmVersion = 75;
+
 /// Why the kernels cannot run on `arch` at all, or nullptr.
 AWQ_CONTRACT const char *archViolation(const ArchInfo &arch) {
-  if (!arch.asyncCopy || !arch.mmaM16N8K16)
-    return "the kernels need sm_80 or newer (cp.async and mma.sync "
-           "m16n8k16)";
+  if (arch.smVersion < kMinSmVersion)
+    return "the kernels need sm_75 or newer (ldmatrix and mma.sync m16n8k8)";
   return nullptr;
+}
+
+/// The table entry whose features code compiled for compute capability
+/// `smVersion` x 10 may use: the newest entry at or below it (an
+/// architecture the table lacks, such as sm_88, has its predecessor's
+/// features), or nullptr below the table.
+AWQ_CONTRACT const ArchInfo *featuresOf(int smVersion) {
+  const ArchInfo *best = nullptr;
+  for (const ArchInfo &arch : kArchTable)
+    if (arch.smVersion <= smVersion &&
+        (!best || arch.smVersion > best->smVersion))
+      best = &arch;
+  return best;
+}
+
+/// Resident blocks one SM of `arch` holds by shared memory alone, for
+/// blocks of `sharedBytes` (static and dynamic). Registers are known only
+/// after compilation (compiler/kernelstats counts them too).
+AWQ_CONTRACT int64_t blocksPerSmByShared(const ArchInfo &arch,
+                                         int64_t sharedBytes) {
+  return arch.sharedBytesPerSm /
+         roundUp(sharedBytes + kReservedSharedBytesPerBlock,
+                 kSharedAllocationUnit);
+}
+
+/// 16-byte chunks one GEMM thread moves per K tile: its share of the
+/// activation, weight, activation-scale and scale/zero copies (awq/gemm.cuh's
+/// GemmBlock). Without cp.async it holds them all in registers at once.
+AWQ_CONTRACT int64_t gemmStagedChunks(const LinearShape &s,
+                                      const GemmParams &p) {
+  const int64_t threads = 32 * p.warpsM * p.warpsN;
+  const GemmGeometry g = gemmGeometry(s, p);
+  const int64_t scaleChunks =
+      (s.zeroPoint ? 2 : 1) * g.chunkRows * (p.tileN / 8);
+  return ceilDiv(p.tileM * p.tileK / 8, threads) +
+         ceilDiv((p.tileN / kGemmPacketN) * (p.tileK / kGemmPacketK) *
+                     gemmPacketBytes(s.bits) / 16,
+                 threads) +
+         (s.actScale ? 1 : 0) + ceilDiv(scaleChunks, threads);
+}
+
+/// The most 16-byte chunks a GEMM thread stages in registers without
+/// cp.async: the planned sm_75 tilings need 7 or 8; more, next to the
+/// accumulators of 64-row warp tiles, spill.
+constexpr int64_t kGemmMaxStagedChunks = 8;
+
+/// Why the GEMM tiling `p` for `s` cannot run on `arch` (its shared memory,
+/// or without cp.async its register staging), or nullptr.
+AWQ_CONTRACT const char *gemmArchViolation(const LinearShape &s,
+                                           const GemmParams &p,
+                                           const ArchInfo &arch) {
+  if (gemmGeometry(s, p).sharedBytes > arch.maxSharedBytes)
+    return "the tiles need more shared memory than a block may use on this "
+           "architecture";
+  if (!arch.asyncCopy && gemmStagedChunks(s, p) > kGemmMaxStagedChunks)
+    return "without cp.async each thread stages its share of a K tile in "
+           "registers, at most 8 16-byte chunks: use fewer rows or K values "
+           "per tile, or more warps";
+  return nullptr;
+}
+
+/// K tiles of weights a GEMM block has requested ahead of use: the Stages - 1
+/// tiles of the cp.async ring, or, without cp.async, the one tile staged in
+/// registers (a deeper ring would hold no more in flight).
+AWQ_CONTRACT int64_t gemmTilesInFlight(const GemmParams &p,
+                                       const ArchInfo &arch) {
+  return arch.asyncCopy ? p.stages - 1 : 1;
 }
 
 } // namespace awq

@@ -1,7 +1,7 @@
 //===- gemm.cuh - Tensor-core GEMM for AWQ-quantized linear layers --------===//
 //
-// y = epilogue(x * W) for larger M (about 8 rows and up), with W dequantized
-// in registers right before mma.sync.m16n8k16 (f16 in, f32 accumulate).
+// y = epilogue(x * W) for M >= 2 rows, with W dequantized in registers
+// right before mma.sync.m16n8k16 (f16 in, f32 accumulate).
 //
 // One thread block computes a TileM x TileN output tile over a range of K
 // tiles (all of them, or 1/SplitK of them). Its WarpsM x WarpsN warps each own
@@ -22,6 +22,11 @@
 //     columns) for 4 bits (two for 8 bits, 16 + 8 bytes per 32 rows for 3
 //     bits), decoded with lop3/prmt magic numbers and one fp16 FMA each:
 //     w = q * s - zs (zero point) or w = (q - 2^(b-1)) * s (symmetric).
+//
+// sm_75 (no cp.async, awq::target::kAsyncCopy false): the same chunks go
+// global --ld.global.v4--> registers before a tile's MMAs and registers -->
+// shared after them (one tile in flight; the planner gives 2 stages), and
+// each m16n8k16 runs as two m16n8k8 (mmaK16).
 //
 // Why the weights go through shared memory rather than straight from global
 // into registers: the cp.async ring hides DRAM latency Stages-1 tiles deep
@@ -361,10 +366,24 @@ template <class Cfg> struct GemmBlock {
     return reinterpret_cast<unsigned *>(shared + Cfg::kFlagOffset);
   }
 
-  /// Issues the cp.async copies of K tile `kt` into `stage` (and its scale
-  /// chunk when it starts one). The caller commits.
-  template <bool Small>
-  __device__ __forceinline__ void loadTile(int kt, int stage) const {
+  /// Register slots of one K tile's 16-byte chunks per thread when the tile
+  /// is staged through registers (no cp.async): activations, weights, the
+  /// activation scale, then scales and z*s.
+  static constexpr int kScaleCopies = ceilDiv(
+      (Cfg::kHasZeroPoint ? 2 : 1) * Cfg::kChunkRows * (Cfg::kTileN / 8),
+      Cfg::kThreads);
+  static constexpr int kActSlot = kACopies + kBCopies;
+  static constexpr int kScaleSlot = kActSlot + (Cfg::kHasActScale ? 1 : 0);
+  static constexpr int kStagedChunks = kScaleSlot + kScaleCopies;
+
+  /// Calls copy(slot, dst, src, valid, weights) for every 16-byte chunk this
+  /// thread moves for K tile `kt` into `stage` (and its scale chunk when it
+  /// starts one): `slot` is a compile-time index below kStagedChunks, `valid`
+  /// false asks for 16 zero bytes (`src` then still points into its buffer),
+  /// `weights` marks the read-once weight chunks.
+  template <bool Small, class Copy>
+  __device__ __forceinline__ void forEachChunk(int kt, int stage,
+                                               Copy &&copy) const {
     const int kBase = kt * Cfg::kTileK;
 
     // Activations: rows >= M and columns >= K become zeros. The small-M
@@ -378,11 +397,12 @@ template <class Cfg> struct GemmBlock {
       if (kRowChunks % Cfg::kThreads == 0 ||
           tid + i * Cfg::kThreads < kRowChunks) {
         if constexpr (Cfg::kK % Cfg::kTileK == 0) {
-          cpAsync16(a + aDest[i], aSource[i] + kBase, aRowValid[i]);
+          copy(i, a + aDest[i], aSource[i] + kBase, aRowValid[i], false);
         } else {
           // The K tail: columns >= K are zero-filled from a safe address.
           const bool valid = aRowValid[i] && kBase + aK[i] < Cfg::kK;
-          cpAsync16(a + aDest[i], valid ? aSource[i] + kBase : args.x, valid);
+          copy(i, a + aDest[i], valid ? aSource[i] + kBase : args.x, valid,
+               false);
         }
       }
     }
@@ -393,14 +413,14 @@ template <class Cfg> struct GemmBlock {
       const unsigned char *source = bSource[0] + kt * kBTileStride;
 #pragma unroll
       for (int i = 0; i < kBCopies; ++i)
-        cpAsync16Policy(b + bDest[0] + bDestOffset(i),
-                        source + bSourceOffset(i), true, weightPolicy);
+        copy(kACopies + i, b + bDest[0] + bDestOffset(i),
+             source + bSourceOffset(i), true, true);
     } else {
 #pragma unroll
       for (int i = 0; i < kBCopies; ++i) {
         if (bCopy[i])
-          cpAsync16Policy(b + bDest[i], bSource[i] + kt * kBTileStride,
-                          bValid[i], weightPolicy);
+          copy(kACopies + i, b + bDest[i], bSource[i] + kt * kBTileStride,
+               bValid[i], true);
       }
     }
 
@@ -409,8 +429,8 @@ template <class Cfg> struct GemmBlock {
       if (tid < kActChunks) {
         const int gK = kBase + tid * 8;
         const bool valid = gK < Cfg::kK;
-        cpAsync16(actTile(stage) + tid * 8,
-                  valid ? args.actScale + gK : args.actScale, valid);
+        copy(kActSlot, actTile(stage) + tid * 8,
+             valid ? args.actScale + gK : args.actScale, valid, false);
       }
     }
 
@@ -439,10 +459,49 @@ template <class Cfg> struct GemmBlock {
                   : base;
           half *dst = (zeros ? zeroSlot(slot) : scaleSlot(slot)) +
                       row * Cfg::kTileN + col8 * 8;
-          cpAsync16(dst, src, valid);
+          copy(kScaleSlot + i, dst, src, valid, false);
         }
       }
     }
+  }
+
+  /// Issues the cp.async copies of K tile `kt` into `stage`. The caller
+  /// commits.
+  template <bool Small>
+  __device__ __forceinline__ void loadTile(int kt, int stage) const {
+    forEachChunk<Small>(
+        kt, stage,
+        [&](int, void *dst, const void *src, bool valid, bool weights) {
+          if (weights)
+            cpAsync16Policy(dst, src, valid, weightPolicy);
+          else
+            cpAsync16(dst, src, valid);
+        });
+  }
+
+  /// Without cp.async: loads K tile `kt`'s chunks into `staged` (plain
+  /// 16-byte loads; zeros where a chunk is invalid)...
+  template <bool Small>
+  __device__ __forceinline__ void
+  fetchTile(int kt, int stage, uint4 (&staged)[kStagedChunks]) const {
+    forEachChunk<Small>(
+        kt, stage,
+        [&](int slot, void *, const void *src, bool valid, bool weights) {
+          uint4 v = make_uint4(0u, 0u, 0u, 0u);
+          if (valid)
+            v = weights ? loadStreaming16(src, weightPolicy)
+                        : *reinterpret_cast<const uint4 *>(src);
+          staged[slot] = v;
+        });
+  }
+  /// ... and stores them into `stage` once they are needed there.
+  template <bool Small>
+  __device__ __forceinline__ void
+  storeTile(int kt, int stage, const uint4 (&staged)[kStagedChunks]) const {
+    forEachChunk<Small>(kt, stage,
+                        [&](int slot, void *dst, const void *, bool, bool) {
+                          *reinterpret_cast<uint4 *>(dst) = staged[slot];
+                        });
   }
 };
 
@@ -540,22 +599,142 @@ __device__ __forceinline__ void storePair(const LinearArgs &args, int row,
   }
 }
 
-/// The K loop of one body: the cp.async ring and, per K tile, the MMAs of
-/// this warp. The row split (Small = false) gives each warp MFrags m16 tiles
-/// of rows and every packet of the tile; the small-M body (Small = true,
-/// MFrags = 1) gives each warp rows 0..15 and its WarpsM-th share of the
-/// packets (awq::gemmSmallBodyRows).
+/// The MMAs of one K tile (`kt`, in ring stage `stage`) for this warp. The
+/// row split (Small = false) gives each warp MFrags m16 tiles of rows and
+/// every packet of the tile; the small-M body (Small = true, MFrags = 1)
+/// gives each warp rows 0..15 and its WarpsM-th share of the packets
+/// (awq::gemmSmallBodyRows).
 template <class Cfg, int MFrags, bool Small>
 __device__ __forceinline__ void
-kLoop(const GemmBlock<Cfg> &blk, float (&acc)[MFrags][Cfg::kNBlocks * 8][4]) {
+computeTile(const GemmBlock<Cfg> &blk,
+            float (&acc)[MFrags][Cfg::kNBlocks * 8][4], int kt, int stage) {
   using Swizzle = SwizzledRows<Cfg::kTileK * 2>;
   constexpr int kPackets = Cfg::kTileK / 32;
   constexpr int kWarpPackets = Small ? kPackets / Cfg::kWarpsM : kPackets;
   const int firstPacket = Small ? blk.warpM * kWarpPackets : 0;
   const int rowOrigin = Small ? 0 : blk.warpM * Cfg::kWarpTileM;
-  const int numTiles = blk.kEnd - blk.kBegin;
   const int lane = blk.lane;
   const int g = lane >> 2, t = lane & 3;
+
+  const int slot = blk.scaleSlotOf(kt, stage);
+  const half *aS = blk.aTile(stage);
+  const unsigned char *bS =
+      blk.bTile(stage) + blk.warpN * Cfg::kNBlocks * Cfg::kBBytesPerNBlock;
+  const half *sS = blk.scaleSlot(slot) + blk.warpN * Cfg::kNBlocks * 64 + g * 8;
+  const half *zS = blk.zeroSlot(slot) + blk.warpN * Cfg::kNBlocks * 64 + g * 8;
+
+  uint32_t scale[Cfg::kNBlocks][4], minusZero[Cfg::kNBlocks][4];
+#pragma unroll
+  for (int j = 0; j < kWarpPackets; ++j) {
+    const int kp = firstPacket + j;
+    // A new group starts at this packet: refresh s and -z*s (8 columns of
+    // each 64-column block per lane, one 16-byte shared load each).
+    if (j == 0 ||
+        (Cfg::kGroupEff < Cfg::kTileK && (kp * 32) % Cfg::kGroupEff == 0)) {
+      const int row =
+          Cfg::kGroupEff >= Cfg::kTileK ? 0 : kp * 32 / Cfg::kGroupEff;
+#pragma unroll
+      for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
+        loadVector4(sS + row * Cfg::kTileN + nb * 64, scale[nb]);
+        if constexpr (Cfg::kHasZeroPoint) {
+          loadVector4(zS + row * Cfg::kTileN + nb * 64, minusZero[nb]);
+#pragma unroll
+          for (int w = 0; w < 4; ++w)
+            minusZero[nb][w] ^= 0x80008000u; // -zs: flip both signs.
+        } else {
+          // Symmetric: -z * s with z = 2^(bits-1) is exact in fp16.
+          constexpr uint32_t kMinusZero =
+              splat(halfBitsOfInt(-(1 << (Cfg::kBits - 1))));
+#pragma unroll
+          for (int w = 0; w < 4; ++w)
+            minusZero[nb][w] = half2AsBits(
+                __hmul2(bitsAsHalf2(scale[nb][w]), bitsAsHalf2(kMinusZero)));
+        }
+      }
+    }
+
+    // This lane's packed words of packet kp for each 64-column block;
+    // words [kWords / 2 * h, kWords / 2 * (h + 1)) belong to half h.
+    constexpr int kWords = Cfg::kBits == 3 ? 6 : 2 * Cfg::kBits;
+    uint32_t words[Cfg::kNBlocks][kWords];
+#pragma unroll
+    for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
+      const unsigned char *packet =
+          bS + nb * Cfg::kBBytesPerNBlock + kp * Cfg::kPacketBytes;
+      if constexpr (Cfg::kBits == 3) {
+        loadVector4(packet + 16 * lane, words[nb]);
+        const uint2 high =
+            *reinterpret_cast<const uint2 *>(packet + 512 + 8 * lane);
+        words[nb][4] = high.x;
+        words[nb][5] = high.y;
+      } else {
+#pragma unroll
+        for (int x = 0; x < kWords / 4; ++x)
+          loadVector4(packet + 512 * x + 16 * lane, words[nb] + 4 * x);
+      }
+    }
+
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int kk = kp * 32 + h * 16;
+      uint32_t a[MFrags][4];
+#pragma unroll
+      for (int mf = 0; mf < MFrags; ++mf) {
+        const int row = rowOrigin + mf * 16 + (lane & 15);
+        ldmatrix<4>(a[mf],
+                    aS + Swizzle::elementOffset(row, kk / 8 + (lane >> 4)));
+      }
+      if constexpr (Cfg::kHasActScale) {
+        // a0/a1 hold k = kk + 2t, +1; a2/a3 hold k = kk + 8 + 2t, +1.
+        const half *act = blk.actTile(stage) + kk + 2 * t;
+        const half2 low = *reinterpret_cast<const half2 *>(act);
+        const half2 high = *reinterpret_cast<const half2 *>(act + 8);
+#pragma unroll
+        for (int mf = 0; mf < MFrags; ++mf) {
+          a[mf][0] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][0]), low));
+          a[mf][1] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][1]), low));
+          a[mf][2] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][2]), high));
+          a[mf][3] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][3]), high));
+        }
+      }
+      if constexpr (faults::kWrongFragmentIndex) {
+        // Fault injection: rows g + 8 and columns 2t + 8 trade places.
+#pragma unroll
+        for (int mf = 0; mf < MFrags; ++mf) {
+          const uint32_t swap = a[mf][1];
+          a[mf][1] = a[mf][2];
+          a[mf][2] = swap;
+        }
+      }
+#pragma unroll
+      for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
+        uint32_t b[8][2];
+        dequantHalf<Cfg::kBits>(words[nb] + h * (kWords / 2), scale[nb],
+                                minusZero[nb], b);
+#pragma unroll
+        for (int j8 = 0; j8 < 8; ++j8) {
+#pragma unroll
+          for (int mf = 0; mf < MFrags; ++mf)
+            mmaK16(acc[mf][nb * 8 + j8], a[mf], b[j8]);
+        }
+      }
+    }
+  }
+}
+
+/// The K loop of one body: per K tile, the copies of a later tile and the
+/// MMAs of this one (computeTile).
+///
+/// With cp.async the copies run Stages - 1 tiles ahead in a Stages-deep ring.
+/// Without it (sm_75) a thread's share of the next tile is loaded into
+/// registers before the current tile's MMAs and stored into the ring after
+/// them: the loads are in flight during the MMAs, as a cp.async would be,
+/// and only one tile fits in registers, so a ring of two stages holds all
+/// there is (the planner gives such targets two).
+template <class Cfg, int MFrags, bool Small>
+__device__ __forceinline__ void
+kLoop(const GemmBlock<Cfg> &blk, float (&acc)[MFrags][Cfg::kNBlocks * 8][4]) {
+  const int numTiles = blk.kEnd - blk.kBegin;
 
 #pragma unroll
   for (int mf = 0; mf < MFrags; ++mf) {
@@ -567,143 +746,60 @@ kLoop(const GemmBlock<Cfg> &blk, float (&acc)[MFrags][Cfg::kNBlocks * 8][4]) {
     }
   }
 
-  // Prologue: Stages - 1 tiles in flight, one commit group each (possibly
-  // empty, so the group count per iteration stays fixed).
-#pragma unroll
-  for (int s = 0; s < Cfg::kStages - 1; ++s) {
-    if (s < numTiles)
-      blk.template loadTile<Small>(blk.kBegin + s, s);
-    cpAsyncCommit();
-  }
-
-  // Ring stages of tile i and of tile i + Stages - 1, kept as counters (a
-  // modulo by 3 costs a multiply-high and three more instructions).
-  int stage = 0, nextStage = Cfg::kStages - 1;
-  for (int i = 0; i < numTiles; ++i) {
-    // Tile i has landed for this thread; the barrier makes every thread's
-    // copies visible and guarantees nobody still reads the stage refilled
-    // next (it was consumed in iteration i - 1).
-    cpAsyncWait<Cfg::kStages - 2>();
-    if constexpr (!faults::kSkipBarrier)
-      __syncthreads();
-    const int next = i + Cfg::kStages - 1;
-    if (next < numTiles)
-      blk.template loadTile<Small>(blk.kBegin + next, nextStage);
-    cpAsyncCommit();
-
-    const int kt = blk.kBegin + i;
-    const int slot = blk.scaleSlotOf(kt, stage);
-    const half *aS = blk.aTile(stage);
-    const unsigned char *bS =
-        blk.bTile(stage) + blk.warpN * Cfg::kNBlocks * Cfg::kBBytesPerNBlock;
-    const half *sS =
-        blk.scaleSlot(slot) + blk.warpN * Cfg::kNBlocks * 64 + g * 8;
-    const half *zS =
-        blk.zeroSlot(slot) + blk.warpN * Cfg::kNBlocks * 64 + g * 8;
-
-    uint32_t scale[Cfg::kNBlocks][4], minusZero[Cfg::kNBlocks][4];
-#pragma unroll
-    for (int j = 0; j < kWarpPackets; ++j) {
-      const int kp = firstPacket + j;
-      // A new group starts at this packet: refresh s and -z*s (8 columns of
-      // each 64-column block per lane, one 16-byte shared load each).
-      if (j == 0 ||
-          (Cfg::kGroupEff < Cfg::kTileK && (kp * 32) % Cfg::kGroupEff == 0)) {
-        const int row =
-            Cfg::kGroupEff >= Cfg::kTileK ? 0 : kp * 32 / Cfg::kGroupEff;
-#pragma unroll
-        for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
-          loadVector4(sS + row * Cfg::kTileN + nb * 64, scale[nb]);
-          if constexpr (Cfg::kHasZeroPoint) {
-            loadVector4(zS + row * Cfg::kTileN + nb * 64, minusZero[nb]);
-#pragma unroll
-            for (int w = 0; w < 4; ++w)
-              minusZero[nb][w] ^= 0x80008000u; // -zs: flip both signs.
-          } else {
-            // Symmetric: -z * s with z = 2^(bits-1) is exact in fp16.
-            constexpr uint32_t kMinusZero =
-                splat(halfBitsOfInt(-(1 << (Cfg::kBits - 1))));
-#pragma unroll
-            for (int w = 0; w < 4; ++w)
-              minusZero[nb][w] = half2AsBits(
-                  __hmul2(bitsAsHalf2(scale[nb][w]), bitsAsHalf2(kMinusZero)));
-          }
-        }
-      }
-
-      // This lane's packed words of packet kp for each 64-column block;
-      // words [kWords / 2 * h, kWords / 2 * (h + 1)) belong to half h.
-      constexpr int kWords = Cfg::kBits == 3 ? 6 : 2 * Cfg::kBits;
-      uint32_t words[Cfg::kNBlocks][kWords];
-#pragma unroll
-      for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
-        const unsigned char *packet =
-            bS + nb * Cfg::kBBytesPerNBlock + kp * Cfg::kPacketBytes;
-        if constexpr (Cfg::kBits == 3) {
-          loadVector4(packet + 16 * lane, words[nb]);
-          const uint2 high =
-              *reinterpret_cast<const uint2 *>(packet + 512 + 8 * lane);
-          words[nb][4] = high.x;
-          words[nb][5] = high.y;
-        } else {
-#pragma unroll
-          for (int x = 0; x < kWords / 4; ++x)
-            loadVector4(packet + 512 * x + 16 * lane, words[nb] + 4 * x);
-        }
-      }
-
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int kk = kp * 32 + h * 16;
-        uint32_t a[MFrags][4];
-#pragma unroll
-        for (int mf = 0; mf < MFrags; ++mf) {
-          const int row = rowOrigin + mf * 16 + (lane & 15);
-          ldmatrix<4>(a[mf],
-                      aS + Swizzle::elementOffset(row, kk / 8 + (lane >> 4)));
-        }
-        if constexpr (Cfg::kHasActScale) {
-          // a0/a1 hold k = kk + 2t, +1; a2/a3 hold k = kk + 8 + 2t, +1.
-          const half *act = blk.actTile(stage) + kk + 2 * t;
-          const half2 low = *reinterpret_cast<const half2 *>(act);
-          const half2 high = *reinterpret_cast<const half2 *>(act + 8);
-#pragma unroll
-          for (int mf = 0; mf < MFrags; ++mf) {
-            a[mf][0] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][0]), low));
-            a[mf][1] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][1]), low));
-            a[mf][2] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][2]), high));
-            a[mf][3] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][3]), high));
-          }
-        }
-        if constexpr (faults::kWrongFragmentIndex) {
-          // Fault injection: rows g + 8 and columns 2t + 8 trade places.
-#pragma unroll
-          for (int mf = 0; mf < MFrags; ++mf) {
-            const uint32_t swap = a[mf][1];
-            a[mf][1] = a[mf][2];
-            a[mf][2] = swap;
-          }
-        }
-#pragma unroll
-        for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
-          uint32_t b[8][2];
-          dequantHalf<Cfg::kBits>(words[nb] + h * (kWords / 2), scale[nb],
-                                  minusZero[nb], b);
-#pragma unroll
-          for (int j8 = 0; j8 < 8; ++j8) {
-#pragma unroll
-            for (int mf = 0; mf < MFrags; ++mf)
-              mmaM16N8K16(acc[mf][nb * 8 + j8], a[mf], b[j8]);
-          }
-        }
-      }
+  if constexpr (!target::kAsyncCopy) {
+    uint4 staged[GemmBlock<Cfg>::kStagedChunks];
+    if (numTiles > 0) {
+      blk.template fetchTile<Small>(blk.kBegin, 0, staged);
+      blk.template storeTile<Small>(blk.kBegin, 0, staged);
     }
-    stage = stage + 1 == Cfg::kStages ? 0 : stage + 1;
-    nextStage = nextStage + 1 == Cfg::kStages ? 0 : nextStage + 1;
+    int stage = 0;
+    for (int i = 0; i < numTiles; ++i) {
+      // Tile i's stores are visible, and nobody still reads the stage
+      // refilled below (it was consumed in iteration i - 1).
+      if constexpr (!faults::kSkipBarrier)
+        __syncthreads();
+      const int nextStage = stage + 1 == Cfg::kStages ? 0 : stage + 1;
+      const bool more = i + 1 < numTiles;
+      if (more)
+        blk.template fetchTile<Small>(blk.kBegin + i + 1, nextStage, staged);
+      computeTile<Cfg, MFrags, Small>(blk, acc, blk.kBegin + i, stage);
+      if (more)
+        blk.template storeTile<Small>(blk.kBegin + i + 1, nextStage, staged);
+      stage = nextStage;
+    }
+  } else {
+    // Prologue: Stages - 1 tiles in flight, one commit group each (possibly
+    // empty, so the group count per iteration stays fixed).
+#pragma unroll
+    for (int s = 0; s < Cfg::kStages - 1; ++s) {
+      if (s < numTiles)
+        blk.template loadTile<Small>(blk.kBegin + s, s);
+      cpAsyncCommit();
+    }
+
+    // Ring stages of tile i and of tile i + Stages - 1, kept as counters (a
+    // modulo by 3 costs a multiply-high and three more instructions).
+    int stage = 0, nextStage = Cfg::kStages - 1;
+    for (int i = 0; i < numTiles; ++i) {
+      // Tile i has landed for this thread; the barrier makes every thread's
+      // copies visible and guarantees nobody still reads the stage refilled
+      // next (it was consumed in iteration i - 1).
+      cpAsyncWait<Cfg::kStages - 2>();
+      if constexpr (!faults::kSkipBarrier)
+        __syncthreads();
+      const int next = i + Cfg::kStages - 1;
+      if (next < numTiles)
+        blk.template loadTile<Small>(blk.kBegin + next, nextStage);
+      cpAsyncCommit();
+
+      computeTile<Cfg, MFrags, Small>(blk, acc, blk.kBegin + i, stage);
+      stage = stage + 1 == Cfg::kStages ? 0 : stage + 1;
+      nextStage = nextStage + 1 == Cfg::kStages ? 0 : nextStage + 1;
+    }
+    // Drain the (empty) trailing groups before the block may exit or reuse
+    // the ring.
+    cpAsyncWait<0>();
   }
-  // Drain the (empty) trailing groups before the block may exit or reuse
-  // the ring.
-  cpAsyncWait<0>();
 }
 
 /// After the K loop: split-K accumulation through the workspace when
@@ -850,6 +946,14 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
                 "GemmConfig: the tiles need more shared memory than a block "
                 "may use on this architecture (awq::kArchTable)");
 #endif
+  static_assert(target::kAsyncCopy ||
+                    GemmBlock<Cfg>::kStagedChunks <= kGemmMaxStagedChunks,
+                "GemmConfig: without cp.async a thread stages more of a K "
+                "tile in registers than awq::gemmArchViolation allows");
+  static_assert(GemmBlock<Cfg>::kStagedChunks ==
+                    gemmStagedChunks(Cfg::kShape, Cfg::kParams),
+                "GemmConfig: the copies per thread disagree with the "
+                "contract's count");
   AWQ_DYNAMIC_SHARED(unsigned char, awqGemmShared);
 
   const GemmBlock<Cfg> blk(args, awqGemmShared, static_cast<int>(threadIdx.x),

@@ -1,7 +1,8 @@
-//===- mma.cuh - Tensor-core, ldmatrix and cp.async primitives (sm_80+) ---===//
+//===- mma.cuh - Tensor-core, ldmatrix and cp.async primitives ------------===//
 //
-// Thin wrappers over the sm_80 warp-level matrix instructions the GEMM uses:
-// mma.sync m16n8k16 (f16 inputs, f32 accumulators), ldmatrix x1/x2/x4 with
+// Thin wrappers over the warp-level matrix instructions the GEMM uses:
+// mma.sync m16n8k16 (sm_80+) and m16n8k8 (sm_75+), both f16 inputs and f32
+// accumulators, ldmatrix (sm_75+) x1/x2/x4 with
 // and without .trans, 16-byte cp.async with a zero-fill predicate and its
 // commit/wait, and an XOR-swizzled shared layout for tiles whose rows are
 // read by ldmatrix. On the device each wrapper is one inline PTX instruction;
@@ -15,12 +16,14 @@
 //   B 16x8 (K x N):    b0 = {B[2t][g], B[2t+1][g]},
 //                      b1 = {B[2t+8][g], B[2t+9][g]}
 //   C/D 16x8 f32:      c0, c1 = C[g][2t, 2t+1];  c2, c3 = C[g+8][2t, 2t+1]
+// m16n8k8 takes the first K half of each: A {a0, a1}, B {b0}, the same C.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_DEVICE_MMA_CUH
 #define AWQ_DEVICE_MMA_CUH
 
 #include "awq/platform.cuh"
+#include "awq/primitives.cuh"
 
 namespace awq {
 
@@ -45,10 +48,43 @@ mmaM16N8K16(float (&acc)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
                  "r"(b[1]));
 #else
   float d[4];
+  host::requireFeature(target::kMmaM16N8K16, "mma.sync.m16n8k16");
   host::mmaM16N8K16(d, a, b, acc);
   for (int i = 0; i < 4; ++i)
     acc[i] = d[i];
 #endif
+}
+
+/// acc = A * B + acc for one m16n8k8 tile (sm_75+): A registers {a0, a1} and
+/// B register b0 of the m16n8k16 layout restricted to K = 0..7.
+/// Warp-collective.
+__device__ __forceinline__ void mmaM16N8K8(float (&acc)[4], uint32_t a0,
+                                           uint32_t a1, uint32_t b0) {
+#if defined(__CUDA_ARCH__)
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 "
+               "{%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};\n"
+               : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+               : "r"(a0), "r"(a1), "r"(b0));
+#else
+  float d[4];
+  const uint32_t a[2] = {a0, a1};
+  host::mmaM16N8K8(d, a, b0, acc);
+  for (int i = 0; i < 4; ++i)
+    acc[i] = d[i];
+#endif
+}
+
+/// acc = A * B + acc over 16 K values with m16n8k16 fragments: one m16n8k16
+/// where the target has it (awq::target), else two m16n8k8, K = 0..7 from
+/// {a0, a1, b0}, then K = 8..15 from {a2, a3, b1}.
+__device__ __forceinline__ void mmaK16(float (&acc)[4], const uint32_t (&a)[4],
+                                       const uint32_t (&b)[2]) {
+  if constexpr (target::kMmaM16N8K16) {
+    mmaM16N8K16(acc, a, b);
+  } else {
+    mmaM16N8K8(acc, a[0], a[1], b[0]);
+    mmaM16N8K8(acc, a[2], a[3], b[1]);
+  }
 }
 
 /// ldmatrix.sync.aligned.m8n8.x{Count}[.trans].shared.b16: loads Count 8x8
@@ -114,6 +150,7 @@ cpAsync16(void *sharedDst, const void *globalSource, bool valid) {
                "l"(globalSource), "r"(sourceBytes)
                : "memory");
 #else
+  host::requireFeature(target::kAsyncCopy, "cp.async");
   host::cpAsync(sharedDst, globalSource, 16, valid ? 16 : 0);
 #endif
 }
@@ -134,6 +171,7 @@ __device__ __forceinline__ void cpAsync16Policy(void *sharedDst,
                : "memory");
 #else
   (void)policy;
+  host::requireFeature(target::kAsyncCopy, "cp.async");
   host::cpAsync(sharedDst, globalSource, 16, valid ? 16 : 0);
 #endif
 }
@@ -144,6 +182,7 @@ __device__ __forceinline__ void cpAsyncCommit() {
 #if defined(__CUDA_ARCH__)
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 #else
+  host::requireFeature(target::kAsyncCopy, "cp.async.commit_group");
   host::cpAsyncCommit();
 #endif
 }
@@ -156,6 +195,7 @@ template <int MaxPending> __device__ __forceinline__ void cpAsyncWait() {
 #if defined(__CUDA_ARCH__)
   asm volatile("cp.async.wait_group %0;\n" ::"n"(MaxPending) : "memory");
 #else
+  host::requireFeature(target::kAsyncCopy, "cp.async.wait_group");
   host::cpAsyncWait(MaxPending);
 #endif
 }

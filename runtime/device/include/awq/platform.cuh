@@ -11,10 +11,22 @@
 //   AWQ_HOST_ENTRY(kernel, ArgsType) follows each kernel definition; on the
 //       host it defines `extern "C" void kernel__host_entry(const void *)`,
 //       the symbol the host executor (runtime/host) runs in every thread.
+//   AWQ_TARGET_SM  the compute capability x 10 the kernels are compiled for:
+//       __CUDA_ARCH__ / 10 on the device; on the host AWQ_HOST_SM, which the
+//       host compiler defines for the architecture it emulates (default 80),
+//       so the CPU tests run the same architecture paths as the GPU.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_DEVICE_PLATFORM_CUH
 #define AWQ_DEVICE_PLATFORM_CUH
+
+#if defined(__CUDA_ARCH__)
+#define AWQ_TARGET_SM (__CUDA_ARCH__ / 10)
+#elif defined(AWQ_HOST_SM)
+#define AWQ_TARGET_SM AWQ_HOST_SM
+#else
+#define AWQ_TARGET_SM 80
+#endif
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 

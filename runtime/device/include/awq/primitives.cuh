@@ -12,11 +12,25 @@
 
 #include "awq/platform.cuh"
 
+#include "awq/contract.h"
+
 #if !defined(__CUDA_ARCH__)
 #include <cstring>
 #endif
 
 namespace awq {
+
+/// What the architecture being compiled for (AWQ_TARGET_SM) offers, as
+/// awq::kArchTable states it: the kernels choose their code paths from these
+/// flags, the planner from the same table's entries.
+namespace target {
+static_assert(featuresOf(AWQ_TARGET_SM) != nullptr,
+              "the kernels need sm_75 or newer (awq::kMinSmVersion)");
+/// cp.async and L2 cache-policy hints (createpolicy, .L2::cache_hint).
+constexpr bool kAsyncCopy = featuresOf(AWQ_TARGET_SM)->asyncCopy;
+/// mma.sync m16n8k16 (else two m16n8k8).
+constexpr bool kMmaM16N8K16 = featuresOf(AWQ_TARGET_SM)->mmaM16N8K16;
+} // namespace target
 
 //===----------------------------------------------------------------------===//
 // Bit operations
@@ -118,12 +132,14 @@ __device__ __forceinline__ float exp2Int(int e) {
 /// An L2 cache policy that marks lines evict-first. Quantized weights are read
 /// exactly once per launch, so they should not push activations, scales or
 /// other layers' data out of L2. Create it once per thread, pass it to every
-/// streaming load. The host has no caches to steer: the value is unused.
+/// streaming load. The host has no caches to steer, and targets without
+/// cache-policy hints ignore it: the value is unused there.
 __device__ __forceinline__ uint64_t makeEvictFirstPolicy() {
 #if defined(__CUDA_ARCH__)
-  uint64_t policy;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n"
-               : "=l"(policy));
+  uint64_t policy = 0;
+  if constexpr (target::kAsyncCopy)
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n"
+                 : "=l"(policy));
   return policy;
 #else
   return 0;
@@ -136,9 +152,10 @@ __device__ __forceinline__ uint64_t makeEvictFirstPolicy() {
 /// issue the same instruction.
 __device__ __forceinline__ uint64_t makeEvictNormalPolicy() {
 #if defined(__CUDA_ARCH__)
-  uint64_t policy;
-  asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n"
-               : "=l"(policy));
+  uint64_t policy = 0;
+  if constexpr (target::kAsyncCopy)
+    asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n"
+                 : "=l"(policy));
   return policy;
 #else
   return 0;
@@ -146,15 +163,22 @@ __device__ __forceinline__ uint64_t makeEvictNormalPolicy() {
 }
 
 /// One 16-byte read-only load that bypasses L1 allocation and hints L2 to
-/// evict the line first. `pointer` must be 16-byte aligned.
+/// evict the line first (targets without cache-policy hints: no L2 hint).
+/// `pointer` must be 16-byte aligned.
 __device__ __forceinline__ uint4 loadStreaming16(const void *pointer,
                                                  uint64_t policy) {
   uint4 v;
 #if defined(__CUDA_ARCH__)
-  asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 "
-               "{%0, %1, %2, %3}, [%4], %5;\n"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(pointer), "l"(policy));
+  if constexpr (target::kAsyncCopy)
+    asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 "
+                 "{%0, %1, %2, %3}, [%4], %5;\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(pointer), "l"(policy));
+  else
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 "
+                 "{%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(pointer));
 #else
   (void)policy;
   std::memcpy(&v, pointer, sizeof(v));
@@ -167,9 +191,15 @@ __device__ __forceinline__ uint32_t loadStreaming4(const void *pointer,
                                                    uint64_t policy) {
   uint32_t v;
 #if defined(__CUDA_ARCH__)
-  asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.u32 %0, [%1], %2;\n"
-               : "=r"(v)
-               : "l"(pointer), "l"(policy));
+  if constexpr (target::kAsyncCopy)
+    asm volatile(
+        "ld.global.nc.L1::no_allocate.L2::cache_hint.u32 %0, [%1], %2;\n"
+        : "=r"(v)
+        : "l"(pointer), "l"(policy));
+  else
+    asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];\n"
+                 : "=r"(v)
+                 : "l"(pointer));
 #else
   (void)policy;
   std::memcpy(&v, pointer, sizeof(v));

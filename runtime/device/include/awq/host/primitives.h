@@ -4,6 +4,7 @@
 // of these (signatures fixed by the device library contract). Semantics follow
 // the PTX ISA as summarized in shared/notes/ptx-semantics.md:
 //   mmaM16N8K16  mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+//   mmaM16N8K8   mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32
 //   ldmatrix     ldmatrix.sync.aligned.m8n8.x{1,2,4}[.trans].shared.b16
 //   cpAsync*     cp.async.{ca,cg}.shared.global (+ src-size), commit_group,
 //                wait_group
@@ -26,6 +27,16 @@
 namespace awq {
 namespace host {
 
+/// Raises unless the emulated architecture (AWQ_HOST_SM) has `instruction`:
+/// a kernel built for sm_75 must never reach an sm_80 instruction, which the
+/// GPU would refuse to assemble.
+inline void requireFeature(bool present, const char *instruction) {
+  if (!present)
+    detail::raise(std::string(instruction) +
+                  " is not available on the emulated architecture "
+                  "(AWQ_HOST_SM); the kernel must take its other path");
+}
+
 /// Warp-collective (all 32 lanes call it): D = A*B + C, m16n8k16, f16
 /// inputs, f32 accumulate, PTX fragment layouts. The sum of the 16 exact
 /// products and C is formed in double in k order and rounded once to fp32.
@@ -40,6 +51,17 @@ inline void mmaM16N8K16(float d[4], const uint32_t a[4], const uint32_t b[2],
   std::memcpy(in.cf, c, sizeof(in.cf));
   const detail::LaneOutput &out = detail::arriveWarpOp(block, site);
   std::memcpy(d, out.word, 4 * sizeof(float));
+}
+
+/// Warp-collective: mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32, A
+/// registers a[0..1], B register b, PTX fragment layouts. The m16n8k16
+/// emulation with the K = 8..15 registers zero: the 8 products and C are
+/// summed in double and rounded once to fp32, as there.
+inline void mmaM16N8K8(float d[4], const uint32_t a[2], uint32_t b,
+                       const float c[4]) {
+  const uint32_t a16[4] = {a[0], a[1], 0u, 0u};
+  const uint32_t b16[2] = {b, 0u};
+  mmaM16N8K16(d, a16, b16, c);
 }
 
 /// Warp-collective: ldmatrix.sync.aligned.m8n8.x{count}[.trans].shared.b16;
