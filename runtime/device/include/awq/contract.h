@@ -460,17 +460,27 @@ AWQ_CONTRACT const char *archViolation(const ArchInfo &arch) {
   return nullptr;
 }
 
-/// The table entry whose features code compiled for compute capability
-/// `smVersion` x 10 may use: the newest entry at or below it (an
-/// architecture the table lacks, such as sm_88, has its predecessor's
-/// features), or nullptr below the table.
-AWQ_CONTRACT const ArchInfo *featuresOf(int smVersion) {
-  const ArchInfo *best = nullptr;
-  for (const ArchInfo &arch : kArchTable)
+/// The index in kArchTable of the entry whose features code compiled for
+/// compute capability `smVersion` x 10 may use: the newest entry at or below
+/// it (an architecture the table lacks, such as sm_88, has its
+/// predecessor's features), or -1 below the table. An index, not a pointer:
+/// GCC's sanitizers make address comparisons non-constant, and the kernels
+/// evaluate this in constant expressions.
+AWQ_CONTRACT int featureIndexOf(int smVersion) {
+  int best = -1, index = 0;
+  for (const ArchInfo &arch : kArchTable) {
     if (arch.smVersion <= smVersion &&
-        (!best || arch.smVersion > best->smVersion))
-      best = &arch;
+        (best < 0 || arch.smVersion > kArchTable[best].smVersion))
+      best = index;
+    ++index;
+  }
   return best;
+}
+
+/// The entry featureIndexOf names, or nullptr below the table.
+AWQ_CONTRACT const ArchInfo *featuresOf(int smVersion) {
+  const int index = featureIndexOf(smVersion);
+  return index < 0 ? nullptr : &kArchTable[index];
 }
 
 /// Resident blocks one SM of `arch` holds by shared memory alone, for

@@ -24,12 +24,13 @@ namespace awq {
 /// awq::kArchTable states it: the kernels choose their code paths from these
 /// flags, the planner from the same table's entries.
 namespace target {
-static_assert(featuresOf(AWQ_TARGET_SM) != nullptr,
+static_assert(featureIndexOf(AWQ_TARGET_SM) >= 0,
               "the kernels need sm_75 or newer (awq::kMinSmVersion)");
 /// cp.async and L2 cache-policy hints (createpolicy, .L2::cache_hint).
-constexpr bool kAsyncCopy = featuresOf(AWQ_TARGET_SM)->asyncCopy;
+constexpr bool kAsyncCopy = kArchTable[featureIndexOf(AWQ_TARGET_SM)].asyncCopy;
 /// mma.sync m16n8k16 (else two m16n8k8).
-constexpr bool kMmaM16N8K16 = featuresOf(AWQ_TARGET_SM)->mmaM16N8K16;
+constexpr bool kMmaM16N8K16 =
+    kArchTable[featureIndexOf(AWQ_TARGET_SM)].mmaM16N8K16;
 } // namespace target
 
 //===----------------------------------------------------------------------===//
