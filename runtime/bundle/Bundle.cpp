@@ -113,6 +113,10 @@ public:
     LinearShape s;
     s.k = integer(o, path, "k", 1, kMaxFeatures);
     s.n = integer(o, path, "n", 1, kMaxFeatures);
+    // Absent in bundles written before bf16 support: fp16.
+    if (std::string name = optionalText(o, path, "activation"); !name.empty())
+      if (!parseActivationType(name, s.activation))
+        fail(path + ".activation", "\"f16\" or \"bf16\", got \"" + name + "\"");
     s.bits = static_cast<int>(integer(o, path, "bits", 3, 8));
     s.group = integer(o, path, "group_size", 1, kMaxFeatures);
     s.zeroPoint = boolean(o, path, "zero_point");
@@ -377,10 +381,7 @@ void checkManifest(const Manifest &m, const std::string &what) {
         fail(where + ": kernel '" + use.kernel + "' is not a " +
              familyName(use.family) + " kernel");
       const LinearShape &a = kernel->instance.shape, &b = layer.shape;
-      if (a.k != b.k || a.n != b.n || a.bits != b.bits || a.group != b.group ||
-          a.zeroPoint != b.zeroPoint || a.actScale != b.actScale ||
-          a.bias != b.bias || a.residual != b.residual ||
-          a.siluMul != b.siluMul)
+      if (a != b)
         fail(where + ": kernel '" + use.kernel +
              "' serves a different shape or epilogue");
       if (use.minM != next || use.maxM < use.minM)

@@ -21,6 +21,7 @@ template <typename Json> Json describeShape(const LinearShape &s) {
   return Json{{"k", s.k},
               {"n", s.n},
               {"n_out", s.nOut()},
+              {"activation", activationTypeName(s.activation)},
               {"bits", s.bits},
               {"group_size", s.group},
               {"zero_point", s.zeroPoint},

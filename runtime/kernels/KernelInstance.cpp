@@ -57,9 +57,28 @@ KernelInstance KernelInstance::makeGemm(const LinearShape &shape,
   return instance;
 }
 
+bool parseActivationType(const std::string &name, ActivationType &type) {
+  for (ActivationType t : {ActivationType::F16, ActivationType::BF16})
+    if (name == activationTypeName(t)) {
+      type = t;
+      return true;
+    }
+  return false;
+}
+
 std::string KernelInstance::check() const {
   return family == KernelFamily::Gemv ? checkGemv(shape, gemv)
                                       : checkGemm(shape, gemm);
+}
+
+/// The config's trailing template argument: only bf16 spells it, so fp16
+/// instances keep their keys (and cache entries).
+static std::string activationArgument(const LinearShape &s,
+                                      bool commented = false) {
+  if (s.activation == ActivationType::F16)
+    return "";
+  return std::string(commented ? ",\n    /*Activation=*/" : ", ") +
+         "awq::ActivationType::BF16";
 }
 
 std::string KernelInstance::configType() const {
@@ -76,7 +95,8 @@ std::string KernelInstance::configType() const {
             ", " + str(gemm.warpsM) + ", " + str(gemm.warpsN) + ", " +
             str(gemm.stages) + ", " + str(gemm.splitK) + ", ";
   text += std::string(boolText(s.actScale)) + ", " + boolText(s.bias) + ", " +
-          boolText(s.residual) + ", " + boolText(s.siluMul) + ">";
+          boolText(s.residual) + ", " + boolText(s.siluMul) +
+          activationArgument(s) + ">";
   return text;
 }
 
@@ -94,6 +114,8 @@ std::string KernelInstance::suggestedName() const {
     name += "_silu";
   if (s.residual)
     name += "_res";
+  if (s.activation != ActivationType::F16)
+    name += std::string("_") + activationTypeName(s.activation);
   if (family == KernelFamily::Gemv)
     name += "_t" + str(gemv.threads) + "c" + str(gemv.colsPerWarp) + "s" +
             str(gemv.kSplit) + "r" + str(gemv.maxRows);
@@ -218,6 +240,9 @@ std::string KernelInstance::source(const std::string &name) const {
                      "-bit, ";
   text += s.group == s.k ? "one group per column" : "group " + str(s.group);
   text += s.zeroPoint ? ", zero point" : ", symmetric";
+  if (s.activation != ActivationType::F16)
+    text +=
+        std::string(", ") + activationTypeName(s.activation) + " activations";
   if (s.actScale)
     text += ", activation scale";
   if (s.bias)
@@ -239,32 +264,31 @@ std::string KernelInstance::source(const std::string &name) const {
             ", /*MaxRows=*/" + str(p.maxRows) + ", /*HasActScale=*/" +
             boolText(s.actScale) + ",\n    /*HasBias=*/" + boolText(s.bias) +
             ", /*HasResidual=*/" + boolText(s.residual) + ", /*SiluMul=*/" +
-            boolText(s.siluMul) + ">;\n\nAWQ_GEMV_KERNEL(" + name + ", " +
-            config + ")\n";
+            boolText(s.siluMul) + activationArgument(s, true) +
+            ">;\n\nAWQ_GEMV_KERNEL(" + name + ", " + config + ")\n";
     return text;
   }
   const GemmParams &p = gemm;
   const GemmGeometry g = gemmGeometry(s, p);
   const int64_t smallRows = gemmSmallBodyRows(s, p);
-  text +=
-      "// K loop: " + str(g.kTiles) + " tiles of " + str(p.tileK) + ", " +
-      str(p.stages) +
-      "-stage cp.async pipeline, dequantization: " + gemmDequantName(s.bits) +
-      "\n// Row bodies: " +
-      (smallRows ? "M <= " + str(smallRows) + " (warp rows share K), "
-                 : std::string()) +
-      str(p.tileM) + " rows per block\n#include \"awq/gemm.cuh\"\n\nusing " +
-      config + " = awq::GemmConfig<\n    /*K=*/" + str(s.k) + ", /*N=*/" +
-      str(s.n) + ", /*Bits=*/" + str(s.bits) + ", /*GroupSize=*/" +
-      str(s.group) + ",\n    /*HasZeroPoint=*/" + boolText(s.zeroPoint) +
-      ", /*TileM=*/" + str(p.tileM) + ", /*TileN=*/" + str(p.tileN) +
-      ", /*TileK=*/" + str(p.tileK) + ",\n    /*WarpsM=*/" + str(p.warpsM) +
-      ", /*WarpsN=*/" + str(p.warpsN) + ", /*Stages=*/" + str(p.stages) +
-      ", /*SplitK=*/" + str(p.splitK) + ",\n    /*HasActScale=*/" +
-      boolText(s.actScale) + ", /*HasBias=*/" + boolText(s.bias) +
-      ", /*HasResidual=*/" + boolText(s.residual) + ", /*SiluMul=*/" +
-      boolText(s.siluMul) + ">;\n\nAWQ_GEMM_KERNEL(" + name + ", " + config +
-      ")\n";
+  text += "// K loop: " + str(g.kTiles) + " tiles of " + str(p.tileK) + ", " +
+          str(p.stages) + "-stage cp.async pipeline, dequantization: " +
+          gemmDequantName(s.bits) + "\n// Row bodies: " +
+          (smallRows ? "M <= " + str(smallRows) + " (warp rows share K), "
+                     : std::string()) +
+          str(p.tileM) +
+          " rows per block\n#include \"awq/gemm.cuh\"\n\nusing " + config +
+          " = awq::GemmConfig<\n    /*K=*/" + str(s.k) + ", /*N=*/" + str(s.n) +
+          ", /*Bits=*/" + str(s.bits) + ", /*GroupSize=*/" + str(s.group) +
+          ",\n    /*HasZeroPoint=*/" + boolText(s.zeroPoint) + ", /*TileM=*/" +
+          str(p.tileM) + ", /*TileN=*/" + str(p.tileN) + ", /*TileK=*/" +
+          str(p.tileK) + ",\n    /*WarpsM=*/" + str(p.warpsM) +
+          ", /*WarpsN=*/" + str(p.warpsN) + ", /*Stages=*/" + str(p.stages) +
+          ", /*SplitK=*/" + str(p.splitK) + ",\n    /*HasActScale=*/" +
+          boolText(s.actScale) + ", /*HasBias=*/" + boolText(s.bias) +
+          ", /*HasResidual=*/" + boolText(s.residual) + ", /*SiluMul=*/" +
+          boolText(s.siluMul) + activationArgument(s, true) +
+          ">;\n\nAWQ_GEMM_KERNEL(" + name + ", " + config + ")\n";
   return text;
 }
 

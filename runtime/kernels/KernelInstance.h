@@ -25,6 +25,10 @@ enum class KernelFamily { Gemv, Gemm };
 /// "gemv" or "gemm".
 const char *familyName(KernelFamily family);
 
+/// Reads activationTypeName's spelling ("f16", "bf16") into `type`; false
+/// for anything else.
+bool parseActivationType(const std::string &name, ActivationType &type);
+
 /// Whether `name` can name a kernel: a C identifier that is not reserved
 /// (no leading "__" or "_" and a capital, which the implementation owns).
 bool isKernelName(const std::string &name);
@@ -43,8 +47,9 @@ struct KernelLaunch {
 struct KernelWeights {
   KernelFamily layout = KernelFamily::Gemv;
   std::vector<uint8_t> qweight; ///< Packed weights.
-  std::vector<uint16_t> scales; ///< fp16 bits.
-  /// fp16 bits: z (GEMV) or z * s (GEMM); empty for a symmetric layer.
+  /// Bits of the layer's activation type (fp16 or bf16), as are the zeros.
+  std::vector<uint16_t> scales;
+  /// z (GEMV) or z * s (GEMM); empty for a symmetric layer.
   std::vector<uint16_t> zeros;
 };
 

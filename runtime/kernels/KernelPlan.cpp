@@ -11,7 +11,17 @@ std::string describe(const LinearShape &s) {
   return "K = " + std::to_string(s.k) + ", N = " + std::to_string(s.n) + ", " +
          std::to_string(s.bits) + "-bit, group " +
          (s.group == s.k ? std::string("K") : std::to_string(s.group)) +
-         (s.siluMul ? ", silu_mul" : "");
+         (s.siluMul ? ", silu_mul" : "") +
+         (s.activation != ActivationType::F16
+              ? std::string(", ") + activationTypeName(s.activation)
+              : std::string());
+}
+
+/// Until the device library has its bf16 paths (issue 11, part 5).
+const char *unbuiltActivation(const LinearShape &s) {
+  return s.activation == ActivationType::BF16
+             ? "the bf16 kernels are not built yet"
+             : nullptr;
 }
 
 } // namespace
@@ -49,7 +59,8 @@ std::string knownTargets() {
 }
 
 std::string checkGemv(const LinearShape &shape, const GemvParams &p) {
-  if (const char *why = gemvViolation(shape, p))
+  const char *why = unbuiltActivation(shape);
+  if (why || (why = gemvViolation(shape, p)))
     return std::string(why) + " (" + describe(shape) + "; threads " +
            std::to_string(p.threads) + ", cols_per_warp " +
            std::to_string(p.colsPerWarp) + ", k_split " +
@@ -59,7 +70,8 @@ std::string checkGemv(const LinearShape &shape, const GemvParams &p) {
 }
 
 std::string checkGemm(const LinearShape &shape, const GemmParams &p) {
-  if (const char *why = gemmViolation(shape, p))
+  const char *why = unbuiltActivation(shape);
+  if (why || (why = gemmViolation(shape, p)))
     return std::string(why) + " (" + describe(shape) + "; tiles " +
            std::to_string(p.tileM) + " x " + std::to_string(p.tileN) + " x " +
            std::to_string(p.tileK) + ", warps " + std::to_string(p.warpsM) +
@@ -89,7 +101,8 @@ namespace {
 /// lets no kernel serve the layer or the architecture at all.
 std::optional<int64_t> smsToFill(const LinearShape &shape, const ArchInfo &arch,
                                  const PlanOptions &options) {
-  if (archViolation(arch) || linearViolation(shape))
+  if (archViolation(arch) || linearViolation(shape) ||
+      activationViolation(shape, arch))
     return std::nullopt;
   return options.smCount > 0 ? options.smCount : arch.smCount;
 }

@@ -62,6 +62,16 @@ AWQ_CONTRACT bool isSupportedGroupSize(int64_t k, int64_t group) {
          (group > 0 && group % kGroupQuantum == 0 && k % group == 0);
 }
 
+/// The element type of a layer's activations (x, y, residual) and of its
+/// 16-bit parameters (weight scales, zero terms, bias, activation scale):
+/// one type per layer, as the checkpoint's dtype gives it.
+enum class ActivationType : int { F16 = 0, BF16 = 1 };
+
+/// "f16" or "bf16", the spelling of manifests, model descriptions and names.
+AWQ_CONTRACT const char *activationTypeName(ActivationType type) {
+  return type == ActivationType::BF16 ? "bf16" : "f16";
+}
+
 /// The problem a kernel instance solves (shared by both families).
 struct LinearShape {
   int64_t k = 0, n = 0;
@@ -69,8 +79,19 @@ struct LinearShape {
   int64_t group = 128; ///< == k for one group per column.
   bool zeroPoint = true;
   bool actScale = false, bias = false, residual = false, siluMul = false;
+  ActivationType activation = ActivationType::F16;
   AWQ_CONTRACT int64_t nOut() const { return siluMul ? n / 2 : n; }
   AWQ_CONTRACT int64_t groups() const { return group == k ? 1 : k / group; }
+  /// The same layer and epilogue: one kernel instance serves both.
+  AWQ_CONTRACT bool operator==(const LinearShape &o) const {
+    return k == o.k && n == o.n && activation == o.activation &&
+           bits == o.bits && group == o.group && zeroPoint == o.zeroPoint &&
+           actScale == o.actScale && bias == o.bias && residual == o.residual &&
+           siluMul == o.siluMul;
+  }
+  AWQ_CONTRACT bool operator!=(const LinearShape &o) const {
+    return !(*this == o);
+  }
 };
 
 /// Why no kernel can serve `s` whatever its tiling, or nullptr.
@@ -401,6 +422,8 @@ struct ArchInfo {
   /// mma.sync m16n8k16 f16 (sm_80+). Without it the GEMM issues each as two
   /// m16n8k8 (sm_75+, like ldmatrix).
   bool mmaM16N8K16;
+  /// bf16 mma.sync and bf16x2 arithmetic (sm_80+): bf16 activations.
+  bool bf16Arithmetic;
   bool archSpecificFeatures; ///< Has an `a` target (sm_90a, ...).
   const char *part;          ///< The representative part.
 };
@@ -409,25 +432,27 @@ struct ArchInfo {
 /// (figures from the CUDA programming guide's compute-capability tables and
 /// the parts' data sheets; sm_88 has no public part and is left out).
 inline constexpr ArchInfo kArchTable[] = {
-    {75, 40, 64 * 1024, 64 * 1024, 1024, 16, 64, false, false, false,
+    {75, 40, 64 * 1024, 64 * 1024, 1024, 16, 64, false, false, false, false,
      "Tesla T4"},
-    {80, 108, 163 * 1024, 164 * 1024, 2048, 32, 64, true, true, false,
+    {80, 108, 163 * 1024, 164 * 1024, 2048, 32, 64, true, true, true, false,
      "A100 SXM"},
-    {86, 84, 99 * 1024, 100 * 1024, 1536, 16, 128, true, true, false,
+    {86, 84, 99 * 1024, 100 * 1024, 1536, 16, 128, true, true, true, false,
      "RTX 3090 Ti"},
-    {87, 16, 163 * 1024, 164 * 1024, 1536, 16, 128, true, true, false,
+    {87, 16, 163 * 1024, 164 * 1024, 1536, 16, 128, true, true, true, false,
      "Jetson AGX Orin"},
-    {89, 128, 99 * 1024, 100 * 1024, 1536, 24, 128, true, true, false,
+    {89, 128, 99 * 1024, 100 * 1024, 1536, 24, 128, true, true, true, false,
      "RTX 4090"},
-    {90, 132, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true,
+    {90, 132, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true, true,
      "H100 SXM"},
-    {100, 148, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true, "B200"},
-    {103, 148, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true, "B300"},
-    {110, 20, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true,
+    {100, 148, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true, true,
+     "B200"},
+    {103, 148, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true, true,
+     "B300"},
+    {110, 20, 227 * 1024, 228 * 1024, 2048, 32, 128, true, true, true, true,
      "Jetson Thor"},
-    {120, 170, 99 * 1024, 100 * 1024, 1536, 24, 128, true, true, true,
+    {120, 170, 99 * 1024, 100 * 1024, 1536, 24, 128, true, true, true, true,
      "RTX 5090"},
-    {121, 48, 99 * 1024, 100 * 1024, 1536, 24, 128, true, true, true,
+    {121, 48, 99 * 1024, 100 * 1024, 1536, 24, 128, true, true, true, true,
      "DGX Spark"},
 };
 
@@ -457,6 +482,16 @@ constexpr int kMinSmVersion = 75;
 AWQ_CONTRACT const char *archViolation(const ArchInfo &arch) {
   if (arch.smVersion < kMinSmVersion)
     return "the kernels need sm_75 or newer (ldmatrix and mma.sync m16n8k8)";
+  return nullptr;
+}
+
+/// Why no kernel for `shape` can run on `arch` (which archViolation
+/// accepts), or nullptr: bf16 needs the bf16 mma.sync and bf16x2 arithmetic.
+AWQ_CONTRACT const char *activationViolation(const LinearShape &shape,
+                                             const ArchInfo &arch) {
+  if (shape.activation == ActivationType::BF16 && !arch.bf16Arithmetic)
+    return "bf16 activations need sm_80 or newer (bf16 mma.sync and bf16x2 "
+           "arithmetic); this layer's checkpoint is bf16";
   return nullptr;
 }
 
