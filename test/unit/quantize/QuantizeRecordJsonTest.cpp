@@ -1,4 +1,4 @@
-//===- LayerReportJsonTest.cpp - A layer's record in the journal and report ===//
+//===- QuantizeRecordJsonTest.cpp - Layer records in journal and report ---===//
 //
 // The resume journal and --report write the same per-layer record: the
 // journal's text must stay byte-identical (an interrupted run's journal is
@@ -6,8 +6,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/quantize/QuantizeRecordJson.h"
 #include "compiler/quantize/QuantizeJournal.h"
 #include "compiler/quantize/QuantizeReport.h"
+#include "runtime/support/Error.h"
 
 #include <gtest/gtest.h>
 
@@ -43,7 +45,7 @@ LayerQuantReport sampleLayer() {
   return layer;
 }
 
-TEST(LayerReportJson, JournalTextIsUnchanged) {
+TEST(QuantizeRecordJson, JournalTextIsUnchanged) {
   FinishedGroup group;
   group.layers = {sampleLayer()};
   EXPECT_EQ(
@@ -59,7 +61,7 @@ TEST(LayerReportJson, JournalTextIsUnchanged) {
       R"("000000000000f07f"})");
 }
 
-TEST(LayerReportJson, ReportKeepsItsFieldNames) {
+TEST(QuantizeRecordJson, ReportKeepsItsFieldNames) {
   ModelQuantizeResult result;
   result.layers = {sampleLayer(), sampleLayer()};
   result.layers[1].rowsScaledBy.clear(); // Left out when empty.
@@ -75,6 +77,42 @@ TEST(LayerReportJson, ReportKeepsItsFieldNames) {
       R"("relative_rtn_error":null,"rows_scaled_by":)"
       R"("model.layers.0.mlp_input","rtn_error":null})");
   EXPECT_FALSE(layers[1].contains("rows_scaled_by"));
+}
+
+TEST(QuantizeRecordJson, ExactLayerRecordsReadBackBitForBit) {
+  const LayerQuantReport layer = sampleLayer();
+  const json text =
+      json::parse(layerReportToJson(layer, RecordStyle::Exact).dump());
+  const LayerQuantReport back = layerReportFromJson(text, "record");
+  EXPECT_EQ(back.name, layer.name);
+  EXPECT_EQ(back.group, layer.group);
+  EXPECT_EQ(back.n, layer.n);
+  EXPECT_EQ(back.k, layer.k);
+  EXPECT_EQ(back.bits, layer.bits);
+  EXPECT_EQ(back.groupSize, layer.groupSize);
+  EXPECT_EQ(back.method, layer.method);
+  EXPECT_EQ(back.outputMeanSquare, layer.outputMeanSquare);
+  EXPECT_EQ(back.rtnError, layer.rtnError);
+  EXPECT_EQ(back.awqError, layer.awqError);
+  EXPECT_EQ(back.ratio, layer.ratio);
+  EXPECT_EQ(back.clip.searched, layer.clip.searched);
+  EXPECT_EQ(back.clip.groups, layer.clip.groups);
+  EXPECT_EQ(back.clip.clippedGroups, layer.clip.clippedGroups);
+  EXPECT_EQ(back.clip.meanShrink, layer.clip.meanShrink);
+  EXPECT_TRUE(std::isnan(back.clip.minShrink));
+  EXPECT_EQ(back.clip.lossBefore, layer.clip.lossBefore);
+  EXPECT_EQ(back.clip.lossAfter, layer.clip.lossAfter);
+  EXPECT_EQ(back.rowsScaledBy, layer.rowsScaledBy);
+
+  json broken = text;
+  broken["clip"].erase("loss_after");
+  try {
+    layerReportFromJson(broken, "journal: layer 2");
+    ADD_FAILURE() << "a record without clip.loss_after was read";
+  } catch (const Error &e) {
+    EXPECT_STREQ(e.what(),
+                 "journal: layer 2: clip: field 'loss_after': is missing");
+  }
 }
 
 } // namespace
