@@ -6,6 +6,7 @@
 #include "compiler/frontend/CommandLine.h"
 #include "compiler/frontend/OutputStaging.h"
 #include "compiler/quantize/Fp16Model.h"
+#include "compiler/quantize/QuantizeRecordJson.h"
 #include "runtime/formats/AtomicFile.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/support/Error.h"
@@ -45,139 +46,8 @@ std::string absolutePath(const std::string &path) {
   return (ec ? fs::path(path) : absolute).lexically_normal().string();
 }
 
-std::string hexBytes(const void *data, size_t size) {
-  static const char digits[] = "0123456789abcdef";
-  const auto *bytes = static_cast<const uint8_t *>(data);
-  std::string out(2 * size, '0');
-  for (size_t i = 0; i < size; ++i) {
-    out[2 * i] = digits[bytes[i] >> 4];
-    out[2 * i + 1] = digits[bytes[i] & 15];
-  }
-  return out;
-}
-
-bool unhexBytes(const std::string &text, void *data, size_t size) {
-  if (text.size() != 2 * size)
-    return false;
-  auto *bytes = static_cast<uint8_t *>(data);
-  auto nibble = [](char c) {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                  : -1;
-  };
-  for (size_t i = 0; i < size; ++i) {
-    const int high = nibble(text[2 * i]), low = nibble(text[2 * i + 1]);
-    if (high < 0 || low < 0)
-      return false;
-    bytes[i] = static_cast<uint8_t>(high * 16 + low);
-  }
-  return true;
-}
-
-/// Doubles by their bits: JSON numbers lose infinities and NaN.
-json encodeDouble(double value) {
-  uint64_t bits;
-  std::memcpy(&bits, &value, sizeof(bits));
-  return hexBytes(&bits, sizeof(bits));
-}
-
-json encodeDoubles(const std::vector<double> &values) {
-  json out = json::array();
-  for (double value : values)
-    out.push_back(encodeDouble(value));
-  return out;
-}
-
-/// Reads a malformed record as an error naming `where` and the field.
-class Reader {
-public:
-  Reader(const json &object, std::string where)
-      : object_(object), where_(std::move(where)) {
-    if (!object_.is_object())
-      fail("", "expected an object");
-  }
-
-  const json &at(const char *field) const {
-    auto it = object_.find(field);
-    if (it == object_.end())
-      fail(field, "is missing");
-    return *it;
-  }
-  std::string string(const char *field) const {
-    const json &value = at(field);
-    if (!value.is_string())
-      fail(field, "expected a string");
-    return value.get<std::string>();
-  }
-  int64_t integer(const char *field) const {
-    const json &value = at(field);
-    if (!value.is_number_integer())
-      fail(field, "expected an integer");
-    return value.get<int64_t>();
-  }
-  bool boolean(const char *field) const {
-    const json &value = at(field);
-    if (!value.is_boolean())
-      fail(field, "expected true or false");
-    return value.get<bool>();
-  }
-  double real(const char *field) const { return decode(at(field), field); }
-  /// A double encoded by encodeDouble, found in `field`.
-  double decode(const json &value, const char *field) const {
-    uint64_t bits;
-    if (!value.is_string() ||
-        !unhexBytes(value.get<std::string>(), &bits, sizeof(bits)))
-      fail(field, "expected hex double bits");
-    double out;
-    std::memcpy(&out, &bits, sizeof(out));
-    return out;
-  }
-  std::vector<double> reals(const char *field) const {
-    const json &value = at(field);
-    if (!value.is_array())
-      fail(field, "expected an array");
-    std::vector<double> out;
-    for (const json &element : value)
-      out.push_back(decode(element, field));
-    return out;
-  }
-  std::vector<std::string> strings(const char *field) const {
-    const json &value = at(field);
-    if (!value.is_array())
-      fail(field, "expected an array of strings");
-    std::vector<std::string> out;
-    for (const json &element : value) {
-      if (!element.is_string())
-        fail(field, "expected an array of strings");
-      out.push_back(element.get<std::string>());
-    }
-    return out;
-  }
-  std::vector<float> floats(const char *field) const {
-    const std::string text = string(field);
-    std::vector<float> out(text.size() / 8);
-    if (!unhexBytes(text, out.data(), out.size() * sizeof(float)))
-      fail(field, "expected hex float bits");
-    return out;
-  }
-  QuantizeMethod method(const char *field) const {
-    std::optional<QuantizeMethod> method = parseQuantizeMethod(string(field));
-    if (!method)
-      fail(field, "unknown method");
-    return *method;
-  }
-  [[noreturn]] void fail(const std::string &field,
-                         const std::string &what) const {
-    throw Error(where_ + (field.empty() ? "" : ": field '" + field + "'") +
-                ": " + what);
-  }
-
-private:
-  const json &object_;
-  std::string where_;
-};
-
-ScaleDestination parseDestination(const Reader &reader, const char *field) {
+ScaleDestination parseDestination(const RecordReader &reader,
+                                  const char *field) {
   const std::string name = reader.string(field);
   for (ScaleDestination destination :
        {ScaleDestination::None, ScaleDestination::NormWeight,
@@ -187,53 +57,11 @@ ScaleDestination parseDestination(const Reader &reader, const char *field) {
   reader.fail(field, "unknown scale destination '" + name + "'");
 }
 
-json layerToJson(const LayerQuantReport &layer) {
-  json clip = {{"searched", layer.clip.searched},
-               {"groups", layer.clip.groups},
-               {"clipped_groups", layer.clip.clippedGroups},
-               {"mean_shrink", encodeDouble(layer.clip.meanShrink)},
-               {"min_shrink", encodeDouble(layer.clip.minShrink)},
-               {"loss_before", encodeDouble(layer.clip.lossBefore)},
-               {"loss_after", encodeDouble(layer.clip.lossAfter)}};
-  return {{"name", layer.name},
-          {"group", layer.group},
-          {"n", layer.n},
-          {"k", layer.k},
-          {"bits", layer.bits},
-          {"group_size", layer.groupSize},
-          {"method", methodName(layer.method)},
-          {"output_mean_square", encodeDouble(layer.outputMeanSquare)},
-          {"rtn_error", encodeDouble(layer.rtnError)},
-          {"awq_error", encodeDouble(layer.awqError)},
-          {"ratio", encodeDouble(layer.ratio)},
-          {"clip", std::move(clip)},
-          {"rows_scaled_by", layer.rowsScaledBy}};
-}
-
-LayerQuantReport layerFromJson(const json &record, const std::string &where) {
-  const Reader reader(record, where);
-  LayerQuantReport layer;
-  layer.name = reader.string("name");
-  layer.group = reader.string("group");
-  layer.n = reader.integer("n");
-  layer.k = reader.integer("k");
-  layer.bits = static_cast<int>(reader.integer("bits"));
-  layer.groupSize = reader.integer("group_size");
-  layer.method = reader.method("method");
-  layer.outputMeanSquare = reader.real("output_mean_square");
-  layer.rtnError = reader.real("rtn_error");
-  layer.awqError = reader.real("awq_error");
-  layer.ratio = reader.real("ratio");
-  const Reader clip(reader.at("clip"), where + ": clip");
-  layer.clip.searched = clip.boolean("searched");
-  layer.clip.groups = clip.integer("groups");
-  layer.clip.clippedGroups = clip.integer("clipped_groups");
-  layer.clip.meanShrink = clip.real("mean_shrink");
-  layer.clip.minShrink = clip.real("min_shrink");
-  layer.clip.lossBefore = clip.real("loss_before");
-  layer.clip.lossAfter = clip.real("loss_after");
-  layer.rowsScaledBy = reader.string("rows_scaled_by");
-  return layer;
+json encodeDoubles(const std::vector<double> &values) {
+  json out = json::array();
+  for (double value : values)
+    out.push_back(doubleToJson(value, RecordStyle::Exact));
+  return out;
 }
 
 /// Writes all of `text` to `fd` at its end.
@@ -384,7 +212,7 @@ json finishedGroupToJson(const FinishedGroup &group) {
   const GroupQuantReport &r = group.report;
   json layers = json::array();
   for (const LayerQuantReport &layer : group.layers)
-    layers.push_back(layerToJson(layer));
+    layers.push_back(layerReportToJson(layer, RecordStyle::Exact));
   return {
       {"kind", "group"},
       {"step", group.step},
@@ -397,7 +225,7 @@ json finishedGroupToJson(const FinishedGroup &group) {
       {"k", r.k},
       {"tokens", r.tokens},
       {"scale_searched", r.scaleSearched},
-      {"ratio", encodeDouble(r.ratio)},
+      {"ratio", doubleToJson(r.ratio, RecordStyle::Exact)},
       {"ratio_losses", encodeDoubles(r.ratioLosses)},
       {"scale_screen_rows", r.scaleScreenRows},
       {"finalist_ratios", encodeDoubles(r.finalistRatios)},
@@ -407,7 +235,7 @@ json finishedGroupToJson(const FinishedGroup &group) {
       {"destination", scaleDestinationName(r.destination)},
       {"target", r.target},
       {"scales", hexBytes(r.scales.data(), r.scales.size() * sizeof(float))},
-      {"seconds", encodeDouble(r.seconds)},
+      {"seconds", doubleToJson(r.seconds, RecordStyle::Exact)},
       {"layer_reports", std::move(layers)},
       {"tensors", group.tensors},
       {"sha256", group.sha256}};
@@ -415,7 +243,7 @@ json finishedGroupToJson(const FinishedGroup &group) {
 
 FinishedGroup finishedGroupFromJson(const json &record,
                                     const std::string &where) {
-  const Reader reader(record, where);
+  const RecordReader reader(record, where);
   FinishedGroup group;
   const int64_t step = reader.integer("step");
   if (step < 0)
@@ -446,7 +274,7 @@ FinishedGroup finishedGroupFromJson(const json &record,
   if (!layers.is_array())
     reader.fail("layer_reports", "expected an array");
   for (const json &layer : layers)
-    group.layers.push_back(layerFromJson(
+    group.layers.push_back(layerReportFromJson(
         layer, where + ": layer " + std::to_string(group.layers.size())));
   group.tensors = reader.strings("tensors");
   group.sha256 = reader.string("sha256");
@@ -457,13 +285,13 @@ json measuredWidthsToJson(size_t group,
                           const std::vector<std::pair<int, double>> &errors) {
   json list = json::array();
   for (const auto &[bits, error] : errors)
-    list.push_back({bits, encodeDouble(error)});
+    list.push_back({bits, doubleToJson(error, RecordStyle::Exact)});
   return {{"kind", "widths"}, {"group", group}, {"errors", std::move(list)}};
 }
 
 std::pair<size_t, std::vector<std::pair<int, double>>>
 measuredWidthsFromJson(const json &record, const std::string &where) {
-  const Reader reader(record, where);
+  const RecordReader reader(record, where);
   const int64_t group = reader.integer("group");
   if (group < 0)
     reader.fail("group", "is negative");

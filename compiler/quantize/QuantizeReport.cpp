@@ -2,6 +2,8 @@
 
 #include "compiler/quantize/QuantizeReport.h"
 
+#include "compiler/quantize/QuantizeRecordJson.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -19,9 +21,7 @@ double relative(double error, double outputMeanSquare) {
   return outputMeanSquare > 0 ? error / outputMeanSquare : 0.0;
 }
 
-json number(double value) {
-  return std::isfinite(value) ? json(value) : json(nullptr);
-}
+json number(double value) { return doubleToJson(value, RecordStyle::Readable); }
 
 std::string format(const char *spec, double value) {
   if (!std::isfinite(value))
@@ -287,31 +287,11 @@ json reportToJson(const ModelQuantizeResult &result) {
   report["groups"] = groups;
   json layers = json::array();
   for (const LayerQuantReport &layer : result.layers) {
-    json entry = {{"name", layer.name},
-                  {"group", layer.group},
-                  {"n", layer.n},
-                  {"k", layer.k},
-                  {"bits", layer.bits},
-                  {"group_size", layer.groupSize},
-                  {"method", methodName(layer.method)},
-                  {"output_mean_square", number(layer.outputMeanSquare)},
-                  {"rtn_error", number(layer.rtnError)},
-                  {"awq_error", number(layer.awqError)},
-                  {"relative_rtn_error",
-                   number(relative(layer.rtnError, layer.outputMeanSquare))},
-                  {"relative_awq_error",
-                   number(relative(layer.awqError, layer.outputMeanSquare))},
-                  {"ratio", layer.ratio},
-                  {"clip",
-                   {{"searched", layer.clip.searched},
-                    {"groups", layer.clip.groups},
-                    {"clipped_groups", layer.clip.clippedGroups},
-                    {"mean_shrink", number(layer.clip.meanShrink)},
-                    {"min_shrink", number(layer.clip.minShrink)},
-                    {"loss_before", number(layer.clip.lossBefore)},
-                    {"loss_after", number(layer.clip.lossAfter)}}}};
-    if (!layer.rowsScaledBy.empty())
-      entry["rows_scaled_by"] = layer.rowsScaledBy;
+    json entry = layerReportToJson(layer, RecordStyle::Readable);
+    entry["relative_rtn_error"] =
+        number(relative(layer.rtnError, layer.outputMeanSquare));
+    entry["relative_awq_error"] =
+        number(relative(layer.awqError, layer.outputMeanSquare));
     layers.push_back(entry);
   }
   report["layers"] = layers;

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <unistd.h>
 
 namespace awq {
 
@@ -24,9 +25,9 @@ using nlohmann::json;
 
 namespace {
 
-/// Bounds that keep a "tiny" test model from filling the disk by a typo.
+/// Bounds on each size (the memory and the disk a model needs are checked
+/// as well).
 constexpr int64_t kMaxDimension = 65536;
-constexpr uint64_t kMaxParameters = uint64_t(4) << 30;
 
 /// A well-mixed 64-bit hash (splitmix64's finaliser).
 uint64_t mix(uint64_t x) {
@@ -52,28 +53,19 @@ uint16_t floatToBf16(float value) {
   return static_cast<uint16_t>(bits >> 16);
 }
 
-/// A tensor held in its final dtype.
-struct OwnedTensor {
-  std::string name;
-  DType dtype;
-  std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;
-};
-
-OwnedTensor encode(const std::string &name, std::vector<int64_t> shape,
-                   const std::vector<float> &values, DType dtype) {
-  OwnedTensor tensor{name, dtype, std::move(shape), {}};
-  tensor.bytes.resize(values.size() * dtypeSize(dtype));
+/// `values` in `dtype`'s bytes.
+std::vector<uint8_t> encode(const std::vector<float> &values, DType dtype) {
+  std::vector<uint8_t> bytes(values.size() * dtypeSize(dtype));
   for (size_t i = 0; i < values.size(); ++i) {
     if (dtype == DType::F32) {
-      std::memcpy(tensor.bytes.data() + 4 * i, &values[i], 4);
+      std::memcpy(bytes.data() + 4 * i, &values[i], 4);
     } else {
       const uint16_t bits =
           dtype == DType::F16 ? floatToHalf(values[i]) : floatToBf16(values[i]);
-      std::memcpy(tensor.bytes.data() + 2 * i, &bits, 2);
+      std::memcpy(bytes.data() + 2 * i, &bits, 2);
     }
   }
-  return tensor;
+  return bytes;
 }
 
 /// A linear weight [n, k] like a trained one: about N(0, 1/k), a mild
@@ -169,11 +161,126 @@ std::string modelName(const std::string &output) {
   return path.filename().string();
 }
 
-std::vector<TensorRef> refsOf(const std::vector<OwnedTensor> &tensors) {
-  std::vector<TensorRef> refs;
-  for (const OwnedTensor &t : tensors)
-    refs.push_back({t.name, t.dtype, t.shape, t.bytes.data(), t.bytes.size()});
-  return refs;
+/// Calls visit(name, shape, draw) for each model tensor in file order;
+/// draw() returns its values (drawn only when called, from the tensor's own
+/// stream).
+template <typename Visit>
+void forEachModelTensor(const SynthOptions &options, int64_t kvWidth,
+                        Visit &&visit) {
+  const int64_t h = options.hidden, inter = options.intermediate;
+  const int64_t vocab = options.vocab;
+  const uint64_t seed = options.seed;
+  auto embedding = [&](const std::string &name, float sigma) {
+    visit(name, std::vector<int64_t>{vocab, h}, [&] {
+      std::mt19937_64 rng = streamFor(seed, name);
+      return gaussian(rng, size_t(vocab * h), sigma);
+    });
+  };
+  auto norm = [&](const std::string &name) {
+    visit(name, std::vector<int64_t>{h}, [&] {
+      std::mt19937_64 rng = streamFor(seed, name);
+      return normWeight(rng, h);
+    });
+  };
+  auto linear = [&](const std::string &name, int64_t n, int64_t k) {
+    visit(name, std::vector<int64_t>{n, k}, [&] {
+      std::mt19937_64 rng = streamFor(seed, name);
+      return linearWeight(rng, n, k);
+    });
+  };
+  embedding("model.embed_tokens.weight", 0.02f);
+  for (int64_t block = 0; block < options.layers; ++block) {
+    const std::string p = "model.layers." + std::to_string(block);
+    norm(p + ".input_layernorm.weight");
+    linear(p + ".self_attn.q_proj.weight", h, h);
+    linear(p + ".self_attn.k_proj.weight", kvWidth, h);
+    linear(p + ".self_attn.v_proj.weight", kvWidth, h);
+    linear(p + ".self_attn.o_proj.weight", h, h);
+    norm(p + ".post_attention_layernorm.weight");
+    linear(p + ".mlp.gate_proj.weight", inter, h);
+    linear(p + ".mlp.up_proj.weight", inter, h);
+    linear(p + ".mlp.down_proj.weight", h, inter);
+  }
+  norm("model.norm.weight");
+  embedding("lm_head.weight", 1.0f / std::sqrt(static_cast<float>(h)));
+}
+
+/// Calls visit(name, layers, profile, draw) for each calibration tensor (an
+/// input group) in file order; draw() returns its [tokens, k] activations.
+/// The hidden stream feeds both norms of every block, so its outlier
+/// channels are shared (as in real models); the attention output and the
+/// MLP hidden state have their own.
+template <typename Visit>
+void forEachCalibrationTensor(const SynthOptions &options, Visit &&visit) {
+  const int64_t h = options.hidden, inter = options.intermediate;
+  std::mt19937_64 profileRng = streamFor(options.seed, "calibration.hidden");
+  const ChannelProfile hiddenProfile =
+      channelProfile(profileRng, h, options.outliers);
+  auto group = [&](const std::string &tensor,
+                   const std::vector<std::string> &layers,
+                   const ChannelProfile &profile) {
+    visit(tensor, layers, profile, [&] {
+      std::mt19937_64 rng = streamFor(options.seed, "calibration." + tensor);
+      return activations(rng, options.tokens, profile.scale);
+    });
+  };
+  for (int64_t block = 0; block < options.layers; ++block) {
+    const std::string p = "model.layers." + std::to_string(block);
+    const std::string attn = p + ".self_attn.", mlp = p + ".mlp.";
+    std::mt19937_64 rng = streamFor(options.seed, p + ".calibration");
+    group(attn + "q_proj", {attn + "q_proj", attn + "k_proj", attn + "v_proj"},
+          hiddenProfile);
+    group(attn + "o_proj", {attn + "o_proj"},
+          channelProfile(rng, h, options.outliers));
+    group(mlp + "gate_proj", {mlp + "gate_proj", mlp + "up_proj"},
+          hiddenProfile);
+    group(mlp + "down_proj", {mlp + "down_proj"},
+          channelProfile(rng, inter, std::min(options.outliers, inter)));
+  }
+}
+
+uint64_t elementsOf(const std::vector<int64_t> &shape) {
+  uint64_t count = 1;
+  for (int64_t extent : shape)
+    count *= static_cast<uint64_t>(extent);
+  return count;
+}
+
+const TensorRef &largestOf(const std::vector<TensorRef> &layout) {
+  return *std::max_element(layout.begin(), layout.end(),
+                           [](const TensorRef &a, const TensorRef &b) {
+                             return elementsOf(a.shape) < elementsOf(b.shape);
+                           });
+}
+
+/// One tensor is held at a time, as floats and encoded: the largest must
+/// fit in memory, or the run would be killed midway.
+void checkLargestTensorFitsInMemory(const char *what, const TensorRef &largest,
+                                    uint64_t bytesPerElement) {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long pageSize = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || pageSize <= 0)
+    return;
+  const uint64_t memory = uint64_t(pages) * uint64_t(pageSize);
+  const uint64_t needed = elementsOf(largest.shape) * bytesPerElement;
+  if (needed > memory)
+    throw Error(std::string(what) + " " + largest.name + " " +
+                formatShape(largest.shape) + " needs " +
+                std::to_string(needed) +
+                " bytes of memory while it is drawn; this machine has " +
+                std::to_string(memory));
+}
+
+/// Refuses to start what cannot finish, so a typo in a size does not fill
+/// the disk: `bytes` must be free where `dir` is.
+void checkFreeSpace(const std::string &dir, uint64_t bytes,
+                    const std::string &what, const std::string &destination) {
+  std::error_code ec;
+  const fs::space_info space = fs::space(dir, ec);
+  if (!ec && space.available < bytes)
+    throw Error(what + " would need " + std::to_string(bytes) +
+                " bytes, but only " + std::to_string(space.available) +
+                " are free where " + destination + " goes");
 }
 
 } // namespace
@@ -201,13 +308,34 @@ SynthResult writeSyntheticModel(const SynthOptions &options) {
     throw Error("--dtype must be f16, bf16 or f32");
   const int64_t h = options.hidden, inter = options.intermediate;
   const int64_t headDim = h / options.heads, kvWidth = kvHeads * headDim;
-  const uint64_t perBlock = uint64_t(h) * (2 * h + 2 * kvWidth) +
-                            3 * uint64_t(h) * inter + 2 * uint64_t(h);
-  const uint64_t parameters =
-      perBlock * options.layers + 2 * uint64_t(options.vocab) * h + h;
-  if (parameters > kMaxParameters)
-    throw Error("the synthetic model would have " + std::to_string(parameters) +
-                " parameters; the limit is " + std::to_string(kMaxParameters));
+
+  // The layouts first: the files' headers, and what the checks need.
+  SynthResult result;
+  std::vector<TensorRef> modelLayout;
+  forEachModelTensor(
+      options, kvWidth,
+      [&](const std::string &tensor, std::vector<int64_t> shape, const auto &) {
+        result.parameters += elementsOf(shape);
+        modelLayout.push_back({tensor, options.dtype, std::move(shape)});
+      });
+  std::vector<TensorRef> calibrationLayout;
+  json groups = json::object();
+  forEachCalibrationTensor(options, [&](const std::string &tensor,
+                                        const std::vector<std::string> &layers,
+                                        const ChannelProfile &profile,
+                                        const auto &) {
+    const int64_t k = static_cast<int64_t>(profile.scale.size());
+    calibrationLayout.push_back(
+        {tensor, DType::F16, std::vector<int64_t>{options.tokens, k}});
+    groups[tensor] = layers;
+    result.outlierChannels.push_back(profile.outliers);
+  });
+  result.inputGroups = calibrationLayout.size();
+  checkLargestTensorFitsInMemory("tensor", largestOf(modelLayout),
+                                 sizeof(float) + dtypeSize(options.dtype));
+  checkLargestTensorFitsInMemory("calibration tensor",
+                                 largestOf(calibrationLayout),
+                                 sizeof(float) + dtypeSize(DType::F16));
 
   OutputRules rules;
   rules.command = "awqc synth";
@@ -232,58 +360,46 @@ SynthResult writeSyntheticModel(const SynthOptions &options) {
   const fs::path dir(staging.path());
   const std::string name = modelName(options.output);
 
-  SynthResult result;
-  result.parameters = parameters;
-  std::vector<OwnedTensor> tensors;
-  auto add = [&](const std::string &tensor, std::vector<int64_t> shape,
-                 std::vector<float> values) {
-    tensors.push_back(encode(tensor, std::move(shape), values, options.dtype));
-  };
-  {
-    std::mt19937_64 rng = streamFor(options.seed, "model.embed_tokens.weight");
-    add("model.embed_tokens.weight", {options.vocab, h},
-        gaussian(rng, size_t(options.vocab * h), 0.02f));
+  const std::map<std::string, std::string> calibrationMetadata = {
+      {"format", "awqc-calibration"},
+      {"version", "1"},
+      {"tokens", std::to_string(options.tokens)},
+      {"model", name},
+      {"groups", groups.dump()},
+      {"generator", "awqc synth"},
+      {"seed", std::to_string(options.seed)}};
+  const std::string calibrationPath =
+      options.calibration.empty() ? (dir / "calibration.safetensors").string()
+                                  : options.calibration;
+  // Tensors are drawn, written and dropped one at a time.
+  SafeTensorsCheckpointWriter model(dir.string(), modelLayout,
+                                    {{"format", "pt"},
+                                     {"generator", "awqc synth"},
+                                     {"seed", std::to_string(options.seed)}},
+                                    options.maxShardBytes);
+  auto calibration = SafeTensorsCheckpointWriter::singleFile(
+      calibrationPath, calibrationLayout, calibrationMetadata);
+  if (options.calibration.empty()) {
+    checkFreeSpace(dir.string(), model.totalBytes() + calibration->totalBytes(),
+                   "the model and its calibration", options.output);
+  } else {
+    checkFreeSpace(dir.string(), model.totalBytes(), "the model",
+                   options.output);
+    checkFreeSpace(fs::absolute(options.calibration).parent_path().string(),
+                   calibration->totalBytes(), "the calibration",
+                   options.calibration);
   }
-  for (int64_t block = 0; block < options.layers; ++block) {
-    const std::string p = "model.layers." + std::to_string(block);
-    auto linear = [&](const std::string &module, int64_t n, int64_t k) {
-      const std::string tensor = p + module + ".weight";
-      std::mt19937_64 rng = streamFor(options.seed, tensor);
-      add(tensor, {n, k}, linearWeight(rng, n, k));
-    };
-    auto norm = [&](const std::string &module) {
-      const std::string tensor = p + module + ".weight";
-      std::mt19937_64 rng = streamFor(options.seed, tensor);
-      add(tensor, {h}, normWeight(rng, h));
-    };
-    norm(".input_layernorm");
-    linear(".self_attn.q_proj", h, h);
-    linear(".self_attn.k_proj", kvWidth, h);
-    linear(".self_attn.v_proj", kvWidth, h);
-    linear(".self_attn.o_proj", h, h);
-    norm(".post_attention_layernorm");
-    linear(".mlp.gate_proj", inter, h);
-    linear(".mlp.up_proj", inter, h);
-    linear(".mlp.down_proj", h, inter);
-  }
-  {
-    std::mt19937_64 rng = streamFor(options.seed, "model.norm.weight");
-    add("model.norm.weight", {h}, normWeight(rng, h));
-    std::mt19937_64 head = streamFor(options.seed, "lm_head.weight");
-    add("lm_head.weight", {options.vocab, h},
-        gaussian(head, size_t(options.vocab * h),
-                 1.0f / std::sqrt(static_cast<float>(h))));
-  }
-  const WrittenCheckpoint written =
-      writeSafeTensorsCheckpoint(dir.string(), refsOf(tensors),
-                                 {{"format", "pt"},
-                                  {"generator", "awqc synth"},
-                                  {"seed", std::to_string(options.seed)}},
-                                 options.maxShardBytes);
+  forEachModelTensor(options, kvWidth,
+                     [&](const std::string &tensor,
+                         const std::vector<int64_t> &, const auto &draw) {
+                       const std::vector<uint8_t> bytes =
+                           encode(draw(), options.dtype);
+                       model.write(tensor, bytes.data(), bytes.size());
+                     });
+  const WrittenCheckpoint written = model.commit();
   result.files = written.files;
   if (!written.index.empty())
     result.files.push_back(written.index);
-  tensors.clear();
 
   const char *torchDtype = options.dtype == DType::F16    ? "float16"
                            : options.dtype == DType::BF16 ? "bfloat16"
@@ -310,57 +426,20 @@ SynthResult writeSyntheticModel(const SynthOptions &options) {
   writeFileAtomically((dir / "config.json").string(), config.dump(2) + "\n");
   result.files.push_back("config.json");
 
-  // Calibration: the hidden stream feeds both norms of every block, so its
-  // outlier channels are shared (as in real models); the attention output
-  // and the MLP hidden state have their own.
-  std::vector<OwnedTensor> calibration;
-  json groups = json::object();
-  std::mt19937_64 profileRng = streamFor(options.seed, "calibration.hidden");
-  const ChannelProfile hiddenProfile =
-      channelProfile(profileRng, h, options.outliers);
-  auto addGroup = [&](const std::string &tensor,
-                      const std::vector<std::string> &layers,
-                      const ChannelProfile &profile) {
-    std::mt19937_64 rng = streamFor(options.seed, "calibration." + tensor);
-    const int64_t k = static_cast<int64_t>(profile.scale.size());
-    calibration.push_back(
-        encode(tensor, {options.tokens, k},
-               activations(rng, options.tokens, profile.scale), DType::F16));
-    groups[tensor] = layers;
-    result.outlierChannels.push_back(profile.outliers);
-  };
-  for (int64_t block = 0; block < options.layers; ++block) {
-    const std::string p = "model.layers." + std::to_string(block);
-    const std::string attn = p + ".self_attn.", mlp = p + ".mlp.";
-    std::mt19937_64 rng = streamFor(options.seed, p + ".calibration");
-    addGroup(attn + "q_proj",
-             {attn + "q_proj", attn + "k_proj", attn + "v_proj"},
-             hiddenProfile);
-    addGroup(attn + "o_proj", {attn + "o_proj"},
-             channelProfile(rng, h, options.outliers));
-    addGroup(mlp + "gate_proj", {mlp + "gate_proj", mlp + "up_proj"},
-             hiddenProfile);
-    addGroup(mlp + "down_proj", {mlp + "down_proj"},
-             channelProfile(rng, inter, std::min(options.outliers, inter)));
-  }
-  result.inputGroups = calibration.size();
-  const std::map<std::string, std::string> metadata = {
-      {"format", "awqc-calibration"},
-      {"version", "1"},
-      {"tokens", std::to_string(options.tokens)},
-      {"model", name},
-      {"groups", groups.dump()},
-      {"generator", "awqc synth"},
-      {"seed", std::to_string(options.seed)}};
+  forEachCalibrationTensor(
+      options, [&](const std::string &tensor, const std::vector<std::string> &,
+                   const ChannelProfile &, const auto &draw) {
+        const std::vector<uint8_t> bytes = encode(draw(), DType::F16);
+        calibration->write(tensor, bytes.data(), bytes.size());
+      });
+  if (!options.calibration.empty())
+    checkOutputFile(options.calibration, calibrationRules);
+  calibration->commit();
   if (options.calibration.empty()) {
-    writeSafeTensors((dir / "calibration.safetensors").string(),
-                     refsOf(calibration), metadata);
     result.files.push_back("calibration.safetensors");
     result.calibration =
         (fs::path(options.output) / "calibration.safetensors").string();
   } else {
-    checkOutputFile(options.calibration, calibrationRules);
-    writeSafeTensors(options.calibration, refsOf(calibration), metadata);
     result.calibration = options.calibration;
   }
   staging.commit();

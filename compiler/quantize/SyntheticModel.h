@@ -50,7 +50,10 @@ struct SynthResult {
 };
 
 /// Validates the options (throws awq::Error naming the option) and writes
-/// the model through a temporary directory renamed into place.
+/// the model through a temporary directory renamed into place, one tensor at
+/// a time: there is no limit on the parameters, but the largest tensor must
+/// fit in memory and the files on the disk (throws awq::Error before
+/// writing otherwise).
 SynthResult writeSyntheticModel(const SynthOptions &options);
 
 } // namespace awq

@@ -140,7 +140,29 @@ SafeTensorsCheckpointWriter::SafeTensorsCheckpointWriter(
     const std::string &dir, const std::vector<TensorRef> &tensors,
     const std::map<std::string, std::string> &metadata, uint64_t maxShardBytes,
     ShardFiles files)
-    : dir_(dir) {
+    : SafeTensorsCheckpointWriter(dir, "", tensors, metadata, maxShardBytes,
+                                  files) {}
+
+std::unique_ptr<SafeTensorsCheckpointWriter>
+SafeTensorsCheckpointWriter::singleFile(
+    const std::string &path, const std::vector<TensorRef> &tensors,
+    const std::map<std::string, std::string> &metadata) {
+  const fs::path file(path);
+  if (file.filename().empty())
+    throw Error(path + ": not a file name to write a safetensors file to");
+  const std::string dir =
+      file.parent_path().empty() ? "." : file.parent_path().string();
+  return std::unique_ptr<SafeTensorsCheckpointWriter>(
+      new SafeTensorsCheckpointWriter(dir, file.filename().string(), tensors,
+                                      metadata, 0, ShardFiles::Temporary));
+}
+
+SafeTensorsCheckpointWriter::SafeTensorsCheckpointWriter(
+    const std::string &dir, const std::string &fileName,
+    const std::vector<TensorRef> &tensors,
+    const std::map<std::string, std::string> &metadata, uint64_t maxShardBytes,
+    ShardFiles files)
+    : dir_(dir), singleFile_(!fileName.empty()) {
   const fs::path directory(dir);
   std::error_code ec;
   if (!fs::is_directory(directory, ec))
@@ -172,7 +194,7 @@ SafeTensorsCheckpointWriter::SafeTensorsCheckpointWriter(
   for (size_t i = 0; i < shards.size(); ++i) {
     auto shard = std::make_unique<Shard>();
     if (shards.size() == 1) {
-      shard->name = "model.safetensors";
+      shard->name = singleFile_ ? fileName : "model.safetensors";
     } else {
       char name[64];
       std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors",
@@ -277,7 +299,9 @@ WrittenCheckpoint SafeTensorsCheckpointWriter::commit() {
   }
   committed_ = true;
   if (shards_.size() == 1) {
-    removeIfExists(indexPath);
+    // A lone file shares its directory with whatever is there.
+    if (!singleFile_)
+      removeIfExists(indexPath);
     return written;
   }
   nlohmann::ordered_json weightMap = nlohmann::ordered_json::object();

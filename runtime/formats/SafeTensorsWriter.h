@@ -72,6 +72,12 @@ public:
       const std::string &dir, const std::vector<TensorRef> &tensors,
       const std::map<std::string, std::string> &metadata,
       uint64_t maxShardBytes = 0, ShardFiles files = ShardFiles::Temporary);
+  /// One safetensors file at `path` (never sharded; commit() touches no
+  /// other file): the file writeSafeTensors writes, without holding every
+  /// tensor at once. Throws awq::Error as the constructor does.
+  static std::unique_ptr<SafeTensorsCheckpointWriter>
+  singleFile(const std::string &path, const std::vector<TensorRef> &tensors,
+             const std::map<std::string, std::string> &metadata);
   ~SafeTensorsCheckpointWriter();
   SafeTensorsCheckpointWriter(const SafeTensorsCheckpointWriter &) = delete;
   SafeTensorsCheckpointWriter &
@@ -97,6 +103,12 @@ public:
   WrittenCheckpoint commit();
 
 private:
+  /// `fileName`: the single file's name, or empty for a checkpoint.
+  SafeTensorsCheckpointWriter(
+      const std::string &dir, const std::string &fileName,
+      const std::vector<TensorRef> &tensors,
+      const std::map<std::string, std::string> &metadata,
+      uint64_t maxShardBytes, ShardFiles files);
   struct Shard;
   struct Slot {
     size_t shard = 0;
@@ -110,6 +122,7 @@ private:
   std::map<std::string, Slot> slots_;
   std::vector<std::unique_ptr<Shard>> shards_;
   uint64_t totalBytes_ = 0;
+  bool singleFile_ = false;
   bool committed_ = false;
 };
 

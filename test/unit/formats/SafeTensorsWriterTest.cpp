@@ -464,5 +464,43 @@ TEST(SafeTensorsCheckpointWriter, MissingDirectoryThrows) {
   EXPECT_TRUE(dir.entries().empty());
 }
 
+TEST(SafeTensorsCheckpointWriter, SingleFileIsWhatWriteSafeTensorsWrites) {
+  // Streamed in reverse order under a name of its own, beside a sharded
+  // checkpoint's index that it must leave alone.
+  TempDir dir;
+  std::vector<TensorRef> tensors;
+  std::vector<std::vector<uint8_t>> data;
+  for (int i = 0; i < 5; ++i) {
+    const int64_t count = 1 + 7 * i;
+    data.push_back(randomBytes(static_cast<size_t>(count) * 4));
+    tensors.push_back({"t" + std::to_string(i),
+                       DType::F32,
+                       {count},
+                       data.back().data(),
+                       data.back().size()});
+  }
+  const std::map<std::string, std::string> metadata = {{"k", "v"}};
+  writeSafeTensors(dir.file("reference.safetensors"), tensors, metadata);
+  std::ofstream(dir.file("model.safetensors.index.json")) << "{}";
+  {
+    auto writer = SafeTensorsCheckpointWriter::singleFile(
+        dir.file("calibration.safetensors"), tensors, metadata);
+    for (int i = 4; i >= 0; --i)
+      writer->write(tensors[i].name, data[i].data(), data[i].size());
+    EXPECT_FALSE(fs::exists(dir.file("calibration.safetensors")));
+    EXPECT_EQ(writer->commit().files,
+              std::vector<std::string>{"calibration.safetensors"});
+  }
+  EXPECT_EQ(readFile(dir.file("calibration.safetensors")),
+            readFile(dir.file("reference.safetensors")));
+  EXPECT_EQ(readFile(dir.file("model.safetensors.index.json")), "{}");
+  expectError(
+      [&] {
+        SafeTensorsCheckpointWriter::singleFile(
+            dir.file("absent/x.safetensors"), tensors, metadata);
+      },
+      {"absent", "not an existing directory"});
+}
+
 } // namespace
 } // namespace awq::test

@@ -1,7 +1,7 @@
 //===- QuantizeJournalTest.cpp - The resumable state of awqc quantize
 //------===//
 
-#include "test/unit/commands/CommandsTestSupport.h"
+#include "test/unit/quantize/QuantizeRunTestSupport.h"
 
 #include "compiler/quantize/QuantizeJournal.h"
 #include "runtime/support/Error.h"
@@ -13,31 +13,15 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <sstream>
 
 namespace awq {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::errorOf;
 using test::TempDir;
 using testing::HasSubstr;
-
-std::string readFile(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string errorOf(const std::function<void()> &f) {
-  try {
-    f();
-  } catch (const Error &e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 const RunFingerprint kFingerprint = {{"--method", "awq"}, {"--bits", "4"}};
 
@@ -74,7 +58,7 @@ TEST(QuantizeJournal, ATornLastLineIsDroppedAndOverwritten) {
   QuantizeJournal::create(state, kFingerprint)
       ->append({{"kind", "group"}, {"step", 0}});
   const fs::path path = fs::path(state) / "journal";
-  const std::string intact = readFile(path);
+  const std::string intact = test::readText(path);
   // A crash in the middle of an append, then zeros a filesystem may add.
   std::ofstream(path, std::ios::binary | std::ios::app)
       << intact.substr(0, intact.size() / 2) << std::string(7, '\0');
@@ -97,7 +81,7 @@ TEST(QuantizeJournal, ADamagedLineBeforeTheLastIsAnError) {
     journal->append({{"kind", "group"}, {"step", 1}});
   }
   const fs::path path = fs::path(state) / "journal";
-  std::string text = readFile(path);
+  std::string text = test::readText(path);
   text[text.find("\"step\":0") + 7] = '7'; // The checksum no longer matches.
   std::ofstream(path, std::ios::binary) << text;
   EXPECT_THAT(errorOf([&] { QuantizeJournal::open(state); }),

@@ -8,9 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "test/unit/commands/CommandsTestSupport.h"
+#include "test/unit/quantize/QuantizeRunTestSupport.h"
 
-#include "compiler/quantize/Cancellation.h"
 #include "compiler/quantize/QuantizeJournal.h"
 #include "compiler/quantize/QuantizeModel.h"
 #include "runtime/support/Error.h"
@@ -23,7 +22,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 namespace awq {
 namespace {
@@ -31,13 +29,6 @@ namespace {
 namespace fs = std::filesystem;
 using test::TempDir;
 using testing::HasSubstr;
-
-std::string readFile(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 /// Every file of two directories is byte-identical (and no more files).
 void expectSameFiles(const fs::path &expected, const fs::path &actual) {
@@ -48,7 +39,8 @@ void expectSameFiles(const fs::path &expected, const fs::path &actual) {
     actualNames.insert(entry.path().filename().string());
   EXPECT_EQ(names, actualNames);
   for (const std::string &name : names)
-    EXPECT_TRUE(readFile(expected / name) == readFile(actual / name))
+    EXPECT_TRUE(test::readText(expected / name) ==
+                test::readText(actual / name))
         << name << " differs";
 }
 
@@ -70,15 +62,11 @@ protected:
   }
   ModelQuantizeOptions options(const std::string &output) const {
     const ResumeCase &c = GetParam();
-    ModelQuantizeOptions o;
-    o.model = dir_ / "fp16";
-    o.calibration = dir_ / "fp16/calibration.safetensors";
-    o.output = dir_ / output;
+    ModelQuantizeOptions o = test::syntheticModelOptions(dir_, output);
     o.method = c.method;
     if (c.targetBits > 0)
       o.targetBits = c.targetBits;
     o.maxShardBytes = c.shardBytes;
-    o.threads = 1;
     return o;
   }
   TempDir dir_;
@@ -90,14 +78,7 @@ TEST_P(QuantizeResumeTest, GivesTheSameBytesWithoutRedoingFinishedGroups) {
   const size_t groups = full.groups.size();
   ASSERT_GT(groups, c.interruptAfter);
 
-  std::atomic<bool> cancel{false};
-  ModelQuantizeOptions first = options("part");
-  first.cancel = &cancel;
-  first.afterGroupJournaled = [&](size_t finished) {
-    if (finished == c.interruptAfter)
-      cancel = true;
-  };
-  EXPECT_THROW(quantizeModel(first), Cancelled);
+  test::interruptAfterGroups(options("part"), c.interruptAfter);
   EXPECT_FALSE(fs::exists(dir_ / "part"));
   const std::string state = QuantizeJournal::directoryFor(dir_ / "part");
   ASSERT_TRUE(fs::is_directory(state));
@@ -165,37 +146,17 @@ protected:
                      {"--tokens", "32", "--layers", "1"});
   }
   ModelQuantizeOptions options() const {
-    ModelQuantizeOptions o;
-    o.model = dir_ / "fp16";
-    o.calibration = dir_ / "fp16/calibration.safetensors";
-    o.output = dir_ / "awq";
-    o.threads = 1;
-    return o;
+    return test::syntheticModelOptions(dir_, "awq");
   }
-  /// Runs until `finished` groups are journaled, then cancels.
-  void interrupt(ModelQuantizeOptions o, size_t finished = 2) {
-    std::atomic<bool> cancel{false};
-    o.cancel = &cancel;
-    o.afterGroupJournaled = [&](size_t done) {
-      if (done == finished)
-        cancel = true;
-    };
-    EXPECT_THROW(quantizeModel(o), Cancelled);
+  void interrupt(const ModelQuantizeOptions &o, size_t finished = 2) {
+    test::interruptAfterGroups(o, finished);
     ASSERT_TRUE(fs::is_directory(state()));
   }
   std::string state() const {
     return QuantizeJournal::directoryFor(dir_ / "awq");
   }
-  /// The message of the awq::Error that quantizeModel throws.
   std::string errorOf(const ModelQuantizeOptions &o) const {
-    try {
-      quantizeModel(o);
-    } catch (const Cancelled &) {
-      return "cancelled";
-    } catch (const Error &e) {
-      return e.what();
-    }
-    return "no error";
+    return test::errorOf([&] { quantizeModel(o); });
   }
   TempDir dir_;
 };
@@ -211,7 +172,7 @@ TEST_F(QuantizeResume, NothingToResumeIsRefused) {
 
 TEST_F(QuantizeResume, OtherOptionsOrInputsAreRefusedNamingWhatDiffers) {
   interrupt(options());
-  const std::string journal = readFile(fs::path(state()) / "journal");
+  const std::string journal = test::readText(fs::path(state()) / "journal");
 
   ModelQuantizeOptions o = options();
   o.resume = true;
@@ -252,7 +213,7 @@ TEST_F(QuantizeResume, OtherOptionsOrInputsAreRefusedNamingWhatDiffers) {
   fs::last_write_time(calibration, time);
 
   // Every refusal left the state as it was; the plain run refuses too.
-  EXPECT_EQ(readFile(fs::path(state()) / "journal"), journal);
+  EXPECT_EQ(test::readText(fs::path(state()) / "journal"), journal);
   EXPECT_THAT(errorOf(options()),
               HasSubstr("an interrupted awqc quantize left its state in"));
   EXPECT_THAT(errorOf(options()),
@@ -302,7 +263,7 @@ TEST_F(QuantizeResume, DamagedPartialShardIsReportedAndKept) {
   // groups' tensors no longer match the journal.
   const fs::path shard =
       fs::path(state()) / "checkpoint/model.safetensors.partial";
-  std::string bytes = readFile(shard);
+  std::string bytes = test::readText(shard);
   ASSERT_GT(bytes.size(), 8u);
   uint64_t header = 0;
   for (int i = 0; i < 8; ++i)

@@ -230,10 +230,22 @@ TEST(SyntheticModel, RejectsBadOptionsWithoutLeavingFiles) {
       << r.err;
   r = run({"-o", dir / "m", "--layers", "0"});
   EXPECT_EQ(r.code, 2);
-  r = run({"-o", dir / "m", "--hidden", "65536", "--intermediate", "262144",
-           "--layers", "64"});
+  // 1.1 T parameters, each tensor small enough: more than any test disk.
+  r = run({"-o", dir / "m", "--hidden", "8192", "--intermediate", "32768",
+           "--layers", "1024"});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("parameters; the limit is"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the model and its calibration would need "
+                       "2229138374656 bytes, but only"),
+            std::string::npos)
+      << r.err;
+  // One 64 G-parameter tensor (drawn in 384 GiB): more than any test machine.
+  r = run({"-o", dir / "m", "--hidden", "65536", "--vocab", "1048576",
+           "--layers", "1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("tensor model.embed_tokens.weight [1048576, 65536] "
+                       "needs 412316860416 bytes of memory"),
+            std::string::npos)
+      << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "m"));
   EXPECT_TRUE(dir.leftovers().empty());
 

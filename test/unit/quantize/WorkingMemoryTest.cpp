@@ -3,7 +3,8 @@
 // Its own test binary: it replaces the global operator new/delete to count
 // the bytes the quantizer's buffers hold (every std::vector it allocates),
 // and checks estimateWorkingMemory against the peak of a real run: never
-// below it, and not so loose that it says nothing.
+// below it, and not so loose that it says nothing. It also checks that
+// awqc synth holds about one tensor at a time, not the model.
 //
 //===----------------------------------------------------------------------===//
 
@@ -181,6 +182,24 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{"awq_gptq_asymmetric_clip", QuantizeMethod::AwqGptq,
                          true, 256, 768, 1024, ClipSearchKind::Asymmetric}),
     [](const testing::TestParamInfo<Case> &info) { return info.param.name; });
+
+TEST(SyntheticModelMemory, HoldsAboutOneTensorAtATime) {
+  test::TempDir dir;
+  SynthOptions synth;
+  synth.output = dir / "fp16";
+  synth.hidden = 256;
+  synth.intermediate = 1024;
+  synth.layers = 16; // 33.5 MB of FP16 weights, 0.5 MB the largest tensor.
+  synth.tokens = 64;
+  const int64_t before = liveBytes.load();
+  peakBytes.store(before);
+  writeSyntheticModel(synth);
+  const int64_t peak = peakBytes.load() - before;
+  // The largest tensor is drawn as floats and encoded as FP16.
+  const int64_t largest = synth.hidden * synth.intermediate * (4 + 2);
+  EXPECT_LE(peak, 2 * largest) << "awqc synth held more than one tensor";
+  RecordProperty("peak_bytes", std::to_string(peak));
+}
 
 } // namespace
 } // namespace awq
