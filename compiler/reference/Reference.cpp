@@ -37,12 +37,13 @@ std::vector<float> halfsToFloats(const std::vector<uint16_t> &halfs) {
 std::vector<float> dequantize(const QuantizedLinear &layer) {
   validate(layer, "dequantize");
   const int64_t k = layer.k, n = layer.n, g = layer.params.groupSize;
+  const ActivationType type = layer.activation;
   std::vector<float> w(static_cast<size_t>(k * n));
   for (int64_t r = 0; r < k; ++r) {
     for (int64_t c = 0; c < n; ++c) {
       const int q = layer.q[r * n + c];
       const int z = layer.zeroAt(r / g, c);
-      const float s = halfToFloat(layer.scales[(r / g) * n + c]);
+      const float s = elementToFloat(layer.scales[(r / g) * n + c], type);
       w[r * n + c] = static_cast<float>(q - z) * s;
     }
   }
@@ -69,28 +70,30 @@ referenceLinear(const std::vector<uint16_t> &x, int64_t m,
     expectSize(op, "residual", residual.size(), static_cast<size_t>(m * n),
                "[M, N] = " + dims(m, n));
 
+  const ActivationType type = layer.activation;
   const std::vector<float> w = dequantize(layer);
   std::vector<double> a(static_cast<size_t>(k), 1.0);
   for (size_t i = 0; i < activationScale.size(); ++i)
-    a[i] = halfToFloat(activationScale[i]);
+    a[i] = elementToFloat(activationScale[i], type);
 
   std::vector<double> y(static_cast<size_t>(m * n));
   parallelFor(m, numThreads, [&](int64_t begin, int64_t end) {
     std::vector<double> acc(static_cast<size_t>(n));
     for (int64_t row = begin; row < end; ++row) {
       for (int64_t c = 0; c < n; ++c)
-        acc[c] = layer.bias.empty() ? 0.0 : halfToFloat(layer.bias[c]);
+        acc[c] = layer.bias.empty() ? 0.0 : elementToFloat(layer.bias[c], type);
       for (int64_t r = 0; r < k; ++r) {
         const double xa =
-            static_cast<double>(halfToFloat(x[row * k + r])) * a[r];
+            static_cast<double>(elementToFloat(x[row * k + r], type)) * a[r];
         const float *wRow = &w[r * n];
         for (int64_t c = 0; c < n; ++c)
           acc[c] += xa * static_cast<double>(wRow[c]);
       }
       for (int64_t c = 0; c < n; ++c)
         y[row * n + c] =
-            acc[c] +
-            (residual.empty() ? 0.0 : halfToFloat(residual[row * n + c]));
+            acc[c] + (residual.empty()
+                          ? 0.0
+                          : elementToFloat(residual[row * n + c], type));
     }
   });
   return y;

@@ -5,8 +5,8 @@
 // so that they are obviously correct; they never use BLAS or the kernels
 // under test. Threads only split independent output rows.
 //
-// Layouts are row-major. fp16 tensors are uint16_t bit patterns
-// (runtime/support/Half.h); fp16 -> fp32 -> fp64 conversions are exact.
+// Layouts are row-major. fp16 and bf16 tensors are uint16_t bit patterns
+// (runtime/support/Half.h); their conversions to fp32 and fp64 are exact.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_COMPILER_REFERENCE_REFERENCE_H
@@ -23,18 +23,20 @@ namespace awq {
 std::vector<float> halfsToFloats(const std::vector<uint16_t> &halfs);
 
 /// The dense weight of `layer` as W[k, n] = (q[k, n] - z[k / G, n]) * s[k/G, n]
-/// in a [K, N] row-major vector. s is the fp16 scale converted to float; the
-/// product is exact in fp32 (|q - z| < 2^8 and s has 11 significant bits).
+/// in a [K, N] row-major vector. s is the fp16 or bf16 scale (the layer's
+/// activation type) converted to float; the product is exact in fp32
+/// (|q - z| < 2^8 and s has at most 11 significant bits).
 /// Throws awq::Error when the layer is inconsistent (awq::validate).
 std::vector<float> dequantize(const QuantizedLinear &layer);
 
 /// The quantized linear layer in fp64:
 ///   y[m, n] = sum_k (x[m, k] * a[k]) * W[k, n] + bias[n] + residual[m, n]
 /// with W = dequantize(layer).
-///   - x: fp16 [M, K]; M = `m`.
-///   - a: optional per-input-channel activation scale, fp16 [K] (empty = 1).
-///   - bias: layer.bias when present (fp16 [N]).
-///   - residual: optional fp16 [M, N] added to the output (empty = none).
+///   - x: [M, K] in the layer's activation type (fp16 or bf16); M = `m`.
+///   - a: optional per-input-channel activation scale, [K] (empty = 1).
+///   - bias: layer.bias when present ([N]).
+///   - residual: optional [M, N] added to the output (empty = none).
+/// All of them are bits of layer.activation.
 /// Every product and sum is done in fp64 without rounding to fp16, so the
 /// result is the exact value up to fp64 accumulation error; kernels are
 /// expected to match it within a tolerance that models their fp16/fp32

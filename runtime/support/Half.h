@@ -1,14 +1,17 @@
-//===- Half.h - IEEE binary16 conversions on the host ---------------------===//
+//===- Half.h - fp16 and bf16 conversions on the host ---------------------===//
 //
-// fp16 values are stored as uint16_t bit patterns in host buffers. The
+// fp16 and bf16 values are stored as uint16_t bit patterns in host buffers. The
 // conversions round to nearest even and keep subnormals, like the GPU's
 // cvt.rn.f16.f32; they use the compiler's _Float16 (GCC >= 12, clang >= 15)
 // where it has one, else integer arithmetic with the same results
-// (AWQ_SOFT_HALF forces the integer path).
+// (AWQ_SOFT_HALF forces the integer path). bf16 (the top half of an fp32)
+// rounds the same way, in integer arithmetic.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_RUNTIME_SUPPORT_HALF_H
 #define AWQ_RUNTIME_SUPPORT_HALF_H
+
+#include "awq/contract.h"
 
 #include <cstdint>
 #include <cstring>
@@ -102,6 +105,40 @@ inline uint16_t floatToHalf(float value) {
 /// Rounds a float to the nearest fp16 value and returns it as a float.
 inline float roundToHalf(float value) {
   return halfToFloat(floatToHalf(value));
+}
+
+/// bf16 is the top half of an fp32: widening is exact.
+inline float bfloat16ToFloat(uint16_t bits) {
+  const uint32_t word = static_cast<uint32_t>(bits) << 16;
+  float value;
+  std::memcpy(&value, &word, sizeof(value));
+  return value;
+}
+
+/// The nearest bf16 (ties to even; overflow to infinity; NaN stays a quiet
+/// NaN with its sign).
+inline uint16_t floatToBfloat16(float value) {
+  uint32_t word;
+  std::memcpy(&word, &value, sizeof(word));
+  if ((word & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>((word >> 16) | 0x0040u);
+  const uint32_t rest = word & 0xffffu;
+  uint32_t top = word >> 16;
+  if (rest > 0x8000u || (rest == 0x8000u && (top & 1u)))
+    ++top;
+  return static_cast<uint16_t>(top);
+}
+
+/// A 16-bit element of `type` (fp16 or bf16 bits) as a float (exact).
+inline float elementToFloat(uint16_t bits, ActivationType type) {
+  return type == ActivationType::BF16 ? bfloat16ToFloat(bits)
+                                      : halfToFloat(bits);
+}
+
+/// The nearest element of `type` to `value`, as bits.
+inline uint16_t floatToElement(float value, ActivationType type) {
+  return type == ActivationType::BF16 ? floatToBfloat16(value)
+                                      : floatToHalf(value);
 }
 
 } // namespace awq

@@ -14,6 +14,8 @@
 
 #include "runtime/support/Error.h"
 
+#include "awq/contract.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,8 +34,11 @@ struct QuantizedLinear {
   QuantParams params;
   std::vector<uint8_t> q;       ///< [k, n] row-major, values in [0, 2^bits).
   std::vector<uint8_t> zeros;   ///< [k/G, n]; empty when symmetric.
-  std::vector<uint16_t> scales; ///< fp16 bits, [k/G, n].
-  std::vector<uint16_t> bias;   ///< fp16 bits, [n], or empty.
+  std::vector<uint16_t> scales; ///< [k/G, n], bits of `activation`.
+  std::vector<uint16_t> bias;   ///< [n] or empty, bits of `activation`.
+  /// The element type of the scales and bias, and of the activations the
+  /// layer multiplies.
+  ActivationType activation = ActivationType::F16;
 
   int64_t numGroups() const { return k / params.groupSize; }
   int zeroAt(int64_t group, int64_t col) const {
