@@ -21,7 +21,8 @@ llvm_config.with_system_environment(
 llvm_config.with_environment("PATH", config.awq_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
-tools = ["awq-opt", "awq-translate", "awqc", "awq-run", "awq-kernel-stats"]
+tools = ["awq-opt", "awq-translate", "awqc", "awq-run", "awq-kernel-stats",
+         "awq-gpu-check"]
 llvm_config.add_tool_substitutions(
     [t for t in tools if os.path.exists(os.path.join(config.awq_tools_dir, t))],
     [config.awq_tools_dir])

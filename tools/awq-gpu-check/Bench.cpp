@@ -6,7 +6,8 @@
 // copies together exceed 4x the L2 and every launch streams its weights from
 // DRAM. For scale, in the same run: a device-to-device copy of the bytes a
 // launch moves (the bandwidth ceiling) and cuBLAS's FP16 GEMM of the same
-// shape (loaded with dlopen; skipped when absent).
+// shape (loaded with dlopen; skipped when absent). Rows marked bf16 run the
+// bf16 kernels; their cuBLAS column is still the FP16 GEMM (the same bytes).
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,6 +51,7 @@ struct BenchShape {
   int64_t k, n;
   bool siluMul;
   std::string label;
+  ActivationType activation = ActivationType::F16;
 };
 
 std::vector<BenchShape> benchShapes(const Options &options) {
@@ -61,10 +63,13 @@ std::vector<BenchShape> benchShapes(const Options &options) {
       {8192, 8192, false, "8192x8192"},
       {8192, 28672, false, "8192x28672"},
       {28672, 8192, false, "28672x8192"},
+      {4096, 12288, false, "4096x12288 bf16", ActivationType::BF16},
+      {11008, 4096, false, "11008x4096 bf16", ActivationType::BF16},
+      {4096, 22016, true, "4096x22016 silu bf16", ActivationType::BF16},
   };
   if (!options.quick)
     return all;
-  return {all[0], all[2], all[5]};
+  return {all[0], all[2], all[5], all[9]};
 }
 
 std::vector<int64_t> benchRows(const Options &options) {
@@ -156,6 +161,7 @@ WeightCopies makeWeightCopies(const Device &device, KernelFamily family,
                               const LinearShape &shape, size_t slack,
                               uint64_t seed) {
   const WeightBuffers wb = weightBuffers(family, shape);
+  const ActivationType type = shape.activation;
   WeightCopies w;
   const size_t qBytes = static_cast<size_t>(wb.qweightBytes);
   const size_t sBytes = static_cast<size_t>(wb.scaleBytes());
@@ -172,17 +178,20 @@ WeightCopies makeWeightCopies(const Device &device, KernelFamily family,
   const std::vector<uint8_t> q = randomBytes(qBytes, seed);
   std::copy(q.begin(), q.end(), host.begin());
   const size_t halves = sBytes / 2;
-  const std::vector<uint16_t> s = randomScales(halves, -8, -6, seed + 1);
+  const std::vector<uint16_t> s = randomScales(halves, -8, -6, seed + 1, type);
   std::memcpy(host.data() + w.sOffset, s.data(), sBytes);
   if (wb.zeros) {
+    // The GEMV layout, and the GEMM's for bf16, hold z itself; the fp16
+    // GEMM's holds z * s.
+    const bool integral =
+        family == KernelFamily::Gemv || type == ActivationType::BF16;
     const std::vector<uint16_t> z =
-        family == KernelFamily::Gemv
-            ? randomHalves(halves, 0, 15, seed + 2)         // z itself
-            : randomHalves(halves, 0, 15.0 / 64, seed + 2); // z * s
+        integral ? randomHalves(halves, 0, 15, seed + 2, type)
+                 : randomHalves(halves, 0, 15.0 / 64, seed + 2, type);
     std::vector<uint16_t> zi = z;
-    if (family == KernelFamily::Gemv)
-      for (uint16_t &v : zi) // The GEMV layout holds integral z.
-        v = floatToHalf(std::round(halfToFloat(v)));
+    if (integral)
+      for (uint16_t &v : zi)
+        v = floatToElement(std::round(elementToFloat(v, type)), type);
     std::memcpy(host.data() + w.zOffset, zi.data(), sBytes);
   }
   for (size_t c = 0; c < count; ++c) {
@@ -251,6 +260,7 @@ std::string runBench(const Device &device, const Options &options,
     s.group = 128;
     s.zeroPoint = true;
     s.siluMul = shapes[i].siluMul;
+    s.activation = shapes[i].activation;
     if (std::optional<GemvParams> p = planGemv(s, *device.arch, plan)) {
       kernelOf[i][0] = static_cast<int>(toBuild.size());
       KernelInstance instance = KernelInstance::makeGemv(s, *p);
@@ -306,7 +316,7 @@ std::string runBench(const Device &device, const Options &options,
     const size_t slack = static_cast<size_t>(maxM * (bs.k + nOut) * 2);
     DeviceBuffer x(backend, static_cast<size_t>(maxM * bs.k) * 2, "x");
     x.upload(randomHalves(static_cast<size_t>(maxM * bs.k), -1, 1,
-                          options.seed + i));
+                          options.seed + i, bs.activation));
     DeviceBuffer y(backend, static_cast<size_t>(maxM * bs.n) * 2, "y");
 
     // Per family, then M: time, bytes.
@@ -437,6 +447,7 @@ std::string runBench(const Device &device, const Options &options,
              {"k", bs.k},
              {"n", bs.n},
              {"silu_mul", bs.siluMul},
+             {"activation", activationTypeName(bs.activation)},
              {"m", row.m},
              {"family", row.family},
              {"picked", row.picked},

@@ -103,13 +103,15 @@ private:
   uint64_t state;
 };
 
-/// fp16 bits of values uniform in [lo, hi], `count` of them, generated on
-/// all cores (each slice with its own stream from `seed`).
+/// fp16 (or `type`'s) bits of values uniform in [lo, hi], `count` of them,
+/// generated on all cores (each slice with its own stream from `seed`).
 std::vector<uint16_t> randomHalves(size_t count, double lo, double hi,
-                                   uint64_t seed);
-/// fp16 bits of 2^u with u uniform in [loExp, hiExp] (scales).
+                                   uint64_t seed,
+                                   ActivationType type = ActivationType::F16);
+/// fp16 (or `type`'s) bits of 2^u with u uniform in [loExp, hiExp] (scales).
 std::vector<uint16_t> randomScales(size_t count, double loExp, double hiExp,
-                                   uint64_t seed);
+                                   uint64_t seed,
+                                   ActivationType type = ActivationType::F16);
 /// Uniform random bytes.
 std::vector<uint8_t> randomBytes(size_t count, uint64_t seed);
 

@@ -24,6 +24,7 @@
 #include <cmath>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -49,7 +50,15 @@ std::string describeShape(const LinearShape &s) {
     out << " +silu_mul";
   if (s.residual)
     out << " +residual";
+  if (s.activation != ActivationType::F16)
+    out << " " << activationTypeName(s.activation);
   return out.str();
+}
+
+/// The same layer with bf16 activations and parameters.
+LinearShape asBf16(LinearShape s) {
+  s.activation = ActivationType::BF16;
+  return s;
 }
 
 LinearShape makeShape(int64_t k, int64_t n, int bits, int64_t group, bool zp,
@@ -80,13 +89,18 @@ std::vector<NumericsCase> numericsCases(const Options &options) {
               makeShape(256, 130, 8, 64, true, 3, /*silu=*/true),
               makeShape(200, 66, 4, 0, true, 0),
               // Two 1024-value K tiles and one column block: GEMV split-K.
-              makeShape(2048, 40, 3, 64, true, 3)};
+              makeShape(2048, 40, 3, 64, true, 3),
+              asBf16(makeShape(256, 72, 4, 128, true, 1)),
+              asBf16(makeShape(256, 130, 8, 64, true, 3, /*silu=*/true))};
   } else if (options.quick) {
     for (int bits : {3, 4, 8})
       shapes.push_back(makeShape(4096, 4096, bits, 128, true, bits % 4));
     shapes.push_back(makeShape(4160, 4104, 4, 32, true, 3));
     shapes.push_back(makeShape(4096, 4099, 4, 128, false, 1));
     shapes.push_back(makeShape(4096, 5504, 4, 128, true, 1, true));
+    for (int bits : {3, 4, 8})
+      shapes.push_back(asBf16(makeShape(4096, 4096, bits, 128, true, 3)));
+    shapes.push_back(asBf16(makeShape(4096, 5504, 4, 128, false, 1, true)));
   } else {
     int rotate = 0;
     for (int bits : {3, 4, 8})
@@ -110,6 +124,15 @@ std::vector<NumericsCase> numericsCases(const Options &options) {
     shapes.push_back(makeShape(4160, 4104, 4, 32, true, 3, true));
     shapes.push_back(makeShape(11008, 4096, 4, 128, true, 2));
     shapes.push_back(makeShape(4096, 12288, 4, 128, true, 1));
+    // bf16: every width, both zero modes, a tail, SiLU-and-multiply and a
+    // real layer.
+    for (int bits : {3, 4, 8}) {
+      shapes.push_back(asBf16(makeShape(4096, 4096, bits, 128, true, 3)));
+      shapes.push_back(asBf16(makeShape(4096, 4096, bits, 0, false, 1)));
+    }
+    shapes.push_back(asBf16(makeShape(4160, 4104, 4, 32, true, 3)));
+    shapes.push_back(asBf16(makeShape(4096, 5504, 8, 64, true, 2, true)));
+    shapes.push_back(asBf16(makeShape(11008, 4096, 4, 128, true, 2)));
   }
   std::vector<NumericsCase> cases;
   for (const LinearShape &s : shapes)
@@ -136,6 +159,10 @@ struct Planned {
 Planned planFor(const Device &device, const LinearShape &shape,
                 KernelFamily family) {
   Planned planned{family, std::nullopt, "", 0};
+  if (const char *why = activationViolation(shape, *device.arch)) {
+    planned.skipped = why;
+    return planned;
+  }
   PlanOptions plan;
   plan.smCount = device.smCount;
   if (family == KernelFamily::Gemv) {
@@ -181,6 +208,7 @@ CaseData makeCaseData(const LinearShape &shape, int64_t maxM, uint64_t seed) {
   layer.params.bits = shape.bits;
   layer.params.groupSize = shape.group;
   layer.params.zeroPoint = shape.zeroPoint;
+  const ActivationType type = layer.activation = shape.activation;
   const size_t weights = static_cast<size_t>(shape.k * shape.n);
   const size_t groups = static_cast<size_t>(layer.numGroups() * shape.n);
   const unsigned levels = 1u << shape.bits;
@@ -193,20 +221,22 @@ CaseData makeCaseData(const LinearShape &shape, int64_t maxM, uint64_t seed) {
     for (uint8_t &z : layer.zeros)
       z = static_cast<uint8_t>(z & (levels - 1));
   }
-  layer.scales = randomScales(groups, -8, -6, seed + 3);
+  layer.scales = randomScales(groups, -8, -6, seed + 3, type);
   if (shape.bias)
-    layer.bias = randomHalves(static_cast<size_t>(shape.n), -1, 1, seed + 4);
-  d.x = randomHalves(static_cast<size_t>(maxM * shape.k), -1, 1, seed + 5);
+    layer.bias =
+        randomHalves(static_cast<size_t>(shape.n), -1, 1, seed + 4, type);
+  d.x =
+      randomHalves(static_cast<size_t>(maxM * shape.k), -1, 1, seed + 5, type);
   if (shape.residual)
-    d.residual =
-        randomHalves(static_cast<size_t>(maxM * shape.nOut()), -1, 1, seed + 6);
+    d.residual = randomHalves(static_cast<size_t>(maxM * shape.nOut()), -1, 1,
+                              seed + 6, type);
 
   // The reference, by column blocks on all cores: every block streams its
   // slice of W once for all rows.
   const int64_t k = shape.k, n = shape.n;
   std::vector<double> xd(d.x.size());
   for (size_t i = 0; i < d.x.size(); ++i)
-    xd[i] = halfToFloat(d.x[i]);
+    xd[i] = elementToFloat(d.x[i], type);
   d.t.assign(static_cast<size_t>(maxM * n), 0.0);
   d.s.assign(static_cast<size_t>(maxM * n), 0.0);
   constexpr int64_t kBlock = 128;
@@ -223,7 +253,7 @@ CaseData makeCaseData(const LinearShape &shape, int64_t maxM, uint64_t seed) {
         const int64_t g = kk / group;
         for (int64_t j = 0; j < width; ++j) {
           const int64_t col = n0 + j;
-          const double scale = halfToFloat(layer.scales[g * n + col]);
+          const double scale = elementToFloat(layer.scales[g * n + col], type);
           const double z = layer.zeroAt(g, col);
           const double q = layer.q[kk * n + col];
           w[j] = (q - z) * scale;
@@ -243,8 +273,9 @@ CaseData makeCaseData(const LinearShape &shape, int64_t maxM, uint64_t seed) {
       for (int64_t m = 0; m < maxM; ++m)
         for (int64_t j = 0; j < width; ++j) {
           const int64_t col = n0 + j;
-          d.t[m * n + col] = t[m * width + j] +
-                             (shape.bias ? halfToFloat(layer.bias[col]) : 0.0);
+          d.t[m * n + col] =
+              t[m * width + j] +
+              (shape.bias ? elementToFloat(layer.bias[col], type) : 0.0);
           d.s[m * n + col] = s[m * width + j];
         }
     }
@@ -262,13 +293,17 @@ struct Comparison {
 };
 
 /// docs/numerics.md: |got - ref| <= 2^-10 |ref| + 2^-9 S + 2^-24 per product
-/// output, propagated through SiLU(gate) * up as 1.1 |u| dg + |silu(g)| du,
-/// plus 2^-10 of the final value for the fp16 store.
+/// output (bf16: 2^-7 |ref| + 2^-6 S + 2^-24), propagated through
+/// SiLU(gate) * up as 1.1 |u| dg + |silu(g)| du, plus the relative term of
+/// the final value for the 16-bit store.
 Comparison compare(const LinearShape &shape, const CaseData &d, int64_t m,
                    const std::vector<uint16_t> &y) {
-  const double relative = std::ldexp(1.0, -10);
-  const double sumFactor = std::ldexp(1.0, -9);
+  const ActivationType type = shape.activation;
+  const bool bf16 = type == ActivationType::BF16;
+  const double relative = std::ldexp(1.0, bf16 ? -7 : -10);
+  const double sumFactor = std::ldexp(1.0, bf16 ? -6 : -9);
   const double absolute = std::ldexp(1.0, -24);
+  const double largest = bf16 ? 3.3895313892515355e38 : 65504.0;
   const int64_t n = shape.n, nOut = shape.nOut();
   Comparison c;
   c.count = m * nOut;
@@ -290,11 +325,11 @@ Comparison compare(const LinearShape &shape, const CaseData &d, int64_t m,
         propagated = productBound(col);
       }
       if (shape.residual)
-        value += halfToFloat(d.residual[row * nOut + col]);
+        value += elementToFloat(d.residual[row * nOut + col], type);
       const double bound = propagated + relative * std::fabs(value) + absolute;
-      const double got = halfToFloat(y[row * nOut + col]);
-      // Beyond fp16's range the kernel may rightly store inf.
-      if (std::fabs(value) > 65504.0 - bound) {
+      const double got = elementToFloat(y[row * nOut + col], type);
+      // Beyond the type's range the kernel may rightly store inf.
+      if (std::fabs(value) > largest - bound) {
         ++c.overflow;
         continue;
       }
@@ -442,20 +477,24 @@ int64_t runNumerics(const Device &device, const Options &options,
       residual.upload(data.residual);
     }
     DeviceBuffer y(backend, static_cast<size_t>(maxM * nOut) * 2, "y");
-    const std::vector<uint16_t> poison(static_cast<size_t>(maxM * nOut),
-                                       0x7e00); // fp16 NaN
+    const std::vector<uint16_t> poison(
+        static_cast<size_t>(maxM * nOut),
+        floatToElement(std::numeric_limits<float>::quiet_NaN(),
+                       shape.activation));
 
     for (const Planned &planned : plans[c]) {
-      nlohmann::json result = {{"layer", nc.label},
-                               {"family", familyName(planned.family)},
-                               {"k", shape.k},
-                               {"n", shape.n},
-                               {"bits", shape.bits},
-                               {"group", shape.group},
-                               {"zero_point", shape.zeroPoint},
-                               {"bias", shape.bias},
-                               {"residual", shape.residual},
-                               {"silu_mul", shape.siluMul}};
+      nlohmann::json result = {
+          {"layer", nc.label},
+          {"family", familyName(planned.family)},
+          {"k", shape.k},
+          {"n", shape.n},
+          {"bits", shape.bits},
+          {"group", shape.group},
+          {"zero_point", shape.zeroPoint},
+          {"bias", shape.bias},
+          {"residual", shape.residual},
+          {"silu_mul", shape.siluMul},
+          {"activation", activationTypeName(shape.activation)}};
       std::ostringstream line;
       line << "  " << std::left << std::setw(44) << nc.label << " "
            << familyName(planned.family) << "  ";

@@ -80,16 +80,17 @@ std::vector<T> generate(size_t count, uint64_t seed, Make make) {
 } // namespace
 
 std::vector<uint16_t> randomHalves(size_t count, double lo, double hi,
-                                   uint64_t seed) {
+                                   uint64_t seed, ActivationType type) {
   return generate<uint16_t>(count, seed, [=](Random &r) {
-    return floatToHalf(static_cast<float>(r.uniform(lo, hi)));
+    return floatToElement(static_cast<float>(r.uniform(lo, hi)), type);
   });
 }
 
 std::vector<uint16_t> randomScales(size_t count, double loExp, double hiExp,
-                                   uint64_t seed) {
+                                   uint64_t seed, ActivationType type) {
   return generate<uint16_t>(count, seed, [=](Random &r) {
-    return floatToHalf(static_cast<float>(std::exp2(r.uniform(loExp, hiExp))));
+    return floatToElement(
+        static_cast<float>(std::exp2(r.uniform(loExp, hiExp))), type);
   });
 }
 
