@@ -44,9 +44,10 @@ SmallVector<std::string> getSourceTensors(Value weight);
 ::awq::ActivationType activationTypeOf(Type elementType);
 
 /// The activation type of the linears that read a quantized weight value
-/// (through its weight transforms): the type of its scales and zero terms.
-/// Returns why there is none (no linear reads it, or linears of both types
-/// do), or an empty string with `type` set.
+/// (through its weight transforms, and of the 16-bit factors that scale it):
+/// the type of its scales and zero terms; f16 when nothing says (a weight no
+/// linear reads). Returns why there is none (both types read it), or an empty
+/// string with `type` set.
 std::string getWeightActivationType(Value weight, ::awq::ActivationType &type);
 
 } // namespace mlir::awq

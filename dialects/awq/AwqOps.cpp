@@ -455,14 +455,22 @@ std::string mlir::awq::getWeightActivationType(Value weight,
                                                ::awq::ActivationType &type) {
   std::optional<::awq::ActivationType> found;
   bool mixed = false;
+  auto note = [&](Type element) {
+    ::awq::ActivationType seen = activationTypeOf(element);
+    mixed = mixed || (found && *found != seen);
+    found = seen;
+  };
   std::function<void(Value)> visit = [&](Value value) {
     for (Operation *user : value.getUsers()) {
       if (auto linear = dyn_cast<LinearLikeOpInterface>(user)) {
-        ::awq::ActivationType type =
-            activationTypeOf(linear.getInput().getType().getElementType());
-        mixed = mixed || (found && *found != type);
-        found = type;
+        note(linear.getInput().getType().getElementType());
         continue;
+      }
+      // A 16-bit factor is in the type of the scales it multiplies.
+      if (auto scale = dyn_cast<ScaleOutputChannelsOp>(user)) {
+        Type element = elementTypeOf(scale.getScale());
+        if (element.isF16() || element.isBF16())
+          note(element);
       }
       for (Value result : user->getResults())
         if (isa<QWeightType>(result.getType()))
@@ -471,12 +479,11 @@ std::string mlir::awq::getWeightActivationType(Value weight,
   };
   visit(weight);
   if (mixed)
-    return "a quantized weight is read by both f16 and bf16 linears; its "
-           "scales have one type";
-  if (!found)
-    return "no linear reads this quantized weight, so the type of its "
-           "scales is unknown";
-  type = *found;
+    return "a quantized weight is read by both f16 and bf16 linears (or "
+           "scaled by factors of both types); its scales have one type";
+  // A weight nothing reads as either type (a function result) keeps the
+  // default.
+  type = found.value_or(::awq::ActivationType::F16);
   return {};
 }
 
