@@ -330,6 +330,7 @@ json inspectBundle(const std::string &path) {
   const bundle::Manifest &m = b->manifest();
   json layers = json::array();
   uint64_t weightBytes = 0, fp16Bytes = 0;
+  std::set<std::string> activations;
   for (const bundle::Layer &layer : m.layers) {
     json kernels = json::array();
     for (const bundle::KernelUse &use : layer.kernels)
@@ -346,7 +347,9 @@ json inspectBundle(const std::string &path) {
       bytes += uint64_t(layer.shape.k) * 2;
     weightBytes += bytes;
     fp16Bytes += uint64_t(layer.shape.k) * uint64_t(layer.shape.n) * 2;
+    activations.insert(activationTypeName(layer.shape.activation));
     layers.push_back({{"name", layer.name},
+                      {"activation", activationTypeName(layer.shape.activation)},
                       {"function", layer.function},
                       {"k", layer.shape.k},
                       {"n", layer.shape.n},
@@ -378,6 +381,7 @@ json inspectBundle(const std::string &path) {
           {"target", m.target},
           {"target_sms", m.targetSms},
           {"max_m", m.maxM},
+          {"activations", activations},
           {"weights", m.hasWeights},
           {"file_bytes", b->fileBytes()},
           {"weight_bytes", weightBytes},
@@ -422,7 +426,10 @@ std::string formatInspection(const json &summary) {
     out << path << ": awqc bundle (format " << summary["format_version"] << ", "
         << summary["compiler"].get<std::string>() << "), "
         << summary["target"].get<std::string>() << " (" << summary["target_sms"]
-        << " SMs planned), M up to " << summary["max_m"] << "\n";
+        << " SMs planned), M up to " << summary["max_m"];
+    for (const json &type : summary["activations"])
+      out << ", " << type.get<std::string>() << " activations";
+    out << "\n";
     out << "input: " << summary["input"]["path"].get<std::string>()
         << " (sha256 "
         << summary["input"]["sha256"].get<std::string>().substr(0, 16)
