@@ -348,21 +348,22 @@ json inspectBundle(const std::string &path) {
     weightBytes += bytes;
     fp16Bytes += uint64_t(layer.shape.k) * uint64_t(layer.shape.n) * 2;
     activations.insert(activationTypeName(layer.shape.activation));
-    layers.push_back({{"name", layer.name},
-                      {"activation", activationTypeName(layer.shape.activation)},
-                      {"function", layer.function},
-                      {"k", layer.shape.k},
-                      {"n", layer.shape.n},
-                      {"n_out", layer.shape.nOut()},
-                      {"bits", layer.shape.bits},
-                      {"group_size", layer.shape.group},
-                      {"zero_point", layer.shape.zeroPoint},
-                      {"bias", layer.shape.bias},
-                      {"act_scale", layer.shape.actScale},
-                      {"residual", layer.shape.residual},
-                      {"silu_mul", layer.shape.siluMul},
-                      {"kernels", kernels},
-                      {"bytes", bytes}});
+    layers.push_back(
+        {{"name", layer.name},
+         {"activation", activationTypeName(layer.shape.activation)},
+         {"function", layer.function},
+         {"k", layer.shape.k},
+         {"n", layer.shape.n},
+         {"n_out", layer.shape.nOut()},
+         {"bits", layer.shape.bits},
+         {"group_size", layer.shape.group},
+         {"zero_point", layer.shape.zeroPoint},
+         {"bias", layer.shape.bias},
+         {"act_scale", layer.shape.actScale},
+         {"residual", layer.shape.residual},
+         {"silu_mul", layer.shape.siluMul},
+         {"kernels", kernels},
+         {"bytes", bytes}});
   }
   json kernels = json::array();
   for (const bundle::Kernel &kernel : m.kernels)

@@ -178,11 +178,10 @@ HostKernelRunner::execute(const std::string &name, const KernelData &data,
   return y;
 }
 
-KernelRunResult HostKernelRunner::run(const std::string &name,
-                                      const KernelData &data, int64_t m,
-                                      uint64_t seed,
-                                      const std::optional<ErrorBound> &bound)
-    const {
+KernelRunResult
+HostKernelRunner::run(const std::string &name, const KernelData &data,
+                      int64_t m, uint64_t seed,
+                      const std::optional<ErrorBound> &bound) const {
   const KernelSpec &spec = kernel(name);
   const LinearShape &shape = spec.instance.shape;
   if (m < 1)
@@ -192,8 +191,8 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
       rng, static_cast<size_t>(m * shape.k), -1, 1, shape.activation);
   std::vector<uint16_t> residual;
   if (shape.residual)
-    residual = randomElements(rng, static_cast<size_t>(m * shape.nOut()), -1,
-                              1, shape.activation);
+    residual = randomElements(rng, static_cast<size_t>(m * shape.nOut()), -1, 1,
+                              shape.activation);
   // Checked before the run: a mismatch is the caller's error, not the
   // kernel's.
   checkLinearOutput(name, shape, *data.layer, data.actScale, x, residual, m, {},
@@ -206,15 +205,12 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
   return result;
 }
 
-KernelRunResult checkLinearOutput(const std::string &name,
-                                  const LinearShape &shape,
-                                  const QuantizedLinear &layer,
-                                  const std::vector<uint16_t> &actScale,
-                                  const std::vector<uint16_t> &x,
-                                  const std::vector<uint16_t> &residual,
-                                  int64_t m, const std::vector<uint16_t> &y,
-                                  const std::optional<ErrorBound> &given,
-                                  bool shapeOnly) {
+KernelRunResult checkLinearOutput(
+    const std::string &name, const LinearShape &shape,
+    const QuantizedLinear &layer, const std::vector<uint16_t> &actScale,
+    const std::vector<uint16_t> &x, const std::vector<uint16_t> &residual,
+    int64_t m, const std::vector<uint16_t> &y,
+    const std::optional<ErrorBound> &given, bool shapeOnly) {
   if (layer.k != shape.k || layer.n != shape.n ||
       layer.params.bits != shape.bits ||
       layer.params.groupSize != shape.group ||

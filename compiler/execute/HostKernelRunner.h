@@ -115,10 +115,9 @@ public:
   /// Runs `name` on M = `m` rows of random activations (and a random
   /// residual when the kernel has one), seeded by `seed`, with the output
   /// poisoned first, and compares it with the reference.
-  KernelRunResult run(const std::string &name, const KernelData &data,
-                      int64_t m, uint64_t seed,
-                      const std::optional<ErrorBound> &bound =
-                          std::nullopt) const;
+  KernelRunResult
+  run(const std::string &name, const KernelData &data, int64_t m, uint64_t seed,
+      const std::optional<ErrorBound> &bound = std::nullopt) const;
 
   /// Runs `name` on the given fp16 activations x [m, K] (and residual
   /// [m, Nout] when the kernel takes one) and returns its fp16 output

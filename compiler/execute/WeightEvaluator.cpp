@@ -308,15 +308,14 @@ const std::vector<uint16_t> &WeightEvaluator::vector(mlir::Value value) {
     throw Error("a parameter vector is a function argument: the IR must name "
                 "it with awq.external to run it");
   if (auto external = mlir::dyn_cast<ir::ExternalOp>(def)) {
-    *result =
-        source.vector(external.getTensor().str(), type.getDimSize(0), t);
+    *result = source.vector(external.getTensor().str(), type.getDimSize(0), t);
   } else if (auto mul = mlir::dyn_cast<ir::VectorMulOp>(def)) {
     const std::vector<uint16_t> &a = vector(mul.getLhs());
     const std::vector<uint16_t> &b = vector(mul.getRhs());
     result->resize(a.size());
     for (size_t i = 0; i < a.size(); ++i)
-      (*result)[i] = floatToElement(
-          elementToFloat(a[i], t) * elementToFloat(b[i], t), t);
+      (*result)[i] =
+          floatToElement(elementToFloat(a[i], t) * elementToFloat(b[i], t), t);
   } else if (auto concat = mlir::dyn_cast<ir::ConcatVectorsOp>(def)) {
     if (concat.getInterleave()) {
       const std::vector<uint16_t> &a = vector(concat.getInputs()[0]);

@@ -59,9 +59,9 @@ public:
   /// stored zero points (the fp64 reference's view: repack and
   /// fold_zero_points change how the weight is stored, not its value).
   const QuantizedLinear &quantized(mlir::Value weight);
-  /// The zero terms z * s (rounded to the layer's type) of a scaled_zero weight, [groups, n], as
-  /// awq.fold_zero_points computed them (and later weight transforms
-  /// changed them).
+  /// The zero terms z * s (rounded to the layer's type) of a scaled_zero
+  /// weight, [groups, n], as awq.fold_zero_points computed them (and later
+  /// weight transforms changed them).
   const std::vector<uint16_t> &zeroTerms(mlir::Value weight);
   /// The kernel buffers of a weight in a kernel layout: executes the
   /// awq.repack that produced it on the evaluated source weight.

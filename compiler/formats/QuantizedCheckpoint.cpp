@@ -156,8 +156,8 @@ QuantizedCheckpoint importWith(const std::string &dir,
     // damaged or mixed checkpoint.
     if (!result.linears.empty() &&
         layer.activation != result.linears.begin()->second.activation)
-      throw Error(tensorWhere(checkpoint.get(prefix + ".scales")) +
-                  ": dtype " + dtypeName(activationDType(layer.activation)) +
+      throw Error(tensorWhere(checkpoint.get(prefix + ".scales")) + ": dtype " +
+                  dtypeName(activationDType(layer.activation)) +
                   " differs from the scales of layer '" +
                   result.linears.begin()->first + "' (" +
                   dtypeName(activationDType(
@@ -216,8 +216,7 @@ std::vector<TensorRef> awqLayerTensorLayout(const std::string &prefix,
                                             ActivationType activation) {
   return awqLayout(prefix, k, n,
                    params.groupSize == k ? 1 : k / params.groupSize,
-                   awqPackedWords(n, params.bits, prefix), hasBias,
-                   activation);
+                   awqPackedWords(n, params.bits, prefix), hasBias, activation);
 }
 
 void AwqLayerTensors::appendRefs(const std::string &prefix,

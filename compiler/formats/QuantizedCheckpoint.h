@@ -63,12 +63,10 @@ struct AwqLayerTensors {
 /// The tensors AwqLayerTensors::appendRefs writes for a layer of these
 /// dimensions, without data: names, dtypes and shapes, so a checkpoint can be
 /// laid out before its layers are quantized.
-std::vector<TensorRef> awqLayerTensorLayout(const std::string &prefix,
-                                            int64_t k, int64_t n,
-                                            const QuantParams &params,
-                                            bool hasBias,
-                                            ActivationType activation =
-                                                ActivationType::F16);
+std::vector<TensorRef>
+awqLayerTensorLayout(const std::string &prefix, int64_t k, int64_t n,
+                     const QuantParams &params, bool hasBias,
+                     ActivationType activation = ActivationType::F16);
 
 /// Packs `layer` (validated first; errors name `name`). A symmetric layer
 /// stores the implicit zero 2^(bits-1) explicitly, as AutoAWQ always stores

@@ -231,8 +231,8 @@ KernelRunResult LayerReference::check(const std::vector<uint16_t> &x,
 
 LayerRun::LayerRun(awqc_model *model, const bundle::Layer &layer, int64_t m,
                    std::mt19937_64 &rng)
-    : m(m), x(randomElements(rng, size_t(m * layer.shape.k),
-                             layer.shape.activation)),
+    : m(m),
+      x(randomElements(rng, size_t(m * layer.shape.k), layer.shape.activation)),
       residual(layer.shape.residual
                    ? randomElements(rng, size_t(m * layer.shape.nOut()),
                                     layer.shape.activation)

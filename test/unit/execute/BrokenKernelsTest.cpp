@@ -114,27 +114,23 @@ TEST_P(BrokenKernels, AreCaught) {
 
 INSTANTIATE_TEST_SUITE_P(
     Faults, BrokenKernels,
-    ::testing::Values(Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_80"},
-                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_80"},
-                      Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_80"},
-                      Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_80"},
-                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_75"},
-                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_75"},
-                      Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_75"},
-                      Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_75"},
-                      // bf16: needs the bf16 kernels (branches bf16-gemv and
-                      // bf16-gemm).
-                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_80",
-                            "bf16"},
-                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_80",
-                            "bf16"},
-                      Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_80", "bf16"},
-                      Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_80",
-                            "bf16"},
-                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_90",
-                            "bf16"},
-                      Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_90",
-                            "bf16"}),
+    ::testing::Values(
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_80"},
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_80"},
+        Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_80"},
+        Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_80"},
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_75"},
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_75"},
+        Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_75"},
+        Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_75"},
+        // bf16: needs the bf16 kernels (branches bf16-gemv and
+        // bf16-gemm).
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_80", "bf16"},
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_80", "bf16"},
+        Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_80", "bf16"},
+        Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_80", "bf16"},
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_90", "bf16"},
+        Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_90", "bf16"}),
     [](const auto &info) {
       std::string name = std::string(info.param.macro).substr(10);
       return name + "_" + info.param.family + "_" + info.param.target +

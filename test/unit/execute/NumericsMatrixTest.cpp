@@ -77,8 +77,8 @@ std::string moduleFor(int bits, const std::string &target,
     if (l.bias) {
       os << "  %b = awq.external \"matrix." << i << ".bias\" : tensor<" << l.n
          << "x" << element << ">\n";
-      operands += " bias(%b : tensor<" + std::to_string(l.n) + "x" + element +
-                  ">)";
+      operands +=
+          " bias(%b : tensor<" + std::to_string(l.n) + "x" + element + ">)";
     }
     if (l.actScale) {
       os << "  %s = awq.external \"matrix." << i << ".scale\" : tensor<" << l.k
@@ -112,8 +112,7 @@ TEST_P(NumericsMatrix, EveryKernelMatchesTheReference) {
   const ArchInfo *arch = parseTarget(target)->arch;
   const std::vector<MatrixLayer> layers = layersFor(bits);
   auto context = test::makeContext();
-  auto module =
-      test::parse(*context, moduleFor(bits, target, layers, element));
+  auto module = test::parse(*context, moduleFor(bits, target, layers, element));
   ASSERT_TRUE(module);
   ASSERT_TRUE(test::lower(*module, target));
   std::vector<KernelSpec> specs = test::kernelSpecs(*module);
@@ -164,16 +163,14 @@ TEST_P(NumericsMatrix, EveryKernelMatchesTheReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Bits, NumericsMatrix,
-    ::testing::Values(MatrixCase{3, "sm_80"}, MatrixCase{4, "sm_80"},
-                      MatrixCase{8, "sm_80"}, MatrixCase{3, "sm_75"},
-                      MatrixCase{4, "sm_75"}, MatrixCase{8, "sm_75"},
-                      MatrixCase{4, "sm_86"},
-                      // bf16: needs the bf16 kernels (branches bf16-gemv and
-                      // bf16-gemm).
-                      MatrixCase{3, "sm_80", "bf16"},
-                      MatrixCase{4, "sm_80", "bf16"},
-                      MatrixCase{8, "sm_80", "bf16"},
-                      MatrixCase{4, "sm_90", "bf16"}),
+    ::testing::Values(
+        MatrixCase{3, "sm_80"}, MatrixCase{4, "sm_80"}, MatrixCase{8, "sm_80"},
+        MatrixCase{3, "sm_75"}, MatrixCase{4, "sm_75"}, MatrixCase{8, "sm_75"},
+        MatrixCase{4, "sm_86"},
+        // bf16: needs the bf16 kernels (branches bf16-gemv and
+        // bf16-gemm).
+        MatrixCase{3, "sm_80", "bf16"}, MatrixCase{4, "sm_80", "bf16"},
+        MatrixCase{8, "sm_80", "bf16"}, MatrixCase{4, "sm_90", "bf16"}),
     [](const auto &info) {
       return "Bits" + std::to_string(info.param.bits) + "_" +
              info.param.target +

@@ -169,9 +169,9 @@ TEST(WeightEvaluatorBf16, TransformsRoundToTheLayersType) {
       const float s = bfloat16ToFloat(original.scales[i]);
       ASSERT_TRUE(s > 0 && std::isfinite(s)) << "scales are bf16 values";
       EXPECT_EQ(result.scales[i], product(original.scales[i], factors[c]));
-      differsFromFp16 += result.scales[i] !=
-                         floatToHalf(halfToFloat(original.scales[i]) *
-                                     halfToFloat(factors[c]));
+      differsFromFp16 +=
+          result.scales[i] != floatToHalf(halfToFloat(original.scales[i]) *
+                                          halfToFloat(factors[c]));
     }
   EXPECT_GT(differsFromFp16, 0);
   for (int64_t c = 0; c < n; ++c)
@@ -205,9 +205,8 @@ TEST(WeightEvaluatorBf16, ZeroTermsAreBf16) {
           floatToBfloat16(static_cast<float>(original.zeros[i]) *
                           bfloat16ToFloat(original.scales[i]));
       EXPECT_EQ(terms[i], term) << "z * s at group " << g << ", column " << c;
-      EXPECT_EQ(resultTerms[i],
-                floatToBfloat16(bfloat16ToFloat(terms[i]) *
-                                bfloat16ToFloat(factors[c])));
+      EXPECT_EQ(resultTerms[i], floatToBfloat16(bfloat16ToFloat(terms[i]) *
+                                                bfloat16ToFloat(factors[c])));
     }
 }
 

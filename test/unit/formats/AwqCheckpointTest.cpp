@@ -347,7 +347,8 @@ TEST(AwqImport, RefusesMixedActivationTypes) {
     c.addLayer("b", 128, 16, DType::BF16);
     c.write(awqConfig());
     expectError([&] { importAwqCheckpoint(c.dir.path()); },
-                {"'b.scales'", "dtype BF16 differs from the scales of layer 'a'",
+                {"'b.scales'",
+                 "dtype BF16 differs from the scales of layer 'a'",
                  "a model has one activation type"});
   }
   {

@@ -119,9 +119,9 @@ TEST(ModelDescription, DtypeIsFloat16OrBfloat16) {
   EXPECT_EQ(bf16.activation, ActivationType::BF16);
   // Written only for bf16, and read back the same.
   EXPECT_EQ(modelDescriptionToJson(bf16)["dtype"], "bfloat16");
-  EXPECT_FALSE(modelDescriptionToJson(parseModelDescriptionJson(
-                                          baseDocument(), "mem"))
-                   .contains("dtype"));
+  EXPECT_FALSE(
+      modelDescriptionToJson(parseModelDescriptionJson(baseDocument(), "mem"))
+          .contains("dtype"));
   EXPECT_EQ(
       parseModelDescriptionJson(modelDescriptionToJson(bf16), "mem").activation,
       ActivationType::BF16);
