@@ -360,6 +360,36 @@ TEST(AwqImport, RefusesMixedActivationTypes) {
   }
 }
 
+// The compiler's header check: the IR's activation type must be the dtype of
+// the scales, bias and vectors it reads.
+TEST(AwqImport, HeaderCheckFollowsTheActivationType) {
+  HandMadeCheckpoint c;
+  c.addLayer("l", 128, 16, DType::F16);
+  c.add("norm", DType::F16, {128});
+  c.write(awqConfig());
+  SafeTensorsCheckpoint checkpoint = SafeTensorsCheckpoint::open(c.dir.path());
+  const QuantizationConfig config = readQuantizationConfig(c.dir.path());
+  ExpectedTensor layer;
+  layer.name = "l";
+  layer.quantized = true;
+  layer.k = 128;
+  layer.n = 16;
+  layer.params.bits = 4;
+  layer.params.groupSize = 64;
+  ExpectedTensor norm;
+  norm.name = "norm";
+  norm.length = 128;
+  checkCheckpointTensors(checkpoint, config, {layer, norm});
+  layer.activation = ActivationType::BF16;
+  expectError([&] { checkCheckpointTensors(checkpoint, config, {layer}); },
+              {"'l.scales'", "expected dtype BF16",
+               "the model's activation type is bf16", "got F16"});
+  norm.activation = ActivationType::BF16;
+  expectError([&] { checkCheckpointTensors(checkpoint, config, {norm}); },
+              {"'norm'", "expected dtype BF16",
+               "the model's activation type is bf16", "got F16"});
+}
+
 TEST(AwqCheckpoint, Bf16LayersRoundTripInBf16) {
   QuantParams params;
   params.bits = 4;
