@@ -81,6 +81,7 @@ json describeDescription(const ModelDescription &description,
   json result = modelDescriptionToJson(description);
   json summary = {{"kind", "model_description"}, {"path", path}};
   summary["name"] = description.name;
+  summary["dtype"] = descriptionDtypeName(description.activation);
   summary["checkpoint"] = result["checkpoint"];
   summary["resolved_checkpoint"] = resolveCheckpointPath(description, path);
   json groups = json::array();
@@ -556,7 +557,8 @@ std::string formatInspection(const json &summary) {
         << summary["input_groups"].size() << " input groups, "
         << summary["layers"].size() << " layers, "
         << summary["quantized_weights"].get<uint64_t>()
-        << " quantized weights\n";
+        << " quantized weights, " << summary["dtype"].get<std::string>()
+        << " activations\n";
     out << "input groups:\n";
     for (const json &group : summary["input_groups"]) {
       const json &producer = group["producer"];
