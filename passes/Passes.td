@@ -133,6 +133,8 @@ def SelectKernelsPass : Pass<"awq-select-kernels", "::mlir::ModuleOp"> {
       `awq::kDefaultGemmMinM`).
 
     `families` restricts the choice to one kernel family (`gemv` or `gemm`).
+    A bf16 linear on a target without bf16 arithmetic (sm_75) is an error
+    naming the op and the target (`awq::activationViolation`).
 
     ```mlir
     %y = awq.linear %x, %w : tensor<?x4096xf16>, !awq.qweight<...> -> tensor<?x4096xf16>

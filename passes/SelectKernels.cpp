@@ -94,6 +94,13 @@ struct SelectKernelsPass
       if (linear.getGemv() || linear.getGemm())
         return WalkResult::advance();
       ::awq::LinearShape shape = linear.getLinearShape();
+      // Checked before planning so the error names the target, not a
+      // missing kernel.
+      if (const char *why = ::awq::activationViolation(shape, *arch)) {
+        linear.emitOpError() << "cannot run on target " << targetName << " ("
+                             << arch->part << "): " << why;
+        return WalkResult::interrupt();
+      }
       std::optional<::awq::GemvParams> gemv;
       std::optional<::awq::GemmParams> gemm;
       if (families != "gemv")

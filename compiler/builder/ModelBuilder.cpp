@@ -29,12 +29,17 @@ public:
   OwningOpRef<ModuleOp> build();
 
 private:
+  /// The description's dtype: activations and every 16-bit parameter.
+  Type elementType() {
+    return description.activation == ActivationType::BF16
+               ? Type(builder.getBF16Type())
+               : Type(builder.getF16Type());
+  }
   RankedTensorType activationType(int64_t cols) {
-    return RankedTensorType::get({ShapedType::kDynamic, cols},
-                                 builder.getF16Type());
+    return RankedTensorType::get({ShapedType::kDynamic, cols}, elementType());
   }
   RankedTensorType vectorType(int64_t length) {
-    return RankedTensorType::get({length}, builder.getF16Type());
+    return RankedTensorType::get({length}, elementType());
   }
 
   /// An argument of @forward standing for an activation computed outside.

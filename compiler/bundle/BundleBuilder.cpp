@@ -3,6 +3,7 @@
 #include "compiler/bundle/BundleBuilder.h"
 
 #include "compiler/execute/WeightEvaluator.h"
+#include "compiler/formats/QuantizedCheckpoint.h"
 #include "dialects/awq/AwqDialect.h"
 #include "dialects/awq/KernelSchedules.h"
 #include "runtime/formats/MappedFile.h"
@@ -253,6 +254,9 @@ writeModuleBundle(mlir::ModuleOp module,
         *current = i;
       }
     };
+    // Scales, zero terms, bias and activation scale: bits of the layer's
+    // activation type.
+    const DType elementType = activationDType(layer.shape.activation);
     size_t familiesLeft = layer.layouts.size();
     for (const auto &[family, buffers] : layer.layouts) {
       mlir::Operation *op =
@@ -286,7 +290,7 @@ writeModuleBundle(mlir::ModuleOp module,
            }});
       const bool zeros = !buffers.zeros.empty();
       tensors.push_back({buffers.scales,
-                         DType::F16,
+                         elementType,
                          {sizes.scaleRows, sizes.scaleCols},
                          [held, zeros](std::vector<uint8_t> &out) {
                            const std::vector<uint16_t> &v = (*held)->scales;
@@ -296,7 +300,7 @@ writeModuleBundle(mlir::ModuleOp module,
                          }});
       if (zeros)
         tensors.push_back({buffers.zeros,
-                           DType::F16,
+                           elementType,
                            {sizes.scaleRows, sizes.scaleCols},
                            [held](std::vector<uint8_t> &out) {
                              const std::vector<uint16_t> &v = (*held)->zeros;
@@ -320,12 +324,12 @@ writeModuleBundle(mlir::ModuleOp module,
     if (!layer.bias.empty())
       tensors.push_back(
           {layer.bias,
-           DType::F16,
+           elementType,
            {layer.shape.n},
            vector(operands.bias, layer.shape.n, layer.name + " bias")});
     if (!layer.actScale.empty())
       tensors.push_back({layer.actScale,
-                         DType::F16,
+                         elementType,
                          {layer.shape.k},
                          vector(operands.actScale, layer.shape.k,
                                 layer.name + " activation scale")});

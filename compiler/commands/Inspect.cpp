@@ -81,6 +81,7 @@ json describeDescription(const ModelDescription &description,
   json result = modelDescriptionToJson(description);
   json summary = {{"kind", "model_description"}, {"path", path}};
   summary["name"] = description.name;
+  summary["dtype"] = descriptionDtypeName(description.activation);
   summary["checkpoint"] = result["checkpoint"];
   summary["resolved_checkpoint"] = resolveCheckpointPath(description, path);
   json groups = json::array();
@@ -330,6 +331,7 @@ json inspectBundle(const std::string &path) {
   const bundle::Manifest &m = b->manifest();
   json layers = json::array();
   uint64_t weightBytes = 0, fp16Bytes = 0;
+  std::set<std::string> activations;
   for (const bundle::Layer &layer : m.layers) {
     json kernels = json::array();
     for (const bundle::KernelUse &use : layer.kernels)
@@ -346,20 +348,23 @@ json inspectBundle(const std::string &path) {
       bytes += uint64_t(layer.shape.k) * 2;
     weightBytes += bytes;
     fp16Bytes += uint64_t(layer.shape.k) * uint64_t(layer.shape.n) * 2;
-    layers.push_back({{"name", layer.name},
-                      {"function", layer.function},
-                      {"k", layer.shape.k},
-                      {"n", layer.shape.n},
-                      {"n_out", layer.shape.nOut()},
-                      {"bits", layer.shape.bits},
-                      {"group_size", layer.shape.group},
-                      {"zero_point", layer.shape.zeroPoint},
-                      {"bias", layer.shape.bias},
-                      {"act_scale", layer.shape.actScale},
-                      {"residual", layer.shape.residual},
-                      {"silu_mul", layer.shape.siluMul},
-                      {"kernels", kernels},
-                      {"bytes", bytes}});
+    activations.insert(activationTypeName(layer.shape.activation));
+    layers.push_back(
+        {{"name", layer.name},
+         {"activation", activationTypeName(layer.shape.activation)},
+         {"function", layer.function},
+         {"k", layer.shape.k},
+         {"n", layer.shape.n},
+         {"n_out", layer.shape.nOut()},
+         {"bits", layer.shape.bits},
+         {"group_size", layer.shape.group},
+         {"zero_point", layer.shape.zeroPoint},
+         {"bias", layer.shape.bias},
+         {"act_scale", layer.shape.actScale},
+         {"residual", layer.shape.residual},
+         {"silu_mul", layer.shape.siluMul},
+         {"kernels", kernels},
+         {"bytes", bytes}});
   }
   json kernels = json::array();
   for (const bundle::Kernel &kernel : m.kernels)
@@ -378,6 +383,7 @@ json inspectBundle(const std::string &path) {
           {"target", m.target},
           {"target_sms", m.targetSms},
           {"max_m", m.maxM},
+          {"activations", activations},
           {"weights", m.hasWeights},
           {"file_bytes", b->fileBytes()},
           {"weight_bytes", weightBytes},
@@ -422,7 +428,10 @@ std::string formatInspection(const json &summary) {
     out << path << ": awqc bundle (format " << summary["format_version"] << ", "
         << summary["compiler"].get<std::string>() << "), "
         << summary["target"].get<std::string>() << " (" << summary["target_sms"]
-        << " SMs planned), M up to " << summary["max_m"] << "\n";
+        << " SMs planned), M up to " << summary["max_m"];
+    for (const json &type : summary["activations"])
+      out << ", " << type.get<std::string>() << " activations";
+    out << "\n";
     out << "input: " << summary["input"]["path"].get<std::string>()
         << " (sha256 "
         << summary["input"]["sha256"].get<std::string>().substr(0, 16)
@@ -548,7 +557,8 @@ std::string formatInspection(const json &summary) {
         << summary["input_groups"].size() << " input groups, "
         << summary["layers"].size() << " layers, "
         << summary["quantized_weights"].get<uint64_t>()
-        << " quantized weights\n";
+        << " quantized weights, " << summary["dtype"].get<std::string>()
+        << " activations\n";
     out << "input groups:\n";
     for (const json &group : summary["input_groups"]) {
       const json &producer = group["producer"];

@@ -16,33 +16,38 @@
 namespace awq {
 namespace {
 
-constexpr uint16_t kHalfNaN = 0x7e00;
+/// Quiet NaNs: the poison an unwritten output element keeps.
+uint16_t nanBits(ActivationType type) {
+  return type == ActivationType::BF16 ? 0x7fc0 : 0x7e00;
+}
 
 double silu(double g) { return g / (1.0 + std::exp(-g)); }
 
 /// |d silu / dg| <= 1.1 everywhere.
 constexpr double kSiluSlope = 1.1;
 
-std::vector<uint16_t> randomHalfs(std::mt19937_64 &rng, size_t count, float low,
-                                  float high) {
+std::vector<uint16_t> randomElements(std::mt19937_64 &rng, size_t count,
+                                     float low, float high,
+                                     ActivationType type) {
   std::uniform_real_distribution<float> dist(low, high);
   std::vector<uint16_t> result(count);
   for (uint16_t &v : result)
-    v = floatToHalf(dist(rng));
+    v = floatToElement(dist(rng), type);
   return result;
 }
 
-/// S[m, n] = sum_k |x a| (|W| + |z s|): the magnitude the kernels' fp16
-/// roundings act on.
+/// S[m, n] = sum_k |x a| (|W| + |z s|): the magnitude the kernels' fp16 or
+/// bf16 roundings act on. Every 16-bit value is in the layer's type.
 std::vector<double> errorScale(const std::vector<uint16_t> &x, int64_t m,
                                const QuantizedLinear &layer,
                                const std::vector<uint16_t> &actScale) {
   const int64_t k = layer.k, n = layer.n, g = layer.params.groupSize;
+  const ActivationType type = layer.activation;
   std::vector<double> weightMagnitude(static_cast<size_t>(k * n));
   for (int64_t kk = 0; kk < k; ++kk)
     for (int64_t nn = 0; nn < n; ++nn) {
       const int64_t group = kk / g;
-      const double s = halfToFloat(layer.scales[group * n + nn]);
+      const double s = elementToFloat(layer.scales[group * n + nn], type);
       const int z = layer.zeroAt(group, nn);
       const double w = (layer.q[kk * n + nn] - z) * s;
       weightMagnitude[kk * n + nn] = std::fabs(w) + std::fabs(z * s);
@@ -50,9 +55,9 @@ std::vector<double> errorScale(const std::vector<uint16_t> &x, int64_t m,
   std::vector<double> result(static_cast<size_t>(m * n), 0.0);
   for (int64_t row = 0; row < m; ++row)
     for (int64_t kk = 0; kk < k; ++kk) {
-      double xa = halfToFloat(x[row * k + kk]);
+      double xa = elementToFloat(x[row * k + kk], type);
       if (!actScale.empty())
-        xa *= halfToFloat(actScale[kk]);
+        xa *= elementToFloat(actScale[kk], type);
       xa = std::fabs(xa);
       if (xa == 0)
         continue;
@@ -119,9 +124,14 @@ HostKernelRunner::execute(const std::string &name, const KernelData &data,
                 familyName(spec.instance.family) + " kernel's layout");
   if (shape.zeroPoint == data.weights->zeros.empty())
     throw Error(name + ": zero terms present and kernel zero point differ");
+  if (layer.activation != shape.activation)
+    throw Error(name + ": the weights are " +
+                activationTypeName(layer.activation) + " but the kernel is " +
+                activationTypeName(shape.activation));
   const KernelWeights &weights = *data.weights;
   const KernelLaunch launch = spec.instance.launch(m);
-  std::vector<uint16_t> y(static_cast<size_t>(m * nOut), kHalfNaN);
+  std::vector<uint16_t> y(static_cast<size_t>(m * nOut),
+                          nanBits(shape.activation));
   std::vector<float> workspace(static_cast<size_t>(launch.workspaceFloats),
                                0.0f);
   std::vector<unsigned> counters(static_cast<size_t>(launch.counters), 0u);
@@ -168,20 +178,21 @@ HostKernelRunner::execute(const std::string &name, const KernelData &data,
   return y;
 }
 
-KernelRunResult HostKernelRunner::run(const std::string &name,
-                                      const KernelData &data, int64_t m,
-                                      uint64_t seed,
-                                      const ErrorBound &bound) const {
+KernelRunResult
+HostKernelRunner::run(const std::string &name, const KernelData &data,
+                      int64_t m, uint64_t seed,
+                      const std::optional<ErrorBound> &bound) const {
   const KernelSpec &spec = kernel(name);
   const LinearShape &shape = spec.instance.shape;
   if (m < 1)
     throw Error(name + ": M must be at least 1");
   std::mt19937_64 rng(seed);
-  std::vector<uint16_t> x =
-      randomHalfs(rng, static_cast<size_t>(m * shape.k), -1, 1);
+  std::vector<uint16_t> x = randomElements(
+      rng, static_cast<size_t>(m * shape.k), -1, 1, shape.activation);
   std::vector<uint16_t> residual;
   if (shape.residual)
-    residual = randomHalfs(rng, static_cast<size_t>(m * shape.nOut()), -1, 1);
+    residual = randomElements(rng, static_cast<size_t>(m * shape.nOut()), -1, 1,
+                              shape.activation);
   // Checked before the run: a mismatch is the caller's error, not the
   // kernel's.
   checkLinearOutput(name, shape, *data.layer, data.actScale, x, residual, m, {},
@@ -194,19 +205,21 @@ KernelRunResult HostKernelRunner::run(const std::string &name,
   return result;
 }
 
-KernelRunResult checkLinearOutput(const std::string &name,
-                                  const LinearShape &shape,
-                                  const QuantizedLinear &layer,
-                                  const std::vector<uint16_t> &actScale,
-                                  const std::vector<uint16_t> &x,
-                                  const std::vector<uint16_t> &residual,
-                                  int64_t m, const std::vector<uint16_t> &y,
-                                  const ErrorBound &bound, bool shapeOnly) {
+KernelRunResult checkLinearOutput(
+    const std::string &name, const LinearShape &shape,
+    const QuantizedLinear &layer, const std::vector<uint16_t> &actScale,
+    const std::vector<uint16_t> &x, const std::vector<uint16_t> &residual,
+    int64_t m, const std::vector<uint16_t> &y,
+    const std::optional<ErrorBound> &given, bool shapeOnly) {
   if (layer.k != shape.k || layer.n != shape.n ||
       layer.params.bits != shape.bits ||
       layer.params.groupSize != shape.group ||
-      layer.params.zeroPoint != shape.zeroPoint)
+      layer.params.zeroPoint != shape.zeroPoint ||
+      layer.activation != shape.activation)
     throw Error(name + ": the weights do not match the kernel's shape");
+  const ActivationType type = shape.activation;
+  const ErrorBound bound =
+      given ? *given : ErrorBound::forActivation(shape.activation);
   if (shape.bias != !layer.bias.empty() || shape.actScale != !actScale.empty())
     throw Error(name + ": bias or activation scale presence differs from the "
                        "kernel's");
@@ -243,7 +256,7 @@ KernelRunResult checkLinearOutput(const std::string &name,
         propagated = productBound(col);
       }
       if (shape.residual)
-        value += halfToFloat(residual[row * nOut + col]);
+        value += elementToFloat(residual[row * nOut + col], type);
       ref[row * nOut + col] = value;
       tolerance[row * nOut + col] =
           propagated + bound.relative * std::fabs(value) + bound.absolute;
@@ -256,7 +269,7 @@ KernelRunResult checkLinearOutput(const std::string &name,
   for (int64_t row = 0; row < m; ++row)
     for (int64_t col = 0; col < nOut; ++col) {
       const size_t i = static_cast<size_t>(row * nOut + col);
-      const double got = halfToFloat(y[i]);
+      const double got = elementToFloat(y[i], type);
       const double error = std::fabs(got - ref[i]);
       if (!std::isfinite(got)) {
         if (result.nonFinite++ == 0 && result.worst.empty())

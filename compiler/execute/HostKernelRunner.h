@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,13 +66,27 @@ struct KernelRunResult {
 ///   |got - ref| <= 2^-10 |ref| + 2^-9 S + 2^-24,
 /// S = sum_k |x a| (|W| + |z s|) (the magnitude the fp16 rounding of weights,
 /// zero terms and scaled activations acts on), propagated through SiLU.
+/// For bf16 layers (8 significant bits instead of 11) the same bound with
+/// the unit roundoff 2^-8 in place of 2^-11:
+///   |got - ref| <= 2^-7 |ref| + 2^-6 S + 2^-24.
 struct ErrorBound {
   double relative = std::ldexp(1.0, -10);
   double sumFactor = std::ldexp(1.0, -9);
   double absolute = std::ldexp(1.0, -24);
+
+  /// The documented bound of a layer whose activations are `type`.
+  static ErrorBound forActivation(ActivationType type) {
+    ErrorBound bound;
+    if (type == ActivationType::BF16) {
+      bound.relative = std::ldexp(1.0, -7);
+      bound.sumFactor = std::ldexp(1.0, -6);
+    }
+    return bound;
+  }
 };
 
-/// Compares `y`, a kernel's fp16 output [m, Nout] for x [m, K] (and the
+/// Without `bound`, ErrorBound::forActivation(shape.activation).
+/// Compares `y`, a kernel's fp16 or bf16 output [m, Nout] for x [m, K] (and the
 /// residual [m, Nout] when the layer takes one), with the fp64 reference of
 /// `layer` (its bias included) under `bound`. `name` labels messages. Throws
 /// awq::Error when the layer, the activation scale or the buffers do not
@@ -81,7 +96,8 @@ KernelRunResult checkLinearOutput(
     const QuantizedLinear &layer, const std::vector<uint16_t> &actScale,
     const std::vector<uint16_t> &x, const std::vector<uint16_t> &residual,
     int64_t m, const std::vector<uint16_t> &y,
-    const ErrorBound &bound = ErrorBound(), bool shapeOnly = false);
+    const std::optional<ErrorBound> &bound = std::nullopt,
+    bool shapeOnly = false);
 
 class HostKernelRunner {
 public:
@@ -99,9 +115,9 @@ public:
   /// Runs `name` on M = `m` rows of random activations (and a random
   /// residual when the kernel has one), seeded by `seed`, with the output
   /// poisoned first, and compares it with the reference.
-  KernelRunResult run(const std::string &name, const KernelData &data,
-                      int64_t m, uint64_t seed,
-                      const ErrorBound &bound = ErrorBound()) const;
+  KernelRunResult
+  run(const std::string &name, const KernelData &data, int64_t m, uint64_t seed,
+      const std::optional<ErrorBound> &bound = std::nullopt) const;
 
   /// Runs `name` on the given fp16 activations x [m, K] (and residual
   /// [m, Nout] when the kernel takes one) and returns its fp16 output

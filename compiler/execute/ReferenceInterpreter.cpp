@@ -16,7 +16,16 @@ namespace ir = mlir::awq;
 namespace awq {
 namespace {
 
-double toHalf(double value) { return roundToHalf(static_cast<float>(value)); }
+/// The activation type of a tensor value: its element type (f16 or bf16).
+ActivationType typeOf(mlir::Value value) {
+  return ir::activationTypeOf(
+      mlir::cast<mlir::RankedTensorType>(value.getType()).getElementType());
+}
+
+/// `value` rounded to the nearest `type` number, as a kernel stores it.
+double roundTo(double value, ActivationType type) {
+  return elementToFloat(floatToElement(static_cast<float>(value), type), type);
+}
 
 Activation makeActivation(int64_t rows, int64_t cols) {
   Activation result;
@@ -26,23 +35,32 @@ Activation makeActivation(int64_t rows, int64_t cols) {
   return result;
 }
 
-void roundAll(Activation &value) {
+void roundAll(Activation &value, ActivationType type) {
   for (double &v : value.data)
-    v = toHalf(v);
+    v = roundTo(v, type);
 }
 
-std::vector<uint16_t> toHalfBits(const Activation &value) {
+std::vector<uint16_t> toBits(const Activation &value, ActivationType type) {
   std::vector<uint16_t> bits(value.data.size());
   for (size_t i = 0; i < bits.size(); ++i)
-    bits[i] = floatToHalf(static_cast<float>(value.data[i]));
+    bits[i] = floatToElement(static_cast<float>(value.data[i]), type);
   return bits;
 }
 
-std::vector<double> halfsToDoubles(const std::vector<uint16_t> &bits) {
+std::vector<double> bitsToDoubles(const std::vector<uint16_t> &bits,
+                                  ActivationType type) {
   std::vector<double> result(bits.size());
   for (size_t i = 0; i < bits.size(); ++i)
-    result[i] = halfToFloat(bits[i]);
+    result[i] = elementToFloat(bits[i], type);
   return result;
+}
+
+/// The values of a parameter vector (f16 or bf16 bits of `value`'s type);
+/// empty for a null value.
+std::vector<double> paramValues(WeightEvaluator &weights, mlir::Value value) {
+  if (!value)
+    return {};
+  return bitsToDoubles(weights.vector(value), typeOf(value));
 }
 
 double silu(double g) { return g / (1.0 + std::exp(-g)); }
@@ -55,8 +73,10 @@ std::string opName(mlir::Operation *op) {
 Activation linearReference(const Activation &x, const QuantizedLinear &layer,
                            const std::vector<uint16_t> &actScale,
                            const Activation *residual, bool siluMul) {
+  // The layer's type is that of its scales, bias, activations and output.
+  const ActivationType type = layer.activation;
   std::vector<double> t =
-      referenceLinear(toHalfBits(x), x.rows, layer, actScale);
+      referenceLinear(toBits(x, type), x.rows, layer, actScale);
   const int64_t nOut = siluMul ? layer.n / 2 : layer.n;
   Activation y = makeActivation(x.rows, nOut);
   for (int64_t m = 0; m < x.rows; ++m)
@@ -68,7 +88,7 @@ Activation linearReference(const Activation &x, const QuantizedLinear &layer,
         value += residual->data[m * nOut + j];
       y.data[m * nOut + j] = value;
     }
-  roundAll(y);
+  roundAll(y, type);
   return y;
 }
 
@@ -104,6 +124,9 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
   auto vectorOf = [&](mlir::Value value) -> std::vector<uint16_t> {
     return value ? weights.vector(value) : std::vector<uint16_t>();
   };
+  auto valuesOf = [&](mlir::Value value) {
+    return paramValues(weights, value);
+  };
 
   std::vector<Activation> results;
   for (mlir::Operation &operation : function.getBody().front()) {
@@ -121,7 +144,7 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
       continue;
     if (auto norm = mlir::dyn_cast<ir::RMSNormOp>(op)) {
       const Activation &x = get(norm.getInput());
-      std::vector<uint16_t> w = vectorOf(norm.getWeight());
+      std::vector<double> w = valuesOf(norm.getWeight());
       Activation y = makeActivation(x.rows, x.cols);
       for (int64_t m = 0; m < x.rows; ++m) {
         double sum = 0;
@@ -130,15 +153,14 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
         double inv =
             1.0 / std::sqrt(sum / x.cols + norm.getEpsilon().convertToDouble());
         for (int64_t k = 0; k < x.cols; ++k)
-          y.data[m * x.cols + k] =
-              x.data[m * x.cols + k] * inv * halfToFloat(w[k]);
+          y.data[m * x.cols + k] = x.data[m * x.cols + k] * inv * w[k];
       }
-      roundAll(y);
+      roundAll(y, typeOf(norm.getResult()));
       values[norm.getResult()] = std::move(y);
     } else if (auto norm = mlir::dyn_cast<ir::LayerNormOp>(op)) {
       const Activation &x = get(norm.getInput());
-      std::vector<uint16_t> w = vectorOf(norm.getWeight());
-      std::vector<uint16_t> b = vectorOf(norm.getBias());
+      std::vector<double> w = valuesOf(norm.getWeight());
+      std::vector<double> b = valuesOf(norm.getBias());
       Activation y = makeActivation(x.rows, x.cols);
       for (int64_t m = 0; m < x.rows; ++m) {
         double mean = 0, var = 0;
@@ -152,10 +174,10 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
             1.0 / std::sqrt(var / x.cols + norm.getEpsilon().convertToDouble());
         for (int64_t k = 0; k < x.cols; ++k)
           y.data[m * x.cols + k] =
-              (x.data[m * x.cols + k] - mean) * inv * halfToFloat(w[k]) +
-              (b.empty() ? 0.0 : halfToFloat(b[k]));
+              (x.data[m * x.cols + k] - mean) * inv * w[k] +
+              (b.empty() ? 0.0 : b[k]);
       }
-      roundAll(y);
+      roundAll(y, typeOf(norm.getResult()));
       values[norm.getResult()] = std::move(y);
     } else if (auto linear = mlir::dyn_cast<ir::LinearOp>(op)) {
       QuantizedLinear layer = weights.quantized(linear.getWeight());
@@ -179,14 +201,15 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
         data.layer = &layer;
         data.weights = &weights.packed(weight);
         data.actScale = vectorOf(actScale);
+        const ActivationType type = typeOf(input);
         std::vector<uint16_t> y = runner->execute(
-            kernelName, data, toHalfBits(x),
-            residual ? toHalfBits(get(residual)) : std::vector<uint16_t>(),
+            kernelName, data, toBits(x, type),
+            residual ? toBits(get(residual), type) : std::vector<uint16_t>(),
             x.rows);
         Activation out;
         out.rows = x.rows;
         out.cols = siluMul ? layer.n / 2 : layer.n;
-        out.data = halfsToDoubles(y);
+        out.data = bitsToDoubles(y, type);
         values[op->getResult(0)] = std::move(out);
       } else {
         values[op->getResult(0)] = linearReference(
@@ -203,14 +226,14 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
       Activation y = makeActivation(g.rows, g.cols);
       for (size_t i = 0; i < y.data.size(); ++i)
         y.data[i] = silu(g.data[i]) * u.data[i];
-      roundAll(y);
+      roundAll(y, typeOf(siluMul.getResult()));
       values[siluMul.getResult()] = std::move(y);
     } else if (auto add = mlir::dyn_cast<ir::AddOp>(op)) {
       const Activation &a = get(add.getLhs()), &b = get(add.getRhs());
       Activation y = makeActivation(a.rows, a.cols);
       for (size_t i = 0; i < y.data.size(); ++i)
         y.data[i] = a.data[i] + b.data[i];
-      roundAll(y);
+      roundAll(y, typeOf(add.getResult()));
       values[add.getResult()] = std::move(y);
     } else if (auto split = mlir::dyn_cast<ir::SplitOp>(op)) {
       const Activation &x = get(split.getInput());
@@ -227,12 +250,12 @@ ReferenceInterpreter::run(mlir::func::FuncOp function,
       }
     } else if (auto scale = mlir::dyn_cast<ir::ScaleActivationOp>(op)) {
       const Activation &x = get(scale.getInput());
-      std::vector<uint16_t> s = vectorOf(scale.getScale());
+      std::vector<double> s = valuesOf(scale.getScale());
       Activation y = makeActivation(x.rows, x.cols);
       for (int64_t m = 0; m < x.rows; ++m)
         for (int64_t k = 0; k < x.cols; ++k)
-          y.data[m * x.cols + k] = x.data[m * x.cols + k] * halfToFloat(s[k]);
-      roundAll(y);
+          y.data[m * x.cols + k] = x.data[m * x.cols + k] * s[k];
+      roundAll(y, typeOf(scale.getResult()));
       values[scale.getResult()] = std::move(y);
     } else if (auto matmul = mlir::dyn_cast<ir::MatmulOp>(op)) {
       auto dequant = matmul.getWeight().getDefiningOp<ir::DequantizeOp>();

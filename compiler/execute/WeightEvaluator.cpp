@@ -31,12 +31,14 @@ public:
   explicit RandomWeightSource(uint64_t seed) : seed(seed) {}
 
   QuantizedLinear quantized(const std::string &tensor, int64_t k, int64_t n,
-                            const QuantParams &params) override {
+                            const QuantParams &params,
+                            ActivationType activation) override {
     std::mt19937_64 rng(nameSeed(seed, tensor));
     QuantizedLinear layer;
     layer.k = k;
     layer.n = n;
     layer.params = params;
+    layer.activation = activation;
     const int levels = 1 << params.bits;
     std::uniform_int_distribution<int> value(0, levels - 1);
     std::uniform_real_distribution<float> scale(0.5f, 1.5f);
@@ -48,7 +50,7 @@ public:
     const float unit = std::ldexp(1.0f, -(params.bits + 2));
     layer.scales.resize(static_cast<size_t>(groups));
     for (uint16_t &s : layer.scales)
-      s = floatToHalf(scale(rng) * unit);
+      s = floatToElement(scale(rng) * unit, activation);
     if (params.zeroPoint) {
       layer.zeros.resize(static_cast<size_t>(groups));
       for (uint8_t &z : layer.zeros)
@@ -57,8 +59,8 @@ public:
     return layer;
   }
 
-  std::vector<uint16_t> vector(const std::string &tensor,
-                               int64_t length) override {
+  std::vector<uint16_t> vector(const std::string &tensor, int64_t length,
+                               ActivationType activation) override {
     std::mt19937_64 rng(nameSeed(seed, tensor));
     bool bias =
         tensor.size() >= 4 && tensor.compare(tensor.size() - 4, 4, "bias") == 0;
@@ -66,7 +68,7 @@ public:
                                                bias ? 1.0f : 1.5f);
     std::vector<uint16_t> result(static_cast<size_t>(length));
     for (uint16_t &v : result)
-      v = floatToHalf(dist(rng));
+      v = floatToElement(dist(rng), activation);
     return result;
   }
 
@@ -81,7 +83,8 @@ public:
         config(readQuantizationConfig(path)) {}
 
   QuantizedLinear quantized(const std::string &tensor, int64_t k, int64_t n,
-                            const QuantParams &params) override {
+                            const QuantParams &params,
+                            ActivationType activation) override {
     QuantizedLinear layer = config.method == QuantMethod::Gptq
                                 ? unpackGptqLayer(checkpoint, tensor, config)
                                 : unpackAwqLayer(checkpoint, tensor, config);
@@ -95,18 +98,25 @@ public:
                   " but the IR expects " + std::to_string(k) + "x" +
                   std::to_string(n) + ", " + std::to_string(params.bits) +
                   "-bit, group " + std::to_string(params.groupSize));
+    if (layer.activation != activation)
+      throw Error(path + ": tensor '" + tensor + ".scales' is " +
+                  dtypeName(activationDType(layer.activation)) +
+                  " but the IR's layer is " + activationTypeName(activation));
     // Biases are separate awq.external values in the IR.
     layer.bias.clear();
     return layer;
   }
 
-  std::vector<uint16_t> vector(const std::string &tensor,
-                               int64_t length) override {
+  std::vector<uint16_t> vector(const std::string &tensor, int64_t length,
+                               ActivationType activation) override {
     const TensorView &view = checkpoint.get(tensor);
-    if (view.dtype != DType::F16 || view.shape.size() != 1 ||
+    const DType dtype = activationDType(activation);
+    if (view.dtype != dtype || view.shape.size() != 1 ||
         view.shape[0] != length)
-      throw Error(path + ": tensor '" + tensor + "' must be an F16 vector of " +
-                  std::to_string(length) + " elements");
+      throw Error(path + ": tensor '" + tensor + "' must be an " +
+                  dtypeName(dtype) + " vector of " + std::to_string(length) +
+                  " elements, got " + dtypeName(view.dtype) + " " +
+                  formatShape(view.shape));
     std::vector<uint16_t> result(static_cast<size_t>(length));
     std::memcpy(result.data(), view.data, result.size() * 2);
     return result;
@@ -120,6 +130,19 @@ private:
 
 std::string describeOp(mlir::Operation *op) {
   return "'" + op->getName().getStringRef().str() + "'";
+}
+
+/// Weight transforms compute in the layer's type: a factor of another type
+/// would be rounded twice (the verifiers cannot see the scales' type).
+void requireVectorType(mlir::Value vector, ActivationType type,
+                       const char *what) {
+  mlir::Type element =
+      mlir::cast<mlir::RankedTensorType>(vector.getType()).getElementType();
+  if (!(element.isF16() || element.isBF16()) ||
+      ir::activationTypeOf(element) != type)
+    throw Error(std::string(what) + ": the factors must be " +
+                activationTypeName(type) +
+                " like the scales of the weight they multiply");
 }
 
 } // namespace
@@ -148,15 +171,22 @@ const QuantizedLinear &WeightEvaluator::quantized(mlir::Value weight) {
     params.bits = static_cast<int>(type.getBits());
     params.groupSize = type.getGroup();
     params.zeroPoint = type.getZeroMode() != ir::ZeroMode::symmetric;
+    ActivationType activation = ActivationType::F16;
+    std::string why = ir::getWeightActivationType(weight, activation);
+    if (!why.empty())
+      throw Error("tensor '" + external.getTensor().str() + "': " + why);
     *result = source.quantized(external.getTensor().str(), type.getK(),
-                               type.getN(), params);
+                               type.getN(), params, activation);
   } else if (auto scale = mlir::dyn_cast<ir::ScaleOutputChannelsOp>(def)) {
     *result = quantized(scale.getWeight());
+    const ActivationType t = result->activation;
+    requireVectorType(scale.getScale(), t, "awq.scale_output_channels");
     const std::vector<uint16_t> &factors = vector(scale.getScale());
     for (int64_t g = 0; g < result->numGroups(); ++g)
       for (int64_t n = 0; n < result->n; ++n) {
         uint16_t &s = result->scales[static_cast<size_t>(g * result->n + n)];
-        s = floatToHalf(halfToFloat(s) * halfToFloat(factors[n]));
+        s = floatToElement(elementToFloat(s, t) * elementToFloat(factors[n], t),
+                           t);
       }
   } else if (mlir::isa<ir::FoldZeroPointsOp, ir::RepackOp>(def)) {
     // The logical layer is unchanged: share it rather than copy it (a
@@ -200,11 +230,14 @@ const std::vector<uint16_t> &WeightEvaluator::zeroTerms(mlir::Value weight) {
   } else if (auto scale = mlir::dyn_cast<ir::ScaleOutputChannelsOp>(def)) {
     // The op scales every term of the column, z * s included.
     *result = zeroTerms(scale.getWeight());
+    const ActivationType t = quantized(weight).activation;
+    requireVectorType(scale.getScale(), t, "awq.scale_output_channels");
     const std::vector<uint16_t> &factors = vector(scale.getScale());
     const size_t n = static_cast<size_t>(type.getN());
     for (size_t i = 0; i < result->size(); ++i)
-      (*result)[i] =
-          floatToHalf(halfToFloat((*result)[i]) * halfToFloat(factors[i % n]));
+      (*result)[i] = floatToElement(elementToFloat((*result)[i], t) *
+                                        elementToFloat(factors[i % n], t),
+                                    t);
   } else if (mlir::isa<ir::RepackOp>(def)) {
     *result = zeroTerms(def->getOperand(0));
   } else {
@@ -265,21 +298,24 @@ const std::vector<uint16_t> &WeightEvaluator::vector(mlir::Value value) {
   if (it != vectors.end())
     return *it->second;
   auto type = mlir::cast<mlir::RankedTensorType>(value.getType());
-  if (type.getRank() != 1 || !type.getElementType().isF16())
-    throw Error("only 1-D f16 parameter tensors can be evaluated");
+  if (type.getRank() != 1 ||
+      !(type.getElementType().isF16() || type.getElementType().isBF16()))
+    throw Error("only 1-D f16 or bf16 parameter tensors can be evaluated");
+  const ActivationType t = ir::activationTypeOf(type.getElementType());
   auto result = std::make_shared<std::vector<uint16_t>>();
   mlir::Operation *def = value.getDefiningOp();
   if (!def)
     throw Error("a parameter vector is a function argument: the IR must name "
                 "it with awq.external to run it");
   if (auto external = mlir::dyn_cast<ir::ExternalOp>(def)) {
-    *result = source.vector(external.getTensor().str(), type.getDimSize(0));
+    *result = source.vector(external.getTensor().str(), type.getDimSize(0), t);
   } else if (auto mul = mlir::dyn_cast<ir::VectorMulOp>(def)) {
     const std::vector<uint16_t> &a = vector(mul.getLhs());
     const std::vector<uint16_t> &b = vector(mul.getRhs());
     result->resize(a.size());
     for (size_t i = 0; i < a.size(); ++i)
-      (*result)[i] = floatToHalf(halfToFloat(a[i]) * halfToFloat(b[i]));
+      (*result)[i] =
+          floatToElement(elementToFloat(a[i], t) * elementToFloat(b[i], t), t);
   } else if (auto concat = mlir::dyn_cast<ir::ConcatVectorsOp>(def)) {
     if (concat.getInterleave()) {
       const std::vector<uint16_t> &a = vector(concat.getInputs()[0]);

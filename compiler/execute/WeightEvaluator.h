@@ -30,12 +30,14 @@ class WeightSource {
 public:
   virtual ~WeightSource() = default;
   /// The quantized layer stored under `tensor` (a name prefix) with the
-  /// given shape and parameters.
+  /// given shape and parameters, its scales in `activation`'s type.
   virtual QuantizedLinear quantized(const std::string &tensor, int64_t k,
-                                    int64_t n, const QuantParams &params) = 0;
-  /// The fp16 vector `tensor` of `length` elements.
+                                    int64_t n, const QuantParams &params,
+                                    ActivationType activation) = 0;
+  /// The vector `tensor` of `length` elements, bits of `activation`'s type.
   virtual std::vector<uint16_t> vector(const std::string &tensor,
-                                       int64_t length) = 0;
+                                       int64_t length,
+                                       ActivationType activation) = 0;
 };
 
 /// Reproducible random tensors: integers uniform in range, scales in
@@ -57,9 +59,9 @@ public:
   /// stored zero points (the fp64 reference's view: repack and
   /// fold_zero_points change how the weight is stored, not its value).
   const QuantizedLinear &quantized(mlir::Value weight);
-  /// The zero terms fp16(z * s) of a scaled_zero weight, [groups, n], as
-  /// awq.fold_zero_points computed them (and later weight transforms
-  /// changed them).
+  /// The zero terms z * s (rounded to the layer's type) of a scaled_zero
+  /// weight, [groups, n], as awq.fold_zero_points computed them (and later
+  /// weight transforms changed them).
   const std::vector<uint16_t> &zeroTerms(mlir::Value weight);
   /// The kernel buffers of a weight in a kernel layout: executes the
   /// awq.repack that produced it on the evaluated source weight.
@@ -67,7 +69,8 @@ public:
   /// packed(weight), handed over: the evaluator forgets it, so a streaming
   /// caller can move its buffers out instead of copying them.
   std::shared_ptr<KernelWeights> takePacked(mlir::Value weight);
-  /// The fp16 bits of a 1-D parameter tensor value.
+  /// The bits (f16 or bf16, the value's element type) of a 1-D parameter
+  /// tensor value.
   const std::vector<uint16_t> &vector(mlir::Value value);
   /// Forgets every evaluated value, so that a caller walking layers in
   /// order holds one layer's data at a time.

@@ -10,6 +10,7 @@
 #include "compiler/formats/LlamaConfig.h"
 #include "compiler/formats/ModelDescription.h"
 #include "compiler/formats/QuantizationConfig.h"
+#include "compiler/formats/QuantizedCheckpoint.h"
 #include "runtime/formats/SafeTensors.h"
 #include "runtime/support/Error.h"
 
@@ -35,11 +36,21 @@ bool hasWeights(const fs::path &dir) {
   return false;
 }
 
-/// Checks that the checkpoint holds `layer` with its K and N; returns
-/// whether it has a bias.
+/// The activation type of a checkpoint without weights: config.json's
+/// torch_dtype when it is "bfloat16", else fp16 (AutoAWQ stores fp16 scales).
+ActivationType activationOfConfig(const json &config) {
+  auto it = config.find("torch_dtype");
+  return it != config.end() && it->is_string() &&
+                 it->get<std::string>() == "bfloat16"
+             ? ActivationType::BF16
+             : ActivationType::F16;
+}
+
+/// Checks that the checkpoint holds `layer` with its K and N and scales (and
+/// bias) of `dtype`; returns whether it has a bias.
 bool checkLayerWeights(const SafeTensorsCheckpoint &weights,
                        const LayerDescription &layer, QuantMethod method,
-                       const std::string &configFile) {
+                       const std::string &configFile, DType dtype) {
   const TensorView *qweight = weights.find(layer.weights + ".qweight");
   const TensorView *scales = weights.find(layer.weights + ".scales");
   const std::string expected = "layer '" + layer.name +
@@ -56,7 +67,15 @@ bool checkLayerWeights(const SafeTensorsCheckpoint &weights,
     throw Error(std::string(qweight->file) + ": " + configFile + " implies " +
                 expected + " but qweight is " + formatShape(qweight->shape) +
                 " and scales " + formatShape(scales->shape));
-  return weights.find(layer.weights + ".bias") != nullptr;
+  // One model, one activation type: the first layer's scales set it.
+  const TensorView *bias = weights.find(layer.weights + ".bias");
+  for (const TensorView *view : {scales, bias})
+    if (view && view->dtype != dtype)
+      throw Error(std::string(view->file) + ": tensor '" + view->name +
+                  "' has dtype " + dtypeName(view->dtype) +
+                  " but the model's scales are " + dtypeName(dtype) +
+                  ": a model has one activation type (F16 or BF16)");
+  return bias != nullptr;
 }
 
 } // namespace
@@ -67,8 +86,8 @@ ModelDescription describeCheckpoint(const std::string &dir) {
   if (!fs::exists(configFile))
     throw Error(dir + ": no config.json; describeCheckpoint needs a Hugging "
                       "Face checkpoint directory");
-  const LlamaConfig shape =
-      readLlamaConfig(readJsonFile(configFile), configFile);
+  const json config = readJsonFile(configFile);
+  const LlamaConfig shape = readLlamaConfig(config, configFile);
   const QuantizationConfig quantization = readQuantizationConfig(dir);
 
   ModelDescription description;
@@ -111,11 +130,24 @@ ModelDescription describeCheckpoint(const std::string &dir) {
                     "' unquantized; the model description covers only "
                     "quantized linears of the blocks");
 
+  // The scales' dtype is the activation type (AutoAWQ writes fp16 scales
+  // even for bf16 models, which then run in fp16 as AutoAWQ runs them);
+  // without weights, config.json's torch_dtype.
+  description.activation = activationOfConfig(config);
   if (hasWeights(directory)) {
     SafeTensorsCheckpoint weights = SafeTensorsCheckpoint::open(dir);
+    const TensorView *first =
+        description.layers.empty()
+            ? nullptr
+            : weights.find(description.layers.front().weights + ".scales");
+    if (first && (first->dtype == DType::F16 || first->dtype == DType::BF16))
+      description.activation = first->dtype == DType::BF16
+                                   ? ActivationType::BF16
+                                   : ActivationType::F16;
+    const DType dtype = activationDType(description.activation);
     for (LayerDescription &layer : description.layers)
-      layer.bias =
-          checkLayerWeights(weights, layer, quantization.method, configFile);
+      layer.bias = checkLayerWeights(weights, layer, quantization.method,
+                                     configFile, dtype);
   }
 
   // Group sizes that do not divide K and similar surface here, naming the

@@ -409,6 +409,10 @@ ModelDescription::layersOfGroup(std::string_view group) const {
   return result;
 }
 
+const char *descriptionDtypeName(ActivationType type) {
+  return type == ActivationType::BF16 ? "bfloat16" : "float16";
+}
+
 ModelDescription parseModelDescriptionJson(const json &document,
                                            const std::string &source) {
   const JsonField root(document, source, "");
@@ -421,10 +425,19 @@ ModelDescription parseModelDescriptionJson(const json &document,
   if (description.version != kModelDescriptionVersion)
     version.fail("version " + std::to_string(kModelDescriptionVersion) +
                  " (the only version this awqc reads)");
-  root.rejectUnknownKeys({"awqc_model_description", "name", "checkpoint",
-                          "input_groups", "layers"});
+  root.rejectUnknownKeys({"awqc_model_description", "name", "dtype",
+                          "checkpoint", "input_groups", "layers"});
   if (std::optional<JsonField> name = root.optionalField("name"))
     description.name = name->asString();
+  if (std::optional<JsonField> dtype = root.optionalField("dtype")) {
+    const std::string spelling = dtype->asString();
+    if (spelling == descriptionDtypeName(ActivationType::F16))
+      description.activation = ActivationType::F16;
+    else if (spelling == descriptionDtypeName(ActivationType::BF16))
+      description.activation = ActivationType::BF16;
+    else
+      dtype->fail("\"float16\" or \"bfloat16\" (the activation type)");
+  }
 
   const JsonField checkpoint = root.field("checkpoint");
   checkpoint.requireObject();
@@ -496,6 +509,10 @@ JsonT toDocument(const ModelDescription &description) {
   document["awqc_model_description"] = description.version;
   if (!description.name.empty())
     document["name"] = description.name;
+  // float16 is the default: written only for bf16 models, so fp16
+  // descriptions read the same as before the field existed.
+  if (description.activation != ActivationType::F16)
+    document["dtype"] = descriptionDtypeName(description.activation);
   document["checkpoint"] = {{"path", description.checkpoint.path},
                             {"format", description.checkpoint.format}};
   JsonT groups = JsonT::array();

@@ -132,9 +132,16 @@ struct CheckpointLocation {
   std::string format = "awq";
 };
 
+/// The description's "dtype" spelling of `type` (Hugging Face's torch_dtype
+/// names): "float16" or "bfloat16".
+const char *descriptionDtypeName(ActivationType type);
+
 struct ModelDescription {
   int version = kModelDescriptionVersion;
   std::string name;
+  /// The element type of activations and 16-bit parameters ("dtype":
+  /// "float16", the default, or "bfloat16").
+  ActivationType activation = ActivationType::F16;
   CheckpointLocation checkpoint;
   std::vector<InputGroup> inputGroups;
   std::vector<LayerDescription> layers;

@@ -42,6 +42,26 @@ const TensorView &requireTensor(const SafeTensorsCheckpoint &checkpoint,
   return *view;
 }
 
+/// The `<prefix>.scales` tensor: F16 or BF16, which is the layer's
+/// activation type.
+const TensorView &requireScales(const SafeTensorsCheckpoint &checkpoint,
+                                const std::string &prefix) {
+  const std::string name = prefix + ".scales";
+  const TensorView *view = checkpoint.find(name);
+  if (!view)
+    throw Error(checkpoint.source() + ": missing tensor '" + name +
+                "' of quantized layer '" + prefix + "'");
+  if (view->dtype != DType::F16 && view->dtype != DType::BF16)
+    throw Error(tensorWhere(*view) + ": expected dtype F16 or BF16, got " +
+                dtypeName(view->dtype));
+  return *view;
+}
+
+ActivationType activationOfScales(const TensorView &scales) {
+  return scales.dtype == DType::BF16 ? ActivationType::BF16
+                                     : ActivationType::F16;
+}
+
 void requireRank(const TensorView &view, size_t rank, const std::string &what) {
   if (view.shape.size() != rank)
     throw Error(tensorWhere(view) + ": expected a rank-" +
@@ -62,14 +82,18 @@ template <typename T> std::vector<T> copyElements(const TensorView &view) {
   return out;
 }
 
-/// Reads the optional `<prefix>.bias`, F16 [N].
+/// Reads the optional `<prefix>.bias` [N], of the scales' dtype (a layer's
+/// scales and bias share its activation type).
 std::vector<uint16_t> readBias(const SafeTensorsCheckpoint &checkpoint,
-                               const std::string &prefix, int64_t n) {
+                               const std::string &prefix, int64_t n,
+                               ActivationType activation) {
   const TensorView *view = checkpoint.find(prefix + ".bias");
   if (!view)
     return {};
-  if (view->dtype != DType::F16)
-    throw Error(tensorWhere(*view) + ": expected dtype F16, got " +
+  if (view->dtype != activationDType(activation))
+    throw Error(tensorWhere(*view) + ": expected dtype " +
+                dtypeName(activationDType(activation)) +
+                " (the dtype of the layer's scales), got " +
                 dtypeName(view->dtype));
   requireShape(*view, {n}, "[N]");
   return copyElements<uint16_t>(*view);
@@ -127,7 +151,19 @@ QuantizedCheckpoint importWith(const std::string &dir,
     if (!endsWith(name, ".qweight"))
       continue;
     const std::string prefix = name.substr(0, name.size() - 8);
-    result.linears.emplace(prefix, readLayer(checkpoint, prefix, quantization));
+    QuantizedLinear layer = readLayer(checkpoint, prefix, quantization);
+    // One model, one activation type: bf16 scales next to fp16 ones are a
+    // damaged or mixed checkpoint.
+    if (!result.linears.empty() &&
+        layer.activation != result.linears.begin()->second.activation)
+      throw Error(tensorWhere(checkpoint.get(prefix + ".scales")) + ": dtype " +
+                  dtypeName(activationDType(layer.activation)) +
+                  " differs from the scales of layer '" +
+                  result.linears.begin()->first + "' (" +
+                  dtypeName(activationDType(
+                      result.linears.begin()->second.activation)) +
+                  "): a model has one activation type");
+    result.linears.emplace(prefix, std::move(layer));
     for (const char *part : parts)
       consumed.insert(prefix + part);
   }
@@ -161,13 +197,14 @@ namespace {
 /// The one spelling of an AWQ layer's tensors: names, dtypes, shapes.
 std::vector<TensorRef> awqLayout(const std::string &prefix, int64_t k,
                                  int64_t n, int64_t groups, int64_t words,
-                                 bool hasBias) {
+                                 bool hasBias, ActivationType activation) {
+  const DType scalesType = activationDType(activation);
   std::vector<TensorRef> layout = {
       {prefix + ".qweight", DType::I32, {k, words}},
       {prefix + ".qzeros", DType::I32, {groups, words}},
-      {prefix + ".scales", DType::F16, {groups, n}}};
+      {prefix + ".scales", scalesType, {groups, n}}};
   if (hasBias)
-    layout.push_back({prefix + ".bias", DType::F16, {n}});
+    layout.push_back({prefix + ".bias", scalesType, {n}});
   return layout;
 }
 } // namespace
@@ -175,10 +212,11 @@ std::vector<TensorRef> awqLayout(const std::string &prefix, int64_t k,
 std::vector<TensorRef> awqLayerTensorLayout(const std::string &prefix,
                                             int64_t k, int64_t n,
                                             const QuantParams &params,
-                                            bool hasBias) {
+                                            bool hasBias,
+                                            ActivationType activation) {
   return awqLayout(prefix, k, n,
                    params.groupSize == k ? 1 : k / params.groupSize,
-                   awqPackedWords(n, params.bits, prefix), hasBias);
+                   awqPackedWords(n, params.bits, prefix), hasBias, activation);
 }
 
 void AwqLayerTensors::appendRefs(const std::string &prefix,
@@ -189,7 +227,7 @@ void AwqLayerTensors::appendRefs(const std::string &prefix,
       qweight.size() * sizeof(int32_t), qzeros.size() * sizeof(int32_t),
       scales.size() * sizeof(uint16_t), bias.size() * sizeof(uint16_t)};
   std::vector<TensorRef> layout =
-      awqLayout(prefix, k, n, groups, words, !bias.empty());
+      awqLayout(prefix, k, n, groups, words, !bias.empty(), activation);
   for (size_t i = 0; i < layout.size(); ++i) {
     layout[i].data = data[i];
     layout[i].size = sizes[i];
@@ -219,6 +257,7 @@ AwqLayerTensors packAwqLayer(const QuantizedLinear &layer,
   }
   packed.scales = layer.scales;
   packed.bias = layer.bias;
+  packed.activation = layer.activation;
   return packed;
 }
 
@@ -231,8 +270,11 @@ void checkCheckpointTensors(const SafeTensorsCheckpoint &checkpoint,
       const TensorView *view = checkpoint.find(prefix);
       if (!view)
         throw Error(checkpoint.source() + ": missing tensor '" + prefix + "'");
-      if (view->dtype != DType::F16)
-        throw Error(tensorWhere(*view) + ": expected dtype F16, got " +
+      if (view->dtype != activationDType(tensor.activation))
+        throw Error(tensorWhere(*view) + ": expected dtype " +
+                    dtypeName(activationDType(tensor.activation)) +
+                    " (the model's activation type is " +
+                    activationTypeName(tensor.activation) + "), got " +
                     dtypeName(view->dtype));
       requireShape(*view, {tensor.length}, "[length]");
       continue;
@@ -255,9 +297,20 @@ void checkCheckpointTensors(const SafeTensorsCheckpoint &checkpoint,
         requireTensor(checkpoint, prefix + ".qweight", prefix, DType::I32);
     const TensorView &qzeros =
         requireTensor(checkpoint, prefix + ".qzeros", prefix, DType::I32);
-    const TensorView &scales =
-        requireTensor(checkpoint, prefix + ".scales", prefix, DType::F16);
+    const TensorView &scales = requireScales(checkpoint, prefix);
+    if (activationOfScales(scales) != tensor.activation)
+      throw Error(tensorWhere(scales) + ": expected dtype " +
+                  dtypeName(activationDType(tensor.activation)) +
+                  " (the model's activation type is " +
+                  activationTypeName(tensor.activation) + "), got " +
+                  dtypeName(scales.dtype));
     requireShape(scales, {groups, n}, "[K/G, N]");
+    if (const TensorView *bias = checkpoint.find(prefix + ".bias"))
+      if (bias->dtype != scales.dtype)
+        throw Error(tensorWhere(*bias) + ": expected dtype " +
+                    dtypeName(scales.dtype) +
+                    " (the dtype of the layer's scales), got " +
+                    dtypeName(bias->dtype));
     if (config.method == QuantMethod::Gptq) {
       const int64_t perWord = 32 / bits;
       requireShape(qweight, {k / perWord, n}, "[K*bits/32, N]");
@@ -289,8 +342,7 @@ QuantizedLinear unpackAwqLayer(const SafeTensorsCheckpoint &checkpoint,
       requireTensor(checkpoint, prefix + ".qweight", prefix, DType::I32);
   const TensorView &qzeros =
       requireTensor(checkpoint, prefix + ".qzeros", prefix, DType::I32);
-  const TensorView &scales =
-      requireTensor(checkpoint, prefix + ".scales", prefix, DType::F16);
+  const TensorView &scales = requireScales(checkpoint, prefix);
   requireRank(qweight, 2, "[K, packed N]");
   requireRank(scales, 2, "[K/G, N]");
 
@@ -321,8 +373,9 @@ QuantizedLinear unpackAwqLayer(const SafeTensorsCheckpoint &checkpoint,
   else
     checkSymmetricZeros(zeros, layer.n, bits, qzeros,
                         config.source + " (zero_point false)");
+  layer.activation = activationOfScales(scales);
   layer.scales = copyElements<uint16_t>(scales);
-  layer.bias = readBias(checkpoint, prefix, layer.n);
+  layer.bias = readBias(checkpoint, prefix, layer.n, layer.activation);
   validate(layer, prefix);
   return layer;
 }
@@ -334,8 +387,7 @@ QuantizedLinear unpackGptqLayer(const SafeTensorsCheckpoint &checkpoint,
       requireTensor(checkpoint, prefix + ".qweight", prefix, DType::I32);
   const TensorView &qzeros =
       requireTensor(checkpoint, prefix + ".qzeros", prefix, DType::I32);
-  const TensorView &scales =
-      requireTensor(checkpoint, prefix + ".scales", prefix, DType::F16);
+  const TensorView &scales = requireScales(checkpoint, prefix);
   requireRank(qweight, 2, "[K*bits/32, N]");
   requireRank(scales, 2, "[K/G, N]");
   if (config.bits != 4 && config.bits != 8)
@@ -406,8 +458,9 @@ QuantizedLinear unpackGptqLayer(const SafeTensorsCheckpoint &checkpoint,
   else
     checkSymmetricZeros(zeros, layer.n, bits, qzeros,
                         config.source + " (sym true)");
+  layer.activation = activationOfScales(scales);
   layer.scales = copyElements<uint16_t>(scales);
-  layer.bias = readBias(checkpoint, prefix, layer.n);
+  layer.bias = readBias(checkpoint, prefix, layer.n, layer.activation);
   validate(layer, prefix);
   return layer;
 }

@@ -35,9 +35,14 @@ struct HostTensor {
   static HostTensor fromView(const TensorView &view);
 };
 
+/// The safetensors dtype of `activation`'s bits: F16 or BF16.
+inline DType activationDType(ActivationType activation) {
+  return activation == ActivationType::BF16 ? DType::BF16 : DType::F16;
+}
+
 /// One layer packed in the AutoAWQ gemm tensor naming:
-/// qweight I32 [K, W], qzeros I32 [K/G, W], scales F16 [K/G, N] and
-/// optional bias F16 [N], where W = awqPackedWords(N, bits).
+/// qweight I32 [K, W], qzeros I32 [K/G, W], scales F16 or BF16 [K/G, N] and
+/// optional bias [N] of the scales' dtype, where W = awqPackedWords(N, bits).
 struct AwqLayerTensors {
   int64_t k = 0;
   int64_t n = 0;
@@ -47,6 +52,8 @@ struct AwqLayerTensors {
   std::vector<int32_t> qzeros;
   std::vector<uint16_t> scales;
   std::vector<uint16_t> bias;
+  /// The dtype of scales and bias.
+  ActivationType activation = ActivationType::F16;
 
   /// Appends `<prefix>.qweight`, `.qzeros`, `.scales` (and `.bias`) views of
   /// this object's buffers, which must outlive `out`.
@@ -56,10 +63,10 @@ struct AwqLayerTensors {
 /// The tensors AwqLayerTensors::appendRefs writes for a layer of these
 /// dimensions, without data: names, dtypes and shapes, so a checkpoint can be
 /// laid out before its layers are quantized.
-std::vector<TensorRef> awqLayerTensorLayout(const std::string &prefix,
-                                            int64_t k, int64_t n,
-                                            const QuantParams &params,
-                                            bool hasBias);
+std::vector<TensorRef>
+awqLayerTensorLayout(const std::string &prefix, int64_t k, int64_t n,
+                     const QuantParams &params, bool hasBias,
+                     ActivationType activation = ActivationType::F16);
 
 /// Packs `layer` (validated first; errors name `name`). A symmetric layer
 /// stores the implicit zero 2^(bits-1) explicitly, as AutoAWQ always stores
@@ -85,13 +92,15 @@ QuantizedLinear unpackGptqLayer(const SafeTensorsCheckpoint &checkpoint,
                                 const QuantizationConfig &config);
 
 /// A tensor a compiled model reads from its checkpoint: a quantized layer
-/// (K x N with its quantization) or an fp16 vector of `length` elements.
+/// (K x N with its quantization) or a vector of `length` elements, with the
+/// activation type its scales (and bias) or elements are stored in.
 struct ExpectedTensor {
   std::string name;
   bool quantized = false;
   int64_t k = 0, n = 0;
   QuantParams params;
   int64_t length = 0;
+  ActivationType activation = ActivationType::F16;
 };
 
 /// Checks, from the safetensors headers alone (no weight data is read),

@@ -39,11 +39,16 @@ void checkCheckpointHeaders(mlir::ModuleOp module, const std::string &dir) {
       tensor.params.groupSize = weight.getGroup();
       tensor.params.zeroPoint =
           weight.getZeroMode() != mlir::awq::ZeroMode::symmetric;
+      std::string why = mlir::awq::getWeightActivationType(external.getResult(),
+                                                           tensor.activation);
+      if (!why.empty())
+        throw Error("tensor '" + tensor.name + "': " + why);
     } else {
       auto type = mlir::cast<mlir::RankedTensorType>(external.getType());
       if (type.getRank() != 1)
         return;
       tensor.length = type.getDimSize(0);
+      tensor.activation = mlir::awq::activationTypeOf(type.getElementType());
     }
     expected.push_back(std::move(tensor));
   });

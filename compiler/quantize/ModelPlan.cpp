@@ -347,6 +347,10 @@ void writeQuantizedDescription(
     const std::string &path) {
   ModelDescription description = plan.model->description;
   description.checkpoint = {".", "awq"};
+  // The checkpoint holds fp16 scales, bias and activation scales, as
+  // AutoAWQ writes them (.half()) even for bf16 models: the model it
+  // describes is fp16 whatever the input's dtype.
+  description.activation = ActivationType::F16;
   std::map<std::string, const UniformQuantSettings *> settingsOf;
   for (const PlannedGroup &group : plan.groups)
     for (const PlannedLayer &planned : group.layers)

@@ -4,6 +4,8 @@
 
 #include "awq/contract.h"
 
+#include <string>
+
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
@@ -36,6 +38,17 @@ namespace mlir::awq {
 /// The checkpoint tensors (awq.external names) a quantized weight value is
 /// computed from, following its weight transforms, in operand order.
 SmallVector<std::string> getSourceTensors(Value weight);
+
+/// The activation type an element type stands for: bf16 for BF16, else f16
+/// (the verifiers admit only f16 and bf16 activations).
+::awq::ActivationType activationTypeOf(Type elementType);
+
+/// The activation type of the linears that read a quantized weight value
+/// (through its weight transforms, and of the 16-bit factors that scale it):
+/// the type of its scales and zero terms; f16 when nothing says (a weight no
+/// linear reads). Returns why there is none (both types read it), or an empty
+/// string with `type` set.
+std::string getWeightActivationType(Value weight, ::awq::ActivationType &type);
 
 } // namespace mlir::awq
 

@@ -13,14 +13,14 @@ include "mlir/IR/OpBase.td"
 def Awq_LinearLikeOpInterface : OpInterface<"LinearLikeOpInterface"> {
   let cppNamespace = "::mlir::awq";
   let description = [{
-    An op computing a grouped quantized linear layer: an fp16 activation
-    [M x K] times a `!awq.qweight` [K x N], with an optional activation scale,
+    An op computing a grouped quantized linear layer: an f16 or bf16
+    activation [M x K] times a `!awq.qweight` [K x N], with an optional activation scale,
     bias, residual and epilogue (`awq.linear`, `awq.gemv_kernel`,
     `awq.gemm_kernel`). The interface verifies the operand and result shapes
     once for all of them.
   }];
   let methods = [
-    InterfaceMethod<"The fp16 activation [M x K].",
+    InterfaceMethod<"The f16 or bf16 activation [M x K].",
       "::mlir::TypedValue<::mlir::RankedTensorType>", "getInput">,
     InterfaceMethod<"The quantized weight [K x N].",
       "::mlir::TypedValue<::mlir::awq::QWeightType>", "getWeight">,
@@ -55,6 +55,10 @@ def Awq_LinearLikeOpInterface : OpInterface<"LinearLikeOpInterface"> {
       shape.bias = static_cast<bool>($_op.getBias());
       shape.residual = static_cast<bool>($_op.getResidual());
       shape.siluMul = $_op.getEpilogue() == ::mlir::awq::Epilogue::silu_mul;
+      shape.activation =
+          $_op.getInput().getType().getElementType().isBF16()
+              ? ::awq::ActivationType::BF16
+              : ::awq::ActivationType::F16;
       return shape;
     }
   }];

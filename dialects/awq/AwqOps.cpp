@@ -47,6 +47,29 @@ static LogicalResult verifyVector(Operation *op, Value value, StringRef what,
   return success();
 }
 
+static Type elementTypeOf(Value value) {
+  return cast<ShapedType>(value.getType()).getElementType();
+}
+
+/// Checks that `value` (called `what`) has the element type of `reference`
+/// (the op's activation, called `referenceWhat`): an op's activations and its
+/// 16-bit parameters share one element type, f16 or bf16. Parameters that may
+/// be f32 pass `allowF32`.
+static LogicalResult verifySameElementType(Operation *op, Value value,
+                                           StringRef what, Value reference,
+                                           StringRef referenceWhat,
+                                           bool allowF32 = false) {
+  Type expected = elementTypeOf(reference);
+  Type actual = elementTypeOf(value);
+  if (actual == expected || (allowF32 && actual.isF32()))
+    return success();
+  return op->emitOpError() << what << " has element type " << actual
+                           << " but the " << referenceWhat << " has "
+                           << expected
+                           << " (activations and 16-bit parameters share one "
+                              "element type)";
+}
+
 static bool rowsCompatible(int64_t lhs, int64_t rhs) {
   return ShapedType::isDynamic(lhs) || ShapedType::isDynamic(rhs) || lhs == rhs;
 }
@@ -84,11 +107,15 @@ LogicalResult mlir::awq::detail::verifyLinearLikeOp(Operation *operation) {
   QWeightType weight = op.getWeight().getType();
   if (failed(verifyActivation(op, op.getInput(), "input", weight.getK())))
     return failure();
+  Value input = op.getInput();
   if (op.getBias() &&
-      failed(verifyVector(op, op.getBias(), "bias", weight.getN())))
+      (failed(verifyVector(op, op.getBias(), "bias", weight.getN())) ||
+       failed(verifySameElementType(op, op.getBias(), "bias", input, "input"))))
     return failure();
   if (op.getActScale() &&
-      failed(verifyVector(op, op.getActScale(), "act_scale", weight.getK())))
+      (failed(verifyVector(op, op.getActScale(), "act_scale", weight.getK())) ||
+       failed(verifySameElementType(op, op.getActScale(), "act_scale", input,
+                                    "input"))))
     return failure();
   if (op.getEpilogue() == Epilogue::silu_mul && weight.getN() % 2 != 0)
     return op.emitOpError() << "silu_mul epilogue needs interleaved gate/up "
@@ -96,14 +123,18 @@ LogicalResult mlir::awq::detail::verifyLinearLikeOp(Operation *operation) {
                             << weight.getN();
   Value result = operation->getResult(0);
   int64_t outputCols = op.getOutputColumns();
-  if (failed(verifyActivation(op, result, "result", outputCols)))
+  if (failed(verifyActivation(op, result, "result", outputCols)) ||
+      failed(verifySameElementType(op, result, "result", input, "input")))
     return failure();
   if (!rowsCompatible(rowsOf(op.getInput()), rowsOf(result)))
     return op.emitOpError()
            << "result rows (" << rowsOf(result) << ") differ from input rows ("
            << rowsOf(op.getInput()) << ")";
   if (op.getResidual()) {
-    if (failed(verifyActivation(op, op.getResidual(), "residual", outputCols)))
+    if (failed(
+            verifyActivation(op, op.getResidual(), "residual", outputCols)) ||
+        failed(verifySameElementType(op, op.getResidual(), "residual", input,
+                                     "input")))
       return failure();
     if (!rowsCompatible(rowsOf(op.getResidual()), rowsOf(result)))
       return op.emitOpError()
@@ -150,7 +181,9 @@ template <typename NormOp> static LogicalResult verifyNorm(NormOp op) {
   if (failed(verifyActivation(op, op.getInput(), "input")))
     return failure();
   int64_t cols = colsOf(op.getInput());
-  if (failed(verifyVector(op, op.getWeight(), "weight", cols)))
+  if (failed(verifyVector(op, op.getWeight(), "weight", cols)) ||
+      failed(verifySameElementType(op, op.getWeight(), "weight", op.getInput(),
+                                   "input", /*allowF32=*/true)))
     return failure();
   if (!(op.getEpsilon().convertToFloat() > 0.0f))
     return op.emitOpError() << "epsilon must be positive, got "
@@ -164,7 +197,9 @@ LogicalResult LayerNormOp::verify() {
   if (failed(verifyNorm(*this)))
     return failure();
   if (getBias() &&
-      failed(verifyVector(*this, getBias(), "bias", colsOf(getInput()))))
+      (failed(verifyVector(*this, getBias(), "bias", colsOf(getInput()))) ||
+       failed(verifySameElementType(*this, getBias(), "bias", getInput(),
+                                    "input", /*allowF32=*/true))))
     return failure();
   return success();
 }
@@ -184,7 +219,9 @@ LogicalResult SplitOp::verify() {
     return emitOpError("must have at least one result");
   int64_t total = 0;
   for (Value result : getResults()) {
-    if (failed(verifyActivation(*this, result, "each result")))
+    if (failed(verifyActivation(*this, result, "each result")) ||
+        failed(verifySameElementType(*this, result, "a result", getInput(),
+                                     "input")))
       return failure();
     if (!rowsCompatible(rowsOf(result), rowsOf(getInput())))
       return emitOpError() << "result rows (" << rowsOf(result)
@@ -203,9 +240,11 @@ LogicalResult SplitOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult ScaleActivationOp::verify() {
-  if (failed(verifyActivation(*this, getInput(), "input")))
+  if (failed(verifyActivation(*this, getInput(), "input")) ||
+      failed(verifyVector(*this, getScale(), "scale", colsOf(getInput()))))
     return failure();
-  return verifyVector(*this, getScale(), "scale", colsOf(getInput()));
+  return verifySameElementType(*this, getScale(), "scale", getInput(), "input",
+                               /*allowF32=*/true);
 }
 
 LogicalResult DequantizeOp::verify() {
@@ -229,8 +268,13 @@ LogicalResult MatmulOp::verify() {
     return emitOpError() << "weight has " << weight.getDimSize(0)
                          << " rows but the input has " << colsOf(getInput())
                          << " columns";
-  if (failed(
-          verifyActivation(*this, getResult(), "result", weight.getDimSize(1))))
+  if (failed(verifySameElementType(*this, getWeight(), "weight", getInput(),
+                                   "input")))
+    return failure();
+  if (failed(verifyActivation(*this, getResult(), "result",
+                              weight.getDimSize(1))) ||
+      failed(verifySameElementType(*this, getResult(), "result", getInput(),
+                                   "input")))
     return failure();
   if (!rowsCompatible(rowsOf(getInput()), rowsOf(getResult())))
     return emitOpError() << "result rows (" << rowsOf(getResult())
@@ -402,6 +446,47 @@ SmallVector<std::string> mlir::awq::getSourceTensors(Value weight) {
   return names;
 }
 
+::awq::ActivationType mlir::awq::activationTypeOf(Type elementType) {
+  return elementType.isBF16() ? ::awq::ActivationType::BF16
+                              : ::awq::ActivationType::F16;
+}
+
+std::string mlir::awq::getWeightActivationType(Value weight,
+                                               ::awq::ActivationType &type) {
+  std::optional<::awq::ActivationType> found;
+  bool mixed = false;
+  auto note = [&](Type element) {
+    ::awq::ActivationType seen = activationTypeOf(element);
+    mixed = mixed || (found && *found != seen);
+    found = seen;
+  };
+  std::function<void(Value)> visit = [&](Value value) {
+    for (Operation *user : value.getUsers()) {
+      if (auto linear = dyn_cast<LinearLikeOpInterface>(user)) {
+        note(linear.getInput().getType().getElementType());
+        continue;
+      }
+      // A 16-bit factor is in the type of the scales it multiplies.
+      if (auto scale = dyn_cast<ScaleOutputChannelsOp>(user)) {
+        Type element = elementTypeOf(scale.getScale());
+        if (element.isF16() || element.isBF16())
+          note(element);
+      }
+      for (Value result : user->getResults())
+        if (isa<QWeightType>(result.getType()))
+          visit(result);
+    }
+  };
+  visit(weight);
+  if (mixed)
+    return "a quantized weight is read by both f16 and bf16 linears (or "
+           "scaled by factors of both types); its scales have one type";
+  // A weight nothing reads as either type (a function result) keeps the
+  // default.
+  type = found.value_or(::awq::ActivationType::F16);
+  return {};
+}
+
 /// Where group boundaries fall in a loop of `tiles` steps of `tileK`.
 static KLoopAttr makeKLoop(MLIRContext *context, int64_t tileK, int64_t tiles,
                            int64_t splits, int64_t group, int64_t groupEff) {
@@ -428,8 +513,8 @@ static LogicalResult verifyKernel(KernelOpInterface op, StringRef constraint) {
 
 namespace mlir::awq::detail {
 
-/// A kernel op's result: tensor<M x N_out x f16>, M the rows of the input and
-/// N_out the weight's columns after the epilogue.
+/// A kernel op's result: tensor<M x N_out x T>, M the rows of the input, N_out
+/// the weight's columns after the epilogue and T the input's element type.
 LogicalResult inferKernelResultType(MLIRContext *context,
                                     std::optional<Location> location,
                                     Value input, Value weight,
@@ -446,7 +531,7 @@ LogicalResult inferKernelResultType(MLIRContext *context,
   int64_t n = weightType.getN();
   int64_t cols = epilogue == Epilogue::silu_mul ? n / 2 : n;
   inferred.push_back(RankedTensorType::get({inputType.getDimSize(0), cols},
-                                           Float16Type::get(context)));
+                                           inputType.getElementType()));
   return success();
 }
 
@@ -531,7 +616,9 @@ LogicalResult GemmKernelOp::verify() {
 }
 
 LogicalResult SelectByRowsOp::verify() {
-  if (failed(verifyActivation(*this, getInput(), "input")))
+  if (failed(verifyActivation(*this, getInput(), "input")) ||
+      failed(verifySameElementType(*this, getResult(), "result", getInput(),
+                                   "input")))
     return failure();
   if (getGemmMinM() < 2)
     return emitOpError() << "gemm_min_m must be at least 2 for a choice to "

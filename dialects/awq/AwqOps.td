@@ -9,8 +9,10 @@ include "dialects/awq/AwqInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
-def Awq_F16Tensor : RankedTensorOf<[F16]>;
-def Awq_ParamTensor : TensorRankOf<[F16, F32], [1, 2]>;
+// Activations are f16 or bf16; each op's activations and 16-bit parameters
+// share one element type (the op verifiers check it, naming both types).
+def Awq_ActivationTensor : RankedTensorOf<[F16, BF16]>;
+def Awq_ParamTensor : TensorRankOf<[F16, BF16, F32], [1, 2]>;
 
 //===----------------------------------------------------------------------===//
 // Graph level
@@ -37,9 +39,9 @@ def Awq_ExternalOp : Awq_Op<"external", [Pure]> {
 
 def Awq_LinearOp : Awq_Op<"linear",
     [Pure, AttrSizedOperandSegments, Awq_LinearLikeOpInterface]> {
-  let summary = "fp16 activations times a grouped quantized weight";
+  let summary = "f16 or bf16 activations times a grouped quantized weight";
   let description = [{
-    Computes, for every row m of the fp16 input [M x K] (M dynamic):
+    Computes, for every row m of the f16 or bf16 input [M x K] (M dynamic):
 
       t[m, n] = sum_k (x[m, k] * a[k]) * W[k, n] + bias[n]
       y[m, n] = t[m, n] + residual[m, n]                    (epilogue none)
@@ -48,7 +50,9 @@ def Awq_LinearOp : Awq_Op<"linear",
     with the optional per-input-channel activation scale `a` (the 1/s of AWQ
     when it was not folded into the producer), optional bias and residual.
     With `silu_mul` the weight holds gate and up columns interleaved and the
-    result has N/2 columns. Accumulation is at least fp32.
+    result has N/2 columns. Accumulation is at least fp32. The input, result,
+    bias, activation scale and residual share one element type (f16 or bf16),
+    which is also the type of the weight's scales and zero terms.
 
     ```mlir
     %y = awq.linear %x, %w bias(%b : tensor<4096xf16>)
@@ -60,17 +64,17 @@ def Awq_LinearOp : Awq_Op<"linear",
     below `gemm_min_m` run the GEMV kernel, the rest the GEMM kernel.
   }];
   let arguments = (ins
-    Awq_F16Tensor:$input,
+    Awq_ActivationTensor:$input,
     Awq_QWeightType:$weight,
-    Optional<Awq_F16Tensor>:$bias,
-    Optional<Awq_F16Tensor>:$act_scale,
-    Optional<Awq_F16Tensor>:$residual,
+    Optional<Awq_ActivationTensor>:$bias,
+    Optional<Awq_ActivationTensor>:$act_scale,
+    Optional<Awq_ActivationTensor>:$residual,
     DefaultValuedAttr<Awq_Epilogue, "::mlir::awq::Epilogue::none">:$epilogue,
     OptionalAttr<Awq_GemvConfigAttr>:$gemv,
     OptionalAttr<Awq_GemmConfigAttr>:$gemm,
     OptionalAttr<I64Attr>:$gemm_min_m
   );
-  let results = (outs Awq_F16Tensor:$result);
+  let results = (outs Awq_ActivationTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight
     (`bias` `(` $bias^ `:` type($bias) `)`)?
@@ -92,9 +96,9 @@ def Awq_RMSNormOp : Awq_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>
     %h = awq.rms_norm %x, %g {epsilon = 1.0e-05 : f32} : tensor<?x4096xf16>, tensor<4096xf16>
     ```
   }];
-  let arguments = (ins Awq_F16Tensor:$input, Awq_ParamTensor:$weight,
+  let arguments = (ins Awq_ActivationTensor:$input, Awq_ParamTensor:$weight,
                        DefaultValuedAttr<F32Attr, "1.0e-6">:$epsilon);
-  let results = (outs Awq_F16Tensor:$result);
+  let results = (outs Awq_ActivationTensor:$result);
   let assemblyFormat = "$input `,` $weight attr-dict `:` type($input) `,` type($weight)";
   let hasVerifier = 1;
 }
@@ -109,10 +113,10 @@ def Awq_LayerNormOp : Awq_Op<"layer_norm", [Pure, AllTypesMatch<["input", "resul
     %h = awq.layer_norm %x, %g bias(%b : tensor<4096xf16>) : tensor<?x4096xf16>, tensor<4096xf16>
     ```
   }];
-  let arguments = (ins Awq_F16Tensor:$input, Awq_ParamTensor:$weight,
+  let arguments = (ins Awq_ActivationTensor:$input, Awq_ParamTensor:$weight,
                        Optional<Awq_ParamTensor>:$bias,
                        DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
-  let results = (outs Awq_F16Tensor:$result);
+  let results = (outs Awq_ActivationTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
     `:` type($input) `,` type($weight)
@@ -129,8 +133,8 @@ def Awq_SiluMulOp : Awq_Op<"silu_mul", [Pure, AllTypesMatch<["gate", "up", "resu
     %a = awq.silu_mul %gate, %up : tensor<?x11008xf16>
     ```
   }];
-  let arguments = (ins Awq_F16Tensor:$gate, Awq_F16Tensor:$up);
-  let results = (outs Awq_F16Tensor:$result);
+  let arguments = (ins Awq_ActivationTensor:$gate, Awq_ActivationTensor:$up);
+  let results = (outs Awq_ActivationTensor:$result);
   let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
@@ -142,8 +146,8 @@ def Awq_AddOp : Awq_Op<"add", [Pure, Commutative, AllTypesMatch<["lhs", "rhs", "
     %r = awq.add %h, %x : tensor<?x4096xf16>
     ```
   }];
-  let arguments = (ins Awq_F16Tensor:$lhs, Awq_F16Tensor:$rhs);
-  let results = (outs Awq_F16Tensor:$result);
+  let arguments = (ins Awq_ActivationTensor:$lhs, Awq_ActivationTensor:$rhs);
+  let results = (outs Awq_ActivationTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
@@ -158,8 +162,8 @@ def Awq_SplitOp : Awq_Op<"split", [Pure]> {
         -> tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x4096xf16>
     ```
   }];
-  let arguments = (ins Awq_F16Tensor:$input);
-  let results = (outs Variadic<Awq_F16Tensor>:$results);
+  let arguments = (ins Awq_ActivationTensor:$input);
+  let results = (outs Variadic<Awq_ActivationTensor>:$results);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($results)";
   let hasVerifier = 1;
 }
@@ -178,14 +182,14 @@ def Awq_ScaleActivationOp : Awq_Op<"scale_activation",
     %xs = awq.scale_activation %x, %inv_s : tensor<?x4096xf16>, tensor<4096xf16>
     ```
   }];
-  let arguments = (ins Awq_F16Tensor:$input, Awq_ParamTensor:$scale);
-  let results = (outs Awq_F16Tensor:$result);
+  let arguments = (ins Awq_ActivationTensor:$input, Awq_ParamTensor:$scale);
+  let results = (outs Awq_ActivationTensor:$result);
   let assemblyFormat = "$input `,` $scale attr-dict `:` type($input) `,` type($scale)";
   let hasVerifier = 1;
 }
 
 def Awq_DequantizeOp : Awq_Op<"dequantize", [Pure]> {
-  let summary = "expands a quantized weight into an fp16 K x N matrix";
+  let summary = "expands a quantized weight into an f16 or bf16 K x N matrix";
   let description = [{
     W[k, n] = (q[k, n] - z[k / G, n]) * s[k / G, n] (or q * s - zs for
     `scaled_zero`, or with z = 2^(bits-1) when symmetric).
@@ -195,20 +199,20 @@ def Awq_DequantizeOp : Awq_Op<"dequantize", [Pure]> {
     ```
   }];
   let arguments = (ins Awq_QWeightType:$weight);
-  let results = (outs Awq_F16Tensor:$result);
+  let results = (outs Awq_ActivationTensor:$result);
   let assemblyFormat = "$weight attr-dict `:` qualified(type($weight)) `->` type($result)";
   let hasVerifier = 1;
 }
 
 def Awq_MatmulOp : Awq_Op<"matmul", [Pure]> {
-  let summary = "fp16 activation times an fp16 K x N matrix, fp32 accumulation";
+  let summary = "activation times a K x N matrix of its type, fp32 accumulation";
   let description = [{
     ```mlir
     %y = awq.matmul %x, %wf : tensor<?x128xf16>, tensor<128x64xf16> -> tensor<?x64xf16>
     ```
   }];
-  let arguments = (ins Awq_F16Tensor:$input, Awq_F16Tensor:$weight);
-  let results = (outs Awq_F16Tensor:$result);
+  let arguments = (ins Awq_ActivationTensor:$input, Awq_ActivationTensor:$weight);
+  let results = (outs Awq_ActivationTensor:$result);
   let assemblyFormat = "$input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)";
   let hasVerifier = 1;
 }
@@ -320,16 +324,16 @@ class Awq_KernelOp<string mnemonic, Attr configAttr, string family,
                         InferTypeOpAdaptorWithIsCompatible]> {
   let description = description_;
   let arguments = (ins
-    Awq_F16Tensor:$input,
+    Awq_ActivationTensor:$input,
     Awq_QWeightType:$weight,
-    Optional<Awq_F16Tensor>:$bias,
-    Optional<Awq_F16Tensor>:$act_scale,
-    Optional<Awq_F16Tensor>:$residual,
+    Optional<Awq_ActivationTensor>:$bias,
+    Optional<Awq_ActivationTensor>:$act_scale,
+    Optional<Awq_ActivationTensor>:$residual,
     StrAttr:$kernel_name,
     configAttr:$config,
     DefaultValuedAttr<Awq_Epilogue, "::mlir::awq::Epilogue::none">:$epilogue
   );
-  let results = (outs Awq_F16Tensor:$result);
+  let results = (outs Awq_ActivationTensor:$result);
   let assemblyFormat = [{
     $kernel_name `config` qualified($config) $input `,` $weight
     (`bias` `(` $bias^ `:` type($bias) `)`)?
@@ -412,9 +416,9 @@ def Awq_SelectByRowsOp : Awq_Op<"select_by_rows",
     %y = awq.select_by_rows %x, %small, %large {gemm_min_m = 5 : i64} : tensor<?x256xf16>, tensor<?x128xf16>
     ```
   }];
-  let arguments = (ins Awq_F16Tensor:$input, Awq_F16Tensor:$small,
-                       Awq_F16Tensor:$large, I64Attr:$gemm_min_m);
-  let results = (outs Awq_F16Tensor:$result);
+  let arguments = (ins Awq_ActivationTensor:$input, Awq_ActivationTensor:$small,
+                       Awq_ActivationTensor:$large, I64Attr:$gemm_min_m);
+  let results = (outs Awq_ActivationTensor:$result);
   let assemblyFormat = [{
     $input `,` $small `,` $large attr-dict `:` type($input) `,` type($result)
   }];

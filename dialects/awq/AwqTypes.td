@@ -13,11 +13,13 @@ def Awq_QWeightType : Awq_Type<"QWeight", "qweight"> {
   let summary = "a grouped, quantized K x N weight matrix";
   let description = [{
     A weight matrix with K input features (the reduction dimension) and N
-    output features, stored as `bits`-bit integers with one fp16 scale (and,
+    output features, stored as `bits`-bit integers with one scale (and,
     unless symmetric, one zero point) per group of `group` consecutive input
     features of each output column. `group` is 32, 64, 128, or K for one
     group per column. The layout names how the integers are packed: the
     AutoAWQ GEMM checkpoint layout, or a kernel layout picked by the compiler.
+    The scales (and zero terms) are in the activation type of the linears
+    that read the weight, f16 or bf16 (`getWeightActivationType`).
 
     ```mlir
     !awq.qweight<k = 4096, n = 11008, bits = 4, group = 128, zero_point, autoawq_gemm>

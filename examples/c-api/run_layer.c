@@ -6,7 +6,8 @@
  * what the model holds, runs every layer once on M rows (default 3) of
  * activations from a fixed generator, and, with OUT, writes layer 0's
  * input and output for a test to check: the int64 M, then x [M, K] and
- * y [M, N_out] as raw fp16 (layer 0 must take no residual).
+ * y [M, N_out] as raw 16-bit values of the layer's activation type, fp16
+ * or bf16 (layer 0 must take no residual).
  *
  *===----------------------------------------------------------------------===*/
 #include "awqc_runtime.h"
@@ -32,6 +33,20 @@ static uint16_t next_half(uint32_t *state) {
   *state = *state * 1664525u + 1013904223u;
   uint16_t sign = (uint16_t)((*state >> 31) << 15);
   return (uint16_t)(sign | (14u << 10) | ((*state >> 8) & 0x3ffu));
+}
+
+/* bf16 bits of a value in [-1, 1): 1 sign bit, exponent 126 (2^-1), 7
+ * random mantissa bits. */
+static uint16_t next_bfloat16(uint32_t *state) {
+  *state = *state * 1664525u + 1013904223u;
+  uint16_t sign = (uint16_t)((*state >> 31) << 15);
+  return (uint16_t)(sign | (126u << 7) | ((*state >> 8) & 0x7fu));
+}
+
+/* A value of the layer's activation type. */
+static uint16_t next_element(uint32_t *state, awqc_activation_type type) {
+  return type == AWQC_ACTIVATION_BF16 ? next_bfloat16(state)
+                                      : next_half(state);
 }
 
 int main(int argc, char **argv) {
@@ -72,7 +87,7 @@ int main(int argc, char **argv) {
     size_t y_bytes = (size_t)(m * layer.n_out) * 2;
     uint16_t *x = malloc(x_bytes), *y = malloc(y_bytes);
     for (size_t e = 0; e < x_bytes / 2; ++e)
-      x[e] = next_half(&state);
+      x[e] = next_element(&state, layer.activation);
     void *dx = NULL, *dy = NULL, *dr = NULL;
     CHECK(awqc_model_alloc(model, x_bytes, &dx));
     CHECK(awqc_model_alloc(model, y_bytes, &dy));
@@ -80,7 +95,7 @@ int main(int argc, char **argv) {
     if (layer.has_residual) { /* the residual: the output's own shape */
       uint16_t *r = malloc(y_bytes);
       for (size_t e = 0; e < y_bytes / 2; ++e)
-        r[e] = next_half(&state);
+        r[e] = next_element(&state, layer.activation);
       CHECK(awqc_model_alloc(model, y_bytes, &dr));
       CHECK(awqc_model_copy_to_device(model, dr, r, y_bytes));
       free(r);
@@ -90,9 +105,10 @@ int main(int argc, char **argv) {
                                NULL));
     CHECK(awqc_model_synchronize(model, NULL));
     CHECK(awqc_model_copy_to_host(model, y, dy, y_bytes));
-    printf("layer %lld: %s, K %lld -> N %lld, y[0] bits 0x%04x\n",
+    printf("layer %lld: %s, K %lld -> N %lld, %s, y[0] bits 0x%04x\n",
            (long long)i, layer.name, (long long)layer.k,
-           (long long)layer.n_out, y[0]);
+           (long long)layer.n_out,
+           layer.activation == AWQC_ACTIVATION_BF16 ? "bf16" : "f16", y[0]);
     if (i == 0 && argc > 4) {
       FILE *out = fopen(argv[4], "wb");
       if (!out || fwrite(&m, sizeof m, 1, out) != 1 ||

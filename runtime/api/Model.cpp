@@ -271,6 +271,17 @@ std::unique_ptr<Model> Model::open(const std::string &path,
                            "': expected cuda, cuda:N or host");
   }
 
+  // bf16 layers need the bf16 arithmetic of sm_80 and newer: the contract's
+  // rule, checked before anything is compiled or uploaded. (A GPU newer than
+  // the table runs PTX and has it.)
+  if (std::optional<Target> target = parseTarget(model->target))
+    for (const bundle::Layer &layer : manifest.layers)
+      if (const char *why = activationViolation(layer.shape, *target->arch))
+        throw RuntimeError(AWQC_ERROR_UNSUPPORTED_ARCH,
+                           "layer '" + layer.name + "' cannot run on " +
+                               model->deviceName + " (" + model->target +
+                               "): " + why);
+
   KernelCacheOptions cacheOptions;
   cacheOptions.directory = options.cacheDir;
   cacheOptions.maxBytes = options.cacheMaxBytes;
@@ -597,6 +608,8 @@ awqc_layer_info Model::layerInfo(int64_t index) const {
   info.silu_mul = s.siluMul;
   info.has_bias = s.bias;
   info.has_act_scale = s.actScale;
+  info.activation = s.activation == ActivationType::BF16 ? AWQC_ACTIVATION_BF16
+                                                         : AWQC_ACTIVATION_F16;
   return info;
 }
 

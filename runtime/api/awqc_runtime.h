@@ -25,8 +25,12 @@
  *    ignored on host (runs complete before the call returns).
  *  - A model may run layers from several threads at once, each with its own
  *    stream and workspace.
- *  - Activations are fp16, row-major [M, K]; outputs and residuals fp16
- *    [M, N_out].
+ *  - Activations are row-major [M, K], outputs and residuals [M, N_out],
+ *    all of the layer's activation type (awqc_layer_info.activation): fp16
+ *    or bf16 (bf16 bundles open only on sm_80 and newer).
+ *  - Structs the runtime fills (awqc_model_info, awqc_layer_info) grow only
+ *    at their end, and each growth bumps AWQC_RUNTIME_API_VERSION: a program
+ *    must be rebuilt against the header of the runtime it loads.
  *
  *===----------------------------------------------------------------------===*/
 #ifndef AWQC_RUNTIME_H
@@ -39,7 +43,8 @@
 extern "C" {
 #endif
 
-#define AWQC_RUNTIME_API_VERSION 1
+/* 2: awqc_layer_info.activation (bf16 activations). */
+#define AWQC_RUNTIME_API_VERSION 2
 
 #if defined(__GNUC__)
 #define AWQC_API __attribute__((visibility("default")))
@@ -164,6 +169,12 @@ typedef struct awqc_model_info {
 AWQC_API awqc_status awqc_model_get_info(const awqc_model *model,
                                          awqc_model_info *info);
 
+/** The element type of a layer's activations, outputs and residual. */
+typedef enum awqc_activation_type {
+  AWQC_ACTIVATION_F16 = 0,  /**< IEEE binary16 */
+  AWQC_ACTIVATION_BF16 = 1, /**< bfloat16 (sm_80 and newer) */
+} awqc_activation_type;
+
 typedef struct awqc_layer_info {
   const char *name; /**< The checkpoint tensors it computes, joined by ", ". */
   int64_t k;        /**< Columns of x. */
@@ -172,6 +183,8 @@ typedef struct awqc_layer_info {
   int has_residual; /**< y = f(x W + b) + residual. */
   int silu_mul;     /**< y = silu(gate) * up over interleaved columns. */
   int has_bias, has_act_scale;
+  /** The type of x, residual and y (API version 2). */
+  awqc_activation_type activation;
 } awqc_layer_info;
 
 /** Layer `index` in program order, 0 <= index < num_layers. */
@@ -198,9 +211,9 @@ AWQC_API awqc_status awqc_model_zero_workspace(awqc_model *model,
 /** One layer's buffers. `residual` is required exactly when the layer has
  *  one; NULL otherwise. */
 typedef struct awqc_layer_io {
-  const void *x;        /**< fp16 [m, k] */
-  const void *residual; /**< fp16 [m, n_out] or NULL */
-  void *y;              /**< fp16 [m, n_out] */
+  const void *x;        /**< [m, k] of the layer's activation type */
+  const void *residual; /**< [m, n_out] or NULL, of that type */
+  void *y;              /**< [m, n_out], of that type */
 } awqc_layer_io;
 
 /** Runs layer `index` on `m` rows, enqueued on `stream`. */

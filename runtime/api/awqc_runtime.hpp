@@ -36,6 +36,15 @@ private:
   awqc_status code;
 };
 
+/// The element type of a layer's x, residual and y ("f16" or "bf16"): what
+/// awqc_layer_info::activation says, in the manifests' spelling.
+inline const char *activationName(awqc_activation_type type) {
+  return type == AWQC_ACTIVATION_BF16 ? "bf16" : "f16";
+}
+
+/// Bytes of one element of a layer's activations (both types have 2).
+inline size_t activationBytes(awqc_activation_type) { return 2; }
+
 /// Throws awqc::Error for anything but AWQC_OK.
 inline void check(awqc_status status) {
   if (status != AWQC_OK)

@@ -36,6 +36,10 @@ QuantizedLinear mergeColumns(const std::vector<const QuantizedLinear *> &parts,
       throw Error(
           name + ": group size " + std::to_string(part.params.groupSize) +
           " differs from part 0's " + std::to_string(first.params.groupSize));
+    if (part.activation != first.activation)
+      throw Error(name + ": " + activationTypeName(part.activation) +
+                  " scales differ from part 0's " +
+                  activationTypeName(first.activation));
     anyZeroPoint = anyZeroPoint || part.params.zeroPoint;
     anyBias = anyBias || !part.bias.empty();
   }
@@ -45,6 +49,7 @@ QuantizedLinear mergeColumns(const std::vector<const QuantizedLinear *> &parts,
   out.n = static_cast<int64_t>(sources.size());
   out.params = first.params;
   out.params.zeroPoint = anyZeroPoint;
+  out.activation = first.activation;
   const int64_t n = out.n;
   const int64_t groups = out.numGroups();
   out.q.resize(static_cast<size_t>(out.k * n));

@@ -77,16 +77,19 @@ QuantizedLinear logicalLayer(const bundle::Bundle &b,
     out = unpackGemm(s.k, s.n, params, q.data, scales.data(),
                      s.zeroPoint ? zeros.data() : nullptr, layer.name);
   }
+  out.activation = s.activation;
   if (s.bias)
     out.bias = tensorHalfs(b, layer.bias);
   return out;
 }
 
-std::vector<uint16_t> randomHalfs(std::mt19937_64 &rng, size_t count) {
+/// Uniform in [-1, 1), as bits of the layer's activation type.
+std::vector<uint16_t> randomElements(std::mt19937_64 &rng, size_t count,
+                                     ActivationType type) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   std::vector<uint16_t> out(count);
   for (uint16_t &value : out)
-    value = floatToHalf(dist(rng));
+    value = floatToElement(dist(rng), type);
   return out;
 }
 
@@ -226,12 +229,16 @@ int runBundle(const BundleRunOptions &opts) {
           model.get(), size_t(k * layer.shape.n) * 2, "the FP16 weight");
     for (int64_t m : rows) {
       std::mt19937_64 rng(opts.seed * 1000003u + index * 7919u + m);
-      std::vector<uint16_t> x = randomHalfs(rng, size_t(m * k));
+      const ActivationType type = layer.shape.activation;
+      std::vector<uint16_t> x = randomElements(rng, size_t(m * k), type);
       std::vector<uint16_t> residual;
       if (layer.shape.residual)
-        residual = randomHalfs(rng, size_t(m * nOut));
-      // Poison: NaN everywhere the kernel must write.
-      std::vector<uint16_t> y(size_t(m * nOut), 0x7e00);
+        residual = randomElements(rng, size_t(m * nOut), type);
+      // Poison: a quiet NaN of the layer's type everywhere the kernel must
+      // write.
+      std::vector<uint16_t> y(size_t(m * nOut), type == ActivationType::BF16
+                                                    ? uint16_t(0x7fc0)
+                                                    : uint16_t(0x7e00));
       DeviceBuffer dx(model.get(), x.size() * 2, "x");
       DeviceBuffer dr(model.get(), residual.size() * 2, "residual");
       DeviceBuffer dy(model.get(), y.size() * 2, "y");

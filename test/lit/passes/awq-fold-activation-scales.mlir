@@ -116,3 +116,34 @@ func.func @hoists_scale(%x: tensor<?x256xf16>, %g: tensor<256xf16>, %w: !w) -> t
   %y = awq.linear %h, %w act_scale(%s : tensor<256xf16>) : tensor<?x256xf16>, !w -> tensor<?x256xf16>
   return %y : tensor<?x256xf16>
 }
+
+// bf16 layers: the folded vectors stay bf16 (nothing is created in f16).
+// CHECK-LABEL: func.func @bf16_into_rms_norm_and_linear
+// CHECK-SAME: (%[[X:[^:]+]]: tensor<?x256xbf16>, %[[G:[^:]+]]: tensor<256xbf16>, %[[S1:[^:]+]]: tensor<256xbf16>, %[[W1:[^:]+]]: !awq.qweight<{{[^>]*}}>, %[[B1:[^:]+]]: tensor<256xbf16>, %[[S2:[^:]+]]: tensor<256xbf16>, %[[W2:[^:]+]]: !awq.qweight<{{[^>]*}}>)
+func.func @bf16_into_rms_norm_and_linear(%x: tensor<?x256xbf16>, %g: tensor<256xbf16>, %s1: tensor<256xbf16>,
+                                         %w1: !w, %b1: tensor<256xbf16>, %s2: tensor<256xbf16>, %w2: !w)
+    -> tensor<?x256xbf16> {
+  // CHECK: %[[G2:.+]] = awq.vector_mul %[[G]], %[[S1]] : tensor<256xbf16>
+  // CHECK: %[[H:.+]] = awq.rms_norm %[[X]], %[[G2]] : tensor<?x256xbf16>, tensor<256xbf16>
+  // CHECK: %[[W1S:.+]] = awq.scale_output_channels %[[W1]], %[[S2]] : {{.*}}, tensor<256xbf16>
+  // CHECK: %[[B1S:.+]] = awq.vector_mul %[[B1]], %[[S2]] : tensor<256xbf16>
+  // CHECK: %[[Y1:.+]] = awq.linear %[[H]], %[[W1S]] bias(%[[B1S]] : tensor<256xbf16>) : tensor<?x256xbf16>, {{.*}} -> tensor<?x256xbf16>
+  // CHECK: awq.linear %[[Y1]], %[[W2]] : tensor<?x256xbf16>, {{.*}} -> tensor<?x256xbf16>
+  // CHECK-NOT: act_scale
+  %h = awq.rms_norm %x, %g : tensor<?x256xbf16>, tensor<256xbf16>
+  %y1 = awq.linear %h, %w1 bias(%b1 : tensor<256xbf16>) act_scale(%s1 : tensor<256xbf16>) : tensor<?x256xbf16>, !w -> tensor<?x256xbf16>
+  %y2 = awq.linear %y1, %w2 act_scale(%s2 : tensor<256xbf16>) : tensor<?x256xbf16>, !w -> tensor<?x256xbf16>
+  return %y2 : tensor<?x256xbf16>
+}
+
+// An f32 norm weight and a bf16 scale: folding would round in another type,
+// so the kernel keeps scaling the activation.
+// CHECK-LABEL: func.func @bf16_scale_not_into_f32_weight
+func.func @bf16_scale_not_into_f32_weight(%x: tensor<?x256xbf16>, %g: tensor<256xf32>, %s: tensor<256xbf16>, %w: !w)
+    -> tensor<?x256xbf16> {
+  // CHECK-NOT: awq.vector_mul
+  // CHECK: awq.linear %{{.*}}, %{{.*}} act_scale(%{{.*}} : tensor<256xbf16>) : tensor<?x256xbf16>
+  %h = awq.rms_norm %x, %g : tensor<?x256xbf16>, tensor<256xf32>
+  %y = awq.linear %h, %w act_scale(%s : tensor<256xbf16>) : tensor<?x256xbf16>, !w -> tensor<?x256xbf16>
+  return %y : tensor<?x256xbf16>
+}

@@ -33,3 +33,12 @@ func.func @argument_weight(%x: tensor<?x256xf16>, %w: !zp) -> tensor<?x128xf16> 
   %y = awq.linear %x, %w : tensor<?x256xf16>, !zp -> tensor<?x128xf16>
   return %y : tensor<?x128xf16>
 }
+
+// CHECK-LABEL: func.func @bf16_folds
+// CHECK: %[[F:.+]] = awq.fold_zero_points
+// CHECK: awq.linear %{{.*}}, %[[F]] : tensor<?x256xbf16>, {{.*}} -> tensor<?x128xbf16>
+func.func @bf16_folds(%x: tensor<?x256xbf16>) -> tensor<?x128xbf16> {
+  %w = awq.external "w" : !zp
+  %a = awq.linear %x, %w : tensor<?x256xbf16>, !zp -> tensor<?x128xbf16>
+  return %a : tensor<?x128xbf16>
+}

@@ -64,3 +64,19 @@ func.func @residual_defined_later(%x: tensor<?x768xf16>, %wd: !d, %g: tensor<256
   %z = awq.add %y, %n : tensor<?x256xf16>
   return %z : tensor<?x256xf16>
 }
+
+// bf16: the fused linears, their biases and the residual stay bf16.
+// CHECK-LABEL: func.func @bf16_silu_mul_and_residual
+// CHECK: %[[B:.+]] = awq.concat_vectors %{{.*}}, %{{.*}} {interleave} : tensor<768xbf16>, tensor<768xbf16> -> tensor<1536xbf16>
+// CHECK: %[[A:.+]] = awq.linear %{{.*}}, %{{.*}} bias(%[[B]] : tensor<1536xbf16>) epilogue silu_mul : tensor<?x256xbf16>, {{.*}} -> tensor<?x768xbf16>
+// CHECK: awq.linear %[[A]], %{{.*}} residual(%{{.*}} : tensor<?x256xbf16>) : tensor<?x768xbf16>, {{.*}} -> tensor<?x256xbf16>
+// CHECK-NOT: awq.add
+func.func @bf16_silu_mul_and_residual(%h: tensor<?x256xbf16>, %r: tensor<?x256xbf16>, %wg: !w, %wu: !w, %wd: !d,
+                                      %bg: tensor<768xbf16>, %bu: tensor<768xbf16>) -> tensor<?x256xbf16> {
+  %g = awq.linear %h, %wg bias(%bg : tensor<768xbf16>) : tensor<?x256xbf16>, !w -> tensor<?x768xbf16>
+  %u = awq.linear %h, %wu bias(%bu : tensor<768xbf16>) : tensor<?x256xbf16>, !w -> tensor<?x768xbf16>
+  %a = awq.silu_mul %g, %u : tensor<?x768xbf16>
+  %y = awq.linear %a, %wd : tensor<?x768xbf16>, !d -> tensor<?x256xbf16>
+  %z = awq.add %r, %y : tensor<?x256xbf16>
+  return %z : tensor<?x256xbf16>
+}

@@ -48,3 +48,15 @@ func.func @not_mergeable(%h: tensor<?x256xf16>, %wq: !q, %w8: !q8, %wk: !kv, %bk
   %d = awq.linear %h, %wq residual(%r : tensor<?x256xf16>) : tensor<?x256xf16>, !q -> tensor<?x256xf16>
   return %a, %b, %c, %d : tensor<?x256xf16>, tensor<?x64xf16>, tensor<?x64xf16>, tensor<?x256xf16>
 }
+
+// bf16 layers merge into a bf16 linear with bf16 biases and a bf16 split.
+// CHECK-LABEL: func.func @bf16_qkv
+// CHECK: %[[B:.+]] = awq.concat_vectors %{{.*}}, %{{.*}} : tensor<256xbf16>, tensor<64xbf16> -> tensor<320xbf16>
+// CHECK: %[[Y:.+]] = awq.linear %{{.*}}, %{{.*}} bias(%[[B]] : tensor<320xbf16>) : tensor<?x256xbf16>, {{.*}} -> tensor<?x320xbf16>
+// CHECK: awq.split %[[Y]] : tensor<?x320xbf16> -> tensor<?x256xbf16>, tensor<?x64xbf16>
+func.func @bf16_qkv(%h: tensor<?x256xbf16>, %wq: !q, %wk: !kv, %bq: tensor<256xbf16>, %bk: tensor<64xbf16>)
+    -> (tensor<?x256xbf16>, tensor<?x64xbf16>) {
+  %q = awq.linear %h, %wq bias(%bq : tensor<256xbf16>) : tensor<?x256xbf16>, !q -> tensor<?x256xbf16>
+  %k = awq.linear %h, %wk bias(%bk : tensor<64xbf16>) : tensor<?x256xbf16>, !kv -> tensor<?x64xbf16>
+  return %q, %k : tensor<?x256xbf16>, tensor<?x64xbf16>
+}

@@ -178,6 +178,15 @@ std::vector<uint16_t> randomHalfs(std::mt19937_64 &rng, size_t count) {
   return out;
 }
 
+std::vector<uint16_t> randomElements(std::mt19937_64 &rng, size_t count,
+                                     ActivationType type) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<uint16_t> out(count);
+  for (uint16_t &value : out)
+    value = floatToElement(dist(rng), type);
+  return out;
+}
+
 LayerReference::LayerReference(const bundle::Bundle &b, size_t index)
     : layer_(&b.manifest().layers.at(index)) {
   const bundle::Layer &layer = *layer_;
@@ -205,6 +214,7 @@ LayerReference::LayerReference(const bundle::Bundle &b, size_t index)
     logical = unpackGemm(s.k, s.n, params, q.data, scales.data(),
                          s.zeroPoint ? zeros.data() : nullptr, layer.name);
   }
+  logical.activation = s.activation;
   if (s.bias)
     logical.bias = tensorHalfs(b, layer.bias);
   if (s.actScale)
@@ -221,16 +231,21 @@ KernelRunResult LayerReference::check(const std::vector<uint16_t> &x,
 
 LayerRun::LayerRun(awqc_model *model, const bundle::Layer &layer, int64_t m,
                    std::mt19937_64 &rng)
-    : m(m), x(randomHalfs(rng, size_t(m * layer.shape.k))),
+    : m(m),
+      x(randomElements(rng, size_t(m * layer.shape.k), layer.shape.activation)),
       residual(layer.shape.residual
-                   ? randomHalfs(rng, size_t(m * layer.shape.nOut()))
+                   ? randomElements(rng, size_t(m * layer.shape.nOut()),
+                                    layer.shape.activation)
                    : std::vector<uint16_t>()),
       dx(model, x.size() * 2), dr(model, residual.size() * 2),
       dy(model, size_t(m * layer.shape.nOut()) * 2) {
   dx.upload(x);
   if (!residual.empty())
     dr.upload(residual);
-  dy.upload(std::vector<uint16_t>(dy.size() / 2, kHalfNaN));
+  dy.upload(std::vector<uint16_t>(dy.size() / 2,
+                                  layer.shape.activation == ActivationType::BF16
+                                      ? kBfloat16NaN
+                                      : kHalfNaN));
 }
 
 awqc_layer_io LayerRun::io() const { return {dx.get(), dr.get(), dy.get()}; }

@@ -100,8 +100,13 @@ private:
 
 /// fp16 bits of uniform values in [-1, 1).
 std::vector<uint16_t> randomHalfs(std::mt19937_64 &rng, size_t count);
+/// The same values as bits of `type` (fp16 or bf16).
+std::vector<uint16_t> randomElements(std::mt19937_64 &rng, size_t count,
+                                     ActivationType type);
 /// fp16 quiet NaN: what outputs are poisoned with before a run.
 constexpr uint16_t kHalfNaN = 0x7e00;
+/// bf16 quiet NaN, for bf16 layers.
+constexpr uint16_t kBfloat16NaN = 0x7fc0;
 
 /// The fp64 reference of one layer of a bundle: its logical weights read
 /// back from the bundle's own buffers.

@@ -78,6 +78,7 @@ TEST(HostModelTest, Layers) {
     EXPECT_EQ(layer.silu_mul, expected[i].siluMul);
     EXPECT_EQ(layer.has_bias, 0);
     EXPECT_EQ(layer.has_act_scale, 0);
+    EXPECT_EQ(layer.activation, AWQC_ACTIVATION_F16);
 
     int64_t index = -1;
     ASSERT_EQ(awqc_model_find_layer(model, expected[i].name, &index), AWQC_OK);

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 
 using namespace mlir;
@@ -194,6 +195,76 @@ TEST_F(AwqDialectTest, KernelResultTypeFollowsInputRowsAndEpilogue) {
   EXPECT_EQ(gemv.getType(),
             RankedTensorType::get({4, 64}, builder.getF16Type()));
   EXPECT_TRUE(succeeded(verify(*module)));
+}
+
+// A bf16 input makes a bf16 kernel: the inferred result and the linear
+// shape follow the input's element type.
+TEST_F(AwqDialectTest, KernelResultAndShapeFollowABf16Input) {
+  OpBuilder builder(&context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(builder.getUnknownLoc());
+  builder.setInsertionPointToEnd(module->getBody());
+  Location loc = builder.getUnknownLoc();
+  auto type = QWeightType::get(&context, 256, 128, 4, 128, ZeroMode::zero_point,
+                               Layout::gemv_interleaved);
+  auto input = RankedTensorType::get({4, 256}, builder.getBF16Type());
+  auto func = func::FuncOp::create(builder, loc, "f",
+                                   builder.getFunctionType({input, type}, {}));
+  Block *entry = func.addEntryBlock();
+  builder.setInsertionPointToStart(entry);
+  auto gemv = GemvKernelOp::create(
+      builder, loc, entry->getArgument(0), entry->getArgument(1),
+      /*bias=*/Value(), /*act_scale=*/Value(), /*residual=*/Value(), "l_gemv",
+      GemvConfigAttr::get(&context, 128, 8, 1, 4), Epilogue::none);
+  EXPECT_EQ(gemv.getType(),
+            RankedTensorType::get({4, 128}, builder.getBF16Type()));
+  EXPECT_EQ(gemv.getLinearShape().activation, ::awq::ActivationType::BF16);
+  auto f16 = RankedTensorType::get({4, 256}, builder.getF16Type());
+  auto f16Func = func::FuncOp::create(builder, loc, "g",
+                                      builder.getFunctionType({f16, type}, {}));
+  Block *f16Entry = f16Func.addEntryBlock();
+  builder.setInsertionPointToStart(f16Entry);
+  auto f16Gemv = GemvKernelOp::create(
+      builder, loc, f16Entry->getArgument(0), f16Entry->getArgument(1), Value(),
+      Value(), Value(), "l_gemv", GemvConfigAttr::get(&context, 128, 8, 1, 4),
+      Epilogue::none);
+  EXPECT_EQ(f16Gemv.getLinearShape().activation, ::awq::ActivationType::F16);
+}
+
+// The scales' type of a weight is that of the linears reading it, through
+// its transforms; both types at once is an error; nothing says: f16.
+TEST_F(AwqDialectTest, WeightActivationTypeFromItsReaders) {
+  const char *text = R"(
+!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>
+!zs = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, autoawq_gemm>
+func.func @f(%x: tensor<?x256xbf16>, %y: tensor<?x256xf16>, %s: tensor<128xbf16>) {
+  %a = awq.external "a" : !w
+  %af = awq.fold_zero_points %a : !w -> !zs
+  %0 = awq.linear %x, %af : tensor<?x256xbf16>, !zs -> tensor<?x128xbf16>
+  %b = awq.external "b" : !w
+  %1 = awq.linear %x, %b : tensor<?x256xbf16>, !w -> tensor<?x128xbf16>
+  %2 = awq.linear %y, %b : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  %c = awq.external "c" : !w
+  %cs = awq.scale_output_channels %c, %s : !w, tensor<128xbf16>
+  %d = awq.external "d" : !w
+  return
+}
+)";
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, &context);
+  ASSERT_TRUE(module);
+  std::map<std::string, Value> externals;
+  module->walk(
+      [&](ExternalOp op) { externals[op.getTensor().str()] = op.getResult(); });
+  ::awq::ActivationType type = ::awq::ActivationType::F16;
+  EXPECT_EQ(getWeightActivationType(externals["a"], type), "");
+  EXPECT_EQ(type, ::awq::ActivationType::BF16);
+  EXPECT_NE(getWeightActivationType(externals["b"], type)
+                .find("read by both f16 and bf16 linears"),
+            std::string::npos);
+  type = ::awq::ActivationType::F16;
+  EXPECT_EQ(getWeightActivationType(externals["c"], type), "");
+  EXPECT_EQ(type, ::awq::ActivationType::BF16);
+  EXPECT_EQ(getWeightActivationType(externals["d"], type), "");
+  EXPECT_EQ(type, ::awq::ActivationType::F16);
 }
 
 } // namespace

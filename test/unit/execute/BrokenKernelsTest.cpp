@@ -6,8 +6,10 @@
 // nibble order in the 4-bit dequantization, a missing barrier in the GEMM's
 // pipeline, and a wrong mma fragment index. Each fault is tried in the sm_80
 // build (cp.async ring, m16n8k16) and the sm_75 build (register-staged
-// tiles, m16n8k8 pairs). A fault is detected when some output leaves the
-// bound or the emulator reports misuse.
+// tiles, m16n8k8 pairs), and with bf16 activations in the sm_80 and sm_90
+// builds (the bf16 paths and their looser bound must still catch them). A
+// fault is detected when some output leaves the bound or the emulator
+// reports misuse.
 //
 //===----------------------------------------------------------------------===//
 #include "ExecuteTestSupport.h"
@@ -28,10 +30,10 @@ namespace {
 
 const char *kLayers = R"mlir(
 module attributes {awq.target = "TARGET"} {
-func.func @wide(%x: tensor<?x384xf16>) -> tensor<?x136xf16> {
+func.func @wide(%x: tensor<?x384xELEMENT>) -> tensor<?x136xELEMENT> {
   %w = awq.external "broken.wide" : !awq.qweight<k = 384, n = 136, bits = 4, group = 128, zero_point, autoawq_gemm>
-  %y = awq.linear %x, %w : tensor<?x384xf16>, !awq.qweight<k = 384, n = 136, bits = 4, group = 128, zero_point, autoawq_gemm> -> tensor<?x136xf16>
-  return %y : tensor<?x136xf16>
+  %y = awq.linear %x, %w : tensor<?x384xELEMENT>, !awq.qweight<k = 384, n = 136, bits = 4, group = 128, zero_point, autoawq_gemm> -> tensor<?x136xELEMENT>
+  return %y : tensor<?x136xELEMENT>
 }
 }
 )mlir";
@@ -40,6 +42,7 @@ struct Fault {
   const char *macro;
   const char *family; // the family whose code the macro breaks
   const char *target;
+  const char *element = "f16"; ///< The activation type: "f16" or "bf16".
 };
 
 class BrokenKernels : public ::testing::TestWithParam<Fault> {};
@@ -49,6 +52,8 @@ TEST_P(BrokenKernels, AreCaught) {
   const ArchInfo *arch = parseTarget(fault.target)->arch;
   std::string text = kLayers;
   text.replace(text.find("TARGET"), 6, fault.target);
+  for (size_t at; (at = text.find("ELEMENT")) != std::string::npos;)
+    text.replace(at, 7, fault.element);
   auto context = test::makeContext();
   auto module = test::parse(*context, text);
   ASSERT_TRUE(module);
@@ -109,17 +114,27 @@ TEST_P(BrokenKernels, AreCaught) {
 
 INSTANTIATE_TEST_SUITE_P(
     Faults, BrokenKernels,
-    ::testing::Values(Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_80"},
-                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_80"},
-                      Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_80"},
-                      Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_80"},
-                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_75"},
-                      Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_75"},
-                      Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_75"},
-                      Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_75"}),
+    ::testing::Values(
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_80"},
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_80"},
+        Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_80"},
+        Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_80"},
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_75"},
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_75"},
+        Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_75"},
+        Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_75"},
+        // bf16: needs the bf16 kernels (branches bf16-gemv and
+        // bf16-gemm).
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_80", "bf16"},
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemm", "sm_80", "bf16"},
+        Fault{"AWQ_FAULT_SKIP_BARRIER", "gemm", "sm_80", "bf16"},
+        Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_80", "bf16"},
+        Fault{"AWQ_FAULT_WRONG_NIBBLE_ORDER", "gemv", "sm_90", "bf16"},
+        Fault{"AWQ_FAULT_WRONG_FRAGMENT_INDEX", "gemm", "sm_90", "bf16"}),
     [](const auto &info) {
       std::string name = std::string(info.param.macro).substr(10);
-      return name + "_" + info.param.family + "_" + info.param.target;
+      return name + "_" + info.param.family + "_" + info.param.target +
+             (std::string(info.param.element) == "bf16" ? "_bf16" : "");
     });
 
 } // namespace

@@ -11,8 +11,10 @@
 // docs/numerics.md. Every bit width runs for sm_80 (cp.async, m16n8k16) and
 // sm_75 (register-staged GEMM tiles, m16n8k8 pairs: the emulation builds
 // the kernels as sm_75), and 4 bits also for sm_86 (the tiling the planner
-// picks for 100 KB of shared memory per SM). One test per bit width and
-// target, so ctest runs them in parallel.
+// picks for 100 KB of shared memory per SM). bf16 activations (scales, bias,
+// activation scale and residual in bf16, under the bf16 bound) run every bit
+// width on sm_80 and 4 bits on sm_90; sm_75 refuses them. One test per bit
+// width, target and activation type, so ctest runs them in parallel.
 //
 //===----------------------------------------------------------------------===//
 #include "ExecuteTestSupport.h"
@@ -56,7 +58,8 @@ std::vector<MatrixLayer> layersFor(int bits) {
 }
 
 std::string moduleFor(int bits, const std::string &target,
-                      const std::vector<MatrixLayer> &layers) {
+                      const std::vector<MatrixLayer> &layers,
+                      const std::string &element = "f16") {
   std::ostringstream os;
   os << "module attributes {awq.target = \"" << target << "\"} {\n";
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -66,20 +69,22 @@ std::string moduleFor(int bits, const std::string &target,
         ", n = " + std::to_string(l.n) + ", bits = " + std::to_string(bits) +
         ", group = " + std::to_string(l.group) + ", " +
         (l.zeroPoint ? "zero_point" : "symmetric") + ", autoawq_gemm>";
-    std::string x = "tensor<?x" + std::to_string(l.k) + "xf16>";
-    std::string y = "tensor<?x" + std::to_string(l.n) + "xf16>";
+    std::string x = "tensor<?x" + std::to_string(l.k) + "x" + element + ">";
+    std::string y = "tensor<?x" + std::to_string(l.n) + "x" + element + ">";
     os << "func.func @layer" << i << "(%x: " << x << ", %r: " << y << ") -> "
        << y << " {\n  %w = awq.external \"matrix." << i << "\" : " << w << "\n";
     std::string operands;
     if (l.bias) {
       os << "  %b = awq.external \"matrix." << i << ".bias\" : tensor<" << l.n
-         << "xf16>\n";
-      operands += " bias(%b : tensor<" + std::to_string(l.n) + "xf16>)";
+         << "x" << element << ">\n";
+      operands +=
+          " bias(%b : tensor<" + std::to_string(l.n) + "x" + element + ">)";
     }
     if (l.actScale) {
       os << "  %s = awq.external \"matrix." << i << ".scale\" : tensor<" << l.k
-         << "xf16>\n";
-      operands += " act_scale(%s : tensor<" + std::to_string(l.k) + "xf16>)";
+         << "x" << element << ">\n";
+      operands += " act_scale(%s : tensor<" + std::to_string(l.k) + "x" +
+                  element + ">)";
     }
     if (l.residual)
       operands += " residual(%r : " + y + ")";
@@ -93,6 +98,7 @@ std::string moduleFor(int bits, const std::string &target,
 struct MatrixCase {
   int bits;
   const char *target;
+  const char *element = "f16"; ///< The activation type: "f16" or "bf16".
 };
 
 class NumericsMatrix : public ::testing::TestWithParam<MatrixCase> {};
@@ -100,14 +106,20 @@ class NumericsMatrix : public ::testing::TestWithParam<MatrixCase> {};
 TEST_P(NumericsMatrix, EveryKernelMatchesTheReference) {
   const int bits = GetParam().bits;
   const std::string target = GetParam().target;
+  const std::string element = GetParam().element;
+  const ActivationType activation =
+      element == "bf16" ? ActivationType::BF16 : ActivationType::F16;
   const ArchInfo *arch = parseTarget(target)->arch;
   const std::vector<MatrixLayer> layers = layersFor(bits);
   auto context = test::makeContext();
-  auto module = test::parse(*context, moduleFor(bits, target, layers));
+  auto module = test::parse(*context, moduleFor(bits, target, layers, element));
   ASSERT_TRUE(module);
   ASSERT_TRUE(test::lower(*module, target));
   std::vector<KernelSpec> specs = test::kernelSpecs(*module);
   ASSERT_EQ(specs.size(), 2 * layers.size()) << "both families for every layer";
+  for (const KernelSpec &spec : specs)
+    EXPECT_EQ(spec.instance.shape.activation, activation)
+        << spec.name << ": the kernel must read the layer's " << element;
   for (const KernelSpec &spec : specs)
     if (spec.instance.family == KernelFamily::Gemm && !arch->asyncCopy)
       EXPECT_EQ(spec.instance.gemm.stages, 2)
@@ -129,6 +141,7 @@ TEST_P(NumericsMatrix, EveryKernelMatchesTheReference) {
     splitGemm += spec.instance.family == KernelFamily::Gemm &&
                  spec.instance.gemm.splitK > 1;
     QuantizedLinear layer = evaluator.quantized(operands.weight);
+    EXPECT_EQ(layer.activation, activation) << name << ": scales' type";
     KernelData data;
     if (operands.bias)
       layer.bias = evaluator.vector(operands.bias);
@@ -150,13 +163,42 @@ TEST_P(NumericsMatrix, EveryKernelMatchesTheReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Bits, NumericsMatrix,
-    ::testing::Values(MatrixCase{3, "sm_80"}, MatrixCase{4, "sm_80"},
-                      MatrixCase{8, "sm_80"}, MatrixCase{3, "sm_75"},
-                      MatrixCase{4, "sm_75"}, MatrixCase{8, "sm_75"},
-                      MatrixCase{4, "sm_86"}),
+    ::testing::Values(
+        MatrixCase{3, "sm_80"}, MatrixCase{4, "sm_80"}, MatrixCase{8, "sm_80"},
+        MatrixCase{3, "sm_75"}, MatrixCase{4, "sm_75"}, MatrixCase{8, "sm_75"},
+        MatrixCase{4, "sm_86"},
+        // bf16: needs the bf16 kernels (branches bf16-gemv and
+        // bf16-gemm).
+        MatrixCase{3, "sm_80", "bf16"}, MatrixCase{4, "sm_80", "bf16"},
+        MatrixCase{8, "sm_80", "bf16"}, MatrixCase{4, "sm_90", "bf16"}),
     [](const auto &info) {
-      return "Bits" + std::to_string(info.param.bits) + "_" + info.param.target;
+      return "Bits" + std::to_string(info.param.bits) + "_" +
+             info.param.target +
+             (std::string(info.param.element) == "bf16" ? "_bf16" : "");
     });
+
+/// sm_75 has no bf16 arithmetic: kernel selection refuses a bf16 layer,
+/// naming the op and the target, before any kernel exists.
+TEST(NumericsMatrixBf16, RefusedOnSm75) {
+  auto context = test::makeContext();
+  auto module = test::parse(
+      *context, moduleFor(4, "sm_75", {layersFor(4).front()}, "bf16"));
+  ASSERT_TRUE(module);
+  std::string diagnostics;
+  {
+    mlir::ScopedDiagnosticHandler handler(
+        context.get(), [&](mlir::Diagnostic &diagnostic) {
+          diagnostics += diagnostic.str() + "\n";
+          return mlir::success();
+        });
+    EXPECT_FALSE(test::lower(*module, "sm_75"));
+  }
+  EXPECT_NE(diagnostics.find("cannot run on target sm_75"), std::string::npos)
+      << diagnostics;
+  EXPECT_NE(diagnostics.find("bf16 activations need sm_80 or newer"),
+            std::string::npos)
+      << diagnostics;
+}
 
 } // namespace
 } // namespace awq

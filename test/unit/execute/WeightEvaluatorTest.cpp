@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace awq {
 namespace {
 
@@ -115,6 +117,97 @@ TEST_F(WeightEvaluatorTest, RefusesRepacksTheKernelsCannotRead) {
   EXPECT_NE(errorOf("not_repacked")
                 .find("a kernel's weight must be produced by awq.repack"),
             std::string::npos);
+}
+
+constexpr const char *kBf16Module = R"(
+!w = !awq.qweight<k = 128, n = 64, bits = 4, group = 64, zero_point, autoawq_gemm>
+!zs = !awq.qweight<k = 128, n = 64, bits = 4, group = 64, scaled_zero, autoawq_gemm>
+func.func @bf16(%x: tensor<?x128xbf16>) -> tensor<?x64xbf16> {
+  %w = awq.external "w" : !w
+  %s = awq.external "s" : tensor<64xbf16>
+  %b = awq.external "b" : tensor<64xbf16>
+  %f = awq.fold_zero_points %w : !w -> !zs
+  %ws = awq.scale_output_channels %f, %s : !zs, tensor<64xbf16>
+  %bs = awq.vector_mul %b, %s : tensor<64xbf16>
+  %y = awq.linear %x, %ws bias(%bs : tensor<64xbf16>) : tensor<?x128xbf16>, !zs -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
+)";
+
+// A bf16 layer's weights are drawn, scaled and folded in bf16: every product
+// is rounded to bf16 (as the plain definition below computes it), never to
+// fp16.
+TEST(WeightEvaluatorBf16, TransformsRoundToTheLayersType) {
+  auto context = test::makeContext();
+  auto module = test::parse(*context, kBf16Module);
+  ASSERT_TRUE(module);
+  std::unique_ptr<WeightSource> source =
+      makeRandomWeightSource(test::testSeed());
+  WeightEvaluator evaluator(*source);
+  ir::LinearOp linear;
+  module->walk([&](ir::LinearOp op) { linear = op; });
+  auto scaled = linear.getWeight().getDefiningOp<ir::ScaleOutputChannelsOp>();
+  auto fold = scaled.getWeight().getDefiningOp<ir::FoldZeroPointsOp>();
+  auto mul = linear.getBias().getDefiningOp<ir::VectorMulOp>();
+
+  const QuantizedLinear original = evaluator.quantized(fold.getWeight());
+  EXPECT_EQ(original.activation, ActivationType::BF16);
+  const std::vector<uint16_t> factors = evaluator.vector(scaled.getScale());
+  const std::vector<uint16_t> bias = evaluator.vector(mul.getLhs());
+  const QuantizedLinear &result = evaluator.quantized(linear.getWeight());
+  const std::vector<uint16_t> &resultBias = evaluator.vector(linear.getBias());
+  EXPECT_EQ(result.activation, ActivationType::BF16);
+
+  auto product = [](uint16_t a, uint16_t b) {
+    return floatToBfloat16(bfloat16ToFloat(a) * bfloat16ToFloat(b));
+  };
+  const int64_t n = 64;
+  int differsFromFp16 = 0;
+  for (int64_t g = 0; g < original.numGroups(); ++g)
+    for (int64_t c = 0; c < n; ++c) {
+      const size_t i = static_cast<size_t>(g * n + c);
+      const float s = bfloat16ToFloat(original.scales[i]);
+      ASSERT_TRUE(s > 0 && std::isfinite(s)) << "scales are bf16 values";
+      EXPECT_EQ(result.scales[i], product(original.scales[i], factors[c]));
+      differsFromFp16 +=
+          result.scales[i] != floatToHalf(halfToFloat(original.scales[i]) *
+                                          halfToFloat(factors[c]));
+    }
+  EXPECT_GT(differsFromFp16, 0);
+  for (int64_t c = 0; c < n; ++c)
+    EXPECT_EQ(resultBias[c], product(bias[c], factors[c])) << "column " << c;
+}
+
+// The zero terms z * s of a bf16 layer are bf16, and scaling them rounds to
+// bf16. Needs foldZeroPoints in the layer's type (runtime/kernels/
+// GemmLayout.cpp, branch bf16-gemm).
+TEST(WeightEvaluatorBf16, ZeroTermsAreBf16) {
+  auto context = test::makeContext();
+  auto module = test::parse(*context, kBf16Module);
+  ASSERT_TRUE(module);
+  std::unique_ptr<WeightSource> source =
+      makeRandomWeightSource(test::testSeed());
+  WeightEvaluator evaluator(*source);
+  ir::LinearOp linear;
+  module->walk([&](ir::LinearOp op) { linear = op; });
+  auto scaled = linear.getWeight().getDefiningOp<ir::ScaleOutputChannelsOp>();
+  auto fold = scaled.getWeight().getDefiningOp<ir::FoldZeroPointsOp>();
+  const QuantizedLinear original = evaluator.quantized(fold.getWeight());
+  const std::vector<uint16_t> factors = evaluator.vector(scaled.getScale());
+  const std::vector<uint16_t> terms = evaluator.zeroTerms(fold.getResult());
+  const std::vector<uint16_t> &resultTerms =
+      evaluator.zeroTerms(linear.getWeight());
+  const int64_t n = 64;
+  for (int64_t g = 0; g < original.numGroups(); ++g)
+    for (int64_t c = 0; c < n; ++c) {
+      const size_t i = static_cast<size_t>(g * n + c);
+      const uint16_t term =
+          floatToBfloat16(static_cast<float>(original.zeros[i]) *
+                          bfloat16ToFloat(original.scales[i]));
+      EXPECT_EQ(terms[i], term) << "z * s at group " << g << ", column " << c;
+      EXPECT_EQ(resultTerms[i], floatToBfloat16(bfloat16ToFloat(terms[i]) *
+                                                bfloat16ToFloat(factors[c])));
+    }
 }
 
 } // namespace

@@ -262,10 +262,11 @@ struct HandMadeCheckpoint {
         {name, dtype, shape, buffers.back().data(), buffers.back().size()});
   }
   /// A consistent 4-bit g64 layer [K, N] named `prefix`.
-  void addLayer(const std::string &prefix, int64_t k, int64_t n) {
+  void addLayer(const std::string &prefix, int64_t k, int64_t n,
+                DType scales = DType::F16) {
     add(prefix + ".qweight", DType::I32, {k, n / 8});
     add(prefix + ".qzeros", DType::I32, {k / 64, n / 8});
-    add(prefix + ".scales", DType::F16, {k / 64, n});
+    add(prefix + ".scales", scales, {k / 64, n});
   }
   void write(const json &quantizationConfig) {
     writeSafeTensors(dir.file("model.safetensors"), refs);
@@ -314,6 +315,100 @@ TEST(AwqImport, ReadsHandMadeCheckpoint) {
   EXPECT_EQ(imported.tensors.at("embed.weight").dtype, DType::BF16);
 }
 
+TEST(AwqImport, Bf16ScalesAndBiasMakeABf16Layer) {
+  HandMadeCheckpoint c;
+  c.addLayer("l", 128, 16, DType::BF16);
+  c.add("l.bias", DType::BF16, {16});
+  c.write(awqConfig());
+  QuantizedCheckpoint imported = importAwqCheckpoint(c.dir.path());
+  const QuantizedLinear &layer = imported.linears.at("l");
+  EXPECT_EQ(layer.activation, ActivationType::BF16);
+  // The bits are the file's, not converted.
+  std::vector<uint16_t> scales(2 * 16), bias(16);
+  std::memcpy(scales.data(), c.buffers[2].data(), scales.size() * 2);
+  std::memcpy(bias.data(), c.buffers[3].data(), bias.size() * 2);
+  EXPECT_EQ(layer.scales, scales);
+  EXPECT_EQ(layer.bias, bias);
+}
+
+TEST(AwqImport, RefusesMixedActivationTypes) {
+  {
+    HandMadeCheckpoint c;
+    c.addLayer("l", 128, 16, DType::BF16);
+    c.add("l.bias", DType::F16, {16});
+    c.write(awqConfig());
+    expectError([&] { importAwqCheckpoint(c.dir.path()); },
+                {"'l.bias'", "expected dtype BF16",
+                 "the dtype of the layer's scales", "got F16"});
+  }
+  {
+    HandMadeCheckpoint c;
+    c.addLayer("a", 128, 16, DType::F16);
+    c.addLayer("b", 128, 16, DType::BF16);
+    c.write(awqConfig());
+    expectError([&] { importAwqCheckpoint(c.dir.path()); },
+                {"'b.scales'",
+                 "dtype BF16 differs from the scales of layer 'a'",
+                 "a model has one activation type"});
+  }
+  {
+    HandMadeCheckpoint c;
+    c.addLayer("l", 128, 16, DType::F32);
+    c.write(awqConfig());
+    expectError([&] { importAwqCheckpoint(c.dir.path()); },
+                {"'l.scales'", "expected dtype F16 or BF16, got F32"});
+  }
+}
+
+// The compiler's header check: the IR's activation type must be the dtype of
+// the scales, bias and vectors it reads.
+TEST(AwqImport, HeaderCheckFollowsTheActivationType) {
+  HandMadeCheckpoint c;
+  c.addLayer("l", 128, 16, DType::F16);
+  c.add("norm", DType::F16, {128});
+  c.write(awqConfig());
+  SafeTensorsCheckpoint checkpoint = SafeTensorsCheckpoint::open(c.dir.path());
+  const QuantizationConfig config = readQuantizationConfig(c.dir.path());
+  ExpectedTensor layer;
+  layer.name = "l";
+  layer.quantized = true;
+  layer.k = 128;
+  layer.n = 16;
+  layer.params.bits = 4;
+  layer.params.groupSize = 64;
+  ExpectedTensor norm;
+  norm.name = "norm";
+  norm.length = 128;
+  checkCheckpointTensors(checkpoint, config, {layer, norm});
+  layer.activation = ActivationType::BF16;
+  expectError([&] { checkCheckpointTensors(checkpoint, config, {layer}); },
+              {"'l.scales'", "expected dtype BF16",
+               "the model's activation type is bf16", "got F16"});
+  norm.activation = ActivationType::BF16;
+  expectError([&] { checkCheckpointTensors(checkpoint, config, {norm}); },
+              {"'norm'", "expected dtype BF16",
+               "the model's activation type is bf16", "got F16"});
+}
+
+TEST(AwqCheckpoint, Bf16LayersRoundTripInBf16) {
+  QuantParams params;
+  params.bits = 4;
+  params.groupSize = 64;
+  QuantizedLinear layer = randomLayer(128, 64, params, /*withBias=*/true);
+  layer.activation = ActivationType::BF16;
+  QuantizedCheckpoint original;
+  original.linears.emplace("model.layers.0.proj", layer);
+  TempDir dir;
+  exportAwqCheckpoint(original, dir.path());
+  SafeTensorsCheckpoint file = SafeTensorsCheckpoint::open(dir.path());
+  EXPECT_EQ(file.get("model.layers.0.proj.scales").dtype, DType::BF16);
+  EXPECT_EQ(file.get("model.layers.0.proj.bias").dtype, DType::BF16);
+  QuantizedCheckpoint imported = importAwqCheckpoint(dir.path());
+  const QuantizedLinear &back = imported.linears.at("model.layers.0.proj");
+  EXPECT_EQ(back.activation, ActivationType::BF16);
+  expectSameLayer(back, layer);
+}
+
 TEST(AwqImport, ReportsMissingTensorsAndBadShapes) {
   {
     HandMadeCheckpoint c;
@@ -338,7 +433,7 @@ TEST(AwqImport, ReportsMissingTensorsAndBadShapes) {
     c.write(awqConfig());
     expectError([&] { importAwqCheckpoint(c.dir.path()); },
                 {"model.safetensors", "tensor 'l.scales'",
-                 "expected dtype F16, got U16"});
+                 "expected dtype F16 or BF16, got U16"});
   }
   {
     HandMadeCheckpoint c;

@@ -182,6 +182,54 @@ TEST(DescribeCheckpoint, ChecksWeightsWhenPresent) {
               {"no tensor 'model.layers.0.mlp.up_proj.qweight'"});
 }
 
+TEST(DescribeCheckpoint, DtypeFollowsTheScales) {
+  TempDir dir;
+  json config = tinyLlamaConfig();
+  config["num_hidden_layers"] = 1;
+  // Without weights, torch_dtype decides.
+  config["torch_dtype"] = "bfloat16";
+  writeConfig(dir, config);
+  EXPECT_EQ(describeCheckpoint(dir.path()).activation, ActivationType::BF16);
+  config["torch_dtype"] = "float16";
+  writeConfig(dir, config);
+  EXPECT_EQ(describeCheckpoint(dir.path()).activation, ActivationType::F16);
+
+  QuantizedCheckpoint checkpoint;
+  checkpoint.config = config;
+  checkpoint.config.erase("quantization_config");
+  QuantParams params;
+  const std::pair<const char *, std::pair<int64_t, int64_t>> shapes[] = {
+      {"self_attn.q_proj", {256, 256}}, {"self_attn.k_proj", {256, 128}},
+      {"self_attn.v_proj", {256, 128}}, {"self_attn.o_proj", {256, 256}},
+      {"mlp.gate_proj", {256, 768}},    {"mlp.up_proj", {256, 768}},
+      {"mlp.down_proj", {768, 256}}};
+  for (const auto &[name, shape] : shapes) {
+    QuantizedLinear layer = randomLayer(shape.first, shape.second, params,
+                                        std::string(name) == "mlp.down_proj");
+    layer.activation = ActivationType::BF16;
+    checkpoint.linears.emplace(std::string("model.layers.0.") + name, layer);
+  }
+  exportAwqCheckpoint(checkpoint, dir.path());
+  // BF16 scales make a bf16 model even where torch_dtype says float16.
+  EXPECT_EQ(describeCheckpoint(dir.path()).activation, ActivationType::BF16);
+
+  // AutoAWQ's fp16 scales of a bf16 model: an fp16 model.
+  for (auto &[name, layer] : checkpoint.linears)
+    layer.activation = ActivationType::F16;
+  checkpoint.config["torch_dtype"] = "bfloat16";
+  exportAwqCheckpoint(checkpoint, dir.path());
+  EXPECT_EQ(describeCheckpoint(dir.path()).activation, ActivationType::F16);
+
+  // One layer in the other type is named.
+  checkpoint.linears["model.layers.0.mlp.down_proj"].activation =
+      ActivationType::BF16;
+  exportAwqCheckpoint(checkpoint, dir.path());
+  expectError([&] { describeCheckpoint(dir.path()); },
+              {"model.safetensors", "'model.layers.0.mlp.down_proj.scales'",
+               "has dtype BF16 but the model's scales are F16",
+               "a model has one activation type"});
+}
+
 TEST(DescribeCheckpoint, ReportsBadConfigs) {
   struct Case {
     std::string label;

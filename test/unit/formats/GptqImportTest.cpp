@@ -181,6 +181,20 @@ void writeOne(const TempDir &dir, GptqWriter &writer, int64_t k, int64_t n,
   writeBytes(dir.file("quantize_config.json"), writer.config(descAct).dump());
 }
 
+TEST(GptqImport, Bf16ScalesMakeABf16Layer) {
+  TempDir dir;
+  GptqWriter writer;
+  writeOne(dir, writer, 256, 64, false, [](std::vector<TensorRef> &refs) {
+    for (TensorRef &ref : refs)
+      if (ref.name == "l.scales")
+        ref.dtype = DType::BF16; // The same bits, read as bf16.
+  });
+  QuantizedCheckpoint imported = importGptqCheckpoint(dir.path());
+  const QuantizedLinear &layer = imported.linears.at("l");
+  EXPECT_EQ(layer.activation, ActivationType::BF16);
+  EXPECT_EQ(layer.scales, writer.packed.back().scales);
+}
+
 TEST(GptqImport, RejectsActOrder) {
   TempDir dir;
   GptqWriter writer;

@@ -110,6 +110,35 @@ TEST(ModelDescription, ParsesEveryField) {
   EXPECT_EQ(d.layersOfGroup("g_in").size(), 2u);
 }
 
+TEST(ModelDescription, DtypeIsFloat16OrBfloat16) {
+  EXPECT_EQ(parseModelDescriptionJson(baseDocument(), "mem").activation,
+            ActivationType::F16);
+  json doc = baseDocument();
+  doc["dtype"] = "bfloat16";
+  ModelDescription bf16 = parseModelDescriptionJson(doc, "mem");
+  EXPECT_EQ(bf16.activation, ActivationType::BF16);
+  // Written only for bf16, and read back the same.
+  EXPECT_EQ(modelDescriptionToJson(bf16)["dtype"], "bfloat16");
+  EXPECT_FALSE(
+      modelDescriptionToJson(parseModelDescriptionJson(baseDocument(), "mem"))
+          .contains("dtype"));
+  EXPECT_EQ(
+      parseModelDescriptionJson(modelDescriptionToJson(bf16), "mem").activation,
+      ActivationType::BF16);
+  doc["dtype"] = "float16";
+  EXPECT_EQ(parseModelDescriptionJson(doc, "mem").activation,
+            ActivationType::F16);
+  for (json bad : {json("bf16"), json("float32")}) {
+    doc["dtype"] = bad;
+    expectError([&] { parseModelDescriptionJson(doc, "model.json"); },
+                {"model.json: dtype: expected \"float16\" or \"bfloat16\"",
+                 bad.get<std::string>()});
+  }
+  doc["dtype"] = 16;
+  expectError([&] { parseModelDescriptionJson(doc, "model.json"); },
+              {"model.json: dtype: expected a string"});
+}
+
 TEST(ModelDescription, AcceptsEveryProducerKind) {
   json doc = baseDocument();
   doc["input_groups"][0]["producer"] = {{"kind", "layer_norm"},

@@ -691,3 +691,132 @@ func.func @select_rows(%x: tensor<4x256xf16>, %a: tensor<8x128xf16>) {
   %0 = awq.select_by_rows %x, %a, %a {gemm_min_m = 5 : i64} : tensor<4x256xf16>, tensor<8x128xf16>
   return
 }
+
+// -----
+// Activations are f16 or bf16; an op's activations and 16-bit parameters
+// share one element type.
+
+!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>
+func.func @linear_input_f32(%x: tensor<?x256xf32>, %w: !w) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 16-bit float or bfloat16 type values, but got 'tensor<?x256xf32>'}}
+  %0 = awq.linear %x, %w : tensor<?x256xf32>, !w -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>
+func.func @linear_bias_type(%x: tensor<?x256xbf16>, %w: !w, %b: tensor<128xf16>) {
+  // expected-error @+1 {{'awq.linear' op bias has element type 'f16' but the input has 'bf16' (activations and 16-bit parameters share one element type)}}
+  %0 = awq.linear %x, %w bias(%b : tensor<128xf16>) : tensor<?x256xbf16>, !w -> tensor<?x128xbf16>
+  return
+}
+
+// -----
+
+!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>
+func.func @linear_act_scale_type(%x: tensor<?x256xf16>, %w: !w, %s: tensor<256xbf16>) {
+  // expected-error @+1 {{'awq.linear' op act_scale has element type 'bf16' but the input has 'f16'}}
+  %0 = awq.linear %x, %w act_scale(%s : tensor<256xbf16>) : tensor<?x256xf16>, !w -> tensor<?x128xf16>
+  return
+}
+
+// -----
+
+!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>
+func.func @linear_result_type(%x: tensor<?x256xbf16>, %w: !w) {
+  // expected-error @+1 {{'awq.linear' op result has element type 'f16' but the input has 'bf16'}}
+  %0 = awq.linear %x, %w : tensor<?x256xbf16>, !w -> tensor<?x128xf16>
+  return
+}
+
+// -----
+
+!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>
+func.func @linear_residual_type(%x: tensor<?x256xbf16>, %w: !w, %r: tensor<?x128xf16>) {
+  // expected-error @+1 {{'awq.linear' op residual has element type 'f16' but the input has 'bf16'}}
+  %0 = awq.linear %x, %w residual(%r : tensor<?x128xf16>) : tensor<?x256xbf16>, !w -> tensor<?x128xbf16>
+  return
+}
+
+// -----
+
+!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, mma_fragment>
+func.func @gemm_kernel_bias_type(%x: tensor<?x256xbf16>, %w: !w, %b: tensor<128xf16>) {
+  // expected-error @+1 {{'awq.gemm_kernel' op bias has element type 'f16' but the input has 'bf16'}}
+  %0 = awq.gemm_kernel "k" config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1> %x, %w bias(%b : tensor<128xf16>) : tensor<?x256xbf16>, !w -> tensor<?x128xbf16>
+  return
+}
+
+// -----
+
+!w = !awq.qweight<k = 256, n = 128, bits = 4, group = 128, scaled_zero, mma_fragment>
+func.func @gemm_kernel_result_type(%x: tensor<?x256xbf16>, %w: !w) {
+  // expected-error @+1 {{'awq.gemm_kernel' op result has element type 'f16' but the input has 'bf16'}}
+  %0 = awq.gemm_kernel "k" config #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 4, split_k = 1> %x, %w : tensor<?x256xbf16>, !w -> tensor<?x128xf16>
+  return
+}
+
+// -----
+
+func.func @rms_norm_weight_type(%x: tensor<?x256xbf16>, %g: tensor<256xf16>) {
+  // expected-error @+1 {{'awq.rms_norm' op weight has element type 'f16' but the input has 'bf16'}}
+  %0 = awq.rms_norm %x, %g : tensor<?x256xbf16>, tensor<256xf16>
+  return
+}
+
+// -----
+
+func.func @layer_norm_bias_type(%x: tensor<?x256xbf16>, %g: tensor<256xf32>, %b: tensor<256xf16>) {
+  // expected-error @+1 {{'awq.layer_norm' op bias has element type 'f16' but the input has 'bf16'}}
+  %0 = awq.layer_norm %x, %g bias(%b : tensor<256xf16>) : tensor<?x256xbf16>, tensor<256xf32>
+  return
+}
+
+// -----
+
+func.func @add_types(%a: tensor<?x8xbf16>, %b: tensor<?x8xf16>) {
+  // expected-error @+1 {{all of {lhs, rhs, result} have same type}}
+  %0 = "awq.add"(%a, %b) : (tensor<?x8xbf16>, tensor<?x8xf16>) -> tensor<?x8xbf16>
+  return
+}
+
+// -----
+
+func.func @split_result_type(%x: tensor<?x96xbf16>) {
+  // expected-error @+1 {{'awq.split' op a result has element type 'f16' but the input has 'bf16'}}
+  %0:2 = awq.split %x : tensor<?x96xbf16> -> tensor<?x64xbf16>, tensor<?x32xf16>
+  return
+}
+
+// -----
+
+func.func @scale_activation_type(%x: tensor<?x256xf16>, %s: tensor<256xbf16>) {
+  // expected-error @+1 {{'awq.scale_activation' op scale has element type 'bf16' but the input has 'f16'}}
+  %0 = awq.scale_activation %x, %s : tensor<?x256xf16>, tensor<256xbf16>
+  return
+}
+
+// -----
+
+func.func @matmul_weight_type(%x: tensor<?x256xbf16>, %w: tensor<256x128xf16>) {
+  // expected-error @+1 {{'awq.matmul' op weight has element type 'f16' but the input has 'bf16'}}
+  %0 = awq.matmul %x, %w : tensor<?x256xbf16>, tensor<256x128xf16> -> tensor<?x128xbf16>
+  return
+}
+
+// -----
+
+func.func @matmul_result_type(%x: tensor<?x256xbf16>, %w: tensor<256x128xbf16>) {
+  // expected-error @+1 {{'awq.matmul' op result has element type 'f16' but the input has 'bf16'}}
+  %0 = awq.matmul %x, %w : tensor<?x256xbf16>, tensor<256x128xbf16> -> tensor<?x128xf16>
+  return
+}
+
+// -----
+
+func.func @select_type(%x: tensor<?x256xbf16>, %a: tensor<?x128xf16>) {
+  // expected-error @+1 {{'awq.select_by_rows' op result has element type 'f16' but the input has 'bf16'}}
+  %0 = awq.select_by_rows %x, %a, %a {gemm_min_m = 5 : i64} : tensor<?x256xbf16>, tensor<?x128xf16>
+  return
+}

@@ -134,3 +134,27 @@ func.func @kernels(%x: tensor<?x256xf16>, %v: !gv, %m: !gm, %b: tensor<128xf16>,
 // CHECK-SAME: t = #awq.target<"sm_90a", sms = 132>
 // CHECK-SAME: u = #awq.target<"sm_120", sms = 24>
 func.func private @target() attributes {t = #awq.target<"sm_90a", sms = 132>, u = #awq.target<"sm_120", sms = 24>}
+
+// bf16 activations with bf16 (and f32 norm) parameters round-trip.
+// CHECK-LABEL: func.func @bf16
+func.func @bf16(%x: tensor<?x256xbf16>, %w: !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm>,
+                %g: tensor<256xf32>, %s: tensor<256xbf16>, %b: tensor<128xbf16>, %r: tensor<?x128xbf16>) -> tensor<?x128xbf16> {
+  // CHECK: awq.rms_norm %{{.*}}, %{{.*}} {epsilon = 9.99999974E-6 : f32} : tensor<?x256xbf16>, tensor<256xf32>
+  %h = awq.rms_norm %x, %g {epsilon = 1.0e-05 : f32} : tensor<?x256xbf16>, tensor<256xf32>
+  // CHECK: awq.scale_activation %{{.*}}, %{{.*}} : tensor<?x256xbf16>, tensor<256xbf16>
+  %hs = awq.scale_activation %h, %s : tensor<?x256xbf16>, tensor<256xbf16>
+  // CHECK: awq.linear %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<128xbf16>) act_scale(%{{.*}} : tensor<256xbf16>) residual(%{{.*}} : tensor<?x128xbf16>) : tensor<?x256xbf16>, {{.*}} -> tensor<?x128xbf16>
+  %y = awq.linear %hs, %w bias(%b : tensor<128xbf16>) act_scale(%s : tensor<256xbf16>) residual(%r : tensor<?x128xbf16>)
+      : tensor<?x256xbf16>, !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm> -> tensor<?x128xbf16>
+  // CHECK: awq.dequantize %{{.*}} : {{.*}} -> tensor<256x128xbf16>
+  %wf = awq.dequantize %w : !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, autoawq_gemm> -> tensor<256x128xbf16>
+  // CHECK: awq.matmul %{{.*}}, %{{.*}} : tensor<?x256xbf16>, tensor<256x128xbf16> -> tensor<?x128xbf16>
+  %m = awq.matmul %x, %wf : tensor<?x256xbf16>, tensor<256x128xbf16> -> tensor<?x128xbf16>
+  // CHECK: awq.add %{{.*}}, %{{.*}} : tensor<?x128xbf16>
+  %z = awq.add %y, %m : tensor<?x128xbf16>
+  // CHECK: awq.split %{{.*}} : tensor<?x128xbf16> -> tensor<?x64xbf16>, tensor<?x64xbf16>
+  %p:2 = awq.split %z : tensor<?x128xbf16> -> tensor<?x64xbf16>, tensor<?x64xbf16>
+  // CHECK: awq.silu_mul %{{.*}}, %{{.*}} : tensor<?x64xbf16>
+  %a = awq.silu_mul %p#0, %p#1 : tensor<?x64xbf16>
+  return %z : tensor<?x128xbf16>
+}
