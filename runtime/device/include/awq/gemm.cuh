@@ -3,6 +3,13 @@
 // y = epilogue(x * W) for M >= 2 rows, with W dequantized in registers
 // right before mma.sync.m16n8k16 (f16 in, f32 accumulate).
 //
+// Activation type: fp16 as described below, or bf16 (GemmConfig's
+// Activation = BF16, sm_80+): every 16-bit buffer (x, y, residual, bias,
+// actScale, scales) holds bf16, the MMA is mma.sync.m16n8k16 .bf16, the
+// weight words are decoded with the bf16 decoders of awq/dequant.cuh and
+// w = (q - z) * s with the zeros buffer holding z itself (GemmLayout.h), and
+// the epilogue rounds to bf16 (RNE). The word formats are fp16's.
+//
 // One thread block computes a TileM x TileN output tile over a range of K
 // tiles (all of them, or 1/SplitK of them). Its WarpsM x WarpsN warps each own
 // a (TileM / WarpsM) x (TileN / WarpsN) sub-tile. Per K tile of TileK rows:
@@ -54,9 +61,10 @@
 // Launch: grid (kGridX, gridY(M), gridZ(M)), block (kThreads), kSharedBytes of
 // dynamic shared memory (opt in above 48 KB). A split-K kernel needs an fp32
 // workspace of workspaceFloats(M) and counterCount(M) counters, both zero.
-// LinearArgs: x, qweight, scales, zeros (= fp16 z * s, nullptr when
-// symmetric) and actScale 16-byte aligned (cp.async), y and residual 4-byte
-// aligned; all buffers in the layouts of runtime/kernels/GemmLayout.h.
+// ArgsOf<Cfg>: x, qweight, scales, zeros (= fp16 z * s, or bf16 z for bf16;
+// nullptr when symmetric) and actScale 16-byte aligned (cp.async), y and
+// residual 4-byte aligned; all buffers in the layouts of
+// runtime/kernels/GemmLayout.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_DEVICE_GEMM_CUH
