@@ -199,14 +199,25 @@ __device__ __forceinline__ half2 scaleMinusZero(half2 q, half2 scale,
 // The *Biased decoders stop after the integer ops (the bits of 128 + q, or
 // 128 + 8 q): the GEMM subtracts 128 + z in the same bf16x2 op as z.
 //   8 bits: a value needs 8 significant bits, one more than the mantissa:
-//           per pair one prmt spreads the two bytes over the halves, one lop3
-//           keeps the low 7 bits under 128.0 (128 + l), one keeps the top bit
-//           at the exponent's lowest bit (128 or 256), and two bf16x2 adds
-//           give (128 + l) + (hi - 256) = l + 128 h exactly (fp16: one prmt).
+//           per pair one prmt puts each byte in the low byte of its half and
+//           its top bit h, replicated, in the high byte; one lop3 keeps the
+//           low 7 bits l under 128.0 (lo = 128 + l), one keeps 128.0 where
+//           h = 0 and 0 where h = 1 (x); q = lo - x exactly, or in the GEMM
+//           q - z = fma(x, -1, lo - z) (fp16: one prmt).
 // Every value stays an exact integer below 256, exact in bf16.
 
 /// bf16 128.0 in both halves: the magic exponent of the bf16 decode.
 constexpr uint32_t kBfloat162Magic128 = 0x43004300u;
+
+/// Whether bf16x2 arithmetic (and the bf16 mma) exists where this is
+/// compiled: sm_80+ on the device, always on the host. The bf16 decoders'
+/// float steps are compiled only there (sm_75 builds see only their integer
+/// parts; bf16 GEMM configs refuse sm_75).
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+#define AWQ_HAS_BF16_ARITHMETIC 1
+#else
+#define AWQ_HAS_BF16_ARITHMETIC 0
+#endif
 
 namespace detail {
 
@@ -276,6 +287,23 @@ decode3ToBfloat162Biased(const uint32_t (&words)[3], uint32_t (&f)[16]) {
   f[15] = lop3<kLutAndOr>(words[2] >> 13, 0x00040004u, spare);
 }
 
+/// The integer part of the 8-bit bf16 decode of pair p (bytes 2p, 2p + 1 of
+/// `word`): lo = bits of {128 + l, ...} (l = the byte's low 7 bits) and x =
+/// bits of {128 or 0, ...} (128 where the byte's top bit h is 0), so that
+/// q = l + 128 h = lo - x. One prmt (byte, then its sign replicated above
+/// it) and two lop3.
+template <int P>
+__device__ __forceinline__ void
+decode8ToBfloat162Biased(uint32_t word, uint32_t &lo, uint32_t &x) {
+  static_assert(P == 0 || P == 1, "decode8ToBfloat162Biased: pair 0 or 1");
+  // Result bytes: byte 2P, sign(byte 2P), byte 2P+1, sign(byte 2P+1).
+  const uint32_t spread = prmt(word, 0u, P == 0 ? 0x9180u : 0xB3A2u);
+  lo = lop3<kLutAndOr>(spread, 0x007f007fu, kBfloat162Magic128);
+  // ~spread & 0x43004300: 128.0 where the replicated sign is 0.
+  x = lop3<(~0xF0 & 0xCC) & 0xFF>(spread, kBfloat162Magic128, 0u);
+}
+
+#if AWQ_HAS_BF16_ARITHMETIC
 /// One 4-bit word (fp16 format, kAwqOrder) to its 8 values q as bf16 pairs
 /// q[p] = {value 2p, value 2p+1}: the biased decode minus 128.
 __device__ __forceinline__ void decode4ToBfloat162(uint32_t word,
@@ -289,20 +317,15 @@ __device__ __forceinline__ void decode4ToBfloat162(uint32_t word,
 }
 
 /// One 8-bit word (byte i = value i) to its 4 values as bf16 pairs {0,1},
-/// {2,3}: see the section comment. 6 integer ops and 4 bf16x2 ops.
+/// {2,3}: the biased decode, then q = lo - x (exact). 6 integer ops and 2
+/// bf16x2 ops.
 __device__ __forceinline__ void decode8ToBfloat162(uint32_t word,
                                                    __nv_bfloat162 (&q)[2]) {
-  const __nv_bfloat162 two56 = detail::bitsAsBfloat162(0x43804380u); // 256
-#pragma unroll
-  for (int p = 0; p < 2; ++p) {
-    // Bytes 2p, 2p + 1 to bits 0..7 and 16..23, zeros above.
-    const uint32_t spread = prmt(word, 0u, p == 0 ? 0x4140u : 0x4342u);
-    const __nv_bfloat162 low = detail::bitsAsBfloat162(
-        lop3<kLutAndOr>(spread, 0x007f007fu, kBfloat162Magic128));
-    const __nv_bfloat162 high = detail::bitsAsBfloat162(
-        lop3<kLutAndOr>(spread, 0x00800080u, kBfloat162Magic128));
-    q[p] = __hadd2(low, __hsub2(high, two56));
-  }
+  uint32_t lo, x;
+  decode8ToBfloat162Biased<0>(word, lo, x);
+  q[0] = __hsub2(detail::bitsAsBfloat162(lo), detail::bitsAsBfloat162(x));
+  decode8ToBfloat162Biased<1>(word, lo, x);
+  q[1] = __hsub2(detail::bitsAsBfloat162(lo), detail::bitsAsBfloat162(x));
 }
 
 /// Three 3-bit words (fp16 format) to their 32 values as bf16 pairs q[p] =
@@ -321,6 +344,7 @@ __device__ __forceinline__ void decode3ToBfloat162(const uint32_t (&words)[3],
                ? __hfma2(detail::bitsAsBfloat162(f[p]), eighth, minus16)
                : __hsub2(detail::bitsAsBfloat162(f[p]), magic);
 }
+#endif // AWQ_HAS_BF16_ARITHMETIC
 
 //===----------------------------------------------------------------------===//
 // Scaled-integer decode for fp32 accumulation (GEMV)

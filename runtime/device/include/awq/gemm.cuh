@@ -612,24 +612,19 @@ __device__ __forceinline__ void decodeHalf(const uint32_t *words,
   }
 }
 
-/// decodeHalf for bf16: q[p] as exact small integers in bf16 (8 bits).
+/// The integer part of the bf16 decode of one half: f[p] = bits of 128 + q
+/// (or 128 + 8 q where bf16ThreeBitEighth(p), 3 bits); for 8 bits f[p] =
+/// bits of 128 + l and x[p] = 128 or 0 (q = f - x, decode8ToBfloat162Biased).
 template <int Bits>
-__device__ __forceinline__ void decodeHalf(const uint32_t *words,
-                                           __nv_bfloat162 (&q)[16]) {
-  static_assert(Bits == 8, "bf16 3/4-bit halves use decodeHalfBiased");
+__device__ __forceinline__ void
+decodeHalfBiased(const uint32_t *words, uint32_t (&f)[16], uint32_t (&x)[16]) {
+  if constexpr (Bits == 8) {
 #pragma unroll
-  for (int w = 0; w < 8; ++w)
-    decode8ToBfloat162(words[w],
-                       *reinterpret_cast<__nv_bfloat162(*)[2]>(q + 2 * w));
-}
-
-/// The integer part of the bf16 3/4-bit decode of one half: f[p] = bits of
-/// 128 + q (or 128 + 8 q where bf16ThreeBitEighth(p), 3 bits).
-template <int Bits>
-__device__ __forceinline__ void decodeHalfBiased(const uint32_t *words,
-                                                 uint32_t (&f)[16]) {
-  static_assert(Bits == 3 || Bits == 4, "decodeHalfBiased: 3 or 4 bits");
-  if constexpr (Bits == 4) {
+    for (int w = 0; w < 8; ++w) {
+      decode8ToBfloat162Biased<0>(words[w], f[2 * w], x[2 * w]);
+      decode8ToBfloat162Biased<1>(words[w], f[2 * w + 1], x[2 * w + 1]);
+    }
+  } else if constexpr (Bits == 4) {
 #pragma unroll
     for (int w = 0; w < 4; ++w)
       decode4ToBfloat162Biased(words[w],
@@ -648,22 +643,19 @@ __device__ __forceinline__ void decodeHalfBiased(const uint32_t *words,
 /// exact value. `minusZero` holds -(128 + z) per column (the decode's bias
 /// and z, subtracted together: exact small integers), for 3 bits
 /// `minusZero8` holds -(16 + z) for the pairs read as 128 + 8 q (one hfma2
-/// by 1/8); for 8 bits (q decoded exactly) `minusZero` holds -z.
+/// by 1/8); for 8 bits `minusZero` holds -z and q - z = (lo - z) - x.
 template <int Bits, class Element>
 __device__ __forceinline__ void
 dequantHalf(const uint32_t *words, const uint32_t (&scale)[4],
             const uint32_t (&minusZero)[4], const uint32_t (&minusZero8)[4],
             uint32_t (&b)[8][2]) {
   if constexpr (IsBfloat16<Element>::value) {
+#if AWQ_HAS_BF16_ARITHMETIC
     using Ops = ElementOps<__nv_bfloat16>;
     using Pair = __nv_bfloat162;
     const Pair eighth = Ops::fromBits(0x3e003e00u); // 1/8
-    Pair q[16];
-    uint32_t f[16];
-    if constexpr (Bits == 8)
-      decodeHalf<Bits>(words, q);
-    else
-      decodeHalfBiased<Bits>(words, f);
+    uint32_t f[16], x[16];
+    decodeHalfBiased<Bits>(words, f, x);
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
       const Pair s2 = Ops::fromBits(scale[j / 2]);
@@ -675,7 +667,7 @@ dequantHalf(const uint32_t *words, const uint32_t (&scale)[4],
         const int p = 2 * j + r;
         Pair d;
         if constexpr (Bits == 8) {
-          d = __hadd2(q[p], z);
+          d = __hsub2(__hadd2(Ops::fromBits(f[p]), z), Ops::fromBits(x[p]));
         } else if (Bits == 3 && bf16ThreeBitEighth(p)) {
           const Pair z82 = Ops::fromBits(minusZero8[j / 2]);
           d = __hfma2(Ops::fromBits(f[p]), eighth,
@@ -686,6 +678,7 @@ dequantHalf(const uint32_t *words, const uint32_t (&scale)[4],
         b[j][r] = Ops::toBits(__hmul2(d, s));
       }
     }
+#endif
     return;
   }
   (void)minusZero8;
