@@ -389,6 +389,14 @@ TEST_P(GemmHost, MatchesReferenceForAllRowCounts) {
     const Comparison cmp =
         compareOutput(y, type, expected.y, expected.tolerance, nOut);
     EXPECT_TRUE(cmp.ok()) << cmp.describe(c.name);
+    // How close the worst element comes to the bound (reported, not checked:
+    // the bound is what is checked).
+    if (cmp.worstIndex >= 0)
+      RecordProperty(
+          "worst_error_over_bound_m" + std::to_string(m),
+          std::to_string(std::fabs(cmp.worstGot - cmp.worstRef) /
+                         (expected.tolerance.atol +
+                          expected.tolerance.rtol * std::fabs(cmp.worstRef))));
 
     // Relaunch in shuffled block order: same inputs, same answer (split-K
     // sums may round differently in fp32, so compare to the oracle again).
