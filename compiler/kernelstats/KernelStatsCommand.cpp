@@ -116,6 +116,23 @@ int runKernelStatsCommand(const std::vector<std::string> &argv,
     const std::string families =
         args.choiceValue(OPT_families, {"both", "gemv", "gemm"})
             .value_or("both");
+    // --activation: the same kernels with another element type (the plan
+    // does not depend on it), e.g. to compare fp16 and bf16 counts.
+    std::optional<ActivationType> activation;
+    if (const std::optional<std::string> name =
+            args.choiceValue(OPT_activation, {"f16", "bf16"})) {
+      activation.emplace();
+      parseActivationType(*name, *activation);
+      for (const std::string &target : targets)
+        if (const char *why = activationViolation(
+                [&] {
+                  LinearShape shape;
+                  shape.activation = *activation;
+                  return shape;
+                }(),
+                *parseTarget(target)->arch))
+          args.fail("--activation " + *name + " on " + target + ": " + why);
+    }
     // Before any compilation: without a disassembler there is no report.
     const Disassembler tool =
         findDisassembler(args.value(OPT_disassembler).value_or(""));
@@ -128,9 +145,14 @@ int runKernelStatsCommand(const std::vector<std::string> &argv,
     const bool json = args.flag(OPT_json);
     std::vector<KernelStats> all;
     for (const std::string &target : targets)
-      for (const auto &[name, instance] :
-           compileKernelInstances(input, target, families))
+      for (auto [name, instance] :
+           compileKernelInstances(input, target, families)) {
+        if (activation && instance.shape.activation != *activation) {
+          instance.shape.activation = *activation;
+          name += std::string("_") + activationTypeName(*activation);
+        }
         all.push_back(analyzeKernel(name, instance, target, tool));
+      }
     if (json) {
       nlohmann::json array = nlohmann::json::array();
       for (const KernelStats &stats : all)

@@ -18,6 +18,7 @@ std::vector<nlohmann::json> reportJson(const KernelStats &stats) {
     o["family"] = familyName(stats.instance.family);
     o["rows"] = body.rows;
     o["bits"] = s.bits;
+    o["activation"] = activationTypeName(s.activation);
     o["arch"] = stats.target;
     o["k"] = s.k;
     o["n"] = s.n;
@@ -105,6 +106,8 @@ std::string shortName(const KernelStats &stats) {
     name += " silu";
   if (s.residual)
     name += " res";
+  if (s.activation != ActivationType::F16)
+    name += std::string(" ") + activationTypeName(s.activation);
   return name;
 }
 

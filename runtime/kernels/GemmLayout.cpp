@@ -63,8 +63,13 @@ std::vector<uint16_t> foldZeroPoints(const QuantizedLinear &layer,
       throw Error(what + ": zeros[" + std::to_string(i / layer.n) + ", " +
                   std::to_string(i % layer.n) + "] = " + std::to_string(z) +
                   " does not fit in " + std::to_string(p.bits) + " bits");
+    // fp16: z * s is exact in fp32 (8-bit z, 11-bit s), rounded once.
+    // bf16: z itself (exact; the kernel computes (q - z) * s, since bf16(z
+    // s) would be off by up to z 2^-8 s, a whole step for 8-bit z).
     zeroScales[i] =
-        floatToHalf(static_cast<float>(z) * halfToFloat(layer.scales[i]));
+        layer.activation == ActivationType::BF16
+            ? floatToBfloat16(static_cast<float>(z))
+            : floatToHalf(static_cast<float>(z) * halfToFloat(layer.scales[i]));
   }
   return zeroScales;
 }
@@ -112,7 +117,7 @@ GemmWeights repackGemm(const QuantizedLinear &layer,
   for (int64_t row = 0; row < groups; ++row) {
     for (int64_t col = 0; col < n; ++col) {
       const uint16_t scale = layer.scales[row * n + col];
-      const float s = halfToFloat(scale);
+      const float s = elementToFloat(scale, layer.activation);
       if (!std::isfinite(s))
         throw Error(what + ": scales[" + std::to_string(row) + ", " +
                     std::to_string(col) + "] is not finite");
@@ -182,8 +187,8 @@ GemmWeights repackGemm(const QuantizedLinear &layer,
 
 QuantizedLinear unpackGemm(int64_t k, int64_t n, const QuantParams &params,
                            const uint8_t *qweight, const uint16_t *scales,
-                           const uint16_t *zeroScales,
-                           const std::string &what) {
+                           const uint16_t *zeroScales, const std::string &what,
+                           ActivationType activation) {
   LinearShape shape;
   shape.k = k;
   shape.n = n;
@@ -203,6 +208,7 @@ QuantizedLinear unpackGemm(int64_t k, int64_t n, const QuantParams &params,
   layer.k = k;
   layer.n = n;
   layer.params = params;
+  layer.activation = activation;
   const int bits = params.bits;
   const int64_t kPadded = roundUp(k, kGemmKAlign);
   const int64_t nPadded = roundUp(n, kGemmPacketN);
@@ -256,26 +262,34 @@ QuantizedLinear unpackGemm(int64_t k, int64_t n, const QuantParams &params,
         return "group " + std::to_string(row) + ", column " +
                std::to_string(col);
       };
-      const float s = halfToFloat(scales[at]);
+      const float s = elementToFloat(scales[at], activation);
       if (!std::isfinite(s))
         throw Error(what + ": the scale of " + where() + " is not finite");
       layer.scales[to] = scales[at];
       if (!params.zeroPoint)
         continue;
-      // zs = fp16(z * s) with z * s exact in fp32 (8-bit z, 11-bit s), as
-      // foldZeroPoints computes it; distinct z give distinct zs when s != 0.
+      // fp16: zs = fp16(z * s) with z * s exact in fp32 (8-bit z, 11-bit
+      // s), as foldZeroPoints computes it; distinct z give distinct zs when
+      // s != 0. bf16: the zero point z itself.
+      const bool bf16 = activation == ActivationType::BF16;
       const uint16_t zs = zeroScales[at];
-      const double ratio = s == 0.0f ? 0.0 : double(halfToFloat(zs)) / s;
+      const double ratio = bf16        ? double(bfloat16ToFloat(zs))
+                           : s == 0.0f ? 0.0
+                                       : double(halfToFloat(zs)) / s;
       const int64_t z = std::isfinite(ratio) && ratio > -1.0 &&
                                 ratio < static_cast<double>(limit)
                             ? std::llround(ratio)
                             : -1;
-      if (z < 0 || z >= limit || floatToHalf(static_cast<float>(z) * s) != zs) {
+      const uint16_t want = bf16 ? floatToBfloat16(static_cast<float>(z))
+                                 : floatToHalf(static_cast<float>(z) * s);
+      if (z < 0 || z >= limit || want != zs) {
         std::ostringstream message;
         message << what << ": the zero term of " << where() << " is "
-                << halfToFloat(zs) << " (fp16 0x" << std::hex << zs << std::dec
-                << ") with scale " << s << ": not fp16(z * s) for any integer "
-                << "z in [0, " << limit << ")";
+                << elementToFloat(zs, activation) << " ("
+                << (bf16 ? "bf16" : "fp16") << " 0x" << std::hex << zs
+                << std::dec << ") with scale " << s << ": not "
+                << (bf16 ? "an integer z" : "fp16(z * s) for any integer z")
+                << " in [0, " << limit << ")";
         throw Error(message.str());
       }
       layer.zeros[to] = static_cast<uint8_t>(z);

@@ -36,14 +36,17 @@
 //              j of values 30 and 31). Words 0..3 form one 16-byte vector
 //              (lane L at byte 16 L), words 4..5 an 8-byte vector (lane L at
 //              byte 512 + 8 L).
-//  - Scales: fp16, scaleRows x nPadded, row r = group r (scaleRows =
+//  - Scales: the layer's activation type (fp16 or bf16; the word formats
+//    are the same for both), scaleRows x nPadded, row r = group r (scaleRows =
 //    ceil(kPadded / G), or 1 when G == K: one group per column). Inside a row
 //    each 64-column block stores its 64 scales as [g][j] (column 64 nb + 8 j
 //    + g at index 64 nb + 8 g + j), so lanes with the same g read one
 //    16-byte vector holding the scales of their eight columns.
-//  - Zero-scale products zs = fp16(z * s), same layout as the scales, only
-//    when the layer has zero points; the kernel computes w = q * s - zs. A
-//    symmetric layer has no zs buffer: w = (q - 2^(b-1)) * s.
+//  - Zero-scale products zs = fp16(z * s) (for a bf16 layer the zero point
+//    z itself as bf16, exact: the bf16 kernel computes w = (q - z) * s,
+//    since bf16(z * s) would be off by up to 2^-8 z s), same layout as the
+//    scales, only when the layer has zero points; the kernel computes w = q * s
+//    - zs. A symmetric layer has no zs buffer: w = (q - 2^(b-1)) * s.
 //  - Padding holds q = 0, s = 0, zs = 0, so padded weights are exactly zero.
 //
 //===----------------------------------------------------------------------===//
@@ -69,13 +72,16 @@ struct GemmWeights {
   int64_t scaleRows = 0; ///< Group rows stored in scales / zeroScales.
   /// Fragment-ordered packets, kPadded * nPadded * bits / 8 bytes.
   std::vector<uint8_t> qweight;
-  /// fp16 bits, scaleRows x nPadded in [g][j] order per 64 columns.
+  /// Bits of the layer's activation type (fp16 or bf16), scaleRows x
+  /// nPadded in [g][j] order per 64 columns.
   std::vector<uint16_t> scales;
-  /// fp16 bits of z * s, same layout as `scales`; empty when symmetric.
+  /// fp16 bits of z * s (bf16 layers: bf16 bits of z), same layout as
+  /// `scales`; empty when symmetric.
   std::vector<uint16_t> zeroScales;
 };
 
-/// The zero terms zs = fp16(z * s) of every group, [numGroups, n] like the
+/// The zero terms zs = fp16(z * s) (a bf16 layer: bf16(z), exact) of every
+/// group, [numGroups, n] like the
 /// scales (z * s is exact in fp32 for 8-bit z and 11-bit s; one rounding):
 /// what awq.fold_zero_points computes. Empty for a symmetric layer.
 std::vector<uint16_t> foldZeroPoints(const QuantizedLinear &layer,
@@ -100,18 +106,19 @@ GemmWeights repackGemm(const QuantizedLinear &layer, const std::string &what);
 /// zero points [groups, n]; no bias) back from GEMM buffers of the sizes
 /// gemmBuffers gives (`qweight`: roundUp(k, 128) * roundUp(n, 64) * bits / 8
 /// bytes; `scales`, `zeroScales`: gemmScaleRows(k, group) x roundUp(n, 64)
-/// fp16). `zeroScales` may be null when the layer is symmetric (it is
-/// ignored then). Padding (K, N and scale rows past the last group) is
-/// ignored. Each zero point is recovered as z = round(zs / s) and must be an
-/// integer in [0, 2^bits) with fp16(z * s) == zs bit for bit; where s == 0,
-/// zs must be fp16(0 * s) and z is 0 (the layout keeps nothing else).
-/// Throws awq::Error naming `what` when the shape or parameters break the
-/// contract (linearViolation), when a buffer is missing, when a scale is not
-/// finite, or when a zero term gives no such z (the message names its group
-/// and column).
+/// elements of `activation`). `zeroScales` may be null when the layer is
+/// symmetric (it is ignored then). Padding (K, N and scale rows past the last
+/// group) is ignored. Each zero point is recovered as z = round(zs / s) and
+/// must be an integer in [0, 2^bits) with fp16(z * s) == zs bit for bit (bf16:
+/// zs is bf16(z)); where s == 0, zs must be fp16(0 * s) and z is 0 (the layout
+/// keeps nothing else). Throws awq::Error naming `what` when the shape or
+/// parameters break the contract (linearViolation), when a buffer is missing,
+/// when a scale is not finite, or when a zero term gives no such z (the message
+/// names its group and column).
 QuantizedLinear unpackGemm(int64_t k, int64_t n, const QuantParams &params,
                            const uint8_t *qweight, const uint16_t *scales,
-                           const uint16_t *zeroScales, const std::string &what);
+                           const uint16_t *zeroScales, const std::string &what,
+                           ActivationType activation = ActivationType::F16);
 
 } // namespace awq
 

@@ -70,8 +70,9 @@ std::string checkGemv(const LinearShape &shape, const GemvParams &p) {
 }
 
 std::string checkGemm(const LinearShape &shape, const GemmParams &p) {
-  const char *why = unbuiltActivation(shape);
-  if (why || (why = gemmViolation(shape, p)))
+  // bf16 is built (sm_80+; targets without bf16 arithmetic are refused by
+  // activationViolation when planning).
+  if (const char *why = gemmViolation(shape, p))
     return std::string(why) + " (" + describe(shape) + "; tiles " +
            std::to_string(p.tileM) + " x " + std::to_string(p.tileN) + " x " +
            std::to_string(p.tileK) + ", warps " + std::to_string(p.warpsM) +
@@ -82,6 +83,8 @@ std::string checkGemm(const LinearShape &shape, const GemmParams &p) {
 
 std::string checkGemmOnArch(const LinearShape &shape, const GemmParams &p,
                             const ArchInfo &arch) {
+  if (const char *why = activationViolation(shape, arch))
+    return why;
   const char *why = gemmArchViolation(shape, p, arch);
   if (!why)
     return {};

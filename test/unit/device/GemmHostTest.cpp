@@ -9,7 +9,8 @@
 // epilogue, N and K tails, split-K (including splits that start inside a
 // group), relaunching (the split-K scratch must come back zeroed) and shuffled
 // block order. The fault injection test proves the comparison catches each
-// planted bug.
+// planted bug. Every case runs with fp16 and with bf16 activations (bf16:
+// its own rounding bound, 2^-8 where fp16 has 2^-11; docs/numerics.md).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/reference/Compare.h"
@@ -37,6 +38,25 @@ namespace awq {
 namespace {
 
 constexpr uint16_t kHalfNaN = 0x7E00;
+constexpr uint16_t kBfloat16NaN = 0x7FC0;
+
+/// log2 of the unit roundoff of the activation type: fp16 has 11
+/// significant bits (2^-11), bf16 8 (2^-8).
+int unitRoundoffExponent(ActivationType type) {
+  return type == ActivationType::BF16 ? -8 : -11;
+}
+
+/// Compares output elements of `type` with the oracle.
+Comparison compareOutput(const std::vector<uint16_t> &y, ActivationType type,
+                         const std::vector<double> &ref, Tolerance tolerance,
+                         int64_t cols) {
+  if (type == ActivationType::F16)
+    return compareHalfToReference(y, ref, tolerance, cols);
+  std::vector<float> values(y.size());
+  for (size_t i = 0; i < y.size(); ++i)
+    values[i] = bfloat16ToFloat(y[i]);
+  return compareToReference(values, ref, tolerance, cols);
+}
 
 /// One kernel instance under test.
 struct HostCase {
@@ -84,6 +104,9 @@ Problem randomProblem(const KernelInstance &instance, int64_t m,
   const LinearShape &spec = instance.shape;
   Problem p;
   QuantizedLinear &layer = p.layer;
+  const ActivationType type = spec.activation;
+  auto element = [type](float v) { return floatToElement(v, type); };
+  layer.activation = type;
   layer.k = spec.k;
   layer.n = spec.n;
   layer.params.bits = spec.bits;
@@ -99,7 +122,7 @@ Problem randomProblem(const KernelInstance &instance, int64_t m,
     q = static_cast<uint8_t>(level(rng));
   layer.scales.resize(static_cast<size_t>(layer.numGroups() * layer.n));
   for (uint16_t &s : layer.scales)
-    s = floatToHalf(scale(rng));
+    s = element(scale(rng));
   if (spec.zeroPoint) {
     layer.zeros.resize(layer.scales.size());
     for (uint8_t &z : layer.zeros)
@@ -108,33 +131,35 @@ Problem randomProblem(const KernelInstance &instance, int64_t m,
   if (spec.bias) {
     layer.bias.resize(static_cast<size_t>(layer.n));
     for (uint16_t &b : layer.bias)
-      b = floatToHalf(unit(rng));
+      b = element(unit(rng));
   }
   p.weights = repackGemm(layer, "test layer");
   p.x.resize(static_cast<size_t>(m * layer.k));
   for (uint16_t &v : p.x)
-    v = floatToHalf(2.0f * unit(rng));
+    v = element(2.0f * unit(rng));
   if (spec.actScale) {
     p.actScale.resize(static_cast<size_t>(layer.k));
     for (uint16_t &a : p.actScale)
-      a = floatToHalf(std::exp2(2.0f * unit(rng))); // 0.25 .. 4
+      a = element(std::exp2(2.0f * unit(rng))); // 0.25 .. 4
   }
   if (spec.residual) {
     const int64_t nOut = spec.siluMul ? spec.n / 2 : spec.n;
     p.residual.resize(static_cast<size_t>(m * nOut));
     for (uint16_t &r : p.residual)
-      r = floatToHalf(2.0f * unit(rng));
+      r = element(2.0f * unit(rng));
   }
   return p;
 }
 
 /// The fp64 oracle for the whole epilogue, and the tolerance that models the
-/// kernel's roundings: x * a and w = q * s - zs are rounded to fp16 (each at
-/// most half an ulp, 2^-11 relative, zs contributing its own), products
-/// accumulate in fp32 and the output is rounded to fp16. The fp16 rounding
-/// errors are independent, so their sum is bounded by a few standard
-/// deviations: 4 * 2^-11 * sqrt(sum_k (x a)^2 (2 |w| + |zs|)^2) per output,
-/// amplified through SiLU-and-multiply by 1.1 |up| + |silu(gate)|.
+/// kernel's roundings: x * a and w = q * s - zs (bf16: (q - z) * s) are
+/// rounded to the activation type (each at most half an ulp, u = 2^-11
+/// relative for fp16, 2^-8 for bf16; an fp16 zs contributes its own),
+/// products accumulate in fp32 and the output is rounded to the activation
+/// type. The rounding errors are independent, so their sum is bounded by a
+/// few standard deviations: 4 u sqrt(sum_k (x a)^2 (2 |w| + |zs|)^2) per
+/// output, amplified through SiLU-and-multiply by 1.1 |up| + |silu(gate)|;
+/// relative 2 u for the output's own rounding (4 u after SiLU-and-multiply).
 struct Expected {
   std::vector<double> y;
   Tolerance tolerance;
@@ -145,6 +170,9 @@ Expected expectedOutput(const KernelInstance &instance, const Problem &p,
   const LinearShape &spec = instance.shape;
   const QuantizedLinear &layer = p.layer;
   const int64_t k = layer.k, n = layer.n;
+  const ActivationType type = spec.activation;
+  auto value = [type](uint16_t bits) { return elementToFloat(bits, type); };
+  const int u = unitRoundoffExponent(type);
   Expected e;
   std::vector<double> linear =
       referenceLinear(p.x, m, layer, p.actScale,
@@ -156,14 +184,14 @@ Expected expectedOutput(const KernelInstance &instance, const Problem &p,
   for (int64_t row = 0; row < m; ++row) {
     std::vector<double> sum(static_cast<size_t>(n), 0.0);
     for (int64_t r = 0; r < k; ++r) {
-      double xa = halfToFloat(p.x[row * k + r]);
+      double xa = value(p.x[row * k + r]);
       if (!p.actScale.empty())
-        xa *= halfToFloat(p.actScale[r]);
+        xa *= value(p.actScale[r]);
       for (int64_t c = 0; c < n; ++c) {
         const int64_t g = r / layer.params.groupSize;
         const double zs = layer.params.zeroPoint
                               ? double(layer.zeros[g * n + c]) *
-                                    halfToFloat(layer.scales[g * n + c])
+                                    value(layer.scales[g * n + c])
                               : 0.0;
         const double term = xa * (2.0 * std::fabs(w[r * n + c]) + zs);
         sum[c] += term * term;
@@ -174,11 +202,11 @@ Expected expectedOutput(const KernelInstance &instance, const Problem &p,
       worst = std::max(worst, spread[row * n + c]);
     }
   }
-  const double fp16Bound = 4.0 * std::ldexp(1.0, -11);
+  const double roundingBound = 4.0 * std::ldexp(1.0, u);
   if (!spec.siluMul) {
     e.y = std::move(linear);
-    e.tolerance.atol = fp16Bound * worst + 1e-6;
-    e.tolerance.rtol = std::ldexp(1.0, -10);
+    e.tolerance.atol = roundingBound * worst + 1e-6;
+    e.tolerance.rtol = std::ldexp(1.0, u + 1);
     return e;
   }
   const int64_t nOut = n / 2;
@@ -196,9 +224,9 @@ Expected expectedOutput(const KernelInstance &instance, const Problem &p,
     }
   e.y = referenceSiluMul(gate, up);
   for (size_t i = 0; i < e.y.size() && !p.residual.empty(); ++i)
-    e.y[i] += halfToFloat(p.residual[i]);
-  e.tolerance.atol = fp16Bound * worst * amplify + 1e-6;
-  e.tolerance.rtol = std::ldexp(1.0, -9);
+    e.y[i] += value(p.residual[i]);
+  e.tolerance.atol = roundingBound * worst * amplify + 1e-6;
+  e.tolerance.rtol = std::ldexp(1.0, u + 2);
   return e;
 }
 
@@ -212,7 +240,9 @@ runKernel(const host::HostModule &module, const std::string &name,
   const LinearShape &spec = instance.shape;
   const KernelLaunch launch = instance.launch(m);
   const int64_t nOut = spec.siluMul ? spec.n / 2 : spec.n;
-  std::vector<uint16_t> y(static_cast<size_t>(m * nOut), kHalfNaN);
+  std::vector<uint16_t> y(static_cast<size_t>(m * nOut),
+                          spec.activation == ActivationType::BF16 ? kBfloat16NaN
+                                                                  : kHalfNaN);
   if (workspace.size() < static_cast<size_t>(launch.workspaceFloats))
     workspace.assign(static_cast<size_t>(launch.workspaceFloats), 0.0f);
   if (counters.size() < static_cast<size_t>(launch.counters))
@@ -313,6 +343,16 @@ const std::vector<HostCase> &hostCases() {
       s.shape.actScale = s.shape.bias = true;
       c.push_back({"gemm_b3_g64_small_4warprows", s});
     }
+    // Every case again with bf16 activations.
+    static std::vector<std::string> bf16Names;
+    bf16Names.reserve(c.size());
+    const size_t fp16Cases = c.size();
+    for (size_t i = 0; i < fp16Cases; ++i) {
+      bf16Names.push_back(std::string(c[i].name) + "_bf16");
+      KernelInstance s = c[i].spec;
+      s.shape.activation = ActivationType::BF16;
+      c.push_back({bf16Names.back().c_str(), s});
+    }
     return c;
   }();
   return cases;
@@ -345,16 +385,25 @@ TEST_P(GemmHost, MatchesReferenceForAllRowCounts) {
     const Expected expected = expectedOutput(c.spec, p, m);
     const std::vector<uint16_t> y =
         runKernel(*module, c.name, c.spec, p, m, workspace, counters);
+    const ActivationType type = c.spec.shape.activation;
     const Comparison cmp =
-        compareHalfToReference(y, expected.y, expected.tolerance, nOut);
+        compareOutput(y, type, expected.y, expected.tolerance, nOut);
     EXPECT_TRUE(cmp.ok()) << cmp.describe(c.name);
+    // How close the worst element comes to the bound (reported, not checked:
+    // the bound is what is checked).
+    if (cmp.worstIndex >= 0)
+      RecordProperty(
+          "worst_error_over_bound_m" + std::to_string(m),
+          std::to_string(std::fabs(cmp.worstGot - cmp.worstRef) /
+                         (expected.tolerance.atol +
+                          expected.tolerance.rtol * std::fabs(cmp.worstRef))));
 
     // Relaunch in shuffled block order: same inputs, same answer (split-K
     // sums may round differently in fp32, so compare to the oracle again).
     const std::vector<uint16_t> again = runKernel(
         *module, c.name, c.spec, p, m, workspace, counters, true, seed + m);
     const Comparison cmpAgain =
-        compareHalfToReference(again, expected.y, expected.tolerance, nOut);
+        compareOutput(again, type, expected.y, expected.tolerance, nOut);
     EXPECT_TRUE(cmpAgain.ok())
         << cmpAgain.describe(std::string(c.name) + " (relaunch, shuffled)");
   }
@@ -368,40 +417,50 @@ INSTANTIATE_TEST_SUITE_P(Kernels, GemmHost,
 
 TEST(GemmHost, PlannedTilingRunsCorrectly) {
   // What the compiler emits for a small gate/up layer on an A100: the
-  // planner's 64 x 128 x 64 tiles with 4 splits of K.
-  LinearShape shape;
-  shape.k = 512;
-  shape.n = 384;
-  shape.bits = 4;
-  shape.group = 128;
-  shape.zeroPoint = true;
-  shape.bias = shape.siluMul = true;
-  const std::optional<GemmParams> planned = planGemm(shape, *findArch(80));
-  ASSERT_TRUE(planned.has_value());
-  EXPECT_GT(planned->splitK, 1);
-  const KernelInstance spec = KernelInstance::makeGemm(shape, *planned);
-  const uint32_t seed = std::random_device{}();
-  SCOPED_TRACE(spec.configType() + ", random seed " + std::to_string(seed));
-  std::mt19937 rng(seed);
-  const auto module = loadKernel(spec, "gemm_planned");
-  std::vector<float> workspace;
-  std::vector<unsigned> counters;
-  for (int64_t m : {1, 33, 64, 65}) {
-    const Problem p = randomProblem(spec, m, rng);
-    const Expected expected = expectedOutput(spec, p, m);
-    const std::vector<uint16_t> y =
-        runKernel(*module, "gemm_planned", spec, p, m, workspace, counters);
-    const Comparison cmp =
-        compareHalfToReference(y, expected.y, expected.tolerance, shape.nOut());
-    EXPECT_TRUE(cmp.ok()) << cmp.describe("M = " + std::to_string(m));
+  // planner's 64 x 128 x 64 tiles with 4 splits of K; fp16 and bf16.
+  for (ActivationType type : {ActivationType::F16, ActivationType::BF16}) {
+    LinearShape shape;
+    shape.k = 512;
+    shape.n = 384;
+    shape.bits = 4;
+    shape.group = 128;
+    shape.zeroPoint = true;
+    shape.bias = shape.siluMul = true;
+    shape.activation = type;
+    const std::optional<GemmParams> planned = planGemm(shape, *findArch(80));
+    ASSERT_TRUE(planned.has_value());
+    EXPECT_GT(planned->splitK, 1);
+    const KernelInstance spec = KernelInstance::makeGemm(shape, *planned);
+    const uint32_t seed = std::random_device{}();
+    SCOPED_TRACE(spec.configType() + ", random seed " + std::to_string(seed));
+    std::mt19937 rng(seed);
+    const std::string name =
+        std::string("gemm_planned_") + activationTypeName(type);
+    const auto module = loadKernel(spec, name);
+    std::vector<float> workspace;
+    std::vector<unsigned> counters;
+    for (int64_t m : {1, 33, 64, 65}) {
+      const Problem p = randomProblem(spec, m, rng);
+      const Expected expected = expectedOutput(spec, p, m);
+      const std::vector<uint16_t> y =
+          runKernel(*module, name, spec, p, m, workspace, counters);
+      const Comparison cmp =
+          compareOutput(y, type, expected.y, expected.tolerance, shape.nOut());
+      EXPECT_TRUE(cmp.ok()) << cmp.describe("M = " + std::to_string(m));
+    }
   }
 }
 
 /// Each planted bug must make the comparison fail: proof that the suite
 /// would catch it.
-TEST(GemmHost, FaultInjectionIsDetected) {
-  const KernelInstance spec =
+class GemmHostFaults : public ::testing::TestWithParam<ActivationType> {};
+
+TEST_P(GemmHostFaults, FaultInjectionIsDetected) {
+  KernelInstance spec =
       makeSpec(256, 192, 4, 64, true, 32, 128, 64, 1, 2, 3, 1);
+  const ActivationType type = GetParam();
+  spec.shape.activation = type;
+  const std::string suffix = type == ActivationType::BF16 ? "_bf16" : "";
   const uint32_t seed = std::random_device{}();
   SCOPED_TRACE("random seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -411,25 +470,33 @@ TEST(GemmHost, FaultInjectionIsDetected) {
   std::vector<float> workspace;
   std::vector<unsigned> counters;
 
-  const auto clean = loadKernel(spec, "gemm_fault_none");
-  const Comparison ok = compareHalfToReference(
-      runKernel(*clean, "gemm_fault_none", spec, p, m, workspace, counters),
+  const std::string cleanName = "gemm_fault_none" + suffix;
+  const auto clean = loadKernel(spec, cleanName);
+  const Comparison ok = compareOutput(
+      runKernel(*clean, cleanName, spec, p, m, workspace, counters), type,
       expected.y, expected.tolerance, spec.shape.n);
   EXPECT_TRUE(ok.ok()) << ok.describe("fault-free build");
 
   for (const char *fault :
        {"AWQ_FAULT_WRONG_NIBBLE_ORDER", "AWQ_FAULT_SKIP_BARRIER",
         "AWQ_FAULT_WRONG_FRAGMENT_INDEX"}) {
-    const std::string name = std::string("gemm_fault_") + fault;
+    const std::string name = std::string("gemm_fault_") + fault + suffix;
     const auto module = loadKernel(spec, name, {fault});
-    const Comparison bad = compareHalfToReference(
-        runKernel(*module, name, spec, p, m, workspace, counters), expected.y,
-        expected.tolerance, spec.shape.n);
+    const Comparison bad =
+        compareOutput(runKernel(*module, name, spec, p, m, workspace, counters),
+                      type, expected.y, expected.tolerance, spec.shape.n);
     EXPECT_FALSE(bad.ok()) << fault
                            << " went unnoticed: " << bad.describe(name);
     EXPECT_GT(bad.failures, bad.count / 10) << fault;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Activations, GemmHostFaults,
+    ::testing::Values(ActivationType::F16, ActivationType::BF16),
+    [](const ::testing::TestParamInfo<ActivationType> &info) {
+      return std::string(activationTypeName(info.param));
+    });
 
 } // namespace
 } // namespace awq

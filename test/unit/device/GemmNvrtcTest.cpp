@@ -10,7 +10,9 @@
 // 16-way split-K); and every bits (3/4/8) x group (32/64/128/per column) x
 // zero point/symmetric combination. Both rotate the epilogue. Each kernel
 // costs about a second of NVRTC + ptxas time, hence sweeps rather than the
-// full cross product. Needs NVRTC only (no GPU).
+// full cross product. bf16 activations: both sweeps on sm_80 and sm_90, the
+// shapes sweep on sm_86 and sm_120; an sm_75 bf16 config is refused by its
+// static_assert. Needs NVRTC only (no GPU).
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/kernels/KernelInstance.h"
@@ -32,12 +34,14 @@ namespace {
 struct ArchSweep {
   int arch;
   bool shapes; ///< true: every shape; false: every bits x group x zp.
+  ActivationType activation = ActivationType::F16;
 };
 
 std::string archName(int arch) { return "sm_" + std::to_string(arch); }
 
 void PrintTo(const ArchSweep &sweep, std::ostream *os) {
-  *os << archName(sweep.arch) << (sweep.shapes ? " shapes" : " bits/groups");
+  *os << archName(sweep.arch) << (sweep.shapes ? " shapes" : " bits/groups")
+      << " " << activationTypeName(sweep.activation);
 }
 
 /// One kernel of a sweep.
@@ -96,6 +100,7 @@ std::vector<SweepKernel> sweepKernels(const ArchSweep &sweep) {
   for (size_t i = 0; i < layers.size(); ++i) {
     const Layer &l = layers[i];
     LinearShape shape = makeShape(l.k, l.n, l.bits, l.group, l.zeroPoint);
+    shape.activation = sweep.activation;
     // i / 4 shifts the epilogue against the layer order between rounds.
     setEpilogue(shape, (i + i / 4) % 4);
     const std::optional<GemmParams> planned = planGemm(shape, *arch);
@@ -123,6 +128,7 @@ std::vector<SweepKernel> sweepKernels(const ArchSweep &sweep) {
     };
     for (const auto &c : chosen) {
       LinearShape shape = c.shape;
+      shape.activation = sweep.activation;
       setEpilogue(shape, c.epilogue);
       const KernelInstance instance = KernelInstance::makeGemm(shape, c.params);
       EXPECT_EQ(instance.check(), "");
@@ -186,10 +192,17 @@ INSTANTIATE_TEST_SUITE_P(
                       ArchSweep{86, true}, ArchSweep{86, false},
                       ArchSweep{89, true}, ArchSweep{89, false},
                       ArchSweep{90, true}, ArchSweep{90, false},
-                      ArchSweep{120, true}, ArchSweep{120, false}),
+                      ArchSweep{120, true}, ArchSweep{120, false},
+                      ArchSweep{80, true, ActivationType::BF16},
+                      ArchSweep{80, false, ActivationType::BF16},
+                      ArchSweep{86, true, ActivationType::BF16},
+                      ArchSweep{90, true, ActivationType::BF16},
+                      ArchSweep{90, false, ActivationType::BF16},
+                      ArchSweep{120, true, ActivationType::BF16}),
     [](const ::testing::TestParamInfo<ArchSweep> &info) {
       return archName(info.param.arch) +
-             (info.param.shapes ? "_shapes" : "_bits_groups");
+             (info.param.shapes ? "_shapes" : "_bits_groups") +
+             (info.param.activation == ActivationType::BF16 ? "_bf16" : "");
     });
 
 /// Compiles a hand-written config and returns NVRTC's error text ("" when
@@ -290,6 +303,22 @@ TEST(GemmNvrtcConstraints, TemplatesRejectWhatTheContractRejects) {
   EXPECT_EQ(compileError(tallArgs, "sm_80"), "");
   EXPECT_NE(compileError(tallArgs, "sm_75")
                 .find("without cp.async a thread stages more"),
+            std::string::npos);
+
+  // bf16 needs sm_80+: the template refuses sm_75 as the planner does.
+  LinearShape bf16 = shape;
+  bf16.activation = ActivationType::BF16;
+  const GemmParams small{16, 128, 64, 1, 2, 2, 1};
+  const std::string bf16Args =
+      templateArgs(KernelInstance::makeGemm(bf16, small));
+  EXPECT_NE(bf16Args.find("awq::ActivationType::BF16"), std::string::npos);
+  EXPECT_EQ(checkGemm(bf16, small), "");
+  EXPECT_NE(checkGemmOnArch(bf16, small, *findArch(75)).find("sm_80"),
+            std::string::npos);
+  EXPECT_FALSE(planGemm(bf16, *findArch(75)).has_value());
+  EXPECT_EQ(compileError(bf16Args, "sm_80"), "");
+  EXPECT_NE(compileError(bf16Args, "sm_75")
+                .find("bf16 activations need sm_80 or newer"),
             std::string::npos);
 }
 

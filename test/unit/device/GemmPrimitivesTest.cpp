@@ -11,11 +11,17 @@
 // cp.async must be refused. The shared-memory swizzle the GEMM's ldmatrix
 // reads through (SwizzledRows) is checked on the host.
 //
+// The bf16 path: mma.sync m16n8k16 with bf16 fragments (host emulation
+// against the fragment formulas, NVRTC for sm_80..sm_120, refused in an sm_75
+// build) and the bf16 weight decoders of awq/dequant.cuh, every value of
+// every field, against the word formats written out plainly here.
+//
 //===----------------------------------------------------------------------===//
 #include "runtime/host/HostModule.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
 #include "runtime/support/Half.h"
 
+#include "awq/dequant.cuh"
 #include "awq/mma.cuh"
 
 #include <gtest/gtest.h>
@@ -339,6 +345,209 @@ TEST(GemmPrimitives, SwizzledRowsAreConflictFreeForLdmatrix) {
   expectConflictFreeSwizzle<64>();
   expectConflictFreeSwizzle<128>();
   expectConflictFreeSwizzle<256>();
+}
+
+//===----------------------------------------------------------------------===//
+// bf16
+//===----------------------------------------------------------------------===//
+
+/// Every lane brings its A (4 words) and B (2 words) fragments and 4
+/// accumulators; the bf16 mma adds A * B.
+const char *kBf16MmaSource = R"(
+#include "awq/mma.cuh"
+
+struct Bf16MmaArgs {
+  const uint32_t *fragments;
+  const float *accIn;
+  float *accOut;
+};
+
+extern "C" __global__ void mmaBf16(Bf16MmaArgs args) {
+  const int lane = threadIdx.x;
+  const uint32_t *in = args.fragments + lane * 6;
+  const uint32_t a[4] = {in[0], in[1], in[2], in[3]};
+  const uint32_t b[2] = {in[4], in[5]};
+  float acc[4];
+  for (int i = 0; i < 4; ++i)
+    acc[i] = args.accIn[lane * 4 + i];
+  awq::mmaM16N8K16Bf16(acc, a, b);
+  for (int i = 0; i < 4; ++i)
+    args.accOut[lane * 4 + i] = acc[i];
+}
+AWQ_HOST_ENTRY(mmaBf16, Bf16MmaArgs)
+)";
+
+struct Bf16MmaArgs {
+  const uint32_t *fragments;
+  const float *accIn;
+  float *accOut;
+};
+
+TEST(GemmPrimitives, Bf16MmaFollowsThePtxLayouts) {
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("random seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> unit(-2.0f, 2.0f);
+  // A 16 x 16 and B 16 x 8 as bf16, with values fp16 cannot hold (range).
+  uint16_t aM[16][16], bM[16][8];
+  for (auto &row : aM)
+    for (uint16_t &v : row)
+      v = floatToBfloat16(unit(rng) * std::exp2(float(int(rng() % 40) - 20)));
+  for (auto &row : bM)
+    for (uint16_t &v : row)
+      v = floatToBfloat16(unit(rng));
+  std::vector<uint32_t> fragments(32 * 6);
+  std::vector<float> accIn(128), accOut(128, std::nanf(""));
+  for (float &v : accIn)
+    v = unit(rng);
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane / 4, t = lane % 4;
+    uint32_t *f = fragments.data() + lane * 6;
+    f[0] = pack(aM[g][2 * t], aM[g][2 * t + 1]);
+    f[1] = pack(aM[g + 8][2 * t], aM[g + 8][2 * t + 1]);
+    f[2] = pack(aM[g][2 * t + 8], aM[g][2 * t + 9]);
+    f[3] = pack(aM[g + 8][2 * t + 8], aM[g + 8][2 * t + 9]);
+    f[4] = pack(bM[2 * t][g], bM[2 * t + 1][g]);
+    f[5] = pack(bM[2 * t + 8][g], bM[2 * t + 9][g]);
+  }
+  host::HostCompileOptions options;
+  options.cacheDir = AWQ_GEMM_TEST_CACHE_DIR;
+  options.sourceName = "gemm_mma_bf16.cu";
+  const auto module =
+      host::HostModule::load(kBf16MmaSource, {"mmaBf16"}, options);
+  Bf16MmaArgs args{fragments.data(), accIn.data(), accOut.data()};
+  module->launch("mmaBf16", {1}, {32}, 0, &args);
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane / 4, t = lane % 4;
+    const int rows[4] = {g, g, g + 8, g + 8};
+    const int cols[4] = {2 * t, 2 * t + 1, 2 * t, 2 * t + 1};
+    for (int i = 0; i < 4; ++i) {
+      double want = accIn[lane * 4 + i], magnitude = std::fabs(want);
+      for (int k = 0; k < 16; ++k) {
+        const double product = double(bfloat16ToFloat(aM[rows[i]][k])) *
+                               bfloat16ToFloat(bM[k][cols[i]]);
+        want += product;
+        magnitude += std::fabs(product);
+      }
+      // fp32 accumulation of exact products: a few fp32 roundings.
+      EXPECT_NEAR(accOut[lane * 4 + i], want, 1e-6 * magnitude + 1e-30)
+          << "lane " << lane << " d" << i;
+    }
+  }
+
+  // An sm_75 build refuses the bf16 mma (there is none there).
+  options.sourceName = "gemm_mma_bf16_sm75.cu";
+  options.smVersion = 75;
+  const auto sm75 =
+      host::HostModule::load(kBf16MmaSource, {"mmaBf16"}, options);
+  try {
+    sm75->launch("mmaBf16", {1}, {32}, 0, &args);
+    ADD_FAILURE() << "the bf16 mma ran in an sm_75 build";
+  } catch (const std::exception &error) {
+    EXPECT_NE(std::string(error.what()).find("is not available"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+TEST(GemmPrimitives, Bf16MmaCompilesForEveryBf16Architecture) {
+  for (const char *arch : {"sm_80", "sm_86", "sm_89", "sm_90", "sm_120"}) {
+    NvrtcOptions options;
+    options.arch = arch;
+    const CompileResult result =
+        compileToCubin(kBf16MmaSource, "gemm_mma_bf16.cu", options);
+    const KernelResources *r = result.find("mmaBf16");
+    ASSERT_NE(r, nullptr) << arch;
+    EXPECT_EQ(r->spillStoreBytes, 0) << arch;
+  }
+}
+
+/// The bf16 value of decoder output pair `pair`, element `e` (0 = low).
+float bf16Element(__nv_bfloat162 pair, int e) {
+  uint32_t bits;
+  std::memcpy(&bits, &pair, sizeof(bits));
+  return bfloat16ToFloat(static_cast<uint16_t>(e ? bits >> 16 : bits));
+}
+
+/// Value v (0..7) of a 4-bit word as the format states it: nibble i holds
+/// value {0, 2, 4, 6, 1, 3, 5, 7}[i].
+int plainNibbleValue(uint32_t word, int v) {
+  static const int kNibbleOfValue[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+  return static_cast<int>(word >> (4 * kNibbleOfValue[v]) & 0xFu);
+}
+
+/// Value u (0..31) of a 3-bit unit as the format states it: word u / 10,
+/// slot (u % 10) / 2 at bit 3 slot (+16 for odd u); values 30 / 31 take bit
+/// j from bit 15 / 31 of word j.
+int plainThreeBitValue(const uint32_t (&words)[3], int u) {
+  if (u >= 30) {
+    int value = 0;
+    for (int j = 0; j < 3; ++j)
+      value |= static_cast<int>(words[j] >> (u == 30 ? 15 : 31) & 1u) << j;
+    return value;
+  }
+  const int r = u % 10;
+  return static_cast<int>(words[u / 10] >> (3 * (r / 2) + 16 * (r % 2)) & 7u);
+}
+
+TEST(GemmDequantBf16, Bits4EveryValueEveryNibble) {
+  std::mt19937 rng(std::random_device{}());
+  for (int position = 0; position < 8; ++position)
+    for (uint32_t value = 0; value < 16; ++value)
+      for (int trial = 0; trial < 4; ++trial) {
+        const uint32_t word =
+            (static_cast<uint32_t>(rng()) & ~(0xFu << (4 * position))) |
+            value << (4 * position);
+        __nv_bfloat162 q[4];
+        decode4ToBfloat162(word, q);
+        for (int v = 0; v < 8; ++v)
+          ASSERT_EQ(bf16Element(q[v / 2], v % 2), plainNibbleValue(word, v))
+              << "word 0x" << std::hex << word << std::dec << " value " << v;
+      }
+}
+
+TEST(GemmDequantBf16, Bits8EveryValueEveryByte) {
+  std::mt19937 rng(std::random_device{}());
+  for (int position = 0; position < 4; ++position)
+    for (uint32_t value = 0; value < 256; ++value) {
+      const uint32_t word =
+          (static_cast<uint32_t>(rng()) & ~(0xFFu << (8 * position))) |
+          value << (8 * position);
+      __nv_bfloat162 q[2];
+      decode8ToBfloat162(word, q);
+      for (int v = 0; v < 4; ++v)
+        ASSERT_EQ(bf16Element(q[v / 2], v % 2),
+                  static_cast<float>(word >> (8 * v) & 0xFFu))
+            << "word 0x" << std::hex << word << std::dec << " value " << v;
+    }
+}
+
+TEST(GemmDequantBf16, Bits3EveryValueEveryField) {
+  std::mt19937 rng(std::random_device{}());
+  for (int u = 0; u < 32; ++u)
+    for (int value = 0; value < 8; ++value)
+      for (int trial = 0; trial < 4; ++trial) {
+        uint32_t words[3] = {static_cast<uint32_t>(rng()),
+                             static_cast<uint32_t>(rng()),
+                             static_cast<uint32_t>(rng())};
+        // Plant `value` in field u, written from the format description.
+        if (u >= 30) {
+          const int bit = u == 30 ? 15 : 31;
+          for (int j = 0; j < 3; ++j)
+            words[j] = (words[j] & ~(1u << bit)) |
+                       static_cast<uint32_t>(value >> j & 1) << bit;
+        } else {
+          const int r = u % 10, shift = 3 * (r / 2) + 16 * (r % 2);
+          words[u / 10] = (words[u / 10] & ~(7u << shift)) |
+                          static_cast<uint32_t>(value) << shift;
+        }
+        ASSERT_EQ(plainThreeBitValue(words, u), value);
+        __nv_bfloat162 q[16];
+        decode3ToBfloat162(words, q);
+        for (int v = 0; v < 32; ++v)
+          ASSERT_EQ(bf16Element(q[v / 2], v % 2), plainThreeBitValue(words, v))
+              << "field " << u << " = " << value << ", value " << v;
+      }
 }
 
 } // namespace

@@ -26,8 +26,10 @@ namespace {
 
 /// A random layer with fresh values; the seed is printed on failure.
 QuantizedLinear randomLayer(std::mt19937 &rng, int64_t k, int64_t n, int bits,
-                            int64_t group, bool zeroPoint) {
+                            int64_t group, bool zeroPoint,
+                            ActivationType activation = ActivationType::F16) {
   QuantizedLinear layer;
+  layer.activation = activation;
   layer.k = k;
   layer.n = n;
   layer.params.bits = bits;
@@ -41,7 +43,7 @@ QuantizedLinear randomLayer(std::mt19937 &rng, int64_t k, int64_t n, int bits,
   const size_t groups = static_cast<size_t>(layer.numGroups() * n);
   layer.scales.resize(groups);
   for (uint16_t &s : layer.scales)
-    s = floatToHalf(scale(rng));
+    s = floatToElement(scale(rng), activation);
   if (zeroPoint) {
     layer.zeros.resize(groups);
     for (uint8_t &z : layer.zeros)
@@ -108,12 +110,14 @@ struct RepackCase {
   int bits;
   int64_t group; // 0 = per column (group = K)
   bool zeroPoint;
+  ActivationType activation = ActivationType::F16;
 };
 
 void PrintTo(const RepackCase &c, std::ostream *os) {
   *os << c.k << "x" << c.n << " " << c.bits << "-bit group "
       << (c.group ? std::to_string(c.group) : std::string("K"))
-      << (c.zeroPoint ? " zero point" : " symmetric");
+      << (c.zeroPoint ? " zero point" : " symmetric") << " "
+      << activationTypeName(c.activation);
 }
 
 class GemmLayoutRoundTrip : public ::testing::TestWithParam<RepackCase> {};
@@ -125,8 +129,9 @@ TEST_P(GemmLayoutRoundTrip, DecodesEveryValueAndZeroPadding) {
   std::mt19937 rng(seed);
   const int64_t group = c.group ? c.group : c.k;
   const QuantizedLinear layer =
-      randomLayer(rng, c.k, c.n, c.bits, group, c.zeroPoint);
+      randomLayer(rng, c.k, c.n, c.bits, group, c.zeroPoint, c.activation);
   const GemmWeights w = repackGemm(layer, "layer");
+  const ActivationType type = c.activation;
 
   ASSERT_EQ(w.kPadded, (c.k + 127) / 128 * 128);
   ASSERT_EQ(w.nPadded, (c.n + 63) / 64 * 64);
@@ -162,6 +167,13 @@ TEST_P(GemmLayoutRoundTrip, DecodesEveryValueAndZeroPadding) {
             << "zs padding (" << row << ", " << col << ")";
         continue;
       }
+      if (type == ActivationType::BF16) {
+        // bf16 layers keep z itself, exactly.
+        ASSERT_EQ(elementToFloat(w.zeroScales[at], type),
+                  double(layer.zeros[row * c.n + col]))
+            << "z (" << row << ", " << col << ")";
+        continue;
+      }
       // z * s rounded once to fp16: within half an ulp of the exact product.
       const double exact =
           double(layer.zeros[row * c.n + col]) * halfToFloat(s);
@@ -173,6 +185,15 @@ TEST_P(GemmLayoutRoundTrip, DecodesEveryValueAndZeroPadding) {
           << " for z * s = " << exact;
     }
   }
+
+  // unpackGemm reads the same layer back, zero points included.
+  const QuantizedLinear back =
+      unpackGemm(c.k, c.n, layer.params, w.qweight.data(), w.scales.data(),
+                 c.zeroPoint ? w.zeroScales.data() : nullptr, "layer", type);
+  EXPECT_EQ(back.activation, type);
+  EXPECT_EQ(back.q, layer.q);
+  EXPECT_EQ(back.scales, layer.scales);
+  EXPECT_EQ(back.zeros, layer.zeros);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -184,6 +205,11 @@ INSTANTIATE_TEST_SUITE_P(
         RepackCase{256, 128, 8, 128, false}, RepackCase{384, 136, 8, 32, true},
         RepackCase{200, 66, 4, 0, true}, RepackCase{104, 24, 3, 0, false},
         RepackCase{8, 8, 8, 0, true},
+        // bf16 scales and zero terms (the word formats are fp16's).
+        RepackCase{256, 128, 4, 128, true, ActivationType::BF16},
+        RepackCase{256, 192, 3, 64, true, ActivationType::BF16},
+        RepackCase{384, 136, 8, 32, true, ActivationType::BF16},
+        RepackCase{200, 66, 4, 0, false, ActivationType::BF16},
         // Large enough to be packed by several threads.
         RepackCase{4096, 4160, 4, 128, true}),
     [](const ::testing::TestParamInfo<RepackCase> &info) {
@@ -191,7 +217,8 @@ INSTANTIATE_TEST_SUITE_P(
       return "k" + std::to_string(c.k) + "n" + std::to_string(c.n) + "b" +
              std::to_string(c.bits) + "g" +
              (c.group ? std::to_string(c.group) : std::string("col")) +
-             (c.zeroPoint ? "zp" : "sym");
+             (c.zeroPoint ? "zp" : "sym") +
+             (c.activation == ActivationType::BF16 ? "bf16" : "");
     });
 
 /// Expects `body` to throw awq::Error whose message contains `needle`.

@@ -104,7 +104,8 @@ template <int K, int N, int Bits, int Group, bool Zp, int TM, int TN, int TK,
           bool Silu, int MinBlocks = 1>
 void checkGemm(std::initializer_list<int> plannedOn = {}) {
   using Cfg = awq::GemmConfig<K, N, Bits, Group, Zp, TM, TN, TK, WM, WN, Stages,
-                              SplitK, Act, Bias, Res, Silu, MinBlocks>;
+                              SplitK, Act, Bias, Res, Silu,
+                              awq::ActivationType::F16, MinBlocks>;
   awq::LinearShape shape{K, N, Bits, Group, Zp, Act, Bias, Res, Silu};
   awq::GemmParams params{TM, TN, TK, WM, WN, Stages, SplitK};
   SCOPED_TRACE(::testing::Message() << "gemm K=" << K << " N=" << N

@@ -17,6 +17,10 @@
 // which are met). GEMM bodies: 16 rows is the small-M body, 64 the row
 // split.
 //
+// The same guard for the bf16 GEMMs (the block's kernels with bf16
+// activations, awq-kernel-stats --activation bf16; sm_80+): their resident
+// warps and bytes in flight must equal the fp16 kernels'.
+//
 // Skips (GTEST_SKIP) when no disassembler is found.
 //
 //===----------------------------------------------------------------------===//
@@ -91,6 +95,37 @@ constexpr Guard kToday[] = {
     {"sm_120", "gemm", 11008, 4096, 64, 6.23, 1.94, 8, 16384},
 };
 
+/// The bf16 GEMMs, measured with `awq-kernel-stats --families gemm
+/// --activation bf16 --target sm_80,sm_90,sm_120`. Compared with fp16 the
+/// 4-bit decode needs two more shifts per 8 weights (docs/kernels.md, "bf16
+/// activations"): +0.25 ALU instructions per weight.
+constexpr Guard kTodayBf16[] = {
+    {"sm_80", "gemm", 4096, 12288, 16, 2.84, 1.11, 8, 32768},
+    {"sm_80", "gemm", 4096, 12288, 64, 6.15, 2.34, 8, 32768},
+    {"sm_80", "gemm", 4096, 4096, 16, 2.84, 1.11, 8, 32768},
+    {"sm_80", "gemm", 4096, 4096, 64, 6.15, 2.34, 8, 32768},
+    {"sm_80", "gemm", 4096, 22016, 16, 2.84, 1.11, 8, 32768},
+    {"sm_80", "gemm", 4096, 22016, 64, 6.42, 2.43, 8, 32768},
+    {"sm_80", "gemm", 11008, 4096, 16, 2.84, 1.11, 8, 32768},
+    {"sm_80", "gemm", 11008, 4096, 64, 6.15, 2.34, 8, 32768},
+    {"sm_90", "gemm", 4096, 12288, 16, 2.93, 1.11, 12, 49152},
+    {"sm_90", "gemm", 4096, 12288, 64, 6.23, 2.30, 12, 49152},
+    {"sm_90", "gemm", 4096, 4096, 16, 2.93, 1.11, 12, 49152},
+    {"sm_90", "gemm", 4096, 4096, 64, 6.23, 2.30, 12, 49152},
+    {"sm_90", "gemm", 4096, 22016, 16, 2.93, 1.12, 12, 49152},
+    {"sm_90", "gemm", 4096, 22016, 64, 6.53, 2.38, 12, 49152},
+    {"sm_90", "gemm", 11008, 4096, 16, 2.93, 1.11, 12, 49152},
+    {"sm_90", "gemm", 11008, 4096, 64, 6.23, 2.30, 12, 49152},
+    {"sm_120", "gemm", 4096, 12288, 16, 3.47, 1.47, 8, 16384},
+    {"sm_120", "gemm", 4096, 12288, 64, 6.94, 2.36, 8, 16384},
+    {"sm_120", "gemm", 4096, 4096, 16, 3.47, 1.47, 8, 16384},
+    {"sm_120", "gemm", 4096, 4096, 64, 6.94, 2.36, 8, 16384},
+    {"sm_120", "gemm", 4096, 22016, 16, 3.47, 1.47, 8, 16384},
+    {"sm_120", "gemm", 4096, 22016, 64, 6.94, 2.36, 8, 16384},
+    {"sm_120", "gemm", 11008, 4096, 16, 3.47, 1.47, 8, 16384},
+    {"sm_120", "gemm", 11008, 4096, 64, 6.94, 2.36, 8, 16384},
+};
+
 /// Relative headroom on the counts: small, so a real regression fails.
 constexpr double kMargin = 1.03;
 
@@ -139,6 +174,50 @@ TEST_P(KernelStatsRegression, CountsStayWithinTodaysValues) {
 
 INSTANTIATE_TEST_SUITE_P(LlamaBlock, KernelStatsRegression,
                          ::testing::Values("sm_75", "sm_80", "sm_90", "sm_120"),
+                         [](const auto &info) {
+                           return std::string(info.param);
+                         });
+
+class KernelStatsRegressionBf16
+    : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(KernelStatsRegressionBf16, GemmCountsStayWithinTodaysValues) {
+  const std::string arch = GetParam();
+  const Disassembler tool = findDisassembler();
+  if (tool.path.empty())
+    GTEST_SKIP() << "no SASS disassembler (looked at "
+                 << disassemblerSearchDescription() << ")";
+  int checked = 0;
+  for (auto [name, instance] :
+       compileKernelInstances(defaultKernelStatsInput(), arch, "gemm")) {
+    instance.shape.activation = ActivationType::BF16;
+    const KernelStats stats = analyzeKernel(name, instance, arch, tool);
+    for (const RowBody &body : stats.bodies) {
+      SCOPED_TRACE(name + " bf16 (" + arch + "), rows " +
+                   std::to_string(body.rows));
+      const Guard *guard = nullptr;
+      for (const Guard &g : kTodayBf16)
+        if (g.arch == arch && g.k == instance.shape.k &&
+            g.n == instance.shape.n && g.rows == body.rows)
+          guard = &g;
+      ASSERT_NE(guard, nullptr) << "no bf16 guard for this kernel";
+      ASSERT_TRUE(body.loopFound);
+      EXPECT_EQ(body.mathFound, body.mathExpected);
+      EXPECT_LE(body.instructionsPerWeight,
+                guard->instructionsPerWeight * kMargin);
+      EXPECT_LE(body.perPipe[static_cast<int>(sass::Pipe::Alu)],
+                guard->aluPerWeight * kMargin);
+      EXPECT_GE(stats.occupancy.warps, guard->residentWarps);
+      EXPECT_GE(stats.bytesInFlightPerSm, guard->bytesInFlightPerSm);
+      EXPECT_EQ(stats.spillStoreBytes, 0);
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 8);
+}
+
+INSTANTIATE_TEST_SUITE_P(LlamaBlock, KernelStatsRegressionBf16,
+                         ::testing::Values("sm_80", "sm_90", "sm_120"),
                          [](const auto &info) {
                            return std::string(info.param);
                          });

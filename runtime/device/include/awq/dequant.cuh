@@ -185,6 +185,168 @@ __device__ __forceinline__ half2 scaleMinusZero(half2 q, half2 scale,
 }
 
 //===----------------------------------------------------------------------===//
+// bf16 magic-number decode (the GEMM's bf16 path)
+//===----------------------------------------------------------------------===//
+//
+// bf16 has 7 mantissa bits, so a field ORed under the exponent of 128.0
+// (0x4300, ulp 1) must sit in bits 0..6 of its half: one 4-bit field per
+// half at a time (fp16's 10 bits hold two), hence one shift per pair where
+// fp16 shares a shift between two pairs. Integer-pipe operations per word,
+// same word formats as fp16:
+//   4 bits: 3 shifts + 4 lop3 per 8 values (fp16: 1 + 4);
+//   3 bits: 6 shifts + 15 lop3 + 6 for the spare bits per 32 values (fp16:
+//           3 + 15 + 6);
+// The *Biased decoders stop after the integer ops (the bits of 128 + q, or
+// 128 + 8 q): the GEMM subtracts 128 + z in the same bf16x2 op as z.
+//   8 bits: a value needs 8 significant bits, one more than the mantissa:
+//           per pair one prmt puts each byte in the low byte of its half and
+//           its top bit h, replicated, in the high byte; one lop3 keeps the
+//           low 7 bits l under 128.0 (lo = 128 + l), one keeps 128.0 where
+//           h = 0 and 0 where h = 1 (x); q = lo - x exactly, or in the GEMM
+//           q - z = fma(x, -1, lo - z) (fp16: one prmt).
+// Every value stays an exact integer below 256, exact in bf16.
+
+/// bf16 128.0 in both halves: the magic exponent of the bf16 decode.
+constexpr uint32_t kBfloat162Magic128 = 0x43004300u;
+
+/// Whether bf16x2 arithmetic (and the bf16 mma) exists where this is
+/// compiled: sm_80+ on the device, always on the host. The bf16 decoders'
+/// float steps are compiled only there (sm_75 builds see only their integer
+/// parts; bf16 GEMM configs refuse sm_75).
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+#define AWQ_HAS_BF16_ARITHMETIC 1
+#else
+#define AWQ_HAS_BF16_ARITHMETIC 0
+#endif
+
+namespace detail {
+
+/// __nv_bfloat162 from its bits (low half = element 0) and back.
+__device__ __forceinline__ __nv_bfloat162 bitsAsBfloat162(uint32_t bits) {
+#if defined(__CUDA_ARCH__)
+  return *reinterpret_cast<const __nv_bfloat162 *>(&bits);
+#else
+  __nv_bfloat162 v;
+  static_assert(sizeof(v) == 4, "__nv_bfloat162 must be 4 bytes");
+  std::memcpy(&v, &bits, sizeof(v));
+  return v;
+#endif
+}
+__device__ __forceinline__ uint32_t bfloat162AsBits(__nv_bfloat162 value) {
+#if defined(__CUDA_ARCH__)
+  return *reinterpret_cast<const uint32_t *>(&value);
+#else
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return bits;
+#endif
+}
+
+} // namespace detail
+
+/// The integer part of the 4-bit bf16 decode: f[p] = the bits of the pair
+/// {128 + value 2p, 128 + value 2p+1} (kAwqOrder: nibbles i and i + 4 hold
+/// values 2i, 2i+1; a shift by 4 i brings them to bits 0..3 / 16..19). 3
+/// shifts and 4 lop3. The GEMM folds the -128 into its zero point.
+__device__ __forceinline__ void decode4ToBfloat162Biased(uint32_t word,
+                                                         uint32_t (&f)[4]) {
+  if constexpr (faults::kWrongNibbleOrder)
+    word = detail::sequentialToAwqNibbles(word);
+  f[0] = lop3<kLutAndOr>(word, 0x000f000fu, kBfloat162Magic128);
+  f[1] = lop3<kLutAndOr>(word >> 4, 0x000f000fu, kBfloat162Magic128);
+  f[2] = lop3<kLutAndOr>(word >> 8, 0x000f000fu, kBfloat162Magic128);
+  f[3] = lop3<kLutAndOr>(word >> 12, 0x000f000fu, kBfloat162Magic128);
+}
+
+/// Whether pair p of decode3ToBfloat162Biased reads 128 + 8 q (else 128 + q).
+__device__ __forceinline__ constexpr bool bf16ThreeBitEighth(int p) {
+  return p < 15 && (p % 5 == 1 || p % 5 == 3);
+}
+
+/// The integer part of the 3-bit bf16 decode: f[p] = bits of {128 + q,
+/// 128 + q} for pair p, or {128 + 8 q, ...} where bf16ThreeBitEighth(p).
+/// Slots at bits 0 and 3 of a half are read in place, the word shifted by 6
+/// gives slots 2 and 3, shifted by 12 slot 4; the spare bits gather as in
+/// decode3ToHalf2. 9 shifts and 18 lop3 per 32 values.
+__device__ __forceinline__ void
+decode3ToBfloat162Biased(const uint32_t (&words)[3], uint32_t (&f)[16]) {
+#pragma unroll
+  for (int j = 0; j < 3; ++j) {
+    const uint32_t w = words[j];
+    const uint32_t s6 = w >> 6;
+    f[5 * j + 0] = lop3<kLutAndOr>(w, 0x00070007u, kBfloat162Magic128);
+    f[5 * j + 1] = lop3<kLutAndOr>(w, 0x00380038u, kBfloat162Magic128);
+    f[5 * j + 2] = lop3<kLutAndOr>(s6, 0x00070007u, kBfloat162Magic128);
+    f[5 * j + 3] = lop3<kLutAndOr>(s6, 0x00380038u, kBfloat162Magic128);
+    f[5 * j + 4] = lop3<kLutAndOr>(w >> 12, 0x00070007u, kBfloat162Magic128);
+  }
+  // Spare bits: bit 15 / bit 31 of word j are bit j of values 30 / 31.
+  uint32_t spare =
+      lop3<kLutAndOr>(words[0] >> 15, 0x00010001u, kBfloat162Magic128);
+  spare = lop3<kLutAndOr>(words[1] >> 14, 0x00020002u, spare);
+  f[15] = lop3<kLutAndOr>(words[2] >> 13, 0x00040004u, spare);
+}
+
+/// The integer part of the 8-bit bf16 decode of pair p (bytes 2p, 2p + 1 of
+/// `word`): lo = bits of {128 + l, ...} (l = the byte's low 7 bits) and x =
+/// bits of {128 or 0, ...} (128 where the byte's top bit h is 0), so that
+/// q = l + 128 h = lo - x. One prmt (byte, then its sign replicated above
+/// it) and two lop3.
+template <int P>
+__device__ __forceinline__ void
+decode8ToBfloat162Biased(uint32_t word, uint32_t &lo, uint32_t &x) {
+  static_assert(P == 0 || P == 1, "decode8ToBfloat162Biased: pair 0 or 1");
+  // Result bytes: byte 2P, sign(byte 2P), byte 2P+1, sign(byte 2P+1).
+  const uint32_t spread = prmt(word, 0u, P == 0 ? 0x9180u : 0xB3A2u);
+  lo = lop3<kLutAndOr>(spread, 0x007f007fu, kBfloat162Magic128);
+  // ~spread & 0x43004300: 128.0 where the replicated sign is 0.
+  x = lop3<(~0xF0 & 0xCC) & 0xFF>(spread, kBfloat162Magic128, 0u);
+}
+
+#if AWQ_HAS_BF16_ARITHMETIC
+/// One 4-bit word (fp16 format, kAwqOrder) to its 8 values q as bf16 pairs
+/// q[p] = {value 2p, value 2p+1}: the biased decode minus 128.
+__device__ __forceinline__ void decode4ToBfloat162(uint32_t word,
+                                                   __nv_bfloat162 (&q)[4]) {
+  uint32_t f[4];
+  decode4ToBfloat162Biased(word, f);
+  const __nv_bfloat162 magic = detail::bitsAsBfloat162(kBfloat162Magic128);
+#pragma unroll
+  for (int p = 0; p < 4; ++p)
+    q[p] = __hsub2(detail::bitsAsBfloat162(f[p]), magic);
+}
+
+/// One 8-bit word (byte i = value i) to its 4 values as bf16 pairs {0,1},
+/// {2,3}: the biased decode, then q = lo - x (exact). 6 integer ops and 2
+/// bf16x2 ops.
+__device__ __forceinline__ void decode8ToBfloat162(uint32_t word,
+                                                   __nv_bfloat162 (&q)[2]) {
+  uint32_t lo, x;
+  decode8ToBfloat162Biased<0>(word, lo, x);
+  q[0] = __hsub2(detail::bitsAsBfloat162(lo), detail::bitsAsBfloat162(x));
+  decode8ToBfloat162Biased<1>(word, lo, x);
+  q[1] = __hsub2(detail::bitsAsBfloat162(lo), detail::bitsAsBfloat162(x));
+}
+
+/// Three 3-bit words (fp16 format) to their 32 values as bf16 pairs q[p] =
+/// {2p, 2p+1}: the biased decode, then minus 128 or one hfma2 by
+/// (1/8, -16) for the pairs read as 128 + 8 q.
+__device__ __forceinline__ void decode3ToBfloat162(const uint32_t (&words)[3],
+                                                   __nv_bfloat162 (&q)[16]) {
+  uint32_t f[16];
+  decode3ToBfloat162Biased(words, f);
+  const __nv_bfloat162 magic = detail::bitsAsBfloat162(kBfloat162Magic128);
+  const __nv_bfloat162 eighth = detail::bitsAsBfloat162(0x3e003e00u);  // 1/8
+  const __nv_bfloat162 minus16 = detail::bitsAsBfloat162(0xc180c180u); // -16
+#pragma unroll
+  for (int p = 0; p < 16; ++p)
+    q[p] = bf16ThreeBitEighth(p)
+               ? __hfma2(detail::bitsAsBfloat162(f[p]), eighth, minus16)
+               : __hsub2(detail::bitsAsBfloat162(f[p]), magic);
+}
+#endif // AWQ_HAS_BF16_ARITHMETIC
+
+//===----------------------------------------------------------------------===//
 // Scaled-integer decode for fp32 accumulation (GEMV)
 //===----------------------------------------------------------------------===//
 

@@ -3,6 +3,13 @@
 // y = epilogue(x * W) for M >= 2 rows, with W dequantized in registers
 // right before mma.sync.m16n8k16 (f16 in, f32 accumulate).
 //
+// Activation type: fp16 as described below, or bf16 (GemmConfig's
+// Activation = BF16, sm_80+): every 16-bit buffer (x, y, residual, bias,
+// actScale, scales) holds bf16, the MMA is mma.sync.m16n8k16 .bf16, the
+// weight words are decoded with the bf16 decoders of awq/dequant.cuh and
+// w = (q - z) * s with the zeros buffer holding z itself (GemmLayout.h), and
+// the epilogue rounds to bf16 (RNE). The word formats are fp16's.
+//
 // One thread block computes a TileM x TileN output tile over a range of K
 // tiles (all of them, or 1/SplitK of them). Its WarpsM x WarpsN warps each own
 // a (TileM / WarpsM) x (TileN / WarpsN) sub-tile. Per K tile of TileK rows:
@@ -54,9 +61,10 @@
 // Launch: grid (kGridX, gridY(M), gridZ(M)), block (kThreads), kSharedBytes of
 // dynamic shared memory (opt in above 48 KB). A split-K kernel needs an fp32
 // workspace of workspaceFloats(M) and counterCount(M) counters, both zero.
-// LinearArgs: x, qweight, scales, zeros (= fp16 z * s, nullptr when
-// symmetric) and actScale 16-byte aligned (cp.async), y and residual 4-byte
-// aligned; all buffers in the layouts of runtime/kernels/GemmLayout.h.
+// ArgsOf<Cfg>: x, qweight, scales, zeros (= fp16 z * s, or bf16 z for bf16;
+// nullptr when symmetric) and actScale 16-byte aligned (cp.async), y and
+// residual 4-byte aligned; all buffers in the layouts of
+// runtime/kernels/GemmLayout.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_DEVICE_GEMM_CUH
@@ -106,6 +114,76 @@ __host__ __device__ constexpr uint32_t splat(uint32_t halfBits) {
 
 __device__ __forceinline__ float silu(float g) { return g / (1.0f + expf(-g)); }
 
+/// bf16 bit pattern of -2^p (the symmetric zero point), exact.
+__host__ __device__ constexpr uint32_t bfloat16BitsOfMinusPow2(int p) {
+  return 0x8000u | static_cast<uint32_t>(127 + p) << 7;
+}
+
+/// What the kernel does with its element type (half or __nv_bfloat16):
+/// the packed pair, bit casts, conversions (round to nearest even) and the
+/// splat of one half of a pair.
+template <class Element> struct ElementOps;
+template <> struct ElementOps<half> {
+  using Pair = half2;
+  static __device__ __forceinline__ Pair fromBits(uint32_t bits) {
+    return bitsAsHalf2(bits);
+  }
+  static __device__ __forceinline__ uint32_t toBits(Pair p) {
+    return half2AsBits(p);
+  }
+  static __device__ __forceinline__ float toFloat(half v) {
+    return __half2float(v);
+  }
+  static __device__ __forceinline__ half fromFloat(float v) {
+    return __float2half_rn(v);
+  }
+  static __device__ __forceinline__ Pair fromFloats(float lo, float hi) {
+    return __floats2half2_rn(lo, hi);
+  }
+  /// The pair {-2^(bits-1), -2^(bits-1)}.
+  static __host__ __device__ constexpr uint32_t minusSymmetricZero(int bits) {
+    return splat(halfBitsOfInt(-(1 << (bits - 1))));
+  }
+};
+template <> struct ElementOps<__nv_bfloat16> {
+  using Pair = __nv_bfloat162;
+  static __device__ __forceinline__ Pair fromBits(uint32_t bits) {
+    return detail::bitsAsBfloat162(bits);
+  }
+  static __device__ __forceinline__ uint32_t toBits(Pair p) {
+    return detail::bfloat162AsBits(p);
+  }
+  static __device__ __forceinline__ float toFloat(__nv_bfloat16 v) {
+    return __bfloat162float(v);
+  }
+  static __device__ __forceinline__ __nv_bfloat16 fromFloat(float v) {
+    return __float2bfloat16_rn(v);
+  }
+  static __device__ __forceinline__ Pair fromFloats(float lo, float hi) {
+    return __floats2bfloat162_rn(lo, hi);
+  }
+  static __host__ __device__ constexpr uint32_t minusSymmetricZero(int bits) {
+    return splat(bfloat16BitsOfMinusPow2(bits - 1));
+  }
+  /// {v.lo, v.lo} and {v.hi, v.hi}.
+  static __device__ __forceinline__ Pair lowPair(Pair v) {
+#if defined(__CUDA_ARCH__)
+    return __low2bfloat162(v);
+#else
+    const uint32_t b = toBits(v) & 0xffffu;
+    return fromBits(b | b << 16);
+#endif
+  }
+  static __device__ __forceinline__ Pair highPair(Pair v) {
+#if defined(__CUDA_ARCH__)
+    return __high2bfloat162(v);
+#else
+    const uint32_t b = toBits(v) >> 16;
+    return fromBits(b | b << 16);
+#endif
+  }
+};
+
 } // namespace gemm_detail
 
 /// Compile-time description of one GEMM kernel instance. Every shape, group
@@ -122,11 +200,14 @@ __device__ __forceinline__ float silu(float g) { return g / (1.0f + expf(-g)); }
 ///   SplitK        K-tile ranges per output tile (grid z)
 ///   HasActScale, HasBias, HasResidual, SiluMul: the optional inputs and the
 ///                 SiLU-and-multiply epilogue
+///   Activation    the element type of x, y, residual, scales, zs, bias and
+///                 activation scale: fp16 or bf16 (sm_80+: bf16 mma.sync)
 ///   MinBlocksPerSm second __launch_bounds__ argument (register budget)
-template <int K_, int N_, int Bits_, int GroupSize_, bool HasZeroPoint_,
-          int TileM_, int TileN_, int TileK_, int WarpsM_, int WarpsN_,
-          int Stages_, int SplitK_, bool HasActScale_, bool HasBias_,
-          bool HasResidual_, bool SiluMul_, int MinBlocksPerSm_ = 1>
+template <
+    int K_, int N_, int Bits_, int GroupSize_, bool HasZeroPoint_, int TileM_,
+    int TileN_, int TileK_, int WarpsM_, int WarpsN_, int Stages_, int SplitK_,
+    bool HasActScale_, bool HasBias_, bool HasResidual_, bool SiluMul_,
+    ActivationType Activation_ = ActivationType::F16, int MinBlocksPerSm_ = 1>
 struct GemmConfig {
   static constexpr int kK = K_;
   static constexpr int kN = N_;
@@ -145,12 +226,15 @@ struct GemmConfig {
   static constexpr bool kHasResidual = HasResidual_;
   static constexpr bool kSiluMul = SiluMul_;
   static constexpr int kMinBlocksPerSm = MinBlocksPerSm_;
+  static constexpr ActivationType kActivation = Activation_;
+  /// The 16-bit element type of every activation-typed buffer.
+  using Element = typename ActivationTraits<Activation_>::Element;
 
   /// The layer and tiling as the kernel contract (awq/contract.h) states
   /// them; every rule and derived size below comes from there.
   static constexpr LinearShape kShape{
       K_,           N_,       Bits_,        GroupSize_, HasZeroPoint_,
-      HasActScale_, HasBias_, HasResidual_, SiluMul_};
+      HasActScale_, HasBias_, HasResidual_, SiluMul_,   Activation_};
   static constexpr GemmParams kParams{TileM_,  TileN_,  TileK_, WarpsM_,
                                       WarpsN_, Stages_, SplitK_};
   static_assert(gemmViolation(kShape, kParams) == nullptr,
@@ -239,6 +323,7 @@ namespace gemm_detail {
 /// once here: the per-tile cost of a copy is one add and the cp.async.
 template <class Cfg> struct GemmBlock {
   using Swizzle = SwizzledRows<Cfg::kTileK * 2>;
+  using Element = typename Cfg::Element;
 
   static constexpr int kAChunksPerRow = Cfg::kTileK / 8;
   static constexpr int kAChunks = Cfg::kTileM * kAChunksPerRow;
@@ -268,7 +353,7 @@ template <class Cfg> struct GemmBlock {
   static constexpr long long kBTileStride =
       (Cfg::kTileK / 32) * static_cast<long long>(Cfg::kPacketBytes);
 
-  const LinearArgs &args;
+  const ArgsOf<Cfg> &args;
   unsigned char *shared;
   int tid, lane, warpM, warpN;
   int m0, n0;
@@ -282,7 +367,7 @@ template <class Cfg> struct GemmBlock {
   /// Activation copies: source row start (K offset 0), swizzled
   /// destination, K offset in the tile; `aRowValid` says whether the row
   /// exists (else zero fill).
-  const half *aSource[kACopies];
+  const Element *aSource[kACopies];
   int aDest[kACopies], aK[kACopies];
   bool aRowValid[kACopies];
   /// Weight copies: source at K tile 0, destination in the stage.
@@ -290,7 +375,7 @@ template <class Cfg> struct GemmBlock {
   int bDest[kBCopies];
   bool bCopy[kBCopies], bValid[kBCopies];
 
-  __device__ __forceinline__ GemmBlock(const LinearArgs &a, unsigned char *sh,
+  __device__ __forceinline__ GemmBlock(const ArgsOf<Cfg> &a, unsigned char *sh,
                                        int thread, int split)
       : args(a), shared(sh), tid(thread), lane(thread & 31),
         warpM((thread >> 5) / Cfg::kWarpsN),
@@ -334,21 +419,21 @@ template <class Cfg> struct GemmBlock {
     }
   }
 
-  __device__ __forceinline__ half *aTile(int stage) const {
-    return reinterpret_cast<half *>(shared + stage * Cfg::kStageBytes);
+  __device__ __forceinline__ Element *aTile(int stage) const {
+    return reinterpret_cast<Element *>(shared + stage * Cfg::kStageBytes);
   }
   __device__ __forceinline__ unsigned char *bTile(int stage) const {
     return shared + stage * Cfg::kStageBytes + Cfg::kABytes;
   }
-  __device__ __forceinline__ half *actTile(int stage) const {
-    return reinterpret_cast<half *>(shared + stage * Cfg::kStageBytes +
-                                    Cfg::kABytes + Cfg::kBBytes);
+  __device__ __forceinline__ Element *actTile(int stage) const {
+    return reinterpret_cast<Element *>(shared + stage * Cfg::kStageBytes +
+                                       Cfg::kABytes + Cfg::kBBytes);
   }
-  __device__ __forceinline__ half *scaleSlot(int slot) const {
-    return reinterpret_cast<half *>(shared + Cfg::kStages * Cfg::kStageBytes +
-                                    slot * Cfg::kScaleSlotBytes);
+  __device__ __forceinline__ Element *scaleSlot(int slot) const {
+    return reinterpret_cast<Element *>(
+        shared + Cfg::kStages * Cfg::kStageBytes + slot * Cfg::kScaleSlotBytes);
   }
-  __device__ __forceinline__ half *zeroSlot(int slot) const {
+  __device__ __forceinline__ Element *zeroSlot(int slot) const {
     return scaleSlot(slot) + Cfg::kScaleSlotHalves;
   }
   /// The scale ring slot of K tile `kt` (in ring stage `stage`): chunks
@@ -389,7 +474,7 @@ template <class Cfg> struct GemmBlock {
     // Activations: rows >= M and columns >= K become zeros. The small-M
     // body reads rows 0..15 only, and they are the first copies of every
     // thread (copy i covers chunk tid + i * threads).
-    half *a = aTile(stage);
+    Element *a = aTile(stage);
     constexpr int kRowChunks =
         (Small ? Cfg::kSmallRows : Cfg::kTileM) * kAChunksPerRow;
 #pragma unroll
@@ -452,13 +537,13 @@ template <class Cfg> struct GemmBlock {
           const int group = chunk * Cfg::kChunkRows + row;
           const int gCol = n0 + col8 * 8;
           const bool valid = group < Cfg::kScaleRows && gCol < Cfg::kPackedN;
-          const half *base = zeros ? args.zeros : args.scales;
-          const half *src =
+          const Element *base = zeros ? args.zeros : args.scales;
+          const Element *src =
               valid
                   ? base + static_cast<long long>(group) * Cfg::kPackedN + gCol
                   : base;
-          half *dst = (zeros ? zeroSlot(slot) : scaleSlot(slot)) +
-                      row * Cfg::kTileN + col8 * 8;
+          Element *dst = (zeros ? zeroSlot(slot) : scaleSlot(slot)) +
+                         row * Cfg::kTileN + col8 * 8;
           copy(kScaleSlot + i, dst, src, valid, false);
         }
       }
@@ -527,13 +612,76 @@ __device__ __forceinline__ void decodeHalf(const uint32_t *words,
   }
 }
 
+/// The integer part of the bf16 decode of one half: f[p] = bits of 128 + q
+/// (or 128 + 8 q where bf16ThreeBitEighth(p), 3 bits); for 8 bits f[p] =
+/// bits of 128 + l and x[p] = 128 or 0 (q = f - x, decode8ToBfloat162Biased).
+template <int Bits>
+__device__ __forceinline__ void
+decodeHalfBiased(const uint32_t *words, uint32_t (&f)[16], uint32_t (&x)[16]) {
+  if constexpr (Bits == 8) {
+#pragma unroll
+    for (int w = 0; w < 8; ++w) {
+      decode8ToBfloat162Biased<0>(words[w], f[2 * w], x[2 * w]);
+      decode8ToBfloat162Biased<1>(words[w], f[2 * w + 1], x[2 * w + 1]);
+    }
+  } else if constexpr (Bits == 4) {
+#pragma unroll
+    for (int w = 0; w < 4; ++w)
+      decode4ToBfloat162Biased(words[w],
+                               *reinterpret_cast<uint32_t(*)[4]>(f + 4 * w));
+  } else {
+    const uint32_t three[3] = {words[0], words[1], words[2]};
+    decode3ToBfloat162Biased(three, f);
+  }
+}
+
 /// Dequantizes the half: b[j] = the m16n8k16 B registers of N tile j,
 /// w = q * s - zs in one rounding. `scale` and `minusZero` hold this lane's
 /// eight columns' s and -zs (half j of the 16-byte vector is column 8 j + g).
-template <int Bits>
+///
+/// bf16 (Element = __nv_bfloat16): w = (q - z) * s, one rounding of the
+/// exact value. `minusZero` holds -(128 + z) per column (the decode's bias
+/// and z, subtracted together: exact small integers), for 3 bits
+/// `minusZero8` holds -(16 + z) for the pairs read as 128 + 8 q (one hfma2
+/// by 1/8); for 8 bits `minusZero` holds -z and q - z = (lo - z) - x.
+template <int Bits, class Element>
 __device__ __forceinline__ void
 dequantHalf(const uint32_t *words, const uint32_t (&scale)[4],
-            const uint32_t (&minusZero)[4], uint32_t (&b)[8][2]) {
+            const uint32_t (&minusZero)[4], const uint32_t (&minusZero8)[4],
+            uint32_t (&b)[8][2]) {
+  if constexpr (IsBfloat16<Element>::value) {
+#if AWQ_HAS_BF16_ARITHMETIC
+    using Ops = ElementOps<__nv_bfloat16>;
+    using Pair = __nv_bfloat162;
+    const Pair eighth = Ops::fromBits(0x3e003e00u); // 1/8
+    uint32_t f[16], x[16];
+    decodeHalfBiased<Bits>(words, f, x);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const Pair s2 = Ops::fromBits(scale[j / 2]);
+      const Pair z2 = Ops::fromBits(minusZero[j / 2]);
+      const Pair s = j % 2 ? Ops::highPair(s2) : Ops::lowPair(s2);
+      const Pair z = j % 2 ? Ops::highPair(z2) : Ops::lowPair(z2);
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int p = 2 * j + r;
+        Pair d;
+        if constexpr (Bits == 8) {
+          d = __hsub2(__hadd2(Ops::fromBits(f[p]), z), Ops::fromBits(x[p]));
+        } else if (Bits == 3 && bf16ThreeBitEighth(p)) {
+          const Pair z82 = Ops::fromBits(minusZero8[j / 2]);
+          d = __hfma2(Ops::fromBits(f[p]), eighth,
+                      j % 2 ? Ops::highPair(z82) : Ops::lowPair(z82));
+        } else {
+          d = __hadd2(Ops::fromBits(f[p]), z);
+        }
+        b[j][r] = Ops::toBits(__hmul2(d, s));
+      }
+    }
+#endif
+    return;
+  }
+  (void)minusZero8;
   half2 q[16];
   decodeHalf<Bits>(words, q);
 #pragma unroll
@@ -563,15 +711,17 @@ __device__ __forceinline__ void loadVector4(const void *p, uint32_t *out) {
 /// fp32 sums v0, v1 (bias not yet added). Handles SiLU-and-multiply,
 /// residual and the N tail.
 template <class Cfg>
-__device__ __forceinline__ void storePair(const LinearArgs &args, int row,
+__device__ __forceinline__ void storePair(const ArgsOf<Cfg> &args, int row,
                                           int col, float v0, float v1) {
+  using Ops = ElementOps<typename Cfg::Element>;
+  using Pair = typename Ops::Pair;
   if (row >= args.M || col >= Cfg::kN)
     return;
   const bool second = col + 1 < Cfg::kN;
   if constexpr (Cfg::kHasBias) {
-    v0 += __half2float(args.bias[col]);
+    v0 += Ops::toFloat(args.bias[col]);
     if (second)
-      v1 += __half2float(args.bias[col + 1]);
+      v1 += Ops::toFloat(args.bias[col + 1]);
   }
   const long long rowBase = static_cast<long long>(row) * Cfg::kNOut;
   if constexpr (Cfg::kSiluMul) {
@@ -579,22 +729,22 @@ __device__ __forceinline__ void storePair(const LinearArgs &args, int row,
     const int out = col / 2;
     float o = silu(v0) * v1;
     if constexpr (Cfg::kHasResidual)
-      o += __half2float(args.residual[rowBase + out]);
-    args.y[rowBase + out] = __float2half_rn(o);
+      o += Ops::toFloat(args.residual[rowBase + out]);
+    args.y[rowBase + out] = Ops::fromFloat(o);
   } else {
     if constexpr (Cfg::kHasResidual) {
-      v0 += __half2float(args.residual[rowBase + col]);
+      v0 += Ops::toFloat(args.residual[rowBase + col]);
       if (second)
-        v1 += __half2float(args.residual[rowBase + col + 1]);
+        v1 += Ops::toFloat(args.residual[rowBase + col + 1]);
     }
     if (Cfg::kNOut % 2 == 0) {
       // col is even and the row stride is even: a 4-byte aligned pair.
-      *reinterpret_cast<half2 *>(args.y + rowBase + col) =
-          __floats2half2_rn(v0, v1);
+      *reinterpret_cast<Pair *>(args.y + rowBase + col) =
+          Ops::fromFloats(v0, v1);
     } else {
-      args.y[rowBase + col] = __float2half_rn(v0);
+      args.y[rowBase + col] = Ops::fromFloat(v0);
       if (second)
-        args.y[rowBase + col + 1] = __float2half_rn(v1);
+        args.y[rowBase + col + 1] = Ops::fromFloat(v1);
     }
   }
 }
@@ -609,6 +759,9 @@ __device__ __forceinline__ void
 computeTile(const GemmBlock<Cfg> &blk,
             float (&acc)[MFrags][Cfg::kNBlocks * 8][4], int kt, int stage) {
   using Swizzle = SwizzledRows<Cfg::kTileK * 2>;
+  using Element = typename Cfg::Element;
+  using Ops = ElementOps<Element>;
+  using Pair = typename Ops::Pair;
   constexpr int kPackets = Cfg::kTileK / 32;
   constexpr int kWarpPackets = Small ? kPackets / Cfg::kWarpsM : kPackets;
   const int firstPacket = Small ? blk.warpM * kWarpPackets : 0;
@@ -617,13 +770,17 @@ computeTile(const GemmBlock<Cfg> &blk,
   const int g = lane >> 2, t = lane & 3;
 
   const int slot = blk.scaleSlotOf(kt, stage);
-  const half *aS = blk.aTile(stage);
+  const Element *aS = blk.aTile(stage);
   const unsigned char *bS =
       blk.bTile(stage) + blk.warpN * Cfg::kNBlocks * Cfg::kBBytesPerNBlock;
-  const half *sS = blk.scaleSlot(slot) + blk.warpN * Cfg::kNBlocks * 64 + g * 8;
-  const half *zS = blk.zeroSlot(slot) + blk.warpN * Cfg::kNBlocks * 64 + g * 8;
+  const Element *sS =
+      blk.scaleSlot(slot) + blk.warpN * Cfg::kNBlocks * 64 + g * 8;
+  const Element *zS =
+      blk.zeroSlot(slot) + blk.warpN * Cfg::kNBlocks * 64 + g * 8;
 
   uint32_t scale[Cfg::kNBlocks][4], minusZero[Cfg::kNBlocks][4];
+  // bf16 3 bits: -(16 + z) for the pairs decoded as 128 + 8 q.
+  uint32_t minusZero8[Cfg::kNBlocks][4];
 #pragma unroll
   for (int j = 0; j < kWarpPackets; ++j) {
     const int kp = firstPacket + j;
@@ -636,19 +793,50 @@ computeTile(const GemmBlock<Cfg> &blk,
 #pragma unroll
       for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
         loadVector4(sS + row * Cfg::kTileN + nb * 64, scale[nb]);
-        if constexpr (Cfg::kHasZeroPoint) {
+        if constexpr (IsBfloat16<Element>::value) {
+          // bf16: the zeros buffer holds z itself (exact); the constants
+          // of dequantHalf: -(128 + z) and -(16 + z), or -z for 8 bits.
+          constexpr uint32_t kBias = Cfg::kBits == 8 ? 0u : 0x43004300u;
+          constexpr uint32_t kBias8 = 0x41804180u; // 16
+          if constexpr (Cfg::kHasZeroPoint) {
+            uint32_t z[4];
+            loadVector4(zS + row * Cfg::kTileN + nb * 64, z);
+#pragma unroll
+            for (int w = 0; w < 4; ++w) {
+              const Pair zz = Ops::fromBits(z[w]);
+              minusZero[nb][w] =
+                  Cfg::kBits == 8
+                      ? z[w] ^ 0x80008000u
+                      : Ops::toBits(
+                            __hsub2(Ops::fromBits(kBias | 0x80008000u), zz));
+              if constexpr (Cfg::kBits == 3)
+                minusZero8[nb][w] = Ops::toBits(
+                    __hsub2(Ops::fromBits(kBias8 | 0x80008000u), zz));
+            }
+          } else {
+            // z = 2^(bits-1): -(128 + z) = -132 / -136, -(16 + 4) = -20,
+            // -128 for 8 bits.
+            constexpr uint32_t kMinus = Cfg::kBits == 3   ? 0xc304c304u
+                                        : Cfg::kBits == 4 ? 0xc308c308u
+                                                          : 0xc300c300u;
+#pragma unroll
+            for (int w = 0; w < 4; ++w) {
+              minusZero[nb][w] = kMinus;
+              minusZero8[nb][w] = 0xc1a0c1a0u; // -20
+            }
+          }
+        } else if constexpr (Cfg::kHasZeroPoint) {
           loadVector4(zS + row * Cfg::kTileN + nb * 64, minusZero[nb]);
 #pragma unroll
           for (int w = 0; w < 4; ++w)
             minusZero[nb][w] ^= 0x80008000u; // -zs: flip both signs.
         } else {
-          // Symmetric: -z * s with z = 2^(bits-1) is exact in fp16.
-          constexpr uint32_t kMinusZero =
-              splat(halfBitsOfInt(-(1 << (Cfg::kBits - 1))));
+          // Symmetric: -z * s with z = 2^(bits-1) is exact in fp16/bf16.
+          constexpr uint32_t kMinusZero = Ops::minusSymmetricZero(Cfg::kBits);
 #pragma unroll
           for (int w = 0; w < 4; ++w)
-            minusZero[nb][w] = half2AsBits(
-                __hmul2(bitsAsHalf2(scale[nb][w]), bitsAsHalf2(kMinusZero)));
+            minusZero[nb][w] = Ops::toBits(__hmul2(Ops::fromBits(scale[nb][w]),
+                                                   Ops::fromBits(kMinusZero)));
         }
       }
     }
@@ -686,15 +874,15 @@ computeTile(const GemmBlock<Cfg> &blk,
       }
       if constexpr (Cfg::kHasActScale) {
         // a0/a1 hold k = kk + 2t, +1; a2/a3 hold k = kk + 8 + 2t, +1.
-        const half *act = blk.actTile(stage) + kk + 2 * t;
-        const half2 low = *reinterpret_cast<const half2 *>(act);
-        const half2 high = *reinterpret_cast<const half2 *>(act + 8);
+        const Element *act = blk.actTile(stage) + kk + 2 * t;
+        const Pair low = *reinterpret_cast<const Pair *>(act);
+        const Pair high = *reinterpret_cast<const Pair *>(act + 8);
 #pragma unroll
         for (int mf = 0; mf < MFrags; ++mf) {
-          a[mf][0] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][0]), low));
-          a[mf][1] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][1]), low));
-          a[mf][2] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][2]), high));
-          a[mf][3] = half2AsBits(__hmul2(bitsAsHalf2(a[mf][3]), high));
+          a[mf][0] = Ops::toBits(__hmul2(Ops::fromBits(a[mf][0]), low));
+          a[mf][1] = Ops::toBits(__hmul2(Ops::fromBits(a[mf][1]), low));
+          a[mf][2] = Ops::toBits(__hmul2(Ops::fromBits(a[mf][2]), high));
+          a[mf][3] = Ops::toBits(__hmul2(Ops::fromBits(a[mf][3]), high));
         }
       }
       if constexpr (faults::kWrongFragmentIndex) {
@@ -709,13 +897,14 @@ computeTile(const GemmBlock<Cfg> &blk,
 #pragma unroll
       for (int nb = 0; nb < Cfg::kNBlocks; ++nb) {
         uint32_t b[8][2];
-        dequantHalf<Cfg::kBits>(words[nb] + h * (kWords / 2), scale[nb],
-                                minusZero[nb], b);
+        dequantHalf<Cfg::kBits, Element>(words[nb] + h * (kWords / 2),
+                                         scale[nb], minusZero[nb],
+                                         minusZero8[nb], b);
 #pragma unroll
         for (int j8 = 0; j8 < 8; ++j8) {
 #pragma unroll
           for (int mf = 0; mf < MFrags; ++mf)
-            mmaK16(acc[mf][nb * 8 + j8], a[mf], b[j8]);
+            mmaK16Of<Element>(acc[mf][nb * 8 + j8], a[mf], b[j8]);
         }
       }
     }
@@ -810,7 +999,7 @@ template <class Cfg, int MFrags>
 __device__ __forceinline__ void
 finish(const GemmBlock<Cfg> &blk, float (&acc)[MFrags][Cfg::kNBlocks * 8][4],
        int rowBase, bool owner) {
-  const LinearArgs &args = blk.args;
+  const ArgsOf<Cfg> &args = blk.args;
   const int colBase = blk.n0 + blk.warpN * Cfg::kWarpTileN + 2 * (blk.lane & 3);
 
   // Launches of many M tiles split K less (GemmGeometry::gridZ), down to
@@ -937,8 +1126,13 @@ __device__ __forceinline__ void smallBody(const GemmBlock<Cfg> &blk) {
 
 /// The kernel body; instantiate it through AWQ_GEMM_KERNEL.
 template <class Cfg>
-__device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
+__device__ __forceinline__ void gemmKernel(const ArgsOf<Cfg> &args) {
   using namespace gemm_detail;
+  static_assert(Cfg::kActivation == ActivationType::F16 ||
+                    findArch(AWQ_TARGET_SM) == nullptr ||
+                    findArch(AWQ_TARGET_SM)->bf16Arithmetic,
+                "GemmConfig: bf16 activations need sm_80 or newer (bf16 "
+                "mma.sync; awq::activationViolation)");
 #if defined(__CUDA_ARCH__)
   static_assert(findArch(__CUDA_ARCH__ / 10) == nullptr ||
                     Cfg::kSharedBytes <=
@@ -976,9 +1170,9 @@ __device__ __forceinline__ void gemmKernel(const LinearArgs &args) {
 /// type alias: template arguments contain commas) and its host entry.
 #define AWQ_GEMM_KERNEL(name, Cfg)                                             \
   extern "C" __global__ void __launch_bounds__(                                \
-      Cfg::kThreads, Cfg::kMinBlocksPerSm) name(awq::LinearArgs args) {        \
+      Cfg::kThreads, Cfg::kMinBlocksPerSm) name(awq::ArgsOf<Cfg> args) {       \
     awq::gemmKernel<Cfg>(args);                                                \
   }                                                                            \
-  AWQ_HOST_ENTRY(name, awq::LinearArgs)
+  AWQ_HOST_ENTRY(name, awq::ArgsOf<Cfg>)
 
 #endif // AWQ_DEVICE_GEMM_CUH

@@ -84,15 +84,17 @@ namespace awq {
 ///   HasBias         add args.bias[n]
 ///   HasResidual     add args.residual[m, j] after the activation
 ///   SiluMul         y[m, j] = silu(v[m, 2j]) * v[m, 2j+1], Nout = N / 2
+///   Activation      the element type of x, y and the 16-bit parameters
 template <int K, int N, int Bits, int GroupSize, bool HasZeroPoint,
           int ThreadsPerBlock, int ColsPerWarp, int KSplit, int MaxRows,
-          bool HasActScale, bool HasBias, bool HasResidual, bool SiluMul>
+          bool HasActScale, bool HasBias, bool HasResidual, bool SiluMul,
+          ActivationType Activation = ActivationType::F16>
 struct GemvConfig {
   /// The layer and launch shape as the kernel contract (awq/contract.h)
   /// states them; every rule and derived constant below comes from there.
   static constexpr LinearShape kShape{
       K,           N,       Bits,        GroupSize, HasZeroPoint,
-      HasActScale, HasBias, HasResidual, SiluMul};
+      HasActScale, HasBias, HasResidual, SiluMul,   Activation};
   static constexpr GemvParams kParams{ThreadsPerBlock, ColsPerWarp, KSplit,
                                       MaxRows};
   static_assert(gemvViolation(kShape, kParams) == nullptr,
@@ -113,6 +115,9 @@ struct GemvConfig {
   static constexpr bool kHasBias = HasBias;
   static constexpr bool kHasResidual = HasResidual;
   static constexpr bool kSiluMul = SiluMul;
+  static constexpr ActivationType kActivation = Activation;
+  /// The element type of every 16-bit buffer (half or __nv_bfloat16).
+  using Element = typename ActivationTraits<Activation>::Element;
 
   /// Output columns.
   static constexpr int kNout = SiluMul ? N / 2 : N;
@@ -203,7 +208,7 @@ template <class Cfg> __device__ __forceinline__ int tileUnits(int tile) {
 /// a zero scale, so they contribute exactly nothing and need no branch later.
 template <class Cfg>
 __device__ __forceinline__ void
-loadLaneTile(const LinearArgs &args, GemvLaneTile<Cfg> &out, int firstColumn,
+loadLaneTile(const ArgsOf<Cfg> &args, GemvLaneTile<Cfg> &out, int firstColumn,
              int tile, int lane, uint64_t policy) {
   const int units = tileUnits<Cfg>(tile);
   const int unit = 32 * tile + lane;
@@ -257,7 +262,7 @@ __device__ __forceinline__ int stagedQuad(int unit, int quad) {
 /// consecutive lanes cover a unit and sum it with two shuffles.
 template <class Cfg, int Rows>
 __device__ __forceinline__ void
-stageTile(const LinearArgs &args, float *staged, float *unitSums, int tile,
+stageTile(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
           int m0, int rows, const float (&prescale)[8]) {
   constexpr int kTasks = Rows * 32 * 4;
   constexpr int kK = Cfg::kK;
@@ -398,7 +403,7 @@ __device__ __forceinline__ float siluMul(float gate, float up) {
 /// (row, outColumn) and stores fp16. `first`/`second` are the sums of weight
 /// columns n (and n + 1 with SiluMul).
 template <class Cfg>
-__device__ __forceinline__ void storeOutput(const LinearArgs &args, int row,
+__device__ __forceinline__ void storeOutput(const ArgsOf<Cfg> &args, int row,
                                             int n, float first, float second) {
   if constexpr (Cfg::kHasBias) {
     first += __half2float(args.bias[n]);
@@ -423,7 +428,7 @@ __device__ __forceinline__ void storeOutput(const LinearArgs &args, int row,
 
 /// The whole kernel for a chunk of `rows` <= Rows rows starting at m0.
 template <class Cfg, int Rows>
-__device__ __forceinline__ void gemvRows(const LinearArgs &args, float *smem,
+__device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
                                          int m0, int rows) {
   constexpr int C = Cfg::kColsPerWarp;
   const int lane = threadIdx.x & 31;
@@ -555,7 +560,7 @@ __device__ __forceinline__ void gemvRows(const LinearArgs &args, float *smem,
 /// comment. Chooses the smallest power-of-two row count >= the rows of this
 /// block's chunk, so M = 1 pays for one row only.
 template <class Cfg>
-__device__ __forceinline__ void gemv(const LinearArgs &args) {
+__device__ __forceinline__ void gemv(const ArgsOf<Cfg> &args) {
   AWQ_DYNAMIC_SHARED(float, smem);
   const int m0 = static_cast<int>(blockIdx.z) * Cfg::kMaxRows;
   const int rows = detail::minInt(args.M - m0, Cfg::kMaxRows);
@@ -583,9 +588,9 @@ __device__ __forceinline__ void gemv(const LinearArgs &args) {
 #define AWQ_GEMV_KERNEL(name, ...)                                             \
   extern "C" __global__ void __launch_bounds__(__VA_ARGS__::kThreads,          \
                                                __VA_ARGS__::kMinBlocksPerSM)   \
-      name(awq::LinearArgs args) {                                             \
+      name(awq::ArgsOf<__VA_ARGS__> args) {                                    \
     awq::gemv<__VA_ARGS__>(args);                                              \
   }                                                                            \
-  AWQ_HOST_ENTRY(name, awq::LinearArgs)
+  AWQ_HOST_ENTRY(name, awq::ArgsOf<__VA_ARGS__>)
 
 #endif // AWQ_DEVICE_GEMV_CUH

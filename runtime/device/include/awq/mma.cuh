@@ -1,8 +1,8 @@
 //===- mma.cuh - Tensor-core, ldmatrix and cp.async primitives ------------===//
 //
 // Thin wrappers over the warp-level matrix instructions the GEMM uses:
-// mma.sync m16n8k16 (sm_80+) and m16n8k8 (sm_75+), both f16 inputs and f32
-// accumulators, ldmatrix (sm_75+) x1/x2/x4 with
+// mma.sync m16n8k16 (sm_80+, f16 or bf16 inputs) and m16n8k8 (sm_75+, f16
+// inputs), all with f32 accumulators, ldmatrix (sm_75+) x1/x2/x4 with
 // and without .trans, 16-byte cp.async with a zero-fill predicate and its
 // commit/wait, and an XOR-swizzled shared layout for tiles whose rows are
 // read by ldmatrix. On the device each wrapper is one inline PTX instruction;
@@ -27,6 +27,14 @@
 
 namespace awq {
 
+/// Whether `Element` is __nv_bfloat16 (else half): picks the bf16 mma.
+template <class Element> struct IsBfloat16 {
+  static constexpr bool value = false;
+};
+template <> struct IsBfloat16<__nv_bfloat16> {
+  static constexpr bool value = true;
+};
+
 #if defined(__CUDA_ARCH__)
 /// The 32-bit shared-window address of a generic pointer into shared memory,
 /// the operand form ldmatrix and cp.async take.
@@ -50,6 +58,33 @@ mmaM16N8K16(float (&acc)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   float d[4];
   host::requireFeature(target::kMmaM16N8K16, "mma.sync.m16n8k16");
   host::mmaM16N8K16(d, a, b, acc);
+  for (int i = 0; i < 4; ++i)
+    acc[i] = d[i];
+#endif
+}
+
+/// acc = A * B + acc for one m16n8k16 tile with bf16 A and B fragments (the
+/// same layouts, bf16 pairs) and f32 accumulators: sm_80+ only (there is no
+/// bf16 mma.sync on sm_75; bf16 GEMM configs refuse that target).
+/// Warp-collective.
+__device__ __forceinline__ void mmaM16N8K16Bf16(float (&acc)[4],
+                                                const uint32_t (&a)[4],
+                                                const uint32_t (&b)[2]) {
+#if defined(__CUDA_ARCH__)
+#if __CUDA_ARCH__ >= 800
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%0, %1, %2, %3};\n"
+               : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
+                 "r"(b[1]));
+#else
+  __trap(); // Unreachable: bf16 GEMM configs static_assert sm_80+.
+#endif
+#else
+  float d[4];
+  host::requireFeature(target::kMmaM16N8K16, "mma.sync.m16n8k16.bf16");
+  host::mmaM16N8K16Bf16(d, a, b, acc);
   for (int i = 0; i < 4; ++i)
     acc[i] = d[i];
 #endif
@@ -85,6 +120,17 @@ __device__ __forceinline__ void mmaK16(float (&acc)[4], const uint32_t (&a)[4],
     mmaM16N8K8(acc, a[0], a[1], b[0]);
     mmaM16N8K8(acc, a[2], a[3], b[1]);
   }
+}
+
+/// mmaK16 for fragments of element type `Element` (half or
+/// __nv_bfloat16): bf16 always takes m16n8k16 (sm_80+).
+template <class Element>
+__device__ __forceinline__ void
+mmaK16Of(float (&acc)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  if constexpr (IsBfloat16<Element>::value)
+    mmaM16N8K16Bf16(acc, a, b);
+  else
+    mmaK16(acc, a, b);
 }
 
 /// ldmatrix.sync.aligned.m8n8.x{Count}[.trans].shared.b16: loads Count 8x8

@@ -1,7 +1,8 @@
 //===- platform.cuh - One CUDA dialect for NVRTC, nvcc and the host -------===//
 //
 // Every device header includes this first. On the device (nvcc or NVRTC) it
-// brings in <cuda_fp16.h> and the fixed-width integer types; on the host (g++
+// brings in <cuda_fp16.h>, <cuda_bf16.h> (the two activation types) and the
+// fixed-width integer types; on the host (g++
 // or clang++ compiling the same source for the CPU tests) it brings in the
 // emulation of the CUDA subset the kernels may use (awq/host/emulation.h).
 //
@@ -30,6 +31,7 @@
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #if defined(__CUDACC_RTC__)
@@ -59,13 +61,17 @@ typedef unsigned long uintptr_t;
 
 #elif defined(AWQ_HOST_ARGS_ONLY)
 // Host code that only fills awq::LinearArgs (the runtime's launcher): the
-// struct holds nothing but pointers to half, so half is declared, not
-// defined, and neither the emulation (Boost.Context) nor <cuda_fp16.h> is
-// needed. The layout is the same struct's either way.
+// struct holds nothing but pointers to the element types, so half and
+// __nv_bfloat16 are declared, not defined, and neither the emulation
+// (Boost.Context) nor <cuda_fp16.h> / <cuda_bf16.h> is needed. The layout is
+// the same struct's either way.
 #include <cstddef>
 #include <cstdint>
 struct __half;
+struct __half2;
 typedef __half half;
+struct __nv_bfloat16;
+struct __nv_bfloat162;
 
 #else // Host: the CPU emulation.
 

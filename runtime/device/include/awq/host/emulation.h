@@ -7,8 +7,9 @@
 //     __align__(n) __launch_bounds__(...) (no-ops or GCC attributes),
 //     __shared__ (per-OS-thread static storage; prefer AWQ_DYNAMIC_SHARED);
 //   - threadIdx, blockIdx, blockDim, gridDim, warpSize, dim3, the vector
-//     types and half/half2 with their intrinsics (<cuda_fp16.h> compiles for
-//     the host; __hfma/__hfma2 are added);
+//     types, half/half2 and __nv_bfloat16/__nv_bfloat162 with their
+//     intrinsics (<cuda_fp16.h> and <cuda_bf16.h> compile for the host;
+//     __hfma/__hfma2 are added for both);
 //   - barriers, shuffles, votes, atomics and fences (awq/host/intrinsics.h);
 //   - the inline-PTX replacements in awq/host/primitives.h;
 //   - AWQ_DYNAMIC_SHARED and AWQ_HOST_ENTRY (see awq/platform.cuh).
@@ -26,6 +27,7 @@
 // CUDA's host headers define __host__, __device__, __global__ and
 // __launch_bounds__ as nothing and __forceinline__/__align__ as GCC
 // attributes when no CUDA compiler is at work.
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <vector_types.h>
 

@@ -1,7 +1,8 @@
 //===- intrinsics.h - Host versions of CUDA intrinsics kernels may use ----===//
 //
-// Barriers, warp shuffles and votes, atomics, fences, __ldg and the fp16
-// intrinsics <cuda_fp16.h> declares only for the device (__hfma, __hfma2).
+// Barriers, warp shuffles and votes, atomics, fences, __ldg and the fp16 and
+// bf16 intrinsics <cuda_fp16.h> / <cuda_bf16.h> declare only for the device
+// (__hfma, __hfma2).
 // They live in the global namespace under their CUDA names so that kernel
 // source compiles unchanged. Synchronizing calls take the caller's source
 // line (GCC/Clang __builtin_FILE/__builtin_LINE default arguments) so that
@@ -15,14 +16,20 @@
 // may (the plain intrinsics carry no .rn): such results may differ by one
 // fp16 ulp, which is why kernel tests compare with a tolerance.
 //
+// bf16 likewise: <cuda_bf16.h>'s host __hadd2/__hsub2/__hmul2 compute in
+// fp32 and round once (24 >= 2*8 + 2); bf16 has fp32's exponent range, so
+// no fp32 intermediate of +, -, * overflows where the bf16 result does not.
+//
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_DEVICE_HOST_INTRINSICS_H
 #define AWQ_DEVICE_HOST_INTRINSICS_H
 
 #include "awq/host/warp.h"
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -201,6 +208,86 @@ inline __half fmaHalf(__half a, __half b, __half c) {
                          static_cast<double>(halfBitsToFloat(halfBits(b)));
   return doubleToHalf(product +
                       static_cast<double>(halfBitsToFloat(halfBits(c))));
+}
+
+/// Bit patterns of bf16 values.
+inline uint16_t bfloat16Bits(__nv_bfloat16 h) {
+  return static_cast<__nv_bfloat16_raw>(h).x;
+}
+
+inline double bfloat16ToDouble(__nv_bfloat16 h) {
+  const uint32_t bits = static_cast<uint32_t>(bfloat16Bits(h)) << 16;
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+/// Rounds a double to bf16 once: nearest even, overflow to inf, subnormals
+/// kept (the same integer scheme as doubleToHalf).
+inline __nv_bfloat16 doubleToBfloat16(double value) {
+  uint64_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  const uint16_t sign = static_cast<uint16_t>((bits >> 48) & 0x8000u);
+  const int biased = static_cast<int>((bits >> 52) & 0x7ffu);
+  const uint64_t fraction = bits & ((uint64_t(1) << 52) - 1);
+  __nv_bfloat16_raw raw;
+  if (biased == 0x7ff) { // inf stays inf, NaN becomes a quiet NaN
+    raw.x =
+        static_cast<unsigned short>(sign | 0x7f80u | (fraction ? 0x40u : 0u));
+    return __nv_bfloat16(raw);
+  }
+  const int exponent = biased - 1023;
+  const uint64_t significand = (uint64_t(1) << 52) | fraction;
+  // bf16 steps: 2^(exponent-7) for normals, 2^-133 below 2^-126.
+  const int shift = exponent >= -126 ? 45 : -81 - exponent;
+  uint64_t units = 0;
+  if (biased != 0 && shift <= 53) {
+    units = significand >> shift;
+    const uint64_t rest = significand & ((uint64_t(1) << shift) - 1);
+    const uint64_t halfway = uint64_t(1) << (shift - 1);
+    if (rest > halfway || (rest == halfway && (units & 1u)))
+      ++units;
+  }
+  uint32_t result;
+  if (exponent >= -126) {
+    int e = exponent;
+    if (units == 256) { // rounded up into the next binade
+      units = 128;
+      ++e;
+    }
+    result = e > 127 ? 0x7f80u
+                     : static_cast<uint32_t>((e + 127) << 7) |
+                           static_cast<uint32_t>(units - 128);
+  } else {
+    result = static_cast<uint32_t>(units); // 128 encodes 2^-126 exactly
+  }
+  raw.x = static_cast<unsigned short>(sign | result);
+  return __nv_bfloat16(raw);
+}
+
+/// bf16 fused multiply-add with one rounding, as the GPU's fma.rn.bf16.
+///
+/// a*b of two bf16 values (8 significant bits each) is exact in double. The
+/// sum with c may not be (bf16 spans 2^-133..2^128), so it is formed in
+/// double and its rounding error recovered (TwoSum); an inexact sum is
+/// rounded to odd (its last bit set), which keeps the information a tie
+/// needs: 53 >= 8 + 2 bits, so rounding the round-to-odd double to bf16
+/// gives the correctly rounded result.
+inline __nv_bfloat16 fmaBfloat16(__nv_bfloat16 a, __nv_bfloat16 b,
+                                 __nv_bfloat16 c) {
+  const double product = bfloat16ToDouble(a) * bfloat16ToDouble(b);
+  const double addend = bfloat16ToDouble(c);
+  const double sum = product + addend;
+  if (!std::isfinite(sum))
+    return doubleToBfloat16(sum); // inf or NaN inputs
+  const double back = sum - product;
+  const double error = (product - (sum - back)) + (addend - back);
+  double odd = sum;
+  uint64_t bits;
+  std::memcpy(&bits, &odd, sizeof(bits));
+  if (error != 0.0 && (bits & 1u) == 0)
+    odd = std::nextafter(sum, error > 0.0 ? INFINITY : -INFINITY);
+  return doubleToBfloat16(odd);
 }
 
 } // namespace detail
@@ -392,6 +479,22 @@ inline __half2 __hfma2(const __half2 a, const __half2 b, const __half2 c) {
       awq::host::detail::fmaHalf(__low2half(a), __low2half(b), __low2half(c)),
       awq::host::detail::fmaHalf(__high2half(a), __high2half(b),
                                  __high2half(c)));
+}
+
+// ---- bf16 intrinsics <cuda_bf16.h> declares for the device only ---------
+
+inline __nv_bfloat16 __hfma(const __nv_bfloat16 a, const __nv_bfloat16 b,
+                            const __nv_bfloat16 c) {
+  return awq::host::detail::fmaBfloat16(a, b, c);
+}
+
+inline __nv_bfloat162 __hfma2(const __nv_bfloat162 a, const __nv_bfloat162 b,
+                              const __nv_bfloat162 c) {
+  return __halves2bfloat162(
+      awq::host::detail::fmaBfloat16(__low2bfloat16(a), __low2bfloat16(b),
+                                     __low2bfloat16(c)),
+      awq::host::detail::fmaBfloat16(__high2bfloat16(a), __high2bfloat16(b),
+                                     __high2bfloat16(c)));
 }
 
 #endif // AWQ_DEVICE_HOST_INTRINSICS_H

@@ -5,6 +5,7 @@
 // the PTX ISA as summarized in shared/notes/ptx-semantics.md:
 //   mmaM16N8K16  mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 //   mmaM16N8K8   mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32
+//   mmaM16N8K16Bf16  mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 //   ldmatrix     ldmatrix.sync.aligned.m8n8.x{1,2,4}[.trans].shared.b16
 //   cpAsync*     cp.async.{ca,cg}.shared.global (+ src-size), commit_group,
 //                wait_group
@@ -41,7 +42,7 @@ inline void requireFeature(bool present, const char *instruction) {
 /// inputs, f32 accumulate, PTX fragment layouts. The sum of the 16 exact
 /// products and C is formed in double in k order and rounded once to fp32.
 inline void mmaM16N8K16(float d[4], const uint32_t a[4], const uint32_t b[2],
-                        const float c[4]) {
+                        const float c[4], bool bf16 = false) {
   detail::BlockState &block = detail::activeBlock("mma.sync.m16n8k16");
   const detail::Site site{"mma.sync.m16n8k16", "", 0};
   detail::LaneInput &in =
@@ -49,8 +50,18 @@ inline void mmaM16N8K16(float d[4], const uint32_t a[4], const uint32_t b[2],
   std::memcpy(in.a, a, sizeof(in.a));
   std::memcpy(in.bf, b, sizeof(in.bf));
   std::memcpy(in.cf, c, sizeof(in.cf));
+  in.bf16 = bf16;
   const detail::LaneOutput &out = detail::arriveWarpOp(block, site);
   std::memcpy(d, out.word, 4 * sizeof(float));
+}
+
+/// Warp-collective: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+/// (sm_80+), the same fragment layouts with bf16 pairs. Every bf16 product is
+/// exact in double; the 16 products and C are summed in double in k order
+/// and rounded once to fp32, as for fp16.
+inline void mmaM16N8K16Bf16(float d[4], const uint32_t a[4],
+                            const uint32_t b[2], const float c[4]) {
+  mmaM16N8K16(d, a, b, c, true);
 }
 
 /// Warp-collective: mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32, A

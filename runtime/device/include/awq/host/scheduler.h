@@ -153,6 +153,7 @@ struct LaneInput {
   uint32_t a[4];   ///< mma A fragment.
   uint32_t bf[2];  ///< mma B fragment.
   float cf[4];     ///< mma C fragment.
+  bool bf16;       ///< mma A/B fragments hold bf16 (else fp16) pairs.
   const void *row; ///< ldmatrix row address.
   int count;       ///< ldmatrix matrix count.
   bool transpose;  ///< ldmatrix .trans.

@@ -151,10 +151,25 @@ inline void completeVote(WarpState &w) {
 /// t = lane % 4). Each D element is C plus the 16 exact fp16 products summed
 /// in double in k order, then rounded once to fp32: at least as accurate as
 /// the tensor core, whose internal order and rounding PTX leaves unspecified.
+/// With bf16 fragments (every lane must agree) the inputs are bf16 values,
+/// exact in fp32 as well.
 inline void completeMma(WarpState &w) {
   float a[16][16], b[16][8], c[16][8];
-  auto lo = [](uint32_t r) { return halfBitsToFloat(r & 0xffffu); };
-  auto hi = [](uint32_t r) { return halfBitsToFloat(r >> 16); };
+  const bool bf16 = w.in[0].bf16;
+  for (unsigned lane = 1; lane < 32; ++lane)
+    if (w.in[lane].bf16 != bf16)
+      raise("mma.sync: lanes of one warp disagree on the element type "
+            "(f16 vs bf16)");
+  auto element = [bf16](uint32_t bits) {
+    if (!bf16)
+      return halfBitsToFloat(static_cast<uint16_t>(bits));
+    const uint32_t wide = bits << 16; // bf16 is the top half of an fp32.
+    float value;
+    std::memcpy(&value, &wide, sizeof(value));
+    return value;
+  };
+  auto lo = [&](uint32_t r) { return element(r & 0xffffu); };
+  auto hi = [&](uint32_t r) { return element(r >> 16); };
   for (unsigned lane = 0; lane < 32; ++lane) {
     const LaneInput &in = w.in[lane];
     const unsigned g = lane / 4, t = lane % 4;
