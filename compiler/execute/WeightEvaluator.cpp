@@ -221,23 +221,26 @@ const std::vector<uint16_t> &WeightEvaluator::zeroTerms(mlir::Value weight) {
   auto type = mlir::cast<ir::QWeightType>(weight.getType());
   mlir::Operation *def = weight.getDefiningOp();
   if (type.getZeroMode() != ir::ZeroMode::scaled_zero || !def)
-    throw Error("zero terms z * s exist only for a scaled_zero weight "
-                "computed by awq.fold_zero_points");
+    throw Error("zero terms (z * s, or z for bf16) exist only for a "
+                "scaled_zero weight computed by awq.fold_zero_points");
   auto result = std::make_shared<std::vector<uint16_t>>();
   if (auto fold = mlir::dyn_cast<ir::FoldZeroPointsOp>(def)) {
     *result =
         foldZeroPoints(quantized(fold.getWeight()), "awq.fold_zero_points");
   } else if (auto scale = mlir::dyn_cast<ir::ScaleOutputChannelsOp>(def)) {
-    // The op scales every term of the column, z * s included.
+    // The op scales every term of the column: fp16's z * s with s. A bf16
+    // layer's zero terms are z itself (foldZeroPoints, GemmLayout.h), which
+    // scaling a column leaves as it is.
     *result = zeroTerms(scale.getWeight());
     const ActivationType t = quantized(weight).activation;
     requireVectorType(scale.getScale(), t, "awq.scale_output_channels");
     const std::vector<uint16_t> &factors = vector(scale.getScale());
     const size_t n = static_cast<size_t>(type.getN());
-    for (size_t i = 0; i < result->size(); ++i)
-      (*result)[i] = floatToElement(elementToFloat((*result)[i], t) *
-                                        elementToFloat(factors[i % n], t),
-                                    t);
+    if (t == ActivationType::F16)
+      for (size_t i = 0; i < result->size(); ++i)
+        (*result)[i] = floatToElement(elementToFloat((*result)[i], t) *
+                                          elementToFloat(factors[i % n], t),
+                                      t);
   } else if (mlir::isa<ir::RepackOp>(def)) {
     *result = zeroTerms(def->getOperand(0));
   } else {

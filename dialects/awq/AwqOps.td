@@ -253,6 +253,12 @@ def Awq_ScaleOutputChannelsOp : Awq_Op<"scale_output_channels",
 def Awq_FoldZeroPointsOp : Awq_Op<"fold_zero_points", [Pure]> {
   let summary = "precomputes z * s per group: (q - z) * s becomes q * s - zs";
   let description = [{
+    For an fp16 layer the zero terms are zs = fp16(z * s). A bf16 layer's
+    are z itself: bf16(z * s) would be off by up to a quantization step for
+    8-bit z, so its GEMM computes (q - z) * s with one rounding, and scaling
+    output channels leaves its zero terms unchanged (runtime/kernels/
+    GemmLayout.h owns this).
+
     ```mlir
     %w2 = awq.fold_zero_points %w : !awq.qweight<k = 4096, n = 4096, bits = 4, group = 128, zero_point, autoawq_gemm>
         -> !awq.qweight<k = 4096, n = 4096, bits = 4, group = 128, scaled_zero, autoawq_gemm>
