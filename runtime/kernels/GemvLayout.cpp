@@ -19,7 +19,21 @@ namespace {
 /// within a few cache lines per row.
 constexpr int64_t kColumnBlock = 64;
 
-bool isFiniteHalf(uint16_t bits) { return (bits & 0x7c00u) != 0x7c00u; }
+/// Whether the 16-bit element `bits` of `type` is finite.
+bool isFiniteElement(uint16_t bits, ActivationType type) {
+  return type == ActivationType::BF16 ? (bits & 0x7f80u) != 0x7f80u
+                                      : (bits & 0x7c00u) != 0x7c00u;
+}
+
+/// The bf16 GEMV multiplies each scale by 2^30 (awq/gemv.cuh,
+/// kGemvWideAccumulatorExponent): scales must stay below 2^96 so that
+/// product is finite (docs/numerics.md, "bf16 GEMV").
+bool isRepresentableScale(uint16_t bits, ActivationType type) {
+  if (!isFiniteElement(bits, type))
+    return false;
+  return type != ActivationType::BF16 ||
+         std::fabs(bfloat16ToFloat(bits)) < std::ldexp(1.0f, 96);
+}
 
 } // namespace
 
@@ -47,17 +61,21 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
                   std::to_string(static_cast<int64_t>(i) % n) +
                   "] = " + std::to_string(layer.zeros[i]) +
                   " does not fit in " + std::to_string(p.bits) + " bits");
+  const ActivationType activation = layer.activation;
   for (size_t i = 0; i < layer.scales.size(); ++i)
-    if (!isFiniteHalf(layer.scales[i]))
+    if (!isRepresentableScale(layer.scales[i], activation))
       throw Error(what + ": scale [" +
                   std::to_string(static_cast<int64_t>(i) / n) + ", " +
-                  std::to_string(static_cast<int64_t>(i) % n) +
-                  "] is not finite");
+                  std::to_string(static_cast<int64_t>(i) % n) + "] is " +
+                  (isFiniteElement(layer.scales[i], activation)
+                       ? "2^96 or more in magnitude (the bf16 GEMV's limit)"
+                       : "not finite"));
 
   GemvWeights out;
   out.k = k;
   out.n = n;
   out.params = p;
+  out.activation = activation;
   out.units = (k + kGemvValuesPerUnit - 1) / kGemvValuesPerUnit;
   out.numGroups = layer.numGroups();
   const int bits = p.bits;
@@ -115,8 +133,9 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
       const size_t from = static_cast<size_t>(g * n + c);
       const size_t to = static_cast<size_t>(c * groups + g);
       out.scales[to] = layer.scales[from];
-      if (p.zeroPoint) // z < 256 is exact in fp16.
-        out.zeros[to] = floatToHalf(static_cast<float>(layer.zeros[from]));
+      if (p.zeroPoint) // z < 256 is exact in fp16 and bf16.
+        out.zeros[to] =
+            floatToElement(static_cast<float>(layer.zeros[from]), activation);
     }
   out.bias = layer.bias;
   return out;
@@ -124,13 +143,15 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
 
 QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
                            const uint32_t *qweight, const uint16_t *scales,
-                           const uint16_t *zeros, const std::string &what) {
+                           const uint16_t *zeros, const std::string &what,
+                           ActivationType activation) {
   LinearShape shape;
   shape.k = k;
   shape.n = n;
   shape.bits = params.bits;
   shape.group = params.groupSize;
   shape.zeroPoint = params.zeroPoint;
+  shape.activation = activation;
   if (const char *violation = linearViolation(shape))
     throw Error(what + ": cannot unpack a GEMV layer of K = " +
                 std::to_string(k) + ", N = " + std::to_string(n) + ", " +
@@ -144,6 +165,7 @@ QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
   layer.k = k;
   layer.n = n;
   layer.params = params;
+  layer.activation = activation;
   const int bits = params.bits;
   const int64_t units = ceilDiv(k, kGemvValuesPerUnit);
   const int64_t columnWords = units * bits;
@@ -189,12 +211,12 @@ QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
       auto where = [&] {
         return "group " + std::to_string(g) + ", column " + std::to_string(c);
       };
-      if (!isFiniteHalf(scales[from]))
+      if (!isFiniteElement(scales[from], activation))
         throw Error(what + ": the scale of " + where() + " is not finite");
       layer.scales[to] = scales[from];
       if (!params.zeroPoint)
         continue;
-      const float z = halfToFloat(zeros[from]);
+      const float z = elementToFloat(zeros[from], activation);
       if (!(z >= 0.0f && z < limit && z == std::floor(z))) {
         std::ostringstream message;
         message << what << ": the zero point of " << where() << " is " << z
@@ -235,9 +257,9 @@ std::string describeGemvLayout(int bits) {
       << "    bit 31 is bit j of k = 31\n";
     break;
   }
-  s << "  scales, zeros: fp16 [N, groups], index n*groups + g; zeros hold z "
-       "(absent if symmetric)\n"
-    << "  bias: fp16 [N]\n";
+  s << "  scales, zeros: fp16 or bf16 (the layer's activation type) [N, "
+       "groups], index n*groups + g; zeros hold z (absent if symmetric)\n"
+    << "  bias: the activation type [N]\n";
   return s.str();
 }
 

@@ -23,11 +23,13 @@
 //    word i of chunk h of unit 32 t + l sits at
 //      n * K_u * b + 32 t * b + (h * U_t + l) * c + i.
 //    (4 bits: one chunk, so units are simply consecutive 16-byte vectors.)
-//  - scales: fp16 [N, G_n] (G_n = K / G, or 1 when G == K), column-major by
-//    group: scale of (group g, column n) at n * G_n + g.
-//  - zeros: fp16 [N, G_n] holding the zero point z itself (exact), same
-//    indexing; empty for a symmetric layer (the kernel uses 2^(b-1)).
-//  - bias: fp16 [N], unchanged.
+//  - scales: [N, G_n] (G_n = K / G, or 1 when G == K) of the layer's
+//    activation type (fp16 or bf16), column-major by group: scale of
+//    (group g, column n) at n * G_n + g.
+//  - zeros: [N, G_n] of the activation type holding the zero point z itself
+//    (exact), same indexing; empty for a symmetric layer (the kernel uses
+//    2^(b-1)).
+//  - bias: [N] of the activation type, unchanged.
 //
 //===----------------------------------------------------------------------===//
 #ifndef AWQ_RUNTIME_KERNELS_GEMVLAYOUT_H
@@ -44,31 +46,36 @@ namespace awq {
 
 /// The buffers the GEMV kernel reads for one linear layer.
 struct GemvWeights {
-  int64_t k = 0;         ///< Logical input features.
-  int64_t n = 0;         ///< Output features (merged columns).
-  QuantParams params;    ///< As in the source layer.
+  int64_t k = 0;      ///< Logical input features.
+  int64_t n = 0;      ///< Output features (merged columns).
+  QuantParams params; ///< As in the source layer.
+  /// The element type of scales, zeros and bias (the layer's).
+  ActivationType activation = ActivationType::F16;
   int64_t units = 0;     ///< ceil(k / 32): units per column.
   int64_t numGroups = 0; ///< Groups per column (1 when groupSize == k).
   /// Packed weights, n * units * bits words, in the layout above.
   std::vector<uint32_t> qweight;
-  /// fp16 bits, [n, numGroups].
+  /// Element bits, [n, numGroups].
   std::vector<uint16_t> scales;
-  /// fp16 bits of z, [n, numGroups]; empty when the layer is symmetric.
+  /// Element bits of z, [n, numGroups]; empty when the layer is symmetric.
   std::vector<uint16_t> zeros;
-  /// fp16 bits, [n] or empty.
+  /// Element bits, [n] or empty.
   std::vector<uint16_t> bias;
 };
 
 /// Repacks `layer` into the GEMV layout. `what` names the layer in errors.
 /// Throws awq::Error when the layer is inconsistent (awq::validate), when
 /// the group size is neither a multiple of 32 nor K, when a q or zero value
-/// does not fit in `bits` bits, or when a scale is not finite.
+/// does not fit in `bits` bits, or when a scale is not finite (bf16: or not
+/// below 2^96, the bf16 kernel's limit). Scales, zeros and bias are in
+/// `layer.activation`.
 GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what);
 
 /// The inverse of repackGemv: reads the logical layer (q [k, n], scales and
 /// zeros [groups, n]; no bias) back from GEMV buffers of the sizes
 /// gemvBuffers gives (`qweight`: n * ceil(k / 32) * bits words; `scales`,
-/// `zeros`: [n, groups] fp16). `zeros` may be null when the layer is
+/// `zeros`: [n, groups] elements of `activation`). `zeros` may be null when
+/// the layer is
 /// symmetric (it is ignored then). q in the K padding is ignored. Throws
 /// awq::Error naming `what` when the shape or parameters break the contract
 /// (linearViolation), when a buffer is missing, when a scale is not finite,
@@ -76,7 +83,8 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what);
 /// names its group and column).
 QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
                            const uint32_t *qweight, const uint16_t *scales,
-                           const uint16_t *zeros, const std::string &what);
+                           const uint16_t *zeros, const std::string &what,
+                           ActivationType activation = ActivationType::F16);
 
 /// A human-readable description of the GEMV layout for `bits` (3, 4 or 8),
 /// for documentation and debug dumps.

@@ -128,6 +128,66 @@ TEST_P(GemvCompile, PlannedAndChosenTilingsWithoutSpills) {
   std::printf("%s: %.2f s\n", archName.c_str(), outcome.result.seconds);
 }
 
+/// bf16 activations (issue 11, part 5): every shape above, planned, and
+/// the chosen tilings, with bf16 x, y and parameters, on the parts with bf16
+/// arithmetic; sm_75 has none and the planner refuses it.
+class GemvCompileBf16 : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GemvCompileBf16, PlannedAndChosenTilingsWithoutSpills) {
+  const std::string &archName = GetParam();
+  const std::optional<awq::Target> target = awq::parseTarget(archName);
+  ASSERT_TRUE(target.has_value()) << archName;
+  std::vector<Kernel> kernels;
+  for (const Shape &s : kShapes) {
+    awq::LinearShape shape = linearShape(s);
+    shape.activation = awq::ActivationType::BF16;
+    const std::optional<GemvParams> planned =
+        awq::planGemv(shape, *target->arch);
+    ASSERT_TRUE(planned.has_value()) << s.name << " on " << archName;
+    EXPECT_FALSE(awq::planGemv(shape, *awq::findArch(75)).has_value())
+        << "bf16 planned on sm_75: " << s.name;
+    kernels.push_back({std::string("gemv_bf16_") + s.name,
+                       KernelInstance::makeGemv(shape, *planned)});
+  }
+  for (const ChosenTiling &c : kChosen) {
+    for (const Shape &s : kShapes)
+      if (std::string(s.name) == c.shape) {
+        awq::LinearShape shape = linearShape(s);
+        shape.activation = awq::ActivationType::BF16;
+        kernels.push_back({std::string("gemv_bf16_") + c.shape + "_r" +
+                               std::to_string(c.params.maxRows),
+                           KernelInstance::makeGemv(shape, c.params)});
+      }
+  }
+  awq::test::CompileJob job;
+  job.label = "bf16 GEMV kernels";
+  for (const Kernel &k : kernels) {
+    ASSERT_EQ(k.instance.check(), "") << k.name;
+    ASSERT_NE(k.instance.configType().find("ActivationType::BF16"),
+              std::string::npos)
+        << k.name;
+    job.source += k.instance.source(k.name);
+  }
+  job.kernelName = "gemv_bf16_" + archName;
+  job.options.arch = archName;
+  const awq::test::CompileOutcome outcome = awq::test::compileAll({job})[0];
+  for (const Kernel &k : kernels) {
+    EXPECT_TRUE(awq::test::kernelWithoutSpills(
+        k.name + " = " + k.instance.configType() + " on " + archName, outcome,
+        k.name));
+    if (const awq::KernelResources *r = outcome.result.find(k.name))
+      std::printf("%-26s %-6s %3d regs  %s\n", k.name.c_str(), archName.c_str(),
+                  r->registers, k.instance.suggestedName().c_str());
+  }
+  std::printf("%s bf16: %.2f s\n", archName.c_str(), outcome.result.seconds);
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, GemvCompileBf16,
+                         ::testing::Values("sm_80", "sm_90", "sm_120"),
+                         [](const ::testing::TestParamInfo<std::string> &info) {
+                           return info.param;
+                         });
+
 INSTANTIATE_TEST_SUITE_P(Archs, GemvCompile,
                          ::testing::ValuesIn(awq::test::targetArchs()),
                          [](const ::testing::TestParamInfo<std::string> &info) {

@@ -283,4 +283,78 @@ TEST(GemvDequant, Exp2IntIsExact) {
     ASSERT_EQ(static_cast<double>(awq::exp2Int(e)), std::ldexp(1.0, e));
 }
 
+/// The host emulation's bf16 __hfma2 (awq/host/intrinsics.h) rounds
+/// a * b + c once, as fma.rn.bf16x2 does. Reference: with a, b, c drawn with
+/// exponents in [-12, 12], a * b + c is an exact multiple of 2^-38 below
+/// 2^26, so it is exact in long double (64-bit significand); it is then
+/// rounded to bf16 by choosing the nearer bracketing value (ties to even),
+/// all compared exactly. Single rounding differs from rounding the product
+/// first on many of these draws, so a double-rounding emulation fails.
+TEST(HostBf16, FmaRoundsOnce) {
+  std::mt19937 rng(2024);
+  std::uniform_int_distribution<int> mantissa(0, 127), exponent(-12, 12),
+      sign(0, 1);
+  auto draw = [&] {
+    const int e = exponent(rng);
+    const uint16_t bits = static_cast<uint16_t>(
+        (sign(rng) << 15) | ((127 + e) << 7) | mantissa(rng));
+    return bits;
+  };
+  auto value = [](uint16_t bits) -> long double {
+    return static_cast<long double>(awq::bfloat16ToFloat(bits));
+  };
+  // The bf16 values bracketing x (|x| < 2^27, normal range): truncate the
+  // significand to 8 bits, exactly, in long double.
+  auto nearest = [&](long double x) -> uint16_t {
+    if (x == 0.0L)
+      return 0;
+    int e;
+    std::frexp(static_cast<double>(x), &e); // |x| in [2^(e-1), 2^e)
+    long double m = std::fabs(x);
+    // Exponent from the exact value (double's frexp may round up x).
+    while (std::ldexp(1.0L, e - 1) > m)
+      --e;
+    while (std::ldexp(1.0L, e) <= m)
+      ++e;
+    const long double step = std::ldexp(1.0L, e - 8);
+    const long double low = std::floor(m / step) * step;
+    const long double high = low + step;
+    long double pick;
+    if (m - low < high - m)
+      pick = low;
+    else if (high - m < m - low)
+      pick = high;
+    else // tie: the one whose last significand bit is even
+      pick = std::fmod(low / step, 2.0L) == 0.0L ? low : high;
+    return static_cast<uint16_t>(
+        awq::floatToBfloat16(static_cast<float>(x < 0 ? -pick : pick)));
+  };
+  int doubleRoundingDiffers = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const uint16_t a = draw(), b = draw(), c = draw();
+    const long double exact = value(a) * value(b) + value(c);
+    const uint16_t want = nearest(exact);
+    __nv_bfloat16_raw ra, rb, rc;
+    ra.x = a;
+    rb.x = b;
+    rc.x = c;
+    const __nv_bfloat16 got =
+        __hfma(__nv_bfloat16(ra), __nv_bfloat16(rb), __nv_bfloat16(rc));
+    ASSERT_EQ(static_cast<__nv_bfloat16_raw>(got).x, want)
+        << std::hex << a << " * " << b << " + " << c;
+    const __nv_bfloat162 pair =
+        __hfma2(__halves2bfloat162(__nv_bfloat16(ra), __nv_bfloat16(rc)),
+                __halves2bfloat162(__nv_bfloat16(rb), __nv_bfloat16(rb)),
+                __halves2bfloat162(__nv_bfloat16(rc), __nv_bfloat16(ra)));
+    ASSERT_EQ(static_cast<__nv_bfloat16_raw>(__low2bfloat16(pair)).x, want);
+    const uint16_t twice =
+        nearest(static_cast<long double>(
+                    awq::bfloat16ToFloat(nearest(value(a) * value(b)))) +
+                value(c));
+    doubleRoundingDiffers += twice != want;
+  }
+  EXPECT_GT(doubleRoundingDiffers, 0) << "the draws never tell single from "
+                                         "double rounding";
+}
+
 } // namespace

@@ -7,7 +7,9 @@
 // executor, launches it with KernelInstance::launch's geometry on fresh
 // random data with NaN-poisoned outputs and compares with referenceLinear.
 // Each case launches twice (blocks in shuffled order the second time) to
-// prove the split-K workspace and counters are left zero.
+// prove the split-K workspace and counters are left zero. bf16 cases also
+// push x, a and the scales to the ends of bf16's range (docs/numerics.md,
+// "bf16 GEMV", derives the bound they are held to).
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,6 +47,12 @@ struct HostRunCase {
   /// The tiling; threads == 0: the one planGemv picks for an H100 (sm_90).
   int threads, colsPerWarp, kSplit, maxRows;
   std::vector<int> rowCounts;
+  awq::ActivationType activation = awq::ActivationType::F16;
+  /// x, a and the scales are drawn as usual, then multiplied by 2^xExponent,
+  /// 2^actExponent and 2^scaleExponent; `spread` multiplies x and a
+  /// additionally by 2^e with e uniform in [-spread, spread] per element, so
+  /// one unit holds values far apart.
+  int xExponent = 0, actExponent = 0, scaleExponent = 0, spread = 0;
 };
 
 std::ostream &operator<<(std::ostream &os, const HostRunCase &c) {
@@ -52,10 +60,12 @@ std::ostream &operator<<(std::ostream &os, const HostRunCase &c) {
 }
 
 QuantizedLinear randomLayer(int64_t k, int64_t n, int bits, int64_t groupSize,
-                            bool zeroPoint, bool bias, std::mt19937 &rng) {
+                            bool zeroPoint, bool bias, std::mt19937 &rng,
+                            awq::ActivationType activation, int scaleExponent) {
   QuantizedLinear layer;
   layer.k = k;
   layer.n = n;
+  layer.activation = activation;
   layer.params.bits = bits;
   layer.params.groupSize = groupSize;
   layer.params.zeroPoint = zeroPoint;
@@ -68,7 +78,7 @@ QuantizedLinear randomLayer(int64_t k, int64_t n, int bits, int64_t groupSize,
   const size_t groups = static_cast<size_t>(layer.numGroups() * n);
   layer.scales.resize(groups);
   for (uint16_t &s : layer.scales)
-    s = awq::floatToHalf(scale(rng));
+    s = awq::floatToElement(std::ldexp(scale(rng), scaleExponent), activation);
   if (zeroPoint) {
     layer.zeros.resize(groups);
     for (uint8_t &z : layer.zeros)
@@ -77,18 +87,25 @@ QuantizedLinear randomLayer(int64_t k, int64_t n, int bits, int64_t groupSize,
   if (bias) {
     layer.bias.resize(static_cast<size_t>(n));
     for (uint16_t &b : layer.bias)
-      b = awq::floatToHalf(unit(rng));
+      b = awq::floatToElement(unit(rng), activation);
   }
   return layer;
 }
 
-std::vector<uint16_t> randomHalfs(size_t count, float lo, float hi,
-                                  std::mt19937 &rng) {
+/// Elements of `type` drawn uniformly from [lo, hi], times 2^exponent and
+/// times 2^e, e uniform in [-spread, spread] per element.
+std::vector<uint16_t> randomElements(size_t count, float lo, float hi,
+                                     std::mt19937 &rng,
+                                     awq::ActivationType type, int exponent = 0,
+                                     int spread = 0) {
   std::uniform_real_distribution<float> dist(lo, hi);
+  std::uniform_int_distribution<int> spreadDist(-spread, spread);
   std::vector<uint16_t> out(count);
   for (uint16_t &h : out) {
     do
-      h = awq::floatToHalf(dist(rng));
+      h = awq::floatToElement(
+          std::ldexp(dist(rng), exponent + (spread ? spreadDist(rng) : 0)),
+          type);
     while ((h & 0x7fffu) == 0); // Never zero: zeros hide missing terms.
   }
   return out;
@@ -103,9 +120,11 @@ std::vector<double> absoluteMass(const std::vector<uint16_t> &x, int64_t m,
   std::vector<double> mass(static_cast<size_t>(m * layer.n), 0.0);
   for (int64_t r = 0; r < m; ++r)
     for (int64_t kk = 0; kk < layer.k; ++kk) {
-      double xa = awq::halfToFloat(x[static_cast<size_t>(r * layer.k + kk)]);
+      double xa = awq::elementToFloat(x[static_cast<size_t>(r * layer.k + kk)],
+                                      layer.activation);
       if (!act.empty())
-        xa *= awq::halfToFloat(act[static_cast<size_t>(kk)]);
+        xa *=
+            awq::elementToFloat(act[static_cast<size_t>(kk)], layer.activation);
       const float *row = w.data() + kk * layer.n;
       double *out = mass.data() + r * layer.n;
       for (int64_t c = 0; c < layer.n; ++c)
@@ -123,15 +142,19 @@ TEST_P(GemvHostRun, MatchesReference) {
 
   // The logical layer(s) and the merged layer the kernel runs.
   QuantizedLinear gate, up, merged;
+  const awq::ActivationType type = tc.activation;
+  const bool bf16 = type == awq::ActivationType::BF16;
   if (tc.siluMul) {
-    gate =
-        randomLayer(tc.k, tc.n, tc.bits, groupSize, tc.zeroPoint, tc.bias, rng);
-    up =
-        randomLayer(tc.k, tc.n, tc.bits, groupSize, tc.zeroPoint, tc.bias, rng);
+    gate = randomLayer(tc.k, tc.n, tc.bits, groupSize, tc.zeroPoint, tc.bias,
+                       rng, type, tc.scaleExponent);
+    up = randomLayer(tc.k, tc.n, tc.bits, groupSize, tc.zeroPoint, tc.bias, rng,
+                     type, tc.scaleExponent);
     merged = awq::interleaveGateUp(gate, up, tc.name);
+    // Older interleaveGateUp left the merged layer fp16 (fixed on main).
+    merged.activation = type;
   } else {
-    merged =
-        randomLayer(tc.k, tc.n, tc.bits, groupSize, tc.zeroPoint, tc.bias, rng);
+    merged = randomLayer(tc.k, tc.n, tc.bits, groupSize, tc.zeroPoint, tc.bias,
+                         rng, type, tc.scaleExponent);
   }
   const awq::GemvWeights packed = awq::repackGemv(merged, tc.name);
 
@@ -145,6 +168,7 @@ TEST_P(GemvHostRun, MatchesReference) {
   shape.bias = tc.bias;
   shape.residual = tc.residual;
   shape.siluMul = tc.siluMul;
+  shape.activation = type;
   awq::GemvParams params{tc.threads, tc.colsPerWarp, tc.kSplit, tc.maxRows};
   if (tc.threads == 0) {
     const std::optional<awq::GemvParams> planned =
@@ -174,14 +198,16 @@ TEST_P(GemvHostRun, MatchesReference) {
     const int64_t nOut = shape.nOut();
     const awq::KernelLaunch geometry = instance.launch(m);
     const std::vector<uint16_t> x =
-        randomHalfs(static_cast<size_t>(m * tc.k), -1.0f, 1.0f, rng);
+        randomElements(static_cast<size_t>(m * tc.k), -1.0f, 1.0f, rng, type,
+                       tc.xExponent, tc.spread);
     const std::vector<uint16_t> act =
-        tc.actScale ? randomHalfs(static_cast<size_t>(tc.k), 0.25f, 2.0f, rng)
+        tc.actScale ? randomElements(static_cast<size_t>(tc.k), 0.25f, 2.0f,
+                                     rng, type, tc.actExponent, tc.spread)
                     : std::vector<uint16_t>();
     const std::vector<uint16_t> residual =
-        tc.residual
-            ? randomHalfs(static_cast<size_t>(m * nOut), -2.0f, 2.0f, rng)
-            : std::vector<uint16_t>();
+        tc.residual ? randomElements(static_cast<size_t>(m * nOut), -2.0f, 2.0f,
+                                     rng, type)
+                    : std::vector<uint16_t>();
 
     // Reference and the error scale of an fp32 kernel.
     std::vector<double> ref(static_cast<size_t>(m * nOut));
@@ -193,8 +219,8 @@ TEST_P(GemvHostRun, MatchesReference) {
       const std::vector<double> uMass = absoluteMass(x, m, up, act);
       for (size_t i = 0; i < ref.size(); ++i) {
         const double silu = g[i] / (1.0 + std::exp(-g[i]));
-        ref[i] =
-            silu * u[i] + (tc.residual ? awq::halfToFloat(residual[i]) : 0.0);
+        ref[i] = silu * u[i] +
+                 (tc.residual ? awq::elementToFloat(residual[i], type) : 0.0);
         // d(silu(g) u) <= 1.1 |u| dg + |silu(g)| du.
         errorScale = std::max(errorScale, 1.1 * std::fabs(u[i]) * gMass[i] +
                                               std::fabs(silu) * uMass[i]);
@@ -206,8 +232,33 @@ TEST_P(GemvHostRun, MatchesReference) {
     }
     // fp32 accumulation: far below 2^-14 of the absolute mass; the fp16
     // output rounding: half an ulp, below 2^-10 relative.
-    const awq::Tolerance tolerance{std::ldexp(errorScale, -14) + 1e-6,
-                                   std::ldexp(1.0, -10)};
+    awq::Tolerance tolerance{std::ldexp(errorScale, -14) + 1e-6,
+                             std::ldexp(1.0, -10)};
+    if (bf16) {
+      // docs/numerics.md, "bf16 GEMV": the same accumulation term, half a
+      // bf16 ulp (2^-8, twice that here) relative, half the smallest bf16
+      // subnormal, and the normalisation's absolute term 2^-100 K max|s|
+      // (X A + 2^-25), X = max(max|x|, 2^-126), A likewise (1 without a).
+      // No 1e-6 floor: outputs may be ~2^-120.
+      double maxX = std::ldexp(1.0, -126), maxA = 1.0, maxS = 0.0;
+      for (uint16_t v : x)
+        maxX = std::max<double>(maxX, std::fabs(awq::bfloat16ToFloat(v)));
+      if (tc.actScale) {
+        maxA = std::ldexp(1.0, -126);
+        for (uint16_t v : act)
+          maxA = std::max<double>(maxA, std::fabs(awq::bfloat16ToFloat(v)));
+      }
+      for (const QuantizedLinear *l : {&merged, &gate, &up})
+        for (uint16_t v : l->scales)
+          maxS = std::max<double>(maxS, std::fabs(awq::bfloat16ToFloat(v)));
+      const double normalisation =
+          std::ldexp(static_cast<double>(tc.k) * maxS *
+                         (maxX * maxA + std::ldexp(1.0, -25)),
+                     -100);
+      tolerance = awq::Tolerance{std::ldexp(errorScale, -14) + normalisation +
+                                     std::ldexp(1.0, -134),
+                                 std::ldexp(1.0, -7)};
+    }
 
     std::vector<uint16_t> y(static_cast<size_t>(m * nOut));
     std::vector<float> workspace(static_cast<size_t>(geometry.workspaceFloats),
@@ -237,7 +288,8 @@ TEST_P(GemvHostRun, MatchesReference) {
     std::vector<uint16_t> first;
     for (int launch = 0; launch < 2; ++launch) {
       SCOPED_TRACE("launch " + std::to_string(launch));
-      std::fill(y.begin(), y.end(), uint16_t{0x7e00}); // NaN
+      std::fill(y.begin(), y.end(),
+                bf16 ? uint16_t{0x7fc0} : uint16_t{0x7e00}); // NaN
       awq::host::HostLaunchOptions launchOptions;
       launchOptions.shuffleBlocks = launch == 1;
       launchOptions.shuffleSeed = 7;
@@ -245,8 +297,15 @@ TEST_P(GemvHostRun, MatchesReference) {
           kernel, grid,
           awq::host::Dim3(static_cast<unsigned>(geometry.threads)),
           static_cast<size_t>(geometry.sharedBytes), &args, launchOptions));
-      const awq::Comparison cmp =
-          awq::compareHalfToReference(y, ref, tolerance, nOut);
+      awq::Comparison cmp;
+      if (bf16) {
+        std::vector<float> got(y.size());
+        for (size_t i = 0; i < y.size(); ++i)
+          got[i] = awq::bfloat16ToFloat(y[i]);
+        cmp = awq::compareToReference(got, ref, tolerance, nOut);
+      } else {
+        cmp = awq::compareHalfToReference(y, ref, tolerance, nOut);
+      }
       ASSERT_TRUE(cmp.ok()) << cmp.describe(kernel);
       for (float w : workspace)
         ASSERT_EQ(w, 0.0f) << "split-K workspace not cleared";
@@ -430,6 +489,303 @@ const HostRunCase kCases[] = {
      0,
      0,
      {3}},
+    // bf16: the same ground (3/4/8 bits, groups, zero point or symmetric,
+    // every epilogue, split-K, 1..8 rows), then the ends of bf16's range.
+    {"Bf16Bits4_SplitK",
+     2048,
+     72,
+     4,
+     128,
+     true,
+     true,
+     true,
+     false,
+     false,
+     256,
+     4,
+     2,
+     4,
+     {3, 5},
+     awq::ActivationType::BF16},
+    {"Bf16Bits4_MultiTile",
+     3072,
+     40,
+     4,
+     64,
+     false,
+     false,
+     false,
+     true,
+     false,
+     128,
+     4,
+     1,
+     1,
+     {1, 2},
+     awq::ActivationType::BF16},
+    {"Bf16Bits4_SiluMul",
+     1024,
+     48,
+     4,
+     128,
+     true,
+     false,
+     true,
+     false,
+     true,
+     256,
+     4,
+     1,
+     2,
+     {2},
+     awq::ActivationType::BF16},
+    {"Bf16Bits4_SiluMulSplitK",
+     2048,
+     24,
+     4,
+     32,
+     true,
+     true,
+     false,
+     true,
+     true,
+     128,
+     4,
+     2,
+     1,
+     {1},
+     awq::ActivationType::BF16},
+    {"Bf16Bits3_Rows8",
+     2048,
+     40,
+     3,
+     32,
+     true,
+     true,
+     false,
+     false,
+     false,
+     256,
+     2,
+     2,
+     8,
+     {8, 7},
+     awq::ActivationType::BF16},
+    {"Bf16Bits3_OddK",
+     100,
+     37,
+     3,
+     0,
+     false,
+     false,
+     true,
+     true,
+     false,
+     64,
+     4,
+     1,
+     1,
+     {1},
+     awq::ActivationType::BF16},
+    {"Bf16Bits8_PerColumn",
+     1536,
+     33,
+     8,
+     0,
+     true,
+     false,
+     false,
+     false,
+     false,
+     128,
+     4,
+     2,
+     2,
+     {2, 1},
+     awq::ActivationType::BF16},
+    {"Bf16Bits8_SiluResidual",
+     96,
+     5,
+     8,
+     32,
+     false,
+     false,
+     false,
+     true,
+     true,
+     64,
+     2,
+     1,
+     4,
+     {4, 3},
+     awq::ActivationType::BF16},
+    {"Bf16Bits4_Planned",
+     2048,
+     40,
+     4,
+     128,
+     true,
+     false,
+     true,
+     true,
+     true,
+     0,
+     0,
+     0,
+     0,
+     {1, 6},
+     awq::ActivationType::BF16},
+    {"Bf16Bits8_Planned",
+     2112,
+     24,
+     8,
+     64,
+     false,
+     true,
+     false,
+     false,
+     false,
+     0,
+     0,
+     0,
+     0,
+     {3},
+     awq::ActivationType::BF16},
+    // |x| near 2^110 (the fp16 path's fixed prescale would overflow at 2^43).
+    {"Bf16Edge_LargeX",
+     1024,
+     24,
+     4,
+     128,
+     true,
+     false,
+     false,
+     false,
+     false,
+     128,
+     4,
+     1,
+     2,
+     {1, 2},
+     awq::ActivationType::BF16,
+     110},
+    // |x| up to 2^127 with scales near 2^-40: a finite output of size 2^90.
+    {"Bf16Edge_HugeXSmallScale",
+     1056,
+     16,
+     4,
+     32,
+     true,
+     false,
+     false,
+     false,
+     false,
+     64,
+     4,
+     2,
+     1,
+     {1},
+     awq::ActivationType::BF16,
+     126,
+     0,
+     -40},
+    // |x| near 2^-120 and bf16 subnormals below 2^-126.
+    {"Bf16Edge_TinyX",
+     2048,
+     24,
+     4,
+     128,
+     true,
+     false,
+     false,
+     false,
+     false,
+     128,
+     4,
+     1,
+     1,
+     {1},
+     awq::ActivationType::BF16,
+     -120},
+    {"Bf16Edge_SubnormalX",
+     2048,
+     24,
+     8,
+     0,
+     false,
+     false,
+     false,
+     false,
+     false,
+     128,
+     4,
+     2,
+     1,
+     {1, 2},
+     awq::ActivationType::BF16,
+     -127},
+    // Huge scales (2^90) on tiny activations.
+    {"Bf16Edge_HugeScaleTinyX",
+     1024,
+     16,
+     3,
+     64,
+     true,
+     false,
+     false,
+     false,
+     false,
+     64,
+     4,
+     1,
+     1,
+     {1},
+     awq::ActivationType::BF16,
+     -100,
+     0,
+     90},
+    // x and a each spread over 2^-50 .. 2^50 within every unit, a centred
+    // at 2^40 and x at 2^-40: |x a| peaks at other k than |x| and |a|.
+    {"Bf16Edge_SpreadActScale",
+     2048,
+     40,
+     4,
+     64,
+     true,
+     true,
+     false,
+     false,
+     false,
+     256,
+     4,
+     2,
+     4,
+     {4, 1},
+     awq::ActivationType::BF16,
+     -40,
+     40,
+     0,
+     50},
+    {"Bf16Edge_SpreadX",
+     1024,
+     24,
+     4,
+     128,
+     false,
+     false,
+     false,
+     false,
+     false,
+     128,
+     4,
+     1,
+     1,
+     {1},
+     awq::ActivationType::BF16,
+     0,
+     0,
+     0,
+     60},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, GemvHostRun, ::testing::ValuesIn(kCases),

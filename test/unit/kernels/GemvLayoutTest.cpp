@@ -170,6 +170,61 @@ TEST(GemvLayout, RejectsOutOfRangeValuesAndBadScales) {
   EXPECT_THROW(awq::repackGemv(layer, "short q"), awq::Error);
 }
 
+/// bf16 layers: scales and bias are copied as bf16 bits, the zero points
+/// are stored as bf16 bits of z (bit patterns written out here, not
+/// converted by the code under test), unpackGemv reads them back as bf16, and
+/// the kernel's limits on bf16 scales (finite, below 2^96) are enforced.
+TEST(GemvLayout, Bf16BuffersHoldBf16Bits) {
+  QuantizedLinear layer = makeLayer(96, 5, 8, 32, true, true, 7);
+  layer.activation = awq::ActivationType::BF16;
+  std::mt19937 rng(8);
+  std::uniform_int_distribution<int> mantissa(0, 127);
+  for (uint16_t &s : layer.scales) // 2^-6 .. 2^-5: bf16 0x3c80 .. 0x3cff
+    s = static_cast<uint16_t>(0x3c80 + mantissa(rng));
+  layer.zeros[0] = 0;
+  layer.zeros[1] = 1;
+  layer.zeros[2] = 255;
+  const GemvWeights w = awq::repackGemv(layer, "bf16 layer");
+  EXPECT_EQ(w.activation, awq::ActivationType::BF16);
+  const int64_t groups = layer.numGroups();
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t c = 0; c < layer.n; ++c) {
+      const size_t logical = static_cast<size_t>(g * layer.n + c);
+      const size_t packed = static_cast<size_t>(c * groups + g);
+      EXPECT_EQ(w.scales[packed], layer.scales[logical]);
+      // z as bf16: 0 -> 0x0000; else 2^e (1 + f/128) with z = 2^e + r.
+      const int z = layer.zeros[logical];
+      uint16_t bits = 0;
+      if (z != 0) {
+        int e = 0;
+        while ((z >> (e + 1)) != 0)
+          ++e;
+        bits = static_cast<uint16_t>(((127 + e) << 7) |
+                                     (((z - (1 << e)) << 7) >> e));
+      }
+      EXPECT_EQ(w.zeros[packed], bits) << "z = " << z;
+    }
+  EXPECT_EQ(w.zeros[static_cast<size_t>(groups)], 0x3f80u); // z = 1 (column 1)
+  EXPECT_EQ(w.bias, layer.bias);
+
+  const QuantizedLinear back = awq::unpackGemv(
+      layer.k, layer.n, layer.params, w.qweight.data(), w.scales.data(),
+      w.zeros.data(), "bf16 layer", awq::ActivationType::BF16);
+  EXPECT_EQ(back.activation, awq::ActivationType::BF16);
+  EXPECT_EQ(back.q, layer.q);
+  EXPECT_EQ(back.scales, layer.scales);
+  EXPECT_EQ(back.zeros, layer.zeros);
+
+  QuantizedLinear bad = layer;
+  bad.scales[1] = 0x7f80; // bf16 +inf (a finite fp16 pattern)
+  EXPECT_THROW(awq::repackGemv(bad, "inf bf16 scale"), awq::Error);
+  bad = layer;
+  bad.scales[1] = 0x6f80; // 2^96: s 2^30 would overflow in the kernel
+  EXPECT_THROW(awq::repackGemv(bad, "huge bf16 scale"), awq::Error);
+  bad.scales[1] = 0x6f7f; // just below 2^96
+  EXPECT_NO_THROW(awq::repackGemv(bad, "large bf16 scale"));
+}
+
 TEST(GemvLayout, DescribeLayout) {
   for (int bits : {3, 4, 8}) {
     const std::string text = awq::describeGemvLayout(bits);

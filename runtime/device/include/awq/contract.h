@@ -145,6 +145,14 @@ AWQ_CONTRACT WeightBuffers gemvBuffers(const LinearShape &s) {
   return b;
 }
 
+/// fp32 slots per row in a GEMV block's shared memory for its 32 units: a
+/// unit's sum of x a (fp16), or its sum and power-of-two factor (bf16, whose
+/// range needs each unit normalised: awq/gemv.cuh, docs/numerics.md).
+AWQ_CONTRACT int64_t gemvUnitSlotFloats(const LinearShape &s) {
+  return s.activation == ActivationType::BF16 ? 2 * kGemvUnitsPerTile
+                                              : kGemvUnitsPerTile;
+}
+
 struct GemvParams {
   int64_t threads = 128, colsPerWarp = 8, kSplit = 1, maxRows = 4;
 };
@@ -179,8 +187,9 @@ AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
   g.colsPerBlock = g.warps * p.colsPerWarp;
   g.gridX = g.colsPerBlock > 0 ? ceilDiv(s.n, g.colsPerBlock) : 0;
   g.gridY = p.kSplit;
-  // Staged x and unit sums for maxRows rows, and the split-K "last" flag.
-  g.sharedBytes = (p.maxRows * (kGemvValuesPerTile + 32) + 4) * 4;
+  // Staged x and unit slots for maxRows rows, and the split-K "last" flag.
+  g.sharedBytes =
+      (p.maxRows * (kGemvValuesPerTile + gemvUnitSlotFloats(s)) + 4) * 4;
   g.maxRows = p.maxRows;
   g.kSplit = p.kSplit;
   g.n = s.n;

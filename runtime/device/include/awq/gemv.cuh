@@ -25,6 +25,12 @@
 //      subnormals q * 2^(p-149) and accumulates sum x a q (scaled by 2^-64)
 //      with one FMA per weight and row; the zero point and the group scale
 //      come once per unit: out += (acc - z * sum(x a)) * s.
+//   bf16 (Activation = BF16): bf16's range (2^-133 .. 2^128) does not fit the
+//   fixed 2^(85 - p) prescale, so step 1 also normalises each (row, unit) by
+//   a power of two 2^U (from its sum of |x|, largest |a| and |x a|), stages
+//   t = x a 2^-U times 2^(119 - p) and keeps 2^U next to the unit sum; step
+//   2 adds ((acc - z * sum) * 2^U) * s 2^30. docs/numerics.md ("bf16 GEMV")
+//   has the bound and the limits.
 //   The next tile's weights are loaded into registers before the current
 //   tile is computed (register double buffering), and the loads carry an
 //   L2 evict-first hint: weights are read exactly once.
@@ -33,10 +39,10 @@
 //   A warp reduce-scatter (31 shuffles for 32 sums) leaves each (row, column)
 //   total in one lane. Without split-K that lane applies bias, SiLU-and-
 //   multiply (gate/up columns are interleaved 2j, 2j+1) and the residual and
-//   writes fp16. With split-K lanes atomically add into the fp32 workspace;
-//   the block that arrives last at the tile's counter (threadfence reduction)
-//   runs the epilogue, and clears the workspace and the counter so the next
-//   launch starts from zero.
+//   writes fp16 or bf16 (round to nearest even). With split-K lanes atomically
+//   add into the fp32 workspace; the block that arrives last at the tile's
+//   counter (threadfence reduction) runs the epilogue, and clears the workspace
+//   and the counter so the next launch starts from zero.
 //
 // Expected bandwidth fraction
 //   About 2.7 instructions per 4-bit weight at M = 1 (one AND per field and
@@ -69,6 +75,14 @@
 #endif
 
 namespace awq {
+
+/// bf16 staging (detail::stageTileWide): each (row, unit)'s x a, normalised
+/// by a power of two 2^U into t with |t| < 2^8, is staged as t 2^(119 - p),
+/// so its product with a decoded field q 2^(p - 149) is t q 2^-30: normal
+/// for t q >= 2^-96, and the staged value stays below 2^127.
+constexpr int kGemvWidePrescaleExponent = 119;
+/// The bf16 accumulators hold unit sums scaled by 2^-30 2^-U.
+constexpr int kGemvWideAccumulatorExponent = 30;
 
 /// Compile-time description of one GEMV kernel. Every shape, group and tile
 /// parameter is a template constant so the compiler can fold all indexing.
@@ -163,8 +177,11 @@ struct GemvConfig {
   static constexpr int kGridX = static_cast<int>(kGeometry.gridX);
   static constexpr int kGridY = static_cast<int>(kGeometry.gridY);
 
-  /// fp32 values staged per row and tile, plus one sum per unit.
+  /// fp32 values staged per row and tile, plus per unit its sum (fp16) or
+  /// its sum and power-of-two factor (bf16).
   static constexpr int kTileValues = static_cast<int>(kGemvValuesPerTile);
+  static constexpr int kUnitSlotFloats =
+      static_cast<int>(gemvUnitSlotFloats(kShape));
   /// Dynamic shared memory: staged x and unit sums for MaxRows rows, and the
   /// split-K "last block" flag.
   static constexpr size_t kSharedBytes =
@@ -192,11 +209,44 @@ namespace detail {
 /// tile (registers; double-buffered across tiles).
 template <class Cfg> struct GemvLaneTile {
   uint32_t words[Cfg::kColsPerWarp][Cfg::kUnitWords];
-  half scale[Cfg::kColsPerWarp];
-  half zero[Cfg::kColsPerWarp];
+  typename Cfg::Element scale[Cfg::kColsPerWarp];
+  typename Cfg::Element zero[Cfg::kColsPerWarp];
 };
 
 __device__ __forceinline__ int minInt(int a, int b) { return a < b ? a : b; }
+
+/// The conversions of an element type the kernel needs.
+template <ActivationType A> struct GemvElement;
+template <> struct GemvElement<ActivationType::F16> {
+  __device__ __forceinline__ static float toFloat(half value) {
+    return __half2float(value);
+  }
+  /// The two elements of a 32-bit word (low half first) as floats.
+  __device__ __forceinline__ static float2 pairToFloat2(uint32_t bits) {
+    return __half22float2(bitsAsHalf2(bits));
+  }
+  __device__ __forceinline__ static half fromFloat(float value) {
+    return __float2half_rn(value);
+  }
+};
+template <> struct GemvElement<ActivationType::BF16> {
+  /// bf16 is the top half of an fp32: widening is a shift, written as a
+  /// multiply by 2^16 so that ptxas may issue it as an IMAD (FMA pipe)
+  /// rather than a shift (ALU pipe, which the decode already loads).
+  __device__ __forceinline__ static float toFloat(__nv_bfloat16 value) {
+    return bitsAsFloat(static_cast<uint32_t>(__bfloat16_as_ushort(value)) *
+                       65536u);
+  }
+  __device__ __forceinline__ static float2 pairToFloat2(uint32_t bits) {
+    float2 f;
+    f.x = bitsAsFloat(bits * 65536u);
+    f.y = bitsAsFloat(bits & 0xffff0000u);
+    return f;
+  }
+  __device__ __forceinline__ static __nv_bfloat16 fromFloat(float value) {
+    return __float2bfloat16_rn(value);
+  }
+};
 
 /// Units of tile `tile` (the last tile of a column may be short).
 template <class Cfg> __device__ __forceinline__ int tileUnits(int tile) {
@@ -243,9 +293,9 @@ loadLaneTile(const ArgsOf<Cfg> &args, GemvLaneTile<Cfg> &out, int firstColumn,
 #pragma unroll
       for (int w = 0; w < Cfg::kUnitWords; ++w)
         out.words[c][w] = 0;
-      out.scale[c] = __float2half_rn(0.0f);
+      out.scale[c] = GemvElement<Cfg::kActivation>::fromFloat(0.0f);
       if constexpr (Cfg::kHasZeroPoint)
-        out.zero[c] = __float2half_rn(0.0f);
+        out.zero[c] = GemvElement<Cfg::kActivation>::fromFloat(0.0f);
     }
   }
 }
@@ -258,12 +308,12 @@ __device__ __forceinline__ int stagedQuad(int unit, int quad) {
 }
 
 /// Stages x[m0 + m, tile] * a for Rows rows into shared memory (see the
-/// file comment). Each thread handles 8 consecutive k of one unit; four
-/// consecutive lanes cover a unit and sum it with two shuffles.
+/// file comment), fp16. Each thread handles 8 consecutive k of one unit;
+/// four consecutive lanes cover a unit and sum it with two shuffles.
 template <class Cfg, int Rows>
 __device__ __forceinline__ void
-stageTile(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
-          int m0, int rows, const float (&prescale)[8]) {
+stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
+              int m0, int rows, const float (&prescale)[8]) {
   constexpr int kTasks = Rows * 32 * 4;
   constexpr int kK = Cfg::kK;
   const float sumScale = exp2Int(-kGemvAccumulatorExponent);
@@ -337,6 +387,186 @@ stageTile(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
   }
 }
 
+/// The biased fp32 exponent of the largest |v| over a unit's 32 values (this
+/// thread's 8 and its unit's 3 other lanes), clamped to [1, 253] so that
+/// 2^(127 - e) is a normal fp32: v 2^(127 - e) then lies in (-4, 4).
+/// NaN is ignored (it still reaches the output through its own product).
+__device__ __forceinline__ int unitExponent(const float (&v)[8]) {
+  float largest = fabsf(v[0]);
+#pragma unroll
+  for (int i = 1; i < 8; ++i)
+    largest = fmaxf(largest, fabsf(v[i]));
+  largest = fmaxf(largest, __shfl_xor_sync(0xffffffffu, largest, 1));
+  largest = fmaxf(largest, __shfl_xor_sync(0xffffffffu, largest, 2));
+  const int biased = static_cast<int>(floatAsBits(largest) >> 23);
+  return biased < 1 ? 1 : (biased > 253 ? 253 : biased);
+}
+
+/// The power of two 2^u that normalises x over a unit (this thread's 8
+/// values and its unit's 3 other lanes), from S = sum |x| 2^-16 (FMA-pipe
+/// work, no overflow: sum |x| < 2^133): with e_S the biased exponent of S,
+/// u = e_S - 118, so that sum |x| < 2^(u + 8) and |x| 2^-u < 2^8, while the
+/// largest |x| 2^-u is at least 4 unless S is subnormal. No clamp is needed:
+/// u lies in [-118, 126], so 2^u and 2^-u are normal. (NaN or inf x make S
+/// non-finite and the factors meaningless; such a unit's outputs are NaN or
+/// inf through the values themselves.)
+struct UnitScale {
+  float factor;  ///< 2^u
+  float inverse; ///< 2^-u
+  int exponent;  ///< u
+};
+__device__ __forceinline__ UnitScale unitScaleBySum(const float (&v)[8]) {
+  const float kSixteenth = exp2Int(-16);
+  float sum = fabsf(v[0]) * kSixteenth;
+#pragma unroll
+  for (int i = 1; i < 8; ++i)
+    sum = fmaf(fabsf(v[i]), kSixteenth, sum);
+  sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+  sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+  const uint32_t biased = floatAsBits(sum) & 0x7f800000u; // e_S << 23
+  UnitScale scale;
+  scale.inverse = bitsAsFloat((245u << 23) - biased);
+  scale.factor = bitsAsFloat(biased + (9u << 23));
+  scale.exponent = static_cast<int>(biased >> 23) - 118;
+  return scale;
+}
+
+/// 2^e as an fp32: exact for e in [-149, 127], +inf above (a unit whose
+/// x a reaches 2^128 is not an fp32 product), 0 below 2^-149.
+__device__ __forceinline__ float wideUnitFactor(int e) {
+  if (e > 127)
+    return bitsAsFloat(0x7f800000u);
+  if (e >= -126)
+    return exp2Int(e);
+  return exp2Int((e < -190 ? -190 : e) + 64) * exp2Int(-64);
+}
+
+/// Stages x[m0 + m, tile] * a for Rows rows, bf16 (docs/numerics.md, "bf16
+/// GEMV"). bf16 spans 2^-133 .. 2^128, far more than the fixed prescale
+/// window of the fp16 path, so each (row, unit) is normalised by powers of
+/// two: t = x a 2^-U with |t| < 2^8 (U from the unit's sum of |x|, and with
+/// an activation scale its largest |a| and then largest |x' a'|), staged as
+/// t 2^(kGemvWidePrescaleExponent - p). The unit's slot holds {sum t
+/// 2^-kGemvWideAccumulatorExponent, 2^U}; every scaling is exact except
+/// where a value falls below 2^-98 of its unit's largest.
+template <class Cfg, int Rows>
+__device__ __forceinline__ void
+stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
+              int tile, int m0, int rows, const float (&prescale)[8]) {
+  using Ops = GemvElement<Cfg::kActivation>;
+  constexpr int kTasks = Rows * 32 * 4;
+  constexpr int kK = Cfg::kK;
+  const float sumScale = exp2Int(-kGemvWideAccumulatorExponent);
+  for (int task = threadIdx.x; task < kTasks; task += Cfg::kThreads) {
+    const int m = task >> 7;
+    const int unit = (task >> 2) & 31;
+    const int octet = task & 3;
+    const int k0 = (32 * tile + unit) * kGemvUnitValues + 8 * octet;
+    float v[8];
+    float a[8];
+    if (m < rows && k0 < kK) {
+      const typename Cfg::Element *xRow =
+          args.x + static_cast<long long>(m0 + m) * kK;
+      if constexpr (kK % 8 == 0) {
+        const uint4 raw = __ldg(reinterpret_cast<const uint4 *>(xRow + k0));
+        const uint32_t parts[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const float2 f = Ops::pairToFloat2(parts[i]);
+          v[2 * i] = f.x;
+          v[2 * i + 1] = f.y;
+        }
+        if constexpr (Cfg::kHasActScale) {
+          const uint4 rawA =
+              __ldg(reinterpret_cast<const uint4 *>(args.actScale + k0));
+          const uint32_t partsA[4] = {rawA.x, rawA.y, rawA.z, rawA.w};
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const float2 f = Ops::pairToFloat2(partsA[i]);
+            a[2 * i] = f.x;
+            a[2 * i + 1] = f.y;
+          }
+        }
+      } else {
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          const int k = k0 + i;
+          v[i] = k < kK ? Ops::toFloat(xRow[k]) : 0.0f;
+          if constexpr (Cfg::kHasActScale)
+            a[i] = k < kK ? Ops::toFloat(args.actScale[k]) : 0.0f;
+        }
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        v[i] = 0.0f;
+        a[i] = 0.0f;
+      }
+    }
+    // Normalise; every product below is of values with at most 8
+    // significant bits each, so exact unless it falls below 2^-126.
+    const UnitScale xScale = unitScaleBySum(v);
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      v[i] *= xScale.inverse;
+    int exponent = xScale.exponent;
+    if constexpr (Cfg::kHasActScale) {
+      // |x'| < 2^8, |a'| < 4: |x' a'| < 2^10, then normalised to below 4
+      // by its own largest value (x' a' may be far below 1 where |x| and
+      // |a| peak at different k).
+      const int aExponent = unitExponent(a);
+      const float aFactor = exp2Int(127 - aExponent);
+#pragma unroll
+      for (int i = 0; i < 8; ++i)
+        v[i] *= a[i] * aFactor;
+      const int productExponent = unitExponent(v);
+      const float productFactor = exp2Int(127 - productExponent);
+#pragma unroll
+      for (int i = 0; i < 8; ++i)
+        v[i] *= productFactor;
+      exponent += aExponent + productExponent - 254;
+    }
+    float sum = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      sum += v[i];
+    float4 low, high;
+    low.x = v[0] * prescale[0];
+    low.y = v[1] * prescale[1];
+    low.z = v[2] * prescale[2];
+    low.w = v[3] * prescale[3];
+    high.x = v[4] * prescale[4];
+    high.y = v[5] * prescale[5];
+    high.z = v[6] * prescale[6];
+    high.w = v[7] * prescale[7];
+    float4 *row = reinterpret_cast<float4 *>(staged + m * Cfg::kTileValues);
+    row[stagedQuad(unit, 2 * octet)] = low;
+    row[stagedQuad(unit, 2 * octet + 1)] = high;
+    sum = warpReduceSum<4>(sum);
+    if (octet == 0) {
+      float2 slot;
+      slot.x = sum * sumScale;
+      if constexpr (Cfg::kHasActScale)
+        slot.y = wideUnitFactor(exponent);
+      else
+        slot.y = xScale.factor;
+      unitSlots[m * 32 + unit] = slot;
+    }
+  }
+}
+
+/// Stages one tile of x * a for the element type of `Cfg`.
+template <class Cfg, int Rows>
+__device__ __forceinline__ void
+stageTile(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
+          int m0, int rows, const float (&prescale)[8]) {
+  if constexpr (Cfg::kActivation == ActivationType::BF16)
+    stageTileWide<Cfg, Rows>(args, staged, reinterpret_cast<float2 *>(unitSums),
+                             tile, m0, rows, prescale);
+  else
+    stageTileHalf<Cfg, Rows>(args, staged, unitSums, tile, m0, rows, prescale);
+}
+
 /// Accumulates one tile: out[c][m] += sum over the lane's unit of
 /// x a (q - z) s, for each column c of the warp and row m < Rows.
 /// Loop order: quads of x outermost, then rows, then columns, so one staged
@@ -376,20 +606,46 @@ computeTile(const GemvLaneTile<Cfg> &in, const float *staged,
       }
     }
   }
-  const float accumulatorScale = exp2Int(kGemvAccumulatorExponent);
+  if constexpr (Cfg::kActivation == ActivationType::BF16) {
+    using Ops = GemvElement<Cfg::kActivation>;
+    const float2 *unitSlots = reinterpret_cast<const float2 *>(unitSums);
+    const float accumulatorScale = exp2Int(kGemvWideAccumulatorExponent);
+    float2 slot[Rows];
 #pragma unroll
-  for (int c = 0; c < C; ++c) {
-    const float scale = __half2float(in.scale[c]) * accumulatorScale;
-    float zero;
-    if constexpr (Cfg::kHasZeroPoint)
-      zero = __half2float(in.zero[c]);
-    else
-      zero = static_cast<float>(1 << (Cfg::kBits - 1));
+    for (int m = 0; m < Rows; ++m)
+      slot[m] = unitSlots[m * 32 + lane];
 #pragma unroll
-    for (int m = 0; m < Rows; ++m) {
-      // acc and the unit sum carry the same 2^-64 scale.
-      const float centered = fmaf(-zero, unitSums[m * 32 + lane], acc[c][m]);
-      out[c][m] = fmaf(centered, scale, out[c][m]);
+    for (int c = 0; c < C; ++c) {
+      const float scale = Ops::toFloat(in.scale[c]) * accumulatorScale;
+      float zero;
+      if constexpr (Cfg::kHasZeroPoint)
+        zero = Ops::toFloat(in.zero[c]);
+      else
+        zero = static_cast<float>(1 << (Cfg::kBits - 1));
+#pragma unroll
+      for (int m = 0; m < Rows; ++m) {
+        // acc and the unit sum carry the same 2^-30 2^-U scale; the unit
+        // factor 2^U comes first so that s 2^30 never meets 2^U alone.
+        const float centered = fmaf(-zero, slot[m].x, acc[c][m]);
+        out[c][m] = fmaf(centered * slot[m].y, scale, out[c][m]);
+      }
+    }
+  } else {
+    const float accumulatorScale = exp2Int(kGemvAccumulatorExponent);
+#pragma unroll
+    for (int c = 0; c < C; ++c) {
+      const float scale = __half2float(in.scale[c]) * accumulatorScale;
+      float zero;
+      if constexpr (Cfg::kHasZeroPoint)
+        zero = __half2float(in.zero[c]);
+      else
+        zero = static_cast<float>(1 << (Cfg::kBits - 1));
+#pragma unroll
+      for (int m = 0; m < Rows; ++m) {
+        // acc and the unit sum carry the same 2^-64 scale.
+        const float centered = fmaf(-zero, unitSums[m * 32 + lane], acc[c][m]);
+        out[c][m] = fmaf(centered, scale, out[c][m]);
+      }
     }
   }
 }
@@ -400,15 +656,16 @@ __device__ __forceinline__ float siluMul(float gate, float up) {
 }
 
 /// Applies bias, SiLU-and-multiply and residual to the fp32 sums of output
-/// (row, outColumn) and stores fp16. `first`/`second` are the sums of weight
-/// columns n (and n + 1 with SiluMul).
+/// (row, outColumn) and stores the element type (rounded to nearest even).
+/// `first`/`second` are the sums of weight columns n (and n + 1 with SiluMul).
 template <class Cfg>
 __device__ __forceinline__ void storeOutput(const ArgsOf<Cfg> &args, int row,
                                             int n, float first, float second) {
+  using Ops = GemvElement<Cfg::kActivation>;
   if constexpr (Cfg::kHasBias) {
-    first += __half2float(args.bias[n]);
+    first += Ops::toFloat(args.bias[n]);
     if constexpr (Cfg::kSiluMul)
-      second += __half2float(args.bias[n + 1]);
+      second += Ops::toFloat(args.bias[n + 1]);
   }
   float value;
   int column;
@@ -422,8 +679,8 @@ __device__ __forceinline__ void storeOutput(const ArgsOf<Cfg> &args, int row,
   }
   const long long index = static_cast<long long>(row) * Cfg::kNout + column;
   if constexpr (Cfg::kHasResidual)
-    value += __half2float(args.residual[index]);
-  args.y[index] = __float2half_rn(value);
+    value += Ops::toFloat(args.residual[index]);
+  args.y[index] = Ops::fromFloat(value);
 }
 
 /// The whole kernel for a chunk of `rows` <= Rows rows starting at m0.
@@ -439,8 +696,8 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
 
   float *staged = smem;
   float *unitSums = smem + Rows * Cfg::kTileValues;
-  int *lastFlag =
-      reinterpret_cast<int *>(smem + Cfg::kMaxRows * (Cfg::kTileValues + 32));
+  int *lastFlag = reinterpret_cast<int *>(
+      smem + Cfg::kMaxRows * (Cfg::kTileValues + Cfg::kUnitSlotFloats));
 
   const uint64_t policy = makeEvictFirstPolicy();
   // The 8 staged values of this thread always sit at the same offsets of a
@@ -448,9 +705,10 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
   float prescale[8];
 #pragma unroll
   for (int i = 0; i < 8; ++i)
-    prescale[i] =
-        exp2Int(kGemvPrescaleExponent -
-                gemvFieldShift<Cfg::kBits>(8 * (threadIdx.x & 3) + i));
+    prescale[i] = exp2Int(
+        (Cfg::kActivation == ActivationType::BF16 ? kGemvWidePrescaleExponent
+                                                  : kGemvPrescaleExponent) -
+        gemvFieldShift<Cfg::kBits>(8 * (threadIdx.x & 3) + i));
 
   float out[C][Rows];
 #pragma unroll

@@ -9,7 +9,7 @@
 // The two macros the kernels need on both sides:
 //   AWQ_DYNAMIC_SHARED(type, name)  declares `name`, a `type *const` to the
 //       block's dynamic shared memory (16-byte aligned). Function scope only.
-//   AWQ_HOST_ENTRY(kernel, ArgsType) follows each kernel definition; on the
+//   AWQ_HOST_ENTRY(kernel, ArgsType...) follows each kernel definition; on the
 //       host it defines `extern "C" void kernel__host_entry(const void *)`,
 //       the symbol the host executor (runtime/host) runs in every thread.
 //   AWQ_TARGET_SM  the compute capability x 10 the kernels are compiled for:
@@ -57,7 +57,7 @@ typedef unsigned long uintptr_t;
 #define AWQ_DYNAMIC_SHARED(type, name)                                         \
   extern __shared__ __align__(16) unsigned char awqDynamicSharedMemory[];      \
   type *const name = reinterpret_cast<type *>(awqDynamicSharedMemory)
-#define AWQ_HOST_ENTRY(kernel, ArgsType)
+#define AWQ_HOST_ENTRY(kernel, ...)
 
 #elif defined(AWQ_HOST_ARGS_ONLY)
 // Host code that only fills awq::LinearArgs (the runtime's launcher): the

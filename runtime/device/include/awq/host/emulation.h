@@ -52,10 +52,11 @@
   type *const name = reinterpret_cast<type *>(                                 \
       ::awq::host::detail::activeBlock("AWQ_DYNAMIC_SHARED").shared())
 
-#define AWQ_HOST_ENTRY(kernel, ArgsType)                                       \
+// Variadic: the argument type may be a template-id with commas.
+#define AWQ_HOST_ENTRY(kernel, ...)                                            \
   extern "C" __attribute__((visibility("default"))) void kernel##__host_entry( \
       const void *args) {                                                      \
-    kernel(*static_cast<const ArgsType *>(args));                              \
+    kernel(*static_cast<const __VA_ARGS__ *>(args));                           \
   }
 
 #endif // AWQ_DEVICE_HOST_EMULATION_H
