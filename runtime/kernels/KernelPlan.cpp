@@ -17,13 +17,6 @@ std::string describe(const LinearShape &s) {
               : std::string());
 }
 
-/// Until the GEMM has its bf16 path (issue 11, part 5); the GEMV has it.
-const char *unbuiltActivation(const LinearShape &s) {
-  return s.activation == ActivationType::BF16
-             ? "the bf16 kernels are not built yet"
-             : nullptr;
-}
-
 } // namespace
 
 std::string Target::name() const {
@@ -69,8 +62,6 @@ std::string checkGemv(const LinearShape &shape, const GemvParams &p) {
 }
 
 std::string checkGemm(const LinearShape &shape, const GemmParams &p) {
-  // bf16 is built (sm_80+; targets without bf16 arithmetic are refused by
-  // activationViolation when planning).
   if (const char *why = gemmViolation(shape, p))
     return std::string(why) + " (" + describe(shape) + "; tiles " +
            std::to_string(p.tileM) + " x " + std::to_string(p.tileN) + " x " +

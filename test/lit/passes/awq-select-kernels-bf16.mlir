@@ -1,11 +1,6 @@
 // bf16 layers through kernel selection and lowering on sm_80 and sm_90: the
 // kernel ops, their inferred results, select_by_rows and the kernel names
 // keep bf16, and no f16 tensor is created.
-//
-// Needs the bf16 kernels (branches bf16-gemv and bf16-gemm): until they are
-// merged the contract refuses bf16 configurations ("the bf16 kernels are not
-// built yet"). Remove the XFAIL when they land.
-// XFAIL: *
 // RUN: awq-opt %s --awq-select-kernels="target=sm_80" --awq-fold-zero-points --awq-lower-to-kernels | FileCheck %s
 // RUN: awq-opt %s --awq-select-kernels="target=sm_90" --awq-fold-zero-points --awq-lower-to-kernels | FileCheck %s
 
