@@ -118,7 +118,7 @@ GemmWeights repackGemm(const QuantizedLinear &layer, const std::string &what);
 QuantizedLinear unpackGemm(int64_t k, int64_t n, const QuantParams &params,
                            const uint8_t *qweight, const uint16_t *scales,
                            const uint16_t *zeroScales, const std::string &what,
-                           ActivationType activation = ActivationType::F16);
+                           ActivationType activation);
 
 } // namespace awq
 

@@ -84,7 +84,7 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what);
 QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
                            const uint32_t *qweight, const uint16_t *scales,
                            const uint16_t *zeros, const std::string &what,
-                           ActivationType activation = ActivationType::F16);
+                           ActivationType activation);
 
 /// A human-readable description of the GEMV layout for `bits` (3, 4 or 8),
 /// for documentation and debug dumps.

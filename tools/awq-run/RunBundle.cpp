@@ -72,10 +72,12 @@ QuantizedLinear logicalLayer(const bundle::Bundle &b,
     std::vector<uint32_t> words(q.size / 4);
     std::memcpy(words.data(), q.data, words.size() * 4);
     out = unpackGemv(s.k, s.n, params, words.data(), scales.data(),
-                     s.zeroPoint ? zeros.data() : nullptr, layer.name);
+                     s.zeroPoint ? zeros.data() : nullptr, layer.name,
+                     s.activation);
   } else {
     out = unpackGemm(s.k, s.n, params, q.data, scales.data(),
-                     s.zeroPoint ? zeros.data() : nullptr, layer.name);
+                     s.zeroPoint ? zeros.data() : nullptr, layer.name,
+                     s.activation);
   }
   out.activation = s.activation;
   if (s.bias)

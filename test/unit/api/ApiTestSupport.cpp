@@ -209,10 +209,12 @@ LayerReference::LayerReference(const bundle::Bundle &b, size_t index)
     std::vector<uint32_t> words(q.size / 4);
     std::memcpy(words.data(), q.data, words.size() * 4);
     logical = unpackGemv(s.k, s.n, params, words.data(), scales.data(),
-                         s.zeroPoint ? zeros.data() : nullptr, layer.name);
+                         s.zeroPoint ? zeros.data() : nullptr, layer.name,
+                         s.activation);
   } else {
     logical = unpackGemm(s.k, s.n, params, q.data, scales.data(),
-                         s.zeroPoint ? zeros.data() : nullptr, layer.name);
+                         s.zeroPoint ? zeros.data() : nullptr, layer.name,
+                         s.activation);
   }
   logical.activation = s.activation;
   if (s.bias)

@@ -114,12 +114,14 @@ void expectError(Body body, const std::vector<std::string> &needles) {
 
 QuantizedLinear unpack(const GemvWeights &w, const std::string &what) {
   return unpackGemv(w.k, w.n, w.params, w.qweight.data(), w.scales.data(),
-                    w.params.zeroPoint ? w.zeros.data() : nullptr, what);
+                    w.params.zeroPoint ? w.zeros.data() : nullptr, what,
+                    ActivationType::F16);
 }
 
 QuantizedLinear unpack(const GemmWeights &w, const std::string &what) {
   return unpackGemm(w.k, w.n, w.params, w.qweight.data(), w.scales.data(),
-                    w.params.zeroPoint ? w.zeroScales.data() : nullptr, what);
+                    w.params.zeroPoint ? w.zeroScales.data() : nullptr, what,
+                    ActivationType::F16);
 }
 
 TEST(LayoutUnpack, GemvRoundTrip) {
@@ -183,9 +185,9 @@ TEST(LayoutUnpack, IgnoresNonZeroPadding) {
       QuantizedLinear small = big;
       small.k = small.params.groupSize = 100;
       small.q.resize(100 * 40);
-      QuantizedLinear got =
-          unpackGemv(100, 40, small.params, v.qweight.data(), v.scales.data(),
-                     zeroPoint ? v.zeros.data() : nullptr, "small");
+      QuantizedLinear got = unpackGemv(
+          100, 40, small.params, v.qweight.data(), v.scales.data(),
+          zeroPoint ? v.zeros.data() : nullptr, "small", ActivationType::F16);
       expectSameLayer(got, small);
 
       // GEMM: K = 200, N = 72 read from K = 256, N = 128 (padded K and N),
@@ -209,7 +211,8 @@ TEST(LayoutUnpack, IgnoresNonZeroPadding) {
           cut.zeros.push_back(wide.zeros[col]);
       }
       got = unpackGemm(200, 72, cut.params, m.qweight.data(), m.scales.data(),
-                       zeroPoint ? m.zeroScales.data() : nullptr, "cut");
+                       zeroPoint ? m.zeroScales.data() : nullptr, "cut",
+                       ActivationType::F16);
       expectSameLayer(got, cut);
 
       const QuantizedLinear tall =
@@ -223,7 +226,8 @@ TEST(LayoutUnpack, IgnoresNonZeroPadding) {
         shorter.zeros.resize(3 * 64);
       got =
           unpackGemm(96, 64, shorter.params, t.qweight.data(), t.scales.data(),
-                     zeroPoint ? t.zeroScales.data() : nullptr, "shorter");
+                     zeroPoint ? t.zeroScales.data() : nullptr, "shorter",
+                     ActivationType::F16);
       expectSameLayer(got, shorter);
     }
 }
@@ -301,20 +305,38 @@ TEST(LayoutUnpack, RejectsShapesOutsideTheContract) {
   params.bits = 4;
   params.groupSize = 48;
   expectError(
-      [&] { unpackGemv(96, 8, params, &word, &half, &half, "gemv.g48"); },
+      [&] {
+        unpackGemv(96, 8, params, &word, &half, &half, "gemv.g48",
+                   ActivationType::F16);
+      },
       {"gemv.g48: cannot unpack a GEMV layer", "the group size must be K"});
   expectError(
-      [&] { unpackGemm(96, 8, params, &byte, &half, &half, "gemm.g48"); },
+      [&] {
+        unpackGemm(96, 8, params, &byte, &half, &half, "gemm.g48",
+                   ActivationType::F16);
+      },
       {"gemm.g48: cannot unpack a GEMM layer", "the group size must be K"});
   params.groupSize = 32;
   params.bits = 5;
-  expectError([&] { unpackGemv(96, 8, params, &word, &half, &half, "b5"); },
-              {"b5:", "bits must be 3, 4 or 8"});
+  expectError(
+      [&] {
+        unpackGemv(96, 8, params, &word, &half, &half, "b5",
+                   ActivationType::F16);
+      },
+      {"b5:", "bits must be 3, 4 or 8"});
   params.bits = 4;
-  expectError([&] { unpackGemm(96, 8, params, &byte, &half, nullptr, "nz"); },
-              {"nz: cannot unpack a GEMM layer without"});
-  expectError([&] { unpackGemv(96, 8, params, &word, &half, nullptr, "nz"); },
-              {"nz: cannot unpack a GEMV layer without"});
+  expectError(
+      [&] {
+        unpackGemm(96, 8, params, &byte, &half, nullptr, "nz",
+                   ActivationType::F16);
+      },
+      {"nz: cannot unpack a GEMM layer without"});
+  expectError(
+      [&] {
+        unpackGemv(96, 8, params, &word, &half, nullptr, "nz",
+                   ActivationType::F16);
+      },
+      {"nz: cannot unpack a GEMV layer without"});
 }
 
 } // namespace
