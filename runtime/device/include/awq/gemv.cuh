@@ -307,6 +307,30 @@ __device__ __forceinline__ int stagedQuad(int unit, int quad) {
   return unit * 8 + (quad ^ (unit & 7));
 }
 
+/// Stores one task's 8 values of unit `unit` (octet `octet`) of staged row
+/// `row`, each times its field's prescale, and returns their plain sum.
+__device__ __forceinline__ float stageOctet(float *row, int unit, int octet,
+                                            const float (&v)[8],
+                                            const float (&prescale)[8]) {
+  float sum = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    sum += v[i];
+  float4 low, high;
+  low.x = v[0] * prescale[0];
+  low.y = v[1] * prescale[1];
+  low.z = v[2] * prescale[2];
+  low.w = v[3] * prescale[3];
+  high.x = v[4] * prescale[4];
+  high.y = v[5] * prescale[5];
+  high.z = v[6] * prescale[6];
+  high.w = v[7] * prescale[7];
+  float4 *quads = reinterpret_cast<float4 *>(row);
+  quads[stagedQuad(unit, 2 * octet)] = low;
+  quads[stagedQuad(unit, 2 * octet + 1)] = high;
+  return sum;
+}
+
 /// Stages x[m0 + m, tile] * a for Rows rows into shared memory (see the
 /// file comment), fp16. Each thread handles 8 consecutive k of one unit;
 /// four consecutive lanes cover a unit and sum it with two shuffles.
@@ -364,22 +388,8 @@ stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
         v[i] = 0.0f;
     }
     // x * a is exact in fp32 (11 x 11 significant bits); so is the scaling.
-    float sum = 0.0f;
-#pragma unroll
-    for (int i = 0; i < 8; ++i)
-      sum += v[i];
-    float4 low, high;
-    low.x = v[0] * prescale[0];
-    low.y = v[1] * prescale[1];
-    low.z = v[2] * prescale[2];
-    low.w = v[3] * prescale[3];
-    high.x = v[4] * prescale[4];
-    high.y = v[5] * prescale[5];
-    high.z = v[6] * prescale[6];
-    high.w = v[7] * prescale[7];
-    float4 *row = reinterpret_cast<float4 *>(staged + m * Cfg::kTileValues);
-    row[stagedQuad(unit, 2 * octet)] = low;
-    row[stagedQuad(unit, 2 * octet + 1)] = high;
+    float sum =
+        stageOctet(staged + m * Cfg::kTileValues, unit, octet, v, prescale);
     // A warp's 32 tasks are 8 whole units, so the shuffles are warp-uniform.
     sum = warpReduceSum<4>(sum);
     if (octet == 0)
@@ -526,22 +536,8 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
         v[i] *= productFactor;
       exponent += aExponent + productExponent - 254;
     }
-    float sum = 0.0f;
-#pragma unroll
-    for (int i = 0; i < 8; ++i)
-      sum += v[i];
-    float4 low, high;
-    low.x = v[0] * prescale[0];
-    low.y = v[1] * prescale[1];
-    low.z = v[2] * prescale[2];
-    low.w = v[3] * prescale[3];
-    high.x = v[4] * prescale[4];
-    high.y = v[5] * prescale[5];
-    high.z = v[6] * prescale[6];
-    high.w = v[7] * prescale[7];
-    float4 *row = reinterpret_cast<float4 *>(staged + m * Cfg::kTileValues);
-    row[stagedQuad(unit, 2 * octet)] = low;
-    row[stagedQuad(unit, 2 * octet + 1)] = high;
+    float sum =
+        stageOctet(staged + m * Cfg::kTileValues, unit, octet, v, prescale);
     sum = warpReduceSum<4>(sum);
     if (octet == 0) {
       float2 slot;
