@@ -149,25 +149,32 @@ inline T atomicUpdate(T *address, Update update) {
 /// Bit patterns of fp16 values for exact arithmetic.
 inline uint16_t halfBits(__half h) { return static_cast<__half_raw>(h).x; }
 
-/// Rounds a double to fp16 once: nearest even, overflow to inf, subnormals
-/// kept. Integer arithmetic, so it needs no compiler _Float16 support.
-inline __half doubleToHalf(double value) {
+/// Rounds a double once to the binary format with `Fraction` stored fraction
+/// bits and `Exponent` exponent bits (fp16: 10, 5; bf16: 7, 8) and returns
+/// its bits: nearest even, overflow to inf, subnormals kept, NaN quiet.
+/// Integer arithmetic, so it needs no compiler _Float16 support.
+template <int Fraction, int Exponent>
+inline uint16_t roundDoubleToBits(double value) {
+  constexpr int kBias = (1 << (Exponent - 1)) - 1;
+  constexpr int kMinExponent = 1 - kBias;
+  constexpr uint32_t kInfinity = ((1u << Exponent) - 1) << Fraction;
+  constexpr uint32_t kQuiet = 1u << (Fraction - 1);
+  constexpr uint64_t kOne = uint64_t(1) << Fraction;
   uint64_t bits;
   std::memcpy(&bits, &value, sizeof(bits));
   const uint16_t sign = static_cast<uint16_t>((bits >> 48) & 0x8000u);
   const int biased = static_cast<int>((bits >> 52) & 0x7ffu);
   const uint64_t fraction = bits & ((uint64_t(1) << 52) - 1);
-  __half_raw raw;
-  if (biased == 0x7ff) { // inf stays inf, NaN becomes a quiet NaN
-    raw.x =
-        static_cast<unsigned short>(sign | 0x7c00u | (fraction ? 0x200u : 0u));
-    return __half(raw);
-  }
+  if (biased == 0x7ff) // inf stays inf, NaN becomes a quiet NaN
+    return static_cast<uint16_t>(sign | kInfinity | (fraction ? kQuiet : 0u));
   const int exponent = biased - 1023;
   const uint64_t significand = (uint64_t(1) << 52) | fraction;
-  // fp16 steps: 2^(exponent-10) for normals, 2^-24 below 2^-14. The value
-  // is significand * 2^(exponent-52); drop `shift` bits, rounding to even.
-  const int shift = exponent >= -14 ? 42 : 28 - exponent;
+  // Steps: 2^(exponent - Fraction) for normals, 2^(kMinExponent - Fraction)
+  // below. The value is significand * 2^(exponent - 52); drop `shift` bits,
+  // rounding to even.
+  const int shift = exponent >= kMinExponent
+                        ? 52 - Fraction
+                        : 52 - Fraction + kMinExponent - exponent;
   uint64_t units = 0;
   if (biased != 0 && shift <= 53) {
     units = significand >> shift;
@@ -177,19 +184,25 @@ inline __half doubleToHalf(double value) {
       ++units;
   }
   uint32_t result;
-  if (exponent >= -14) {
+  if (exponent >= kMinExponent) {
     int e = exponent;
-    if (units == 2048) { // rounded up into the next binade
-      units = 1024;
+    if (units == 2 * kOne) { // rounded up into the next binade
+      units = kOne;
       ++e;
     }
-    result = e > 15 ? 0x7c00u
-                    : static_cast<uint32_t>((e + 15) << 10) |
-                          static_cast<uint32_t>(units - 1024);
+    result = e > kBias ? kInfinity
+                       : static_cast<uint32_t>((e + kBias) << Fraction) |
+                             static_cast<uint32_t>(units - kOne);
   } else {
-    result = static_cast<uint32_t>(units); // 1024 encodes 2^-14 exactly
+    result = static_cast<uint32_t>(units); // kOne encodes 2^kMinExponent
   }
-  raw.x = static_cast<unsigned short>(sign | result);
+  return static_cast<uint16_t>(sign | result);
+}
+
+/// Rounds a double to fp16 once (roundDoubleToBits).
+inline __half doubleToHalf(double value) {
+  __half_raw raw;
+  raw.x = roundDoubleToBits<10, 5>(value);
   return __half(raw);
 }
 
@@ -222,46 +235,10 @@ inline double bfloat16ToDouble(__nv_bfloat16 h) {
   return value;
 }
 
-/// Rounds a double to bf16 once: nearest even, overflow to inf, subnormals
-/// kept (the same integer scheme as doubleToHalf).
+/// Rounds a double to bf16 once (roundDoubleToBits).
 inline __nv_bfloat16 doubleToBfloat16(double value) {
-  uint64_t bits;
-  std::memcpy(&bits, &value, sizeof(bits));
-  const uint16_t sign = static_cast<uint16_t>((bits >> 48) & 0x8000u);
-  const int biased = static_cast<int>((bits >> 52) & 0x7ffu);
-  const uint64_t fraction = bits & ((uint64_t(1) << 52) - 1);
   __nv_bfloat16_raw raw;
-  if (biased == 0x7ff) { // inf stays inf, NaN becomes a quiet NaN
-    raw.x =
-        static_cast<unsigned short>(sign | 0x7f80u | (fraction ? 0x40u : 0u));
-    return __nv_bfloat16(raw);
-  }
-  const int exponent = biased - 1023;
-  const uint64_t significand = (uint64_t(1) << 52) | fraction;
-  // bf16 steps: 2^(exponent-7) for normals, 2^-133 below 2^-126.
-  const int shift = exponent >= -126 ? 45 : -81 - exponent;
-  uint64_t units = 0;
-  if (biased != 0 && shift <= 53) {
-    units = significand >> shift;
-    const uint64_t rest = significand & ((uint64_t(1) << shift) - 1);
-    const uint64_t halfway = uint64_t(1) << (shift - 1);
-    if (rest > halfway || (rest == halfway && (units & 1u)))
-      ++units;
-  }
-  uint32_t result;
-  if (exponent >= -126) {
-    int e = exponent;
-    if (units == 256) { // rounded up into the next binade
-      units = 128;
-      ++e;
-    }
-    result = e > 127 ? 0x7f80u
-                     : static_cast<uint32_t>((e + 127) << 7) |
-                           static_cast<uint32_t>(units - 128);
-  } else {
-    result = static_cast<uint32_t>(units); // 128 encodes 2^-126 exactly
-  }
-  raw.x = static_cast<unsigned short>(sign | result);
+  raw.x = roundDoubleToBits<7, 8>(value);
   return __nv_bfloat16(raw);
 }
 
