@@ -218,6 +218,12 @@ constexpr uint32_t kBfloat162Magic128 = 0x43004300u;
 #else
 #define AWQ_HAS_BF16_ARITHMETIC 0
 #endif
+#if defined(__CUDA_ARCH__)
+// The preprocessor cannot read awq::kArchTable; it must agree with it.
+static_assert(bool(AWQ_HAS_BF16_ARITHMETIC) == awq::target::kBf16Arithmetic,
+              "AWQ_HAS_BF16_ARITHMETIC disagrees with kArchTable's "
+              "bf16Arithmetic for this architecture");
+#endif
 
 namespace detail {
 

@@ -31,6 +31,9 @@ constexpr bool kAsyncCopy = kArchTable[featureIndexOf(AWQ_TARGET_SM)].asyncCopy;
 /// mma.sync m16n8k16 (else two m16n8k8).
 constexpr bool kMmaM16N8K16 =
     kArchTable[featureIndexOf(AWQ_TARGET_SM)].mmaM16N8K16;
+/// bf16x2 arithmetic and the bf16 mma.sync (bf16 activations).
+constexpr bool kBf16Arithmetic =
+    kArchTable[featureIndexOf(AWQ_TARGET_SM)].bf16Arithmetic;
 } // namespace target
 
 //===----------------------------------------------------------------------===//
