@@ -1128,9 +1128,10 @@ __device__ __forceinline__ void smallBody(const GemmBlock<Cfg> &blk) {
 template <class Cfg>
 __device__ __forceinline__ void gemmKernel(const ArgsOf<Cfg> &args) {
   using namespace gemm_detail;
+  // The table's features by index, not findArch's pointer: GCC's
+  // sanitizer builds reject pointer comparisons in constant expressions.
   static_assert(Cfg::kActivation == ActivationType::F16 ||
-                    findArch(AWQ_TARGET_SM) == nullptr ||
-                    findArch(AWQ_TARGET_SM)->bf16Arithmetic,
+                    target::kBf16Arithmetic,
                 "GemmConfig: bf16 activations need sm_80 or newer (bf16 "
                 "mma.sync; awq::activationViolation)");
 #if defined(__CUDA_ARCH__)
