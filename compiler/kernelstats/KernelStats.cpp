@@ -195,9 +195,12 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
       RowBody body;
       body.rows = r;
       // Per lane and tile: 32 FMAs per column and row, plus two per unit for
-      // the zero point and the scale.
-      body.mathExpected = p.colsPerWarp * r * (kGemvValuesPerUnit + 2);
-      body.weightsPerIteration = g.colsPerBlock * kGemvValuesPerTile;
+      // the zero point and the scale; a loop iteration covers
+      // gemvTilesPerIteration tiles.
+      const int64_t tiles = gemvTilesPerIteration(g);
+      body.mathExpected =
+          tiles * p.colsPerWarp * r * (kGemvValuesPerUnit + 2);
+      body.weightsPerIteration = tiles * g.colsPerBlock * kGemvValuesPerTile;
       if (hasLoop) {
         // The loop whose FFMA count is closest to this body's.
         auto best =
@@ -207,6 +210,12 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
                                       std::llabs(b.second - body.mathExpected);
                              });
         body.mathFound = best->second;
+        // ptxas may unroll the loop further.
+        const int64_t unroll = std::max<int64_t>(
+            1, std::llround(static_cast<double>(body.mathFound) /
+                            body.mathExpected));
+        body.mathExpected *= unroll;
+        body.weightsPerIteration *= unroll;
         countBody(function, flow, best->first, p.threads, body);
         candidates.erase(best);
         estimate(stats, body);

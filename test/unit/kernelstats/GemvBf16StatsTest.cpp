@@ -5,12 +5,14 @@
 // sm_120), builds the same instance with bf16 activations, compiles both
 // with NVRTC, and requires the bf16 main loop's instructions per weight to
 // be at most 5% above fp16's and its resident warps and weight bytes in
-// flight per SM at least 95% of fp16's (issue 11, part 5). ALU-pipe
-// instructions per weight may grow by 7%: measured +4.6% (sm_80, sm_90) to
-// +6.3% (sm_120), because widening bf16 is an integer shift or mask where
-// fp16's HADD2.F32 runs on the FMA pipe (x, scale and zero: 24 per lane and
-// tile). Prints both, and the classes that differ, so the numbers can be
-// quoted.
+// flight per SM at least 95% of fp16's (issue 11, part 5); measured +3.1%
+// to +4.7%. ALU-pipe instructions per weight may grow by 10%: bf16 adds
+// +0.10 to +0.11 per weight on every architecture and row count, because
+// widening bf16 is an integer shift or mask where fp16's HADD2.F32 runs on
+// the FMA pipe (x, scale and zero: 24 per lane and tile). That was +4.6% to
+// +6.3% of the GEMV before its loop lost its per-tile bookkeeping (ALU 1.90
+// to 1.30 per weight) and is +7.7% to +9.3% now. Prints both, and the classes
+// that differ, so the numbers can be quoted.
 //
 // Skips (GTEST_SKIP) when no disassembler is found.
 //
@@ -28,7 +30,7 @@ namespace awq {
 namespace {
 
 constexpr double kAllowed = 1.05;
-constexpr double kAllowedAlu = 1.07;
+constexpr double kAllowedAlu = 1.10;
 
 class GemvBf16Stats : public ::testing::TestWithParam<const char *> {};
 

@@ -224,9 +224,11 @@ TEST(KernelStatsCounts, DividesLoopCountsByTheConfigurationsWeights) {
     text << "        /*" << buffer << "*/  " << in << " ;\n";
     address += 16;
   };
-  for (int i = 0; i < 34; ++i)
+  // K = 4096 in one split is four tiles per block: the loop covers two
+  // (gemvTilesPerIteration), 2 x 34 FFMA for the block's 2 x 1024 weights.
+  for (int i = 0; i < 68; ++i)
     emit("FFMA R1, R2, R3, R1");
-  for (int i = 0; i < 6; ++i)
+  for (int i = 0; i < 12; ++i)
     emit("LOP3.LUT R2, R4, 0xf, RZ, 0xc0, !PT");
   emit("@P0 BRA `(.L_x_0)");
   emit("EXIT");
@@ -234,13 +236,13 @@ TEST(KernelStatsCounts, DividesLoopCountsByTheConfigurationsWeights) {
   ASSERT_EQ(stats.bodies.size(), 1u);
   const RowBody &body = stats.bodies[0];
   EXPECT_TRUE(body.loopFound);
-  EXPECT_EQ(body.mathFound, 34);
-  EXPECT_EQ(body.mathExpected, 34);
-  EXPECT_EQ(body.weightsPerIteration, 1024);
-  EXPECT_EQ(body.instructions, 41u);
-  EXPECT_DOUBLE_EQ(body.instructionsPerWeight, 41.0 * 32 / 1024);
-  EXPECT_DOUBLE_EQ(body.perPipe[static_cast<int>(Pipe::Alu)], 6.0 * 32 / 1024);
-  EXPECT_DOUBLE_EQ(body.perPipe[static_cast<int>(Pipe::Fma)], 34.0 * 32 / 1024);
+  EXPECT_EQ(body.mathFound, 68);
+  EXPECT_EQ(body.mathExpected, 68);
+  EXPECT_EQ(body.weightsPerIteration, 2048);
+  EXPECT_EQ(body.instructions, 81u);
+  EXPECT_DOUBLE_EQ(body.instructionsPerWeight, 81.0 * 32 / 2048);
+  EXPECT_DOUBLE_EQ(body.perPipe[static_cast<int>(Pipe::Alu)], 12.0 * 32 / 2048);
+  EXPECT_DOUBLE_EQ(body.perPipe[static_cast<int>(Pipe::Fma)], 68.0 * 32 / 2048);
   // One estimate per named sm_90 GPU (H100 and H200).
   EXPECT_EQ(body.estimates.size(), 2u);
   for (const BandwidthEstimate &e : body.estimates)

@@ -32,8 +32,11 @@
 //   2 adds ((acc - z * sum) * 2^U) * s 2^30. docs/numerics.md ("bf16 GEMV")
 //   has the bound and the limits.
 //   The next tile's weights are loaded into registers before the current
-//   tile is computed (register double buffering), and the loads carry an
-//   L2 evict-first hint: weights are read exactly once.
+//   tile is computed (two register buffers that trade roles, so the K loop
+//   covers two tiles per iteration and copies nothing), and the loads carry
+//   an L2 evict-first hint: weights are read exactly once. Loads take no
+//   branch: lanes and columns past the layer's end read valid weights that
+//   add nothing or are never stored (GemvWarpColumns).
 //
 // Finish
 //   A warp reduce-scatter (31 shuffles for 32 sums) leaves each (row, column)
@@ -141,6 +144,9 @@ struct GemvConfig {
   static constexpr int kTiles = static_cast<int>(kGeometry.tiles);
   static constexpr int kTilesPerSplit =
       static_cast<int>(kGeometry.tilesPerSplit);
+  /// Tiles per iteration of the K loop (awq::gemvTilesPerIteration).
+  static constexpr int kTilesPerIteration =
+      static_cast<int>(gemvTilesPerIteration(kGeometry));
   static constexpr int kGroups = static_cast<int>(kGeometry.groups);
   static constexpr int kUnitsPerGroup =
       static_cast<int>(kGeometry.unitsPerGroup);
@@ -209,8 +215,10 @@ namespace detail {
 /// tile (registers; double-buffered across tiles).
 template <class Cfg> struct GemvLaneTile {
   uint32_t words[Cfg::kColsPerWarp][Cfg::kUnitWords];
-  typename Cfg::Element scale[Cfg::kColsPerWarp];
-  typename Cfg::Element zero[Cfg::kColsPerWarp];
+  /// The 16-bit scale and zero point, zero-extended: whole registers copy
+  /// with a move, and bf16 widens with one multiply.
+  uint32_t scale[Cfg::kColsPerWarp];
+  uint32_t zero[Cfg::kColsPerWarp];
 };
 
 __device__ __forceinline__ int minInt(int a, int b) { return a < b ? a : b; }
@@ -227,6 +235,10 @@ template <> struct GemvElement<ActivationType::F16> {
   }
   __device__ __forceinline__ static half fromFloat(float value) {
     return __float2half_rn(value);
+  }
+  /// An element's bits in the low half of a word, as a float.
+  __device__ __forceinline__ static float bitsToFloat(uint32_t bits) {
+    return __half2float(__ushort_as_half(static_cast<unsigned short>(bits)));
   }
 };
 template <> struct GemvElement<ActivationType::BF16> {
@@ -246,6 +258,30 @@ template <> struct GemvElement<ActivationType::BF16> {
   __device__ __forceinline__ static __nv_bfloat16 fromFloat(float value) {
     return __float2bfloat16_rn(value);
   }
+  __device__ __forceinline__ static float bitsToFloat(uint32_t bits) {
+    return bitsAsFloat(bits * 65536u);
+  }
+};
+
+/// A lane's scales and zero points of one tile widened to fp32: widened when
+/// the tile moves from the prefetch buffer into the computing one, so the
+/// conversion is that move (a register copy either way).
+template <class Cfg> struct GemvLaneGroups {
+  float scale[Cfg::kColsPerWarp];
+  float zero[Cfg::kColsPerWarp];
+
+  __device__ __forceinline__ explicit GemvLaneGroups(
+      const GemvLaneTile<Cfg> &tile) {
+    using Ops = GemvElement<Cfg::kActivation>;
+#pragma unroll
+    for (int c = 0; c < Cfg::kColsPerWarp; ++c) {
+      scale[c] = Ops::bitsToFloat(tile.scale[c]);
+      if constexpr (Cfg::kHasZeroPoint)
+        zero[c] = Ops::bitsToFloat(tile.zero[c]);
+      else
+        zero[c] = static_cast<float>(1 << (Cfg::kBits - 1));
+    }
+  }
 };
 
 /// Units of tile `tile` (the last tile of a column may be short).
@@ -253,50 +289,81 @@ template <class Cfg> __device__ __forceinline__ int tileUnits(int tile) {
   return minInt(32, Cfg::kUnits - 32 * tile);
 }
 
-/// Loads this lane's unit of tile `tile` for each of the warp's columns.
-/// Lanes past the column's last unit and columns past N get zero weights and
-/// a zero scale, so they contribute exactly nothing and need no branch later.
+/// Where one warp's columns start in the weight, scale and zero streams.
+/// Lanes past the column's last unit read that last unit again, and columns
+/// past N read earlier columns: the staged x of units past K is zero, so such
+/// a lane adds exactly nothing, and sums of columns past N are never stored.
+/// So no lane needs a branch or a zero fill. The warp's columns are a fixed
+/// stride apart, so the per-column addresses are immediate offsets from one
+/// base (computed once per block, not per tile).
+template <class Cfg> struct GemvWarpColumns {
+  /// With N a multiple of the warp's columns, a warp's columns are all valid
+  /// or all past N; the latter warp reads the last warp's columns instead.
+  static constexpr bool kWholeWarps = Cfg::kN % Cfg::kColsPerWarp == 0;
+  const uint32_t *words; ///< the first column's stream
+  const typename Cfg::Element *scales, *zeros; ///< its groups
+  int firstColumn;                             ///< the column `words` holds
+
+  __device__ __forceinline__ GemvWarpColumns(const ArgsOf<Cfg> &args,
+                                             int warpColumn) {
+    firstColumn = warpColumn;
+    if constexpr (kWholeWarps)
+      firstColumn = minInt(warpColumn, Cfg::kN - Cfg::kColsPerWarp);
+    words = args.qweight + static_cast<long long>(firstColumn) *
+                               static_cast<long long>(Cfg::kColumnWords);
+    scales = args.scales + static_cast<long long>(firstColumn) * Cfg::kGroups;
+    zeros = args.zeros + static_cast<long long>(firstColumn) * Cfg::kGroups;
+  }
+  /// Column offset c of the warp, clamped to N - 1 where N is not a multiple
+  /// of the warp's columns.
+  __device__ __forceinline__ int offset(int c) const {
+    if constexpr (kWholeWarps)
+      return c;
+    else
+      return minInt(firstColumn + c, Cfg::kN - 1) - firstColumn;
+  }
+};
+
+/// Loads this lane's unit of tile `tile` for each of the warp's columns
+/// (see GemvWarpColumns for lanes and columns past the layer's end). Where K
+/// fills whole tiles the unit clamp folds away at compile time.
 template <class Cfg>
 __device__ __forceinline__ void
-loadLaneTile(const ArgsOf<Cfg> &args, GemvLaneTile<Cfg> &out, int firstColumn,
+loadLaneTile(const GemvWarpColumns<Cfg> &columns, GemvLaneTile<Cfg> &out,
              int tile, int lane, uint64_t policy) {
-  const int units = tileUnits<Cfg>(tile);
-  const int unit = 32 * tile + lane;
+  constexpr bool kWholeTiles = Cfg::kUnits % 32 == 0;
+  const int units = kWholeTiles ? 32 : tileUnits<Cfg>(tile);
+  const int unitInTile = kWholeTiles ? lane : minInt(lane, units - 1);
+  const int unit = 32 * tile + unitInTile;
   const int group = Cfg::kGroupSize == Cfg::kK ? 0 : unit / Cfg::kUnitsPerGroup;
+  // Column stream, then the tile, then chunk-major / lane-minor words.
+  const uint32_t *tileWords = columns.words +
+                              static_cast<long long>(tile) * 32 *
+                                  Cfg::kUnitWords +
+                              unitInTile * Cfg::kChunkWords;
 #pragma unroll
   for (int c = 0; c < Cfg::kColsPerWarp; ++c) {
-    const int n = firstColumn + c;
-    if (n < Cfg::kN && lane < units) {
-      // Column stream, then the tile, then chunk-major / lane-minor words.
-      const uint32_t *tileWords =
-          args.qweight + static_cast<long long>(n) * Cfg::kColumnWords +
-          static_cast<long long>(tile) * 32 * Cfg::kUnitWords;
+    const long long column = columns.offset(c);
 #pragma unroll
-      for (int chunk = 0; chunk < Cfg::kChunksPerUnit; ++chunk) {
-        const uint32_t *p =
-            tileWords + (chunk * units + lane) * Cfg::kChunkWords;
-        if constexpr (Cfg::kChunkWords == 4) {
-          const uint4 v = loadStreaming16(p, policy);
-          out.words[c][4 * chunk + 0] = v.x;
-          out.words[c][4 * chunk + 1] = v.y;
-          out.words[c][4 * chunk + 2] = v.z;
-          out.words[c][4 * chunk + 3] = v.w;
-        } else {
-          out.words[c][chunk] = loadStreaming4(p, policy);
-        }
+    for (int chunk = 0; chunk < Cfg::kChunksPerUnit; ++chunk) {
+      const uint32_t *p = tileWords + column * Cfg::kColumnWords +
+                          chunk * units * Cfg::kChunkWords;
+      if constexpr (Cfg::kChunkWords == 4) {
+        const uint4 v = loadStreaming16(p, policy);
+        out.words[c][4 * chunk + 0] = v.x;
+        out.words[c][4 * chunk + 1] = v.y;
+        out.words[c][4 * chunk + 2] = v.z;
+        out.words[c][4 * chunk + 3] = v.w;
+      } else {
+        out.words[c][chunk] = loadStreaming4(p, policy);
       }
-      const long long g = static_cast<long long>(n) * Cfg::kGroups + group;
-      out.scale[c] = __ldg(args.scales + g);
-      if constexpr (Cfg::kHasZeroPoint)
-        out.zero[c] = __ldg(args.zeros + g);
-    } else {
-#pragma unroll
-      for (int w = 0; w < Cfg::kUnitWords; ++w)
-        out.words[c][w] = 0;
-      out.scale[c] = GemvElement<Cfg::kActivation>::fromFloat(0.0f);
-      if constexpr (Cfg::kHasZeroPoint)
-        out.zero[c] = GemvElement<Cfg::kActivation>::fromFloat(0.0f);
     }
+    const long long g = column * Cfg::kGroups + group;
+    out.scale[c] = __ldg(
+        reinterpret_cast<const unsigned short *>(columns.scales) + g);
+    if constexpr (Cfg::kHasZeroPoint)
+      out.zero[c] =
+          __ldg(reinterpret_cast<const unsigned short *>(columns.zeros) + g);
   }
 }
 
@@ -570,7 +637,8 @@ stageTile(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
 /// only (a whole decoded unit per column would not fit in registers).
 template <class Cfg, int Rows>
 __device__ __forceinline__ void
-computeTile(const GemvLaneTile<Cfg> &in, const float *staged,
+computeTile(const GemvLaneTile<Cfg> &in, const GemvLaneGroups<Cfg> &groups,
+            const float *staged,
             const float *unitSums, int lane,
             float (&out)[Cfg::kColsPerWarp][Rows]) {
   constexpr int C = Cfg::kColsPerWarp;
@@ -612,12 +680,8 @@ computeTile(const GemvLaneTile<Cfg> &in, const float *staged,
       slot[m] = unitSlots[m * 32 + lane];
 #pragma unroll
     for (int c = 0; c < C; ++c) {
-      const float scale = Ops::toFloat(in.scale[c]) * accumulatorScale;
-      float zero;
-      if constexpr (Cfg::kHasZeroPoint)
-        zero = Ops::toFloat(in.zero[c]);
-      else
-        zero = static_cast<float>(1 << (Cfg::kBits - 1));
+      const float scale = groups.scale[c] * accumulatorScale;
+      const float zero = groups.zero[c];
 #pragma unroll
       for (int m = 0; m < Rows; ++m) {
         // acc and the unit sum carry the same 2^-30 2^-U scale; the unit
@@ -630,12 +694,8 @@ computeTile(const GemvLaneTile<Cfg> &in, const float *staged,
     const float accumulatorScale = exp2Int(kGemvAccumulatorExponent);
 #pragma unroll
     for (int c = 0; c < C; ++c) {
-      const float scale = __half2float(in.scale[c]) * accumulatorScale;
-      float zero;
-      if constexpr (Cfg::kHasZeroPoint)
-        zero = __half2float(in.zero[c]);
-      else
-        zero = static_cast<float>(1 << (Cfg::kBits - 1));
+      const float scale = groups.scale[c] * accumulatorScale;
+      const float zero = groups.zero[c];
 #pragma unroll
       for (int m = 0; m < Rows; ++m) {
         // acc and the unit sum carry the same 2^-64 scale.
@@ -679,6 +739,26 @@ __device__ __forceinline__ void storeOutput(const ArgsOf<Cfg> &args, int row,
   args.y[index] = Ops::fromFloat(value);
 }
 
+/// One tile of the software pipeline: stage x, start loading the next
+/// tile's weights into `next`, then compute this tile from `current`.
+template <class Cfg, int Rows>
+__device__ __forceinline__ void
+pipelineStep(const ArgsOf<Cfg> &args, const GemvWarpColumns<Cfg> &columns,
+             const GemvLaneTile<Cfg> &current, GemvLaneTile<Cfg> &next,
+             float *staged, float *unitSums, int tile, int tileBegin,
+             int tileEnd, int m0, int rows, int lane, uint64_t policy,
+             const float (&prescale)[8],
+             float (&out)[Cfg::kColsPerWarp][Rows]) {
+  if (tile != tileBegin)
+    __syncthreads(); // Everyone is done reading the previous tile's x.
+  stageTile<Cfg, Rows>(args, staged, unitSums, tile, m0, rows, prescale);
+  __syncthreads();
+  if (tile + 1 < tileEnd)
+    loadLaneTile<Cfg>(columns, next, tile + 1, lane, policy);
+  computeTile<Cfg, Rows>(current, GemvLaneGroups<Cfg>(current), staged,
+                         unitSums, lane, out);
+}
+
 /// The whole kernel for a chunk of `rows` <= Rows rows starting at m0.
 template <class Cfg, int Rows>
 __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
@@ -713,30 +793,41 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
     for (int m = 0; m < Rows; ++m)
       out[c][m] = 0.0f;
 
+  const GemvWarpColumns<Cfg> columns(args, firstColumn);
   GemvLaneTile<Cfg> bufferA;
-  loadLaneTile<Cfg>(args, bufferA, firstColumn, tileBegin, lane, policy);
+  loadLaneTile<Cfg>(columns, bufferA, tileBegin, lane, policy);
   if constexpr (Cfg::kTilesPerSplit == 1) {
     // One tile per block (the common split-K shape): no prefetch needed,
     // other resident blocks keep the memory system busy.
     stageTile<Cfg, Rows>(args, staged, unitSums, tileBegin, m0, rows, prescale);
     __syncthreads();
-    computeTile<Cfg, Rows>(bufferA, staged, unitSums, lane, out);
+    computeTile<Cfg, Rows>(bufferA, GemvLaneGroups<Cfg>(bufferA), staged,
+                           unitSums, lane, out);
+  } else if constexpr (Cfg::kTilesPerIteration == 1) {
+    // Two tiles: the next tile's weights load into registers while the
+    // current tile is computed, then move into the computing buffer (after
+    // the last tile the moved values are never read).
+    for (int tile = tileBegin; tile < tileEnd; ++tile) {
+      GemvLaneTile<Cfg> next;
+      pipelineStep<Cfg, Rows>(args, columns, bufferA, next, staged, unitSums,
+                              tile, tileBegin, tileEnd, m0, rows, lane, policy,
+                              prescale, out);
+      bufferA = next;
+    }
   } else {
     // Software pipeline: the next tile's weights are loaded into registers
-    // while the current tile is computed. (The copy at the end of the loop
-    // costs a few moves per tile; duplicating the body to swap buffers
-    // instead doubled ptxas time and register pressure.)
-    for (int tile = tileBegin; tile < tileEnd; ++tile) {
-      if (tile != tileBegin)
-        __syncthreads(); // Everyone is done reading the previous tile's x.
-      stageTile<Cfg, Rows>(args, staged, unitSums, tile, m0, rows, prescale);
-      __syncthreads();
-      GemvLaneTile<Cfg> next;
+    // while the current tile is computed. Two buffers trade roles every
+    // tile, so the loop body covers two tiles and no register is copied.
+    static_assert(Cfg::kTilesPerIteration == 2, "one step per buffer");
+    GemvLaneTile<Cfg> bufferB;
+    for (int tile = tileBegin; tile < tileEnd; tile += 2) {
+      pipelineStep<Cfg, Rows>(args, columns, bufferA, bufferB, staged,
+                              unitSums, tile, tileBegin, tileEnd, m0, rows,
+                              lane, policy, prescale, out);
       if (tile + 1 < tileEnd)
-        loadLaneTile<Cfg>(args, next, firstColumn, tile + 1, lane, policy);
-      computeTile<Cfg, Rows>(bufferA, staged, unitSums, lane, out);
-      if (tile + 1 < tileEnd)
-        bufferA = next;
+        pipelineStep<Cfg, Rows>(args, columns, bufferB, bufferA, staged,
+                                unitSums, tile + 1, tileBegin, tileEnd, m0,
+                                rows, lane, policy, prescale, out);
     }
   }
 
