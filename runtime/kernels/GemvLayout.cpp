@@ -83,7 +83,7 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
   const int64_t columnWords = out.units * bits;
   out.qweight.assign(static_cast<size_t>(n * columnWords), 0u);
 
-  const int chunkWords = bits == 3 ? 1 : 4;
+  const int chunkWords = gemvChunkWords(bits);
   const int chunks = bits / chunkWords;
   const int64_t units = out.units;
   // Gathers a block of columns contiguous along K (padded with zeros), then
@@ -169,7 +169,7 @@ QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
   const int bits = params.bits;
   const int64_t units = ceilDiv(k, kGemvValuesPerUnit);
   const int64_t columnWords = units * bits;
-  const int chunkWords = bits == 3 ? 1 : 4;
+  const int chunkWords = gemvChunkWords(bits);
   const int chunks = bits / chunkWords;
 
   // Weights: gather each unit's words from its tile (chunk-major,
@@ -233,7 +233,7 @@ std::string describeGemvLayout(int bits) {
     throw Error("describeGemvLayout: bits must be 3, 4 or 8, got " +
                 std::to_string(bits));
   std::ostringstream s;
-  const int chunkWords = bits == 3 ? 1 : 4;
+  const int chunkWords = gemvChunkWords(bits);
   s << "GEMV layout, " << bits << "-bit weights\n"
     << "  unit  = 32 consecutive k of one column = " << bits
     << " words (K padded with q = 0 to a multiple of 32)\n"

@@ -134,6 +134,10 @@ constexpr int64_t kGemvValuesPerUnit = 32;
 constexpr int64_t kGemvUnitsPerTile = 32;
 constexpr int64_t kGemvValuesPerTile = kGemvUnitsPerTile * kGemvValuesPerUnit;
 
+/// Words per load of a GEMV unit (a chunk; a unit holds `bits` words): one
+/// 16-byte load for 4 and 8 bits; 3-bit units (three words) load word by word.
+AWQ_CONTRACT int gemvChunkWords(int64_t bits) { return bits == 3 ? 1 : 4; }
+
 /// The GEMV layout's buffers (awq/gemv.cuh; runtime/kernels/GemvLayout.h):
 /// each column's K padded to 32-value units of `bits` words; scales [N, G].
 AWQ_CONTRACT WeightBuffers gemvBuffers(const LinearShape &s) {

@@ -154,8 +154,8 @@ struct GemvConfig {
   static constexpr int kUnitWords = Bits;
   static constexpr long long kColumnWords =
       static_cast<long long>(kUnits) * kUnitWords;
-  /// Words per load: 16-byte loads for 4 and 8 bits, 4-byte for 3 bits.
-  static constexpr int kChunkWords = Bits == 3 ? 1 : 4;
+  /// Words per load (contract: gemvChunkWords).
+  static constexpr int kChunkWords = gemvChunkWords(Bits);
   static constexpr int kChunksPerUnit = kUnitWords / kChunkWords;
 
   /// Registers one thread needs, estimated from what stays live: the weight
