@@ -91,7 +91,7 @@ AWQC_API const char *awqc_status_name(awqc_status status);
 /** The message of this thread's last failed call ("" when none). */
 AWQC_API const char *awqc_last_error(void);
 
-/** "awqc-runtime 0.1.0 (bundle format 1)". */
+/** "awqc-runtime 0.1.0 (bundle format 2)". */
 AWQC_API const char *awqc_runtime_version(void);
 
 typedef struct awqc_model awqc_model;

@@ -39,7 +39,9 @@ struct TensorView;
 namespace bundle {
 
 /// The format this code writes and reads; a reader refuses any other.
-constexpr int kFormatVersion = 1;
+/// 2: the GEMV layout's scales and zero points are [groups, N padded to 32]
+/// (were [N, groups]).
+constexpr int kFormatVersion = 2;
 constexpr const char *kFormatName = "awqc-bundle";
 /// Alignment of every tensor's first byte in the file.
 constexpr uint64_t kAlignment = 256;

@@ -123,15 +123,16 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
   const int64_t blocks = (n + kColumnBlock - 1) / kColumnBlock;
   parallelChunks(blocks, std::max<int64_t>(1, k * n / (1 << 22)), packBlocks);
 
-  // Scales and zeros: [K/G, N] row-major -> [N, K/G].
+  // Scales and zeros: [K/G, N] -> [K/G, N_s], the padding columns zero.
   const int64_t groups = out.numGroups;
-  out.scales.resize(static_cast<size_t>(n * groups));
+  out.scaleColumns = gemvScaleColumns(n);
+  out.scales.assign(static_cast<size_t>(groups * out.scaleColumns), 0);
   if (p.zeroPoint)
-    out.zeros.resize(static_cast<size_t>(n * groups));
+    out.zeros.assign(static_cast<size_t>(groups * out.scaleColumns), 0);
   for (int64_t g = 0; g < groups; ++g)
     for (int64_t c = 0; c < n; ++c) {
       const size_t from = static_cast<size_t>(g * n + c);
-      const size_t to = static_cast<size_t>(c * groups + g);
+      const size_t to = static_cast<size_t>(g * out.scaleColumns + c);
       out.scales[to] = layer.scales[from];
       if (p.zeroPoint) // z < 256 is exact in fp16 and bf16.
         out.zeros[to] =
@@ -198,15 +199,16 @@ QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
     }
   }
 
-  // Scales and zeros: [N, groups] -> [groups, N]; the zeros hold z itself.
+  // Scales and zeros: [groups, N_s] -> [groups, N]; the zeros hold z itself.
   const int64_t groups = layer.numGroups();
+  const int64_t scaleColumns = gemvScaleColumns(n);
   const float limit = static_cast<float>(1 << bits);
   layer.scales.resize(static_cast<size_t>(groups * n));
   if (params.zeroPoint)
     layer.zeros.resize(static_cast<size_t>(groups * n));
   for (int64_t c = 0; c < n; ++c)
     for (int64_t g = 0; g < groups; ++g) {
-      const size_t from = static_cast<size_t>(c * groups + g);
+      const size_t from = static_cast<size_t>(g * scaleColumns + c);
       const size_t to = static_cast<size_t>(g * n + c);
       auto where = [&] {
         return "group " + std::to_string(g) + ", column " + std::to_string(c);

@@ -23,10 +23,12 @@
 //    word i of chunk h of unit 32 t + l sits at
 //      n * K_u * b + 32 t * b + (h * U_t + l) * c + i.
 //    (4 bits: one chunk, so units are simply consecutive 16-byte vectors.)
-//  - scales: [N, G_n] (G_n = K / G, or 1 when G == K) of the layer's
-//    activation type (fp16 or bf16), column-major by group: scale of
-//    (group g, column n) at n * G_n + g.
-//  - zeros: [N, G_n] of the activation type holding the zero point z itself
+//  - scales: [G_n, N_s] (G_n = K / G, or 1 when G == K; N_s = N rounded up
+//    to 32, gemvScaleColumns) of the layer's activation type (fp16 or bf16),
+//    row-major: scale of (group g, column n) at g * N_s + n, so that a warp
+//    loads its columns' scales of a group with one vector load; the padding
+//    columns hold 0.
+//  - zeros: [G_n, N_s] of the activation type holding the zero point z itself
 //    (exact), same indexing; empty for a symmetric layer (the kernel uses
 //    2^(b-1)).
 //  - bias: [N] of the activation type, unchanged.
@@ -51,13 +53,15 @@ struct GemvWeights {
   QuantParams params; ///< As in the source layer.
   /// The element type of scales, zeros and bias (the layer's).
   ActivationType activation = ActivationType::F16;
-  int64_t units = 0;     ///< ceil(k / 32): units per column.
-  int64_t numGroups = 0; ///< Groups per column (1 when groupSize == k).
+  int64_t units = 0;        ///< ceil(k / 32): units per column.
+  int64_t numGroups = 0;    ///< Groups per column (1 when groupSize == k).
+  int64_t scaleColumns = 0; ///< Columns of a scale row: gemvScaleColumns(n).
   /// Packed weights, n * units * bits words, in the layout above.
   std::vector<uint32_t> qweight;
-  /// Element bits, [n, numGroups].
+  /// Element bits, [numGroups, scaleColumns].
   std::vector<uint16_t> scales;
-  /// Element bits of z, [n, numGroups]; empty when the layer is symmetric.
+  /// Element bits of z, [numGroups, scaleColumns]; empty when the layer is
+  /// symmetric.
   std::vector<uint16_t> zeros;
   /// Element bits, [n] or empty.
   std::vector<uint16_t> bias;
@@ -74,13 +78,12 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what);
 /// The inverse of repackGemv: reads the logical layer (q [k, n], scales and
 /// zeros [groups, n]; no bias) back from GEMV buffers of the sizes
 /// gemvBuffers gives (`qweight`: n * ceil(k / 32) * bits words; `scales`,
-/// `zeros`: [n, groups] elements of `activation`). `zeros` may be null when
-/// the layer is
-/// symmetric (it is ignored then). q in the K padding is ignored. Throws
-/// awq::Error naming `what` when the shape or parameters break the contract
-/// (linearViolation), when a buffer is missing, when a scale is not finite,
-/// or when a stored zero point is not an integer in [0, 2^bits) (the message
-/// names its group and column).
+/// `zeros`: [groups, gemvScaleColumns(n)] elements of `activation`). `zeros`
+/// may be null when the layer is symmetric (it is ignored then). q in the K
+/// padding is ignored. Throws awq::Error naming `what` when the shape or
+/// parameters break the contract (linearViolation), when a buffer is missing,
+/// when a scale is not finite, or when a stored zero point is not an integer in
+/// [0, 2^bits) (the message names its group and column).
 QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
                            const uint32_t *qweight, const uint16_t *scales,
                            const uint16_t *zeros, const std::string &what,

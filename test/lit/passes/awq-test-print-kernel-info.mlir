@@ -7,12 +7,13 @@
 // GEMV, 4-bit, group 128, K = 256:
 //   units = ceil(256 / 32) = 8, tiles = ceil(8 / 32) = 1 of tile_k = 1024;
 //   group 128 < 1024: tiles_per_group = 1, groups_per_tile = 1024 / 128 = 8;
-//   shared = (max_rows * (1024 + 32) + 4) * 4 = (4 * 1056 + 4) * 4 = 16912.
+//   shared = (max_rows * (1152 + 32) + 4) * 4 = (4 * 1184 + 4) * 4 = 18960
+//   (1152: 32 staged units of 32 values padded to 36).
 // CHECK:      awq.gemv_kernel: k = 256, n = 128, n_out = 128, bits = 4, group = 128, zero_point = true,
 // CHECK-SAME:   act_scale = false, bias = true, residual = false, silu_mul = false
 // CHECK-NEXT:   kernel g4: family = gemv,
 // CHECK-SAME:   k_loop = #awq.k_loop<tile_k = 1024, tiles = 1, splits = 1, tiles_per_split = 1, group = 128, tiles_per_group = 1, groups_per_tile = 8>,
-// CHECK-SAME:   dequant = fp32_subnormal, shared_bytes = 16912{{$}}
+// CHECK-SAME:   dequant = fp32_subnormal, shared_bytes = 18960{{$}}
 func.func @gemv_4bit(%x: tensor<?x256xf16>, %b: tensor<128xf16>,
                      %w: !awq.qweight<k = 256, n = 128, bits = 4, group = 128, zero_point, gemv_interleaved>) -> tensor<?x128xf16> {
   %y = awq.gemv_kernel "g4" config #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 4> %x, %w bias(%b : tensor<128xf16>)
@@ -24,12 +25,12 @@ func.func @gemv_4bit(%x: tensor<?x256xf16>, %b: tensor<128xf16>,
 //   units = 4096 / 32 = 128, tiles = 128 / 32 = 4, tiles_per_split =
 //   ceil(4 / 2) = 2; group = K spans every tile: 4 * 1024 = 4096 values,
 //   tiles_per_group = 4096 / 1024 = 4, groups_per_tile = 1;
-//   shared = (2 * (1024 + 32) + 4) * 4 = 2116 * 4 = 8464; n_out = 256 / 2.
+//   shared = (2 * (1152 + 32) + 4) * 4 = 2372 * 4 = 9488; n_out = 256 / 2.
 // CHECK:      awq.gemv_kernel: k = 4096, n = 256, n_out = 128, bits = 3, group = 4096, zero_point = true,
 // CHECK-SAME:   act_scale = false, bias = false, residual = false, silu_mul = true
 // CHECK-NEXT:   kernel g3: family = gemv,
 // CHECK-SAME:   k_loop = #awq.k_loop<tile_k = 1024, tiles = 4, splits = 2, tiles_per_split = 2, group = 4096, tiles_per_group = 4, groups_per_tile = 1>,
-// CHECK-SAME:   dequant = fp32_subnormal, shared_bytes = 8464{{$}}
+// CHECK-SAME:   dequant = fp32_subnormal, shared_bytes = 9488{{$}}
 func.func @gemv_3bit_per_column_split(%x: tensor<?x4096xf16>,
                      %w: !awq.qweight<k = 4096, n = 256, bits = 3, group = 4096, zero_point, gemv_interleaved>) -> tensor<?x128xf16> {
   %y = awq.gemv_kernel "g3" config #awq.gemv<threads = 256, cols_per_warp = 4, k_split = 2, max_rows = 2> %x, %w epilogue silu_mul

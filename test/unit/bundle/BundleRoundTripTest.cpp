@@ -13,8 +13,8 @@
 #include "dialects/awq/AwqDialect.h"
 #include "dialects/awq/KernelSchedules.h"
 #include "runtime/formats/MappedFile.h"
-#include "runtime/kernels/KernelPlan.h"
 #include "runtime/formats/SafeTensors.h"
+#include "runtime/kernels/KernelPlan.h"
 #include "runtime/nvrtc/NvrtcCompiler.h"
 
 #include <gtest/gtest.h>
@@ -227,12 +227,12 @@ TEST_F(BundleRoundTrip, ReaderRefusesCorruptAndForeignFiles) {
   EXPECT_TRUE(named);
   // Another format version is told apart from corruption.
   std::string version = edited(path, "v2.awqb", [&](std::string &bytes) {
-    const size_t at = bytes.find("\"format_version\":\"1\"");
+    const size_t at = bytes.find("\"format_version\":\"2\"");
     ASSERT_NE(at, std::string::npos);
-    bytes[at + std::strlen("\"format_version\":\"")] = '2';
+    bytes[at + std::strlen("\"format_version\":\"")] = '3';
   });
   EXPECT_EQ(openError(version, &message), bundle::BundleError::Version);
-  EXPECT_NE(message.find("bundle format version 2"), std::string::npos)
+  EXPECT_NE(message.find("bundle format version 3"), std::string::npos)
       << message;
   // An edited manifest no longer matches its hash.
   std::string manifest = edited(path, "manifest.awqb", [&](std::string &bytes) {

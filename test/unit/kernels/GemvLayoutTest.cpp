@@ -100,10 +100,24 @@ void expectRoundTrip(const QuantizedLinear &layer) {
   }
   const int64_t groups = layer.numGroups();
   ASSERT_EQ(w.numGroups, groups);
+  // Rows of N rounded up to 32 columns; the padding holds zeros.
+  const int64_t scaleColumns = (layer.n + 31) / 32 * 32;
+  ASSERT_EQ(w.scaleColumns, scaleColumns);
+  ASSERT_EQ(w.scales.size(), static_cast<size_t>(groups * scaleColumns));
+  ASSERT_EQ(w.zeros.size(), layer.params.zeroPoint
+                                ? static_cast<size_t>(groups * scaleColumns)
+                                : 0u);
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t c = layer.n; c < scaleColumns; ++c) {
+      const size_t packed = static_cast<size_t>(g * scaleColumns + c);
+      ASSERT_EQ(w.scales[packed], 0) << "padding column " << c;
+      if (layer.params.zeroPoint)
+        ASSERT_EQ(w.zeros[packed], 0) << "padding column " << c;
+    }
   for (int64_t c = 0; c < layer.n; ++c)
     for (int64_t g = 0; g < groups; ++g) {
       const size_t logical = static_cast<size_t>(g * layer.n + c);
-      const size_t packed = static_cast<size_t>(c * groups + g);
+      const size_t packed = static_cast<size_t>(g * scaleColumns + c);
       ASSERT_EQ(w.scales.at(packed), layer.scales[logical]);
       if (layer.params.zeroPoint) {
         ASSERT_EQ(awq::halfToFloat(w.zeros.at(packed)),
@@ -137,6 +151,8 @@ TEST(GemvLayout, RoundTripPartialTilesAndPaddedK) {
     // K not a multiple of 32: per-column group, padded with q = 0.
     expectRoundTrip(makeLayer(100, 9, bits, 100, true, true, ++seed));
     expectRoundTrip(makeLayer(3000, 2, bits, 3000, true, false, ++seed));
+    // Scale rows of 96 columns (N = 70): two columns past a multiple of 32.
+    expectRoundTrip(makeLayer(256, 70, bits, 64, true, false, ++seed));
   }
 }
 
@@ -187,10 +203,11 @@ TEST(GemvLayout, Bf16BuffersHoldBf16Bits) {
   const GemvWeights w = awq::repackGemv(layer, "bf16 layer");
   EXPECT_EQ(w.activation, awq::ActivationType::BF16);
   const int64_t groups = layer.numGroups();
+  const int64_t scaleColumns = (layer.n + 31) / 32 * 32;
   for (int64_t g = 0; g < groups; ++g)
     for (int64_t c = 0; c < layer.n; ++c) {
       const size_t logical = static_cast<size_t>(g * layer.n + c);
-      const size_t packed = static_cast<size_t>(c * groups + g);
+      const size_t packed = static_cast<size_t>(g * scaleColumns + c);
       EXPECT_EQ(w.scales[packed], layer.scales[logical]);
       // z as bf16: 0 -> 0x0000; else 2^e (1 + f/128) with z = 2^e + r.
       const int z = layer.zeros[logical];
@@ -204,7 +221,7 @@ TEST(GemvLayout, Bf16BuffersHoldBf16Bits) {
       }
       EXPECT_EQ(w.zeros[packed], bits) << "z = " << z;
     }
-  EXPECT_EQ(w.zeros[static_cast<size_t>(groups)], 0x3f80u); // z = 1 (column 1)
+  EXPECT_EQ(w.zeros[1], 0x3f80u); // z = 1 (group 0, column 1)
   EXPECT_EQ(w.bias, layer.bias);
 
   const QuantizedLinear back = awq::unpackGemv(

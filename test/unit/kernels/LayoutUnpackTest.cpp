@@ -238,8 +238,9 @@ TEST(LayoutUnpack, GemvRejectsZeroPointsTheLayoutCannotHold) {
   std::mt19937_64 rng(seed);
   const QuantizedLinear layer = randomLayer(rng, 128, 16, 4, 32, true);
   GemvWeights w = repackGemv(layer, "l");
-  // Zero of (group 2, column 5) at 5 * groups + 2.
-  const size_t at = 5 * 4 + 2;
+  // Zero of (group 2, column 5) at 2 * 32 + 5 (rows of 16 columns padded
+  // to 32).
+  const size_t at = 2 * 32 + 5;
   w.zeros[at] = floatToHalf(3.5f);
   expectError([&] { unpack(w, "blk.3.down"); },
               {"blk.3.down: the zero point of group 2, column 5 is 3.5",
@@ -253,7 +254,7 @@ TEST(LayoutUnpack, GemvRejectsZeroPointsTheLayoutCannotHold) {
   w.zeros[at] = floatToHalf(15.0f);
   EXPECT_EQ(unpack(w, "w").zeros[2 * 16 + 5], 15);
 
-  w.scales[3 * 4 + 1] = 0x7C00; // +inf at (group 1, column 3)
+  w.scales[1 * 32 + 3] = 0x7C00; // +inf at (group 1, column 3)
   expectError([&] { unpack(w, "w"); },
               {"w: the scale of group 1, column 3 is not finite"});
 }

@@ -133,18 +133,36 @@ struct WeightBuffers {
 constexpr int64_t kGemvValuesPerUnit = 32;
 constexpr int64_t kGemvUnitsPerTile = 32;
 constexpr int64_t kGemvValuesPerTile = kGemvUnitsPerTile * kGemvValuesPerUnit;
+/// fp32 values of one row of a tile's staged x in shared memory: each unit's
+/// 32 values and 4 of padding. The 8 lanes of one 16-byte shared access
+/// phase read the same quad of 8 consecutive units, 9 quads apart, so they
+/// hit 8 different bank groups and every address is the lane's unit base
+/// plus a constant.
+constexpr int64_t kGemvStagedUnitFloats = kGemvValuesPerUnit + 4;
+constexpr int64_t kGemvStagedRowFloats =
+    kGemvUnitsPerTile * kGemvStagedUnitFloats;
 
 /// Words per load of a GEMV unit (a chunk; a unit holds `bits` words): one
 /// 16-byte load for 4 and 8 bits; 3-bit units (three words) load word by word.
 AWQ_CONTRACT int gemvChunkWords(int64_t bits) { return bits == 3 ? 1 : 4; }
 
+/// Columns of a row (one group) of the GEMV layout's scales and zero points:
+/// N padded with zeros to a multiple of 32, so that a warp reads its
+/// cols_per_warp consecutive columns (a power of two up to 32) of a group
+/// with aligned vector loads.
+constexpr int64_t kGemvScaleColumnAlign = 32;
+AWQ_CONTRACT int64_t gemvScaleColumns(int64_t n) {
+  return roundUp(n, kGemvScaleColumnAlign);
+}
+
 /// The GEMV layout's buffers (awq/gemv.cuh; runtime/kernels/GemvLayout.h):
-/// each column's K padded to 32-value units of `bits` words; scales [N, G].
+/// each column's K padded to 32-value units of `bits` words; scales
+/// [G, gemvScaleColumns(N)].
 AWQ_CONTRACT WeightBuffers gemvBuffers(const LinearShape &s) {
   WeightBuffers b{};
   b.qweightBytes = s.n * ceilDiv(s.k, kGemvValuesPerUnit) * s.bits * 4;
-  b.scaleRows = s.n;
-  b.scaleCols = s.groups();
+  b.scaleRows = s.groups();
+  b.scaleCols = gemvScaleColumns(s.n);
   b.zeros = s.zeroPoint;
   return b;
 }
@@ -193,7 +211,7 @@ AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
   g.gridY = p.kSplit;
   // Staged x and unit slots for maxRows rows, and the split-K "last" flag.
   g.sharedBytes =
-      (p.maxRows * (kGemvValuesPerTile + gemvUnitSlotFloats(s)) + 4) * 4;
+      (p.maxRows * (kGemvStagedRowFloats + gemvUnitSlotFloats(s)) + 4) * 4;
   g.maxRows = p.maxRows;
   g.kSplit = p.kSplit;
   g.n = s.n;

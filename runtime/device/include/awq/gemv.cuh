@@ -18,9 +18,10 @@
 // Per tile
 //   1. The block stages x[m, tile] * a into dynamic shared memory as fp32,
 //      each value pre-multiplied by 2^(85 - p) for its field offset p (see
-//      awq/dequant.cuh), plus the per-unit sums of x * a. Quads of a unit
-//      are XOR-swizzled so the 32 lanes (32 different units) read shared
-//      memory without bank conflicts.
+//      awq/dequant.cuh), plus the per-unit sums of x * a. Each unit's 32
+//      values are padded to 36 (kGemvStagedUnitFloats), so the 32 lanes (32
+//      different units) read shared memory without bank conflicts and
+//      without per-access address arithmetic.
 //   2. Each lane decodes its unit with one integer op per weight into fp32
 //      subnormals q * 2^(p-149) and accumulates sum x a q (scaled by 2^-64)
 //      with one FMA per weight and row; the zero point and the group scale
@@ -150,6 +151,9 @@ struct GemvConfig {
   static constexpr int kGroups = static_cast<int>(kGeometry.groups);
   static constexpr int kUnitsPerGroup =
       static_cast<int>(kGeometry.unitsPerGroup);
+  /// Columns of a row of scales and zero points (N padded).
+  static constexpr int kScaleColumns =
+      static_cast<int>(gemvScaleColumns(kShape.n));
   /// 32-bit words per unit and per column of the packed weights.
   static constexpr int kUnitWords = Bits;
   static constexpr long long kColumnWords =
@@ -160,13 +164,18 @@ struct GemvConfig {
 
   /// Registers one thread needs, estimated from what stays live: the weight
   /// words (twice with the register prefetch of multi-tile blocks), the
-  /// per-unit and running sums, one quad of decoded fields per column, a
-  /// staged x quad per row, and ~32 for addresses, indices and constants.
-  /// It bounds what ptxas used without spills on sm_80..sm_90 for the
-  /// configs in test/unit/device/GemvCompileTest.cpp.
+  /// per-unit and running sums, a staged x quad per row, and for addresses,
+  /// indices and constants ~32 (~24 in a one-row body). Per column, a quad
+  /// of decoded fields is shared by the rows, so several rows keep it live
+  /// (4); one row consumes it as it is made, and scales and zero points are
+  /// packed two per word (2). It bounds what ptxas used without spills on
+  /// sm_75..sm_120 for the configs in test/unit/device/GemvCompileTest.cpp;
+  /// the 4-bit one-row GEMV gets 4 blocks (16 warps) per SM at 128
+  /// registers.
   static constexpr int kRegisterBudget =
-      32 +
-      ColsPerWarp * (Bits * (kTilesPerSplit > 1 ? 2 : 1) + 2 * MaxRows + 4) +
+      (MaxRows == 1 ? 24 : 32) +
+      ColsPerWarp * (Bits * (kTilesPerSplit > 1 ? 2 : 1) + 2 * MaxRows +
+                     (MaxRows == 1 ? 2 : 4)) +
       4 * MaxRows;
   /// Second __launch_bounds__ argument: as many blocks per SM as the budget
   /// allows (kRegistersPerSm), between 1 and 16 (sm_86/89's block
@@ -183,9 +192,10 @@ struct GemvConfig {
   static constexpr int kGridX = static_cast<int>(kGeometry.gridX);
   static constexpr int kGridY = static_cast<int>(kGeometry.gridY);
 
-  /// fp32 values staged per row and tile, plus per unit its sum (fp16) or
-  /// its sum and power-of-two factor (bf16).
-  static constexpr int kTileValues = static_cast<int>(kGemvValuesPerTile);
+  /// fp32 values staged per row and tile (with the units' padding), plus
+  /// per unit its sum (fp16) or its sum and power-of-two factor (bf16).
+  static constexpr int kStagedRowFloats =
+      static_cast<int>(kGemvStagedRowFloats);
   static constexpr int kUnitSlotFloats =
       static_cast<int>(gemvUnitSlotFloats(kShape));
   /// Dynamic shared memory: staged x and unit sums for MaxRows rows, and the
@@ -211,14 +221,43 @@ struct GemvConfig {
 
 namespace detail {
 
-/// One lane's weights, scale and zero point for each of its columns in one
-/// tile (registers; double-buffered across tiles).
+/// Words holding C consecutive 16-bit elements, two per word.
+template <int C> constexpr int kElementWords = (C + 1) / 2;
+
+/// Loads C consecutive 16-bit elements from `p` (C a power of two, `p`
+/// aligned to C elements) with the widest loads: element 2i + j in half j
+/// (low first) of word i.
+template <int C>
+__device__ __forceinline__ void
+loadElements(const void *p, uint32_t (&out)[kElementWords<C>]) {
+  if constexpr (C == 1) {
+    out[0] = __ldg(static_cast<const unsigned short *>(p));
+  } else if constexpr (C == 2) {
+    out[0] = __ldg(static_cast<const unsigned int *>(p));
+  } else if constexpr (C == 4) {
+    const uint2 v = __ldg(static_cast<const uint2 *>(p));
+    out[0] = v.x;
+    out[1] = v.y;
+  } else {
+#pragma unroll
+    for (int i = 0; i < C / 8; ++i) {
+      const uint4 v = __ldg(static_cast<const uint4 *>(p) + i);
+      out[4 * i + 0] = v.x;
+      out[4 * i + 1] = v.y;
+      out[4 * i + 2] = v.z;
+      out[4 * i + 3] = v.w;
+    }
+  }
+}
+
+/// One lane's weights, scales and zero points for its columns in one tile
+/// (registers; double-buffered across tiles). Scales and zero points stay
+/// packed two per word as loaded.
 template <class Cfg> struct GemvLaneTile {
+  static constexpr int kElementWords = detail::kElementWords<Cfg::kColsPerWarp>;
   uint32_t words[Cfg::kColsPerWarp][Cfg::kUnitWords];
-  /// The 16-bit scale and zero point, zero-extended: whole registers copy
-  /// with a move, and bf16 widens with one multiply.
-  uint32_t scale[Cfg::kColsPerWarp];
-  uint32_t zero[Cfg::kColsPerWarp];
+  uint32_t scales[kElementWords];
+  uint32_t zeros[kElementWords];
 };
 
 __device__ __forceinline__ int minInt(int a, int b) { return a < b ? a : b; }
@@ -270,16 +309,32 @@ template <class Cfg> struct GemvLaneGroups {
   float scale[Cfg::kColsPerWarp];
   float zero[Cfg::kColsPerWarp];
 
-  __device__ __forceinline__ explicit GemvLaneGroups(
-      const GemvLaneTile<Cfg> &tile) {
-    using Ops = GemvElement<Cfg::kActivation>;
+  __device__
+      __forceinline__ explicit GemvLaneGroups(const GemvLaneTile<Cfg> &tile) {
+    widen(tile.scales, scale);
+    if constexpr (Cfg::kHasZeroPoint) {
+      widen(tile.zeros, zero);
+    } else {
 #pragma unroll
-    for (int c = 0; c < Cfg::kColsPerWarp; ++c) {
-      scale[c] = Ops::bitsToFloat(tile.scale[c]);
-      if constexpr (Cfg::kHasZeroPoint)
-        zero[c] = Ops::bitsToFloat(tile.zero[c]);
-      else
+      for (int c = 0; c < Cfg::kColsPerWarp; ++c)
         zero[c] = static_cast<float>(1 << (Cfg::kBits - 1));
+    }
+  }
+
+private:
+  __device__ __forceinline__ static void
+  widen(const uint32_t (&packed)[GemvLaneTile<Cfg>::kElementWords],
+        float (&out)[Cfg::kColsPerWarp]) {
+    using Ops = GemvElement<Cfg::kActivation>;
+    if constexpr (Cfg::kColsPerWarp == 1) {
+      out[0] = Ops::bitsToFloat(packed[0]);
+    } else {
+#pragma unroll
+      for (int i = 0; i < Cfg::kColsPerWarp / 2; ++i) {
+        const float2 pair = Ops::pairToFloat2(packed[i]);
+        out[2 * i] = pair.x;
+        out[2 * i + 1] = pair.y;
+      }
     }
   }
 };
@@ -301,8 +356,10 @@ template <class Cfg> struct GemvWarpColumns {
   /// or all past N; the latter warp reads the last warp's columns instead.
   static constexpr bool kWholeWarps = Cfg::kN % Cfg::kColsPerWarp == 0;
   const uint32_t *words; ///< the first column's stream
-  const typename Cfg::Element *scales, *zeros; ///< its groups
-  int firstColumn;                             ///< the column `words` holds
+  /// The warp's columns in the first group's row of scales and zero points
+  /// (a warp past N reads padding or other warps' values, never stored).
+  const typename Cfg::Element *scales, *zeros;
+  int firstColumn; ///< the column `words` holds
 
   __device__ __forceinline__ GemvWarpColumns(const ArgsOf<Cfg> &args,
                                              int warpColumn) {
@@ -311,8 +368,10 @@ template <class Cfg> struct GemvWarpColumns {
       firstColumn = minInt(warpColumn, Cfg::kN - Cfg::kColsPerWarp);
     words = args.qweight + static_cast<long long>(firstColumn) *
                                static_cast<long long>(Cfg::kColumnWords);
-    scales = args.scales + static_cast<long long>(firstColumn) * Cfg::kGroups;
-    zeros = args.zeros + static_cast<long long>(firstColumn) * Cfg::kGroups;
+    const int scaleColumn =
+        minInt(firstColumn, Cfg::kScaleColumns - Cfg::kColsPerWarp);
+    scales = args.scales + scaleColumn;
+    zeros = args.zeros + scaleColumn;
   }
   /// Column offset c of the warp, clamped to N - 1 where N is not a multiple
   /// of the warp's columns.
@@ -337,10 +396,9 @@ loadLaneTile(const GemvWarpColumns<Cfg> &columns, GemvLaneTile<Cfg> &out,
   const int unit = 32 * tile + unitInTile;
   const int group = Cfg::kGroupSize == Cfg::kK ? 0 : unit / Cfg::kUnitsPerGroup;
   // Column stream, then the tile, then chunk-major / lane-minor words.
-  const uint32_t *tileWords = columns.words +
-                              static_cast<long long>(tile) * 32 *
-                                  Cfg::kUnitWords +
-                              unitInTile * Cfg::kChunkWords;
+  const uint32_t *tileWords =
+      columns.words + static_cast<long long>(tile) * 32 * Cfg::kUnitWords +
+      unitInTile * Cfg::kChunkWords;
 #pragma unroll
   for (int c = 0; c < Cfg::kColsPerWarp; ++c) {
     const long long column = columns.offset(c);
@@ -358,20 +416,17 @@ loadLaneTile(const GemvWarpColumns<Cfg> &columns, GemvLaneTile<Cfg> &out,
         out.words[c][chunk] = loadStreaming4(p, policy);
       }
     }
-    const long long g = column * Cfg::kGroups + group;
-    out.scale[c] = __ldg(
-        reinterpret_cast<const unsigned short *>(columns.scales) + g);
-    if constexpr (Cfg::kHasZeroPoint)
-      out.zero[c] =
-          __ldg(reinterpret_cast<const unsigned short *>(columns.zeros) + g);
   }
+  const long long row = static_cast<long long>(group) * Cfg::kScaleColumns;
+  loadElements<Cfg::kColsPerWarp>(columns.scales + row, out.scales);
+  if constexpr (Cfg::kHasZeroPoint)
+    loadElements<Cfg::kColsPerWarp>(columns.zeros + row, out.zeros);
 }
 
-/// Index of quad `quad` (4 floats) of unit `unit` in a staged row: XOR
-/// swizzle so that 8 lanes reading quad q of 8 consecutive units hit 8
-/// different 16-byte bank groups.
+/// Index of quad `quad` (4 floats) of unit `unit` in a staged row (padded
+/// units, kGemvStagedUnitFloats: conflict-free without address arithmetic).
 __device__ __forceinline__ int stagedQuad(int unit, int quad) {
-  return unit * 8 + (quad ^ (unit & 7));
+  return unit * static_cast<int>(kGemvStagedUnitFloats / 4) + quad;
 }
 
 /// Stores one task's 8 values of unit `unit` (octet `octet`) of staged row
@@ -455,8 +510,8 @@ stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
         v[i] = 0.0f;
     }
     // x * a is exact in fp32 (11 x 11 significant bits); so is the scaling.
-    float sum =
-        stageOctet(staged + m * Cfg::kTileValues, unit, octet, v, prescale);
+    float sum = stageOctet(staged + m * Cfg::kStagedRowFloats, unit, octet, v,
+                           prescale);
     // A warp's 32 tasks are 8 whole units, so the shuffles are warp-uniform.
     sum = warpReduceSum<4>(sum);
     if (octet == 0)
@@ -603,8 +658,8 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
         v[i] *= productFactor;
       exponent += aExponent + productExponent - 254;
     }
-    float sum =
-        stageOctet(staged + m * Cfg::kTileValues, unit, octet, v, prescale);
+    float sum = stageOctet(staged + m * Cfg::kStagedRowFloats, unit, octet, v,
+                           prescale);
     sum = warpReduceSum<4>(sum);
     if (octet == 0) {
       float2 slot;
@@ -638,8 +693,7 @@ stageTile(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
 template <class Cfg, int Rows>
 __device__ __forceinline__ void
 computeTile(const GemvLaneTile<Cfg> &in, const GemvLaneGroups<Cfg> &groups,
-            const float *staged,
-            const float *unitSums, int lane,
+            const float *staged, const float *unitSums, int lane,
             float (&out)[Cfg::kColsPerWarp][Rows]) {
   constexpr int C = Cfg::kColsPerWarp;
   float acc[C][Rows];
@@ -660,7 +714,7 @@ computeTile(const GemvLaneTile<Cfg> &in, const GemvLaneGroups<Cfg> &groups,
 #pragma unroll
     for (int m = 0; m < Rows; ++m) {
       const float4 xq = reinterpret_cast<const float4 *>(
-          staged + m * Cfg::kTileValues)[stagedQuad(lane, q)];
+          staged + m * Cfg::kStagedRowFloats)[stagedQuad(lane, q)];
 #pragma unroll
       for (int c = 0; c < C; ++c) {
         acc[c][m] = fmaf(xq.x, field[c][0], acc[c][m]);
@@ -771,9 +825,9 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
   const int tileEnd = minInt(tileBegin + Cfg::kTilesPerSplit, Cfg::kTiles);
 
   float *staged = smem;
-  float *unitSums = smem + Rows * Cfg::kTileValues;
+  float *unitSums = smem + Rows * Cfg::kStagedRowFloats;
   int *lastFlag = reinterpret_cast<int *>(
-      smem + Cfg::kMaxRows * (Cfg::kTileValues + Cfg::kUnitSlotFloats));
+      smem + Cfg::kMaxRows * (Cfg::kStagedRowFloats + Cfg::kUnitSlotFloats));
 
   const uint64_t policy = makeEvictFirstPolicy();
   // The 8 staged values of this thread always sit at the same offsets of a
@@ -821,9 +875,9 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
     static_assert(Cfg::kTilesPerIteration == 2, "one step per buffer");
     GemvLaneTile<Cfg> bufferB;
     for (int tile = tileBegin; tile < tileEnd; tile += 2) {
-      pipelineStep<Cfg, Rows>(args, columns, bufferA, bufferB, staged,
-                              unitSums, tile, tileBegin, tileEnd, m0, rows,
-                              lane, policy, prescale, out);
+      pipelineStep<Cfg, Rows>(args, columns, bufferA, bufferB, staged, unitSums,
+                              tile, tileBegin, tileEnd, m0, rows, lane, policy,
+                              prescale, out);
       if (tile + 1 < tileEnd)
         pipelineStep<Cfg, Rows>(args, columns, bufferB, bufferA, staged,
                                 unitSums, tile + 1, tileBegin, tileEnd, m0,
