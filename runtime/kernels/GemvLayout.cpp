@@ -80,12 +80,12 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
   out.numGroups = layer.numGroups();
   const int bits = p.bits;
   const int64_t kPadded = out.units * kGemvValuesPerUnit;
-  const int64_t columnWords = out.units * bits;
-  out.qweight.assign(static_cast<size_t>(n * columnWords), 0u);
-
-  const int chunkWords = gemvChunkWords(bits);
-  const int chunks = bits / chunkWords;
   const int64_t units = out.units;
+  // Padding columns (3 bits: up to a multiple of 4) hold q = 0.
+  out.qweight.assign(
+      static_cast<size_t>(roundUp(n, gemvInterleavedColumns(bits)) * units *
+                          bits),
+      0u);
   // Gathers a block of columns contiguous along K (padded with zeros), then
   // packs each column unit by unit. Blocks are independent.
   auto packBlocks = [&](int64_t firstBlock, int64_t lastBlock) {
@@ -101,19 +101,12 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
           columns[static_cast<size_t>(c * kPadded + kk)] = row[c];
       }
       for (int64_t c = 0; c < width; ++c) {
-        uint32_t *column = out.qweight.data() + (n0 + c) * columnWords;
         const uint8_t *values = columns.data() + c * kPadded;
         for (int64_t unit = 0; unit < units; ++unit) {
           packWords(values + unit * kGemvValuesPerUnit, bits, unitWords);
-          const int64_t tile = unit / kGemvUnitsPerTile;
-          const int64_t lane = unit % kGemvUnitsPerTile;
-          const int64_t tileUnits =
-              std::min(kGemvUnitsPerTile, units - tile * kGemvUnitsPerTile);
-          uint32_t *tileBase = column + tile * kGemvUnitsPerTile * bits;
-          for (int h = 0; h < chunks; ++h)
-            for (int i = 0; i < chunkWords; ++i)
-              tileBase[(h * tileUnits + lane) * chunkWords + i] =
-                  unitWords[h * chunkWords + i];
+          for (int word = 0; word < bits; ++word)
+            out.qweight[static_cast<size_t>(gemvWordIndex(
+                n0 + c, unit, word, units, bits))] = unitWords[word];
         }
       }
     }
@@ -169,27 +162,16 @@ QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
   layer.activation = activation;
   const int bits = params.bits;
   const int64_t units = ceilDiv(k, kGemvValuesPerUnit);
-  const int64_t columnWords = units * bits;
-  const int chunkWords = gemvChunkWords(bits);
-  const int chunks = bits / chunkWords;
 
-  // Weights: gather each unit's words from its tile (chunk-major,
-  // unit-minor), decode its 32 values, keep those below K.
+  // Weights: gather each unit's words (gemvWordIndex), decode its 32
+  // values, keep those below K.
   layer.q.resize(static_cast<size_t>(k * n));
   uint32_t unitWords[8];
   uint8_t values[kWordFormatValues];
   for (int64_t c = 0; c < n; ++c) {
-    const uint32_t *column = qweight + c * columnWords;
     for (int64_t unit = 0; unit < units; ++unit) {
-      const int64_t tile = unit / kGemvUnitsPerTile;
-      const int64_t lane = unit % kGemvUnitsPerTile;
-      const int64_t tileUnits =
-          std::min(kGemvUnitsPerTile, units - tile * kGemvUnitsPerTile);
-      const uint32_t *tileBase = column + tile * kGemvUnitsPerTile * bits;
-      for (int h = 0; h < chunks; ++h)
-        for (int i = 0; i < chunkWords; ++i)
-          unitWords[h * chunkWords + i] =
-              tileBase[(h * tileUnits + lane) * chunkWords + i];
+      for (int word = 0; word < bits; ++word)
+        unitWords[word] = qweight[gemvWordIndex(c, unit, word, units, bits)];
       unpackWords(unitWords, bits, values);
       for (int64_t v = 0; v < kGemvValuesPerUnit; ++v) {
         const int64_t kk = unit * kGemvValuesPerUnit + v;
@@ -236,15 +218,23 @@ std::string describeGemvLayout(int bits) {
                 std::to_string(bits));
   std::ostringstream s;
   const int chunkWords = gemvChunkWords(bits);
+  const int64_t interleave = gemvInterleavedColumns(bits);
   s << "GEMV layout, " << bits << "-bit weights\n"
     << "  unit  = 32 consecutive k of one column = " << bits
     << " words (K padded with q = 0 to a multiple of 32)\n"
     << "  tile  = 32 units (lane l of a warp reads unit l)\n"
-    << "  chunk = " << chunkWords << " word(s) = " << 4 * chunkWords
-    << " bytes, one load; " << bits / chunkWords << " chunk(s) per unit\n"
-    << "  word (column n, unit 32t+l, chunk h, word i) at\n"
-    << "    n*Ku*" << bits << " + 32t*" << bits << " + (h*Ut + l)*"
-    << chunkWords << " + i   (Ku = ceil(K/32), Ut = min(32, Ku - 32t))\n";
+    << "  chunk = 16 bytes, one load: " << chunkWords << " word(s) of each of "
+    << interleave << " column(s); " << bits / chunkWords
+    << " chunk(s) per unit\n";
+  if (interleave == 1)
+    s << "  word 4h + i of (column n, unit 32t+l) at\n"
+      << "    n*Ku*" << bits << " + 32t*" << bits
+      << " + (h*Ut + l)*4 + i   (Ku = ceil(K/32), Ut = min(32, Ku - 32t))\n";
+  else
+    s << "  word h of (column n = 4g + j, unit 32t+l) at\n"
+      << "    4g*Ku*" << bits << " + 32t*" << bits
+      << "*4 + (h*Ut + l)*4 + j   (Ku = ceil(K/32), Ut = min(32, Ku - 32t);\n"
+      << "    N padded with q = 0 to a multiple of 4)\n";
   switch (bits) {
   case 4:
     s << "  word j of a unit: nibble i holds k = 8j + {0,2,4,6,1,3,5,7}[i]\n";

@@ -3,8 +3,9 @@
 // The weight layout the GEMV kernel family (awq/gemv.cuh) reads, part of the
 // device library's ABI, and the repacking into it: each
 // column's weights packed along K so that lane L of a warp reads unit L of a
-// tile with one 16-byte load (4 and 8 bits: one / two; 3 bits: three 4-byte
-// loads) and a warp reads 512 contiguous bytes per load.
+// tile with 16-byte loads (4 and 8 bits: one / two; 3 bits: three, each
+// holding one word of 4 interleaved columns) and a warp reads 512 contiguous
+// bytes per load.
 //
 // Layout (bits b in {3, 4, 8}; K_u = ceil(K / 32) units per column):
 //  - A unit is 32 consecutive k of one column: b 32-bit words. K is padded
@@ -16,12 +17,16 @@
 //      3 bits: word j (0..2) holds k = 10j + 2i at bits 3i..3i+2 and
 //              k = 10j + 2i + 1 at bits 16+3i..18+3i (i = 0..4); bit 15 of
 //              word j is bit j of k = 30, bit 31 of word j is bit j of k = 31.
-//  - Column n's words start at word n * K_u * b. Its units form tiles of 32
-//    (the last tile of a column holds U_t = K_u - 32 t <= 32 units). Within
-//    tile t a unit is cut into chunks of c words (c = 4 for 4 and 8 bits,
-//    c = 1 for 3 bits) and the chunks are stored chunk-major, unit-minor:
-//    word i of chunk h of unit 32 t + l sits at
-//      n * K_u * b + 32 t * b + (h * U_t + l) * c + i.
+//  - Columns form groups of I = gemvInterleavedColumns(b) (4 for 3 bits, else
+//    1; N is padded with q = 0 columns to a multiple of I); group n / I starts
+//    at word (n / I) * I * K_u * b. Its units form tiles of 32 (the last tile
+//    holds U_t = K_u - 32 t <= 32 units). Within tile t the 16-byte chunks are
+//    stored chunk-major, unit-minor; chunk h of unit 32 t + l holds c = 4 / I
+//    words of each of the I columns (4 and 8 bits: words 4h..4h+3 of the
+//    column; 3 bits: word h of 4 columns). Word w of (column n, unit 32 t + l)
+//    sits at (contract: gemvWordIndex)
+//      (n / I) * I * K_u * b + 32 t * b * I + (h * U_t + l) * 4
+//          + (n % I) * c + w % c,   h = w / c.
 //    (4 bits: one chunk, so units are simply consecutive 16-byte vectors.)
 //  - scales: [G_n, N_s] (G_n = K / G, or 1 when G == K; N_s = N rounded up
 //    to 32, gemvScaleColumns) of the layer's activation type (fp16 or bf16),
@@ -56,7 +61,8 @@ struct GemvWeights {
   int64_t units = 0;        ///< ceil(k / 32): units per column.
   int64_t numGroups = 0;    ///< Groups per column (1 when groupSize == k).
   int64_t scaleColumns = 0; ///< Columns of a scale row: gemvScaleColumns(n).
-  /// Packed weights, n * units * bits words, in the layout above.
+  /// Packed weights, n (3 bits: rounded up to 4) * units * bits words, in
+  /// the layout above.
   std::vector<uint32_t> qweight;
   /// Element bits, [numGroups, scaleColumns].
   std::vector<uint16_t> scales;
@@ -77,7 +83,8 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what);
 
 /// The inverse of repackGemv: reads the logical layer (q [k, n], scales and
 /// zeros [groups, n]; no bias) back from GEMV buffers of the sizes
-/// gemvBuffers gives (`qweight`: n * ceil(k / 32) * bits words; `scales`,
+/// gemvBuffers gives (`qweight`: n, for 3 bits rounded up to 4, * ceil(k / 32)
+/// * bits words; `scales`,
 /// `zeros`: [groups, gemvScaleColumns(n)] elements of `activation`). `zeros`
 /// may be null when the layer is symmetric (it is ignored then). q in the K
 /// padding is ignored. Throws awq::Error naming `what` when the shape or

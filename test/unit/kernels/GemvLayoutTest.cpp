@@ -53,12 +53,17 @@ int unpackValue(const GemvWeights &w, int64_t k, int64_t column) {
   const int64_t unit = k / 32, inUnit = k % 32;
   const int64_t tile = unit / 32, lane = unit % 32;
   const int64_t tileUnits = std::min<int64_t>(32, w.units - 32 * tile);
-  const int chunkWords = bits == 3 ? 1 : 4;
+  // 16-byte chunks: 4 words of one column (4 and 8 bits), or word h of 4
+  // interleaved columns (3 bits).
+  const int interleave = bits == 3 ? 4 : 1;
+  const int columnWords = 4 / interleave;
   // Word `word` of the unit.
   auto unitWord = [&](int word) {
-    const int chunk = word / chunkWords, i = word % chunkWords;
-    const int64_t index = column * w.units * bits + 32 * tile * bits +
-                          (chunk * tileUnits + lane) * chunkWords + i;
+    const int chunk = word / columnWords, i = word % columnWords;
+    const int64_t group = column / interleave, j = column % interleave;
+    const int64_t index = group * interleave * w.units * bits +
+                          32 * tile * bits * interleave +
+                          (chunk * tileUnits + lane) * 4 + j * columnWords + i;
     return w.qweight.at(static_cast<size_t>(index));
   };
   if (bits == 4) {
@@ -88,12 +93,16 @@ void expectRoundTrip(const QuantizedLinear &layer) {
   const GemvWeights w = awq::repackGemv(layer, "layer");
   const int64_t units = (layer.k + 31) / 32;
   ASSERT_EQ(w.units, units);
+  // 3 bits: N padded with zero columns to a multiple of 4.
+  const int64_t paddedN =
+      layer.params.bits == 3 ? (layer.n + 3) / 4 * 4 : layer.n;
   ASSERT_EQ(w.qweight.size(),
-            static_cast<size_t>(layer.n * units * layer.params.bits));
-  for (int64_t c = 0; c < layer.n; ++c) {
+            static_cast<size_t>(paddedN * units * layer.params.bits));
+  for (int64_t c = 0; c < paddedN; ++c) {
     for (int64_t kk = 0; kk < units * 32; ++kk) {
-      const int expected =
-          kk < layer.k ? layer.q[static_cast<size_t>(kk * layer.n + c)] : 0;
+      const int expected = kk < layer.k && c < layer.n
+                               ? layer.q[static_cast<size_t>(kk * layer.n + c)]
+                               : 0;
       ASSERT_EQ(unpackValue(w, kk, c), expected)
           << "k " << kk << " column " << c << " bits " << layer.params.bits;
     }

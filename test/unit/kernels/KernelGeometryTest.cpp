@@ -193,10 +193,10 @@ TEST(KernelGeometry, PlannedGemvInstancesMatchTheDeviceTemplate) {
 
 TEST(KernelGeometry, ChosenGemvTilingsMatchTheDeviceTemplate) {
   checkGemv<3072, 40, 4, 32, false, 256, 4, 3, 8, false, false, false, false>();
-  checkGemv<160, 96, 3, 32, true, 64, 2, 1, 1, false, true, false, true>();
+  checkGemv<160, 96, 3, 32, true, 64, 4, 1, 1, false, true, false, true>();
   checkGemv<11008, 4096, 4, 128, true, 256, 4, 4, 1, false, false, true,
             false>();
-  checkGemv<100, 38, 3, 100, false, 64, 2, 1, 8, false, false, false, true>();
+  checkGemv<100, 38, 3, 100, false, 64, 4, 1, 8, false, false, false, true>();
 }
 
 TEST(KernelGeometry, PlannedGemmInstancesMatchTheDeviceTemplate) {

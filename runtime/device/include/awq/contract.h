@@ -142,9 +142,37 @@ constexpr int64_t kGemvStagedUnitFloats = kGemvValuesPerUnit + 4;
 constexpr int64_t kGemvStagedRowFloats =
     kGemvUnitsPerTile * kGemvStagedUnitFloats;
 
-/// Words per load of a GEMV unit (a chunk; a unit holds `bits` words): one
-/// 16-byte load for 4 and 8 bits; 3-bit units (three words) load word by word.
-AWQ_CONTRACT int gemvChunkWords(int64_t bits) { return bits == 3 ? 1 : 4; }
+/// Columns whose words the GEMV layout interleaves. A lane loads 16 bytes at
+/// a time: 4 and 8-bit units (4 and 8 words) are whole 16-byte chunks of one
+/// column, while a 3-bit unit's 3 words fill none, so 4 columns' word h of a
+/// unit form chunk h.
+AWQ_CONTRACT int64_t gemvInterleavedColumns(int64_t bits) {
+  return bits == 3 ? 4 : 1;
+}
+/// Words of one column in a 16-byte chunk (4; 1 for 3 bits).
+AWQ_CONTRACT int gemvChunkWords(int64_t bits) {
+  return static_cast<int>(4 / gemvInterleavedColumns(bits));
+}
+
+/// Where word `word` (0..bits-1) of unit `unit` of column `column` sits in
+/// the GEMV layout's qweight (`units` units per column; runtime/kernels/
+/// GemvLayout.h): columns in groups of gemvInterleavedColumns, each group's
+/// units in tiles of 32, a tile's 16-byte chunks chunk-major and
+/// unit-minor, so that lane l of a warp reads unit l with one load per chunk.
+AWQ_CONTRACT int64_t gemvWordIndex(int64_t column, int64_t unit, int64_t word,
+                                   int64_t units, int64_t bits) {
+  const int64_t interleave = gemvInterleavedColumns(bits);
+  const int64_t columnWords = gemvChunkWords(bits);
+  const int64_t tile = unit / kGemvUnitsPerTile;
+  const int64_t lane = unit % kGemvUnitsPerTile;
+  const int64_t rest = units - tile * kGemvUnitsPerTile;
+  const int64_t tileUnits = rest < kGemvUnitsPerTile ? rest : kGemvUnitsPerTile;
+  const int64_t chunk = word / columnWords;
+  return column / interleave * interleave * units * bits +
+         tile * kGemvUnitsPerTile * bits * interleave +
+         (chunk * tileUnits + lane) * 4 + column % interleave * columnWords +
+         word % columnWords;
+}
 
 /// Columns of a row (one group) of the GEMV layout's scales and zero points:
 /// N padded with zeros to a multiple of 32, so that a warp reads its
@@ -156,11 +184,12 @@ AWQ_CONTRACT int64_t gemvScaleColumns(int64_t n) {
 }
 
 /// The GEMV layout's buffers (awq/gemv.cuh; runtime/kernels/GemvLayout.h):
-/// each column's K padded to 32-value units of `bits` words; scales
-/// [G, gemvScaleColumns(N)].
+/// each column's K padded to 32-value units of `bits` words, N to a multiple
+/// of gemvInterleavedColumns; scales [G, gemvScaleColumns(N)].
 AWQ_CONTRACT WeightBuffers gemvBuffers(const LinearShape &s) {
   WeightBuffers b{};
-  b.qweightBytes = s.n * ceilDiv(s.k, kGemvValuesPerUnit) * s.bits * 4;
+  b.qweightBytes = roundUp(s.n, gemvInterleavedColumns(s.bits)) *
+                   ceilDiv(s.k, kGemvValuesPerUnit) * s.bits * 4;
   b.scaleRows = s.groups();
   b.scaleCols = gemvScaleColumns(s.n);
   b.zeros = s.zeroPoint;
@@ -256,6 +285,9 @@ AWQ_CONTRACT const char *gemvViolation(const LinearShape &s,
     return why;
   if (const char *why = gemvParamsViolation(p))
     return why;
+  if (p.colsPerWarp % gemvInterleavedColumns(s.bits) != 0)
+    return "3-bit weights interleave 4 columns: cols_per_warp must be a "
+           "multiple of 4";
   if (s.siluMul && p.colsPerWarp % 2 != 0)
     return "silu_mul needs an even cols_per_warp (gate and up columns of a "
            "pair stay in one warp)";

@@ -158,7 +158,10 @@ struct GemvConfig {
   static constexpr int kUnitWords = Bits;
   static constexpr long long kColumnWords =
       static_cast<long long>(kUnits) * kUnitWords;
-  /// Words per load (contract: gemvChunkWords).
+  /// Columns interleaved word by word (3 bits: 4) and a column's words per
+  /// 16-byte load (contract: gemvInterleavedColumns, gemvChunkWords).
+  static constexpr int kInterleave =
+      static_cast<int>(gemvInterleavedColumns(Bits));
   static constexpr int kChunkWords = gemvChunkWords(Bits);
   static constexpr int kChunksPerUnit = kUnitWords / kChunkWords;
 
@@ -373,6 +376,19 @@ template <class Cfg> struct GemvWarpColumns {
     scales = args.scales + scaleColumn;
     zeros = args.zeros + scaleColumn;
   }
+  /// Column offset of the warp's g-th group of interleaved columns (3 bits),
+  /// clamped to the layout's last group where N is not a multiple of the
+  /// warp's columns (the padding columns of that group are never stored).
+  __device__ __forceinline__ int groupOffset(int g) const {
+    constexpr int kLastGroup =
+        (Cfg::kN + Cfg::kInterleave - 1) / Cfg::kInterleave * Cfg::kInterleave -
+        Cfg::kInterleave;
+    if constexpr (kWholeWarps)
+      return Cfg::kInterleave * g;
+    else
+      return minInt(firstColumn + Cfg::kInterleave * g, kLastGroup) -
+             firstColumn;
+  }
   /// Column offset c of the warp, clamped to N - 1 where N is not a multiple
   /// of the warp's columns.
   __device__ __forceinline__ int offset(int c) const {
@@ -395,25 +411,40 @@ loadLaneTile(const GemvWarpColumns<Cfg> &columns, GemvLaneTile<Cfg> &out,
   const int unitInTile = kWholeTiles ? lane : minInt(lane, units - 1);
   const int unit = 32 * tile + unitInTile;
   const int group = Cfg::kGroupSize == Cfg::kK ? 0 : unit / Cfg::kUnitsPerGroup;
-  // Column stream, then the tile, then chunk-major / lane-minor words.
+  // Column stream (or group of interleaved columns), then the tile, then
+  // 16-byte chunks chunk-major / lane-minor (contract: gemvWordIndex).
   const uint32_t *tileWords =
-      columns.words + static_cast<long long>(tile) * 32 * Cfg::kUnitWords +
-      unitInTile * Cfg::kChunkWords;
+      columns.words +
+      static_cast<long long>(tile) * 32 * Cfg::kUnitWords * Cfg::kInterleave +
+      unitInTile * 4;
+  if constexpr (Cfg::kInterleave > 1) {
+    // Chunk h holds word h of this unit for kInterleave columns.
 #pragma unroll
-  for (int c = 0; c < Cfg::kColsPerWarp; ++c) {
-    const long long column = columns.offset(c);
+    for (int g = 0; g < Cfg::kColsPerWarp / Cfg::kInterleave; ++g) {
+      const long long column = columns.groupOffset(g);
 #pragma unroll
-    for (int chunk = 0; chunk < Cfg::kChunksPerUnit; ++chunk) {
-      const uint32_t *p = tileWords + column * Cfg::kColumnWords +
-                          chunk * units * Cfg::kChunkWords;
-      if constexpr (Cfg::kChunkWords == 4) {
-        const uint4 v = loadStreaming16(p, policy);
+      for (int chunk = 0; chunk < Cfg::kChunksPerUnit; ++chunk) {
+        const uint4 v = loadStreaming16(
+            tileWords + column * Cfg::kColumnWords + chunk * units * 4, policy);
+        const uint32_t parts[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          out.words[Cfg::kInterleave * g + j][chunk] = parts[j];
+      }
+    }
+  } else {
+    // Chunk h holds words 4h..4h+3 of this unit of one column.
+#pragma unroll
+    for (int c = 0; c < Cfg::kColsPerWarp; ++c) {
+      const long long column = columns.offset(c);
+#pragma unroll
+      for (int chunk = 0; chunk < Cfg::kChunksPerUnit; ++chunk) {
+        const uint4 v = loadStreaming16(
+            tileWords + column * Cfg::kColumnWords + chunk * units * 4, policy);
         out.words[c][4 * chunk + 0] = v.x;
         out.words[c][4 * chunk + 1] = v.y;
         out.words[c][4 * chunk + 2] = v.z;
         out.words[c][4 * chunk + 3] = v.w;
-      } else {
-        out.words[c][chunk] = loadStreaming4(p, policy);
       }
     }
   }

@@ -190,27 +190,6 @@ __device__ __forceinline__ uint4 loadStreaming16(const void *pointer,
   return v;
 }
 
-/// The 4-byte version of loadStreaming16; `pointer` 4-byte aligned.
-__device__ __forceinline__ uint32_t loadStreaming4(const void *pointer,
-                                                   uint64_t policy) {
-  uint32_t v;
-#if defined(__CUDA_ARCH__)
-  if constexpr (target::kAsyncCopy)
-    asm volatile(
-        "ld.global.nc.L1::no_allocate.L2::cache_hint.u32 %0, [%1], %2;\n"
-        : "=r"(v)
-        : "l"(pointer), "l"(policy));
-  else
-    asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];\n"
-                 : "=r"(v)
-                 : "l"(pointer));
-#else
-  (void)policy;
-  std::memcpy(&v, pointer, sizeof(v));
-#endif
-  return v;
-}
-
 //===----------------------------------------------------------------------===//
 // Warp reductions
 //===----------------------------------------------------------------------===//

@@ -297,6 +297,15 @@ func.func @linear_gemv_silu_mul_misfit(%x: tensor<?x256xf16>, %w: !w) {
 
 // -----
 
+!w = !awq.qweight<k = 256, n = 256, bits = 3, group = 128, zero_point, autoawq_gemm>
+func.func @linear_gemv_3bit_cols_misfit(%x: tensor<?x256xf16>, %w: !w) {
+  // expected-error @+1 {{gemv configuration does not fit the layer: 3-bit weights interleave 4 columns: cols_per_warp must be a multiple of 4}}
+  %0 = awq.linear %x, %w {gemv = #awq.gemv<threads = 128, cols_per_warp = 2, k_split = 1, max_rows = 4>} : tensor<?x256xf16>, !w -> tensor<?x256xf16>
+  return
+}
+
+// -----
+
 func.func @rms_rank(%x: tensor<256xf16>, %g: tensor<256xf16>) {
   // expected-error @+1 {{input must be a 2-D [M x K] tensor, got 'tensor<256xf16>'}}
   %0 = awq.rms_norm %x, %g : tensor<256xf16>, tensor<256xf16>
