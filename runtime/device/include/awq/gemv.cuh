@@ -756,7 +756,6 @@ computeTile(const GemvLaneTile<Cfg> &in, const GemvLaneGroups<Cfg> &groups,
     }
   }
   if constexpr (Cfg::kActivation == ActivationType::BF16) {
-    using Ops = GemvElement<Cfg::kActivation>;
     const float2 *unitSlots = reinterpret_cast<const float2 *>(unitSums);
     const float accumulatorScale = exp2Int(kGemvWideAccumulatorExponent);
     float2 slot[Rows];
