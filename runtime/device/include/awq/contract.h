@@ -249,13 +249,13 @@ AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
   return g;
 }
 
-/// Tiles per iteration of the K loop of a block with several tiles: with
-/// more than two, two register buffers trade roles (one computed while the
-/// next tile loads into the other), so an iteration covers two tiles and no
-/// register is copied; with two, such a loop would run once (compilers drop
-/// it), so the loop takes one tile and copies the prefetched one.
+/// Tiles per iteration of the K loop of a block with several tiles: two
+/// register buffers trade roles (one computed while the next tile loads into
+/// the other), so an iteration covers two tiles and no register is copied.
+/// With exactly two tiles the loop runs once, but its trip count depends on
+/// blockIdx, so the compiled loop stays a loop (awq-kernel-stats counts it).
 AWQ_CONTRACT int64_t gemvTilesPerIteration(const GemvGeometry &g) {
-  return g.tilesPerSplit > 2 ? 2 : 1;
+  return g.tilesPerSplit >= 2 ? 2 : 1;
 }
 
 /// The most dynamic shared memory a GEMV block uses without opting in.
