@@ -110,12 +110,16 @@ std::optional<GemvParams> planGemv(const LinearShape &shape,
     return std::nullopt;
   GemvParams params;
   params.threads = 128;
-  // An 8-bit unit is twice the words of a 4-bit one: half the columns per
-  // warp keeps the register-double-buffered tile from spilling.
-  params.colsPerWarp = shape.bits == 8 ? 4 : 8;
   params.maxRows = 1;
   while (params.maxRows < std::min<int64_t>(options.gemvRows, 4))
     params.maxRows *= 2;
+  // An 8-bit unit is twice the words of a 4-bit one. One row body holds 8
+  // columns' double-buffered tiles in ~190 registers (2 blocks, 8 warps per
+  // SM, the same 64 KB in flight as 4 columns at 16 warps) and shares the
+  // x staging and per-tile work among twice the weights (docs/performance.md:
+  // 3.15-3.26 -> 2.68-2.75 instructions per weight); bodies of several rows
+  // would spill with 8, so they keep 4.
+  params.colsPerWarp = shape.bits == 8 && params.maxRows > 1 ? 4 : 8;
   params.kSplit = 1;
   const GemvGeometry geometry = gemvGeometry(shape, params);
   // A memory-bound kernel needs many loads in flight: split K until the

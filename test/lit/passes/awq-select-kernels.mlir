@@ -33,11 +33,11 @@ func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !d
   // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 1>
   %1 = awq.linear %h, %d : tensor<?x11008xf16>, !down -> tensor<?x4096xf16>
   // A 64-column 8-bit layer gets 64-wide GEMM tiles on one warp column, and
-  // its four GEMV blocks (4 columns per warp) split K four ways (4096 values
-  // = 4 GEMV tiles).
+  // its two GEMV blocks (8 columns per warp in the one-row body) split K four
+  // ways (4096 values = 4 GEMV tiles).
   // CHECK: awq.linear
   // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 64, tile_k = 128, warps_m = 2, warps_n = 1, stages = 3, split_k = 8>
-  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 4, max_rows = 1>
+  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 4, max_rows = 1>
   %2 = awq.linear %x, %n : tensor<?x4096xf16>, !narrow -> tensor<?x64xf16>
   return %0, %1, %2 : tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x64xf16>
 }
@@ -53,7 +53,7 @@ func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !d
 module attributes {awq.target = "sm_86"} {
 func.func @consumer(%x: tensor<?x8192xf16>, %w: !w8) -> tensor<?x28672xf16> {
   // CHECK: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 3, split_k = 1>
-  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 4, k_split = 1, max_rows = 1>
+  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 1>
   %0 = awq.linear %x, %w : tensor<?x8192xf16>, !w8 -> tensor<?x28672xf16>
   return %0 : tensor<?x28672xf16>
 }

@@ -489,6 +489,24 @@ const HostRunCase kCases[] = {
      0,
      0,
      {3}},
+    // 8-bit one-row body with 8 columns per warp (the planner's one-row
+    // pick): split-K over a short last tile, N not a multiple of the block's
+    // 32 columns, SiLU-and-multiply.
+    {"Bits8HostRun_OneRowEightColumns",
+     2112,
+     38,
+     8,
+     64,
+     true,
+     false,
+     true,
+     false,
+     true,
+     128,
+     8,
+     2,
+     1,
+     {1}},
     // bf16: the same ground (3/4/8 bits, groups, zero point or symmetric,
     // every epilogue, split-K, 1..8 rows), then the ends of bf16's range.
     {"Bf16Bits4_SplitK",

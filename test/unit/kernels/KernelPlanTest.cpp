@@ -463,9 +463,17 @@ TEST(PlanGemv, LlamaShapesOnH100) {
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->kSplit, 1);
   EXPECT_EQ(gemvGeometry(s, *p).gridX, 688);
-  // 8-bit: 4 columns per warp.
+  // 8-bit: 8 columns per warp in a one-row body, 4 in bodies of several
+  // rows (registers).
+  PlanOptions oneRow;
+  oneRow.gemvRows = 1;
+  p = planGemv(layer(4096, 4096, 8, 128), h100, oneRow);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->maxRows, 1);
+  EXPECT_EQ(p->colsPerWarp, 8);
   p = planGemv(layer(4096, 4096, 8, 128), h100);
   ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->maxRows, 4);
   EXPECT_EQ(p->colsPerWarp, 4);
 }
 
