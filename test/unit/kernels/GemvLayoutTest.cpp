@@ -120,8 +120,9 @@ void expectRoundTrip(const QuantizedLinear &layer) {
     for (int64_t c = layer.n; c < scaleColumns; ++c) {
       const size_t packed = static_cast<size_t>(g * scaleColumns + c);
       ASSERT_EQ(w.scales[packed], 0) << "padding column " << c;
-      if (layer.params.zeroPoint)
+      if (layer.params.zeroPoint) {
         ASSERT_EQ(w.zeros[packed], 0) << "padding column " << c;
+      }
     }
   for (int64_t c = 0; c < layer.n; ++c)
     for (int64_t g = 0; g < groups; ++g) {

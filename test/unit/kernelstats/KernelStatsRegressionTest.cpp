@@ -33,7 +33,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -294,11 +293,15 @@ std::string blockDescriptionWithBits(int bits) {
   std::ifstream in(defaultKernelStatsInput());
   std::stringstream text;
   text << in.rdbuf();
-  const std::string original = text.str();
-  const std::string replaced = std::regex_replace(
-      original, std::regex("\"bits\": 4"), "\"bits\": " + std::to_string(bits));
-  if (replaced == original)
-    throw std::runtime_error("no \"bits\": 4 in " + defaultKernelStatsInput());
+  std::string description = text.str();
+  const std::string from = "\"bits\": 4";
+  const std::string to = "\"bits\": " + std::to_string(bits);
+  size_t replaced = 0;
+  for (size_t at = description.find(from); at != std::string::npos;
+       at = description.find(from, at + to.size()), ++replaced)
+    description.replace(at, from.size(), to);
+  if (replaced == 0)
+    throw std::runtime_error("no " + from + " in " + defaultKernelStatsInput());
   std::string path = ::testing::TempDir() + "kernelstats-block-" +
                      std::to_string(bits) + "bit-XXXXXX.json";
   // The input's kind comes from its extension, so the name keeps ".json".
@@ -306,7 +309,7 @@ std::string blockDescriptionWithBits(int bits) {
   if (fd < 0)
     throw std::runtime_error("mkstemps failed for " + path);
   ::close(fd);
-  std::ofstream(path) << replaced;
+  std::ofstream(path) << description;
   return path;
 }
 
