@@ -117,7 +117,7 @@ std::optional<GemvParams> planGemv(const LinearShape &shape,
   // columns' double-buffered tiles in ~190 registers (2 blocks, 8 warps per
   // SM, the same 64 KB in flight as 4 columns at 16 warps) and shares the
   // x staging and per-tile work among twice the weights (docs/performance.md:
-  // 3.15-3.26 -> 2.68-2.75 instructions per weight); bodies of several rows
+  // 3.15-3.26 -> 2.68-2.76 instructions per weight); bodies of several rows
   // would spill with 8, so they keep 4.
   params.colsPerWarp = shape.bits == 8 && params.maxRows > 1 ? 4 : 8;
   params.kSplit = 1;

@@ -252,8 +252,9 @@ AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
 /// Tiles per iteration of the K loop of a block with several tiles: two
 /// register buffers trade roles (one computed while the next tile loads into
 /// the other), so an iteration covers two tiles and no register is copied.
-/// With exactly two tiles the loop runs once, but its trip count depends on
-/// blockIdx, so the compiled loop stays a loop (awq-kernel-stats counts it).
+/// With exactly two tiles the loop runs once; the kernel hides its bound from
+/// the optimiser (opaqueInt) so that it stays a loop on every target, one
+/// awq-kernel-stats can find and count.
 AWQ_CONTRACT int64_t gemvTilesPerIteration(const GemvGeometry &g) {
   return g.tilesPerSplit >= 2 ? 2 : 1;
 }
