@@ -198,8 +198,7 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
       // the zero point and the scale; a loop iteration covers
       // gemvTilesPerIteration tiles.
       const int64_t tiles = gemvTilesPerIteration(g);
-      body.mathExpected =
-          tiles * p.colsPerWarp * r * (kGemvValuesPerUnit + 2);
+      body.mathExpected = tiles * p.colsPerWarp * r * (kGemvValuesPerUnit + 2);
       body.weightsPerIteration = tiles * g.colsPerBlock * kGemvValuesPerTile;
       if (hasLoop) {
         // The loop whose FFMA count is closest to this body's.
@@ -277,7 +276,8 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
 
 KernelStats analyzeKernel(const std::string &name,
                           const KernelInstance &instance,
-                          const std::string &target, const Disassembler &tool) {
+                          const std::string &target, const Disassembler &tool,
+                          const std::vector<std::string> &extraNvrtcOptions) {
   const std::optional<Target> parsed = parseTarget(target);
   if (!parsed)
     throw Error("unknown target '" + target + "' (known: " + knownTargets() +
@@ -290,6 +290,7 @@ KernelStats analyzeKernel(const std::string &name,
   stats.target = target;
   NvrtcOptions options;
   options.arch = target;
+  options.extraOptions = extraNvrtcOptions;
   const CompileResult compiled =
       compileToCubin(instance.source(name), name + ".cu", options);
   stats.nvrtcSeconds = compiled.seconds;

@@ -110,10 +110,12 @@ struct KernelStats {
 void analyzeSass(const sass::Function &function, KernelStats &stats);
 
 /// Compiles `instance` as kernel `name` for `target` with NVRTC (the
-/// project's compile path), disassembles it with `tool` and analyzes it.
-KernelStats analyzeKernel(const std::string &name,
-                          const KernelInstance &instance,
-                          const std::string &target, const Disassembler &tool);
+/// project's compile path, plus `extraNvrtcOptions` after its own),
+/// disassembles it with `tool` and analyzes it.
+KernelStats
+analyzeKernel(const std::string &name, const KernelInstance &instance,
+              const std::string &target, const Disassembler &tool,
+              const std::vector<std::string> &extraNvrtcOptions = {});
 
 } // namespace awq
 

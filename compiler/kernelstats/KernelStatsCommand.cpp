@@ -142,6 +142,7 @@ int runKernelStatsCommand(const std::vector<std::string> &argv,
                   "nvidia-cuda-nvdisasm into .venv), or name one with "
                   "--disassembler or AWQC_DISASSEMBLER (looked at " +
                   disassemblerSearchDescription() + ")");
+    const std::vector<std::string> nvrtcOptions = args.values(OPT_nvrtc_option);
     const bool json = args.flag(OPT_json);
     std::vector<KernelStats> all;
     for (const std::string &target : targets)
@@ -151,7 +152,8 @@ int runKernelStatsCommand(const std::vector<std::string> &argv,
           instance.shape.activation = *activation;
           name += std::string("_") + activationTypeName(*activation);
         }
-        all.push_back(analyzeKernel(name, instance, target, tool));
+        all.push_back(
+            analyzeKernel(name, instance, target, tool, nvrtcOptions));
       }
     if (json) {
       nlohmann::json array = nlohmann::json::array();

@@ -21,6 +21,10 @@ defm disassembler : Value<"disassembler", "PATH",
   "toolkit, PATH, then the project's .venv)">;
 defm families : Value<"families", "both|gemv|gemm",
   "Kernel families to emit and report (default both)">;
+defm nvrtc_option : Value<"nvrtc-option", "OPTION",
+  "Pass OPTION to NVRTC after the project's own options, repeatable (to "
+  "see what a compile option does to the machine code; the runtime passes "
+  "none)">;
 defm activation : Value<"activation", "f16|bf16",
   "Activation type of every kernel (default: the model's, fp16 unless it "
   "says otherwise); bf16 needs sm_80 or newer">;

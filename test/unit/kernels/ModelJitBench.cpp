@@ -10,6 +10,9 @@
 //   BM_JitModel/distinct:1  each template instance once (8 sources), as the
 //                           compiler emits them now.
 // Counters: kernels compiled, and seconds per kernel.
+// --nvrtc-option=OPTION (repeatable, before the benchmark's own flags) passes
+// OPTION to NVRTC after the project's options, to time a compile option
+// (docs/jit-cache.md); the runtime passes none.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/kernels/KernelInstance.h"
@@ -18,11 +21,15 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace {
+
+/// NVRTC options from --nvrtc-option, set by main before the benchmarks run.
+std::vector<std::string> extraNvrtcOptions;
 
 struct Use {
   std::string layer;
@@ -80,6 +87,7 @@ void BM_JitModel(benchmark::State &state) {
   }
   awq::NvrtcOptions options;
   options.arch = "sm_90";
+  options.extraOptions = extraNvrtcOptions;
   for (auto _ : state)
     for (const auto &[name, source] : sources)
       benchmark::DoNotOptimize(
@@ -99,4 +107,21 @@ BENCHMARK(BM_JitModel)
 
 } // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char **argv) {
+  // Take --nvrtc-option=OPTION out of argv; Google Benchmark gets the rest.
+  const char *const prefix = "--nvrtc-option=";
+  std::vector<char *> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0 && std::strncmp(argv[i], prefix, std::strlen(prefix)) == 0)
+      extraNvrtcOptions.emplace_back(argv[i] + std::strlen(prefix));
+    else
+      rest.push_back(argv[i]);
+  }
+  int restCount = static_cast<int>(rest.size());
+  benchmark::Initialize(&restCount, rest.data());
+  if (benchmark::ReportUnrecognizedArguments(restCount, rest.data()))
+    return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
