@@ -121,9 +121,10 @@ TEST_P(NumericsMatrix, EveryKernelMatchesTheReference) {
     EXPECT_EQ(spec.instance.shape.activation, activation)
         << spec.name << ": the kernel must read the layer's " << element;
   for (const KernelSpec &spec : specs)
-    if (spec.instance.family == KernelFamily::Gemm && !arch->asyncCopy)
+    if (spec.instance.family == KernelFamily::Gemm && !arch->asyncCopy) {
       EXPECT_EQ(spec.instance.gemm.stages, 2)
           << spec.name << ": register staging holds one tile in flight";
+    }
   HostKernelRunner runner(specs, {}, arch->smVersion);
 
   const uint64_t seed = test::testSeed();

@@ -109,8 +109,9 @@ TEST(SassLoops, FindsNestedLoopsAndIgnoresDivergenceFallbackAndTrap) {
   EXPECT_EQ(inner.instructions, 5u);
   // The fallback (0x120..0x140) is unreachable without the BRA.DIV edge.
   for (const Block &b : flow.blocks) {
-    if (f.code[b.first].address >= 0x120 && f.code[b.first].address <= 0x140)
+    if (f.code[b.first].address >= 0x120 && f.code[b.first].address <= 0x140) {
       EXPECT_FALSE(b.reachable);
+    }
   }
 }
 

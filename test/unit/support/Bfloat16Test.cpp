@@ -141,8 +141,9 @@ TEST(Bfloat16, EveryBfloat16WidensExactlyAndRoundTrips) {
       EXPECT_TRUE(std::isnan(wide)) << std::hex << h;
       continue;
     }
-    if ((h & 0x7fffu) != 0x7f80u)
+    if ((h & 0x7fffu) != 0x7f80u) {
       EXPECT_EQ(static_cast<double>(wide), bfloat16Value(h)) << std::hex << h;
+    }
     ASSERT_EQ(awq::floatToBfloat16(wide), h) << std::hex << h;
     ASSERT_EQ(awq::elementToFloat(static_cast<uint16_t>(h),
                                   awq::ActivationType::BF16),
