@@ -4,18 +4,18 @@
 // reports) and each architecture with bf16 arithmetic (sm_80, sm_90,
 // sm_120), builds the same instance with bf16 activations, compiles both
 // with NVRTC, and requires the bf16 main loop's instructions per weight to
-// be at most 6% above fp16's and its resident warps and weight bytes in
-// flight per SM at least 95% of fp16's. The issue's target (issue 11, part
-// 5) is 5%: bf16 costs a fixed +0.12 per weight (the per-unit power-of-two
-// normalisation and the unit factor applied per column, about 31
-// instructions per lane and tile), which was +3.1% to +4.7% of the loop
-// before the fp16 loop shrank to 2.7-2.9 per weight and is +3.3% to +5.1%
-// now (4096 x 4096 on sm_90 is the one above 5%). ALU-pipe instructions per
-// weight may grow by 10%: bf16 adds +0.10 to +0.11 per weight on every
-// architecture and row count, because widening bf16 is an integer shift or
-// mask where fp16's HADD2.F32 runs on the FMA pipe (x, scale and zero: 24
-// per lane and tile): +7.7% to +9.3%. Prints both, and the classes that
-// differ, so the numbers can be quoted.
+// be at most 5% above fp16's (issue 11, part 5) and its resident warps and
+// weight bytes in flight per SM at least 95% of fp16's. bf16 costs a fixed
+// +0.12 per weight (the per-unit power-of-two normalisation and the unit
+// factor applied per column, about 31 instructions per lane and tile):
+// +3.5% to +4.8% of the loop since the staging loop became straight-line
+// code (it was +3.3% to +5.1%, over 5% on 4096 x 4096 for sm_90, when the
+// loop was longer). ALU-pipe instructions per weight may grow by 10%: bf16
+// adds +0.10 to +0.11 per weight on every architecture and row count,
+// because widening bf16 is an integer shift or mask where fp16's HADD2.F32
+// runs on the FMA pipe (x, scale and zero: 24 per lane and tile): +7.7% to
+// +9.2%. Prints both, and the classes that differ, so the numbers can be
+// quoted.
 //
 // Skips (GTEST_SKIP) when no disassembler is found.
 //
@@ -32,12 +32,12 @@
 namespace awq {
 namespace {
 
-constexpr double kAllowed = 1.06;
+constexpr double kAllowed = 1.05;
 constexpr double kAllowedAlu = 1.10;
 
 class GemvBf16Stats : public ::testing::TestWithParam<const char *> {};
 
-TEST_P(GemvBf16Stats, WithinSixPercentOfFp16) {
+TEST_P(GemvBf16Stats, WithinFivePercentOfFp16) {
   const std::string arch = GetParam();
   const Disassembler tool = findDisassembler();
   if (tool.path.empty())

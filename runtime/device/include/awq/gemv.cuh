@@ -460,14 +460,24 @@ __device__ __forceinline__ int stagedQuad(int unit, int quad) {
   return unit * static_cast<int>(kGemvStagedUnitFloats / 4) + quad;
 }
 
+/// Whether the staging task of row m and first value k0 reads x (else it
+/// stages zeros). A one-row body's tasks are all of row 0 (rows >= 1), and
+/// where K is whole tiles every k0 of a tile below kTiles is inside K: both
+/// tests then fold away at compile time, and the zero fill with them.
+template <class Cfg, int Rows>
+__device__ __forceinline__ bool stagingTaskReads(int m, int k0, int rows) {
+  constexpr bool kWholeTiles = Cfg::kK % (32 * kGemvUnitValues) == 0;
+  return (Rows == 1 || m < rows) && (kWholeTiles || k0 < Cfg::kK);
+}
+
 /// Stores one task's 8 values of unit `unit` (octet `octet`) of staged row
 /// `row`, each times its field's prescale, and returns their plain sum.
 __device__ __forceinline__ float stageOctet(float *row, int unit, int octet,
                                             const float (&v)[8],
                                             const float (&prescale)[8]) {
-  float sum = 0.0f;
+  float sum = v[0];
 #pragma unroll
-  for (int i = 0; i < 8; ++i)
+  for (int i = 1; i < 8; ++i)
     sum += v[i];
   float4 low, high;
   low.x = v[0] * prescale[0];
@@ -494,13 +504,23 @@ stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
   constexpr int kTasks = Rows * 32 * 4;
   constexpr int kK = Cfg::kK;
   const float sumScale = exp2Int(-kGemvAccumulatorExponent);
-  for (int task = threadIdx.x; task < kTasks; task += Cfg::kThreads) {
+  // A fixed round count: a loop bounded by threadIdx.x alone stays a loop
+  // (the compiler cannot know threadIdx.x < kThreads); one round is then
+  // straight-line code. Several rounds stay a loop: unrolled copies cost
+  // the multi-row bodies registers. A warp's 32 tasks are all valid or all
+  // not, so the shuffles below stay warp-uniform.
+  constexpr int kRounds = (kTasks + Cfg::kThreads - 1) / Cfg::kThreads;
+#pragma unroll 1
+  for (int round = 0; round < kRounds; ++round) {
+    const int task = static_cast<int>(threadIdx.x) + round * Cfg::kThreads;
+    if (kTasks % Cfg::kThreads != 0 && task >= kTasks)
+      break;
     const int m = task >> 7;
     const int unit = (task >> 2) & 31;
     const int octet = task & 3;
     const int k0 = (32 * tile + unit) * kGemvUnitValues + 8 * octet;
     float v[8];
-    if (m < rows && k0 < kK) {
+    if (stagingTaskReads<Cfg, Rows>(m, k0, rows)) {
       const half *xRow = args.x + static_cast<long long>(m0 + m) * kK;
       if constexpr (kK % 8 == 0) {
         const uint4 raw = __ldg(reinterpret_cast<const uint4 *>(xRow + k0));
@@ -620,14 +640,24 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
   constexpr int kTasks = Rows * 32 * 4;
   constexpr int kK = Cfg::kK;
   const float sumScale = exp2Int(-kGemvWideAccumulatorExponent);
-  for (int task = threadIdx.x; task < kTasks; task += Cfg::kThreads) {
+  // A fixed round count: a loop bounded by threadIdx.x alone stays a loop
+  // (the compiler cannot know threadIdx.x < kThreads); one round is then
+  // straight-line code. Several rounds stay a loop: unrolled copies cost
+  // the multi-row bodies registers. A warp's 32 tasks are all valid or all
+  // not, so the shuffles below stay warp-uniform.
+  constexpr int kRounds = (kTasks + Cfg::kThreads - 1) / Cfg::kThreads;
+#pragma unroll 1
+  for (int round = 0; round < kRounds; ++round) {
+    const int task = static_cast<int>(threadIdx.x) + round * Cfg::kThreads;
+    if (kTasks % Cfg::kThreads != 0 && task >= kTasks)
+      break;
     const int m = task >> 7;
     const int unit = (task >> 2) & 31;
     const int octet = task & 3;
     const int k0 = (32 * tile + unit) * kGemvUnitValues + 8 * octet;
     float v[8];
     float a[8];
-    if (m < rows && k0 < kK) {
+    if (stagingTaskReads<Cfg, Rows>(m, k0, rows)) {
       const typename Cfg::Element *xRow =
           args.x + static_cast<long long>(m0 + m) * kK;
       if constexpr (kK % 8 == 0) {
@@ -824,20 +854,21 @@ __device__ __forceinline__ void storeOutput(const ArgsOf<Cfg> &args, int row,
 }
 
 /// One tile of the software pipeline: stage x, start loading the next
-/// tile's weights into `next`, then compute this tile from `current`.
+/// tile's weights into `next` (where `loadNext`), then compute this tile
+/// from `current`.
 template <class Cfg, int Rows>
 __device__ __forceinline__ void
 pipelineStep(const ArgsOf<Cfg> &args, const GemvWarpColumns<Cfg> &columns,
              const GemvLaneTile<Cfg> &current, GemvLaneTile<Cfg> &next,
-             float *staged, float *unitSums, int tile, int tileBegin,
-             int tileEnd, int m0, int rows, int lane, uint64_t policy,
-             const float (&prescale)[8],
+             float *staged, float *unitSums, int tile, bool loadNext, int m0,
+             int rows, int lane, uint64_t policy, const float (&prescale)[8],
              float (&out)[Cfg::kColsPerWarp][Rows]) {
-  if (tile != tileBegin)
-    __syncthreads(); // Everyone is done reading the previous tile's x.
+  // Everyone is done reading the previous tile's x (a needless barrier at
+  // the first tile costs less than testing for it at every tile).
+  __syncthreads();
   stageTile<Cfg, Rows>(args, staged, unitSums, tile, m0, rows, prescale);
   __syncthreads();
-  if (tile + 1 < tileEnd)
+  if (loadNext)
     loadLaneTile<Cfg>(columns, next, tile + 1, lane, policy);
   computeTile<Cfg, Rows>(current, GemvLaneGroups<Cfg>(current), staged,
                          unitSums, lane, out);
@@ -852,7 +883,12 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
   const int warp = threadIdx.x >> 5;
   const int firstColumn = blockIdx.x * Cfg::kColsPerBlock + warp * C;
   const int tileBegin = blockIdx.y * Cfg::kTilesPerSplit;
-  const int tileEnd = minInt(tileBegin + Cfg::kTilesPerSplit, Cfg::kTiles);
+  // Where the splits divide the tiles evenly no block's range is short: the
+  // bound is then a plain sum the compiler can reason with.
+  const int tileEnd =
+      Cfg::kTiles % Cfg::kTilesPerSplit == 0
+          ? tileBegin + Cfg::kTilesPerSplit
+          : minInt(tileBegin + Cfg::kTilesPerSplit, Cfg::kTiles);
 
   float *staged = smem;
   float *unitSums = smem + Rows * Cfg::kStagedRowFloats;
@@ -891,19 +927,25 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
     // Software pipeline: the next tile's weights are loaded into registers
     // while the current tile is computed. Two buffers trade roles every
     // tile, so the loop body covers two tiles and no register is copied.
-    // With two tiles per block the loop runs once; the opaque bound keeps it
-    // a loop on every target, so the code's shape (and what awq-kernel-stats
-    // counts) does not depend on whether the compiler proves that.
+    // With two tiles per block the loop runs once; the opaque bound (used
+    // for every test below) keeps it a loop on every target, so the code's
+    // shape (and what awq-kernel-stats counts) does not depend on whether
+    // the compiler proves that.
     static_assert(Cfg::kTilesPerIteration == 2, "one step per buffer");
     GemvLaneTile<Cfg> bufferB;
     const int loopEnd = Cfg::kTilesPerSplit == 2 ? opaqueInt(tileEnd) : tileEnd;
+    // Every block an even number of tiles: each iteration holds two and
+    // its first always has a successor to load, so only the second tile's
+    // load is conditional.
+    constexpr bool kPairedTiles =
+        Cfg::kTiles % Cfg::kTilesPerSplit == 0 && Cfg::kTilesPerSplit % 2 == 0;
     for (int tile = tileBegin; tile < loopEnd; tile += 2) {
       pipelineStep<Cfg, Rows>(args, columns, bufferA, bufferB, staged, unitSums,
-                              tile, tileBegin, tileEnd, m0, rows, lane, policy,
-                              prescale, out);
-      if (tile + 1 < tileEnd)
+                              tile, kPairedTiles || tile + 1 < loopEnd, m0,
+                              rows, lane, policy, prescale, out);
+      if (kPairedTiles || tile + 1 < loopEnd)
         pipelineStep<Cfg, Rows>(args, columns, bufferB, bufferA, staged,
-                                unitSums, tile + 1, tileBegin, tileEnd, m0,
+                                unitSums, tile + 1, tile + 2 < loopEnd, m0,
                                 rows, lane, policy, prescale, out);
     }
   }
