@@ -215,6 +215,20 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
                             body.mathExpected));
         body.mathExpected *= unroll;
         body.weightsPerIteration *= unroll;
+        // Each tile of the loop has two barriers (x staged, x consumed). A
+        // loop with fewer is not the whole per-tile body (ptxas rotated it or
+        // moved the staging out, as it may when the loop runs once), and
+        // counting it would understate the kernel.
+        int64_t barriers = 0;
+        for (size_t in : sass::loopInstructions(flow, flow.loops[best->first]))
+          barriers += function.code[in].base() == "BAR";
+        if (barriers < 2 * tiles * unroll)
+          throw Error(stats.name + " (" + stats.target + "): the " +
+                      std::to_string(r) + "-row body's loop holds " +
+                      std::to_string(barriers) + " barrier(s), expected " +
+                      std::to_string(2 * tiles * unroll) +
+                      " (two per tile): part of the per-tile work lies "
+                      "outside it, so its count would be too low");
         countBody(function, flow, best->first, p.threads, body);
         candidates.erase(best);
         estimate(stats, body);

@@ -41,7 +41,8 @@ namespace bundle {
 /// The format this code writes and reads; a reader refuses any other.
 /// 2: the GEMV layout's scales and zero points are [groups, N padded to 32]
 /// (were [N, groups]).
-constexpr int kFormatVersion = 2;
+/// 3: a bf16 layer's GEMV layout stores its scales times 2^30.
+constexpr int kFormatVersion = 3;
 constexpr const char *kFormatName = "awqc-bundle";
 /// Alignment of every tensor's first byte in the file.
 constexpr uint64_t kAlignment = 256;

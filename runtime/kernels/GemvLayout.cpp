@@ -25,14 +25,29 @@ bool isFiniteElement(uint16_t bits, ActivationType type) {
                                       : (bits & 0x7c00u) != 0x7c00u;
 }
 
-/// The bf16 GEMV multiplies each scale by 2^30 (awq/gemv.cuh,
-/// kGemvWideAccumulatorExponent): scales must stay below 2^96 so that
-/// product is finite (docs/numerics.md, "bf16 GEMV").
+/// A bf16 layer's layout stores each scale times 2^30
+/// (kGemvWideAccumulatorExponent, awq/contract.h): scales must stay below
+/// 2^96 so that the stored value is finite (docs/numerics.md, "bf16 GEMV").
 bool isRepresentableScale(uint16_t bits, ActivationType type) {
   if (!isFiniteElement(bits, type))
     return false;
   return type != ActivationType::BF16 ||
          std::fabs(bfloat16ToFloat(bits)) < std::ldexp(1.0f, 96);
+}
+
+/// The stored bits of scale `bits` (bf16: times 2^30, exact, as any power of
+/// two of a finite bf16 below 2^96 is; fp16: as is) and back.
+uint16_t storedScale(uint16_t bits, ActivationType type) {
+  if (type != ActivationType::BF16)
+    return bits;
+  return floatToElement(
+      std::ldexp(bfloat16ToFloat(bits), kGemvWideAccumulatorExponent), type);
+}
+uint16_t logicalScale(uint16_t stored, ActivationType type) {
+  if (type != ActivationType::BF16)
+    return stored;
+  return floatToElement(
+      std::ldexp(bfloat16ToFloat(stored), -kGemvWideAccumulatorExponent), type);
 }
 
 } // namespace
@@ -126,7 +141,7 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
     for (int64_t c = 0; c < n; ++c) {
       const size_t from = static_cast<size_t>(g * n + c);
       const size_t to = static_cast<size_t>(g * out.scaleColumns + c);
-      out.scales[to] = layer.scales[from];
+      out.scales[to] = storedScale(layer.scales[from], activation);
       if (p.zeroPoint) // z < 256 is exact in fp16 and bf16.
         out.zeros[to] =
             floatToElement(static_cast<float>(layer.zeros[from]), activation);
@@ -197,7 +212,7 @@ QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
       };
       if (!isFiniteElement(scales[from], activation))
         throw Error(what + ": the scale of " + where() + " is not finite");
-      layer.scales[to] = scales[from];
+      layer.scales[to] = logicalScale(scales[from], activation);
       if (!params.zeroPoint)
         continue;
       const float z = elementToFloat(zeros[from], activation);
@@ -249,8 +264,11 @@ std::string describeGemvLayout(int bits) {
       << "    bit 31 is bit j of k = 31\n";
     break;
   }
-  s << "  scales, zeros: fp16 or bf16 (the layer's activation type) [N, "
-       "groups], index n*groups + g; zeros hold z (absent if symmetric)\n"
+  s << "  scales, zeros: fp16 or bf16 (the layer's activation type) [groups, "
+       "Ns], index g*Ns + n\n"
+    << "    (Ns = N rounded up to 32, the padding 0); bf16 scales are stored "
+       "times 2^"
+    << kGemvWideAccumulatorExponent << "; zeros hold z (absent if symmetric)\n"
     << "  bias: the activation type [N]\n";
   return s.str();
 }

@@ -32,7 +32,9 @@
 //    to 32, gemvScaleColumns) of the layer's activation type (fp16 or bf16),
 //    row-major: scale of (group g, column n) at g * N_s + n, so that a warp
 //    loads its columns' scales of a group with one vector load; the padding
-//    columns hold 0.
+//    columns hold 0. A bf16 layer stores s 2^30 (kGemvWideAccumulatorExponent
+//    in awq/contract.h: the bf16 kernel's sums carry 2^-30), exact for every
+//    scale the repacker accepts (finite, below 2^96).
 //  - zeros: [G_n, N_s] of the activation type holding the zero point z itself
 //    (exact), same indexing; empty for a symmetric layer (the kernel uses
 //    2^(b-1)).
@@ -64,7 +66,7 @@ struct GemvWeights {
   /// Packed weights, n (3 bits: rounded up to 4) * units * bits words, in
   /// the layout above.
   std::vector<uint32_t> qweight;
-  /// Element bits, [numGroups, scaleColumns].
+  /// Element bits, [numGroups, scaleColumns] (bf16: s 2^30).
   std::vector<uint16_t> scales;
   /// Element bits of z, [numGroups, scaleColumns]; empty when the layer is
   /// symmetric.

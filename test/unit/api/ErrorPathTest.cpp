@@ -87,7 +87,7 @@ TEST(ErrorPathTest, StatusNames) {
   EXPECT_STREQ(awqc_status_name(static_cast<awqc_status>(-1)),
                "AWQC_ERROR_UNKNOWN");
   EXPECT_THAT(awqc_runtime_version(),
-              MatchesRegex("awqc-runtime [0-9.]+ \\(bundle format 2\\)"));
+              MatchesRegex("awqc-runtime [0-9.]+ \\(bundle format 3\\)"));
 }
 
 // --- Devices and targets ---------------------------------------------------
@@ -344,9 +344,9 @@ TEST(ErrorPathTest, FlippedSourceByteIsCorrupt) {
 }
 
 TEST(ErrorPathTest, NewerFormatVersionIsVersionError) {
-  const std::string from = R"("format_version":"2")";
-  const std::string to = R"("format_version":"3")";
-  const std::string path = editedBundle("v2.awqb", [&](auto &bytes) {
+  const std::string from = R"("format_version":"3")";
+  const std::string to = R"("format_version":"4")";
+  const std::string path = editedBundle("v3.awqb", [&](auto &bytes) {
     const auto [begin, end] = tensorRange(bytes, "include/awq/contract.h");
     (void)end;
     std::string header(bytes.begin() + 8,
@@ -358,8 +358,8 @@ TEST(ErrorPathTest, NewerFormatVersionIsVersionError) {
   });
   const std::string message =
       expectOpenFails(path, openOptions("host"), AWQC_ERROR_BUNDLE_VERSION,
-                      "bundle format version 3");
-  EXPECT_THAT(message, HasSubstr("this runtime reads version 2"));
+                      "bundle format version 4");
+  EXPECT_THAT(message, HasSubstr("this runtime reads version 3"));
 }
 
 TEST(ErrorPathTest, EditedManifestIsCorrupt) {

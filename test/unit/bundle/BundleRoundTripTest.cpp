@@ -226,13 +226,18 @@ TEST_F(BundleRoundTrip, ReaderRefusesCorruptAndForeignFiles) {
     }
   EXPECT_TRUE(named);
   // Another format version is told apart from corruption.
-  std::string version = edited(path, "v2.awqb", [&](std::string &bytes) {
-    const size_t at = bytes.find("\"format_version\":\"2\"");
+  const std::string current =
+      "\"format_version\":\"" + std::to_string(bundle::kFormatVersion) + "\"";
+  std::string version = edited(path, "newer.awqb", [&](std::string &bytes) {
+    const size_t at = bytes.find(current);
     ASSERT_NE(at, std::string::npos);
-    bytes[at + std::strlen("\"format_version\":\"")] = '3';
+    // One digit up (the manifest's hash covers the manifest, not this key).
+    ++bytes[at + current.size() - 2];
   });
   EXPECT_EQ(openError(version, &message), bundle::BundleError::Version);
-  EXPECT_NE(message.find("bundle format version 3"), std::string::npos)
+  EXPECT_NE(message.find("bundle format version " +
+                         std::to_string(bundle::kFormatVersion + 1)),
+            std::string::npos)
       << message;
   // An edited manifest no longer matches its hash.
   std::string manifest = edited(path, "manifest.awqb", [&](std::string &bytes) {

@@ -196,10 +196,12 @@ TEST(GemvLayout, RejectsOutOfRangeValuesAndBadScales) {
   EXPECT_THROW(awq::repackGemv(layer, "short q"), awq::Error);
 }
 
-/// bf16 layers: scales and bias are copied as bf16 bits, the zero points
-/// are stored as bf16 bits of z (bit patterns written out here, not
-/// converted by the code under test), unpackGemv reads them back as bf16, and
-/// the kernel's limits on bf16 scales (finite, below 2^96) are enforced.
+/// bf16 layers: scales are stored times 2^30 (the bf16 kernel's accumulator
+/// scale: the bf16 exponent field, bits 7..14, grows by 30), bias is copied,
+/// the zero points are stored as bf16 bits of z (bit patterns written out
+/// here, not converted by the code under test), unpackGemv reads them back
+/// as the logical bf16 values, and the kernel's limits on bf16 scales
+/// (finite, below 2^96) are enforced.
 TEST(GemvLayout, Bf16BuffersHoldBf16Bits) {
   QuantizedLinear layer = makeLayer(96, 5, 8, 32, true, true, 7);
   layer.activation = awq::ActivationType::BF16;
@@ -218,7 +220,7 @@ TEST(GemvLayout, Bf16BuffersHoldBf16Bits) {
     for (int64_t c = 0; c < layer.n; ++c) {
       const size_t logical = static_cast<size_t>(g * layer.n + c);
       const size_t packed = static_cast<size_t>(g * scaleColumns + c);
-      EXPECT_EQ(w.scales[packed], layer.scales[logical]);
+      EXPECT_EQ(w.scales[packed], layer.scales[logical] + (30 << 7));
       // z as bf16: 0 -> 0x0000; else 2^e (1 + f/128) with z = 2^e + r.
       const int z = layer.zeros[logical];
       uint16_t bits = 0;
@@ -231,7 +233,10 @@ TEST(GemvLayout, Bf16BuffersHoldBf16Bits) {
       }
       EXPECT_EQ(w.zeros[packed], bits) << "z = " << z;
     }
-  EXPECT_EQ(w.zeros[1], 0x3f80u); // z = 1 (group 0, column 1)
+  EXPECT_EQ(w.zeros[1], 0x3f80u);      // z = 1 (group 0, column 1)
+  for (int64_t g = 0; g < groups; ++g) // the padding columns stay 0
+    for (int64_t c = layer.n; c < scaleColumns; ++c)
+      EXPECT_EQ(w.scales[static_cast<size_t>(g * scaleColumns + c)], 0u);
   EXPECT_EQ(w.bias, layer.bias);
 
   const QuantizedLinear back = awq::unpackGemv(
@@ -248,8 +253,25 @@ TEST(GemvLayout, Bf16BuffersHoldBf16Bits) {
   bad = layer;
   bad.scales[1] = 0x6f80; // 2^96: s 2^30 would overflow in the kernel
   EXPECT_THROW(awq::repackGemv(bad, "huge bf16 scale"), awq::Error);
-  bad.scales[1] = 0x6f7f; // just below 2^96
-  EXPECT_NO_THROW(awq::repackGemv(bad, "large bf16 scale"));
+  bad.scales[1] = 0x6f7f; // just below 2^96: stored as 0x7e7f, finite
+  EXPECT_EQ(awq::repackGemv(bad, "large bf16 scale").scales[1], 0x7e7fu);
+
+  // Zero and subnormal scales: 0 stays 0, a subnormal (2^-133 .. 2^-127)
+  // becomes the normal s 2^30, and both read back exactly.
+  bad = layer;
+  bad.scales[0] = 0x0000;
+  bad.scales[1] = 0x8000; // -0
+  bad.scales[2] = 0x0001; // 2^-133
+  bad.scales[3] = 0x0041; // 2^-127 + 2^-133
+  const GemvWeights edge = awq::repackGemv(bad, "tiny bf16 scales");
+  EXPECT_EQ(edge.scales[0], 0x0000u);
+  EXPECT_EQ(edge.scales[1], 0x8000u);
+  EXPECT_EQ(edge.scales[2], 0x0c00u); // 2^-103: exponent field 24
+  EXPECT_EQ(edge.scales[3], 0x0f02u); // 2^-97 (1 + 2^-6): field 30, f = 2
+  const QuantizedLinear edgeBack = awq::unpackGemv(
+      bad.k, bad.n, bad.params, edge.qweight.data(), edge.scales.data(),
+      edge.zeros.data(), "tiny bf16 scales", awq::ActivationType::BF16);
+  EXPECT_EQ(edgeBack.scales, bad.scales);
 }
 
 TEST(GemvLayout, DescribeLayout) {

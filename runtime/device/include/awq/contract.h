@@ -196,6 +196,13 @@ AWQ_CONTRACT WeightBuffers gemvBuffers(const LinearShape &s) {
   return b;
 }
 
+/// The bf16 GEMV's accumulators hold unit sums scaled by 2^-30 2^-U
+/// (awq/gemv.cuh, docs/numerics.md "bf16 GEMV"), so a bf16 layer's GEMV
+/// layout stores each scale times 2^30 (exact: a power of two; scales of
+/// 2^96 or more are refused so that it stays finite) and the kernel needs no
+/// multiply per column and tile to undo it.
+constexpr int kGemvWideAccumulatorExponent = 30;
+
 /// fp32 slots per row in a GEMV block's shared memory for its 32 units: a
 /// unit's sum of x a (fp16), or its sum and power-of-two factor (bf16, whose
 /// range needs each unit normalised: awq/gemv.cuh, docs/numerics.md).

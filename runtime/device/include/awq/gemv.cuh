@@ -25,13 +25,14 @@
 //   2. Each lane decodes its unit with one integer op per weight into fp32
 //      subnormals q * 2^(p-149) and accumulates sum x a q (scaled by 2^-64)
 //      with one FMA per weight and row; the zero point and the group scale
-//      come once per unit: out += (acc - z * sum(x a)) * s.
+//      come once per unit: out += (acc - z * sum(x a)) * s, out keeping the
+//      2^-64 scale of acc until the block's sums are reduced.
 //   bf16 (Activation = BF16): bf16's range (2^-133 .. 2^128) does not fit the
 //   fixed 2^(85 - p) prescale, so step 1 also normalises each (row, unit) by
 //   a power of two 2^U (from its sum of |x|, largest |a| and |x a|), stages
 //   t = x a 2^-U times 2^(119 - p) and keeps 2^U next to the unit sum; step
-//   2 adds ((acc - z * sum) * 2^U) * s 2^30. docs/numerics.md ("bf16 GEMV")
-//   has the bound and the limits.
+//   2 adds ((acc - z * sum) * 2^U) * s 2^30, the layout storing s 2^30.
+//   docs/numerics.md ("bf16 GEMV") has the bound and the limits.
 //   The next tile's weights are loaded into registers before the current
 //   tile is computed (two register buffers that trade roles, so the K loop
 //   covers two tiles per iteration and copies nothing), and the loads carry
@@ -85,8 +86,10 @@ namespace awq {
 /// so its product with a decoded field q 2^(p - 149) is t q 2^-30: normal
 /// for t q >= 2^-96, and the staged value stays below 2^127.
 constexpr int kGemvWidePrescaleExponent = 119;
-/// The bf16 accumulators hold unit sums scaled by 2^-30 2^-U.
-constexpr int kGemvWideAccumulatorExponent = 30;
+static_assert(149 - kGemvWidePrescaleExponent == kGemvWideAccumulatorExponent,
+              "the staged t 2^(119 - p) times q 2^(p - 149) is t q 2^-30, the "
+              "accumulators' scale (awq/contract.h) that the bf16 layout's "
+              "scales undo");
 
 /// Compile-time description of one GEMV kernel. Every shape, group and tile
 /// parameter is a template constant so the compiler can fold all indexing.
@@ -409,14 +412,19 @@ loadLaneTile(const GemvWarpColumns<Cfg> &columns, GemvLaneTile<Cfg> &out,
   constexpr bool kWholeTiles = Cfg::kUnits % 32 == 0;
   const int units = kWholeTiles ? 32 : tileUnits<Cfg>(tile);
   const int unitInTile = kWholeTiles ? lane : minInt(lane, units - 1);
-  const int unit = 32 * tile + unitInTile;
-  const int group = Cfg::kGroupSize == Cfg::kK ? 0 : unit / Cfg::kUnitsPerGroup;
+  // Offsets are unsigned (every index here is >= 0): signed division and
+  // sign extension would cost instructions per tile.
+  const unsigned unit =
+      32u * static_cast<unsigned>(tile) + static_cast<unsigned>(unitInTile);
+  const unsigned group =
+      Cfg::kGroupSize == Cfg::kK ? 0u : unit / Cfg::kUnitsPerGroup;
   // Column stream (or group of interleaved columns), then the tile, then
   // 16-byte chunks chunk-major / lane-minor (contract: gemvWordIndex).
   const uint32_t *tileWords =
       columns.words +
-      static_cast<long long>(tile) * 32 * Cfg::kUnitWords * Cfg::kInterleave +
-      unitInTile * 4;
+      static_cast<unsigned long long>(static_cast<unsigned>(tile)) * 32 *
+          Cfg::kUnitWords * Cfg::kInterleave +
+      static_cast<unsigned>(unitInTile) * 4u;
   if constexpr (Cfg::kInterleave > 1) {
     // Chunk h holds word h of this unit for kInterleave columns.
 #pragma unroll
@@ -448,7 +456,8 @@ loadLaneTile(const GemvWarpColumns<Cfg> &columns, GemvLaneTile<Cfg> &out,
       }
     }
   }
-  const long long row = static_cast<long long>(group) * Cfg::kScaleColumns;
+  const unsigned long long row =
+      static_cast<unsigned long long>(group) * Cfg::kScaleColumns;
   loadElements<Cfg::kColsPerWarp>(columns.scales + row, out.scales);
   if constexpr (Cfg::kHasZeroPoint)
     loadElements<Cfg::kColsPerWarp>(columns.zeros + row, out.zeros);
@@ -515,7 +524,7 @@ stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
     const int task = static_cast<int>(threadIdx.x) + round * Cfg::kThreads;
     if (kTasks % Cfg::kThreads != 0 && task >= kTasks)
       break;
-    const int m = task >> 7;
+    const int m = Rows == 1 ? 0 : task >> 7; // one row: 128 tasks
     const int unit = (task >> 2) & 31;
     const int octet = task & 3;
     const int k0 = (32 * tile + unit) * kGemvUnitValues + 8 * octet;
@@ -651,7 +660,7 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
     const int task = static_cast<int>(threadIdx.x) + round * Cfg::kThreads;
     if (kTasks % Cfg::kThreads != 0 && task >= kTasks)
       break;
-    const int m = task >> 7;
+    const int m = Rows == 1 ? 0 : task >> 7; // one row: 128 tasks
     const int unit = (task >> 2) & 31;
     const int octet = task & 3;
     const int k0 = (32 * tile + unit) * kGemvUnitValues + 8 * octet;
@@ -787,14 +796,14 @@ computeTile(const GemvLaneTile<Cfg> &in, const GemvLaneGroups<Cfg> &groups,
   }
   if constexpr (Cfg::kActivation == ActivationType::BF16) {
     const float2 *unitSlots = reinterpret_cast<const float2 *>(unitSums);
-    const float accumulatorScale = exp2Int(kGemvWideAccumulatorExponent);
     float2 slot[Rows];
 #pragma unroll
     for (int m = 0; m < Rows; ++m)
       slot[m] = unitSlots[m * 32 + lane];
 #pragma unroll
     for (int c = 0; c < C; ++c) {
-      const float scale = groups.scale[c] * accumulatorScale;
+      // The layout stores s 2^30 (kGemvWideAccumulatorExponent).
+      const float scale = groups.scale[c];
       const float zero = groups.zero[c];
 #pragma unroll
       for (int m = 0; m < Rows; ++m) {
@@ -805,19 +814,30 @@ computeTile(const GemvLaneTile<Cfg> &in, const GemvLaneGroups<Cfg> &groups,
       }
     }
   } else {
-    const float accumulatorScale = exp2Int(kGemvAccumulatorExponent);
 #pragma unroll
     for (int c = 0; c < C; ++c) {
-      const float scale = groups.scale[c] * accumulatorScale;
+      const float scale = groups.scale[c];
       const float zero = groups.zero[c];
 #pragma unroll
       for (int m = 0; m < Rows; ++m) {
-        // acc and the unit sum carry the same 2^-64 scale.
+        // acc and the unit sum carry the same 2^-64 scale, and out keeps it
+        // (gemvOutputScale removes it once per block).
         const float centered = fmaf(-zero, unitSums[m * 32 + lane], acc[c][m]);
         out[c][m] = fmaf(centered, scale, out[c][m]);
       }
     }
   }
+}
+
+/// What the block's sums are multiplied by after the warp reduction: fp16
+/// keeps them at the decode's 2^-64 scale through the K loop (one multiply
+/// per block instead of one per column and tile; docs/numerics.md: only
+/// terms below 2^-62 lose bits, far under the bound's 2^-24), bf16 applies
+/// its scale per unit.
+template <class Cfg> __device__ __forceinline__ float gemvOutputScale() {
+  return Cfg::kActivation == ActivationType::BF16
+             ? 1.0f
+             : exp2Int(kGemvAccumulatorExponent);
 }
 
 /// silu(g) * u in fp32.
@@ -939,6 +959,7 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
     // load is conditional.
     constexpr bool kPairedTiles =
         Cfg::kTiles % Cfg::kTilesPerSplit == 0 && Cfg::kTilesPerSplit % 2 == 0;
+
     for (int tile = tileBegin; tile < loopEnd; tile += 2) {
       pipelineStep<Cfg, Rows>(args, columns, bufferA, bufferB, staged, unitSums,
                               tile, kPairedTiles || tile + 1 < loopEnd, m0,
@@ -961,7 +982,7 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
     for (int c = 0; c < C; ++c)
       values[m * C + c] = out[c][m];
   warpReduceScatter<kCount>(values);
-  const float total = values[0];
+  const float total = values[0] * gemvOutputScale<Cfg>();
   const int index = lane / kLanesPerValue;
   const int m = index / C;
   const int c = index % C;
