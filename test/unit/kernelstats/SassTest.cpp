@@ -197,6 +197,28 @@ TEST(SassClasses, AccessWidths) {
   EXPECT_EQ(accessBytes("LDG.E"), 4);
 }
 
+/// nvdisasm text of kernel `k`: one loop of `ffma` FFMA, `lop3` LOP3 and
+/// `barriers` BAR.SYNC, closed by a branch, then EXIT.
+std::string loopListing(int ffma, int lop3, int barriers) {
+  std::ostringstream text;
+  text << "\t.section\t.text.k,\"ax\",@progbits\n.L_x_0:\n";
+  int address = 0;
+  auto emit = [&](const std::string &in, int times = 1) {
+    for (int i = 0; i < times; ++i) {
+      char buffer[16];
+      std::snprintf(buffer, sizeof buffer, "%04x", address);
+      text << "        /*" << buffer << "*/  " << in << " ;\n";
+      address += 16;
+    }
+  };
+  emit("FFMA R1, R2, R3, R1", ffma);
+  emit("LOP3.LUT R2, R4, 0xf, RZ, 0xc0, !PT", lop3);
+  emit("BAR.SYNC.DEFER_BLOCKING 0x0", barriers);
+  emit("@P0 BRA `(.L_x_0)");
+  emit("EXIT");
+  return text.str();
+}
+
 /// A GEMV with one 32-thread warp of one column and one row: a tile
 /// iteration consumes 1024 weights; the loop below holds 34 FFMA (the
 /// configuration's 32 + 2), 6 LOP3 and 2 barriers per tile, and a branch.
@@ -216,26 +238,9 @@ TEST(KernelStatsCounts, DividesLoopCountsByTheConfigurationsWeights) {
   stats.occupancy = computeOccupancy(*findArch(90), 32, 40, 4096);
   stats.bytesInFlightPerWarp = 32 * 4 * 4;
   stats.bytesPerWeight = 0.5;
-  std::ostringstream text;
-  text << "\t.section\t.text.k,\"ax\",@progbits\n.L_x_0:\n";
-  int address = 0;
-  auto emit = [&](const std::string &in) {
-    char buffer[16];
-    std::snprintf(buffer, sizeof buffer, "%04x", address);
-    text << "        /*" << buffer << "*/  " << in << " ;\n";
-    address += 16;
-  };
   // K = 4096 in one split is four tiles per block: the loop covers two
   // (gemvTilesPerIteration), 2 x 34 FFMA for the block's 2 x 1024 weights.
-  for (int i = 0; i < 68; ++i)
-    emit("FFMA R1, R2, R3, R1");
-  for (int i = 0; i < 12; ++i)
-    emit("LOP3.LUT R2, R4, 0xf, RZ, 0xc0, !PT");
-  for (int i = 0; i < 4; ++i)
-    emit("BAR.SYNC.DEFER_BLOCKING 0x0");
-  emit("@P0 BRA `(.L_x_0)");
-  emit("EXIT");
-  analyzeSass(parseListing(text.str())[0], stats);
+  analyzeSass(parseListing(loopListing(68, 12, 4))[0], stats);
   ASSERT_EQ(stats.bodies.size(), 1u);
   const RowBody &body = stats.bodies[0];
   EXPECT_TRUE(body.loopFound);
@@ -264,23 +269,8 @@ TEST(KernelStatsCounts, LoopWithoutEveryTilesBarriersIsAnError) {
   stats.name = "k";
   stats.target = "sm_90";
   stats.instance = KernelInstance::makeGemv(shape, params);
-  std::ostringstream text;
-  text << "\t.section\t.text.k,\"ax\",@progbits\n.L_x_0:\n";
-  int address = 0;
-  auto emit = [&](const std::string &in) {
-    char buffer[16];
-    std::snprintf(buffer, sizeof buffer, "%04x", address);
-    text << "        /*" << buffer << "*/  " << in << " ;\n";
-    address += 16;
-  };
-  for (int i = 0; i < 68; ++i)
-    emit("FFMA R1, R2, R3, R1");
-  for (int i = 0; i < 2; ++i)
-    emit("BAR.SYNC.DEFER_BLOCKING 0x0");
-  emit("@P0 BRA `(.L_x_0)");
-  emit("EXIT");
   try {
-    analyzeSass(parseListing(text.str())[0], stats);
+    analyzeSass(parseListing(loopListing(68, 0, 2))[0], stats);
     FAIL() << "a loop with 2 of its 4 barriers was counted";
   } catch (const Error &e) {
     EXPECT_NE(std::string(e.what()).find("2 barrier(s), expected 4"),

@@ -469,6 +469,38 @@ __device__ __forceinline__ int stagedQuad(int unit, int quad) {
   return unit * static_cast<int>(kGemvStagedUnitFloats / 4) + quad;
 }
 
+/// A thread's staging task: 8 consecutive values (octet `octet`) of unit
+/// `unit` of row m of the chunk, the first at k0. A tile has Rows x 128
+/// tasks; four consecutive threads cover a unit.
+struct StagingTask {
+  int m, unit, octet, k0;
+};
+
+/// Rounds of staging tasks per tile: a fixed count, because a loop bounded
+/// by threadIdx.x alone stays a loop (the compiler cannot know threadIdx.x <
+/// kThreads). One round (a one-row body) is then straight-line code; the
+/// callers keep several rounds a loop (#pragma unroll 1), since unrolled
+/// copies cost the multi-row bodies registers.
+template <class Cfg, int Rows>
+constexpr int kStagingRounds = (Rows * 128 + Cfg::kThreads - 1) / Cfg::kThreads;
+
+/// This thread's task of round `round` in tile `tile`, or false past the
+/// last task. A warp's 32 tasks are all valid or all not, so the shuffles
+/// of the staging stay warp-uniform.
+template <class Cfg, int Rows>
+__device__ __forceinline__ bool stagingTask(int round, int tile,
+                                            StagingTask &out) {
+  constexpr int kTasks = Rows * 128;
+  const int task = static_cast<int>(threadIdx.x) + round * Cfg::kThreads;
+  if (kTasks % Cfg::kThreads != 0 && task >= kTasks)
+    return false;
+  out.m = Rows == 1 ? 0 : task >> 7; // one row: 128 tasks
+  out.unit = (task >> 2) & 31;
+  out.octet = task & 3;
+  out.k0 = (32 * tile + out.unit) * kGemvUnitValues + 8 * out.octet;
+  return true;
+}
+
 /// Whether the staging task of row m and first value k0 reads x (else it
 /// stages zeros). A one-row body's tasks are all of row 0 (rows >= 1), and
 /// where K is whole tiles every k0 of a tile below kTiles is inside K: both
@@ -510,24 +542,14 @@ template <class Cfg, int Rows>
 __device__ __forceinline__ void
 stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
               int m0, int rows, const float (&prescale)[8]) {
-  constexpr int kTasks = Rows * 32 * 4;
   constexpr int kK = Cfg::kK;
   const float sumScale = exp2Int(-kGemvAccumulatorExponent);
-  // A fixed round count: a loop bounded by threadIdx.x alone stays a loop
-  // (the compiler cannot know threadIdx.x < kThreads); one round is then
-  // straight-line code. Several rounds stay a loop: unrolled copies cost
-  // the multi-row bodies registers. A warp's 32 tasks are all valid or all
-  // not, so the shuffles below stay warp-uniform.
-  constexpr int kRounds = (kTasks + Cfg::kThreads - 1) / Cfg::kThreads;
 #pragma unroll 1
-  for (int round = 0; round < kRounds; ++round) {
-    const int task = static_cast<int>(threadIdx.x) + round * Cfg::kThreads;
-    if (kTasks % Cfg::kThreads != 0 && task >= kTasks)
+  for (int round = 0; round < kStagingRounds<Cfg, Rows>; ++round) {
+    StagingTask task;
+    if (!stagingTask<Cfg, Rows>(round, tile, task))
       break;
-    const int m = Rows == 1 ? 0 : task >> 7; // one row: 128 tasks
-    const int unit = (task >> 2) & 31;
-    const int octet = task & 3;
-    const int k0 = (32 * tile + unit) * kGemvUnitValues + 8 * octet;
+    const int m = task.m, unit = task.unit, octet = task.octet, k0 = task.k0;
     float v[8];
     if (stagingTaskReads<Cfg, Rows>(m, k0, rows)) {
       const half *xRow = args.x + static_cast<long long>(m0 + m) * kK;
@@ -646,24 +668,14 @@ __device__ __forceinline__ void
 stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
               int tile, int m0, int rows, const float (&prescale)[8]) {
   using Ops = GemvElement<Cfg::kActivation>;
-  constexpr int kTasks = Rows * 32 * 4;
   constexpr int kK = Cfg::kK;
   const float sumScale = exp2Int(-kGemvWideAccumulatorExponent);
-  // A fixed round count: a loop bounded by threadIdx.x alone stays a loop
-  // (the compiler cannot know threadIdx.x < kThreads); one round is then
-  // straight-line code. Several rounds stay a loop: unrolled copies cost
-  // the multi-row bodies registers. A warp's 32 tasks are all valid or all
-  // not, so the shuffles below stay warp-uniform.
-  constexpr int kRounds = (kTasks + Cfg::kThreads - 1) / Cfg::kThreads;
 #pragma unroll 1
-  for (int round = 0; round < kRounds; ++round) {
-    const int task = static_cast<int>(threadIdx.x) + round * Cfg::kThreads;
-    if (kTasks % Cfg::kThreads != 0 && task >= kTasks)
+  for (int round = 0; round < kStagingRounds<Cfg, Rows>; ++round) {
+    StagingTask task;
+    if (!stagingTask<Cfg, Rows>(round, tile, task))
       break;
-    const int m = Rows == 1 ? 0 : task >> 7; // one row: 128 tasks
-    const int unit = (task >> 2) & 31;
-    const int octet = task & 3;
-    const int k0 = (32 * tile + unit) * kGemvUnitValues + 8 * octet;
+    const int m = task.m, unit = task.unit, octet = task.octet, k0 = task.k0;
     float v[8];
     float a[8];
     if (stagingTaskReads<Cfg, Rows>(m, k0, rows)) {
