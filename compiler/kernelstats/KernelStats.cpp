@@ -215,20 +215,32 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
                             body.mathExpected));
         body.mathExpected *= unroll;
         body.weightsPerIteration *= unroll;
-        // Each tile of the loop has two barriers (x staged, x consumed). A
-        // loop with fewer is not the whole per-tile body (ptxas rotated it or
-        // moved the staging out, as it may when the loop runs once), and
-        // counting it would understate the kernel.
-        int64_t barriers = 0;
-        for (size_t in : sass::loopInstructions(flow, flow.loops[best->first]))
-          barriers += function.code[in].base() == "BAR";
-        if (barriers < 2 * tiles * unroll)
+        // The loop must hold the whole per-tile body: each tile's two
+        // barriers (x staged, x consumed) and the decode of every weight it
+        // consumes (one LOP3 or PRMT per field at least). ptxas may move
+        // part of it out of a loop that runs once (the staging, or the
+        // decode of a buffer the loop no longer reloads); counting what is
+        // left would understate the kernel.
+        int64_t barriers = 0, decodes = 0;
+        for (size_t in :
+             sass::loopInstructions(flow, flow.loops[best->first])) {
+          const std::string base = function.code[in].base();
+          barriers += base == "BAR";
+          decodes += base == "LOP3" || base == "PRMT";
+        }
+        const int64_t fields =
+            tiles * unroll * p.colsPerWarp * kGemvValuesPerUnit;
+        if (barriers < 2 * tiles * unroll || decodes < fields)
           throw Error(stats.name + " (" + stats.target + "): the " +
                       std::to_string(r) + "-row body's loop holds " +
-                      std::to_string(barriers) + " barrier(s), expected " +
-                      std::to_string(2 * tiles * unroll) +
-                      " (two per tile): part of the per-tile work lies "
-                      "outside it, so its count would be too low");
+                      std::to_string(barriers) + " barrier(s) and " +
+                      std::to_string(decodes) +
+                      " LOP3/PRMT, expected at least " +
+                      std::to_string(2 * tiles * unroll) + " and " +
+                      std::to_string(fields) +
+                      " (two barriers per tile, one decode per weight "
+                      "field): part of the per-tile work lies outside it, so "
+                      "its count would be too low");
         countBody(function, flow, best->first, p.threads, body);
         candidates.erase(best);
         estimate(stats, body);
