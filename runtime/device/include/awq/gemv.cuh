@@ -148,6 +148,10 @@ struct GemvConfig {
   static constexpr int kTiles = static_cast<int>(kGeometry.tiles);
   static constexpr int kTilesPerSplit =
       static_cast<int>(kGeometry.tilesPerSplit);
+  /// K fills whole tiles: every value of a tile below kTiles is inside K.
+  static constexpr bool kWholeTilesOfK = K % kGemvValuesPerTile == 0;
+  /// The splits divide the tiles: no block's tile range is short.
+  static constexpr bool kEvenSplits = kTiles % kTilesPerSplit == 0;
   /// Tiles per iteration of the K loop (awq::gemvTilesPerIteration).
   static constexpr int kTilesPerIteration =
       static_cast<int>(gemvTilesPerIteration(kGeometry));
@@ -507,8 +511,7 @@ __device__ __forceinline__ bool stagingTask(int round, int tile,
 /// tests then fold away at compile time, and the zero fill with them.
 template <class Cfg, int Rows>
 __device__ __forceinline__ bool stagingTaskReads(int m, int k0, int rows) {
-  constexpr bool kWholeTiles = Cfg::kK % (32 * kGemvUnitValues) == 0;
-  return (Rows == 1 || m < rows) && (kWholeTiles || k0 < Cfg::kK);
+  return (Rows == 1 || m < rows) && (Cfg::kWholeTilesOfK || k0 < Cfg::kK);
 }
 
 /// Stores one task's 8 values of unit `unit` (octet `octet`) of staged row
@@ -918,9 +921,8 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
   // Where the splits divide the tiles evenly no block's range is short: the
   // bound is then a plain sum the compiler can reason with.
   const int tileEnd =
-      Cfg::kTiles % Cfg::kTilesPerSplit == 0
-          ? tileBegin + Cfg::kTilesPerSplit
-          : minInt(tileBegin + Cfg::kTilesPerSplit, Cfg::kTiles);
+      Cfg::kEvenSplits ? tileBegin + Cfg::kTilesPerSplit
+                       : minInt(tileBegin + Cfg::kTilesPerSplit, Cfg::kTiles);
 
   float *staged = smem;
   float *unitSums = smem + Rows * Cfg::kStagedRowFloats;
@@ -970,7 +972,7 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
     // its first always has a successor to load, so only the second tile's
     // load is conditional.
     constexpr bool kPairedTiles =
-        Cfg::kTiles % Cfg::kTilesPerSplit == 0 && Cfg::kTilesPerSplit % 2 == 0;
+        Cfg::kEvenSplits && Cfg::kTilesPerSplit % 2 == 0;
 
     for (int tile = tileBegin; tile < loopEnd; tile += 2) {
       pipelineStep<Cfg, Rows>(args, columns, bufferA, bufferB, staged, unitSums,
