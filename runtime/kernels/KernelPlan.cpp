@@ -109,7 +109,6 @@ std::optional<GemvParams> planGemv(const LinearShape &shape,
   if (!smCount)
     return std::nullopt;
   GemvParams params;
-  params.threads = 128;
   params.maxRows = 1;
   while (params.maxRows < std::min<int64_t>(options.gemvRows, 4))
     params.maxRows *= 2;
@@ -120,11 +119,21 @@ std::optional<GemvParams> planGemv(const LinearShape &shape,
   // 3.15-3.26 -> 2.68-2.76 instructions per weight); bodies of several rows
   // would spill with 8, so they keep 4.
   params.colsPerWarp = shape.bits == 8 && params.maxRows > 1 ? 4 : 8;
+  // Blocks of 8 warps share one x staging among twice the columns of 4
+  // warps (the staging's cost per weight halves: docs/performance.md), but
+  // need registers for two of them per SM: one resident block would stall
+  // every warp at each of its barriers. The budget assumes the register
+  // prefetch of multi-tile blocks.
   params.kSplit = 1;
+  params.threads = 256;
+  if (gemvBlocksForBudget(shape, params) < 2)
+    params.threads = 128;
   const GemvGeometry geometry = gemvGeometry(shape, params);
   // A memory-bound kernel needs many loads in flight: split K until the
-  // grid holds two blocks per SM.
-  const int64_t wanted = ceilDiv(2 * *smCount, geometry.gridX);
+  // grid holds 8 warps per SM.
+  const int64_t wanted =
+      ceilDiv(ceilDiv(kGemvPlannedWarpsPerSm * *smCount, geometry.warps),
+              geometry.gridX);
   params.kSplit = std::clamp<int64_t>(wanted, 1, geometry.tiles);
   // Every split needs at least one tile.
   while (params.kSplit > 1 && gemvViolation(shape, params))

@@ -60,11 +60,17 @@ struct PlanOptions {
 /// M = 4 (docs/performance.md), so the GEMV serves decode of one row only.
 constexpr int64_t kDefaultGemmMinM = 2;
 
-/// The GEMV launch for `shape` on `arch`: 128 threads, 8 columns per warp (4
-/// for 8-bit weights, whose twice-as-wide units would spill), row bodies up
-/// to `options.gemvRows` (at most 4) rows per block, and split-K until the
-/// grid holds two blocks per SM. nullopt when the contract allows no GEMV
-/// for the layer.
+/// Warps per SM a planned GEMV grid holds (split-K adds blocks up to it):
+/// with the 8-16 warps per SM the registers allow, about one wave.
+constexpr int64_t kGemvPlannedWarpsPerSm = 8;
+
+/// The GEMV launch for `shape` on `arch`: 8 columns per warp (4 for 8-bit
+/// weights in bodies of several rows, whose twice-as-wide units would
+/// spill), row bodies up to `options.gemvRows` (at most 4) rows per block,
+/// 256 threads where the register budget leaves room for two such blocks
+/// per SM (else 128), and split-K until the grid holds
+/// kGemvPlannedWarpsPerSm warps per SM. nullopt when the contract allows no
+/// GEMV for the layer.
 std::optional<GemvParams> planGemv(const LinearShape &shape,
                                    const ArchInfo &arch,
                                    const PlanOptions &options = {});

@@ -17,7 +17,7 @@ func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !d
   // CHECK: awq.linear
   // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 7>
   // CHECK-SAME: gemm_min_m = 2
-  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 1>
+  // CHECK-SAME: gemv = #awq.gemv<threads = 256, cols_per_warp = 8, k_split = 2, max_rows = 1>
   // A GEMV that serves up to 4 rows gets row bodies for 1, 2 and 4.
   // MINM5-LABEL: func.func @llama
   // MINM5: awq.linear
@@ -30,7 +30,7 @@ func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !d
   %0 = awq.linear %x, %w : tensor<?x4096xf16>, !w -> tensor<?x4096xf16>
   // CHECK: awq.linear
   // CHECK-SAME: split_k = 7
-  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 1>
+  // CHECK-SAME: gemv = #awq.gemv<threads = 256, cols_per_warp = 8, k_split = 2, max_rows = 1>
   %1 = awq.linear %h, %d : tensor<?x11008xf16>, !down -> tensor<?x4096xf16>
   // A 64-column 8-bit layer gets 64-wide GEMM tiles on one warp column, and
   // its two GEMV blocks (8 columns per warp in the one-row body) split K four
@@ -70,7 +70,7 @@ func.func @consumer(%x: tensor<?x8192xf16>, %w: !w8) -> tensor<?x28672xf16> {
 module attributes {awq.target = "sm_75"} {
 func.func @turing(%x: tensor<?x4096xf16>, %w: !t) -> tensor<?x4096xf16> {
   // CHECK: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 2, split_k = 3>
-  // CHECK-SAME: gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 1, max_rows = 1>
+  // CHECK-SAME: gemv = #awq.gemv<threads = 256, cols_per_warp = 8, k_split = 1, max_rows = 1>
   %0 = awq.linear %x, %w : tensor<?x4096xf16>, !t -> tensor<?x4096xf16>
   return %0 : tensor<?x4096xf16>
 }

@@ -187,7 +187,8 @@ TEST(KernelGeometry, PlannedGemvInstancesMatchTheDeviceTemplate) {
             false>({80, 86, 89, 90});
   checkGemv<11008, 4096, 8, 32, true, 128, 4, 2, 4, false, true, false, false>(
       {90});
-  checkGemv<200, 72, 8, 200, true, 128, 4, 1, 4, true, true, true, false>(
+  // One K tile: no register prefetch, so 4-row blocks of 8 warps fit twice.
+  checkGemv<200, 72, 8, 200, true, 256, 4, 1, 4, true, true, true, false>(
       {80, 86, 89, 90});
 }
 

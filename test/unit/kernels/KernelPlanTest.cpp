@@ -416,27 +416,34 @@ TEST(PlanGemv, PlansEveryLayerOnEveryArchitecture) {
             ASSERT_TRUE(p.has_value());
             EXPECT_EQ(checkGemv(s, *p), "");
             const GemvGeometry g = gemvGeometry(s, *p);
-            EXPECT_EQ(p->threads, 128);
+            // 8 warps where two such blocks fit an SM's registers, else 4.
+            GemvParams wide = *p;
+            wide.threads = 256;
+            wide.kSplit = 1;
+            EXPECT_EQ(p->threads,
+                      gemvBlocksForBudget(s, wide) >= 2 ? 256 : 128);
             EXPECT_EQ(p->colsPerWarp, bits == 8 ? 4 : 8);
             EXPECT_EQ(p->maxRows, 4);
             EXPECT_LE(g.sharedBytes, arch->maxSharedBytes);
             EXPECT_LE(g.sharedBytes, kGemvMaxSharedBytes);
-            // Split K until two blocks per SM, as far as K's tiles allow.
+            // Split K until 8 warps per SM, as far as K's tiles allow.
+            const int64_t wantedWarps = kGemvPlannedWarpsPerSm * arch->smCount;
             if (p->kSplit > 1) {
-              EXPECT_LT(g.gridX, 2 * arch->smCount);
-              EXPECT_LE(g.gridX * (p->kSplit - 1), 2 * arch->smCount);
+              EXPECT_LT(g.gridX * g.warps, wantedWarps);
+              EXPECT_LE(g.gridX * (p->kSplit - 1) * g.warps, wantedWarps);
             }
             const bool splitLimited =
                 checkGemv(s, GemvParams{p->threads, p->colsPerWarp,
                                         p->kSplit + 1, p->maxRows}) != "";
             if (!splitLimited) {
-              EXPECT_GE(g.gridX * g.gridY, 2 * arch->smCount);
+              EXPECT_GE(g.gridX * g.gridY * g.warps, wantedWarps);
             }
             const KernelInstance instance = KernelInstance::makeGemv(s, *p);
             for (int64_t m : {1, 4, 5, 64}) {
               const KernelLaunch launch = instance.launch(m);
               EXPECT_EQ(launch.gridZ, (m + 3) / 4);
-              EXPECT_EQ(launch.gridX, ceilDiv(s.n, 4 * p->colsPerWarp));
+              EXPECT_EQ(launch.gridX,
+                        ceilDiv(s.n, p->threads / 32 * p->colsPerWarp));
             }
           }
 }
@@ -475,6 +482,37 @@ TEST(PlanGemv, LlamaShapesOnH100) {
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->maxRows, 4);
   EXPECT_EQ(p->colsPerWarp, 4);
+}
+
+TEST(PlanGemv, OneRowBodiesOfNarrowWeightsTakeEightWarps) {
+  // A one-row 3- or 4-bit body fits 128 registers: two blocks of 8 warps
+  // per SM share each x staging among 64 columns. 8-bit units (twice the
+  // registers) and 4-row bodies keep blocks of 4 warps, two per SM.
+  const ArchInfo &h100 = *findArch(90);
+  PlanOptions oneRow;
+  oneRow.gemvRows = 1;
+  for (int bits : {3, 4}) {
+    // q/k/v: 192 column blocks of 64, K in one split of 4 tiles (8 warps
+    // per SM are 1056 warps, 132 blocks).
+    std::optional<GemvParams> p =
+        planGemv(layer(4096, 12288, bits, 128), h100, oneRow);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->threads, 256) << bits << "-bit";
+    EXPECT_EQ(gemvGeometry(layer(4096, 12288, bits, 128), *p).gridX, 192);
+    EXPECT_EQ(p->kSplit, 1);
+    // 4096 x 4096: 64 column blocks, K in 2 splits of 2 tiles.
+    p = planGemv(layer(4096, 4096, bits, 128), h100, oneRow);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->threads, 256);
+    EXPECT_EQ(p->kSplit, 2);
+  }
+  std::optional<GemvParams> p =
+      planGemv(layer(4096, 4096, 8, 128), h100, oneRow);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->threads, 128);
+  p = planGemv(layer(4096, 4096, 4, 128), h100);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->threads, 128);
 }
 
 TEST(PlanGemv, RowBodiesCoverTheRowsItServes) {

@@ -259,9 +259,9 @@ AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
 /// Tiles per iteration of the K loop of a block with several tiles: two
 /// register buffers trade roles (one computed while the next tile loads into
 /// the other), so an iteration covers two tiles and no register is copied.
-/// With exactly two tiles the loop runs once; the kernel hides its bound from
-/// the optimiser (opaqueInt) so that it stays a loop on every target, one
-/// awq-kernel-stats can find and count.
+/// With exactly two tiles the loop runs once; the kernel caps its bound by
+/// the grid's last tile, which no compiler can fold, so that it stays a loop
+/// on every target, one awq-kernel-stats can find and count.
 AWQ_CONTRACT int64_t gemvTilesPerIteration(const GemvGeometry &g) {
   return g.tilesPerSplit >= 2 ? 2 : 1;
 }
@@ -545,6 +545,36 @@ constexpr int64_t kRegisterAllocationUnit = 256;
 constexpr int64_t kReservedSharedBytesPerBlock = 1024;
 /// Shared memory is allocated to a block in units of this many bytes.
 constexpr int64_t kSharedAllocationUnit = 128;
+
+/// Registers one GEMV thread needs (awq/gemv.cuh), estimated from what stays
+/// live: the weight words (twice with the register prefetch of multi-tile
+/// blocks), the per-unit and running sums, a staged x quad per row, and for
+/// addresses, indices and constants ~32 (~24 in a one-row body). Per column,
+/// a quad of decoded fields is shared by the rows, so several rows keep it
+/// live (4); one row consumes it as it is made, and scales and zero points
+/// are packed two per word (2). It bounds what ptxas used without spills on
+/// sm_75..sm_120 for the configs in test/unit/device/GemvCompileTest.cpp;
+/// the 4-bit one-row GEMV fits 128 registers (16 warps per SM).
+AWQ_CONTRACT int64_t gemvRegisterBudget(const LinearShape &s,
+                                        const GemvParams &p) {
+  const int64_t tiles =
+      ceilDiv(ceilDiv(s.k, kGemvValuesPerUnit), kGemvUnitsPerTile);
+  const bool prefetch = p.kSplit > 0 && ceilDiv(tiles, p.kSplit) > 1;
+  return (p.maxRows == 1 ? 24 : 32) +
+         p.colsPerWarp * (s.bits * (prefetch ? 2 : 1) + 2 * p.maxRows +
+                          (p.maxRows == 1 ? 2 : 4)) +
+         4 * p.maxRows;
+}
+
+/// GEMV blocks of `p` one SM's registers hold by gemvRegisterBudget (the
+/// allocation rounded up to 8 registers per thread), at least 1 and at most
+/// 16 (sm_86/89's block limit).
+AWQ_CONTRACT int64_t gemvBlocksForBudget(const LinearShape &s,
+                                         const GemvParams &p) {
+  const int64_t perThread = roundUp(gemvRegisterBudget(s, p), 8);
+  const int64_t blocks = kRegistersPerSm / (p.threads * perThread);
+  return blocks < 1 ? 1 : (blocks > 16 ? 16 : blocks);
+}
 
 /// The architecture with compute capability `smVersion` x 10, or nullptr.
 AWQ_CONTRACT const ArchInfo *findArch(int smVersion) {

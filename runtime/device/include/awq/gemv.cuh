@@ -172,31 +172,13 @@ struct GemvConfig {
   static constexpr int kChunkWords = gemvChunkWords(Bits);
   static constexpr int kChunksPerUnit = kUnitWords / kChunkWords;
 
-  /// Registers one thread needs, estimated from what stays live: the weight
-  /// words (twice with the register prefetch of multi-tile blocks), the
-  /// per-unit and running sums, a staged x quad per row, and for addresses,
-  /// indices and constants ~32 (~24 in a one-row body). Per column, a quad
-  /// of decoded fields is shared by the rows, so several rows keep it live
-  /// (4); one row consumes it as it is made, and scales and zero points are
-  /// packed two per word (2). It bounds what ptxas used without spills on
-  /// sm_75..sm_120 for the configs in test/unit/device/GemvCompileTest.cpp;
-  /// the 4-bit one-row GEMV gets 4 blocks (16 warps) per SM at 128
-  /// registers.
-  static constexpr int kRegisterBudget =
-      (MaxRows == 1 ? 24 : 32) +
-      ColsPerWarp * (Bits * (kTilesPerSplit > 1 ? 2 : 1) + 2 * MaxRows +
-                     (MaxRows == 1 ? 2 : 4)) +
-      4 * MaxRows;
-  /// Second __launch_bounds__ argument: as many blocks per SM as the budget
-  /// allows (kRegistersPerSm), between 1 and 16 (sm_86/89's block
-  /// limit). Without it ptxas guesses a target from the block size alone and
-  /// spills some configs at 56-64 registers; with it ptxas may use registers
-  /// up to kRegistersPerSm / (threads * blocks).
-  static constexpr int kBlocksForBudget = static_cast<int>(
-      kRegistersPerSm / (ThreadsPerBlock * ((kRegisterBudget + 7) / 8 * 8)));
+  /// Second __launch_bounds__ argument: as many blocks per SM as the
+  /// register estimate allows (awq::gemvRegisterBudget). Without it ptxas
+  /// guesses a target from the block size alone and spills some configs at
+  /// 56-64 registers; with it ptxas may use registers up to kRegistersPerSm
+  /// / (threads * blocks).
   static constexpr int kMinBlocksPerSM =
-      kBlocksForBudget < 1 ? 1
-                           : (kBlocksForBudget > 16 ? 16 : kBlocksForBudget);
+      static_cast<int>(gemvBlocksForBudget(kShape, kParams));
   static constexpr int kWarps = static_cast<int>(kGeometry.warps);
   static constexpr int kColsPerBlock = static_cast<int>(kGeometry.colsPerBlock);
   static constexpr int kGridX = static_cast<int>(kGeometry.gridX);
@@ -473,11 +455,22 @@ __device__ __forceinline__ int stagedQuad(int unit, int quad) {
   return unit * static_cast<int>(kGemvStagedUnitFloats / 4) + quad;
 }
 
-/// A thread's staging task: 8 consecutive values (octet `octet`) of unit
-/// `unit` of row m of the chunk, the first at k0. A tile has Rows x 128
-/// tasks; four consecutive threads cover a unit.
+/// Threads that stage one unit's 32 values: 4 (8 values each), or 8 (4
+/// values each) where a block has more threads than 4 per unit and row, so
+/// that every thread of it takes part and the staging's cost per weight
+/// falls with the block's columns.
+template <class Cfg, int Rows>
+constexpr int kStagingTasksPerUnit = Rows * 32 * 4 < Cfg::kThreads ? 8 : 4;
+/// Consecutive values of a unit one staging task covers.
+template <class Cfg, int Rows>
+constexpr int kStagingValues =
+    kGemvUnitValues / kStagingTasksPerUnit<Cfg, Rows>;
+
+/// A thread's staging task: kStagingValues consecutive values (part `part`)
+/// of unit `unit` of row m of the chunk, the first at k0. A tile has Rows x
+/// 32 x kStagingTasksPerUnit tasks; consecutive threads cover a unit.
 struct StagingTask {
-  int m, unit, octet, k0;
+  int m, unit, part, k0;
 };
 
 /// Rounds of staging tasks per tile: a fixed count, because a loop bounded
@@ -486,7 +479,9 @@ struct StagingTask {
 /// callers keep several rounds a loop (#pragma unroll 1), since unrolled
 /// copies cost the multi-row bodies registers.
 template <class Cfg, int Rows>
-constexpr int kStagingRounds = (Rows * 128 + Cfg::kThreads - 1) / Cfg::kThreads;
+constexpr int kStagingRounds = (Rows * 32 * kStagingTasksPerUnit<Cfg, Rows> +
+                                Cfg::kThreads - 1) /
+                               Cfg::kThreads;
 
 /// This thread's task of round `round` in tile `tile`, or false past the
 /// last task. A warp's 32 tasks are all valid or all not, so the shuffles
@@ -494,14 +489,16 @@ constexpr int kStagingRounds = (Rows * 128 + Cfg::kThreads - 1) / Cfg::kThreads;
 template <class Cfg, int Rows>
 __device__ __forceinline__ bool stagingTask(int round, int tile,
                                             StagingTask &out) {
-  constexpr int kTasks = Rows * 128;
+  constexpr int kPerUnit = kStagingTasksPerUnit<Cfg, Rows>;
+  constexpr int kTasks = Rows * 32 * kPerUnit;
   const int task = static_cast<int>(threadIdx.x) + round * Cfg::kThreads;
   if (kTasks % Cfg::kThreads != 0 && task >= kTasks)
     return false;
-  out.m = Rows == 1 ? 0 : task >> 7; // one row: 128 tasks
-  out.unit = (task >> 2) & 31;
-  out.octet = task & 3;
-  out.k0 = (32 * tile + out.unit) * kGemvUnitValues + 8 * out.octet;
+  out.m = Rows == 1 ? 0 : task / (32 * kPerUnit);
+  out.unit = (task / kPerUnit) & 31;
+  out.part = task % kPerUnit;
+  out.k0 = (32 * tile + out.unit) * kGemvUnitValues +
+           kStagingValues<Cfg, Rows> * out.part;
   return true;
 }
 
@@ -514,63 +511,82 @@ __device__ __forceinline__ bool stagingTaskReads(int m, int k0, int rows) {
   return (Rows == 1 || m < rows) && (Cfg::kWholeTilesOfK || k0 < Cfg::kK);
 }
 
-/// Stores one task's 8 values of unit `unit` (octet `octet`) of staged row
+/// Stores one task's V values of unit `unit` (part `part`) of staged row
 /// `row`, each times its field's prescale, and returns their plain sum.
-__device__ __forceinline__ float stageOctet(float *row, int unit, int octet,
-                                            const float (&v)[8],
-                                            const float (&prescale)[8]) {
+template <int V>
+__device__ __forceinline__ float stageValues(float *row, int unit, int part,
+                                             const float (&v)[V],
+                                             const float (&prescale)[V]) {
   float sum = v[0];
 #pragma unroll
-  for (int i = 1; i < 8; ++i)
+  for (int i = 1; i < V; ++i)
     sum += v[i];
-  float4 low, high;
-  low.x = v[0] * prescale[0];
-  low.y = v[1] * prescale[1];
-  low.z = v[2] * prescale[2];
-  low.w = v[3] * prescale[3];
-  high.x = v[4] * prescale[4];
-  high.y = v[5] * prescale[5];
-  high.z = v[6] * prescale[6];
-  high.w = v[7] * prescale[7];
   float4 *quads = reinterpret_cast<float4 *>(row);
-  quads[stagedQuad(unit, 2 * octet)] = low;
-  quads[stagedQuad(unit, 2 * octet + 1)] = high;
+#pragma unroll
+  for (int j = 0; j < V / 4; ++j) {
+    float4 quad;
+    quad.x = v[4 * j + 0] * prescale[4 * j + 0];
+    quad.y = v[4 * j + 1] * prescale[4 * j + 1];
+    quad.z = v[4 * j + 2] * prescale[4 * j + 2];
+    quad.w = v[4 * j + 3] * prescale[4 * j + 3];
+    quads[stagedQuad(unit, V / 4 * part + j)] = quad;
+  }
   return sum;
 }
 
+/// Loads V (4 or 8) consecutive 16-bit elements from `p` (aligned to V
+/// elements), two per word, low half first.
+template <int V>
+__device__ __forceinline__ void loadStagingWords(const void *p,
+                                                 uint32_t (&out)[V / 2]) {
+  static_assert(V == 4 || V == 8, "a staging task covers 4 or 8 values");
+  if constexpr (V == 8) {
+    const uint4 raw = __ldg(static_cast<const uint4 *>(p));
+    out[0] = raw.x;
+    out[1] = raw.y;
+    out[2] = raw.z;
+    out[3] = raw.w;
+  } else {
+    const uint2 raw = __ldg(static_cast<const uint2 *>(p));
+    out[0] = raw.x;
+    out[1] = raw.y;
+  }
+}
+
 /// Stages x[m0 + m, tile] * a for Rows rows into shared memory (see the
-/// file comment), fp16. Each thread handles 8 consecutive k of one unit;
-/// four consecutive lanes cover a unit and sum it with two shuffles.
+/// file comment), fp16. Each thread handles kStagingValues consecutive k of
+/// one unit; consecutive lanes cover a unit and sum it with shuffles.
 template <class Cfg, int Rows>
 __device__ __forceinline__ void
 stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
-              int m0, int rows, const float (&prescale)[8]) {
+              int m0, int rows,
+              const float (&prescale)[kStagingValues<Cfg, Rows>]) {
   constexpr int kK = Cfg::kK;
+  constexpr int V = kStagingValues<Cfg, Rows>;
   const float sumScale = exp2Int(-kGemvAccumulatorExponent);
 #pragma unroll 1
   for (int round = 0; round < kStagingRounds<Cfg, Rows>; ++round) {
     StagingTask task;
     if (!stagingTask<Cfg, Rows>(round, tile, task))
       break;
-    const int m = task.m, unit = task.unit, octet = task.octet, k0 = task.k0;
-    float v[8];
+    const int m = task.m, unit = task.unit, part = task.part, k0 = task.k0;
+    float v[V];
     if (stagingTaskReads<Cfg, Rows>(m, k0, rows)) {
       const half *xRow = args.x + static_cast<long long>(m0 + m) * kK;
       if constexpr (kK % 8 == 0) {
-        const uint4 raw = __ldg(reinterpret_cast<const uint4 *>(xRow + k0));
-        const uint32_t parts[4] = {raw.x, raw.y, raw.z, raw.w};
+        uint32_t parts[V / 2];
+        loadStagingWords<V>(xRow + k0, parts);
 #pragma unroll
-        for (int i = 0; i < 4; ++i) {
+        for (int i = 0; i < V / 2; ++i) {
           const float2 f = __half22float2(bitsAsHalf2(parts[i]));
           v[2 * i] = f.x;
           v[2 * i + 1] = f.y;
         }
         if constexpr (Cfg::kHasActScale) {
-          const uint4 rawA =
-              __ldg(reinterpret_cast<const uint4 *>(args.actScale + k0));
-          const uint32_t partsA[4] = {rawA.x, rawA.y, rawA.z, rawA.w};
+          uint32_t partsA[V / 2];
+          loadStagingWords<V>(args.actScale + k0, partsA);
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
+          for (int i = 0; i < V / 2; ++i) {
             const float2 f = __half22float2(bitsAsHalf2(partsA[i]));
             v[2 * i] *= f.x;
             v[2 * i + 1] *= f.y;
@@ -578,7 +594,7 @@ stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
         }
       } else {
 #pragma unroll
-        for (int i = 0; i < 8; ++i) {
+        for (int i = 0; i < V; ++i) {
           const int k = k0 + i;
           float value = 0.0f;
           if (k < kK) {
@@ -591,36 +607,38 @@ stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
       }
     } else {
 #pragma unroll
-      for (int i = 0; i < 8; ++i)
+      for (int i = 0; i < V; ++i)
         v[i] = 0.0f;
     }
     // x * a is exact in fp32 (11 x 11 significant bits); so is the scaling.
-    float sum = stageOctet(staged + m * Cfg::kStagedRowFloats, unit, octet, v,
-                           prescale);
-    // A warp's 32 tasks are 8 whole units, so the shuffles are warp-uniform.
-    sum = warpReduceSum<4>(sum);
-    if (octet == 0)
+    float sum = stageValues<V>(staged + m * Cfg::kStagedRowFloats, unit, part,
+                               v, prescale);
+    // A warp's 32 tasks are whole units, so the shuffles are warp-uniform.
+    sum = warpReduceSum<kStagingTasksPerUnit<Cfg, Rows>>(sum);
+    if (part == 0)
       unitSums[m * 32 + unit] = sum * sumScale;
   }
 }
 
 /// The biased fp32 exponent of the largest |v| over a unit's 32 values (this
-/// thread's 8 and its unit's 3 other lanes), clamped to [1, 253] so that
-/// 2^(127 - e) is a normal fp32: v 2^(127 - e) then lies in (-4, 4).
+/// thread's V and its unit's 32 / V - 1 other lanes), clamped to [1, 253] so
+/// that 2^(127 - e) is a normal fp32: v 2^(127 - e) then lies in (-4, 4).
 /// NaN is ignored (it still reaches the output through its own product).
-__device__ __forceinline__ int unitExponent(const float (&v)[8]) {
+template <int V>
+__device__ __forceinline__ int unitExponent(const float (&v)[V]) {
   float largest = fabsf(v[0]);
 #pragma unroll
-  for (int i = 1; i < 8; ++i)
+  for (int i = 1; i < V; ++i)
     largest = fmaxf(largest, fabsf(v[i]));
-  largest = fmaxf(largest, __shfl_xor_sync(0xffffffffu, largest, 1));
-  largest = fmaxf(largest, __shfl_xor_sync(0xffffffffu, largest, 2));
+#pragma unroll
+  for (int offset = 1; offset < kGemvUnitValues / V; offset *= 2)
+    largest = fmaxf(largest, __shfl_xor_sync(0xffffffffu, largest, offset));
   const int biased = static_cast<int>(floatAsBits(largest) >> 23);
   return biased < 1 ? 1 : (biased > 253 ? 253 : biased);
 }
 
-/// The power of two 2^u that normalises x over a unit (this thread's 8
-/// values and its unit's 3 other lanes), from S = sum |x| 2^-16 (FMA-pipe
+/// The power of two 2^u that normalises x over a unit (this thread's V
+/// values and its unit's other lanes), from S = sum |x| 2^-16 (FMA-pipe
 /// work, no overflow: sum |x| < 2^133): with e_S the biased exponent of S,
 /// u = e_S - 118, so that sum |x| < 2^(u + 8) and |x| 2^-u < 2^8, while the
 /// largest |x| 2^-u is at least 4 unless S is subnormal. No clamp is needed:
@@ -632,14 +650,14 @@ struct UnitScale {
   float inverse; ///< 2^-u
   int exponent;  ///< u
 };
-__device__ __forceinline__ UnitScale unitScaleBySum(const float (&v)[8]) {
+template <int V>
+__device__ __forceinline__ UnitScale unitScaleBySum(const float (&v)[V]) {
   const float kSixteenth = exp2Int(-16);
   float sum = fabsf(v[0]) * kSixteenth;
 #pragma unroll
-  for (int i = 1; i < 8; ++i)
+  for (int i = 1; i < V; ++i)
     sum = fmaf(fabsf(v[i]), kSixteenth, sum);
-  sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-  sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+  sum = warpReduceSum<kGemvUnitValues / V>(sum);
   const uint32_t biased = floatAsBits(sum) & 0x7f800000u; // e_S << 23
   UnitScale scale;
   scale.inverse = bitsAsFloat((245u << 23) - biased);
@@ -669,36 +687,37 @@ __device__ __forceinline__ float wideUnitFactor(int e) {
 template <class Cfg, int Rows>
 __device__ __forceinline__ void
 stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
-              int tile, int m0, int rows, const float (&prescale)[8]) {
+              int tile, int m0, int rows,
+              const float (&prescale)[kStagingValues<Cfg, Rows>]) {
   using Ops = GemvElement<Cfg::kActivation>;
   constexpr int kK = Cfg::kK;
+  constexpr int V = kStagingValues<Cfg, Rows>;
   const float sumScale = exp2Int(-kGemvWideAccumulatorExponent);
 #pragma unroll 1
   for (int round = 0; round < kStagingRounds<Cfg, Rows>; ++round) {
     StagingTask task;
     if (!stagingTask<Cfg, Rows>(round, tile, task))
       break;
-    const int m = task.m, unit = task.unit, octet = task.octet, k0 = task.k0;
-    float v[8];
-    float a[8];
+    const int m = task.m, unit = task.unit, part = task.part, k0 = task.k0;
+    float v[V];
+    float a[V];
     if (stagingTaskReads<Cfg, Rows>(m, k0, rows)) {
       const typename Cfg::Element *xRow =
           args.x + static_cast<long long>(m0 + m) * kK;
       if constexpr (kK % 8 == 0) {
-        const uint4 raw = __ldg(reinterpret_cast<const uint4 *>(xRow + k0));
-        const uint32_t parts[4] = {raw.x, raw.y, raw.z, raw.w};
+        uint32_t parts[V / 2];
+        loadStagingWords<V>(xRow + k0, parts);
 #pragma unroll
-        for (int i = 0; i < 4; ++i) {
+        for (int i = 0; i < V / 2; ++i) {
           const float2 f = Ops::pairToFloat2(parts[i]);
           v[2 * i] = f.x;
           v[2 * i + 1] = f.y;
         }
         if constexpr (Cfg::kHasActScale) {
-          const uint4 rawA =
-              __ldg(reinterpret_cast<const uint4 *>(args.actScale + k0));
-          const uint32_t partsA[4] = {rawA.x, rawA.y, rawA.z, rawA.w};
+          uint32_t partsA[V / 2];
+          loadStagingWords<V>(args.actScale + k0, partsA);
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
+          for (int i = 0; i < V / 2; ++i) {
             const float2 f = Ops::pairToFloat2(partsA[i]);
             a[2 * i] = f.x;
             a[2 * i + 1] = f.y;
@@ -706,7 +725,7 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
         }
       } else {
 #pragma unroll
-        for (int i = 0; i < 8; ++i) {
+        for (int i = 0; i < V; ++i) {
           const int k = k0 + i;
           v[i] = k < kK ? Ops::toFloat(xRow[k]) : 0.0f;
           if constexpr (Cfg::kHasActScale)
@@ -715,7 +734,7 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
       }
     } else {
 #pragma unroll
-      for (int i = 0; i < 8; ++i) {
+      for (int i = 0; i < V; ++i) {
         v[i] = 0.0f;
         a[i] = 0.0f;
       }
@@ -724,7 +743,7 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
     // significant bits each, so exact unless it falls below 2^-126.
     const UnitScale xScale = unitScaleBySum(v);
 #pragma unroll
-    for (int i = 0; i < 8; ++i)
+    for (int i = 0; i < V; ++i)
       v[i] *= xScale.inverse;
     int exponent = xScale.exponent;
     if constexpr (Cfg::kHasActScale) {
@@ -734,19 +753,19 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
       const int aExponent = unitExponent(a);
       const float aFactor = exp2Int(127 - aExponent);
 #pragma unroll
-      for (int i = 0; i < 8; ++i)
+      for (int i = 0; i < V; ++i)
         v[i] *= a[i] * aFactor;
       const int productExponent = unitExponent(v);
       const float productFactor = exp2Int(127 - productExponent);
 #pragma unroll
-      for (int i = 0; i < 8; ++i)
+      for (int i = 0; i < V; ++i)
         v[i] *= productFactor;
       exponent += aExponent + productExponent - 254;
     }
-    float sum = stageOctet(staged + m * Cfg::kStagedRowFloats, unit, octet, v,
-                           prescale);
-    sum = warpReduceSum<4>(sum);
-    if (octet == 0) {
+    float sum = stageValues<V>(staged + m * Cfg::kStagedRowFloats, unit, part,
+                               v, prescale);
+    sum = warpReduceSum<kStagingTasksPerUnit<Cfg, Rows>>(sum);
+    if (part == 0) {
       float2 slot;
       slot.x = sum * sumScale;
       if constexpr (Cfg::kHasActScale)
@@ -762,7 +781,8 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
 template <class Cfg, int Rows>
 __device__ __forceinline__ void
 stageTile(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
-          int m0, int rows, const float (&prescale)[8]) {
+          int m0, int rows,
+          const float (&prescale)[kStagingValues<Cfg, Rows>]) {
   if constexpr (Cfg::kActivation == ActivationType::BF16)
     stageTileWide<Cfg, Rows>(args, staged, reinterpret_cast<float2 *>(unitSums),
                              tile, m0, rows, prescale);
@@ -896,7 +916,8 @@ __device__ __forceinline__ void
 pipelineStep(const ArgsOf<Cfg> &args, const GemvWarpColumns<Cfg> &columns,
              const GemvLaneTile<Cfg> &current, GemvLaneTile<Cfg> &next,
              float *staged, float *unitSums, int tile, bool loadNext, int m0,
-             int rows, int lane, uint64_t policy, const float (&prescale)[8],
+             int rows, int lane, uint64_t policy,
+             const float (&prescale)[kStagingValues<Cfg, Rows>],
              float (&out)[Cfg::kColsPerWarp][Rows]) {
   // Everyone is done reading the previous tile's x (a needless barrier at
   // the first tile costs less than testing for it at every tile).
@@ -930,15 +951,19 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
       smem + Cfg::kMaxRows * (Cfg::kStagedRowFloats + Cfg::kUnitSlotFloats));
 
   const uint64_t policy = makeEvictFirstPolicy();
-  // The 8 staged values of this thread always sit at the same offsets of a
-  // unit (octet = thread % 4), so their prescales are computed once.
-  float prescale[8];
+  // The staged values of this thread always sit at the same offsets of a
+  // unit (part = thread % tasks per unit), so their prescales are computed
+  // once.
+  constexpr int V = kStagingValues<Cfg, Rows>;
+  const int part =
+      static_cast<int>(threadIdx.x) % kStagingTasksPerUnit<Cfg, Rows>;
+  float prescale[V];
 #pragma unroll
-  for (int i = 0; i < 8; ++i)
-    prescale[i] = exp2Int(
-        (Cfg::kActivation == ActivationType::BF16 ? kGemvWidePrescaleExponent
-                                                  : kGemvPrescaleExponent) -
-        gemvFieldShift<Cfg::kBits>(8 * (threadIdx.x & 3) + i));
+  for (int i = 0; i < V; ++i)
+    prescale[i] = exp2Int((Cfg::kActivation == ActivationType::BF16
+                               ? kGemvWidePrescaleExponent
+                               : kGemvPrescaleExponent) -
+                          gemvFieldShift<Cfg::kBits>(V * part + i));
 
   float out[C][Rows];
 #pragma unroll
@@ -961,13 +986,18 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
     // Software pipeline: the next tile's weights are loaded into registers
     // while the current tile is computed. Two buffers trade roles every
     // tile, so the loop body covers two tiles and no register is copied.
-    // With two tiles per block the loop runs once; the opaque bound (used
-    // for every test below) keeps it a loop on every target, so the code's
-    // shape (and what awq-kernel-stats counts) does not depend on whether
-    // the compiler proves that.
+    // With two tiles per block the loop runs once. Its bound (used for
+    // every test below) is then also capped by the grid's last tile: a cap
+    // that never bites (blockIdx.y < gridDim.y) but that neither the
+    // front end nor ptxas can fold, so the loop stays a loop on every
+    // target and the code's shape (and what awq-kernel-stats counts) does
+    // not depend on whether the compiler proves it runs once.
     static_assert(Cfg::kTilesPerIteration == 2, "one step per buffer");
     GemvLaneTile<Cfg> bufferB;
-    const int loopEnd = Cfg::kTilesPerSplit == 2 ? opaqueInt(tileEnd) : tileEnd;
+    const int loopEnd =
+        Cfg::kTilesPerSplit == 2
+            ? minInt(tileEnd, static_cast<int>(gridDim.y) * Cfg::kTilesPerSplit)
+            : tileEnd;
     // Every block an even number of tiles: each iteration holds two and
     // its first always has a successor to load, so only the second tile's
     // load is conditional.

@@ -190,17 +190,6 @@ __device__ __forceinline__ uint4 loadStreaming16(const void *pointer,
   return v;
 }
 
-/// `value`, unknown to the optimiser: it emits no instruction, but the
-/// compiler can no longer derive bounds from where the value came from. A
-/// loop bounded by it stays a loop even where the compiler could otherwise
-/// prove that it runs at most once and flatten it on some targets only.
-__device__ __forceinline__ int opaqueInt(int value) {
-#if defined(__CUDA_ARCH__)
-  asm volatile("" : "+r"(value));
-#endif
-  return value;
-}
-
 //===----------------------------------------------------------------------===//
 // Warp reductions
 //===----------------------------------------------------------------------===//
