@@ -194,11 +194,14 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
     for (int64_t r : rows) {
       RowBody body;
       body.rows = r;
-      // Per lane and tile: 32 FMAs per column and row, plus two per unit for
-      // the zero point and the scale; a loop iteration covers
+      // Per lane and tile: 32 FMAs per column and row, plus two per run of
+      // units for the zero point and the scale (one unit, or two where the
+      // one-row body pairs them: gemvPairsRuns); a loop iteration covers
       // gemvTilesPerIteration tiles.
       const int64_t tiles = gemvTilesPerIteration(g);
-      body.mathExpected = tiles * p.colsPerWarp * r * (kGemvValuesPerUnit + 2);
+      const int64_t runTiles = r == 1 && gemvPairsRuns(in.shape, p) ? 2 : 1;
+      body.mathExpected = tiles * p.colsPerWarp * r * kGemvValuesPerUnit +
+                          tiles / runTiles * p.colsPerWarp * r * 2;
       body.weightsPerIteration = tiles * g.colsPerBlock * kGemvValuesPerTile;
       if (hasLoop) {
         // The loop whose FFMA count is closest to this body's.

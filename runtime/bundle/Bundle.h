@@ -42,7 +42,8 @@ namespace bundle {
 /// 2: the GEMV layout's scales and zero points are [groups, N padded to 32]
 /// (were [N, groups]).
 /// 3: a bf16 layer's GEMV layout stores its scales times 2^30.
-constexpr int kFormatVersion = 3;
+/// 4: the GEMV layout pairs the units of whole tile pairs (gemvPairsUnits).
+constexpr int kFormatVersion = 4;
 constexpr const char *kFormatName = "awqc-bundle";
 /// Alignment of every tensor's first byte in the file.
 constexpr uint64_t kAlignment = 256;

@@ -96,6 +96,7 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
   const int bits = p.bits;
   const int64_t kPadded = out.units * kGemvValuesPerUnit;
   const int64_t units = out.units;
+  const bool paired = gemvPairsUnits(k, p.groupSize);
   // Padding columns (3 bits: up to a multiple of 4) hold q = 0.
   out.qweight.assign(
       static_cast<size_t>(roundUp(n, gemvInterleavedColumns(bits)) * units *
@@ -121,7 +122,7 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
           packWords(values + unit * kGemvValuesPerUnit, bits, unitWords);
           for (int word = 0; word < bits; ++word)
             out.qweight[static_cast<size_t>(gemvWordIndex(
-                n0 + c, unit, word, units, bits))] = unitWords[word];
+                n0 + c, unit, word, units, bits, paired))] = unitWords[word];
         }
       }
     }
@@ -177,6 +178,7 @@ QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
   layer.activation = activation;
   const int bits = params.bits;
   const int64_t units = ceilDiv(k, kGemvValuesPerUnit);
+  const bool paired = gemvPairsUnits(k, params.groupSize);
 
   // Weights: gather each unit's words (gemvWordIndex), decode its 32
   // values, keep those below K.
@@ -186,7 +188,8 @@ QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
   for (int64_t c = 0; c < n; ++c) {
     for (int64_t unit = 0; unit < units; ++unit) {
       for (int word = 0; word < bits; ++word)
-        unitWords[word] = qweight[gemvWordIndex(c, unit, word, units, bits)];
+        unitWords[word] =
+            qweight[gemvWordIndex(c, unit, word, units, bits, paired)];
       unpackWords(unitWords, bits, values);
       for (int64_t v = 0; v < kGemvValuesPerUnit; ++v) {
         const int64_t kk = unit * kGemvValuesPerUnit + v;

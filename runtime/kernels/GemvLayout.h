@@ -19,15 +19,21 @@
 //              word j is bit j of k = 30, bit 31 of word j is bit j of k = 31.
 //  - Columns form groups of I = gemvInterleavedColumns(b) (4 for 3 bits, else
 //    1; N is padded with q = 0 columns to a multiple of I); group n / I starts
-//    at word (n / I) * I * K_u * b. Its units form tiles of 32 (the last tile
-//    holds U_t = K_u - 32 t <= 32 units). Within tile t the 16-byte chunks are
-//    stored chunk-major, unit-minor; chunk h of unit 32 t + l holds c = 4 / I
-//    words of each of the I columns (4 and 8 bits: words 4h..4h+3 of the
-//    column; 3 bits: word h of 4 columns). Word w of (column n, unit 32 t + l)
-//    sits at (contract: gemvWordIndex)
+//    at word (n / I) * I * K_u * b. Its units fill tiles of 32 slots (the
+//    last tile holds U_t = K_u - 32 t <= 32 units). Unit u sits in slot l of
+//    tile t (contract: gemvUnitPlace): where G is a multiple of 64 or G == K
+//    and K_u is a multiple of 64 (gemvPairsUnits), tiles are paired: unit
+//    64 p + 2 l + j in slot l of tile 2 p + j, so a lane reads two
+//    consecutive units of one group in consecutive tiles; in other layers
+//    unit u sits in slot u % 32 of tile u / 32. Within tile t the 16-byte
+//    chunks are stored chunk-major, slot-minor; chunk h of slot l holds
+//    c = 4 / I words of each of the I columns (4 and 8 bits: words 4h..4h+3
+//    of the column; 3 bits: word h of 4 columns). Word w of (column n, the
+//    unit in slot l of tile t) sits at (contract: gemvWordIndex)
 //      (n / I) * I * K_u * b + 32 t * b * I + (h * U_t + l) * 4
 //          + (n % I) * c + w % c,   h = w / c.
-//    (4 bits: one chunk, so units are simply consecutive 16-byte vectors.)
+//    (4 bits: one chunk, so a tile's slots are consecutive 16-byte vectors.)
+//    Bundle format 4 paired the units; format 3 kept unit u in slot u % 32.
 //  - scales: [G_n, N_s] (G_n = K / G, or 1 when G == K; N_s = N rounded up
 //    to 32, gemvScaleColumns) of the layer's activation type (fp16 or bf16),
 //    row-major: scale of (group g, column n) at g * N_s + n, so that a warp

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "ApiTestSupport.h"
 
+#include "runtime/bundle/Bundle.h"
 #include "runtime/formats/SafeTensors.h"
 
 #include <gmock/gmock.h>
@@ -87,7 +88,9 @@ TEST(ErrorPathTest, StatusNames) {
   EXPECT_STREQ(awqc_status_name(static_cast<awqc_status>(-1)),
                "AWQC_ERROR_UNKNOWN");
   EXPECT_THAT(awqc_runtime_version(),
-              MatchesRegex("awqc-runtime [0-9.]+ \\(bundle format 3\\)"));
+              MatchesRegex("awqc-runtime [0-9.]+ \\(bundle format " +
+                           std::to_string(awq::bundle::kFormatVersion) +
+                           "\\)"));
 }
 
 // --- Devices and targets ---------------------------------------------------
@@ -344,9 +347,12 @@ TEST(ErrorPathTest, FlippedSourceByteIsCorrupt) {
 }
 
 TEST(ErrorPathTest, NewerFormatVersionIsVersionError) {
-  const std::string from = R"("format_version":"3")";
-  const std::string to = R"("format_version":"4")";
-  const std::string path = editedBundle("v3.awqb", [&](auto &bytes) {
+  // The version this runtime writes, and the next one.
+  const std::string current = std::to_string(awq::bundle::kFormatVersion);
+  const std::string next = std::to_string(awq::bundle::kFormatVersion + 1);
+  const std::string from = "\"format_version\":\"" + current + "\"";
+  const std::string to = "\"format_version\":\"" + next + "\"";
+  const std::string path = editedBundle("current.awqb", [&](auto &bytes) {
     const auto [begin, end] = tensorRange(bytes, "include/awq/contract.h");
     (void)end;
     std::string header(bytes.begin() + 8,
@@ -358,8 +364,8 @@ TEST(ErrorPathTest, NewerFormatVersionIsVersionError) {
   });
   const std::string message =
       expectOpenFails(path, openOptions("host"), AWQC_ERROR_BUNDLE_VERSION,
-                      "bundle format version 4");
-  EXPECT_THAT(message, HasSubstr("this runtime reads version 3"));
+                      "bundle format version " + next);
+  EXPECT_THAT(message, HasSubstr("this runtime reads version " + current));
 }
 
 TEST(ErrorPathTest, EditedManifestIsCorrupt) {

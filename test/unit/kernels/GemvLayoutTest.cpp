@@ -51,7 +51,14 @@ QuantizedLinear makeLayer(int64_t k, int64_t n, int bits, int64_t groupSize,
 int unpackValue(const GemvWeights &w, int64_t k, int64_t column) {
   const int bits = w.params.bits;
   const int64_t unit = k / 32, inUnit = k % 32;
-  const int64_t tile = unit / 32, lane = unit % 32;
+  // Groups of a multiple of 64 values (or one per column) and whole pairs
+  // of tiles: tile 2p + j holds units 64p + 2l + j in lane l. Otherwise
+  // tile t holds units 32t + l.
+  const bool paired =
+      (w.params.groupSize == w.k || w.params.groupSize % 64 == 0) &&
+      w.units % 64 == 0;
+  const int64_t tile = paired ? unit / 64 * 2 + unit % 2 : unit / 32;
+  const int64_t lane = paired ? unit % 64 / 2 : unit % 32;
   const int64_t tileUnits = std::min<int64_t>(32, w.units - 32 * tile);
   // 16-byte chunks: 4 words of one column (4 and 8 bits), or word h of 4
   // interleaved columns (3 bits).
@@ -149,6 +156,33 @@ TEST(GemvLayout, RoundTripAllWidthsAndGroups) {
                      std::to_string(group) + (zp ? " zp" : " sym"));
         expectRoundTrip(makeLayer(1024, 7, bits, group, zp, zp, ++seed));
       }
+}
+
+TEST(GemvLayout, PairsTheUnitsOfWholeTilePairsInOneGroup) {
+  uint32_t seed = 700;
+  for (int bits : {3, 4, 8}) {
+    // 128 units in groups of 2 and 4 units, and one group per column:
+    // paired (tiles 0, 1 hold units 0, 2, .. 62 and 1, 3, .. 63).
+    expectRoundTrip(makeLayer(4096, 5, bits, 128, true, false, ++seed));
+    expectRoundTrip(makeLayer(4096, 4, bits, 64, false, true, ++seed));
+    expectRoundTrip(makeLayer(2048, 3, bits, 2048, true, false, ++seed));
+    // K = 2040 still rounds up to 64 units (the last one padded).
+    expectRoundTrip(makeLayer(2040, 3, bits, 2040, true, false, ++seed));
+    // Not paired: groups of one unit, and 96 units (1.5 tile pairs).
+    expectRoundTrip(makeLayer(4096, 4, bits, 32, true, false, ++seed));
+    expectRoundTrip(makeLayer(3072, 4, bits, 128, true, false, ++seed));
+  }
+  // Spot checks written out: unit 1 of a paired 4-bit column is the first
+  // slot of tile 1 (4 words per slot, 32 slots per tile), unit 2 the second
+  // slot of tile 0; unpaired, unit 1 is the second slot of tile 0.
+  EXPECT_EQ(awq::gemvWordIndex(0, 1, 0, 128, 4, true), 32 * 4);
+  EXPECT_EQ(awq::gemvWordIndex(0, 2, 0, 128, 4, true), 4);
+  EXPECT_EQ(awq::gemvWordIndex(0, 65, 3, 128, 4, true), 3 * 32 * 4 + 3);
+  EXPECT_EQ(awq::gemvWordIndex(0, 1, 0, 128, 4, false), 4);
+  EXPECT_TRUE(awq::gemvPairsUnits(4096, 128));
+  EXPECT_TRUE(awq::gemvPairsUnits(4096, 4096));
+  EXPECT_FALSE(awq::gemvPairsUnits(4096, 32));
+  EXPECT_FALSE(awq::gemvPairsUnits(11008, 128));
 }
 
 TEST(GemvLayout, RoundTripPartialTilesAndPaddedK) {

@@ -222,11 +222,13 @@ std::string loopListing(int ffma, int lop3, int barriers) {
 /// A GEMV with one 32-thread warp of one column and one row: a tile
 /// iteration consumes 1024 weights; the loop below holds 34 FFMA (the
 /// configuration's 32 + 2), 36 LOP3 (a lane's 32 fields and 4 shifts' worth)
-/// and 2 barriers per tile, and a branch.
+/// and 2 barriers per tile, and a branch. Groups of one unit: the layout
+/// does not pair units, so each unit pays its zero point and scale.
 TEST(KernelStatsCounts, DividesLoopCountsByTheConfigurationsWeights) {
   LinearShape shape;
   shape.k = 4096;
   shape.n = 64;
+  shape.group = 32;
   GemvParams params;
   params.threads = 32;
   params.colsPerWarp = 1;
@@ -267,6 +269,7 @@ TEST(KernelStatsCounts, LoopWithoutTheWholeTileBodyIsAnError) {
   LinearShape shape;
   shape.k = 4096;
   shape.n = 64;
+  shape.group = 32; // Unpaired units: two barriers per tile.
   GemvParams params{32, 1, 1, 1};
   KernelStats stats;
   stats.name = "k";

@@ -154,24 +154,58 @@ AWQ_CONTRACT int gemvChunkWords(int64_t bits) {
   return static_cast<int>(4 / gemvInterleavedColumns(bits));
 }
 
+/// Whether the GEMV layout pairs units: in each pair of tiles (64 units)
+/// the first tile holds the even units and the second the odd ones, so that
+/// a lane reads two consecutive units of one group in consecutive tiles and
+/// pays the zero point and the scale once for the two (awq/gemv.cuh). Where
+/// every pair of units lies in one group (groups of a multiple of 64
+/// values, or one group per column) and the column's units fill whole pairs
+/// of tiles (K > 2048 (j - 1) rounds up to 2048 j); other layers keep unit
+/// u in slot u % 32 of tile u / 32.
+AWQ_CONTRACT bool gemvPairsUnits(int64_t k, int64_t group) {
+  const int64_t unitsPerPair = 2 * kGemvUnitsPerTile;
+  return (group == k || group % (2 * kGemvValuesPerUnit) == 0) &&
+         ceilDiv(k, kGemvValuesPerUnit) % unitsPerPair == 0;
+}
+
+/// The unit that slot (lane) `slot` of tile `tile` holds: 64 p + 2 slot + j
+/// for tile 2 p + j of a paired layout, else 32 tile + slot. A template so
+/// that the kernel computes it in 32 bits.
+template <class Int>
+AWQ_CONTRACT Int gemvSlotUnit(Int tile, Int slot, bool paired) {
+  return paired ? tile / 2 * (2 * kGemvUnitsPerTile) + 2 * slot + tile % 2
+                : tile * kGemvUnitsPerTile + slot;
+}
+
+/// The tile and slot of unit `unit` (the inverse of gemvSlotUnit).
+struct GemvUnitPlace {
+  int64_t tile, slot;
+};
+AWQ_CONTRACT GemvUnitPlace gemvUnitPlace(int64_t unit, bool paired) {
+  const int64_t unitsPerPair = 2 * kGemvUnitsPerTile;
+  if (paired)
+    return {unit / unitsPerPair * 2 + unit % 2, unit % unitsPerPair / 2};
+  return {unit / kGemvUnitsPerTile, unit % kGemvUnitsPerTile};
+}
+
 /// Where word `word` (0..bits-1) of unit `unit` of column `column` sits in
 /// the GEMV layout's qweight (`units` units per column; runtime/kernels/
 /// GemvLayout.h): columns in groups of gemvInterleavedColumns, each group's
-/// units in tiles of 32, a tile's 16-byte chunks chunk-major and
-/// unit-minor, so that lane l of a warp reads unit l with one load per chunk.
+/// units in tiles of 32 (paired or not: gemvPairsUnits, gemvUnitPlace), a
+/// tile's 16-byte chunks chunk-major and slot-minor, so that lane l of a
+/// warp reads slot l with one load per chunk.
 AWQ_CONTRACT int64_t gemvWordIndex(int64_t column, int64_t unit, int64_t word,
-                                   int64_t units, int64_t bits) {
+                                   int64_t units, int64_t bits, bool paired) {
   const int64_t interleave = gemvInterleavedColumns(bits);
   const int64_t columnWords = gemvChunkWords(bits);
-  const int64_t tile = unit / kGemvUnitsPerTile;
-  const int64_t lane = unit % kGemvUnitsPerTile;
-  const int64_t rest = units - tile * kGemvUnitsPerTile;
+  const GemvUnitPlace place = gemvUnitPlace(unit, paired);
+  const int64_t rest = units - place.tile * kGemvUnitsPerTile;
   const int64_t tileUnits = rest < kGemvUnitsPerTile ? rest : kGemvUnitsPerTile;
   const int64_t chunk = word / columnWords;
   return column / interleave * interleave * units * bits +
-         tile * kGemvUnitsPerTile * bits * interleave +
-         (chunk * tileUnits + lane) * 4 + column % interleave * columnWords +
-         word % columnWords;
+         place.tile * kGemvUnitsPerTile * bits * interleave +
+         (chunk * tileUnits + place.slot) * 4 +
+         column % interleave * columnWords + word % columnWords;
 }
 
 /// Columns of a row (one group) of the GEMV layout's scales and zero points:
@@ -264,6 +298,26 @@ AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
 /// on every target, one awq-kernel-stats can find and count.
 AWQ_CONTRACT int64_t gemvTilesPerIteration(const GemvGeometry &g) {
   return g.tilesPerSplit >= 2 ? 2 : 1;
+}
+
+/// Every block of `g` holds an even number of tiles, starting at an even
+/// tile (the splits divide the tiles): each iteration of the K loop holds
+/// two, and the first always has a successor to load.
+AWQ_CONTRACT bool gemvPairedTiles(const GemvGeometry &g) {
+  return g.tilesPerSplit > 0 && g.tiles % g.tilesPerSplit == 0 &&
+         g.tilesPerSplit % 2 == 0;
+}
+
+/// Whether the one-row body of the GEMV `p` for `s` sums each lane's two
+/// units of a tile pair before it subtracts the zero point and applies the
+/// scale, once for both (awq/gemv.cuh, GemvRun): fp16 layers whose layout
+/// pairs units (gemvPairsUnits) in blocks of whole tile pairs. bf16
+/// normalises each unit by its own power of two, so its units cannot share
+/// one sum; bodies of several rows would keep twice the sums live at their
+/// register limit.
+AWQ_CONTRACT bool gemvPairsRuns(const LinearShape &s, const GemvParams &p) {
+  return s.activation == ActivationType::F16 && gemvPairsUnits(s.k, s.group) &&
+         gemvPairedTiles(gemvGeometry(s, p));
 }
 
 /// The most dynamic shared memory a GEMV block uses without opting in.

@@ -7,9 +7,11 @@
 // budget. See docs/kernels.md ("GEMV") for the full design discussion.
 //
 // Work decomposition
-//   K is cut into units of 32 values; 32 consecutive units (1024 values) form
-//   a tile. A block has kWarps warps; warp w owns kColsPerWarp consecutive
-//   columns, and in each tile lane L reads unit L of each of its columns:
+//   K is cut into units of 32 values; 32 units (1024 values) form a tile:
+//   32 consecutive units, or in a paired layout the even or the odd units of
+//   64 (awq::gemvPairsUnits). A block has kWarps warps; warp w owns
+//   kColsPerWarp consecutive columns, and in each tile lane L reads slot L
+//   (one unit) of each of its columns:
 //   16-byte loads (4 bits: one, 8 bits: two; 3 bits: three 4-byte loads), all
 //   lanes of a warp together reading 512 contiguous bytes per load. A block
 //   covers kColsPerBlock columns and a range of tiles; blockIdx.y splits the
@@ -26,7 +28,10 @@
 //      subnormals q * 2^(p-149) and accumulates sum x a q (scaled by 2^-64)
 //      with one FMA per weight and row; the zero point and the group scale
 //      come once per unit: out += (acc - z * sum(x a)) * s, out keeping the
-//      2^-64 scale of acc until the block's sums are reduced.
+//      2^-64 scale of acc until the block's sums are reduced. Where the
+//      layout pairs units (tile 2p + j holds units 64p + 2l + j:
+//      awq::gemvPairsUnits) a one-row fp16 body adds both units' acc and
+//      sum(x a) first and pays z and s once per pair (GemvRun, kPairRuns).
 //   bf16 (Activation = BF16): bf16's range (2^-133 .. 2^128) does not fit the
 //   fixed 2^(85 - p) prescale, so step 1 also normalises each (row, unit) by
 //   a power of two 2^U (from its sum of |x|, largest |a| and |x a|), stages
@@ -152,6 +157,14 @@ struct GemvConfig {
   static constexpr bool kWholeTilesOfK = K % kGemvValuesPerTile == 0;
   /// The splits divide the tiles: no block's tile range is short.
   static constexpr bool kEvenSplits = kTiles % kTilesPerSplit == 0;
+  /// Every block holds whole pairs of tiles (awq::gemvPairedTiles).
+  static constexpr bool kPairedTiles = gemvPairedTiles(kGeometry);
+  /// The layout pairs units (awq::gemvPairsUnits): slot l of tiles 2p and
+  /// 2p + 1 holds units 64p + 2l and 64p + 2l + 1, of one group.
+  static constexpr bool kPairedUnits = gemvPairsUnits(K, GroupSize);
+  /// The one-row body pays the zero point and the scale once per pair of
+  /// units (awq::gemvPairsRuns).
+  static constexpr bool kPairRuns = gemvPairsRuns(kShape, kParams);
   /// Tiles per iteration of the K loop (awq::gemvTilesPerIteration).
   static constexpr int kTilesPerIteration =
       static_cast<int>(gemvTilesPerIteration(kGeometry));
@@ -331,6 +344,13 @@ private:
   }
 };
 
+/// The unit of a column that slot `slot` of tile `tile` holds (the layout's
+/// pairing: awq::gemvSlotUnit), in unsigned 32-bit arithmetic.
+template <class Cfg>
+__device__ __forceinline__ unsigned slotUnit(unsigned tile, unsigned slot) {
+  return gemvSlotUnit<unsigned>(tile, slot, Cfg::kPairedUnits);
+}
+
 /// Units of tile `tile` (the last tile of a column may be short).
 template <class Cfg> __device__ __forceinline__ int tileUnits(int tile) {
   return minInt(32, Cfg::kUnits - 32 * tile);
@@ -400,8 +420,8 @@ loadLaneTile(const GemvWarpColumns<Cfg> &columns, GemvLaneTile<Cfg> &out,
   const int unitInTile = kWholeTiles ? lane : minInt(lane, units - 1);
   // Offsets are unsigned (every index here is >= 0): signed division and
   // sign extension would cost instructions per tile.
-  const unsigned unit =
-      32u * static_cast<unsigned>(tile) + static_cast<unsigned>(unitInTile);
+  const unsigned unit = slotUnit<Cfg>(static_cast<unsigned>(tile),
+                                      static_cast<unsigned>(unitInTile));
   const unsigned group =
       Cfg::kGroupSize == Cfg::kK ? 0u : unit / Cfg::kUnitsPerGroup;
   // Column stream (or group of interleaved columns), then the tile, then
@@ -467,8 +487,10 @@ constexpr int kStagingValues =
     kGemvUnitValues / kStagingTasksPerUnit<Cfg, Rows>;
 
 /// A thread's staging task: kStagingValues consecutive values (part `part`)
-/// of unit `unit` of row m of the chunk, the first at k0. A tile has Rows x
-/// 32 x kStagingTasksPerUnit tasks; consecutive threads cover a unit.
+/// of the unit in slot `unit` of the tile (the lane that reads it; the
+/// layout's pairing says which unit of the column that is), row m of the
+/// chunk, the first at k0. A tile has Rows x 32 x kStagingTasksPerUnit
+/// tasks; consecutive threads cover a unit.
 struct StagingTask {
   int m, unit, part, k0;
 };
@@ -497,7 +519,9 @@ __device__ __forceinline__ bool stagingTask(int round, int tile,
   out.m = Rows == 1 ? 0 : task / (32 * kPerUnit);
   out.unit = (task / kPerUnit) & 31;
   out.part = task % kPerUnit;
-  out.k0 = (32 * tile + out.unit) * kGemvUnitValues +
+  out.k0 = static_cast<int>(slotUnit<Cfg>(static_cast<unsigned>(tile),
+                                          static_cast<unsigned>(out.unit))) *
+               kGemvUnitValues +
            kStagingValues<Cfg, Rows> * out.part;
   return true;
 }
@@ -790,23 +814,36 @@ stageTile(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
     stageTileHalf<Cfg, Rows>(args, staged, unitSums, tile, m0, rows, prescale);
 }
 
-/// Accumulates one tile: out[c][m] += sum over the lane's unit of
-/// x a (q - z) s, for each column c of the warp and row m < Rows.
+/// A lane's sums over the current run of tiles (one tile, or a pair of
+/// tiles whose units share a group: GemvConfig::kPairRuns): per column and
+/// row the sum of x a q over the run's units, and per row the units' sum of
+/// x a (fp16; bf16 reads its unit's slot at the run's one tile).
+template <class Cfg, int Rows> struct GemvRun {
+  float acc[Cfg::kColsPerWarp][Rows];
+  float unitSum[Rows];
+};
+
+/// Accumulates one tile into `run`, the lane's unit of each column c of
+/// the warp and row m < Rows: Begin starts the run, Flush ends it with
+/// out[c][m] += (acc - z * unit sum) * s.
 /// Loop order: quads of x outermost, then rows, then columns, so one staged
 /// quad serves all columns and each decoded field is live across the rows
 /// only (a whole decoded unit per column would not fit in registers).
-template <class Cfg, int Rows>
+template <class Cfg, int Rows, bool Begin, bool Flush>
 __device__ __forceinline__ void
-computeTile(const GemvLaneTile<Cfg> &in, const GemvLaneGroups<Cfg> &groups,
-            const float *staged, const float *unitSums, int lane,
+computeTile(const GemvLaneTile<Cfg> &in, const float *staged,
+            const float *unitSums, int lane, GemvRun<Cfg, Rows> &run,
             float (&out)[Cfg::kColsPerWarp][Rows]) {
   constexpr int C = Cfg::kColsPerWarp;
-  float acc[C][Rows];
+  static_assert((Begin && Flush) || Cfg::kActivation == ActivationType::F16,
+                "a bf16 unit's sums carry its own power of two");
+  if constexpr (Begin) {
 #pragma unroll
-  for (int c = 0; c < C; ++c)
+    for (int c = 0; c < C; ++c)
 #pragma unroll
-    for (int m = 0; m < Rows; ++m)
-      acc[c][m] = 0.0f;
+      for (int m = 0; m < Rows; ++m)
+        run.acc[c][m] = 0.0f;
+  }
 #pragma unroll
   for (int q = 0; q < 8; ++q) {
     float field[C][4];
@@ -822,14 +859,15 @@ computeTile(const GemvLaneTile<Cfg> &in, const GemvLaneGroups<Cfg> &groups,
           staged + m * Cfg::kStagedRowFloats)[stagedQuad(lane, q)];
 #pragma unroll
       for (int c = 0; c < C; ++c) {
-        acc[c][m] = fmaf(xq.x, field[c][0], acc[c][m]);
-        acc[c][m] = fmaf(xq.y, field[c][1], acc[c][m]);
-        acc[c][m] = fmaf(xq.z, field[c][2], acc[c][m]);
-        acc[c][m] = fmaf(xq.w, field[c][3], acc[c][m]);
+        run.acc[c][m] = fmaf(xq.x, field[c][0], run.acc[c][m]);
+        run.acc[c][m] = fmaf(xq.y, field[c][1], run.acc[c][m]);
+        run.acc[c][m] = fmaf(xq.z, field[c][2], run.acc[c][m]);
+        run.acc[c][m] = fmaf(xq.w, field[c][3], run.acc[c][m]);
       }
     }
   }
   if constexpr (Cfg::kActivation == ActivationType::BF16) {
+    const GemvLaneGroups<Cfg> groups(in);
     const float2 *unitSlots = reinterpret_cast<const float2 *>(unitSums);
     float2 slot[Rows];
 #pragma unroll
@@ -844,21 +882,30 @@ computeTile(const GemvLaneTile<Cfg> &in, const GemvLaneGroups<Cfg> &groups,
       for (int m = 0; m < Rows; ++m) {
         // acc and the unit sum carry the same 2^-30 2^-U scale; the unit
         // factor 2^U comes first so that s 2^30 never meets 2^U alone.
-        const float centered = fmaf(-zero, slot[m].x, acc[c][m]);
+        const float centered = fmaf(-zero, slot[m].x, run.acc[c][m]);
         out[c][m] = fmaf(centered * slot[m].y, scale, out[c][m]);
       }
     }
   } else {
 #pragma unroll
-    for (int c = 0; c < C; ++c) {
-      const float scale = groups.scale[c];
-      const float zero = groups.zero[c];
+    for (int m = 0; m < Rows; ++m)
+      run.unitSum[m] = Begin ? unitSums[m * 32 + lane]
+                             : run.unitSum[m] + unitSums[m * 32 + lane];
+    if constexpr (Flush) {
+      // Only the run's last tile needs its scales and zero points: a run's
+      // units share a group.
+      const GemvLaneGroups<Cfg> groups(in);
 #pragma unroll
-      for (int m = 0; m < Rows; ++m) {
-        // acc and the unit sum carry the same 2^-64 scale, and out keeps it
-        // (gemvOutputScale removes it once per block).
-        const float centered = fmaf(-zero, unitSums[m * 32 + lane], acc[c][m]);
-        out[c][m] = fmaf(centered, scale, out[c][m]);
+      for (int c = 0; c < C; ++c) {
+        const float scale = groups.scale[c];
+        const float zero = groups.zero[c];
+#pragma unroll
+        for (int m = 0; m < Rows; ++m) {
+          // acc and the unit sums carry the same 2^-64 scale, and out keeps
+          // it (gemvOutputScale removes it once per block).
+          const float centered = fmaf(-zero, run.unitSum[m], run.acc[c][m]);
+          out[c][m] = fmaf(centered, scale, out[c][m]);
+        }
       }
     }
   }
@@ -910,15 +957,15 @@ __device__ __forceinline__ void storeOutput(const ArgsOf<Cfg> &args, int row,
 
 /// One tile of the software pipeline: stage x, start loading the next
 /// tile's weights into `next` (where `loadNext`), then compute this tile
-/// from `current`.
-template <class Cfg, int Rows>
+/// from `current` into the run (Begin, Flush: computeTile).
+template <class Cfg, int Rows, bool Begin, bool Flush>
 __device__ __forceinline__ void
 pipelineStep(const ArgsOf<Cfg> &args, const GemvWarpColumns<Cfg> &columns,
              const GemvLaneTile<Cfg> &current, GemvLaneTile<Cfg> &next,
              float *staged, float *unitSums, int tile, bool loadNext, int m0,
              int rows, int lane, uint64_t policy,
              const float (&prescale)[kStagingValues<Cfg, Rows>],
-             float (&out)[Cfg::kColsPerWarp][Rows]) {
+             GemvRun<Cfg, Rows> &run, float (&out)[Cfg::kColsPerWarp][Rows]) {
   // Everyone is done reading the previous tile's x (a needless barrier at
   // the first tile costs less than testing for it at every tile).
   __syncthreads();
@@ -926,8 +973,8 @@ pipelineStep(const ArgsOf<Cfg> &args, const GemvWarpColumns<Cfg> &columns,
   __syncthreads();
   if (loadNext)
     loadLaneTile<Cfg>(columns, next, tile + 1, lane, policy);
-  computeTile<Cfg, Rows>(current, GemvLaneGroups<Cfg>(current), staged,
-                         unitSums, lane, out);
+  computeTile<Cfg, Rows, Begin, Flush>(current, staged, unitSums, lane, run,
+                                       out);
 }
 
 /// The whole kernel for a chunk of `rows` <= Rows rows starting at m0.
@@ -973,6 +1020,7 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
       out[c][m] = 0.0f;
 
   const GemvWarpColumns<Cfg> columns(args, firstColumn);
+  GemvRun<Cfg, Rows> run;
   GemvLaneTile<Cfg> bufferA;
   loadLaneTile<Cfg>(columns, bufferA, tileBegin, lane, policy);
   if constexpr (Cfg::kTilesPerSplit == 1) {
@@ -980,8 +1028,8 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
     // other resident blocks keep the memory system busy.
     stageTile<Cfg, Rows>(args, staged, unitSums, tileBegin, m0, rows, prescale);
     __syncthreads();
-    computeTile<Cfg, Rows>(bufferA, GemvLaneGroups<Cfg>(bufferA), staged,
-                           unitSums, lane, out);
+    computeTile<Cfg, Rows, true, true>(bufferA, staged, unitSums, lane, run,
+                                       out);
   } else {
     // Software pipeline: the next tile's weights are loaded into registers
     // while the current tile is computed. Two buffers trade roles every
@@ -998,20 +1046,20 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
         Cfg::kTilesPerSplit == 2
             ? minInt(tileEnd, static_cast<int>(gridDim.y) * Cfg::kTilesPerSplit)
             : tileEnd;
-    // Every block an even number of tiles: each iteration holds two and
-    // its first always has a successor to load, so only the second tile's
-    // load is conditional.
-    constexpr bool kPairedTiles =
-        Cfg::kEvenSplits && Cfg::kTilesPerSplit % 2 == 0;
-
+    // Where every block holds whole pairs of tiles (kPairedTiles) only the
+    // second tile's load is conditional, and where their units form runs
+    // (kPairRuns) an iteration is one run.
+    constexpr bool kPairedTiles = Cfg::kPairedTiles;
+    constexpr bool kRuns = Rows == 1 && Cfg::kPairRuns;
     for (int tile = tileBegin; tile < loopEnd; tile += 2) {
-      pipelineStep<Cfg, Rows>(args, columns, bufferA, bufferB, staged, unitSums,
-                              tile, kPairedTiles || tile + 1 < loopEnd, m0,
-                              rows, lane, policy, prescale, out);
+      pipelineStep<Cfg, Rows, true, !kRuns>(
+          args, columns, bufferA, bufferB, staged, unitSums, tile,
+          kPairedTiles || tile + 1 < loopEnd, m0, rows, lane, policy, prescale,
+          run, out);
       if (kPairedTiles || tile + 1 < loopEnd)
-        pipelineStep<Cfg, Rows>(args, columns, bufferB, bufferA, staged,
-                                unitSums, tile + 1, tile + 2 < loopEnd, m0,
-                                rows, lane, policy, prescale, out);
+        pipelineStep<Cfg, Rows, !kRuns, true>(
+            args, columns, bufferB, bufferA, staged, unitSums, tile + 1,
+            tile + 2 < loopEnd, m0, rows, lane, policy, prescale, run, out);
     }
   }
 
