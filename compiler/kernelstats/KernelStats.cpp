@@ -218,8 +218,10 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
                             body.mathExpected));
         body.mathExpected *= unroll;
         body.weightsPerIteration *= unroll;
-        // The loop must hold the whole per-tile body: each tile's two
-        // barriers (x staged, x consumed) and the decode of every weight it
+        // The loop must hold the whole per-tile body: two barriers (x staged,
+        // x consumed) per staging span (a tile, or a run of two: one-row
+        // bodies that pair units stage both at once) and the decode of every
+        // weight it
         // consumes (one LOP3 or PRMT per field at least). ptxas may move
         // part of it out of a loop that runs once (the staging, or the
         // decode of a buffer the loop no longer reloads); counting what is
@@ -233,15 +235,16 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
         }
         const int64_t fields =
             tiles * unroll * p.colsPerWarp * kGemvValuesPerUnit;
-        if (barriers < 2 * tiles * unroll || decodes < fields)
+        const int64_t spans = tiles * unroll / runTiles;
+        if (barriers < 2 * spans || decodes < fields)
           throw Error(stats.name + " (" + stats.target + "): the " +
                       std::to_string(r) + "-row body's loop holds " +
                       std::to_string(barriers) + " barrier(s) and " +
                       std::to_string(decodes) +
                       " LOP3/PRMT, expected at least " +
-                      std::to_string(2 * tiles * unroll) + " and " +
+                      std::to_string(2 * spans) + " and " +
                       std::to_string(fields) +
-                      " (two barriers per tile, one decode per weight "
+                      " (two barriers per staging span, one decode per weight "
                       "field): part of the per-tile work lies outside it, so "
                       "its count would be too low");
         countBody(function, flow, best->first, p.threads, body);

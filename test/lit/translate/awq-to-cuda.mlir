@@ -27,7 +27,7 @@ module attributes {awq.target = "sm_90"} {
 // share one cache entry.
 // CHECK-NEXT: // awqc kernel gemv_k4096_n22016_b4_g128_zp_silu_t256c8s1r1
 // CHECK-NEXT: // gemv: K = 4096, N = 22016 (output columns 11008), 4-bit, group 128, zero point, SiLU(gate) * up
-// CHECK: // Launch: grid (344, 1, M), block 256, 4752 bytes of dynamic shared memory
+// CHECK: // Launch: grid (344, 1, M), block 256, 9488 bytes of dynamic shared memory
 // CHECK: #include "awq/gemv.cuh"
 // CHECK: using gemv_k4096_n22016_b4_g128_zp_silu_t256c8s1r1_config = awq::GemvConfig<
 // CHECK-NEXT: /*K=*/4096, /*N=*/22016, /*Bits=*/4, /*GroupSize=*/128,

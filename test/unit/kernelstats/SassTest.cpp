@@ -219,6 +219,19 @@ std::string loopListing(int ffma, int lop3, int barriers) {
   return text.str();
 }
 
+/// The report of a GEMV for `shape` with one 32-thread warp of one column
+/// and one row per block, on sm_90, before its SASS is analysed.
+KernelStats oneWarpGemvStats(const LinearShape &shape) {
+  KernelStats stats;
+  stats.name = "k";
+  stats.target = "sm_90";
+  stats.instance = KernelInstance::makeGemv(shape, GemvParams{32, 1, 1, 1});
+  stats.occupancy = computeOccupancy(*findArch(90), 32, 40, 4096);
+  stats.bytesInFlightPerWarp = 32 * 4 * 4;
+  stats.bytesPerWeight = 0.5;
+  return stats;
+}
+
 /// A GEMV with one 32-thread warp of one column and one row: a tile
 /// iteration consumes 1024 weights; the loop below holds 34 FFMA (the
 /// configuration's 32 + 2), 36 LOP3 (a lane's 32 fields and 4 shifts' worth)
@@ -229,18 +242,7 @@ TEST(KernelStatsCounts, DividesLoopCountsByTheConfigurationsWeights) {
   shape.k = 4096;
   shape.n = 64;
   shape.group = 32;
-  GemvParams params;
-  params.threads = 32;
-  params.colsPerWarp = 1;
-  params.kSplit = 1;
-  params.maxRows = 1;
-  KernelStats stats;
-  stats.name = "k";
-  stats.target = "sm_90";
-  stats.instance = KernelInstance::makeGemv(shape, params);
-  stats.occupancy = computeOccupancy(*findArch(90), 32, 40, 4096);
-  stats.bytesInFlightPerWarp = 32 * 4 * 4;
-  stats.bytesPerWeight = 0.5;
+  KernelStats stats = oneWarpGemvStats(shape);
   // K = 4096 in one split is four tiles per block: the loop covers two
   // (gemvTilesPerIteration), 2 x 34 FFMA for the block's 2 x 1024 weights.
   analyzeSass(parseListing(loopListing(68, 72, 4))[0], stats);
@@ -293,6 +295,34 @@ TEST(KernelStatsCounts, LoopWithoutTheWholeTileBodyIsAnError) {
   }
   // The same loop with its whole body is counted.
   EXPECT_NO_THROW(analyzeSass(parseListing(loopListing(68, 64, 4))[0], stats));
+}
+
+/// Groups of 128 values and K of whole tile pairs: the one-row body pays
+/// the zero point and the scale once per pair of units (2 FFMA per column
+/// for two tiles, 66 in all) and stages both tiles at once (2 barriers per
+/// iteration). One barrier is still too few.
+TEST(KernelStatsCounts, PairedUnitsPayZeroPointAndScaleOncePerSpan) {
+  LinearShape shape;
+  shape.k = 4096;
+  shape.n = 64;
+  ASSERT_TRUE(gemvPairsUnits(shape.k, shape.group));
+  ASSERT_TRUE(gemvPairsRuns(shape, GemvParams{32, 1, 1, 1}));
+  KernelStats stats = oneWarpGemvStats(shape);
+  analyzeSass(parseListing(loopListing(66, 64, 2))[0], stats);
+  ASSERT_EQ(stats.bodies.size(), 1u);
+  EXPECT_EQ(stats.bodies[0].mathFound, 66);
+  EXPECT_EQ(stats.bodies[0].mathExpected, 66);
+  EXPECT_EQ(stats.bodies[0].weightsPerIteration, 2048);
+  stats.bodies.clear();
+  try {
+    analyzeSass(parseListing(loopListing(66, 64, 1))[0], stats);
+    ADD_FAILURE() << "a span's loop with one barrier was counted";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "1 barrier(s) and 64 LOP3/PRMT, expected at least 2 and 64"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(KernelStatsCounts, MissingRowBodyLoopsAreAnError) {

@@ -256,6 +256,27 @@ struct GemvGeometry {
   int64_t maxRows = 0, kSplit = 0, n = 0, threads = 0;
   /// Bytes of packed weights, scales and zeros one launch streams.
   int64_t weightBytes = 0;
+  /// The layout pairs units (gemvPairsUnits).
+  bool pairedUnits = false;
+  /// Every block holds an even number of tiles, starting at an even tile
+  /// (the splits divide the tiles): each iteration of the K loop holds two,
+  /// and the first always has a successor to load.
+  AWQ_CONTRACT bool pairedTiles() const {
+    return tilesPerSplit > 0 && tiles % tilesPerSplit == 0 &&
+           tilesPerSplit % 2 == 0;
+  }
+  /// The one-row body sums each lane's two units of a tile pair before it
+  /// subtracts the zero point and applies the scale, once for both, and
+  /// stages both tiles of an iteration at once (awq/gemv.cuh): where the
+  /// layout pairs units and blocks hold whole tile pairs. (Bodies of
+  /// several rows would keep twice their sums live at their register
+  /// limit.)
+  AWQ_CONTRACT bool pairRuns() const { return pairedUnits && pairedTiles(); }
+  /// Rows of staged x (and unit slots) in shared memory: one per row of a
+  /// block, at least two where the one-row body stages two tiles at once.
+  AWQ_CONTRACT int64_t stagedRows() const {
+    return pairRuns() && maxRows < 2 ? 2 : maxRows;
+  }
   AWQ_CONTRACT int64_t gridZ(int64_t m) const { return ceilDiv(m, maxRows); }
   /// fp32 split-K workspace elements for m rows (zeroed; 0 without split-K).
   AWQ_CONTRACT int64_t workspaceFloats(int64_t m) const {
@@ -279,10 +300,11 @@ AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
   g.colsPerBlock = g.warps * p.colsPerWarp;
   g.gridX = g.colsPerBlock > 0 ? ceilDiv(s.n, g.colsPerBlock) : 0;
   g.gridY = p.kSplit;
-  // Staged x and unit slots for maxRows rows, and the split-K "last" flag.
-  g.sharedBytes =
-      (p.maxRows * (kGemvStagedRowFloats + gemvUnitSlotFloats(s)) + 4) * 4;
   g.maxRows = p.maxRows;
+  g.pairedUnits = gemvPairsUnits(s.k, s.group);
+  // Staged x and unit slots, and the split-K "last" flag.
+  g.sharedBytes =
+      (g.stagedRows() * (kGemvStagedRowFloats + gemvUnitSlotFloats(s)) + 4) * 4;
   g.kSplit = p.kSplit;
   g.n = s.n;
   g.threads = p.threads;
@@ -300,24 +322,10 @@ AWQ_CONTRACT int64_t gemvTilesPerIteration(const GemvGeometry &g) {
   return g.tilesPerSplit >= 2 ? 2 : 1;
 }
 
-/// Every block of `g` holds an even number of tiles, starting at an even
-/// tile (the splits divide the tiles): each iteration of the K loop holds
-/// two, and the first always has a successor to load.
-AWQ_CONTRACT bool gemvPairedTiles(const GemvGeometry &g) {
-  return g.tilesPerSplit > 0 && g.tiles % g.tilesPerSplit == 0 &&
-         g.tilesPerSplit % 2 == 0;
-}
-
-/// Whether the one-row body of the GEMV `p` for `s` sums each lane's two
-/// units of a tile pair before it subtracts the zero point and applies the
-/// scale, once for both (awq/gemv.cuh, GemvRun): fp16 layers whose layout
-/// pairs units (gemvPairsUnits) in blocks of whole tile pairs. bf16
-/// normalises each unit by its own power of two, so its units cannot share
-/// one sum; bodies of several rows would keep twice the sums live at their
-/// register limit.
+/// Whether the one-row body of the GEMV `p` for `s` pays the zero point
+/// and the scale once per pair of units (GemvGeometry::pairRuns).
 AWQ_CONTRACT bool gemvPairsRuns(const LinearShape &s, const GemvParams &p) {
-  return s.activation == ActivationType::F16 && gemvPairsUnits(s.k, s.group) &&
-         gemvPairedTiles(gemvGeometry(s, p));
+  return gemvGeometry(s, p).pairRuns();
 }
 
 /// The most dynamic shared memory a GEMV block uses without opting in.

@@ -30,8 +30,9 @@
 //      come once per unit: out += (acc - z * sum(x a)) * s, out keeping the
 //      2^-64 scale of acc until the block's sums are reduced. Where the
 //      layout pairs units (tile 2p + j holds units 64p + 2l + j:
-//      awq::gemvPairsUnits) a one-row fp16 body adds both units' acc and
-//      sum(x a) first and pays z and s once per pair (GemvRun, kPairRuns).
+//      awq::gemvPairsUnits) a one-row body stages both tiles of an
+//      iteration at once, sums each slot's two units together and pays z
+//      and s once per pair (kPairRuns; bf16 normalises the pair as one).
 //   bf16 (Activation = BF16): bf16's range (2^-133 .. 2^128) does not fit the
 //   fixed 2^(85 - p) prescale, so step 1 also normalises each (row, unit) by
 //   a power of two 2^U (from its sum of |x|, largest |a| and |x a|), stages
@@ -157,14 +158,18 @@ struct GemvConfig {
   static constexpr bool kWholeTilesOfK = K % kGemvValuesPerTile == 0;
   /// The splits divide the tiles: no block's tile range is short.
   static constexpr bool kEvenSplits = kTiles % kTilesPerSplit == 0;
-  /// Every block holds whole pairs of tiles (awq::gemvPairedTiles).
-  static constexpr bool kPairedTiles = gemvPairedTiles(kGeometry);
+  /// Every block holds whole pairs of tiles (GemvGeometry::pairedTiles).
+  static constexpr bool kPairedTiles = kGeometry.pairedTiles();
   /// The layout pairs units (awq::gemvPairsUnits): slot l of tiles 2p and
   /// 2p + 1 holds units 64p + 2l and 64p + 2l + 1, of one group.
   static constexpr bool kPairedUnits = gemvPairsUnits(K, GroupSize);
   /// The one-row body pays the zero point and the scale once per pair of
-  /// units (awq::gemvPairsRuns).
-  static constexpr bool kPairRuns = gemvPairsRuns(kShape, kParams);
+  /// units, staging both tiles of an iteration at once
+  /// (GemvGeometry::pairRuns).
+  static constexpr bool kPairRuns = kGeometry.pairRuns();
+  /// Rows of staged x (and unit slots) shared memory holds: one per row,
+  /// and two for a one-row body that stages two tiles at once.
+  static constexpr int kStagedRows = static_cast<int>(kGeometry.stagedRows());
   /// Tiles per iteration of the K loop (awq::gemvTilesPerIteration).
   static constexpr int kTilesPerIteration =
       static_cast<int>(gemvTilesPerIteration(kGeometry));
@@ -475,54 +480,67 @@ __device__ __forceinline__ int stagedQuad(int unit, int quad) {
   return unit * static_cast<int>(kGemvStagedUnitFloats / 4) + quad;
 }
 
+/// The staging covers a span of Span tiles at once: one, or in a one-row
+/// body that sums pairs of units (GemvConfig::kPairRuns) the pair of tiles
+/// whose slot l holds units 64p + 2l and 64p + 2l + 1, 64 consecutive values
+/// of x per slot, summed (and for bf16 normalised) together.
+///
 /// Threads that stage one unit's 32 values: 4 (8 values each), or 8 (4
-/// values each) where a block has more threads than 4 per unit and row, so
-/// that every thread of it takes part and the staging's cost per weight
-/// falls with the block's columns.
-template <class Cfg, int Rows>
-constexpr int kStagingTasksPerUnit = Rows * 32 * 4 < Cfg::kThreads ? 8 : 4;
+/// values each) where a block has more threads than 4 per unit and row of
+/// the span, so that every thread of it takes part and the staging's cost
+/// per weight falls with the block's columns.
+template <class Cfg, int Rows, int Span>
+constexpr int kStagingTasksPerUnit =
+    Rows *Span * 32 * 4 < Cfg::kThreads ? 8 : 4;
 /// Consecutive values of a unit one staging task covers.
-template <class Cfg, int Rows>
+template <class Cfg, int Rows, int Span>
 constexpr int kStagingValues =
-    kGemvUnitValues / kStagingTasksPerUnit<Cfg, Rows>;
+    kGemvUnitValues / kStagingTasksPerUnit<Cfg, Rows, Span>;
+/// Consecutive threads whose values share one sum: a unit's, or a slot's
+/// pair of units.
+template <class Cfg, int Rows, int Span>
+constexpr int kStagingSumLanes = Span *kStagingTasksPerUnit<Cfg, Rows, Span>;
 
 /// A thread's staging task: kStagingValues consecutive values (part `part`)
-/// of the unit in slot `unit` of the tile (the lane that reads it; the
-/// layout's pairing says which unit of the column that is), row m of the
-/// chunk, the first at k0. A tile has Rows x 32 x kStagingTasksPerUnit
-/// tasks; consecutive threads cover a unit.
+/// of the unit in slot `unit` of tile j of the span (the lane that reads
+/// it; the layout's pairing says which unit of the column that is), row m
+/// of the chunk, the first at k0. A span has Rows x Span x 32 x
+/// kStagingTasksPerUnit tasks; consecutive threads cover a unit, and a
+/// slot's units are consecutive in x.
 struct StagingTask {
-  int m, unit, part, k0;
+  int m, unit, j, part, k0;
 };
 
-/// Rounds of staging tasks per tile: a fixed count, because a loop bounded
+/// Rounds of staging tasks per span: a fixed count, because a loop bounded
 /// by threadIdx.x alone stays a loop (the compiler cannot know threadIdx.x <
 /// kThreads). One round (a one-row body) is then straight-line code; the
 /// callers keep several rounds a loop (#pragma unroll 1), since unrolled
 /// copies cost the multi-row bodies registers.
-template <class Cfg, int Rows>
-constexpr int kStagingRounds = (Rows * 32 * kStagingTasksPerUnit<Cfg, Rows> +
+template <class Cfg, int Rows, int Span>
+constexpr int kStagingRounds = (Rows * Span * 32 *
+                                    kStagingTasksPerUnit<Cfg, Rows, Span> +
                                 Cfg::kThreads - 1) /
                                Cfg::kThreads;
 
-/// This thread's task of round `round` in tile `tile`, or false past the
-/// last task. A warp's 32 tasks are all valid or all not, so the shuffles
-/// of the staging stay warp-uniform.
-template <class Cfg, int Rows>
+/// This thread's task of round `round` in the span starting at tile `tile`,
+/// or false past the last task. A warp's 32 tasks are all valid or all not,
+/// so the shuffles of the staging stay warp-uniform.
+template <class Cfg, int Rows, int Span>
 __device__ __forceinline__ bool stagingTask(int round, int tile,
                                             StagingTask &out) {
-  constexpr int kPerUnit = kStagingTasksPerUnit<Cfg, Rows>;
-  constexpr int kTasks = Rows * 32 * kPerUnit;
+  constexpr int kPerUnit = kStagingTasksPerUnit<Cfg, Rows, Span>;
+  constexpr int kTasks = Rows * Span * 32 * kPerUnit;
   const int task = static_cast<int>(threadIdx.x) + round * Cfg::kThreads;
   if (kTasks % Cfg::kThreads != 0 && task >= kTasks)
     return false;
-  out.m = Rows == 1 ? 0 : task / (32 * kPerUnit);
-  out.unit = (task / kPerUnit) & 31;
+  out.m = Rows == 1 ? 0 : task / (Span * 32 * kPerUnit);
+  out.unit = (task / (Span * kPerUnit)) & 31;
+  out.j = Span == 1 ? 0 : (task / kPerUnit) % Span;
   out.part = task % kPerUnit;
-  out.k0 = static_cast<int>(slotUnit<Cfg>(static_cast<unsigned>(tile),
+  out.k0 = static_cast<int>(slotUnit<Cfg>(static_cast<unsigned>(tile + out.j),
                                           static_cast<unsigned>(out.unit))) *
                kGemvUnitValues +
-           kStagingValues<Cfg, Rows> * out.part;
+           kStagingValues<Cfg, Rows, Span> * out.part;
   return true;
 }
 
@@ -580,18 +598,18 @@ __device__ __forceinline__ void loadStagingWords(const void *p,
 /// Stages x[m0 + m, tile] * a for Rows rows into shared memory (see the
 /// file comment), fp16. Each thread handles kStagingValues consecutive k of
 /// one unit; consecutive lanes cover a unit and sum it with shuffles.
-template <class Cfg, int Rows>
+template <class Cfg, int Rows, int Span>
 __device__ __forceinline__ void
 stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
               int m0, int rows,
-              const float (&prescale)[kStagingValues<Cfg, Rows>]) {
+              const float (&prescale)[kStagingValues<Cfg, Rows, Span>]) {
   constexpr int kK = Cfg::kK;
-  constexpr int V = kStagingValues<Cfg, Rows>;
+  constexpr int V = kStagingValues<Cfg, Rows, Span>;
   const float sumScale = exp2Int(-kGemvAccumulatorExponent);
 #pragma unroll 1
-  for (int round = 0; round < kStagingRounds<Cfg, Rows>; ++round) {
+  for (int round = 0; round < kStagingRounds<Cfg, Rows, Span>; ++round) {
     StagingTask task;
-    if (!stagingTask<Cfg, Rows>(round, tile, task))
+    if (!stagingTask<Cfg, Rows, Span>(round, tile, task))
       break;
     const int m = task.m, unit = task.unit, part = task.part, k0 = task.k0;
     float v[V];
@@ -635,11 +653,13 @@ stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
         v[i] = 0.0f;
     }
     // x * a is exact in fp32 (11 x 11 significant bits); so is the scaling.
-    float sum = stageValues<V>(staged + m * Cfg::kStagedRowFloats, unit, part,
-                               v, prescale);
-    // A warp's 32 tasks are whole units, so the shuffles are warp-uniform.
-    sum = warpReduceSum<kStagingTasksPerUnit<Cfg, Rows>>(sum);
-    if (part == 0)
+    float sum =
+        stageValues<V>(staged + (m * Span + task.j) * Cfg::kStagedRowFloats,
+                       unit, part, v, prescale);
+    // A warp's 32 tasks are whole units (pairs), so the shuffles are
+    // warp-uniform.
+    sum = warpReduceSum<kStagingSumLanes<Cfg, Rows, Span>>(sum);
+    if (part == 0 && task.j == 0)
       unitSums[m * 32 + unit] = sum * sumScale;
   }
 }
@@ -648,14 +668,14 @@ stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
 /// thread's V and its unit's 32 / V - 1 other lanes), clamped to [1, 253] so
 /// that 2^(127 - e) is a normal fp32: v 2^(127 - e) then lies in (-4, 4).
 /// NaN is ignored (it still reaches the output through its own product).
-template <int V>
+template <int Lanes, int V>
 __device__ __forceinline__ int unitExponent(const float (&v)[V]) {
   float largest = fabsf(v[0]);
 #pragma unroll
   for (int i = 1; i < V; ++i)
     largest = fmaxf(largest, fabsf(v[i]));
 #pragma unroll
-  for (int offset = 1; offset < kGemvUnitValues / V; offset *= 2)
+  for (int offset = 1; offset < Lanes; offset *= 2)
     largest = fmaxf(largest, __shfl_xor_sync(0xffffffffu, largest, offset));
   const int biased = static_cast<int>(floatAsBits(largest) >> 23);
   return biased < 1 ? 1 : (biased > 253 ? 253 : biased);
@@ -674,14 +694,14 @@ struct UnitScale {
   float inverse; ///< 2^-u
   int exponent;  ///< u
 };
-template <int V>
+template <int Lanes, int V>
 __device__ __forceinline__ UnitScale unitScaleBySum(const float (&v)[V]) {
   const float kSixteenth = exp2Int(-16);
   float sum = fabsf(v[0]) * kSixteenth;
 #pragma unroll
   for (int i = 1; i < V; ++i)
     sum = fmaf(fabsf(v[i]), kSixteenth, sum);
-  sum = warpReduceSum<kGemvUnitValues / V>(sum);
+  sum = warpReduceSum<Lanes>(sum);
   const uint32_t biased = floatAsBits(sum) & 0x7f800000u; // e_S << 23
   UnitScale scale;
   scale.inverse = bitsAsFloat((245u << 23) - biased);
@@ -708,19 +728,20 @@ __device__ __forceinline__ float wideUnitFactor(int e) {
 /// t 2^(kGemvWidePrescaleExponent - p). The unit's slot holds {sum t
 /// 2^-kGemvWideAccumulatorExponent, 2^U}; every scaling is exact except
 /// where a value falls below 2^-98 of its unit's largest.
-template <class Cfg, int Rows>
+template <class Cfg, int Rows, int Span>
 __device__ __forceinline__ void
 stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
               int tile, int m0, int rows,
-              const float (&prescale)[kStagingValues<Cfg, Rows>]) {
+              const float (&prescale)[kStagingValues<Cfg, Rows, Span>]) {
   using Ops = GemvElement<Cfg::kActivation>;
   constexpr int kK = Cfg::kK;
-  constexpr int V = kStagingValues<Cfg, Rows>;
+  constexpr int V = kStagingValues<Cfg, Rows, Span>;
+  constexpr int kLanes = kStagingSumLanes<Cfg, Rows, Span>;
   const float sumScale = exp2Int(-kGemvWideAccumulatorExponent);
 #pragma unroll 1
-  for (int round = 0; round < kStagingRounds<Cfg, Rows>; ++round) {
+  for (int round = 0; round < kStagingRounds<Cfg, Rows, Span>; ++round) {
     StagingTask task;
-    if (!stagingTask<Cfg, Rows>(round, tile, task))
+    if (!stagingTask<Cfg, Rows, Span>(round, tile, task))
       break;
     const int m = task.m, unit = task.unit, part = task.part, k0 = task.k0;
     float v[V];
@@ -765,7 +786,7 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
     }
     // Normalise; every product below is of values with at most 8
     // significant bits each, so exact unless it falls below 2^-126.
-    const UnitScale xScale = unitScaleBySum(v);
+    const UnitScale xScale = unitScaleBySum<kLanes>(v);
 #pragma unroll
     for (int i = 0; i < V; ++i)
       v[i] *= xScale.inverse;
@@ -774,22 +795,23 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
       // |x'| < 2^8, |a'| < 4: |x' a'| < 2^10, then normalised to below 4
       // by its own largest value (x' a' may be far below 1 where |x| and
       // |a| peak at different k).
-      const int aExponent = unitExponent(a);
+      const int aExponent = unitExponent<kLanes>(a);
       const float aFactor = exp2Int(127 - aExponent);
 #pragma unroll
       for (int i = 0; i < V; ++i)
         v[i] *= a[i] * aFactor;
-      const int productExponent = unitExponent(v);
+      const int productExponent = unitExponent<kLanes>(v);
       const float productFactor = exp2Int(127 - productExponent);
 #pragma unroll
       for (int i = 0; i < V; ++i)
         v[i] *= productFactor;
       exponent += aExponent + productExponent - 254;
     }
-    float sum = stageValues<V>(staged + m * Cfg::kStagedRowFloats, unit, part,
-                               v, prescale);
-    sum = warpReduceSum<kStagingTasksPerUnit<Cfg, Rows>>(sum);
-    if (part == 0) {
+    float sum =
+        stageValues<V>(staged + (m * Span + task.j) * Cfg::kStagedRowFloats,
+                       unit, part, v, prescale);
+    sum = warpReduceSum<kLanes>(sum);
+    if (part == 0 && task.j == 0) {
       float2 slot;
       slot.x = sum * sumScale;
       if constexpr (Cfg::kHasActScale)
@@ -802,47 +824,41 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
 }
 
 /// Stages one tile of x * a for the element type of `Cfg`.
-template <class Cfg, int Rows>
+template <class Cfg, int Rows, int Span>
 __device__ __forceinline__ void
 stageTile(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
           int m0, int rows,
-          const float (&prescale)[kStagingValues<Cfg, Rows>]) {
+          const float (&prescale)[kStagingValues<Cfg, Rows, Span>]) {
   if constexpr (Cfg::kActivation == ActivationType::BF16)
-    stageTileWide<Cfg, Rows>(args, staged, reinterpret_cast<float2 *>(unitSums),
-                             tile, m0, rows, prescale);
+    stageTileWide<Cfg, Rows, Span>(args, staged,
+                                   reinterpret_cast<float2 *>(unitSums), tile,
+                                   m0, rows, prescale);
   else
-    stageTileHalf<Cfg, Rows>(args, staged, unitSums, tile, m0, rows, prescale);
+    stageTileHalf<Cfg, Rows, Span>(args, staged, unitSums, tile, m0, rows,
+                                   prescale);
 }
 
-/// A lane's sums over the current run of tiles (one tile, or a pair of
-/// tiles whose units share a group: GemvConfig::kPairRuns): per column and
-/// row the sum of x a q over the run's units, and per row the units' sum of
-/// x a (fp16; bf16 reads its unit's slot at the run's one tile).
-template <class Cfg, int Rows> struct GemvRun {
-  float acc[Cfg::kColsPerWarp][Rows];
-  float unitSum[Rows];
-};
-
-/// Accumulates one tile into `run`, the lane's unit of each column c of
-/// the warp and row m < Rows: Begin starts the run, Flush ends it with
-/// out[c][m] += (acc - z * unit sum) * s.
+/// Accumulates one tile into acc, the lane's unit of each column c of the
+/// warp and row m < Rows: Begin starts a run of tiles, Flush ends it with
+/// out[c][m] += (acc - z * sum) * s, sum the unit slot's sum of x a (a
+/// run is one tile, or two whose units the staging summed together:
+/// GemvConfig::kPairRuns).
 /// Loop order: quads of x outermost, then rows, then columns, so one staged
 /// quad serves all columns and each decoded field is live across the rows
 /// only (a whole decoded unit per column would not fit in registers).
 template <class Cfg, int Rows, bool Begin, bool Flush>
 __device__ __forceinline__ void
 computeTile(const GemvLaneTile<Cfg> &in, const float *staged,
-            const float *unitSums, int lane, GemvRun<Cfg, Rows> &run,
+            const float *unitSums, int lane,
+            float (&acc)[Cfg::kColsPerWarp][Rows],
             float (&out)[Cfg::kColsPerWarp][Rows]) {
   constexpr int C = Cfg::kColsPerWarp;
-  static_assert((Begin && Flush) || Cfg::kActivation == ActivationType::F16,
-                "a bf16 unit's sums carry its own power of two");
   if constexpr (Begin) {
 #pragma unroll
     for (int c = 0; c < C; ++c)
 #pragma unroll
       for (int m = 0; m < Rows; ++m)
-        run.acc[c][m] = 0.0f;
+        acc[c][m] = 0.0f;
   }
 #pragma unroll
   for (int q = 0; q < 8; ++q) {
@@ -859,14 +875,18 @@ computeTile(const GemvLaneTile<Cfg> &in, const float *staged,
           staged + m * Cfg::kStagedRowFloats)[stagedQuad(lane, q)];
 #pragma unroll
       for (int c = 0; c < C; ++c) {
-        run.acc[c][m] = fmaf(xq.x, field[c][0], run.acc[c][m]);
-        run.acc[c][m] = fmaf(xq.y, field[c][1], run.acc[c][m]);
-        run.acc[c][m] = fmaf(xq.z, field[c][2], run.acc[c][m]);
-        run.acc[c][m] = fmaf(xq.w, field[c][3], run.acc[c][m]);
+        acc[c][m] = fmaf(xq.x, field[c][0], acc[c][m]);
+        acc[c][m] = fmaf(xq.y, field[c][1], acc[c][m]);
+        acc[c][m] = fmaf(xq.z, field[c][2], acc[c][m]);
+        acc[c][m] = fmaf(xq.w, field[c][3], acc[c][m]);
       }
     }
   }
-  if constexpr (Cfg::kActivation == ActivationType::BF16) {
+  if constexpr (!Flush) {
+    return;
+  } else if constexpr (Cfg::kActivation == ActivationType::BF16) {
+    // Only the run's last tile needs its scales and zero points: a run's
+    // units share a group.
     const GemvLaneGroups<Cfg> groups(in);
     const float2 *unitSlots = reinterpret_cast<const float2 *>(unitSums);
     float2 slot[Rows];
@@ -880,32 +900,24 @@ computeTile(const GemvLaneTile<Cfg> &in, const float *staged,
       const float zero = groups.zero[c];
 #pragma unroll
       for (int m = 0; m < Rows; ++m) {
-        // acc and the unit sum carry the same 2^-30 2^-U scale; the unit
+        // acc and the slot's sum carry the same 2^-30 2^-U scale; the
         // factor 2^U comes first so that s 2^30 never meets 2^U alone.
-        const float centered = fmaf(-zero, slot[m].x, run.acc[c][m]);
+        const float centered = fmaf(-zero, slot[m].x, acc[c][m]);
         out[c][m] = fmaf(centered * slot[m].y, scale, out[c][m]);
       }
     }
   } else {
+    const GemvLaneGroups<Cfg> groups(in);
 #pragma unroll
-    for (int m = 0; m < Rows; ++m)
-      run.unitSum[m] = Begin ? unitSums[m * 32 + lane]
-                             : run.unitSum[m] + unitSums[m * 32 + lane];
-    if constexpr (Flush) {
-      // Only the run's last tile needs its scales and zero points: a run's
-      // units share a group.
-      const GemvLaneGroups<Cfg> groups(in);
+    for (int c = 0; c < C; ++c) {
+      const float scale = groups.scale[c];
+      const float zero = groups.zero[c];
 #pragma unroll
-      for (int c = 0; c < C; ++c) {
-        const float scale = groups.scale[c];
-        const float zero = groups.zero[c];
-#pragma unroll
-        for (int m = 0; m < Rows; ++m) {
-          // acc and the unit sums carry the same 2^-64 scale, and out keeps
-          // it (gemvOutputScale removes it once per block).
-          const float centered = fmaf(-zero, run.unitSum[m], run.acc[c][m]);
-          out[c][m] = fmaf(centered, scale, out[c][m]);
-        }
+      for (int m = 0; m < Rows; ++m) {
+        // acc and the slot's sum carry the same 2^-64 scale, and out keeps
+        // it (gemvOutputScale removes it once per block).
+        const float centered = fmaf(-zero, unitSums[m * 32 + lane], acc[c][m]);
+        out[c][m] = fmaf(centered, scale, out[c][m]);
       }
     }
   }
@@ -955,26 +967,42 @@ __device__ __forceinline__ void storeOutput(const ArgsOf<Cfg> &args, int row,
   args.y[index] = Ops::fromFloat(value);
 }
 
-/// One tile of the software pipeline: stage x, start loading the next
-/// tile's weights into `next` (where `loadNext`), then compute this tile
-/// from `current` into the run (Begin, Flush: computeTile).
-template <class Cfg, int Rows, bool Begin, bool Flush>
+/// One iteration's span of the software pipeline (Span = 1 or 2 tiles
+/// from `tile`): stage its x, then per tile start loading the next tile's
+/// weights into the other buffer (where there is one: `loadLast` for the
+/// span's last tile) and compute this tile. Span 1 computes `current`,
+/// Span 2 `current` and then `next`, and reloads `current` with the tile
+/// after the span. Flush: the span's last tile ends a run (computeTile);
+/// with Span 2 the span is one run.
+template <class Cfg, int Rows, int Span, bool Flush>
 __device__ __forceinline__ void
 pipelineStep(const ArgsOf<Cfg> &args, const GemvWarpColumns<Cfg> &columns,
-             const GemvLaneTile<Cfg> &current, GemvLaneTile<Cfg> &next,
-             float *staged, float *unitSums, int tile, bool loadNext, int m0,
-             int rows, int lane, uint64_t policy,
-             const float (&prescale)[kStagingValues<Cfg, Rows>],
-             GemvRun<Cfg, Rows> &run, float (&out)[Cfg::kColsPerWarp][Rows]) {
-  // Everyone is done reading the previous tile's x (a needless barrier at
-  // the first tile costs less than testing for it at every tile).
+             GemvLaneTile<Cfg> &current, GemvLaneTile<Cfg> &next, float *staged,
+             float *unitSums, int tile, bool loadLast, int m0, int rows,
+             int lane, uint64_t policy,
+             const float (&prescale)[kStagingValues<Cfg, Rows, Span>],
+             float (&acc)[Cfg::kColsPerWarp][Rows],
+             float (&out)[Cfg::kColsPerWarp][Rows]) {
+  // Everyone is done reading the previous span's x (a needless barrier at
+  // the first one costs less than testing for it every time).
   __syncthreads();
-  stageTile<Cfg, Rows>(args, staged, unitSums, tile, m0, rows, prescale);
+  stageTile<Cfg, Rows, Span>(args, staged, unitSums, tile, m0, rows, prescale);
   __syncthreads();
-  if (loadNext)
+  if constexpr (Span == 1) {
+    if (loadLast)
+      loadLaneTile<Cfg>(columns, next, tile + 1, lane, policy);
+    computeTile<Cfg, Rows, true, Flush>(current, staged, unitSums, lane, acc,
+                                        out);
+  } else {
+    static_assert(Rows == 1 && Flush, "a span of two tiles is one run");
     loadLaneTile<Cfg>(columns, next, tile + 1, lane, policy);
-  computeTile<Cfg, Rows, Begin, Flush>(current, staged, unitSums, lane, run,
-                                       out);
+    computeTile<Cfg, Rows, true, false>(current, staged, unitSums, lane, acc,
+                                        out);
+    if (loadLast)
+      loadLaneTile<Cfg>(columns, current, tile + 2, lane, policy);
+    computeTile<Cfg, Rows, false, true>(next, staged + Cfg::kStagedRowFloats,
+                                        unitSums, lane, acc, out);
+  }
 }
 
 /// The whole kernel for a chunk of `rows` <= Rows rows starting at m0.
@@ -992,18 +1020,22 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
       Cfg::kEvenSplits ? tileBegin + Cfg::kTilesPerSplit
                        : minInt(tileBegin + Cfg::kTilesPerSplit, Cfg::kTiles);
 
+  // A one-row body whose units form runs of two tiles stages both tiles
+  // of an iteration at once (a span of two), in two staged rows.
+  constexpr bool kRuns = Rows == 1 && Cfg::kPairRuns;
+  constexpr int kSpan = kRuns ? 2 : 1;
   float *staged = smem;
-  float *unitSums = smem + Rows * Cfg::kStagedRowFloats;
+  float *unitSums = smem + Rows * kSpan * Cfg::kStagedRowFloats;
   int *lastFlag = reinterpret_cast<int *>(
-      smem + Cfg::kMaxRows * (Cfg::kStagedRowFloats + Cfg::kUnitSlotFloats));
+      smem + Cfg::kStagedRows * (Cfg::kStagedRowFloats + Cfg::kUnitSlotFloats));
 
   const uint64_t policy = makeEvictFirstPolicy();
   // The staged values of this thread always sit at the same offsets of a
   // unit (part = thread % tasks per unit), so their prescales are computed
   // once.
-  constexpr int V = kStagingValues<Cfg, Rows>;
+  constexpr int V = kStagingValues<Cfg, Rows, kSpan>;
   const int part =
-      static_cast<int>(threadIdx.x) % kStagingTasksPerUnit<Cfg, Rows>;
+      static_cast<int>(threadIdx.x) % kStagingTasksPerUnit<Cfg, Rows, kSpan>;
   float prescale[V];
 #pragma unroll
   for (int i = 0; i < V; ++i)
@@ -1020,15 +1052,17 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
       out[c][m] = 0.0f;
 
   const GemvWarpColumns<Cfg> columns(args, firstColumn);
-  GemvRun<Cfg, Rows> run;
+  float acc[C][Rows];
   GemvLaneTile<Cfg> bufferA;
   loadLaneTile<Cfg>(columns, bufferA, tileBegin, lane, policy);
   if constexpr (Cfg::kTilesPerSplit == 1) {
     // One tile per block (the common split-K shape): no prefetch needed,
     // other resident blocks keep the memory system busy.
-    stageTile<Cfg, Rows>(args, staged, unitSums, tileBegin, m0, rows, prescale);
+    static_assert(!kRuns, "runs need blocks of whole tile pairs");
+    stageTile<Cfg, Rows, 1>(args, staged, unitSums, tileBegin, m0, rows,
+                            prescale);
     __syncthreads();
-    computeTile<Cfg, Rows, true, true>(bufferA, staged, unitSums, lane, run,
+    computeTile<Cfg, Rows, true, true>(bufferA, staged, unitSums, lane, acc,
                                        out);
   } else {
     // Software pipeline: the next tile's weights are loaded into registers
@@ -1047,19 +1081,24 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
             ? minInt(tileEnd, static_cast<int>(gridDim.y) * Cfg::kTilesPerSplit)
             : tileEnd;
     // Where every block holds whole pairs of tiles (kPairedTiles) only the
-    // second tile's load is conditional, and where their units form runs
-    // (kPairRuns) an iteration is one run.
+    // second tile's load is conditional; where their units form runs
+    // (kRuns) an iteration is one span of both tiles.
     constexpr bool kPairedTiles = Cfg::kPairedTiles;
-    constexpr bool kRuns = Rows == 1 && Cfg::kPairRuns;
     for (int tile = tileBegin; tile < loopEnd; tile += 2) {
-      pipelineStep<Cfg, Rows, true, !kRuns>(
-          args, columns, bufferA, bufferB, staged, unitSums, tile,
-          kPairedTiles || tile + 1 < loopEnd, m0, rows, lane, policy, prescale,
-          run, out);
-      if (kPairedTiles || tile + 1 < loopEnd)
-        pipelineStep<Cfg, Rows, !kRuns, true>(
-            args, columns, bufferB, bufferA, staged, unitSums, tile + 1,
-            tile + 2 < loopEnd, m0, rows, lane, policy, prescale, run, out);
+      if constexpr (kRuns) {
+        pipelineStep<Cfg, Rows, 2, true>(
+            args, columns, bufferA, bufferB, staged, unitSums, tile,
+            tile + 2 < loopEnd, m0, rows, lane, policy, prescale, acc, out);
+      } else {
+        pipelineStep<Cfg, Rows, 1, true>(
+            args, columns, bufferA, bufferB, staged, unitSums, tile,
+            kPairedTiles || tile + 1 < loopEnd, m0, rows, lane, policy,
+            prescale, acc, out);
+        if (kPairedTiles || tile + 1 < loopEnd)
+          pipelineStep<Cfg, Rows, 1, true>(
+              args, columns, bufferB, bufferA, staged, unitSums, tile + 1,
+              tile + 2 < loopEnd, m0, rows, lane, policy, prescale, acc, out);
+      }
     }
   }
 
