@@ -237,16 +237,15 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
             tiles * unroll * p.colsPerWarp * kGemvValuesPerUnit;
         const int64_t spans = tiles * unroll / runTiles;
         if (barriers < 2 * spans || decodes < fields)
-          throw Error(stats.name + " (" + stats.target + "): the " +
-                      std::to_string(r) + "-row body's loop holds " +
-                      std::to_string(barriers) + " barrier(s) and " +
-                      std::to_string(decodes) +
-                      " LOP3/PRMT, expected at least " +
-                      std::to_string(2 * spans) + " and " +
-                      std::to_string(fields) +
-                      " (two barriers per staging span, one decode per weight "
-                      "field): part of the per-tile work lies outside it, so "
-                      "its count would be too low");
+          throw Error(
+              stats.name + " (" + stats.target + "): the " + std::to_string(r) +
+              "-row body's loop holds " + std::to_string(barriers) +
+              " barrier(s) and " + std::to_string(decodes) +
+              " LOP3/PRMT, expected at least " + std::to_string(2 * spans) +
+              " and " + std::to_string(fields) +
+              " (two barriers per staging span, one decode per weight "
+              "field): part of the per-tile work lies outside it, so "
+              "its count would be too low");
         countBody(function, flow, best->first, p.threads, body);
         candidates.erase(best);
         estimate(stats, body);
