@@ -160,8 +160,8 @@ AWQ_CONTRACT int gemvChunkWords(int64_t bits) {
 /// pays the zero point and the scale once for the two (awq/gemv.cuh). Where
 /// every pair of units lies in one group (groups of a multiple of 64
 /// values, or one group per column) and the column's units fill whole pairs
-/// of tiles (K > 2048 (j - 1) rounds up to 2048 j); other layers keep unit
-/// u in slot u % 32 of tile u / 32.
+/// of tiles (ceil(K / 32) a multiple of 64); other layers keep unit u in
+/// slot u % 32 of tile u / 32.
 AWQ_CONTRACT bool gemvPairsUnits(int64_t k, int64_t group) {
   const int64_t unitsPerPair = 2 * kGemvUnitsPerTile;
   return (group == k || group % (2 * kGemvValuesPerUnit) == 0) &&
@@ -619,9 +619,7 @@ constexpr int64_t kSharedAllocationUnit = 128;
 /// the 4-bit one-row GEMV fits 128 registers (16 warps per SM).
 AWQ_CONTRACT int64_t gemvRegisterBudget(const LinearShape &s,
                                         const GemvParams &p) {
-  const int64_t tiles =
-      ceilDiv(ceilDiv(s.k, kGemvValuesPerUnit), kGemvUnitsPerTile);
-  const bool prefetch = p.kSplit > 0 && ceilDiv(tiles, p.kSplit) > 1;
+  const bool prefetch = gemvGeometry(s, p).tilesPerSplit > 1;
   return (p.maxRows == 1 ? 24 : 32) +
          p.colsPerWarp * (s.bits * (prefetch ? 2 : 1) + 2 * p.maxRows +
                           (p.maxRows == 1 ? 2 : 4)) +

@@ -490,8 +490,8 @@ __device__ __forceinline__ int stagedQuad(int unit, int quad) {
 /// the span, so that every thread of it takes part and the staging's cost
 /// per weight falls with the block's columns.
 template <class Cfg, int Rows, int Span>
-constexpr int kStagingTasksPerUnit =
-    Rows *Span * 32 * 4 < Cfg::kThreads ? 8 : 4;
+constexpr int kStagingTasksPerUnit = Cfg::kThreads > (Span * Rows) * 32 * 4 ? 8
+                                                                            : 4;
 /// Consecutive values of a unit one staging task covers.
 template <class Cfg, int Rows, int Span>
 constexpr int kStagingValues =
@@ -499,7 +499,7 @@ constexpr int kStagingValues =
 /// Consecutive threads whose values share one sum: a unit's, or a slot's
 /// pair of units.
 template <class Cfg, int Rows, int Span>
-constexpr int kStagingSumLanes = Span *kStagingTasksPerUnit<Cfg, Rows, Span>;
+constexpr int kStagingSumLanes = (Span * kStagingTasksPerUnit<Cfg, Rows, Span>);
 
 /// A thread's staging task: kStagingValues consecutive values (part `part`)
 /// of the unit in slot `unit` of tile j of the span (the lane that reads
@@ -664,8 +664,9 @@ stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
   }
 }
 
-/// The biased fp32 exponent of the largest |v| over a unit's 32 values (this
-/// thread's V and its unit's 32 / V - 1 other lanes), clamped to [1, 253] so
+/// The biased fp32 exponent of the largest |v| over a unit's 32 values or a
+/// pair's 64 (this thread's V and the Lanes - 1 other lanes that share its
+/// sum: kStagingSumLanes), clamped to [1, 253] so
 /// that 2^(127 - e) is a normal fp32: v 2^(127 - e) then lies in (-4, 4).
 /// NaN is ignored (it still reaches the output through its own product).
 template <int Lanes, int V>
@@ -681,14 +682,14 @@ __device__ __forceinline__ int unitExponent(const float (&v)[V]) {
   return biased < 1 ? 1 : (biased > 253 ? 253 : biased);
 }
 
-/// The power of two 2^u that normalises x over a unit (this thread's V
-/// values and its unit's other lanes), from S = sum |x| 2^-16 (FMA-pipe
-/// work, no overflow: sum |x| < 2^133): with e_S the biased exponent of S,
-/// u = e_S - 118, so that sum |x| < 2^(u + 8) and |x| 2^-u < 2^8, while the
-/// largest |x| 2^-u is at least 4 unless S is subnormal. No clamp is needed:
-/// u lies in [-118, 126], so 2^u and 2^-u are normal. (NaN or inf x make S
-/// non-finite and the factors meaningless; such a unit's outputs are NaN or
-/// inf through the values themselves.)
+/// The power of two 2^u that normalises x over a unit or a pair (this
+/// thread's V values and the Lanes - 1 other lanes that share its sum), from S
+/// = sum |x| 2^-16 (FMA-pipe work, no overflow: sum |x| < 2^133): with e_S the
+/// biased exponent of S, u = e_S - 118, so that sum |x| < 2^(u + 8) and |x|
+/// 2^-u < 2^8, while the largest |x| 2^-u is at least 4 unless S is subnormal.
+/// No clamp is needed: u lies in [-118, 126], so 2^u and 2^-u are normal. (NaN
+/// or inf x make S non-finite and the factors meaningless; such a unit's
+/// outputs are NaN or inf through the values themselves.)
 struct UnitScale {
   float factor;  ///< 2^u
   float inverse; ///< 2^-u
