@@ -258,12 +258,15 @@ struct GemvGeometry {
   int64_t weightBytes = 0;
   /// The layout pairs units (gemvPairsUnits).
   bool pairedUnits = false;
-  /// Every block holds an even number of tiles, starting at an even tile
-  /// (the splits divide the tiles): each iteration of the K loop holds two,
-  /// and the first always has a successor to load.
+  /// The splits divide the tiles: no block's tile range is short.
+  AWQ_CONTRACT bool evenSplits() const {
+    return tilesPerSplit > 0 && tiles % tilesPerSplit == 0;
+  }
+  /// Every block holds an even number of tiles, starting at an even tile:
+  /// each iteration of the K loop holds two, and the first always has a
+  /// successor to load.
   AWQ_CONTRACT bool pairedTiles() const {
-    return tilesPerSplit > 0 && tiles % tilesPerSplit == 0 &&
-           tilesPerSplit % 2 == 0;
+    return evenSplits() && tilesPerSplit % 2 == 0;
   }
   /// The one-row body sums each lane's two units of a tile pair before it
   /// subtracts the zero point and applies the scale, once for both, and

@@ -157,7 +157,7 @@ struct GemvConfig {
   /// K fills whole tiles: every value of a tile below kTiles is inside K.
   static constexpr bool kWholeTilesOfK = K % kGemvValuesPerTile == 0;
   /// The splits divide the tiles: no block's tile range is short.
-  static constexpr bool kEvenSplits = kTiles % kTilesPerSplit == 0;
+  static constexpr bool kEvenSplits = kGeometry.evenSplits();
   /// Every block holds whole pairs of tiles (GemvGeometry::pairedTiles).
   static constexpr bool kPairedTiles = kGeometry.pairedTiles();
   /// The layout pairs units (awq::gemvPairsUnits): slot l of tiles 2p and
