@@ -42,8 +42,11 @@ namespace bundle {
 /// 2: the GEMV layout's scales and zero points are [groups, N padded to 32]
 /// (were [N, groups]).
 /// 3: a bf16 layer's GEMV layout stores its scales times 2^30.
-/// 4: the GEMV layout pairs the units of whole tile pairs (gemvPairsUnits).
-constexpr int kFormatVersion = 4;
+/// 4: the GEMV layout pairs the units of layers whose units fill whole tile
+/// pairs.
+/// 5: it pairs every layer's whole tile pairs, the last one or two tiles
+/// unpaired (gemvPairedUnits).
+constexpr int kFormatVersion = 5;
 constexpr const char *kFormatName = "awqc-bundle";
 /// Alignment of every tensor's first byte in the file.
 constexpr uint64_t kAlignment = 256;

@@ -96,7 +96,7 @@ GemvWeights repackGemv(const QuantizedLinear &layer, const std::string &what) {
   const int bits = p.bits;
   const int64_t kPadded = out.units * kGemvValuesPerUnit;
   const int64_t units = out.units;
-  const bool paired = gemvPairsUnits(k, p.groupSize);
+  const int64_t paired = gemvPairedUnits(k, p.groupSize);
   // Padding columns (3 bits: up to a multiple of 4) hold q = 0.
   out.qweight.assign(
       static_cast<size_t>(roundUp(n, gemvInterleavedColumns(bits)) * units *
@@ -178,7 +178,7 @@ QuantizedLinear unpackGemv(int64_t k, int64_t n, const QuantParams &params,
   layer.activation = activation;
   const int bits = params.bits;
   const int64_t units = ceilDiv(k, kGemvValuesPerUnit);
-  const bool paired = gemvPairsUnits(k, params.groupSize);
+  const int64_t paired = gemvPairedUnits(k, params.groupSize);
 
   // Weights: gather each unit's words (gemvWordIndex), decode its 32
   // values, keep those below K.

@@ -22,10 +22,11 @@
 //    at word (n / I) * I * K_u * b. Its units fill tiles of 32 slots (the
 //    last tile holds U_t = K_u - 32 t <= 32 units). Unit u sits in slot l of
 //    tile t (contract: gemvUnitPlace): where G is a multiple of 64 or G == K
-//    and K_u is a multiple of 64 (gemvPairsUnits), tiles are paired: unit
-//    64 p + 2 l + j in slot l of tile 2 p + j, so a lane reads two
-//    consecutive units of one group in consecutive tiles; in other layers
-//    unit u sits in slot u % 32 of tile u / 32. Within tile t the 16-byte
+//    (gemvPairedUnits), the first P = 64 floor(K_u / 64) units are paired:
+//    unit 64 p + 2 l + j in slot l of tile 2 p + j, so a lane reads two
+//    consecutive units of one group in consecutive tiles. The units from P
+//    on (one or two tiles, the last maybe short), and every unit of other
+//    layers: unit u in slot u % 32 of tile u / 32. Within tile t the 16-byte
 //    chunks are stored chunk-major, slot-minor; chunk h of slot l holds
 //    c = 4 / I words of each of the I columns (4 and 8 bits: words 4h..4h+3
 //    of the column; 3 bits: word h of 4 columns). Word w of (column n, the
@@ -33,7 +34,9 @@
 //      (n / I) * I * K_u * b + 32 t * b * I + (h * U_t + l) * 4
 //          + (n % I) * c + w % c,   h = w / c.
 //    (4 bits: one chunk, so a tile's slots are consecutive 16-byte vectors.)
-//    Bundle format 4 paired the units; format 3 kept unit u in slot u % 32.
+//    Bundle format 5 pairs the whole tile pairs of every such layer; format 4
+//    paired only where K_u was a multiple of 64; format 3 kept unit u in
+//    slot u % 32.
 //  - scales: [G_n, N_s] (G_n = K / G, or 1 when G == K; N_s = N rounded up
 //    to 32, gemvScaleColumns) of the layer's activation type (fp16 or bf16),
 //    row-major: scale of (group g, column n) at g * N_s + n, so that a warp

@@ -140,6 +140,16 @@ std::optional<GemvParams> planGemv(const LinearShape &shape,
     --params.kSplit;
   if (gemvViolation(shape, params))
     return std::nullopt;
+  // Where the layout pairs units, the one-row body pays z and s once per
+  // pair only if its blocks start at even tiles: take the next larger split
+  // count that keeps them there, if any (fewer warps would cost more).
+  for (GemvParams candidate = params;
+       gemvGeometry(shape, params).pairedUnits > 0 &&
+       !gemvPairsRuns(shape, params) && candidate.kSplit < geometry.tiles;) {
+    ++candidate.kSplit;
+    if (!gemvViolation(shape, candidate) && gemvPairsRuns(shape, candidate))
+      params = candidate;
+  }
   return params;
 }
 

@@ -69,8 +69,10 @@ constexpr int64_t kGemvPlannedWarpsPerSm = 8;
 /// spill), row bodies up to `options.gemvRows` (at most 4) rows per block,
 /// 256 threads where the register budget leaves room for two such blocks
 /// per SM (else 128), and split-K until the grid holds
-/// kGemvPlannedWarpsPerSm warps per SM. nullopt when the contract allows no
-/// GEMV for the layer.
+/// kGemvPlannedWarpsPerSm warps per SM, raised to the next split count
+/// whose one-row body pays z and s once per pair of units where the layout
+/// pairs them (gemvPairsRuns). nullopt when the contract allows no GEMV for
+/// the layer.
 std::optional<GemvParams> planGemv(const LinearShape &shape,
                                    const ArchInfo &arch,
                                    const PlanOptions &options = {});

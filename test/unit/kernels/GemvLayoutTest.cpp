@@ -51,12 +51,13 @@ QuantizedLinear makeLayer(int64_t k, int64_t n, int bits, int64_t groupSize,
 int unpackValue(const GemvWeights &w, int64_t k, int64_t column) {
   const int bits = w.params.bits;
   const int64_t unit = k / 32, inUnit = k % 32;
-  // Groups of a multiple of 64 values (or one per column) and whole pairs
-  // of tiles: tile 2p + j holds units 64p + 2l + j in lane l. Otherwise
-  // tile t holds units 32t + l.
+  // Groups of a multiple of 64 values (or one per column): the units of
+  // whole pairs of tiles (64 each) are paired, tile 2p + j holding unit
+  // 64p + 2l + j in lane l. Units after them, and every unit of other
+  // layers: tile t holds unit 32t + l.
   const bool paired =
       (w.params.groupSize == w.k || w.params.groupSize % 64 == 0) &&
-      w.units % 64 == 0;
+      unit < w.units / 64 * 64;
   const int64_t tile = paired ? unit / 64 * 2 + unit % 2 : unit / 32;
   const int64_t lane = paired ? unit % 64 / 2 : unit % 32;
   const int64_t tileUnits = std::min<int64_t>(32, w.units - 32 * tile);
@@ -168,21 +169,33 @@ TEST(GemvLayout, PairsTheUnitsOfWholeTilePairsInOneGroup) {
     expectRoundTrip(makeLayer(2048, 3, bits, 2048, true, false, ++seed));
     // K = 2040 still rounds up to 64 units (the last one padded).
     expectRoundTrip(makeLayer(2040, 3, bits, 2040, true, false, ++seed));
-    // Not paired: groups of one unit, and 96 units (1.5 tile pairs).
+    // Not paired: groups of one unit.
     expectRoundTrip(makeLayer(4096, 4, bits, 32, true, false, ++seed));
+    // Paired up to the last whole pair of tiles, then unpaired: 96 units
+    // (one whole tail tile), 344 (the 7B down projection: a tail tile of
+    // 24 units), 120 (a whole and a short tail tile) and K = 4000 (125
+    // units, the last one padded, in the tail).
     expectRoundTrip(makeLayer(3072, 4, bits, 128, true, false, ++seed));
+    expectRoundTrip(makeLayer(11008, 2, bits, 128, true, true, ++seed));
+    expectRoundTrip(makeLayer(3840, 3, bits, 3840, false, false, ++seed));
+    expectRoundTrip(makeLayer(4000, 3, bits, 4000, true, false, ++seed));
   }
   // Spot checks written out: unit 1 of a paired 4-bit column is the first
   // slot of tile 1 (4 words per slot, 32 slots per tile), unit 2 the second
   // slot of tile 0; unpaired, unit 1 is the second slot of tile 0.
-  EXPECT_EQ(awq::gemvWordIndex(0, 1, 0, 128, 4, true), 32 * 4);
-  EXPECT_EQ(awq::gemvWordIndex(0, 2, 0, 128, 4, true), 4);
-  EXPECT_EQ(awq::gemvWordIndex(0, 65, 3, 128, 4, true), 3 * 32 * 4 + 3);
-  EXPECT_EQ(awq::gemvWordIndex(0, 1, 0, 128, 4, false), 4);
-  EXPECT_TRUE(awq::gemvPairsUnits(4096, 128));
-  EXPECT_TRUE(awq::gemvPairsUnits(4096, 4096));
-  EXPECT_FALSE(awq::gemvPairsUnits(4096, 32));
-  EXPECT_FALSE(awq::gemvPairsUnits(11008, 128));
+  EXPECT_EQ(awq::gemvWordIndex(0, 1, 0, 128, 4, 128), 32 * 4);
+  EXPECT_EQ(awq::gemvWordIndex(0, 2, 0, 128, 4, 128), 4);
+  EXPECT_EQ(awq::gemvWordIndex(0, 65, 3, 128, 4, 128), 3 * 32 * 4 + 3);
+  EXPECT_EQ(awq::gemvWordIndex(0, 1, 0, 128, 4, 0), 4);
+  // 344 units, 320 paired: unit 321 is the second slot of tile 10, a tile
+  // of 24 units; unit 319 the last slot of tile 9.
+  EXPECT_EQ(awq::gemvWordIndex(0, 321, 0, 344, 4, 320), 10 * 32 * 4 + 4);
+  EXPECT_EQ(awq::gemvWordIndex(0, 319, 0, 344, 4, 320), 9 * 32 * 4 + 31 * 4);
+  EXPECT_EQ(awq::gemvPairedUnits(4096, 128), 128);
+  EXPECT_EQ(awq::gemvPairedUnits(4096, 4096), 128);
+  EXPECT_EQ(awq::gemvPairedUnits(4096, 32), 0);
+  EXPECT_EQ(awq::gemvPairedUnits(11008, 128), 320);
+  EXPECT_EQ(awq::gemvPairedUnits(2000, 2000), 0);
 }
 
 TEST(GemvLayout, RoundTripPartialTilesAndPaddedK) {

@@ -200,6 +200,47 @@ TEST(KernelGeometry, ChosenGemvTilingsMatchTheDeviceTemplate) {
   checkGemv<100, 38, 3, 100, false, 64, 4, 1, 8, false, false, false, true>();
 }
 
+/// The paired units, paired tiles and unpaired tail the kernel reads, with
+/// values worked out by hand from the layout (runtime/kernels/GemvLayout.h).
+TEST(KernelGeometry, GemvPairsWholeTilePairsAndComputesTheTailAfterThem) {
+  // The 7B down projection: 344 units, 5 pairs of tiles, a tail tile of 24
+  // units in the last of three 4-tile splits.
+  using Down = awq::GemvConfig<11008, 4096, 4, 128, true, 256, 8, 3, 1, false,
+                               false, false, false>;
+  EXPECT_EQ(Down::kPairedUnits, 320);
+  EXPECT_EQ(Down::kPairedTileEnd, 10);
+  EXPECT_EQ(Down::kTailTiles, 1);
+  EXPECT_TRUE(Down::kPairRuns);
+  EXPECT_TRUE(Down::kPairedInsideK);
+  // 3-tile splits start at odd tiles: no runs, though the layout pairs.
+  // One block of all 11 tiles (sm_75's plan) has runs again.
+  using OddSplits = awq::GemvConfig<11008, 4096, 4, 128, true, 256, 8, 4, 1,
+                                    false, false, false, false>;
+  EXPECT_EQ(OddSplits::kPairedUnits, 320);
+  EXPECT_FALSE(OddSplits::kPairRuns);
+  using OneSplit = awq::GemvConfig<11008, 4096, 4, 128, true, 256, 8, 1, 1,
+                                   false, false, false, false>;
+  EXPECT_TRUE(OneSplit::kPairRuns);
+  EXPECT_EQ(OneSplit::kTailTiles, 1);
+  // 120 units: one pair, then a whole and a short tail tile.
+  using TwoTail = awq::GemvConfig<3840, 40, 8, 128, false, 128, 8, 2, 1, false,
+                                  false, true, false>;
+  EXPECT_EQ(TwoTail::kPairedTileEnd, 2);
+  EXPECT_EQ(TwoTail::kTailTiles, 2);
+  EXPECT_TRUE(TwoTail::kPairRuns);
+  // Groups of one unit pair nothing.
+  using Unpaired = awq::GemvConfig<4096, 64, 4, 32, true, 128, 8, 1, 1, false,
+                                   false, false, false>;
+  EXPECT_EQ(Unpaired::kPairedUnits, 0);
+  EXPECT_FALSE(Unpaired::kPairRuns);
+  // 128 units, per-column group, K = 4090: the last paired unit is padded.
+  using Padded = awq::GemvConfig<4090, 64, 4, 4090, true, 128, 8, 1, 1, false,
+                                 false, false, false>;
+  EXPECT_EQ(Padded::kPairedUnits, 128);
+  EXPECT_EQ(Padded::kTailTiles, 0);
+  EXPECT_FALSE(Padded::kPairedInsideK);
+}
+
 TEST(KernelGeometry, PlannedGemmInstancesMatchTheDeviceTemplate) {
   checkGemm<4096, 4096, 4, 128, true, 64, 128, 128, 2, 2, 3, 7, false, false,
             false, false>({80});

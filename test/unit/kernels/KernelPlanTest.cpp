@@ -515,6 +515,35 @@ TEST(PlanGemv, OneRowBodiesOfNarrowWeightsTakeEightWarps) {
   EXPECT_EQ(p->threads, 128);
 }
 
+TEST(PlanGemv, SplitsKeepPairedRunsWhereTheLayoutPairs) {
+  // The down projection's 11 tiles (5 pairs and a tail tile): 200 SMs want
+  // 4 splits of 3 tiles, whose blocks would start at odd tiles; 6 splits of
+  // 2 keep the runs (5 would not). 40 SMs (a T4) want one block of all 11:
+  // runs too. 1000 SMs want 11 splits of one tile: no larger count pairs.
+  const LinearShape down = layer(11008, 4096, 4, 128);
+  ASSERT_EQ(gemvGeometry(down, GemvParams{256, 8, 1, 1}).pairedUnits, 320);
+  ASSERT_FALSE(gemvPairsRuns(down, GemvParams{256, 8, 4, 1}));
+  PlanOptions options;
+  options.smCount = 200;
+  std::optional<GemvParams> p = planGemv(down, *findArch(90), options);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->kSplit, 6);
+  EXPECT_TRUE(gemvPairsRuns(down, *p));
+  p = planGemv(down, *findArch(75));
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->kSplit, 1);
+  EXPECT_TRUE(gemvPairsRuns(down, *p));
+  options.smCount = 1000;
+  p = planGemv(down, *findArch(90), options);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->kSplit, 11);
+  options.smCount = 200;
+  // Groups of 32 pair nothing: the split count stays the warps' choice.
+  p = planGemv(layer(11008, 4096, 4, 32), *findArch(90), options);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->kSplit, 4);
+}
+
 TEST(PlanGemv, RowBodiesCoverTheRowsItServes) {
   const ArchInfo &h100 = *findArch(90);
   const LinearShape s = layer(4096, 4096, 4, 128);

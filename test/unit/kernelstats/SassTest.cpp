@@ -305,7 +305,7 @@ TEST(KernelStatsCounts, PairedUnitsPayZeroPointAndScaleOncePerSpan) {
   LinearShape shape;
   shape.k = 4096;
   shape.n = 64;
-  ASSERT_TRUE(gemvPairsUnits(shape.k, shape.group));
+  ASSERT_EQ(gemvPairedUnits(shape.k, shape.group), 128);
   ASSERT_TRUE(gemvPairsRuns(shape, GemvParams{32, 1, 1, 1}));
   KernelStats stats = oneWarpGemvStats(shape);
   analyzeSass(parseListing(loopListing(66, 64, 2))[0], stats);

@@ -154,36 +154,46 @@ AWQ_CONTRACT int gemvChunkWords(int64_t bits) {
   return static_cast<int>(4 / gemvInterleavedColumns(bits));
 }
 
-/// Whether the GEMV layout pairs units: in each pair of tiles (64 units)
-/// the first tile holds the even units and the second the odd ones, so that
-/// a lane reads two consecutive units of one group in consecutive tiles and
-/// pays the zero point and the scale once for the two (awq/gemv.cuh). Where
-/// every pair of units lies in one group (groups of a multiple of 64
-/// values, or one group per column) and the column's units fill whole pairs
-/// of tiles (ceil(K / 32) a multiple of 64); other layers keep unit u in
-/// slot u % 32 of tile u / 32.
-AWQ_CONTRACT bool gemvPairsUnits(int64_t k, int64_t group) {
+/// Units of a column that the GEMV layout pairs: in each pair of tiles (64
+/// units) the first tile holds the even units and the second the odd ones,
+/// so that a lane reads two consecutive units of one group in consecutive
+/// tiles and pays the zero point and the scale once for the two
+/// (awq/gemv.cuh). Where every pair of units lies in one group (groups of a
+/// multiple of 64 values, or one group per column), the column's whole
+/// pairs of tiles are paired: the first 64 floor(ceil(K / 32) / 64) units.
+/// The rest (fewer than 64: one or two tiles, the last maybe short), and
+/// every unit of other layers, keep unit u in slot u % 32 of tile u / 32.
+AWQ_CONTRACT int64_t gemvPairedUnits(int64_t k, int64_t group) {
   const int64_t unitsPerPair = 2 * kGemvUnitsPerTile;
-  return (group == k || group % (2 * kGemvValuesPerUnit) == 0) &&
-         ceilDiv(k, kGemvValuesPerUnit) % unitsPerPair == 0;
+  if (group != k && group % (2 * kGemvValuesPerUnit) != 0)
+    return 0;
+  return ceilDiv(k, kGemvValuesPerUnit) / unitsPerPair * unitsPerPair;
 }
 
-/// The unit that slot (lane) `slot` of tile `tile` holds: 64 p + 2 slot + j
-/// for tile 2 p + j of a paired layout, else 32 tile + slot. A template so
-/// that the kernel computes it in 32 bits.
+/// The unit that slot (lane) `slot` of tile `tile` holds, `paired` the
+/// layout's paired units (gemvPairedUnits): 64 p + 2 slot + j for tile
+/// 2 p + j below them (gemvPairedSlotUnit), else 32 tile + slot. Templates
+/// so that the kernel computes them in 32 bits, choosing the rule at compile
+/// time where it knows which applies.
+template <class Int> AWQ_CONTRACT Int gemvPairedSlotUnit(Int tile, Int slot) {
+  return tile / 2 * (2 * kGemvUnitsPerTile) + 2 * slot + tile % 2;
+}
+template <class Int> AWQ_CONTRACT Int gemvUnpairedSlotUnit(Int tile, Int slot) {
+  return tile * kGemvUnitsPerTile + slot;
+}
 template <class Int>
-AWQ_CONTRACT Int gemvSlotUnit(Int tile, Int slot, bool paired) {
-  return paired ? tile / 2 * (2 * kGemvUnitsPerTile) + 2 * slot + tile % 2
-                : tile * kGemvUnitsPerTile + slot;
+AWQ_CONTRACT Int gemvSlotUnit(Int tile, Int slot, Int paired) {
+  return tile * kGemvUnitsPerTile < paired ? gemvPairedSlotUnit(tile, slot)
+                                           : gemvUnpairedSlotUnit(tile, slot);
 }
 
 /// The tile and slot of unit `unit` (the inverse of gemvSlotUnit).
 struct GemvUnitPlace {
   int64_t tile, slot;
 };
-AWQ_CONTRACT GemvUnitPlace gemvUnitPlace(int64_t unit, bool paired) {
+AWQ_CONTRACT GemvUnitPlace gemvUnitPlace(int64_t unit, int64_t paired) {
   const int64_t unitsPerPair = 2 * kGemvUnitsPerTile;
-  if (paired)
+  if (unit < paired)
     return {unit / unitsPerPair * 2 + unit % 2, unit % unitsPerPair / 2};
   return {unit / kGemvUnitsPerTile, unit % kGemvUnitsPerTile};
 }
@@ -191,11 +201,13 @@ AWQ_CONTRACT GemvUnitPlace gemvUnitPlace(int64_t unit, bool paired) {
 /// Where word `word` (0..bits-1) of unit `unit` of column `column` sits in
 /// the GEMV layout's qweight (`units` units per column; runtime/kernels/
 /// GemvLayout.h): columns in groups of gemvInterleavedColumns, each group's
-/// units in tiles of 32 (paired or not: gemvPairsUnits, gemvUnitPlace), a
+/// units in tiles of 32 (the first `paired` paired: gemvPairedUnits,
+/// gemvUnitPlace), a
 /// tile's 16-byte chunks chunk-major and slot-minor, so that lane l of a
 /// warp reads slot l with one load per chunk.
 AWQ_CONTRACT int64_t gemvWordIndex(int64_t column, int64_t unit, int64_t word,
-                                   int64_t units, int64_t bits, bool paired) {
+                                   int64_t units, int64_t bits,
+                                   int64_t paired) {
   const int64_t interleave = gemvInterleavedColumns(bits);
   const int64_t columnWords = gemvChunkWords(bits);
   const GemvUnitPlace place = gemvUnitPlace(unit, paired);
@@ -256,8 +268,9 @@ struct GemvGeometry {
   int64_t maxRows = 0, kSplit = 0, n = 0, threads = 0;
   /// Bytes of packed weights, scales and zeros one launch streams.
   int64_t weightBytes = 0;
-  /// The layout pairs units (gemvPairsUnits).
-  bool pairedUnits = false;
+  /// Units of a column the layout pairs (gemvPairedUnits): whole pairs of
+  /// tiles from the first.
+  int64_t pairedUnits = 0;
   /// The splits divide the tiles: no block's tile range is short.
   AWQ_CONTRACT bool evenSplits() const {
     return tilesPerSplit > 0 && tiles % tilesPerSplit == 0;
@@ -268,13 +281,25 @@ struct GemvGeometry {
   AWQ_CONTRACT bool pairedTiles() const {
     return evenSplits() && tilesPerSplit % 2 == 0;
   }
+  /// Tiles that hold paired units: [0, pairedTileEnd()).
+  AWQ_CONTRACT int64_t pairedTileEnd() const {
+    return pairedUnits / kGemvUnitsPerTile;
+  }
   /// The one-row body sums each lane's two units of a tile pair before it
   /// subtracts the zero point and applies the scale, once for both, and
   /// stages both tiles of an iteration at once (awq/gemv.cuh): where the
-  /// layout pairs units and blocks hold whole tile pairs. (Bodies of
+  /// layout pairs units and blocks start at even tiles (or one block holds
+  /// every tile), so that a block's paired tiles are whole pairs. The
+  /// unpaired tiles after them (at most two: tailTiles) lie in the last
+  /// block, which computes them one by one after its loop. (Bodies of
   /// several rows would keep twice their sums live at their register
   /// limit.)
-  AWQ_CONTRACT bool pairRuns() const { return pairedUnits && pairedTiles(); }
+  AWQ_CONTRACT bool pairRuns() const {
+    return pairedUnits > 0 &&
+           (tilesPerSplit % 2 == 0 || tilesPerSplit >= tiles);
+  }
+  /// Tiles after the paired ones.
+  AWQ_CONTRACT int64_t tailTiles() const { return tiles - pairedTileEnd(); }
   /// Rows of staged x (and unit slots) in shared memory: one per row of a
   /// block, at least two where the one-row body stages two tiles at once.
   AWQ_CONTRACT int64_t stagedRows() const {
@@ -304,7 +329,7 @@ AWQ_CONTRACT GemvGeometry gemvGeometry(const LinearShape &s,
   g.gridX = g.colsPerBlock > 0 ? ceilDiv(s.n, g.colsPerBlock) : 0;
   g.gridY = p.kSplit;
   g.maxRows = p.maxRows;
-  g.pairedUnits = gemvPairsUnits(s.k, s.group);
+  g.pairedUnits = gemvPairedUnits(s.k, s.group);
   // Staged x and unit slots, and the split-K "last" flag.
   g.sharedBytes =
       (g.stagedRows() * (kGemvStagedRowFloats + gemvUnitSlotFloats(s)) + 4) * 4;

@@ -8,10 +8,11 @@
 //
 // Work decomposition
 //   K is cut into units of 32 values; 32 units (1024 values) form a tile:
-//   32 consecutive units, or in a paired layout the even or the odd units of
-//   64 (awq::gemvPairsUnits). A block has kWarps warps; warp w owns
-//   kColsPerWarp consecutive columns, and in each tile lane L reads slot L
-//   (one unit) of each of its columns:
+//   32 consecutive units, or in the paired tiles of a layout the even or the
+//   odd units of 64 (awq::gemvPairedUnits: every whole pair of tiles where
+//   groups allow; one or two tail tiles stay unpaired). A block has kWarps
+//   warps; warp w owns kColsPerWarp consecutive columns, and in each tile
+//   lane L reads slot L (one unit) of each of its columns:
 //   16-byte loads (4 bits: one, 8 bits: two; 3 bits: three 4-byte loads), all
 //   lanes of a warp together reading 512 contiguous bytes per load. A block
 //   covers kColsPerBlock columns and a range of tiles; blockIdx.y splits the
@@ -30,9 +31,11 @@
 //      come once per unit: out += (acc - z * sum(x a)) * s, out keeping the
 //      2^-64 scale of acc until the block's sums are reduced. Where the
 //      layout pairs units (tile 2p + j holds units 64p + 2l + j:
-//      awq::gemvPairsUnits) a one-row body stages both tiles of an
+//      awq::gemvPairedUnits) a one-row body stages both tiles of an
 //      iteration at once, sums each slot's two units together and pays z
-//      and s once per pair (kPairRuns; bf16 normalises the pair as one).
+//      and s once per pair (kPairRuns; bf16 normalises the pair as one); the
+//      last block computes the unpaired tail tiles after its loop
+//      (computeTail).
 //   bf16 (Activation = BF16): bf16's range (2^-133 .. 2^128) does not fit the
 //   fixed 2^(85 - p) prescale, so step 1 also normalises each (row, unit) by
 //   a power of two 2^U (from its sum of |x|, largest |a| and |x a|), stages
@@ -160,9 +163,17 @@ struct GemvConfig {
   static constexpr bool kEvenSplits = kGeometry.evenSplits();
   /// Every block holds whole pairs of tiles (GemvGeometry::pairedTiles).
   static constexpr bool kPairedTiles = kGeometry.pairedTiles();
-  /// The layout pairs units (awq::gemvPairsUnits): slot l of tiles 2p and
-  /// 2p + 1 holds units 64p + 2l and 64p + 2l + 1, of one group.
-  static constexpr bool kPairedUnits = gemvPairsUnits(K, GroupSize);
+  /// Units the layout pairs (awq::gemvPairedUnits): below them slot l of
+  /// tiles 2p and 2p + 1 holds units 64p + 2l and 64p + 2l + 1, of one
+  /// group. They fill tiles [0, kPairedTileEnd), whole and inside K.
+  static constexpr int kPairedUnits = static_cast<int>(kGeometry.pairedUnits);
+  static constexpr int kPairedTileEnd =
+      static_cast<int>(kGeometry.pairedTileEnd());
+  static constexpr bool kPairedInsideK =
+      static_cast<long long>(kPairedUnits) * kGemvValuesPerUnit <= K;
+  /// Unpaired tiles after the paired ones, which a one-row body with runs
+  /// computes after its loop (GemvGeometry::tailTiles): 0, 1 or 2.
+  static constexpr int kTailTiles = static_cast<int>(kGeometry.tailTiles());
   /// The one-row body pays the zero point and the scale once per pair of
   /// units, staging both tiles of an iteration at once
   /// (GemvGeometry::pairRuns).
@@ -349,11 +360,33 @@ private:
   }
 };
 
+/// What the code that handles a tile knows about it at compile time: that
+/// it holds paired units (so it is whole and inside K), that it does not,
+/// that it follows a span of two paired tiles (so it is paired or the first
+/// unpaired tile), or only what the layer tells (every tile is paired, or
+/// none is, or either at run time).
+enum class TileKind { Any, Paired, Unpaired, AfterPairedSpan };
+
+/// Whether tiles of `Kind` hold paired units, or -1 where only the tile
+/// index tells.
+template <class Cfg, TileKind Kind>
+constexpr int kTilePairing =
+    Kind == TileKind::Paired                               ? 1
+    : Kind == TileKind::Unpaired || Cfg::kPairedUnits == 0 ? 0
+    : Cfg::kPairedTileEnd == Cfg::kTiles                   ? 1
+                                                           : -1;
+
 /// The unit of a column that slot `slot` of tile `tile` holds (the layout's
 /// pairing: awq::gemvSlotUnit), in unsigned 32-bit arithmetic.
-template <class Cfg>
+template <class Cfg, TileKind Kind>
 __device__ __forceinline__ unsigned slotUnit(unsigned tile, unsigned slot) {
-  return gemvSlotUnit<unsigned>(tile, slot, Cfg::kPairedUnits);
+  constexpr int kPairing = kTilePairing<Cfg, Kind>;
+  if constexpr (kPairing == 1)
+    return gemvPairedSlotUnit<unsigned>(tile, slot);
+  else if constexpr (kPairing == 0)
+    return gemvUnpairedSlotUnit<unsigned>(tile, slot);
+  else
+    return gemvSlotUnit<unsigned>(tile, slot, Cfg::kPairedUnits);
 }
 
 /// Units of tile `tile` (the last tile of a column may be short).
@@ -413,22 +446,73 @@ template <class Cfg> struct GemvWarpColumns {
   }
 };
 
-/// Loads this lane's unit of tile `tile` for each of the warp's columns
-/// (see GemvWarpColumns for lanes and columns past the layer's end). Where K
-/// fills whole tiles the unit clamp folds away at compile time.
+/// Where a lane reads in tile `tile`: the tile's units, the lane's slot (a
+/// lane past the tile's units reads the last one again: GemvWarpColumns)
+/// and the unit of the column that slot holds.
+struct LaneSlot {
+  int units, slot;
+  unsigned unit;
+};
+template <class Cfg, TileKind Kind>
+__device__ __forceinline__ LaneSlot laneSlot(int tile, int lane) {
+  constexpr bool kWholeTiles =
+      Cfg::kUnits % 32 == 0 || kTilePairing<Cfg, Kind> == 1;
+  LaneSlot out;
+  if constexpr (Kind == TileKind::AfterPairedSpan && !kWholeTiles) {
+    // Paired, or the first unpaired tile: only the tile index tells, but
+    // that tile's units and this lane's slot in it are constants.
+    static_assert(Cfg::kTailTiles > 0, "paired tiles are whole");
+    constexpr int kTailUnits = Cfg::kUnits - 32 * Cfg::kPairedTileEnd < 32
+                                   ? Cfg::kUnits - 32 * Cfg::kPairedTileEnd
+                                   : 32;
+    const int tailSlot = minInt(lane, kTailUnits - 1);
+    const bool paired = tile < Cfg::kPairedTileEnd;
+    out.units = paired ? 32 : kTailUnits;
+    out.slot = paired ? lane : tailSlot;
+    out.unit =
+        paired
+            ? gemvPairedSlotUnit<unsigned>(static_cast<unsigned>(tile),
+                                           static_cast<unsigned>(lane))
+            : gemvUnpairedSlotUnit<unsigned>(static_cast<unsigned>(tile),
+                                             static_cast<unsigned>(tailSlot));
+  } else {
+    out.units = kWholeTiles ? 32 : tileUnits<Cfg>(tile);
+    out.slot = kWholeTiles ? lane : minInt(lane, out.units - 1);
+    // Offsets are unsigned (every index here is >= 0): signed division and
+    // sign extension would cost instructions per tile.
+    out.unit = slotUnit<Cfg, Kind>(static_cast<unsigned>(tile),
+                                   static_cast<unsigned>(out.slot));
+  }
+  return out;
+}
+
+/// Loads the scales and zero points of unit `unit`'s group for each of the
+/// warp's columns.
 template <class Cfg>
+__device__ __forceinline__ void
+loadLaneGroups(const GemvWarpColumns<Cfg> &columns, GemvLaneTile<Cfg> &out,
+               unsigned unit) {
+  const unsigned group =
+      Cfg::kGroupSize == Cfg::kK ? 0u : unit / Cfg::kUnitsPerGroup;
+  const unsigned long long row =
+      static_cast<unsigned long long>(group) * Cfg::kScaleColumns;
+  loadElements<Cfg::kColsPerWarp>(columns.scales + row, out.scales);
+  if constexpr (Cfg::kHasZeroPoint)
+    loadElements<Cfg::kColsPerWarp>(columns.zeros + row, out.zeros);
+}
+
+/// Loads this lane's unit of tile `tile` for each of the warp's columns
+/// (see GemvWarpColumns for lanes and columns past the layer's end), and
+/// their scales and zero points except after a paired span: the next
+/// iteration's first tile needs none (its run flushes with the second's),
+/// and an unpaired tile there loads them itself (computeTail). Where K
+/// fills whole tiles the unit clamp folds away at compile time.
+template <class Cfg, TileKind Kind = TileKind::Any>
 __device__ __forceinline__ void
 loadLaneTile(const GemvWarpColumns<Cfg> &columns, GemvLaneTile<Cfg> &out,
              int tile, int lane, uint64_t policy) {
-  constexpr bool kWholeTiles = Cfg::kUnits % 32 == 0;
-  const int units = kWholeTiles ? 32 : tileUnits<Cfg>(tile);
-  const int unitInTile = kWholeTiles ? lane : minInt(lane, units - 1);
-  // Offsets are unsigned (every index here is >= 0): signed division and
-  // sign extension would cost instructions per tile.
-  const unsigned unit = slotUnit<Cfg>(static_cast<unsigned>(tile),
-                                      static_cast<unsigned>(unitInTile));
-  const unsigned group =
-      Cfg::kGroupSize == Cfg::kK ? 0u : unit / Cfg::kUnitsPerGroup;
+  const LaneSlot place = laneSlot<Cfg, Kind>(tile, lane);
+  const int units = place.units, unitInTile = place.slot;
   // Column stream (or group of interleaved columns), then the tile, then
   // 16-byte chunks chunk-major / lane-minor (contract: gemvWordIndex).
   const uint32_t *tileWords =
@@ -467,11 +551,8 @@ loadLaneTile(const GemvWarpColumns<Cfg> &columns, GemvLaneTile<Cfg> &out,
       }
     }
   }
-  const unsigned long long row =
-      static_cast<unsigned long long>(group) * Cfg::kScaleColumns;
-  loadElements<Cfg::kColsPerWarp>(columns.scales + row, out.scales);
-  if constexpr (Cfg::kHasZeroPoint)
-    loadElements<Cfg::kColsPerWarp>(columns.zeros + row, out.zeros);
+  if constexpr (Kind != TileKind::AfterPairedSpan)
+    loadLaneGroups<Cfg>(columns, out, place.unit);
 }
 
 /// Index of quad `quad` (4 floats) of unit `unit` in a staged row (padded
@@ -525,7 +606,7 @@ constexpr int kStagingRounds = (Rows * Span * 32 *
 /// This thread's task of round `round` in the span starting at tile `tile`,
 /// or false past the last task. A warp's 32 tasks are all valid or all not,
 /// so the shuffles of the staging stay warp-uniform.
-template <class Cfg, int Rows, int Span>
+template <class Cfg, int Rows, int Span, TileKind Kind>
 __device__ __forceinline__ bool stagingTask(int round, int tile,
                                             StagingTask &out) {
   constexpr int kPerUnit = kStagingTasksPerUnit<Cfg, Rows, Span>;
@@ -537,20 +618,25 @@ __device__ __forceinline__ bool stagingTask(int round, int tile,
   out.unit = (task / (Span * kPerUnit)) & 31;
   out.j = Span == 1 ? 0 : (task / kPerUnit) % Span;
   out.part = task % kPerUnit;
-  out.k0 = static_cast<int>(slotUnit<Cfg>(static_cast<unsigned>(tile + out.j),
-                                          static_cast<unsigned>(out.unit))) *
-               kGemvUnitValues +
-           kStagingValues<Cfg, Rows, Span> * out.part;
+  out.k0 =
+      static_cast<int>(slotUnit<Cfg, Kind>(static_cast<unsigned>(tile + out.j),
+                                           static_cast<unsigned>(out.unit))) *
+          kGemvUnitValues +
+      kStagingValues<Cfg, Rows, Span> * out.part;
   return true;
 }
 
 /// Whether the staging task of row m and first value k0 reads x (else it
 /// stages zeros). A one-row body's tasks are all of row 0 (rows >= 1), and
-/// where K is whole tiles every k0 of a tile below kTiles is inside K: both
-/// tests then fold away at compile time, and the zero fill with them.
-template <class Cfg, int Rows>
+/// where K is whole tiles (or the tile is paired and the paired units lie
+/// inside K) every k0 of a tile below kTiles is inside K: both tests then
+/// fold away at compile time, and the zero fill with them.
+template <class Cfg, int Rows, TileKind Kind>
 __device__ __forceinline__ bool stagingTaskReads(int m, int k0, int rows) {
-  return (Rows == 1 || m < rows) && (Cfg::kWholeTilesOfK || k0 < Cfg::kK);
+  constexpr bool kInsideK =
+      Cfg::kWholeTilesOfK ||
+      (kTilePairing<Cfg, Kind> == 1 && Cfg::kPairedInsideK);
+  return (Rows == 1 || m < rows) && (kInsideK || k0 < Cfg::kK);
 }
 
 /// Stores one task's V values of unit `unit` (part `part`) of staged row
@@ -598,7 +684,7 @@ __device__ __forceinline__ void loadStagingWords(const void *p,
 /// Stages x[m0 + m, tile] * a for Rows rows into shared memory (see the
 /// file comment), fp16. Each thread handles kStagingValues consecutive k of
 /// one unit; consecutive lanes cover a unit and sum it with shuffles.
-template <class Cfg, int Rows, int Span>
+template <class Cfg, int Rows, int Span, TileKind Kind>
 __device__ __forceinline__ void
 stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
               int m0, int rows,
@@ -609,11 +695,11 @@ stageTileHalf(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
 #pragma unroll 1
   for (int round = 0; round < kStagingRounds<Cfg, Rows, Span>; ++round) {
     StagingTask task;
-    if (!stagingTask<Cfg, Rows, Span>(round, tile, task))
+    if (!stagingTask<Cfg, Rows, Span, Kind>(round, tile, task))
       break;
     const int m = task.m, unit = task.unit, part = task.part, k0 = task.k0;
     float v[V];
-    if (stagingTaskReads<Cfg, Rows>(m, k0, rows)) {
+    if (stagingTaskReads<Cfg, Rows, Kind>(m, k0, rows)) {
       const half *xRow = args.x + static_cast<long long>(m0 + m) * kK;
       if constexpr (kK % 8 == 0) {
         uint32_t parts[V / 2];
@@ -729,7 +815,7 @@ __device__ __forceinline__ float wideUnitFactor(int e) {
 /// t 2^(kGemvWidePrescaleExponent - p). The unit's slot holds {sum t
 /// 2^-kGemvWideAccumulatorExponent, 2^U}; every scaling is exact except
 /// where a value falls below 2^-98 of its unit's largest.
-template <class Cfg, int Rows, int Span>
+template <class Cfg, int Rows, int Span, TileKind Kind>
 __device__ __forceinline__ void
 stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
               int tile, int m0, int rows,
@@ -742,12 +828,12 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
 #pragma unroll 1
   for (int round = 0; round < kStagingRounds<Cfg, Rows, Span>; ++round) {
     StagingTask task;
-    if (!stagingTask<Cfg, Rows, Span>(round, tile, task))
+    if (!stagingTask<Cfg, Rows, Span, Kind>(round, tile, task))
       break;
     const int m = task.m, unit = task.unit, part = task.part, k0 = task.k0;
     float v[V];
     float a[V];
-    if (stagingTaskReads<Cfg, Rows>(m, k0, rows)) {
+    if (stagingTaskReads<Cfg, Rows, Kind>(m, k0, rows)) {
       const typename Cfg::Element *xRow =
           args.x + static_cast<long long>(m0 + m) * kK;
       if constexpr (kK % 8 == 0) {
@@ -824,19 +910,20 @@ stageTileWide(const ArgsOf<Cfg> &args, float *staged, float2 *unitSlots,
   }
 }
 
-/// Stages one tile of x * a for the element type of `Cfg`.
-template <class Cfg, int Rows, int Span>
+/// Stages one span of x * a for the element type of `Cfg` (a span of two
+/// tiles is paired).
+template <class Cfg, int Rows, int Span, TileKind Kind>
 __device__ __forceinline__ void
 stageTile(const ArgsOf<Cfg> &args, float *staged, float *unitSums, int tile,
           int m0, int rows,
           const float (&prescale)[kStagingValues<Cfg, Rows, Span>]) {
   if constexpr (Cfg::kActivation == ActivationType::BF16)
-    stageTileWide<Cfg, Rows, Span>(args, staged,
-                                   reinterpret_cast<float2 *>(unitSums), tile,
-                                   m0, rows, prescale);
+    stageTileWide<Cfg, Rows, Span, Kind>(args, staged,
+                                         reinterpret_cast<float2 *>(unitSums),
+                                         tile, m0, rows, prescale);
   else
-    stageTileHalf<Cfg, Rows, Span>(args, staged, unitSums, tile, m0, rows,
-                                   prescale);
+    stageTileHalf<Cfg, Rows, Span, Kind>(args, staged, unitSums, tile, m0, rows,
+                                         prescale);
 }
 
 /// Accumulates one tile into acc, the lane's unit of each column c of the
@@ -924,6 +1011,13 @@ computeTile(const GemvLaneTile<Cfg> &in, const float *staged,
   }
 }
 
+/// The exponent of the staging's prescale 2^(e - p) of a value at field
+/// offset p.
+template <class Cfg>
+constexpr int kStagingPrescaleExponent =
+    Cfg::kActivation == ActivationType::BF16 ? kGemvWidePrescaleExponent
+                                             : kGemvPrescaleExponent;
+
 /// What the block's sums are multiplied by after the warp reduction: fp16
 /// keeps them at the decode's 2^-64 scale through the K loop (one multiply
 /// per block instead of one per column and tile; docs/numerics.md: only
@@ -974,8 +1068,11 @@ __device__ __forceinline__ void storeOutput(const ArgsOf<Cfg> &args, int row,
 /// span's last tile) and compute this tile. Span 1 computes `current`,
 /// Span 2 `current` and then `next`, and reloads `current` with the tile
 /// after the span. Flush: the span's last tile ends a run (computeTile);
-/// with Span 2 the span is one run.
-template <class Cfg, int Rows, int Span, bool Flush>
+/// with Span 2 the span is one run, of paired tiles. Kind: what is known of
+/// a span of one tile and the next (the tile after a span of two may be
+/// either).
+template <class Cfg, int Rows, int Span, bool Flush,
+          TileKind Kind = TileKind::Any>
 __device__ __forceinline__ void
 pipelineStep(const ArgsOf<Cfg> &args, const GemvWarpColumns<Cfg> &columns,
              GemvLaneTile<Cfg> &current, GemvLaneTile<Cfg> &next, float *staged,
@@ -987,23 +1084,61 @@ pipelineStep(const ArgsOf<Cfg> &args, const GemvWarpColumns<Cfg> &columns,
   // Everyone is done reading the previous span's x (a needless barrier at
   // the first one costs less than testing for it every time).
   __syncthreads();
-  stageTile<Cfg, Rows, Span>(args, staged, unitSums, tile, m0, rows, prescale);
+  constexpr TileKind kSpanKind = Span == 2 ? TileKind::Paired : Kind;
+  stageTile<Cfg, Rows, Span, kSpanKind>(args, staged, unitSums, tile, m0, rows,
+                                        prescale);
   __syncthreads();
   if constexpr (Span == 1) {
     if (loadLast)
-      loadLaneTile<Cfg>(columns, next, tile + 1, lane, policy);
+      loadLaneTile<Cfg, Kind>(columns, next, tile + 1, lane, policy);
     computeTile<Cfg, Rows, true, Flush>(current, staged, unitSums, lane, acc,
                                         out);
   } else {
     static_assert(Rows == 1 && Flush, "a span of two tiles is one run");
-    loadLaneTile<Cfg>(columns, next, tile + 1, lane, policy);
+    loadLaneTile<Cfg, TileKind::Paired>(columns, next, tile + 1, lane, policy);
     computeTile<Cfg, Rows, true, false>(current, staged, unitSums, lane, acc,
                                         out);
     if (loadLast)
-      loadLaneTile<Cfg>(columns, current, tile + 2, lane, policy);
+      loadLaneTile<Cfg, TileKind::AfterPairedSpan>(columns, current, tile + 2,
+                                                   lane, policy);
     computeTile<Cfg, Rows, false, true>(next, staged + Cfg::kStagedRowFloats,
                                         unitSums, lane, acc, out);
   }
+}
+
+/// The unpaired tiles after a one-row body's runs of paired tiles
+/// (GemvConfig::kTailTiles, one or two, from `tile`; `current` holds the
+/// first), one by one, each its own run: outside the K loop, in the last
+/// block only.
+template <class Cfg>
+__device__ __forceinline__ void
+computeTail(const ArgsOf<Cfg> &args, const GemvWarpColumns<Cfg> &columns,
+            GemvLaneTile<Cfg> &current, GemvLaneTile<Cfg> &next, float *staged,
+            float *unitSums, int tile, int m0, int rows, int lane,
+            uint64_t policy, float (&acc)[Cfg::kColsPerWarp][1],
+            float (&out)[Cfg::kColsPerWarp][1]) {
+  // The staging of one tile splits its values among threads differently
+  // from that of two: its own prescales.
+  constexpr int V = kStagingValues<Cfg, 1, 1>;
+  const int part =
+      static_cast<int>(threadIdx.x) % kStagingTasksPerUnit<Cfg, 1, 1>;
+  float prescale[V];
+#pragma unroll
+  for (int i = 0; i < V; ++i)
+    prescale[i] = exp2Int(kStagingPrescaleExponent<Cfg> -
+                          gemvFieldShift<Cfg::kBits>(V * part + i));
+  // The last iteration's prefetch of this tile left out its scales and
+  // zero points (loadLaneTile).
+  loadLaneGroups<Cfg>(columns, current,
+                      laneSlot<Cfg, TileKind::Unpaired>(tile, lane).unit);
+  constexpr bool kTwo = Cfg::kTailTiles == 2;
+  pipelineStep<Cfg, 1, 1, true, TileKind::Unpaired>(
+      args, columns, current, next, staged, unitSums, tile, kTwo, m0, rows,
+      lane, policy, prescale, acc, out);
+  if constexpr (kTwo)
+    pipelineStep<Cfg, 1, 1, true, TileKind::Unpaired>(
+        args, columns, next, current, staged, unitSums, tile + 1, false, m0,
+        rows, lane, policy, prescale, acc, out);
 }
 
 /// The whole kernel for a chunk of `rows` <= Rows rows starting at m0.
@@ -1040,9 +1175,7 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
   float prescale[V];
 #pragma unroll
   for (int i = 0; i < V; ++i)
-    prescale[i] = exp2Int((Cfg::kActivation == ActivationType::BF16
-                               ? kGemvWidePrescaleExponent
-                               : kGemvPrescaleExponent) -
+    prescale[i] = exp2Int(kStagingPrescaleExponent<Cfg> -
                           gemvFieldShift<Cfg::kBits>(V * part + i));
 
   float out[C][Rows];
@@ -1060,8 +1193,8 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
     // One tile per block (the common split-K shape): no prefetch needed,
     // other resident blocks keep the memory system busy.
     static_assert(!kRuns, "runs need blocks of whole tile pairs");
-    stageTile<Cfg, Rows, 1>(args, staged, unitSums, tileBegin, m0, rows,
-                            prescale);
+    stageTile<Cfg, Rows, 1, TileKind::Any>(args, staged, unitSums, tileBegin,
+                                           m0, rows, prescale);
     __syncthreads();
     computeTile<Cfg, Rows, true, true>(bufferA, staged, unitSums, lane, acc,
                                        out);
@@ -1083,9 +1216,15 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
             : tileEnd;
     // Where every block holds whole pairs of tiles (kPairedTiles) only the
     // second tile's load is conditional; where their units form runs
-    // (kRuns) an iteration is one span of both tiles.
+    // (kRuns) an iteration is one span of both tiles, over the block's
+    // paired tiles: the unpaired tail after them (the last block's) follows
+    // the loop, and its first tile is the last iteration's prefetch.
     constexpr bool kPairedTiles = Cfg::kPairedTiles;
-    for (int tile = tileBegin; tile < loopEnd; tile += 2) {
+    const int pairedEnd = kRuns && Cfg::kTailTiles > 0
+                              ? minInt(loopEnd, Cfg::kPairedTileEnd)
+                              : loopEnd;
+    int tile = tileBegin;
+    for (; tile < pairedEnd; tile += 2) {
       if constexpr (kRuns) {
         pipelineStep<Cfg, Rows, 2, true>(
             args, columns, bufferA, bufferB, staged, unitSums, tile,
@@ -1100,6 +1239,11 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
               args, columns, bufferB, bufferA, staged, unitSums, tile + 1,
               tile + 2 < loopEnd, m0, rows, lane, policy, prescale, acc, out);
       }
+    }
+    if constexpr (kRuns && Cfg::kTailTiles > 0) {
+      if (tile < loopEnd)
+        computeTail<Cfg>(args, columns, bufferA, bufferB, staged, unitSums,
+                         tile, m0, rows, lane, policy, acc, out);
     }
   }
 
