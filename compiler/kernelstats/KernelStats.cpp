@@ -221,8 +221,9 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
         // The loop must hold the whole per-tile body: two barriers (x staged,
         // x consumed) per staging span (a tile, or a run of two: one-row
         // bodies that pair units stage both at once) and the decode of every
-        // weight it
-        // consumes (one LOP3 or PRMT per field at least). ptxas may move
+        // weight it consumes (one LOP3, PRMT or IMAD.HI per field at least:
+        // awq::decodeFieldScaled takes a top field with a multiply high
+        // alone). ptxas may move
         // part of it out of a loop that runs once (the staging, or the
         // decode of a buffer the loop no longer reloads); counting what is
         // left would understate the kernel.
@@ -231,7 +232,8 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
              sass::loopInstructions(flow, flow.loops[best->first])) {
           const std::string base = function.code[in].base();
           barriers += base == "BAR";
-          decodes += base == "LOP3" || base == "PRMT";
+          decodes += base == "LOP3" || base == "PRMT" ||
+                     (base == "IMAD" && function.code[in].hasModifier("HI"));
         }
         const int64_t fields =
             tiles * unroll * p.colsPerWarp * kGemvValuesPerUnit;
@@ -241,8 +243,8 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
               stats.name + " (" + stats.target + "): the " + std::to_string(r) +
               "-row body's loop holds " + std::to_string(barriers) +
               " barrier(s) and " + std::to_string(decodes) +
-              " LOP3/PRMT, expected at least " + std::to_string(2 * spans) +
-              " and " + std::to_string(fields) +
+              " LOP3/PRMT/IMAD.HI, expected at least " +
+              std::to_string(2 * spans) + " and " + std::to_string(fields) +
               " (two barriers per staging span, one decode per weight "
               "field): part of the per-tile work lies outside it, so "
               "its count would be too low");

@@ -13,11 +13,13 @@
 // of two, so bf16 shares the pair's zero point and scale as fp16 does; it
 // was +3.3% to +5.1%, over 5% on 4096 x 4096 for sm_90, when the loop was
 // longer, and +8% while only fp16 paired its units). ALU-pipe instructions per
-// weight may grow by 10%: bf16 adds +0.10 to +0.11 per weight on every
-// architecture and row count, because widening bf16 is an integer shift or mask
-// where fp16's HADD2.F32 runs on the FMA pipe (x, scale and zero: 24 per lane
-// and tile): +7.7% to +9.2%. Prints both, and the classes that differ, so the
-// numbers can be quoted.
+// weight may grow by 12%: bf16 adds +0.05 (one-row bodies) to +0.11 per weight,
+// because widening bf16 is an integer shift or mask where fp16's HADD2.F32 runs
+// on the FMA pipe (x, scale and zero: 24 per lane and tile). That was +7.7% to
+// +9.2% until the decode moved its shifts to the FMA pipe (stop 25), and is
+// +5.5% to +6% (one row) and +9.8% to +10.9% (2 and 4 rows) of fp16's smaller
+// ALU count since. Prints both, and the classes that differ, so the numbers
+// can be quoted.
 //
 // Skips (GTEST_SKIP) when no disassembler is found.
 //
@@ -35,7 +37,7 @@ namespace awq {
 namespace {
 
 constexpr double kAllowed = 1.05;
-constexpr double kAllowedAlu = 1.10;
+constexpr double kAllowedAlu = 1.12;
 
 class GemvBf16Stats : public ::testing::TestWithParam<const char *> {};
 

@@ -199,7 +199,9 @@ TEST(SassClasses, AccessWidths) {
 
 /// nvdisasm text of kernel `k`: one loop of `ffma` FFMA, `lop3` LOP3 and
 /// `barriers` BAR.SYNC, closed by a branch, then EXIT.
-std::string loopListing(int ffma, int lop3, int barriers) {
+std::string loopListing(int ffma, int lop3, int barriers, int others = 0,
+                        const std::string &other = "IMAD.HI.U32 R5, R4, 0x10, "
+                                                   "RZ") {
   std::ostringstream text;
   text << "\t.section\t.text.k,\"ax\",@progbits\n.L_x_0:\n";
   int address = 0;
@@ -213,6 +215,7 @@ std::string loopListing(int ffma, int lop3, int barriers) {
   };
   emit("FFMA R1, R2, R3, R1", ffma);
   emit("LOP3.LUT R2, R4, 0xf, RZ, 0xc0, !PT", lop3);
+  emit(other, others);
   emit("BAR.SYNC.DEFER_BLOCKING 0x0", barriers);
   emit("@P0 BRA `(.L_x_0)");
   emit("EXIT");
@@ -288,13 +291,22 @@ TEST(KernelStatsCounts, LoopWithoutTheWholeTileBodyIsAnError) {
       EXPECT_NE(std::string(e.what()).find(
                     std::to_string(c.barriers) + " barrier(s) and " +
                     std::to_string(c.lop3) +
-                    " LOP3/PRMT, expected at least 4 and 64"),
+                    " LOP3/PRMT/IMAD.HI, expected at least 4 and 64"),
                 std::string::npos)
           << e.what();
     }
   }
-  // The same loop with its whole body is counted.
+  // The same loop with its whole body is counted, also where a multiply
+  // high decodes some fields (a 4-bit word's top nibble) but not where
+  // another IMAD stands in for them.
   EXPECT_NO_THROW(analyzeSass(parseListing(loopListing(68, 64, 4))[0], stats));
+  EXPECT_NO_THROW(
+      analyzeSass(parseListing(loopListing(68, 56, 4, 8))[0], stats));
+  EXPECT_THROW(analyzeSass(parseListing(loopListing(68, 56, 4, 8,
+                                                    "IMAD.SHL.U32 R5, R4, "
+                                                    "0x10, RZ"))[0],
+                           stats),
+               Error);
 }
 
 /// Groups of 128 values and K of whole tile pairs: the one-row body pays
@@ -318,9 +330,10 @@ TEST(KernelStatsCounts, PairedUnitsPayZeroPointAndScaleOncePerSpan) {
     analyzeSass(parseListing(loopListing(66, 64, 1))[0], stats);
     ADD_FAILURE() << "a span's loop with one barrier was counted";
   } catch (const Error &e) {
-    EXPECT_NE(std::string(e.what()).find(
-                  "1 barrier(s) and 64 LOP3/PRMT, expected at least 2 and 64"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("1 barrier(s) and 64 LOP3/PRMT/IMAD.HI, "
+                                   "expected at least 2 and 64"),
+        std::string::npos)
         << e.what();
   }
 }

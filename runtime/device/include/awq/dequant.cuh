@@ -375,10 +375,10 @@ __device__ __forceinline__ constexpr int gemvFieldShift(int value) {
                 "gemvFieldShift: Bits must be 3, 4 or 8");
   if (Bits == 4) {
     const int nibble = awqValueNibble(value & 7);
-    return nibble < 5 ? 4 * nibble : 4 * (nibble - 5);
+    return nibble < 5 ? 4 * nibble : nibble < 7 ? 4 * (nibble - 5) : 0;
   }
   if (Bits == 8)
-    return (value & 1) * 8;
+    return (value & 3) == 1 ? 8 : 0;
   if (value == 30)
     return 0;
   if (value == 31)
@@ -390,11 +390,17 @@ __device__ __forceinline__ constexpr int gemvFieldShift(int value) {
 
 /// Value `value` (0..31) of one 32-value unit given the unit's `Bits` words
 /// (in the word format above): the field q << p in place, whose bits read as
-/// the fp32 subnormal q * 2^(p - 149), p = gemvFieldShift<Bits>(value). With
-/// a compile-time `value` this is one AND (or one prmt), plus one shift per
-/// word shared by its fields at offsets >= 20 (4 bits) or >= 22 (3 bits):
-/// fields must stay below bit 23, the exponent. Calling it per value where
-/// the value is consumed keeps only a few decoded fields live at a time.
+/// the fp32 subnormal q * 2^(p - 149), p = gemvFieldShift<Bits>(value).
+/// Fields must stay below bit 23, the exponent. With a compile-time `value`
+/// this is one AND (or one prmt) on the integer/logic pipe, plus one shift
+/// per word shared by its fields at offsets >= 22 (3 bits; and three for the
+/// two spare-bit values). A 4-bit word's nibbles at bits 20 and 24 share one
+/// shift, and its top nibble and an 8-bit word's top byte need nothing but a
+/// shift. Every shift is a multiply high on the FMA pipe
+/// (shiftRightOnFmaPipe), so the integer pipe carries 7 instructions per 8
+/// fields at 4 bits and 3 per 4 at 8 bits. Calling it
+/// per value where the value is consumed keeps only a few decoded fields
+/// live at a time.
 template <int Bits>
 __device__ __forceinline__ uint32_t
 decodeFieldScaled(const uint32_t (&words)[Bits], int value) {
@@ -403,8 +409,11 @@ decodeFieldScaled(const uint32_t (&words)[Bits], int value) {
   if constexpr (Bits == 4) {
     const uint32_t w = words[value >> 3];
     const int nibble = awqValueNibble(value & 7);
-    return nibble < 5 ? (w & (0xFu << (4 * nibble)))
-                      : ((w >> 20) & (0xFu << (4 * (nibble - 5))));
+    if (nibble < 5)
+      return w & (0xFu << (4 * nibble));
+    if (nibble < 7)
+      return shiftRightOnFmaPipe<20>(w) & (0xFu << (4 * (nibble - 5)));
+    return shiftRightOnFmaPipe<28>(w);
   } else if constexpr (Bits == 8) {
     const uint32_t w = words[value >> 2];
     switch (value & 3) {
@@ -415,14 +424,16 @@ decodeFieldScaled(const uint32_t (&words)[Bits], int value) {
     case 2:
       return prmt(w, 0u, 0x4442u); // byte 2 -> bits 0-7
     default:
-      return prmt(w, 0u, 0x4434u); // byte 3 -> bits 8-15
+      return shiftRightOnFmaPipe<24>(w); // byte 3 -> bits 0-7
     }
   } else {
     if (value >= 30) {
       // Bits 15 and 31 of word j are bit j of values 30 and 31.
-      uint32_t spare = (words[1] >> 14) & 0x00020002u;
-      spare = lop3<kLutAndOr>(words[0] >> 15, 0x00010001u, spare);
-      spare = lop3<kLutAndOr>(words[2] >> 13, 0x00040004u, spare);
+      uint32_t spare = shiftRightOnFmaPipe<14>(words[1]) & 0x00020002u;
+      spare = lop3<kLutAndOr>(shiftRightOnFmaPipe<15>(words[0]), 0x00010001u,
+                              spare);
+      spare = lop3<kLutAndOr>(shiftRightOnFmaPipe<13>(words[2]), 0x00040004u,
+                              spare);
       return value == 30 ? (spare & 0x7u) : (spare & 0x70000u);
     }
     const uint32_t w = words[value / 10];
@@ -431,7 +442,7 @@ decodeFieldScaled(const uint32_t (&words)[Bits], int value) {
     if ((r & 1) == 0)
       return w & (0x7u << (3 * slot));
     return slot < 2 ? (w & (0x7u << (16 + 3 * slot)))
-                    : ((w >> 16) & (0x7u << (3 * slot)));
+                    : (shiftRightOnFmaPipe<16>(w) & (0x7u << (3 * slot)));
   }
 }
 

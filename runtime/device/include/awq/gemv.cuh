@@ -25,12 +25,13 @@
 //      values are padded to 36 (kGemvStagedUnitFloats), so the 32 lanes (32
 //      different units) read shared memory without bank conflicts and
 //      without per-access address arithmetic.
-//   2. Each lane decodes its unit with one integer op per weight into fp32
-//      subnormals q * 2^(p-149) and accumulates sum x a q (scaled by 2^-64)
-//      with one FMA per weight and row; the zero point and the group scale
-//      come once per unit: out += (acc - z * sum(x a)) * s, out keeping the
-//      2^-64 scale of acc until the block's sums are reduced. Where the
-//      layout pairs units (tile 2p + j holds units 64p + 2l + j:
+//   2. Each lane decodes its unit with about one integer op per weight
+//      (ANDs on the integer pipe, shifts as multiply highs on the FMA pipe)
+//      into fp32 subnormals q * 2^(p-149) and accumulates sum x a q (scaled
+//      by 2^-64) with one FMA per weight and row; the zero point and the
+//      group scale come once per unit: out += (acc - z * sum(x a)) * s, out
+//      keeping the 2^-64 scale of acc until the block's sums are reduced.
+//      Where the layout pairs units (tile 2p + j holds units 64p + 2l + j:
 //      awq::gemvPairedUnits) a one-row body stages both tiles of an
 //      iteration at once, sums each slot's two units together and pays z
 //      and s once per pair (kPairRuns; bf16 normalises the pair as one); the
@@ -59,9 +60,10 @@
 //   and the counter so the next launch starts from zero.
 //
 // Expected bandwidth fraction
-//   About 2.7 instructions per 4-bit weight at M = 1 (one AND per field and
-//   one shift per word, one FMA, one 16-byte x load per 4 weights shared by
-//   the warp's columns, per-unit scale work, x staging), +1.1 per extra row.
+//   About 2.7 instructions per 4-bit weight at M = 1 (one AND or multiply
+//   high per field and one more per word, one FMA, one 16-byte x load per 4
+//   weights shared by the warp's columns, per-unit scale work, x staging),
+//   +1.1 per extra row (awq-kernel-stats counts 2.41-2.47 today).
 //   At H100 peak bandwidth that is ~59% of the issue budget at M = 1, ~83%
 //   at M = 2, so the kernel is memory-bound there and should reach the
 //   achievable streaming bandwidth (~90% of peak) on large layers, less on

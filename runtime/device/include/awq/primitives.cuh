@@ -74,6 +74,23 @@ __device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b,
 #endif
 }
 
+/// x >> Shift as the high word of x * 2^(32 - Shift): an IMAD.HI, which
+/// issues on the FMA pipe, where a shift would take the integer/logic pipe
+/// that the decode's masks already load (the GEMV decode, awq/dequant.cuh).
+/// Inline PTX, so that NVVM does not turn it back into a shift.
+template <int Shift>
+__device__ __forceinline__ uint32_t shiftRightOnFmaPipe(uint32_t x) {
+  static_assert(Shift > 0 && Shift < 32, "a shift of 1 to 31 bits");
+#if defined(__CUDA_ARCH__)
+  uint32_t d;
+  asm("mul.hi.u32 %0, %1, %2;\n" : "=r"(d) : "r"(x), "n"(1u << (32 - Shift)));
+  return d;
+#else
+  return static_cast<uint32_t>(
+      (static_cast<uint64_t>(x) * (uint64_t{1} << (32 - Shift))) >> 32);
+#endif
+}
+
 //===----------------------------------------------------------------------===//
 // Bit casts (no conversion, the 32 bits are reinterpreted)
 //===----------------------------------------------------------------------===//
