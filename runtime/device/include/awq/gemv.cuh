@@ -1013,12 +1013,24 @@ computeTile(const GemvLaneTile<Cfg> &in, const float *staged,
   }
 }
 
-/// The exponent of the staging's prescale 2^(e - p) of a value at field
-/// offset p.
-template <class Cfg>
-constexpr int kStagingPrescaleExponent =
-    Cfg::kActivation == ActivationType::BF16 ? kGemvWidePrescaleExponent
-                                             : kGemvPrescaleExponent;
+/// The prescales 2^(e - p) of this thread's staged values (e: fp16's
+/// kGemvPrescaleExponent or bf16's kGemvWidePrescaleExponent, p the field
+/// offset of the value's place in its unit). A thread's values always sit at
+/// the same offsets of a unit (part = thread % tasks per unit), so a body
+/// computes them once per staging shape.
+template <class Cfg, int Rows, int Span>
+__device__ __forceinline__ void
+stagingPrescales(float (&prescale)[kStagingValues<Cfg, Rows, Span>]) {
+  constexpr int V = kStagingValues<Cfg, Rows, Span>;
+  constexpr int kExponent = Cfg::kActivation == ActivationType::BF16
+                                ? kGemvWidePrescaleExponent
+                                : kGemvPrescaleExponent;
+  const int part =
+      static_cast<int>(threadIdx.x) % kStagingTasksPerUnit<Cfg, Rows, Span>;
+#pragma unroll
+  for (int i = 0; i < V; ++i)
+    prescale[i] = exp2Int(kExponent - gemvFieldShift<Cfg::kBits>(V * part + i));
+}
 
 /// What the block's sums are multiplied by after the warp reduction: fp16
 /// keeps them at the decode's 2^-64 scale through the K loop (one multiply
@@ -1121,14 +1133,8 @@ computeTail(const ArgsOf<Cfg> &args, const GemvWarpColumns<Cfg> &columns,
             float (&out)[Cfg::kColsPerWarp][1]) {
   // The staging of one tile splits its values among threads differently
   // from that of two: its own prescales.
-  constexpr int V = kStagingValues<Cfg, 1, 1>;
-  const int part =
-      static_cast<int>(threadIdx.x) % kStagingTasksPerUnit<Cfg, 1, 1>;
-  float prescale[V];
-#pragma unroll
-  for (int i = 0; i < V; ++i)
-    prescale[i] = exp2Int(kStagingPrescaleExponent<Cfg> -
-                          gemvFieldShift<Cfg::kBits>(V * part + i));
+  float prescale[kStagingValues<Cfg, 1, 1>];
+  stagingPrescales<Cfg, 1, 1>(prescale);
   // The last iteration's prefetch of this tile left out its scales and
   // zero points (loadLaneTile).
   loadLaneGroups<Cfg>(columns, current,
@@ -1168,17 +1174,8 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
       smem + Cfg::kStagedRows * (Cfg::kStagedRowFloats + Cfg::kUnitSlotFloats));
 
   const uint64_t policy = makeEvictFirstPolicy();
-  // The staged values of this thread always sit at the same offsets of a
-  // unit (part = thread % tasks per unit), so their prescales are computed
-  // once.
-  constexpr int V = kStagingValues<Cfg, Rows, kSpan>;
-  const int part =
-      static_cast<int>(threadIdx.x) % kStagingTasksPerUnit<Cfg, Rows, kSpan>;
-  float prescale[V];
-#pragma unroll
-  for (int i = 0; i < V; ++i)
-    prescale[i] = exp2Int(kStagingPrescaleExponent<Cfg> -
-                          gemvFieldShift<Cfg::kBits>(V * part + i));
+  float prescale[kStagingValues<Cfg, Rows, kSpan>];
+  stagingPrescales<Cfg, Rows, kSpan>(prescale);
 
   float out[C][Rows];
 #pragma unroll
