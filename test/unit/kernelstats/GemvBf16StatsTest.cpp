@@ -13,13 +13,14 @@
 // of two, so bf16 shares the pair's zero point and scale as fp16 does; it
 // was +3.3% to +5.1%, over 5% on 4096 x 4096 for sm_90, when the loop was
 // longer, and +8% while only fp16 paired its units). ALU-pipe instructions per
-// weight may grow by 12%: bf16 adds +0.05 (one-row bodies) to +0.11 per weight,
-// because widening bf16 is an integer shift or mask where fp16's HADD2.F32 runs
-// on the FMA pipe (x, scale and zero: 24 per lane and tile). That was +7.7% to
-// +9.2% until the decode moved its shifts to the FMA pipe (stop 25), and is
-// +5.5% to +6% (one row) and +9.8% to +10.9% (2 and 4 rows) of fp16's smaller
-// ALU count since. Prints both, and the classes that differ, so the numbers
-// can be quoted.
+// weight may grow by 10%: widening bf16 is an integer shift or mask where
+// fp16's HADD2.F32 runs on the FMA pipe. The scales' and zero points' high
+// halves widen with a bf16x2 FMA instead (GemvElement::finitePairToFloat2);
+// x's keep their mask. bf16 adds +0.03 to +0.04 ALU per weight in one-row
+// bodies (+3.6% to +4.5%) and +0.07 to +0.09 in bodies of 2 and 4 rows (+6%
+// to +8.6%) of fp16's ALU count, which the decode's multiply-high shifts
+// made smaller (stop 25). Prints both, and the classes that differ, so the
+// numbers can be quoted.
 //
 // Skips (GTEST_SKIP) when no disassembler is found.
 //
@@ -37,7 +38,7 @@ namespace awq {
 namespace {
 
 constexpr double kAllowed = 1.05;
-constexpr double kAllowedAlu = 1.12;
+constexpr double kAllowedAlu = 1.10;
 
 class GemvBf16Stats : public ::testing::TestWithParam<const char *> {};
 

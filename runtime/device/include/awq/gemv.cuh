@@ -295,6 +295,10 @@ template <> struct GemvElement<ActivationType::F16> {
   __device__ __forceinline__ static float2 pairToFloat2(uint32_t bits) {
     return __half22float2(bitsAsHalf2(bits));
   }
+  /// The same for a word of two finite values (scales, zero points).
+  __device__ __forceinline__ static float2 finitePairToFloat2(uint32_t bits) {
+    return pairToFloat2(bits);
+  }
   __device__ __forceinline__ static half fromFloat(float value) {
     return __float2half_rn(value);
   }
@@ -316,6 +320,24 @@ template <> struct GemvElement<ActivationType::BF16> {
     f.x = bitsAsFloat(bits * 65536u);
     f.y = bitsAsFloat(bits & 0xffff0000u);
     return f;
+  }
+  /// The same for a word of two finite values (scales, zero points: the
+  /// repacker refuses others), the high one without the integer pipe: one
+  /// bf16x2 FMA {lo, hi} * {0, 1} + {0, 0} is {+0, hi}, the bits of hi as
+  /// an fp32. (Not for x: an infinite or NaN lo would leave a NaN's bits in
+  /// the low half.)
+  __device__ __forceinline__ static float2 finitePairToFloat2(uint32_t bits) {
+#if AWQ_HAS_BF16_ARITHMETIC
+    constexpr uint32_t kZeroOne = 0x3f800000u; // bf16 {0, 1}
+    float2 f;
+    f.x = bitsAsFloat(bits * 65536u);
+    f.y = bitsAsFloat(detail::bfloat162AsBits(__hfma2(
+        detail::bitsAsBfloat162(bits), detail::bitsAsBfloat162(kZeroOne),
+        detail::bitsAsBfloat162(0u))));
+    return f;
+#else
+    return pairToFloat2(bits);
+#endif
   }
   __device__ __forceinline__ static __nv_bfloat16 fromFloat(float value) {
     return __float2bfloat16_rn(value);
@@ -354,7 +376,7 @@ private:
     } else {
 #pragma unroll
       for (int i = 0; i < Cfg::kColsPerWarp / 2; ++i) {
-        const float2 pair = Ops::pairToFloat2(packed[i]);
+        const float2 pair = Ops::finitePairToFloat2(packed[i]);
         out[2 * i] = pair.x;
         out[2 * i + 1] = pair.y;
       }
