@@ -202,9 +202,8 @@ AWQ_CONTRACT GemvUnitPlace gemvUnitPlace(int64_t unit, int64_t paired) {
 /// the GEMV layout's qweight (`units` units per column; runtime/kernels/
 /// GemvLayout.h): columns in groups of gemvInterleavedColumns, each group's
 /// units in tiles of 32 (the first `paired` paired: gemvPairedUnits,
-/// gemvUnitPlace), a
-/// tile's 16-byte chunks chunk-major and slot-minor, so that lane l of a
-/// warp reads slot l with one load per chunk.
+/// gemvUnitPlace), a tile's 16-byte chunks chunk-major and slot-minor, so
+/// that lane l of a warp reads slot l with one load per chunk.
 AWQ_CONTRACT int64_t gemvWordIndex(int64_t column, int64_t unit, int64_t word,
                                    int64_t units, int64_t bits,
                                    int64_t paired) {
