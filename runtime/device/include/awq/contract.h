@@ -198,6 +198,15 @@ AWQ_CONTRACT GemvUnitPlace gemvUnitPlace(int64_t unit, int64_t paired) {
   return {unit / kGemvUnitsPerTile, unit % kGemvUnitsPerTile};
 }
 
+/// Units in tile `tile` of a column of `units` units: 32, or fewer in the
+/// last tile. A template so that the kernel computes it in 32 bits.
+template <class Int> AWQ_CONTRACT Int gemvTileUnits(Int units, Int tile) {
+  const Int rest = units - tile * static_cast<Int>(kGemvUnitsPerTile);
+  return rest < static_cast<Int>(kGemvUnitsPerTile)
+             ? rest
+             : static_cast<Int>(kGemvUnitsPerTile);
+}
+
 /// Where word `word` (0..bits-1) of unit `unit` of column `column` sits in
 /// the GEMV layout's qweight (`units` units per column; runtime/kernels/
 /// GemvLayout.h): columns in groups of gemvInterleavedColumns, each group's
@@ -210,8 +219,7 @@ AWQ_CONTRACT int64_t gemvWordIndex(int64_t column, int64_t unit, int64_t word,
   const int64_t interleave = gemvInterleavedColumns(bits);
   const int64_t columnWords = gemvChunkWords(bits);
   const GemvUnitPlace place = gemvUnitPlace(unit, paired);
-  const int64_t rest = units - place.tile * kGemvUnitsPerTile;
-  const int64_t tileUnits = rest < kGemvUnitsPerTile ? rest : kGemvUnitsPerTile;
+  const int64_t tileUnits = gemvTileUnits(units, place.tile);
   const int64_t chunk = word / columnWords;
   return column / interleave * interleave * units * bits +
          place.tile * kGemvUnitsPerTile * bits * interleave +

@@ -415,7 +415,7 @@ __device__ __forceinline__ unsigned slotUnit(unsigned tile, unsigned slot) {
 
 /// Units of tile `tile` (the last tile of a column may be short).
 template <class Cfg> __device__ __forceinline__ int tileUnits(int tile) {
-  return minInt(32, Cfg::kUnits - 32 * tile);
+  return gemvTileUnits<int>(Cfg::kUnits, tile);
 }
 
 /// Where one warp's columns start in the weight, scale and zero streams.
@@ -486,9 +486,8 @@ __device__ __forceinline__ LaneSlot laneSlot(int tile, int lane) {
     // Paired, or the first unpaired tile: only the tile index tells, but
     // that tile's units and this lane's slot in it are constants.
     static_assert(Cfg::kTailTiles > 0, "paired tiles are whole");
-    constexpr int kTailUnits = Cfg::kUnits - 32 * Cfg::kPairedTileEnd < 32
-                                   ? Cfg::kUnits - 32 * Cfg::kPairedTileEnd
-                                   : 32;
+    constexpr int kTailUnits =
+        gemvTileUnits<int>(Cfg::kUnits, Cfg::kPairedTileEnd);
     const int tailSlot = minInt(lane, kTailUnits - 1);
     const bool paired = tile < Cfg::kPairedTileEnd;
     out.units = paired ? 32 : kTailUnits;
