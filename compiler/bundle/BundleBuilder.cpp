@@ -116,6 +116,18 @@ void appendBytes(std::vector<uint8_t> &out, const void *data, size_t size) {
 
 } // namespace
 
+std::vector<LayerKernels> layerKernels(mlir::ModuleOp module, int64_t maxM) {
+  std::vector<LayerKernels> out;
+  for (const LayerOps &ops : collectLayers(module)) {
+    mlir::Operation *any = ops.gemv ? ops.gemv : ops.gemm;
+    LayerKernels layer{layerName(any), ir::getKernelInstance(any).shape, {}};
+    for (auto &[op, use] : kernelUses(ops, maxM))
+      layer.kernels.push_back(use);
+    out.push_back(std::move(layer));
+  }
+  return out;
+}
+
 bundle::Manifest describeBundle(mlir::ModuleOp module,
                                 const std::vector<ir::EmittedKernel> &kernels,
                                 const BundleOptions &options) {

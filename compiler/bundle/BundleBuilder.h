@@ -43,6 +43,17 @@ struct BundleOptions {
   std::function<void(size_t, size_t)> progress;
 };
 
+/// A layer of a kernel-level module and the kernels it runs, each with the
+/// M range it serves up to a maximum M (a manifest's bundle::Layer::kernels).
+struct LayerKernels {
+  std::string name; ///< The checkpoint tensors it computes, ", "-joined.
+  LinearShape shape;
+  std::vector<bundle::KernelUse> kernels;
+};
+
+/// `module`'s layers in program order with their kernels up to `maxM`.
+std::vector<LayerKernels> layerKernels(mlir::ModuleOp module, int64_t maxM);
+
 /// The manifest of `module`'s layers and kernels (hashes still empty).
 /// Throws awq::Error when a layer cannot run up to options.maxM.
 bundle::Manifest

@@ -307,6 +307,63 @@ void analyzeSass(const sass::Function &function, KernelStats &stats) {
       p.tileM, (p.tileM / p.warpsM / 16) * warpTiles, rowSplitLoop));
 }
 
+std::optional<double> LayerRowsCost::perExtraRow(const RowsCost &cost) const {
+  auto one = std::find_if(costs.begin(), costs.end(),
+                          [](const RowsCost &c) { return c.m == 1; });
+  if (cost.m < 2 || !cost.counted || one == costs.end() || !one->counted)
+    return std::nullopt;
+  return (cost.instructionsPerWeight - one->instructionsPerWeight) /
+         static_cast<double>(cost.m - 1);
+}
+
+std::vector<RowsCost> costByRows(const std::vector<bundle::KernelUse> &uses,
+                                 const std::vector<KernelStats> &reports,
+                                 const std::string &target,
+                                 const std::vector<int64_t> &ms) {
+  std::vector<RowsCost> out;
+  for (int64_t m : ms) {
+    auto use = std::find_if(uses.begin(), uses.end(), [&](const auto &u) {
+      return u.minM <= m && m <= u.maxM;
+    });
+    if (use == uses.end())
+      continue;
+    auto report =
+        std::find_if(reports.begin(), reports.end(), [&](const auto &r) {
+          return r.name == use->kernel && r.target == target;
+        });
+    if (report == reports.end())
+      throw Error("kernel " + use->kernel + " (" + target +
+                  ") serves M = " + std::to_string(m) + " but has no report");
+    RowsCost cost;
+    cost.m = m;
+    cost.kernel = use->kernel;
+    cost.family = use->family;
+    const KernelInstance &in = report->instance;
+    if (in.family == KernelFamily::Gemv) {
+      const GemvGeometry g = gemvGeometry(in.shape, in.gemv);
+      for (int64_t z = 0; z < g.gridZ(m); ++z)
+        cost.passes.push_back(
+            gemvBodyRows<int64_t>(gemvChunkRows<int64_t>(m, z, g.maxRows)));
+    } else {
+      const int64_t small = gemmSmallBodyRows(in.shape, in.gemm);
+      cost.passes.assign(in.launch(m).gridY,
+                         gemmRunsSmallBody(m, small) ? small : in.gemm.tileM);
+    }
+    for (int64_t rows : cost.passes) {
+      auto body =
+          std::find_if(report->bodies.begin(), report->bodies.end(),
+                       [&](const RowBody &b) { return b.rows == rows; });
+      if (body == report->bodies.end())
+        throw Error(report->name + " (" + target + "): no " +
+                    std::to_string(rows) + "-row body in its report");
+      cost.counted = cost.counted && body->loopFound;
+      cost.instructionsPerWeight += body->instructionsPerWeight;
+    }
+    out.push_back(std::move(cost));
+  }
+  return out;
+}
+
 KernelStats analyzeKernel(const std::string &name,
                           const KernelInstance &instance,
                           const std::string &target, const Disassembler &tool,

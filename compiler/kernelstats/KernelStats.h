@@ -14,10 +14,12 @@
 
 #include "compiler/kernelstats/Disassembler.h"
 #include "compiler/kernelstats/Sass.h"
+#include "runtime/bundle/Bundle.h"
 #include "runtime/kernels/KernelInstance.h"
 #include "runtime/kernels/KernelPlan.h"
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -102,6 +104,39 @@ struct KernelStats {
   double bytesPerWeight = 0;
   std::vector<RowBody> bodies;
 };
+
+/// What a launch of M rows costs a layer: the kernel its plan runs for M
+/// (the bundle::KernelUse serving M) and the row body of each pass that
+/// launch makes over the layer's weights: GEMV, one per chunk of maxRows
+/// rows (gemvChunkRows, gemvBodyRows); GEMM, one per M tile, the
+/// small-M body or the row split (gemmRunsSmallBody). Instructions per
+/// weight of the layer, summed over the passes.
+struct RowsCost {
+  int64_t m = 0;
+  std::string kernel;
+  KernelFamily family = KernelFamily::Gemv;
+  std::vector<int64_t> passes; ///< The row body of each pass.
+  /// False where a pass's body has no loop (one tile per block): no count.
+  bool counted = true;
+  double instructionsPerWeight = 0;
+};
+
+/// One layer's costs by rows on one target.
+struct LayerRowsCost {
+  std::string layer, target;
+  std::vector<RowsCost> costs;
+  /// (I(M) - I(1)) / (M - 1) for the cost of M: what each row beyond the
+  /// first adds; nullopt for M = 1, or without a counted M = 1.
+  std::optional<double> perExtraRow(const RowsCost &cost) const;
+};
+
+/// The cost of each M of `ms` that `uses` (one layer's kernels) serve, from
+/// `reports` (the kernels' reports for one target; a kernel missing there
+/// is an awq::Error).
+std::vector<RowsCost> costByRows(const std::vector<bundle::KernelUse> &uses,
+                                 const std::vector<KernelStats> &reports,
+                                 const std::string &target,
+                                 const std::vector<int64_t> &ms);
 
 /// Finds the row bodies' main loops in `function` (the kernel's SASS) and
 /// counts them; fills stats.bodies. Needs stats.instance, target and the

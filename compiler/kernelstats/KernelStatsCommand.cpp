@@ -19,6 +19,8 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+
 #ifndef AWQC_SOURCE_DIR_DEFAULT
 #error "AWQC_SOURCE_DIR_DEFAULT must be defined by the build"
 #endif
@@ -59,9 +61,9 @@ std::string defaultKernelStatsInput() {
          "/examples/llama-2-7b-block.json";
 }
 
-std::vector<std::pair<std::string, KernelInstance>>
-compileKernelInstances(const std::string &input, const std::string &target,
-                       const std::string &families) {
+CompiledKernels compileKernels(const std::string &input,
+                               const std::string &target,
+                               const std::string &families, int64_t maxM) {
   ModelSession session;
   mlir::MLIRContext &context = session.context();
   LoadedModel loaded = session.load(input, target);
@@ -78,10 +80,17 @@ compileKernelInstances(const std::string &input, const std::string &target,
   std::vector<ir::EmittedKernel> kernels;
   if (mlir::failed(ir::emitKernels(*loaded.module, kernels)))
     throw Error(input + ":\n" + diagnostics);
-  std::vector<std::pair<std::string, KernelInstance>> out;
+  CompiledKernels out;
   for (ir::EmittedKernel &kernel : kernels)
-    out.emplace_back(kernel.name, kernel.instance);
+    out.kernels.emplace_back(kernel.name, kernel.instance);
+  out.layers = layerKernels(*loaded.module, maxM);
   return out;
+}
+
+std::vector<std::pair<std::string, KernelInstance>>
+compileKernelInstances(const std::string &input, const std::string &target,
+                       const std::string &families) {
+  return compileKernels(input, target, families).kernels;
 }
 
 int runKernelStatsCommand(const std::vector<std::string> &argv,
@@ -142,30 +151,52 @@ int runKernelStatsCommand(const std::vector<std::string> &argv,
                   "nvidia-cuda-nvdisasm into .venv), or name one with "
                   "--disassembler or AWQC_DISASSEMBLER (looked at " +
                   disassemblerSearchDescription() + ")");
+    std::vector<int64_t> rowCounts;
+    for (const std::string &text : splitTargets(args.values(OPT_rows)))
+      rowCounts.push_back(
+          args.intValue(OPT_rows, text, 1, bundle::kMaxRowsLimit));
+    if (rowCounts.empty())
+      rowCounts = {1, 2, 4, 8, 16};
+    const int64_t maxM = *std::max_element(rowCounts.begin(), rowCounts.end());
     const std::vector<std::string> nvrtcOptions = args.values(OPT_nvrtc_option);
     const bool json = args.flag(OPT_json);
     std::vector<KernelStats> all;
-    for (const std::string &target : targets)
-      for (auto [name, instance] :
-           compileKernelInstances(input, target, families)) {
+    std::vector<LayerRowsCost> costs;
+    for (const std::string &target : targets) {
+      CompiledKernels compiled = compileKernels(input, target, families, maxM);
+      const std::string suffix =
+          activation ? std::string("_") + activationTypeName(*activation)
+                     : std::string();
+      for (auto [name, instance] : compiled.kernels) {
         if (activation && instance.shape.activation != *activation) {
           instance.shape.activation = *activation;
-          name += std::string("_") + activationTypeName(*activation);
+          name += suffix;
         }
         all.push_back(
             analyzeKernel(name, instance, target, tool, nvrtcOptions));
       }
+      for (LayerKernels &layer : compiled.layers) {
+        for (bundle::KernelUse &use : layer.kernels)
+          if (activation && layer.shape.activation != *activation)
+            use.kernel += suffix;
+        costs.push_back({layer.name, target,
+                         costByRows(layer.kernels, all, target, rowCounts)});
+      }
+    }
     if (json) {
       nlohmann::json array = nlohmann::json::array();
       for (const KernelStats &stats : all)
         for (nlohmann::json &row : reportJson(stats))
           array.push_back(std::move(row));
+      for (nlohmann::json &row : rowsCostJson(costs))
+        array.push_back(std::move(row));
       out << array.dump(2) << "\n";
       return 0;
     }
     out << "awq-kernel-stats: " << input << ", disassembler " << tool.path
         << " (" << tool.foundBy << ")\n\n";
     printReport(all, out);
+    printRowsCost(costs, out);
     return 0;
   });
 }

@@ -1,6 +1,6 @@
 //===- KernelStatsCommand.h - awq-kernel-stats: the static kernel report --===//
 //
-// awq-kernel-stats [INPUT] [--target sm_90,...] [--json]
+// awq-kernel-stats [INPUT] [--target sm_90,...] [--rows M,...] [--json]
 // INPUT as for `awqc compile` (IR, model description or checkpoint); without
 // it, the LLaMA-2-7B block of examples/llama-2-7b-block.json (the 7B
 // benchmark shapes). Every kernel the compiler emits for each target is
@@ -10,6 +10,7 @@
 #ifndef AWQ_COMPILER_KERNELSTATS_KERNELSTATSCOMMAND_H
 #define AWQ_COMPILER_KERNELSTATS_KERNELSTATSCOMMAND_H
 
+#include "compiler/bundle/BundleBuilder.h"
 #include "runtime/kernels/KernelInstance.h"
 
 #include <ostream>
@@ -23,9 +24,19 @@ namespace awq {
 /// `scripts/llama-description --preset 7b --layers 1`).
 std::string defaultKernelStatsInput();
 
-/// The distinct kernels (name, instance) `awqc compile` emits for `input`
-/// planned for `target`, of `families` ("both", "gemv" or "gemm"). Throws
-/// awq::Error with the compiler's diagnostics.
+/// What `awqc compile` makes of `input` planned for `target` with
+/// `families` ("both", "gemv" or "gemm"): the distinct kernels (name,
+/// instance) and every layer with the kernels it runs up to M = maxM.
+/// Throws awq::Error with the compiler's diagnostics.
+struct CompiledKernels {
+  std::vector<std::pair<std::string, KernelInstance>> kernels;
+  std::vector<LayerKernels> layers;
+};
+CompiledKernels compileKernels(const std::string &input,
+                               const std::string &target,
+                               const std::string &families, int64_t maxM = 1);
+
+/// compileKernels(...).kernels.
 std::vector<std::pair<std::string, KernelInstance>>
 compileKernelInstances(const std::string &input, const std::string &target,
                        const std::string &families);

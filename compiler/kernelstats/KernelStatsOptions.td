@@ -15,7 +15,12 @@ defm target : Value<"target", "sm_XY[a],...",
   "Architectures to plan, compile and report, comma separated, repeatable "
   "(default sm_90)">;
 def json : Flag<["--"], "json">,
-  HelpText<"Print one JSON object per kernel and row body instead of tables">;
+  HelpText<"Print the tables as JSON: one object per kernel and row body "
+  "(\"kind\": \"kernel\") and per layer and row count M (\"kind\": "
+  "\"rows\")">;
+defm rows : Value<"rows", "M,...",
+  "Row counts M to cost per layer: the kernel and row bodies the plan runs "
+  "for M, comma separated, repeatable (default 1,2,4,8,16)">;
 defm disassembler : Value<"disassembler", "PATH",
   "nvdisasm or cuobjdump to use (default: $AWQC_DISASSEMBLER, the CUDA "
   "toolkit, PATH, then the project's .venv)">;

@@ -14,6 +14,7 @@ std::vector<nlohmann::json> reportJson(const KernelStats &stats) {
   std::vector<json> out;
   for (const RowBody &body : stats.bodies) {
     json o;
+    o["kind"] = "kernel";
     o["kernel"] = stats.name;
     o["family"] = familyName(stats.instance.family);
     o["rows"] = body.rows;
@@ -85,6 +86,28 @@ std::vector<nlohmann::json> reportJson(const KernelStats &stats) {
     o["assumed_dram_latency_ns"] = kAssumedDramLatencyNs;
     out.push_back(std::move(o));
   }
+  return out;
+}
+
+std::vector<nlohmann::json>
+rowsCostJson(const std::vector<LayerRowsCost> &costs) {
+  std::vector<nlohmann::json> out;
+  for (const LayerRowsCost &layer : costs)
+    for (const RowsCost &cost : layer.costs) {
+      nlohmann::json o;
+      o["kind"] = "rows";
+      o["layer"] = layer.layer;
+      o["arch"] = layer.target;
+      o["m"] = cost.m;
+      o["kernel"] = cost.kernel;
+      o["family"] = familyName(cost.family);
+      o["pass_bodies"] = cost.passes;
+      o["instructions_per_weight"] =
+          cost.counted ? nlohmann::json(cost.instructionsPerWeight) : nullptr;
+      const std::optional<double> extra = layer.perExtraRow(cost);
+      o["per_extra_row"] = extra ? nlohmann::json(*extra) : nullptr;
+      out.push_back(std::move(o));
+    }
   return out;
 }
 
@@ -182,6 +205,44 @@ void printReport(const std::vector<KernelStats> &all, std::ostream &out) {
             << ")";
       out << "\n";
     }
+}
+
+void printRowsCost(const std::vector<LayerRowsCost> &costs, std::ostream &out) {
+  if (costs.empty())
+    return;
+  out << "\nInstructions per weight of each layer by rows M: the kernel and "
+         "row body its plan runs\nfor M (xP: the launch passes over the "
+         "weights P times), and what each row beyond the\nfirst adds, (I(M) "
+         "- I(1)) / (M - 1):\n";
+  for (const LayerRowsCost &layer : costs) {
+    out << "  " << layer.layer << " (" << layer.target << ")\n";
+    for (const RowsCost &cost : layer.costs) {
+      bool uniform = true;
+      for (int64_t rows : cost.passes)
+        uniform = uniform && rows == cost.passes.front();
+      std::string body = std::string(familyName(cost.family)) + ", ";
+      if (uniform) {
+        body += std::to_string(cost.passes.front()) + "-row body";
+        if (cost.passes.size() > 1)
+          body += " x" + std::to_string(cost.passes.size());
+      } else {
+        body += "bodies ";
+        for (size_t i = 0; i < cost.passes.size(); ++i)
+          body += (i ? "+" : "") + std::to_string(cost.passes[i]);
+      }
+      out << "    M = " << std::left << std::setw(5) << cost.m << std::setw(26)
+          << body << std::right;
+      if (!cost.counted) {
+        out << "(one tile per block: no loop)\n";
+        continue;
+      }
+      out << std::setw(6) << fixed(cost.instructionsPerWeight, 2);
+      if (const std::optional<double> extra = layer.perExtraRow(cost))
+        out << "   " << (*extra >= 0 ? "+" : "") << fixed(*extra, 2)
+            << " per extra row";
+      out << "\n";
+    }
+  }
 }
 
 } // namespace awq

@@ -11,13 +11,23 @@
 
 namespace awq {
 
-/// One object per row body of `stats`: at least family, rows, bits, arch and
-/// instructions_per_weight (null when the body has no loop).
+/// One object per row body of `stats` ("kind": "kernel"): at least family,
+/// rows, bits, arch and instructions_per_weight (null when the body has no
+/// loop).
 std::vector<nlohmann::json> reportJson(const KernelStats &stats);
 
 /// The tables for people: resources and counts per kernel and row body, the
 /// loads of each main loop, and the bandwidth estimates.
 void printReport(const std::vector<KernelStats> &all, std::ostream &out);
+
+/// One object per layer, target and row count M ("kind": "rows"): layer,
+/// arch, m, kernel, family, the row body of each pass, instructions per
+/// weight and per extra row (null where not counted).
+std::vector<nlohmann::json>
+rowsCostJson(const std::vector<LayerRowsCost> &costs);
+
+/// The table of the layers' costs by rows M.
+void printRowsCost(const std::vector<LayerRowsCost> &costs, std::ostream &out);
 
 } // namespace awq
 

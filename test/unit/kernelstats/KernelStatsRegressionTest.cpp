@@ -10,12 +10,14 @@
 // worse fails here; one that makes it better should lower the table.
 //
 // The table is today's measurement (NVRTC 13.0, December 2026), not the
-// goal. The goal of the kernel-performance issue for decode (M = 1): <= 2.5
-// instructions per weight, <= 1.0 on the ALU pipe, >= 16 resident warps and
-// >= 32 KB of weight bytes in flight per SM; for the GEMM at M <= 16: <= 3.0
-// (docs/kernels.md, "Reading the machine code"; docs/performance.md says
-// which are met). GEMM bodies: 16 rows is the small-M body, 64 the row
-// split.
+// goal. The goals of the kernel-performance issue are checked apart
+// (expectIssueTargets, on sm_80 and sm_90): for decode (M = 1) <= 2.5
+// instructions per weight, <= 1.0 on the ALU pipe, >= 16 resident warps,
+// >= 32 KB of weight bytes in flight per SM and the H200 estimate; for the
+// GEMM at M <= 16 <= 3.0, >= 24 KB in flight and every SM busy; <= +0.6
+// instructions per weight per row beyond the first at M = 2, 4, 8
+// (KernelStatsExtraRows). docs/kernels.md, "Reading the machine code".
+// GEMM bodies: 16 rows is the small-M body, 64 the row split.
 //
 // The same guard for the bf16 GEMMs (the block's kernels with bf16
 // activations, awq-kernel-stats --activation bf16; sm_80+): their resident
@@ -199,10 +201,12 @@ template <size_t N>
 int expectWithinGuards(
     const std::vector<std::pair<std::string, KernelInstance>> &kernels,
     const std::string &arch, const Guard (&table)[N], const std::string &label,
-    const Disassembler &tool) {
+    const Disassembler &tool, std::vector<KernelStats> *reports = nullptr) {
   int checked = 0;
   for (const auto &[name, instance] : kernels) {
     const KernelStats stats = analyzeKernel(name, instance, arch, tool);
+    if (reports)
+      reports->push_back(stats);
     for (const RowBody &body : stats.bodies) {
       SCOPED_TRACE(name + " " + label + " (" + arch + "), rows " +
                    std::to_string(body.rows));
@@ -234,6 +238,47 @@ int expectWithinGuards(
   return checked;
 }
 
+/// The kernel-performance issue's targets on sm_80 and sm_90, checked on
+/// the reports themselves (today's table above allows 3% more): the GEMV at
+/// M = 1 at most `gemvPerWeight` instructions per weight (4 bits 2.5, 3 bits
+/// 3.0, 8 bits 2.5); at 4 bits also at most 1.0 on the ALU pipe, at least 16
+/// resident warps and 32 KB of weights in flight per SM, and on sm_90 a
+/// model estimate of at least 85% of an H200's measured 4.3 TB/s copy
+/// bandwidth (75% for 4096 x 4096); the GEMM's small-M body at most 3.0,
+/// with at least 24 KB in flight per SM and a grid that gives every SM a
+/// block.
+void expectIssueTargets(const std::vector<KernelStats> &reports,
+                        const std::string &arch, int bits,
+                        double gemvPerWeight) {
+  constexpr double kH200CopyGBs = 4300;
+  const ArchInfo &info = *parseTarget(arch)->arch;
+  for (const KernelStats &stats : reports)
+    for (const RowBody &body : stats.bodies) {
+      SCOPED_TRACE(stats.name + " (" + arch + "), rows " +
+                   std::to_string(body.rows) + ": the issue's target");
+      const LinearShape &shape = stats.instance.shape;
+      if (stats.instance.family == KernelFamily::Gemv && body.rows == 1) {
+        EXPECT_LE(body.instructionsPerWeight, gemvPerWeight);
+        if (bits != 4)
+          continue;
+        EXPECT_LE(body.perPipe[static_cast<int>(sass::Pipe::Alu)], 1.0);
+        EXPECT_GE(stats.occupancy.warps, 16);
+        EXPECT_GE(stats.bytesInFlightPerSm, 32 * 1024);
+        for (const BandwidthEstimate &e : body.estimates)
+          if (e.gpu == std::string("H200 SXM"))
+            EXPECT_GE(e.estimateGBs,
+                      (shape.k == 4096 && shape.n == 4096 ? 0.75 : 0.85) *
+                          kH200CopyGBs);
+      } else if (stats.instance.family == KernelFamily::Gemm &&
+                 body.rows == 16 && bits == 4) {
+        EXPECT_LE(body.instructionsPerWeight, 3.0);
+        EXPECT_GE(stats.bytesInFlightPerSm, 24 * 1024);
+        const KernelLaunch launch = stats.instance.launch(16);
+        EXPECT_GE(launch.gridX * launch.gridY * launch.gridZ, info.smCount);
+      }
+    }
+}
+
 /// The disassembler, or an empty path (the caller skips).
 Disassembler disassemblerOrSkipReason(std::string &why) {
   const Disassembler tool = findDisassembler();
@@ -253,14 +298,61 @@ TEST_P(KernelStatsRegression, CountsStayWithinTodaysValues) {
     GTEST_SKIP() << why;
   // Four GEMVs with one row body (the GEMV serves M = 1), and four GEMMs
   // with two (the small-M body and the row split).
+  std::vector<KernelStats> reports;
   EXPECT_EQ(expectWithinGuards(
                 compileKernelInstances(defaultKernelStatsInput(), arch, "both"),
-                arch, kToday, "fp16", tool),
+                arch, kToday, "fp16", tool, &reports),
             12);
+  if (arch == "sm_80" || arch == "sm_90")
+    expectIssueTargets(reports, arch, 4, 2.5);
 }
 
 INSTANTIATE_TEST_SUITE_P(LlamaBlock, KernelStatsRegression,
                          ::testing::Values("sm_75", "sm_80", "sm_90", "sm_120"),
+                         [](const auto &info) {
+                           return std::string(info.param);
+                         });
+
+/// The issue's target for batched decode, on the kernels and row bodies the
+/// default plan runs for M rows (the GEMV for M = 1, the GEMM's small-M body
+/// from M = 2): each row beyond the first adds at most 0.6 instructions per
+/// weight at M = 2, 4 and 8, on every layer of the block.
+constexpr double kTargetPerExtraRow = 0.6;
+
+class KernelStatsExtraRows : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(KernelStatsExtraRows, EachRowBeyondTheFirstAddsAtMostTheTarget) {
+  const std::string arch = GetParam();
+  std::string why;
+  const Disassembler tool = disassemblerOrSkipReason(why);
+  if (tool.path.empty())
+    GTEST_SKIP() << why;
+  const CompiledKernels compiled =
+      compileKernels(defaultKernelStatsInput(), arch, "both", 8);
+  std::vector<KernelStats> reports;
+  for (const auto &[name, instance] : compiled.kernels)
+    reports.push_back(analyzeKernel(name, instance, arch, tool));
+  ASSERT_EQ(compiled.layers.size(), 4u);
+  for (const LayerKernels &layer : compiled.layers) {
+    const LayerRowsCost costs{
+        layer.name, arch,
+        costByRows(layer.kernels, reports, arch, {1, 2, 4, 8})};
+    ASSERT_EQ(costs.costs.size(), 4u) << layer.name;
+    for (const RowsCost &cost : costs.costs) {
+      SCOPED_TRACE(layer.name + " (" + arch +
+                   "), M = " + std::to_string(cost.m) + ", " + cost.kernel);
+      EXPECT_TRUE(cost.counted);
+      if (cost.m == 1)
+        continue;
+      const std::optional<double> extra = costs.perExtraRow(cost);
+      ASSERT_TRUE(extra.has_value());
+      EXPECT_LE(*extra, kTargetPerExtraRow);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(LlamaBlock, KernelStatsExtraRows,
+                         ::testing::Values("sm_80", "sm_90"),
                          [](const auto &info) {
                            return std::string(info.param);
                          });
@@ -326,10 +418,13 @@ TEST_P(KernelStatsRegressionBits, CountsStayWithinTodaysValues) {
   const std::string input = blockDescriptionWithBits(bits);
   const auto kernels = compileKernelInstances(input, arch, "both");
   std::remove(input.c_str());
-  const int checked =
-      bits == 3 ? expectWithinGuards(kernels, arch, kToday3Bit, "3-bit", tool)
-                : expectWithinGuards(kernels, arch, kToday8Bit, "8-bit", tool);
+  std::vector<KernelStats> reports;
+  const int checked = bits == 3 ? expectWithinGuards(kernels, arch, kToday3Bit,
+                                                     "3-bit", tool, &reports)
+                                : expectWithinGuards(kernels, arch, kToday8Bit,
+                                                     "8-bit", tool, &reports);
   EXPECT_EQ(checked, 12);
+  expectIssueTargets(reports, arch, bits, bits == 3 ? 3.0 : 2.5);
 }
 
 INSTANTIATE_TEST_SUITE_P(LlamaBlock, KernelStatsRegressionBits,

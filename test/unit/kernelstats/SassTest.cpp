@@ -354,6 +354,108 @@ TEST(KernelStatsCounts, MissingRowBodyLoopsAreAnError) {
   EXPECT_THROW(analyzeSass(parseListing(text)[0], stats), Error);
 }
 
+/// A report with row bodies of the given rows and instructions per weight,
+/// as analyzeSass leaves them.
+KernelStats reportWithBodies(const std::string &name,
+                             const KernelInstance &instance,
+                             std::vector<std::pair<int64_t, double>> bodies) {
+  KernelStats stats;
+  stats.name = name;
+  stats.target = "sm_90";
+  stats.instance = instance;
+  for (const auto &[rows, perWeight] : bodies) {
+    RowBody body;
+    body.rows = rows;
+    body.loopFound = true;
+    body.instructionsPerWeight = perWeight;
+    stats.bodies.push_back(body);
+  }
+  return stats;
+}
+
+/// A GEMV of up to 4 rows per block (M = 1..7) and a GEMM from M = 8 with a
+/// small-M body of 16 rows and a row split of 64. Costs written out: M rows
+/// of the GEMV run chunks of 4 rows, each the smallest power-of-two body;
+/// the GEMM runs one pass per 64-row M tile.
+TEST(KernelStatsRowsCost, SumsTheBodiesOfEachPassOfTheKernelServingM) {
+  LinearShape shape;
+  shape.k = 4096;
+  shape.n = 4096;
+  const KernelInstance gemv =
+      KernelInstance::makeGemv(shape, GemvParams{128, 8, 1, 4});
+  GemmParams tiling;
+  tiling.tileM = 64;
+  tiling.tileN = 128;
+  tiling.tileK = 128;
+  tiling.warpsM = 2;
+  tiling.warpsN = 2;
+  tiling.stages = 3;
+  const KernelInstance gemm = KernelInstance::makeGemm(shape, tiling);
+  ASSERT_EQ(gemmSmallBodyRows(shape, tiling), 16);
+  const std::vector<KernelStats> reports = {
+      reportWithBodies("v", gemv, {{1, 2.5}, {2, 4.0}, {4, 7.0}}),
+      reportWithBodies("m", gemm, {{16, 3.0}, {64, 6.0}})};
+  const std::vector<bundle::KernelUse> uses = {
+      {"v", KernelFamily::Gemv, 1, 7}, {"m", KernelFamily::Gemm, 8, 200}};
+  LayerRowsCost layer{
+      "layer", "sm_90",
+      costByRows(uses, reports, "sm_90", {1, 2, 3, 5, 7, 8, 16, 17, 129, 300})};
+  // M = 300 is beyond every kernel's range: no cost.
+  ASSERT_EQ(layer.costs.size(), 9u);
+  struct Expected {
+    int64_t m;
+    const char *kernel;
+    std::vector<int64_t> passes;
+    double perWeight;
+  };
+  const Expected expected[] = {{1, "v", {1}, 2.5},
+                               {2, "v", {2}, 4.0},
+                               {3, "v", {4}, 7.0},
+                               {5, "v", {4, 1}, 9.5},
+                               {7, "v", {4, 4}, 14.0},
+                               {8, "m", {16}, 3.0},
+                               {16, "m", {16}, 3.0},
+                               {17, "m", {64}, 6.0},
+                               {129, "m", {64, 64, 64}, 18.0}};
+  for (size_t i = 0; i < layer.costs.size(); ++i) {
+    const RowsCost &cost = layer.costs[i];
+    SCOPED_TRACE("M = " + std::to_string(expected[i].m));
+    EXPECT_EQ(cost.m, expected[i].m);
+    EXPECT_EQ(cost.kernel, expected[i].kernel);
+    EXPECT_EQ(cost.passes, expected[i].passes);
+    EXPECT_TRUE(cost.counted);
+    EXPECT_DOUBLE_EQ(cost.instructionsPerWeight, expected[i].perWeight);
+  }
+  EXPECT_FALSE(layer.perExtraRow(layer.costs[0]).has_value());
+  EXPECT_DOUBLE_EQ(*layer.perExtraRow(layer.costs[1]), 1.5);
+  EXPECT_DOUBLE_EQ(*layer.perExtraRow(layer.costs[3]), (9.5 - 2.5) / 4);
+  EXPECT_DOUBLE_EQ(*layer.perExtraRow(layer.costs[6]), (3.0 - 2.5) / 15);
+}
+
+/// A body without a loop leaves its cost uncounted; a kernel serving M
+/// without a report, or without the body M needs, is an error.
+TEST(KernelStatsRowsCost, UncountedBodiesAndMissingReports) {
+  LinearShape shape;
+  shape.k = 4096;
+  shape.n = 4096;
+  const KernelInstance gemv =
+      KernelInstance::makeGemv(shape, GemvParams{128, 8, 1, 2});
+  KernelStats report = reportWithBodies("v", gemv, {{1, 2.5}, {2, 4.0}});
+  report.bodies[1].loopFound = false;
+  const std::vector<bundle::KernelUse> uses = {{"v", KernelFamily::Gemv, 1, 8}};
+  LayerRowsCost layer{"layer", "sm_90",
+                      costByRows(uses, {report}, "sm_90", {1, 3})};
+  ASSERT_EQ(layer.costs.size(), 2u);
+  EXPECT_TRUE(layer.costs[0].counted);
+  EXPECT_FALSE(layer.costs[1].counted);
+  EXPECT_EQ(layer.costs[1].passes, (std::vector<int64_t>{2, 1}));
+  EXPECT_FALSE(layer.perExtraRow(layer.costs[1]).has_value());
+
+  EXPECT_THROW(costByRows(uses, {report}, "sm_80", {1}), Error);
+  report.bodies.pop_back();
+  EXPECT_THROW(costByRows(uses, {report}, "sm_90", {2}), Error);
+}
+
 TEST(Occupancy, RegistersSharedMemoryWarpsAndBlocks) {
   const ArchInfo &h100 = *findArch(90);
   // The 4-bit GEMV at 246 registers: 248 x 32 per warp, 8 warps.

@@ -264,6 +264,22 @@ AWQ_CONTRACT int64_t gemvUnitSlotFloats(const LinearShape &s) {
                                               : kGemvUnitsPerTile;
 }
 
+/// Rows of an m-row launch that block z of the GEMV's row axis computes:
+/// chunks of maxRows (GemvGeometry::gridZ of them), the last one shorter.
+template <class Int> AWQ_CONTRACT Int gemvChunkRows(Int m, Int z, Int maxRows) {
+  return m - z * maxRows < maxRows ? m - z * maxRows : maxRows;
+}
+
+/// The row body a GEMV block runs for its chunk's `rows` (at most maxRows,
+/// a power of two): the smallest power of two at least `rows`, so one row
+/// pays for one.
+template <class Int> AWQ_CONTRACT Int gemvBodyRows(Int rows) {
+  Int body = 1;
+  while (body < rows)
+    body *= 2;
+  return body;
+}
+
 struct GemvParams {
   int64_t threads = 128, colsPerWarp = 8, kSplit = 1, maxRows = 4;
 };
@@ -515,6 +531,12 @@ AWQ_CONTRACT int64_t gemmSmallBodyRows(const LinearShape &s,
     return 0;
   const int64_t reductionBytes = (p.warpsM - 1) * p.tileN * 64;
   return reductionBytes <= gemmGeometry(s, p).sharedBytes - 16 ? 16 : 0;
+}
+
+/// Whether a launch of m rows runs the small-M body (gemmSmallBodyRows:
+/// `smallRows`, 0 without one) rather than the row split.
+AWQ_CONTRACT bool gemmRunsSmallBody(int64_t m, int64_t smallRows) {
+  return smallRows > 0 && m <= smallRows;
 }
 
 /// How each family turns packed integers into arithmetic values (the names

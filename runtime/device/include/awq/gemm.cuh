@@ -384,7 +384,7 @@ template <class Cfg> struct GemmBlock {
         n0(static_cast<int>(blockIdx.x) * Cfg::kTileN),
         kBegin(split * Cfg::kKTiles / static_cast<int>(gridDim.z)),
         kEnd((split + 1) * Cfg::kKTiles / static_cast<int>(gridDim.z)),
-        small(Cfg::kSmallRows > 0 && a.M <= Cfg::kSmallRows),
+        small(gemmRunsSmallBody(a.M, Cfg::kSmallRows)),
         weightPolicy(gridDim.y == 1 ? makeEvictFirstPolicy()
                                     : makeEvictNormalPolicy()) {
 #pragma unroll

@@ -1338,21 +1338,25 @@ __device__ __forceinline__ void gemvRows(const ArgsOf<Cfg> &args, float *smem,
 } // namespace detail
 
 /// The GEMV kernel body for config `Cfg`; launch as described in the file
-/// comment. Chooses the smallest power-of-two row count >= the rows of this
-/// block's chunk, so M = 1 pays for one row only.
+/// comment. Runs the row body awq::gemvBodyRows picks for the rows of this
+/// block's chunk (awq::gemvChunkRows), so M = 1 pays for one row only.
 template <class Cfg>
 __device__ __forceinline__ void gemv(const ArgsOf<Cfg> &args) {
   AWQ_DYNAMIC_SHARED(float, smem);
-  const int m0 = static_cast<int>(blockIdx.z) * Cfg::kMaxRows;
-  const int rows = detail::minInt(args.M - m0, Cfg::kMaxRows);
+  const int z = static_cast<int>(blockIdx.z);
+  const int m0 = z * Cfg::kMaxRows;
+  const int rows = gemvChunkRows<int>(args.M, z, Cfg::kMaxRows);
   if (rows <= 0)
     return; // Uniform for the whole block.
   if (rows == 1) {
     detail::gemvRows<Cfg, 1>(args, smem, m0, rows);
-  } else if (rows == 2 || Cfg::kMaxRows == 2) {
+    return;
+  }
+  const int body = gemvBodyRows<int>(rows);
+  if (body == 2) {
     if constexpr (Cfg::kMaxRows >= 2)
       detail::gemvRows<Cfg, 2>(args, smem, m0, rows);
-  } else if (rows <= 4 || Cfg::kMaxRows == 4) {
+  } else if (body == 4) {
     if constexpr (Cfg::kMaxRows >= 4)
       detail::gemvRows<Cfg, 4>(args, smem, m0, rows);
   } else {
