@@ -373,14 +373,20 @@ KernelStats reportWithBodies(const std::string &name,
   return stats;
 }
 
+/// A 4096 x 4096 layer (4-bit, group 128).
+LinearShape squareLayer() {
+  LinearShape shape;
+  shape.k = 4096;
+  shape.n = 4096;
+  return shape;
+}
+
 /// A GEMV of up to 4 rows per block (M = 1..7) and a GEMM from M = 8 with a
 /// small-M body of 16 rows and a row split of 64. Costs written out: M rows
 /// of the GEMV run chunks of 4 rows, each the smallest power-of-two body;
 /// the GEMM runs one pass per 64-row M tile.
 TEST(KernelStatsRowsCost, SumsTheBodiesOfEachPassOfTheKernelServingM) {
-  LinearShape shape;
-  shape.k = 4096;
-  shape.n = 4096;
+  const LinearShape shape = squareLayer();
   const KernelInstance gemv =
       KernelInstance::makeGemv(shape, GemvParams{128, 8, 1, 4});
   GemmParams tiling;
@@ -435,11 +441,8 @@ TEST(KernelStatsRowsCost, SumsTheBodiesOfEachPassOfTheKernelServingM) {
 /// A body without a loop leaves its cost uncounted; a kernel serving M
 /// without a report, or without the body M needs, is an error.
 TEST(KernelStatsRowsCost, UncountedBodiesAndMissingReports) {
-  LinearShape shape;
-  shape.k = 4096;
-  shape.n = 4096;
   const KernelInstance gemv =
-      KernelInstance::makeGemv(shape, GemvParams{128, 8, 1, 2});
+      KernelInstance::makeGemv(squareLayer(), GemvParams{128, 8, 1, 2});
   KernelStats report = reportWithBodies("v", gemv, {{1, 2.5}, {2, 4.0}});
   report.bodies[1].loopFound = false;
   const std::vector<bundle::KernelUse> uses = {{"v", KernelFamily::Gemv, 1, 8}};
