@@ -126,8 +126,8 @@ def SelectKernelsPass : Pass<"awq-select-kernels", "::mlir::ModuleOp"> {
     * `gemm`: the tensor-core kernel. A 64 x 128 tile (64 x 64 when N is
       small) on 2 x 2 warps, a 128-deep K tile (64 or 32 for groups it does
       not divide), 3 cp.async stages where the architecture's shared memory
-      holds them, and split-K until a launch of one M tile has about two
-      blocks per SM (launches of more M tiles split less).
+      holds them, and split-K while a launch of one M tile still fits the
+      blocks the SMs hold at once (launches of more M tiles split less).
     * `gemm_min_m`: the row count from which the GEMM kernel runs (default
       2: the GEMM's small-M body beats the GEMV from two rows on;
       `awq::kDefaultGemmMinM`).
@@ -143,7 +143,7 @@ def SelectKernelsPass : Pass<"awq-select-kernels", "::mlir::ModuleOp"> {
     becomes, for sm_80,
 
     ```mlir
-    %y = awq.linear %x, %w {gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 7>,
+    %y = awq.linear %x, %w {gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 6>,
                             gemm_min_m = 2 : i64,
                             gemv = #awq.gemv<threads = 128, cols_per_warp = 8, k_split = 2, max_rows = 1>} : ...
     ```

@@ -22,7 +22,8 @@ Occupancy computeOccupancy(const ArchInfo &arch, int64_t threads,
   const int64_t byShared = blocksPerSmByShared(arch, sharedBytes);
   const int64_t byWarps = arch.maxThreadsPerSm / 32 / warpsPerBlock;
   const int64_t byBlocks = arch.maxBlocksPerSm;
-  o.blocks = std::min({byRegisters, byShared, byWarps, byBlocks});
+  o.blocks = std::min(byRegisters,
+                      blocksPerSmBeforeRegisters(arch, threads, sharedBytes));
   o.warps = o.blocks * warpsPerBlock;
   for (const auto &[cap, name] :
        {std::pair<int64_t, const char *>{byRegisters, "registers"},
@@ -117,6 +118,10 @@ void countBody(const sass::Function &f, const sass::ControlFlow &flow,
 
 /// The roofline / Little's-law estimate of `body` on every named GPU of the
 /// target's architecture (docs/kernels.md, "Reading the machine code").
+/// A grid of more blocks than the GPU holds at once runs in waves of
+/// SMs x resident blocks; its last wave may be partial, with fewer blocks
+/// in flight and fewer SMs issuing, and takes the share of the weights its
+/// blocks hold at its own bound.
 void estimate(const KernelStats &stats, RowBody &body) {
   const ArchInfo *arch = parseTarget(stats.target)->arch;
   const KernelLaunch launch = stats.instance.launch(body.rows);
@@ -126,6 +131,7 @@ void estimate(const KernelStats &stats, RowBody &body) {
   const int64_t warpsPerBlock = ceilDiv(launch.threads, 32);
   const double inFlightPerBlock =
       static_cast<double>(stats.bytesInFlightPerWarp * warpsPerBlock);
+  const double bytesPerWeight = stats.bytesPerWeight;
   for (const GpuPart &gpu : kGpuParts) {
     if (gpu.smVersion != arch->smVersion)
       continue;
@@ -133,37 +139,61 @@ void estimate(const KernelStats &stats, RowBody &body) {
     e.gpu = gpu.name;
     e.peakGBs = gpu.dramBandwidthGBs;
     const double sms = static_cast<double>(gpu.smCount);
-    // A grid smaller than the GPU's resident slots leaves SMs or slots idle.
-    const double activeSms = std::min(sms, blocks);
-    const double blocksPerSm =
-        std::min(static_cast<double>(stats.occupancy.blocks), blocks / sms);
     const double clock = gpu.boostClockGHz * 1e9;
-    // Weights per second under each bound, then bytes per second.
-    const double bytesPerWeight = stats.bytesPerWeight;
-    double best = gpu.dramBandwidthGBs * 1e9 / bytesPerWeight;
-    e.limitedBy = "dram";
-    auto consider = [&](double weightsPerSecond, const std::string &name) {
-      if (weightsPerSecond < best) {
-        best = weightsPerSecond;
-        e.limitedBy = name;
-      }
+    const double slots =
+        sms * static_cast<double>(std::max<int64_t>(stats.occupancy.blocks, 1));
+    // Weights per second of a wave of `waveBlocks` blocks, and its bound.
+    struct WaveBound {
+      double weightsPerSecond, issueGBs, latencyGBs;
+      std::string limitedBy;
     };
-    const double issue =
-        activeSms * clock * kIssueRatePerSm / body.instructionsPerWeight;
-    e.issueBoundGBs = issue * bytesPerWeight / 1e9;
-    consider(issue, "issue");
-    for (int p = 0; p < sass::kPipeCount; ++p) {
-      const double rate = pipeRate(static_cast<sass::Pipe>(p), *arch);
-      if (rate > 0 && body.perPipe[p] > 0)
-        consider(activeSms * clock * rate / body.perPipe[p],
-                 sass::pipeName(static_cast<sass::Pipe>(p)));
+    auto bound = [&](double waveBlocks) {
+      // Fewer blocks than slots leave SMs or slots idle.
+      const double activeSms = std::min(sms, waveBlocks);
+      WaveBound w{gpu.dramBandwidthGBs * 1e9 / bytesPerWeight, 0, 0, "dram"};
+      auto consider = [&](double weightsPerSecond, const std::string &name) {
+        if (weightsPerSecond < w.weightsPerSecond) {
+          w.weightsPerSecond = weightsPerSecond;
+          w.limitedBy = name;
+        }
+      };
+      const double issue =
+          activeSms * clock * kIssueRatePerSm / body.instructionsPerWeight;
+      w.issueGBs = issue * bytesPerWeight / 1e9;
+      consider(issue, "issue");
+      for (int p = 0; p < sass::kPipeCount; ++p) {
+        const double rate = pipeRate(static_cast<sass::Pipe>(p), *arch);
+        if (rate > 0 && body.perPipe[p] > 0)
+          consider(activeSms * clock * rate / body.perPipe[p],
+                   sass::pipeName(static_cast<sass::Pipe>(p)));
+      }
+      // Little's law: bytes in flight / latency, in packed weight bytes.
+      const double latency = std::min(waveBlocks, slots) * inFlightPerBlock /
+                             (kAssumedDramLatencyNs * 1e-9);
+      w.latencyGBs = latency / bitsBytes * bytesPerWeight / 1e9;
+      consider(latency / bitsBytes, "latency");
+      return w;
+    };
+    e.waves = blocks / slots;
+    const double fullWaves = std::floor(e.waves);
+    const double tailBlocks = blocks - fullWaves * slots;
+    const WaveBound first = bound(fullWaves >= 1 ? slots : blocks);
+    e.limitedBy = first.limitedBy;
+    e.issueBoundGBs = first.issueGBs;
+    e.latencyBoundGBs = first.latencyGBs;
+    // Seconds per weight: each wave's share of the blocks at its rate.
+    double secondsPerWeight = 0;
+    if (fullWaves >= 1)
+      secondsPerWeight += fullWaves * slots / blocks / first.weightsPerSecond;
+    if (tailBlocks > 0) {
+      const WaveBound tail = fullWaves >= 1 ? bound(tailBlocks) : first;
+      if (fullWaves >= 1) {
+        e.tailLimitedBy = tail.limitedBy;
+        e.tailGBs = tail.weightsPerSecond * bytesPerWeight / 1e9;
+      }
+      secondsPerWeight += tailBlocks / blocks / tail.weightsPerSecond;
     }
-    // Little's law: bytes in flight / latency, in packed weight bytes.
-    const double latency =
-        sms * blocksPerSm * inFlightPerBlock / (kAssumedDramLatencyNs * 1e-9);
-    e.latencyBoundGBs = latency / bitsBytes * bytesPerWeight / 1e9;
-    consider(latency / bitsBytes, "latency");
-    e.estimateGBs = best * bytesPerWeight / 1e9;
+    e.estimateGBs = bytesPerWeight / secondsPerWeight / 1e9;
     body.estimates.push_back(e);
   }
 }

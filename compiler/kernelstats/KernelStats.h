@@ -58,9 +58,17 @@ struct BandwidthEstimate {
   std::string gpu;
   double peakGBs = 0;
   double estimateGBs = 0;
-  /// "dram", "latency" (Little's law), "issue" or a pipe name.
+  /// "dram", "latency" (Little's law), "issue" or a pipe name: what bounds
+  /// the first wave (every wave but the last, or the only one).
   std::string limitedBy;
   double issueBoundGBs = 0, latencyBoundGBs = 0;
+  /// Blocks of the launch over the blocks the GPU holds at once (SMs x
+  /// resident blocks per SM).
+  double waves = 0;
+  /// Where full waves are followed by a partial one: its bound and its
+  /// bandwidth (else "" and 0).
+  std::string tailLimitedBy;
+  double tailGBs = 0;
 };
 
 /// The main loop of one row body (GEMV: M = 1, 2, 4, 8 rows per block;

@@ -75,13 +75,19 @@ std::vector<nlohmann::json> reportJson(const KernelStats &stats) {
       o["unclassified_opcodes"] = body.unknownOpcodes;
     json estimates = json::array();
     for (const BandwidthEstimate &e : body.estimates)
-      estimates.push_back({{"gpu", e.gpu},
-                           {"peak_gb_s", e.peakGBs},
-                           {"estimate_gb_s", e.estimateGBs},
-                           {"fraction_of_peak", e.estimateGBs / e.peakGBs},
-                           {"limited_by", e.limitedBy},
-                           {"issue_bound_gb_s", e.issueBoundGBs},
-                           {"latency_bound_gb_s", e.latencyBoundGBs}});
+      estimates.push_back(
+          {{"gpu", e.gpu},
+           {"peak_gb_s", e.peakGBs},
+           {"estimate_gb_s", e.estimateGBs},
+           {"fraction_of_peak", e.estimateGBs / e.peakGBs},
+           {"limited_by", e.limitedBy},
+           {"issue_bound_gb_s", e.issueBoundGBs},
+           {"latency_bound_gb_s", e.latencyBoundGBs},
+           {"waves", e.waves},
+           {"tail_limited_by", e.tailLimitedBy.empty()
+                                   ? nlohmann::json(nullptr)
+                                   : nlohmann::json(e.tailLimitedBy)},
+           {"tail_gb_s", e.tailGBs}});
     o["estimates"] = estimates;
     o["assumed_dram_latency_ns"] = kAssumedDramLatencyNs;
     out.push_back(std::move(o));
@@ -202,6 +208,9 @@ void printReport(const std::vector<KernelStats> &all, std::ostream &out) {
       for (const BandwidthEstimate &e : b.estimates)
         out << "  " << e.gpu << " " << fixed(e.estimateGBs, 0) << " ("
             << fixed(100 * e.estimateGBs / e.peakGBs, 0) << "%, " << e.limitedBy
+            << (e.tailLimitedBy.empty() ? std::string()
+                                        : "; " + fixed(e.waves, 2) +
+                                              " waves, tail " + e.tailLimitedBy)
             << ")";
       out << "\n";
     }

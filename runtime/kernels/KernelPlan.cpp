@@ -194,10 +194,16 @@ std::optional<GemmParams> planGemm(const LinearShape &shape,
             blocksPerSmByShared(arch, geometry.sharedBytes) < minBlocks)
           continue;
         // A memory-bound launch of one M tile needs many loads in flight:
-        // split K until the grid holds about two blocks per SM, at most 8
-        // ways. Launches of more M tiles split less (GemmGeometry::gridZ).
+        // split K until the grid fills the blocks the SMs hold at once, but
+        // no further (at most 8 ways). A grid that spills into a second
+        // wave runs that partial wave at the bound of its few blocks in
+        // flight (awq-kernel-stats' estimate, docs/kernels.md). Launches of
+        // more M tiles split less (GemmGeometry::gridZ).
+        const int64_t slots =
+            *smCount * blocksPerSmBeforeRegisters(arch, geometry.threads,
+                                                  geometry.sharedBytes);
         params.splitK = std::clamp<int64_t>(
-            ceilDiv(2 * *smCount, geometry.gridX), 1,
+            slots / geometry.gridX, 1,
             std::min<int64_t>(kGemmMaxPlannedSplits, geometry.kTiles));
         return params;
       }

@@ -88,9 +88,10 @@ constexpr int64_t kGemmMinBlocksPerSm = 2;
 /// warps (64 x 64 with one warp column for N <= 64), 3 stages when the
 /// architecture's shared memory holds them for kGemmMinBlocksPerSm blocks
 /// per SM (then 4, 2; then K tiles of 64 and 32; without cp.async 2 stages
-/// only), and split-K (at most kGemmMaxPlannedSplits) until a launch of one
-/// M tile has about two blocks per SM. nullopt when the contract allows no
-/// GEMM for the layer.
+/// only), and the most K splits (at most kGemmMaxPlannedSplits) whose
+/// launch of one M tile fits the blocks the SMs hold at once
+/// (blocksPerSmBeforeRegisters): one wave, no partial second one. nullopt
+/// when the contract allows no GEMM for the layer.
 std::optional<GemmParams> planGemm(const LinearShape &shape,
                                    const ArchInfo &arch,
                                    const PlanOptions &options = {});

@@ -8,14 +8,15 @@
 
 // LLaMA-2-7B shapes on A100 (108 SMs): 4096 columns in 32-column GEMV blocks
 // give 128 blocks, so K is split in two to reach 2 blocks per SM; the GEMM's
-// 32 column tiles are split 7 ways along K (two blocks per SM on 108 SMs).
+// 32 column tiles are split 6 ways along K: 192 blocks fit the 216 that 108
+// SMs hold at once (two each), 7 ways would spill into a second wave.
 // CHECK-LABEL: func.func @llama
 // GEMM90-LABEL: func.func @llama
 module attributes {awq.target = "sm_80"} {
 func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !down, %n: !narrow)
     -> (tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<?x64xf16>) {
   // CHECK: awq.linear
-  // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 7>
+  // CHECK-SAME: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 128, warps_m = 2, warps_n = 2, stages = 3, split_k = 6>
   // CHECK-SAME: gemm_min_m = 2
   // CHECK-SAME: gemv = #awq.gemv<threads = 256, cols_per_warp = 8, k_split = 2, max_rows = 1>
   // A GEMV that serves up to 4 rows gets row bodies for 1, 2 and 4.
@@ -29,7 +30,7 @@ func.func @llama(%x: tensor<?x4096xf16>, %h: tensor<?x11008xf16>, %w: !w, %d: !d
   // GEMM90-NOT: gemv =
   %0 = awq.linear %x, %w : tensor<?x4096xf16>, !w -> tensor<?x4096xf16>
   // CHECK: awq.linear
-  // CHECK-SAME: split_k = 7
+  // CHECK-SAME: split_k = 6
   // CHECK-SAME: gemv = #awq.gemv<threads = 256, cols_per_warp = 8, k_split = 2, max_rows = 1>
   %1 = awq.linear %h, %d : tensor<?x11008xf16>, !down -> tensor<?x4096xf16>
   // A 64-column 8-bit layer gets 64-wide GEMM tiles on one warp column, and
@@ -63,13 +64,13 @@ func.func @consumer(%x: tensor<?x8192xf16>, %w: !w8) -> tensor<?x28672xf16> {
 
 // sm_75 (T4) has no cp.async: the GEMM stages one tile in registers, so a
 // two-stage ring holds all there is; tile_k 64 leaves room for two blocks
-// in its 64 KB per SM. 4096 columns in tiles of 128 on 40 SMs: three splits;
-// the GEMV's 128 blocks of 32 columns need none.
+// in its 64 KB per SM. 4096 columns in tiles of 128 on 40 SMs holding 80
+// blocks at once: two splits; the GEMV's 128 blocks of 32 columns need none.
 // CHECK-LABEL: func.func @turing
 !t = !awq.qweight<k = 4096, n = 4096, bits = 4, group = 128, zero_point, autoawq_gemm>
 module attributes {awq.target = "sm_75"} {
 func.func @turing(%x: tensor<?x4096xf16>, %w: !t) -> tensor<?x4096xf16> {
-  // CHECK: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 2, split_k = 3>
+  // CHECK: gemm = #awq.gemm<tile_m = 64, tile_n = 128, tile_k = 64, warps_m = 2, warps_n = 2, stages = 2, split_k = 2>
   // CHECK-SAME: gemv = #awq.gemv<threads = 256, cols_per_warp = 8, k_split = 1, max_rows = 1>
   %0 = awq.linear %x, %w : tensor<?x4096xf16>, !t -> tensor<?x4096xf16>
   return %0 : tensor<?x4096xf16>

@@ -242,7 +242,7 @@ TEST(KernelGeometry, GemvPairsWholeTilePairsAndComputesTheTailAfterThem) {
 }
 
 TEST(KernelGeometry, PlannedGemmInstancesMatchTheDeviceTemplate) {
-  checkGemm<4096, 4096, 4, 128, true, 64, 128, 128, 2, 2, 3, 7, false, false,
+  checkGemm<4096, 4096, 4, 128, true, 64, 128, 128, 2, 2, 3, 6, false, false,
             false, false>({80});
   checkGemm<4096, 4096, 4, 128, true, 64, 128, 128, 2, 2, 3, 8, true, true,
             true, false>({90});
@@ -250,20 +250,24 @@ TEST(KernelGeometry, PlannedGemmInstancesMatchTheDeviceTemplate) {
   checkGemm<4096, 4096, 4, 128, true, 64, 128, 64, 2, 2, 3, 8, true, true, true,
             false>({89, 120});
   // sm_75: two stages (one tile in flight through registers).
-  checkGemm<4096, 4096, 4, 128, true, 64, 128, 64, 2, 2, 2, 3, true, true, true,
+  checkGemm<4096, 4096, 4, 128, true, 64, 128, 64, 2, 2, 2, 2, true, true, true,
             false>({75});
   // 3-bit packets are smaller: 128-deep tiles fit twice in 2 stages.
-  checkGemm<11008, 4096, 3, 64, false, 64, 128, 128, 2, 2, 2, 6, true, false,
+  checkGemm<11008, 4096, 3, 64, false, 64, 128, 128, 2, 2, 2, 5, true, false,
             true, false>({86});
   checkGemm<11008, 4096, 3, 64, false, 64, 128, 128, 2, 2, 2, 8, true, false,
             true, false>({89, 120});
   checkGemm<11008, 4096, 3, 64, false, 64, 128, 128, 2, 2, 3, 8, true, false,
             true, false>({90});
-  checkGemm<11008, 4096, 3, 64, false, 64, 128, 64, 2, 2, 2, 3, true, false,
+  checkGemm<11008, 4096, 3, 64, false, 64, 128, 64, 2, 2, 2, 2, true, false,
             true, false>({75});
+  // Splits fill one wave (planGemm): 172 column tiles fit sm_80's 216
+  // places once, sm_90's 396 twice.
+  checkGemm<4096, 22016, 4, 128, true, 64, 128, 128, 2, 2, 3, 1, false, true,
+            false, true>({80});
   checkGemm<4096, 22016, 4, 128, true, 64, 128, 128, 2, 2, 3, 2, false, true,
-            false, true>({80, 90});
-  checkGemm<4096, 22016, 4, 128, true, 64, 128, 64, 2, 2, 3, 2, false, true,
+            false, true>({90});
+  checkGemm<4096, 22016, 4, 128, true, 64, 128, 64, 2, 2, 3, 1, false, true,
             false, true>({89, 120});
   checkGemm<4096, 22016, 4, 128, true, 64, 128, 64, 2, 2, 2, 1, false, true,
             false, true>({75});

@@ -609,14 +609,18 @@ TEST(PlanGemm, PlansEveryLayerWithinEachArchitecture) {
             EXPECT_LE(instance.sharedBytes(), arch->maxSharedBytes);
             EXPECT_LE(p->tileN, roundUp(s.n, kGemmPacketN));
             const GemmGeometry g = gemmGeometry(s, *p);
-            // Split-K only while one M tile's column tiles give fewer than
-            // two blocks per SM, at most 8 ways, one split fewer would not
-            // reach two per SM.
+            // Split-K fills the blocks the SMs hold at once and no more: at
+            // most 8 ways, a launch of one M tile in one wave, and one more
+            // split (where 8 and the K tiles allow it) would spill into a
+            // second.
+            const int64_t slots =
+                arch->smCount *
+                blocksPerSmBeforeRegisters(*arch, g.threads, g.sharedBytes);
             EXPECT_LE(p->splitK, 8);
-            if (p->splitK > 1) {
-              EXPECT_LT(g.gridX, 2 * arch->smCount);
-              EXPECT_LT(g.gridX * (p->splitK - 1), 2 * arch->smCount);
-            }
+            if (p->splitK > 1)
+              EXPECT_LE(g.gridX * p->splitK, slots);
+            if (p->splitK < std::min<int64_t>(8, g.kTiles))
+              EXPECT_GT(g.gridX * (p->splitK + 1), slots);
             for (int64_t m : {1, 16, 33, 64, 100, 4096}) {
               const KernelLaunch launch = instance.launch(m);
               EXPECT_EQ(launch.gridY, ceilDiv(m, p->tileM));
@@ -740,8 +744,9 @@ TEST(GemmSmallBody, ExistsWhenWarpRowsCanSharePacketsAndTheSumsFit) {
 
 TEST(PlanGemm, TilingsForLlamaShapes) {
   const ArchInfo &h100 = *findArch(90);
-  // 32 column tiles of 128 on 132 SMs: two blocks per SM would take 9
-  // splits; the planner stops at 8.
+  // 32 column tiles of 128 on 132 SMs, each holding three blocks of 75 KB
+  // in its 228 KB: 396 blocks at once would take 12 splits; the planner
+  // stops at 8.
   std::optional<GemmParams> p = planGemm(layer(4096, 4096, 4, 128), h100);
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->tileM, 64);
@@ -752,8 +757,16 @@ TEST(PlanGemm, TilingsForLlamaShapes) {
   // Two warp rows with two packets each: the small-M body exists.
   EXPECT_EQ(gemmSmallBodyRows(layer(4096, 4096, 4, 128), *p), 16);
   EXPECT_EQ(p->splitK, 8);
-  // 224 column tiles: two splits give 448 blocks, at least two per SM.
-  EXPECT_EQ(planGemm(layer(8192, 28672, 4, 128), h100)->splitK, 2);
+  EXPECT_EQ(
+      blocksPerSmBeforeRegisters(
+          h100, 128, gemmGeometry(layer(4096, 4096, 4, 128), *p).sharedBytes),
+      3);
+  // 224 column tiles: two splits would give 448 blocks, more than the 396
+  // the SMs hold at once.
+  EXPECT_EQ(planGemm(layer(8192, 28672, 4, 128), h100)->splitK, 1);
+  // A100 (108 SMs, two blocks of 75 KB each in 164 KB): 216 at once, 6
+  // splits of 32 column tiles.
+  EXPECT_EQ(planGemm(layer(4096, 4096, 4, 128), *findArch(80))->splitK, 6);
   // N <= 64: one warp column of 64.
   p = planGemm(layer(640, 64, 4, 128), h100);
   ASSERT_TRUE(p.has_value());
@@ -763,9 +776,9 @@ TEST(PlanGemm, TilingsForLlamaShapes) {
   EXPECT_FALSE(planGemm(layer(100, 64, 4, 100), h100).has_value());
   EXPECT_FALSE(planGemm(layer(4096, 4096, 4, 48), h100).has_value());
   PlanOptions few;
-  few.smCount = 16;
+  few.smCount = 21; // 63 blocks at once: 32 column tiles, no split.
   EXPECT_EQ(planGemm(layer(4096, 4096, 4, 128), h100, few)->splitK, 1);
-  few.smCount = 20;
+  few.smCount = 22; // 66 blocks at once: two splits.
   EXPECT_EQ(planGemm(layer(4096, 4096, 4, 128), h100, few)->splitK, 2);
 }
 

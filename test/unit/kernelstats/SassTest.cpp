@@ -265,6 +265,46 @@ TEST(KernelStatsCounts, DividesLoopCountsByTheConfigurationsWeights) {
     EXPECT_LE(e.estimateGBs, e.peakGBs + 1e-9);
 }
 
+/// A grid of more blocks than the GPU holds at once: 304 one-warp blocks at
+/// 2 resident per SM on an H100's 132 SMs run as a full wave of 264 and a
+/// tail of 40. With 512 bytes in flight per block both waves are bound by
+/// Little's law, each at its own blocks in flight, and each moves its
+/// blocks' share of the weights.
+TEST(KernelStatsCounts, ATailWaveRunsAtItsOwnBound) {
+  LinearShape shape;
+  shape.k = 4096;
+  shape.n = 304;
+  shape.group = 32;
+  KernelStats stats = oneWarpGemvStats(shape);
+  stats.occupancy = Occupancy{2, 2, "registers"};
+  stats.bytesInFlightPerWarp = 512;
+  analyzeSass(parseListing(loopListing(68, 72, 4))[0], stats);
+  ASSERT_EQ(stats.bodies.size(), 1u);
+  ASSERT_EQ(stats.bodies[0].estimates.size(), 2u);
+  const BandwidthEstimate &h100 = stats.bodies[0].estimates[0];
+  EXPECT_EQ(h100.gpu, "H100 SXM");
+  // Packed weights (0.5 bytes each) per second with `blocks` in flight.
+  auto littlesLaw = [](double blocks) { return blocks * 512 / 600e-9 / 0.5; };
+  const double secondsPerWeight =
+      264.0 / 304 / littlesLaw(264) + 40.0 / 304 / littlesLaw(40);
+  EXPECT_NEAR(h100.estimateGBs, 0.5 / secondsPerWeight / 1e9, 1e-6);
+  EXPECT_DOUBLE_EQ(h100.waves, 304.0 / 264);
+  EXPECT_EQ(h100.limitedBy, "latency");
+  EXPECT_EQ(h100.tailLimitedBy, "latency");
+  EXPECT_NEAR(h100.tailGBs, littlesLaw(40) * 0.5 / 1e9, 1e-6);
+  EXPECT_NEAR(h100.latencyBoundGBs, littlesLaw(264) * 0.5 / 1e9, 1e-6);
+
+  // One wave (a grid the GPU holds at once): no tail.
+  shape.n = 200;
+  stats = oneWarpGemvStats(shape);
+  stats.occupancy = Occupancy{2, 2, "registers"};
+  stats.bytesInFlightPerWarp = 512;
+  analyzeSass(parseListing(loopListing(68, 72, 4))[0], stats);
+  const BandwidthEstimate &one = stats.bodies[0].estimates[0];
+  EXPECT_TRUE(one.tailLimitedBy.empty());
+  EXPECT_NEAR(one.estimateGBs, littlesLaw(200) * 0.5 / 1e9, 1e-6);
+}
+
 /// Loops with every FFMA of two tiles but not the rest of their work: one
 /// tile's barriers only (the other's staging was moved out), or a decode op
 /// for only half the fields (the decode of a buffer the loop no longer

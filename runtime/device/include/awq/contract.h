@@ -755,6 +755,18 @@ AWQ_CONTRACT int64_t blocksPerSmByShared(const ArchInfo &arch,
                  kSharedAllocationUnit);
 }
 
+/// Resident blocks one SM of `arch` holds by every limit known before
+/// compilation: shared memory, threads and the block limit (registers
+/// may allow fewer; compiler/kernelstats counts them).
+AWQ_CONTRACT int64_t blocksPerSmBeforeRegisters(const ArchInfo &arch,
+                                                int64_t threads,
+                                                int64_t sharedBytes) {
+  const int64_t byShared = blocksPerSmByShared(arch, sharedBytes);
+  const int64_t byThreads = arch.maxThreadsPerSm / roundUp(threads, 32);
+  const int64_t fewer = byShared < byThreads ? byShared : byThreads;
+  return fewer < arch.maxBlocksPerSm ? fewer : arch.maxBlocksPerSm;
+}
+
 /// 16-byte chunks one GEMM thread moves per K tile: its share of the
 /// activation, weight, activation-scale and scale/zero copies (awq/gemm.cuh's
 /// GemmBlock). Without cp.async it holds them all in registers at once.
