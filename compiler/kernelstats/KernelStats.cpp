@@ -182,16 +182,13 @@ void estimate(const KernelStats &stats, RowBody &body) {
     e.issueBoundGBs = first.issueGBs;
     e.latencyBoundGBs = first.latencyGBs;
     // Seconds per weight: each wave's share of the blocks at its rate.
-    double secondsPerWeight = 0;
-    if (fullWaves >= 1)
-      secondsPerWeight += fullWaves * slots / blocks / first.weightsPerSecond;
-    if (tailBlocks > 0) {
-      const WaveBound tail = fullWaves >= 1 ? bound(tailBlocks) : first;
-      if (fullWaves >= 1) {
-        e.tailLimitedBy = tail.limitedBy;
-        e.tailGBs = tail.weightsPerSecond * bytesPerWeight / 1e9;
-      }
-      secondsPerWeight += tailBlocks / blocks / tail.weightsPerSecond;
+    double secondsPerWeight = 1 / first.weightsPerSecond;
+    if (fullWaves >= 1 && tailBlocks > 0) {
+      const WaveBound tail = bound(tailBlocks);
+      e.tailLimitedBy = tail.limitedBy;
+      e.tailGBs = tail.weightsPerSecond * bytesPerWeight / 1e9;
+      secondsPerWeight = fullWaves * slots / blocks / first.weightsPerSecond +
+                         tailBlocks / blocks / tail.weightsPerSecond;
     }
     e.estimateGBs = bytesPerWeight / secondsPerWeight / 1e9;
     body.estimates.push_back(e);

@@ -43,7 +43,8 @@ constexpr const char *kOverview =
     "model description or checkpoint); default: a\nLLaMA-2-7B block "
     "(examples/llama-2-7b-block.json).";
 
-std::vector<std::string> splitTargets(const std::vector<std::string> &lists) {
+std::vector<std::string>
+splitCommaLists(const std::vector<std::string> &lists) {
   std::vector<std::string> out;
   for (const std::string &list : lists)
     for (std::string rest = list; !rest.empty();) {
@@ -110,7 +111,7 @@ int runKernelStatsCommand(const std::vector<std::string> &argv,
     const std::string input = args.positionals().empty()
                                   ? defaultKernelStatsInput()
                                   : args.positionals()[0];
-    std::vector<std::string> targets = splitTargets(args.values(OPT_target));
+    std::vector<std::string> targets = splitCommaLists(args.values(OPT_target));
     if (targets.empty())
       targets = {"sm_90"};
     for (const std::string &target : targets) {
@@ -152,7 +153,7 @@ int runKernelStatsCommand(const std::vector<std::string> &argv,
                   "--disassembler or AWQC_DISASSEMBLER (looked at " +
                   disassemblerSearchDescription() + ")");
     std::vector<int64_t> rowCounts;
-    for (const std::string &text : splitTargets(args.values(OPT_rows)))
+    for (const std::string &text : splitCommaLists(args.values(OPT_rows)))
       rowCounts.push_back(
           args.intValue(OPT_rows, text, 1, bundle::kMaxRowsLimit));
     if (rowCounts.empty())

@@ -271,14 +271,20 @@ TEST(KernelStatsCounts, DividesLoopCountsByTheConfigurationsWeights) {
 /// Little's law, each at its own blocks in flight, and each moves its
 /// blocks' share of the weights.
 TEST(KernelStatsCounts, ATailWaveRunsAtItsOwnBound) {
-  LinearShape shape;
-  shape.k = 4096;
-  shape.n = 304;
-  shape.group = 32;
-  KernelStats stats = oneWarpGemvStats(shape);
-  stats.occupancy = Occupancy{2, 2, "registers"};
-  stats.bytesInFlightPerWarp = 512;
-  analyzeSass(parseListing(loopListing(68, 72, 4))[0], stats);
+  // One-warp blocks of one column each, 2 resident per SM, 512 bytes in
+  // flight, analysed.
+  auto statsForColumns = [](int64_t columns) {
+    LinearShape shape;
+    shape.k = 4096;
+    shape.n = columns;
+    shape.group = 32;
+    KernelStats stats = oneWarpGemvStats(shape);
+    stats.occupancy = Occupancy{2, 2, "registers"};
+    stats.bytesInFlightPerWarp = 512;
+    analyzeSass(parseListing(loopListing(68, 72, 4))[0], stats);
+    return stats;
+  };
+  KernelStats stats = statsForColumns(304);
   ASSERT_EQ(stats.bodies.size(), 1u);
   ASSERT_EQ(stats.bodies[0].estimates.size(), 2u);
   const BandwidthEstimate &h100 = stats.bodies[0].estimates[0];
@@ -295,11 +301,7 @@ TEST(KernelStatsCounts, ATailWaveRunsAtItsOwnBound) {
   EXPECT_NEAR(h100.latencyBoundGBs, littlesLaw(264) * 0.5 / 1e9, 1e-6);
 
   // One wave (a grid the GPU holds at once): no tail.
-  shape.n = 200;
-  stats = oneWarpGemvStats(shape);
-  stats.occupancy = Occupancy{2, 2, "registers"};
-  stats.bytesInFlightPerWarp = 512;
-  analyzeSass(parseListing(loopListing(68, 72, 4))[0], stats);
+  stats = statsForColumns(200);
   const BandwidthEstimate &one = stats.bodies[0].estimates[0];
   EXPECT_TRUE(one.tailLimitedBy.empty());
   EXPECT_NEAR(one.estimateGBs, littlesLaw(200) * 0.5 / 1e9, 1e-6);
